@@ -1,0 +1,21 @@
+"""Events published by svc-identity on `identity.events`, keyed by person id.
+
+Personal data never travels in events: no identity number, no full birth date, no name.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from contracts.base import EventData
+
+
+class PersonRegistered(EventData):
+    TYPE = "timebank.identity.person.registered"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    channel: Literal["wechat", "offline"]
+    registered_at: datetime
+    registered_by: uuid.UUID | None = None  # the institution operator, for offline registration

@@ -1,0 +1,83 @@
+"""Streaming reverse proxy over one pooled httpx.AsyncClient.
+
+Both directions stream; hop-by-hop headers and any client-supplied identity headers are dropped; the
+upstream never learns about, and never stores, another user's cookies; transport failures become
+502/503/504 problems that say nothing about the inside.
+"""
+from __future__ import annotations
+
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from servicekit.context import request_id_var, traceparent_var
+from servicekit.errors import Problem
+from gateway.routes import Route
+from gateway.settings import GatewaySettings
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                        "trailers", "transfer-encoding", "upgrade", "host", "cookie", "set-cookie"})
+IDENTITY_PREFIXES = ("x-principal", "x-user", "x-auth", "x-forwarded", "x-real-ip", "x-acting", "x-roles",
+                     "x-remote-user", "remote-user", "x-consumer", "x-client-id", "x-district")
+
+
+class BadGateway(Problem):
+    status, type, title_zh, title_en = 502, "bad-gateway", "上游服务响应异常", "Bad gateway"
+
+
+class UpstreamUnavailable(Problem):
+    status, type, title_zh, title_en = 503, "upstream-unavailable", "服务暂不可用，请稍后再试", "Service unavailable"
+
+
+class UpstreamTimeout(Problem):
+    status, type, title_zh, title_en = 504, "upstream-timeout", "服务响应超时，请稍后再试", "Upstream timed out"
+
+
+def new_client(settings: GatewaySettings) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections)
+    never_store = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    return httpx.AsyncClient(limits=limits, cookies=never_store, follow_redirects=False,
+                             timeout=httpx.Timeout(settings.default_timeout_s, connect=settings.connect_timeout_s))
+
+
+def _forward_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
+    connection_tokens = {t.strip().lower() for t in request.headers.get("connection", "").split(",")}
+    headers = [
+        (name, value) for name, value in request.headers.items()
+        if name not in HOP_BY_HOP and name not in connection_tokens and not name.startswith(IDENTITY_PREFIXES)
+        and name not in ("x-request-id", "traceparent")
+    ]
+    headers += [("x-forwarded-for", client_ip), ("x-forwarded-proto", request.url.scheme),
+                ("x-forwarded-host", request.headers.get("host", "")),
+                ("x-request-id", request_id_var.get() or ""), ("traceparent", traceparent_var.get() or "")]
+    return headers
+
+
+def _response_headers(upstream: httpx.Response) -> dict[str, str]:
+    connection_tokens = {t.strip().lower() for t in upstream.headers.get("connection", "").split(",")}
+    return {name: value for name, value in upstream.headers.items()
+            if name not in HOP_BY_HOP and name not in connection_tokens
+            and name not in ("x-request-id", "traceparent")}  # the gateway's own ids are added by its middleware
+
+
+async def forward(client: httpx.AsyncClient, settings: GatewaySettings, route: Route, request: Request,
+                  client_ip: str) -> Response:
+    url = httpx.URL(route.base_url + request.url.path, query=request.url.query.encode())
+    has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or "content-length" in request.headers
+    timeout = httpx.Timeout(settings.upstream_timeouts_s.get(route.service, settings.default_timeout_s),
+                            connect=settings.connect_timeout_s)
+    upstream_request = client.build_request(request.method, url, headers=_forward_headers(request, client_ip),
+                                            content=request.stream() if has_body else None, timeout=timeout)
+    try:
+        upstream = await client.send(upstream_request, stream=True)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+        raise UpstreamUnavailable() from None
+    except httpx.TimeoutException:
+        raise UpstreamTimeout() from None
+    except httpx.HTTPError:
+        raise BadGateway() from None
+    return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
+                             headers=_response_headers(upstream), background=BackgroundTask(upstream.aclose))

@@ -1,0 +1,104 @@
+"""`python -m devstack up`: the whole system on the embedded defaults, stopped cleanly by Ctrl-C."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devstack.broker import TansuBroker
+from devstack.processes import ChildDied
+from devstack.postgres import EmbeddedPostgres, port_is_free
+from devstack.stack import SERVICES, Ports, Stack
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def up(args: argparse.Namespace) -> int:
+    data = Path(args.data_dir).resolve()
+    logs = data / "logs"
+    ports = Ports()
+    external_db = os.environ.get("DATABASE_URL")
+    external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    busy = [p for p in [ports.of(n) for n in ["gateway", *SERVICES, "wechat"]] if not port_is_free(p)]
+    if not external_db and not port_is_free(args.pg_port):
+        busy.append(args.pg_port)
+    if not external_kafka and not port_is_free(args.kafka_port):
+        busy.append(args.kafka_port)
+    if busy:
+        print(f"ports already in use: {busy} — is another stack running?", file=sys.stderr)
+        return 1
+
+    postgres = broker = stack = None
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)  # SIGINT (Ctrl-C) raises KeyboardInterrupt already
+    try:
+        if external_db:
+            base = external_db.rsplit("/", 1)[0]
+            urls = {name: f"{base}/{name}" for name in SERVICES}
+        else:
+            postgres = EmbeddedPostgres(data / "postgres", args.pg_port, log_dir=logs)
+            print(f"starting PostgreSQL 18 on 127.0.0.1:{args.pg_port} (data in {postgres.data_dir})")
+            postgres.start()
+            for name in SERVICES:
+                postgres.ensure_database(name)
+            urls = {name: postgres.url(name) for name in SERVICES}
+        if external_kafka:
+            bootstrap = external_kafka
+        else:
+            broker = TansuBroker(args.kafka_port, log_dir=logs)
+            print(f"starting Tansu (Kafka protocol) on 127.0.0.1:{args.kafka_port}")
+            broker.start()
+            bootstrap = broker.bootstrap_servers
+        stack = Stack(ports=ports, database_url=urls, kafka_bootstrap_servers=bootstrap, log_dir=logs)
+        print("starting services (migrations run at start) …")
+        stack.start()
+        subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True,
+                       env={**os.environ, **stack.service_env("identity")})
+        print("\nThe time bank is up:")
+        print(f"  gateway      {stack.gateway_url}      (API docs: {stack.gateway_url}/docs)")
+        for name in SERVICES:
+            print(f"  {name:<12} {stack.url(name)}")
+        print(f"  fake WeChat  {stack.url('wechat')}      (login code dev-<openid>)")
+        print(f"  logs         {logs}")
+        print("Press Ctrl-C to stop.")
+        while True:
+            time.sleep(1.0)
+            for name, child in stack.children.items():
+                if not child.running:
+                    print(f"{name} exited unexpectedly; last log lines:\n{child.tail()}", file=sys.stderr)
+                    return 1
+    except KeyboardInterrupt:
+        return 0
+    except ChildDied as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        print("\nstopping …")
+        if stack:
+            stack.stop()
+        if broker:
+            broker.stop()
+        if postgres:
+            postgres.stop()
+        print("stopped.")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("up", help="start everything on the embedded defaults")
+    p.add_argument("--data-dir", default=str(ROOT / ".data"))
+    p.add_argument("--pg-port", type=int, default=5433)
+    p.add_argument("--kafka-port", type=int, default=9092)
+    args = parser.parse_args()
+    return up(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

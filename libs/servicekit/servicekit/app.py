@@ -1,0 +1,115 @@
+"""The app factory every service uses: database, outbox relay, consumers, JWKS, problems, health."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from servicekit.auth import JwksCache, KeyLoader
+from servicekit.consumer import EventConsumer, dlq_topic
+from servicekit.db import Database
+from servicekit.errors import install_problem_handlers
+from servicekit.kafka import ensure_topics
+from servicekit.logs import configure_logging
+from servicekit.observability import RequestContextMiddleware, metrics_endpoint
+from servicekit.outbox import OutboxRelay
+from servicekit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+ConsumerFactory = Callable[["Runtime"], Sequence[EventConsumer]]
+
+
+@dataclass
+class Runtime:
+    """Everything a running service holds; reachable as `request.app.state.runtime`."""
+
+    settings: ServiceSettings
+    db: Database
+    relay: OutboxRelay
+    jwks: JwksCache
+    consumers: list[EventConsumer] = field(default_factory=list)
+
+    async def broker_ready(self) -> bool:
+        if not self.relay.started or self.relay.producer is None:
+            return False
+        try:
+            await asyncio.wait_for(self.relay.producer.client.fetch_all_metadata(), timeout=2.0)
+            return True
+        except Exception:
+            return False
+
+
+def build_runtime(settings: ServiceSettings, *, key_loader: Callable[[Runtime], KeyLoader] | None = None) -> Runtime:
+    db = Database(settings.database_url, pool_size=settings.database_pool_size)
+    runtime = Runtime(settings=settings, db=db, relay=OutboxRelay(db, settings), jwks=JwksCache(settings))
+    if key_loader is not None:
+        runtime.jwks = JwksCache(settings, key_loader(runtime))
+    return runtime
+
+
+def create_service_app(
+    settings: ServiceSettings, *, title: str, description: str, routers: Sequence[APIRouter] = (),
+    consumers: ConsumerFactory | None = None, key_loader: Callable[[Runtime], KeyLoader] | None = None,
+    on_startup: Callable[[Runtime], object] | None = None,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level)
+    runtime = build_runtime(settings, key_loader=key_loader)
+    if consumers is not None:
+        runtime.consumers = list(consumers(runtime))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        topics = [settings.own_topic, dlq_topic(settings.own_topic)]
+        topics += [dlq_topic(t) for c in runtime.consumers for t in c.topics]
+        try:
+            await ensure_topics(settings, sorted(set(topics)))
+        except Exception:  # the relay and consumers recover once the broker is back
+            log.warning("broker unreachable at start; topics will be created on recovery", exc_info=True)
+        if on_startup is not None:
+            result = on_startup(runtime)
+            if asyncio.iscoroutine(result):
+                await result
+        await runtime.relay.start()
+        for consumer in runtime.consumers:
+            await consumer.start()
+        log.info("service started", extra={"port": settings.port})
+        yield
+        for consumer in runtime.consumers:
+            await consumer.stop()
+        await runtime.relay.stop()
+        await runtime.jwks.close()
+        await runtime.db.dispose()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.jwks = runtime.jwks
+    app.add_middleware(RequestContextMiddleware)
+    install_problem_handlers(app)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database and broker reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        checks = {"database": "ok", "broker": "ok"}
+        try:
+            await runtime.db.ping()
+        except Exception:
+            checks["database"] = "unavailable"
+        if not await runtime.broker_ready():
+            checks["broker"] = "unavailable"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not-ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    for router in routers:
+        app.include_router(router)
+    return app

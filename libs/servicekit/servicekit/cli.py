@@ -1,0 +1,65 @@
+"""The operator CLI every service shares: `python -m <service> serve|migrate|dlq-replay|…`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from servicekit.migrations import upgrade_to_head
+from servicekit.settings import ServiceSettings
+
+
+@dataclass
+class Command:
+    help: str
+    run: Callable[[argparse.Namespace, ServiceSettings], int | None]
+    arguments: Callable[[argparse.ArgumentParser], None] = field(default=lambda parser: None)
+
+
+def run_cli(*, settings: ServiceSettings, app_factory: str, commands: dict[str, Command] | None = None,
+            consumers: Callable[[], list] | None = None, argv: list[str] | None = None) -> int:
+    """`app_factory` is an import string ("ledger.main:create_app"); `consumers` builds the service's
+    consumers for DLQ replay."""
+    parser = argparse.ArgumentParser(prog=f"python -m {settings.service_name}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations up to head")
+    sub.add_parser("serve", help="run the HTTP service (migrates first when MIGRATE_ON_START is set)")
+    replay = sub.add_parser("dlq-replay", help="re-apply this service's dead-lettered events")
+    replay.add_argument("--idle-timeout-ms", type=int, default=3000)
+    for name, cmd in (commands or {}).items():
+        cmd.arguments(sub.add_parser(name, help=cmd.help))
+    args = parser.parse_args(argv)
+
+    if args.command == "migrate":
+        upgrade_to_head(settings.migrations_path, settings.database_url)
+        return 0
+    if args.command == "serve":
+        if settings.migrate_on_start:
+            upgrade_to_head(settings.migrations_path, settings.database_url)
+        uvicorn.run(app_factory, factory=True, host=settings.host, port=settings.port, log_config=None,
+                    access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+        return 0
+    if args.command == "dlq-replay":
+        return asyncio.run(_replay(consumers, args.idle_timeout_ms))
+    return (commands or {})[args.command].run(args, settings) or 0
+
+
+async def _replay(consumers: Callable[[], list] | None, idle_timeout_ms: int) -> int:
+    if consumers is None:
+        print("this service consumes no events")
+        return 0
+    failing_total = 0
+    for consumer in consumers():
+        applied, failing = await consumer.replay_dead_letters(idle_timeout_ms=idle_timeout_ms)
+        print(f"{consumer.name}: {applied} applied, {failing} still failing")
+        failing_total += failing
+        await consumer.db.dispose()
+    return 1 if failing_total else 0
+
+
+def main_guard(code: int) -> None:
+    sys.exit(code)

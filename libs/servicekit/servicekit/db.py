@@ -1,0 +1,45 @@
+"""Async engine and sessions with one commit point.
+
+HTTP handlers get a session from `Database.session_dependency`: it commits when the handler returns and
+rolls back when it raises; use cases never call commit(). Background work uses `Database.transaction()`.
+After every successful commit the registered listeners run (the outbox relay wakes up).
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self._after_commit: list[Callable[[], None]] = []
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        self._after_commit.append(listener)
+
+    def _committed(self) -> None:
+        for listener in self._after_commit:
+            listener()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session:
+            async with session.begin():
+                yield session
+        self._committed()
+
+    async def session_dependency(self) -> AsyncIterator[AsyncSession]:
+        async with self.transaction() as session:
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,74 @@
+"""The CloudEvents 1.0 envelope every service publishes, and how a use case records one in the outbox."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.context import child_traceparent, traceparent_var
+
+
+class CloudEvent(BaseModel):
+    """Envelope with CloudEvents attribute names; `data` is the typed payload as JSON."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    source: str
+    type: str
+    specversion: str = "1.0"
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    subject: str
+    dataschema: str
+    datacontenttype: str = "application/json"
+    traceparent: str | None = None
+    # Who caused it: the acting principal and, for institution operators, the person acted for.
+    actor: str | None = None
+    acting_for: str | None = None
+    data: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "CloudEvent":
+        return cls.model_validate_json(raw)
+
+
+def build_event(
+    *, source: str, data: BaseModel, subject: str, actor: str | None = None, acting_for: str | None = None,
+) -> CloudEvent:
+    """Wrap a contracts payload (which names its TYPE and VERSION) in a new envelope."""
+    event_type: str = type(data).TYPE  # type: ignore[attr-defined]
+    version: int = type(data).VERSION  # type: ignore[attr-defined]
+    return CloudEvent(
+        source=source,
+        type=event_type,
+        subject=subject,
+        dataschema=f"urn:timebank:schema:{event_type}:v{version}",
+        traceparent=child_traceparent(traceparent_var.get()),
+        actor=actor,
+        acting_for=acting_for,
+        data=data.model_dump(mode="json"),
+    )
+
+
+async def record_event(session: AsyncSession, *, topic: str, event: CloudEvent, key: str | None = None) -> None:
+    """Write the event to the outbox in the caller's transaction: it is published iff the change commits."""
+    await session.execute(
+        text(
+            "INSERT INTO outbox (event_id, topic, key, event_type, payload) "
+            "VALUES (:event_id, :topic, :key, :event_type, :payload)"
+        ),
+        {
+            "event_id": event.id,
+            "topic": topic,
+            "key": key or event.subject,
+            "event_type": event.type,
+            "payload": event.model_dump_json(),
+        },
+    )

@@ -1,0 +1,197 @@
+"""Transactional outbox relay.
+
+Use cases write events into `outbox` in their own transaction (`events.record_event`). The relay claims
+pending rows with `FOR UPDATE SKIP LOCKED` so replicas share the work, publishes them, and marks them
+published only after the broker acknowledged. Per-key order holds across replicas: a relay publishes a
+row only if every earlier pending row of the same key is in its own claim (see `_ready_in_key_order`).
+A broker outage leaves rows pending with exponential backoff; nothing is dropped.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter, Gauge
+from sqlalchemy import text
+
+from servicekit.db import Database
+from servicekit.kafka import ensure_topics, new_producer
+from servicekit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = Counter("outbox_published_total", "Outbox events acknowledged by the broker", ["topic"])
+FAILED = Counter("outbox_publish_failures_total", "Outbox publish attempts that failed", ["topic"])
+PENDING = Gauge("outbox_pending", "Outbox rows not yet published")
+
+_CLAIM = text(
+    "SELECT id, topic, key, payload, event_type FROM outbox "
+    "WHERE published_at IS NULL AND next_attempt_at <= now() "
+    "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
+_PENDING_OF_KEYS = text(
+    "SELECT key, id FROM outbox WHERE published_at IS NULL AND key = ANY(:keys) AND id <= :max_id ORDER BY key, id"
+)
+_MARK_PUBLISHED = text("UPDATE outbox SET published_at = now(), last_error = NULL WHERE id = ANY(:ids)")
+_MARK_FAILED = text(
+    "UPDATE outbox SET attempts = attempts + 1, last_error = :error, "
+    "next_attempt_at = now() + make_interval(secs => LEAST(:max_backoff, 0.25 * power(2, attempts))) "
+    "WHERE id = ANY(:ids)"
+)
+_PURGE = text("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => :hours)")
+_COUNT_PENDING = text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    topic: str
+    key: str
+    payload: str
+    event_type: str
+
+
+def _ready_in_key_order(claimed: list[_Row], pending: list[tuple[str, int]]) -> list[_Row]:
+    """Rows that may be published now: for each key, the claimed rows up to the first pending row of
+    that key that another relay holds (or that is backing off). Publishing past it would reorder the key."""
+    mine = {row.id: row for row in claimed}
+    ready: list[_Row] = []
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for key, row_id in pending:
+        by_key[key].append(row_id)
+    for ids in by_key.values():
+        for row_id in ids:
+            if row_id not in mine:
+                break
+            ready.append(mine[row_id])
+    ready.sort(key=lambda r: r.id)
+    return ready
+
+
+class OutboxRelay:
+    def __init__(self, db: Database, settings: ServiceSettings, producer: AIOKafkaProducer | None = None) -> None:
+        self.producer: AIOKafkaProducer | None
+        self.db = db
+        self.settings = settings
+        self.producer = producer  # created on start: aiokafka needs a running loop
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._started = False
+        self._last_purge = 0.0
+        db.on_commit(self.wake)
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._started and self.producer is not None:
+            await self.producer.stop()
+
+    async def _ensure_producer(self) -> None:
+        if not self._started:
+            if self.producer is None:
+                self.producer = new_producer(self.settings)
+            try:
+                await self.producer.start()
+            except Exception:
+                producer, self.producer = self.producer, None  # a failed start can't be retried: make a new one
+                await producer.stop()
+                raise
+            self._started = True
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._ensure_producer()
+                published = await self.publish_pending()
+                await self._purge_old()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # broker unreachable at start, DB hiccup: retry, never die
+                log.warning("outbox relay round failed", exc_info=True)
+                published = 0
+            if published:
+                continue  # drain without waiting
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.outbox_poll_interval_s)
+            except TimeoutError:
+                pass
+
+    async def publish_pending(self) -> int:
+        """One claim-publish-mark round; returns how many rows were published."""
+        async with self.db.transaction() as session:
+            result = await session.execute(_CLAIM, {"limit": self.settings.outbox_batch_size})
+            claimed = [_Row(*r) for r in result.all()]
+            if not claimed:
+                return 0
+            keys = sorted({r.key for r in claimed})
+            pending = (await session.execute(_PENDING_OF_KEYS, {"keys": keys, "max_id": max(r.id for r in claimed)})).all()
+            ready = _ready_in_key_order(claimed, [(k, i) for k, i in pending])
+            ok, failed, error = await self._send(ready)
+            if ok:
+                await session.execute(_MARK_PUBLISHED, {"ids": ok})
+            if failed:
+                await session.execute(_MARK_FAILED, {"ids": failed, "error": error[:500],
+                                                     "max_backoff": self.settings.outbox_max_backoff_s})
+        return len(ok)
+
+    async def _send(self, rows: list[_Row]) -> tuple[list[int], list[int], str]:
+        futures = []
+        for row in rows:
+            assert self.producer is not None
+            headers = [("ce_type", row.event_type.encode())]
+            try:
+                fut = await self.producer.send(row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers)
+            except KafkaError as exc:
+                fut = asyncio.get_running_loop().create_future()
+                fut.set_exception(exc)
+            futures.append(fut)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        ok, failed, error = [], [], ""
+        failed_keys: set[str] = set()
+        for row, res in zip(rows, results):
+            # Once a row of a key failed, later rows of that key are retried too, to keep the key's order.
+            if isinstance(res, BaseException) or row.key in failed_keys:
+                failed.append(row.id)
+                failed_keys.add(row.key)
+                FAILED.labels(row.topic).inc()
+                if isinstance(res, BaseException):
+                    error = f"{type(res).__name__}: {res}"
+            else:
+                ok.append(row.id)
+                PUBLISHED.labels(row.topic).inc()
+        if failed:
+            log.warning("outbox publish failed; will retry", extra={"failed": len(failed), "error": error})
+            # Tansu's memory storage forgets topics on restart; recreate ours before the retry.
+            try:
+                await ensure_topics(self.settings, sorted({r.topic for r in rows}))
+            except Exception:
+                log.debug("topic re-creation failed", exc_info=True)
+        return ok, failed, error
+
+    async def _purge_old(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._last_purge < 60:
+            return
+        self._last_purge = now
+        async with self.db.transaction() as session:
+            await session.execute(_PURGE, {"hours": self.settings.outbox_retention_hours})
+            PENDING.set((await session.execute(_COUNT_PENDING)).scalar_one())

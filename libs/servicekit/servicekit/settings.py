@@ -1,0 +1,52 @@
+"""Settings shared by every service; each service subclasses with its own env prefix (IDENTITY_, LEDGER_ …)."""
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TokenVerificationSettings(BaseSettings):
+    """What a token verifier needs: shared by the services and the gateway."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    jwt_issuer: str = "timebank-identity"
+    jwt_audience: str = "timebank"
+    jwks_min_refresh_interval_s: float = 5.0
+    jwks_cache_ttl_s: float = 300.0
+
+
+class ServiceSettings(TokenVerificationSettings):
+    service_name: str = "service"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/service"
+    database_pool_size: int = 10
+    migrate_on_start: bool = False
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Tansu 0.6 lacks InitProducerId; exactly-once effects come from outbox + inbox anyway.
+    kafka_enable_idempotence: bool = False
+    kafka_request_timeout_ms: int = 5000
+    kafka_session_timeout_ms: int = 2000
+    kafka_heartbeat_interval_ms: int = 300
+    topic_partitions: int = 3
+    topic_replication_factor: int = 1
+
+    outbox_batch_size: int = 500
+    outbox_poll_interval_s: float = 0.5
+    outbox_max_backoff_s: float = 30.0
+    outbox_retention_hours: int = 72
+
+    consumer_max_retries: int = 3
+    consumer_retry_backoff_s: float = 0.2
+
+    # Where the service's Alembic scripts live; set by the service's Settings subclass.
+    migrations_path: str = Field(default="", description="Alembic script_location")
+
+    @property
+    def own_topic(self) -> str:
+        return f"{self.service_name}.events"

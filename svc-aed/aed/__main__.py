@@ -1,0 +1,13 @@
+"""Operator CLI: `python -m aed serve|migrate|dlq-replay`."""
+import sys
+
+from servicekit.cli import run_cli
+from aed.settings import AedSettings
+
+
+def main() -> int:
+    return run_cli(settings=AedSettings(), app_factory="aed.main:create_app")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

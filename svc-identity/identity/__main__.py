@@ -1,0 +1,70 @@
+"""Operator CLI: `python -m identity serve|migrate|dlq-replay|create-staff|create-partner|seed-demo`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from servicekit.cli import Command, run_cli
+from servicekit.db import Database
+from identity.domain import staff
+from identity.settings import IdentitySettings
+
+
+async def _in_transaction(settings: IdentitySettings, work):
+    db = Database(settings.database_url, pool_size=1)
+    try:
+        async with db.transaction() as session:
+            return await work(session)
+    finally:
+        await db.dispose()
+
+
+def _create_staff(args: argparse.Namespace, settings: IdentitySettings) -> int:
+    password = args.password or getpass.getpass("password: ")
+    result = asyncio.run(_in_transaction(settings, lambda s: staff.create_staff(
+        s, username=args.username, password=password, display_name=args.name or args.username,
+        roles=args.role, district=args.district, created_by=f"cli:{getpass.getuser()}")))
+    print(f"staff user {result.username} ({', '.join(result.roles)}) id={result.id}")
+    return 0
+
+
+def _create_partner(args: argparse.Namespace, settings: IdentitySettings) -> int:
+    client, secret = asyncio.run(_in_transaction(settings, lambda s: staff.create_partner_client(
+        s, client_id=args.client_id, name=args.name, scopes=args.scope, created_by=f"cli:{getpass.getuser()}")))
+    print(f"partner client {client.client_id} scopes={' '.join(client.scopes)}")
+    print(f"client_secret={secret}   (shown once; store it in the partner's secret manager)")
+    return 0
+
+
+def _seed_demo(args: argparse.Namespace, settings: IdentitySettings) -> int:
+    created = asyncio.run(_in_transaction(settings, staff.seed_demo))
+    print(f"demo accounts created: {', '.join(created) if created else 'none (already present)'}")
+    return 0
+
+
+def _staff_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--username", required=True)
+    p.add_argument("--name")
+    p.add_argument("--role", action="append", required=True, choices=sorted(staff.STAFF_ROLES))
+    p.add_argument("--district", help="district code, e.g. 110105 (required for district_officer)")
+    p.add_argument("--password", help="prompted for when omitted")
+
+
+def _partner_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--client-id", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--scope", action="append", required=True, choices=sorted(staff.PARTNER_SCOPES))
+
+
+def main() -> int:
+    return run_cli(settings=IdentitySettings(), app_factory="identity.main:create_app", commands={
+        "create-staff": Command("create a staff user", _create_staff, _staff_args),
+        "create-partner": Command("create a partner (OAuth2 client-credentials) client", _create_partner, _partner_args),
+        "seed-demo": Command("create the documented demo staff and partner clients (dev only)", _seed_demo),
+    })
+
+
+if __name__ == "__main__":
+    sys.exit(main())

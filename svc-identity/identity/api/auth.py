@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.auth import CurrentPrincipal
+from servicekit.errors import Problem, Unauthorized
+from identity.api.deps import Session, settings_of, wechat_of
+from identity.api.schemas import MeResponse, TokenResponse, WechatLoginRequest, WechatLoginResponse
+from identity.domain import keys, sign_in
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/api/v1/auth/wechat-login", response_model=WechatLoginResponse,
+             summary="Exchange a wx.login code for tokens; creates the person on first login")
+async def wechat_login(body: WechatLoginRequest, request: Request, session: Session) -> WechatLoginResponse:
+    wechat_session = await wechat_of(request).code_to_session(body.code)
+    result = await sign_in.wechat_login(session, settings_of(request), wechat_session)
+    return WechatLoginResponse(access_token=result.token.access_token, expires_in=result.token.expires_in,
+                               person_id=result.person_id, new_person=result.created)
+
+
+def _basic_client(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        client_id, _, secret = base64.b64decode(value).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("客户端凭证格式错误", "Malformed client credentials") from None
+    return client_id, secret
+
+
+@router.post("/api/v1/auth/token", response_model=TokenResponse,
+             summary="OAuth2 token endpoint: password grant for staff, client_credentials for partners")
+async def token(
+    request: Request, session: Session,
+    grant_type: Annotated[str, Form()],
+    username: Annotated[str | None, Form(max_length=64)] = None,
+    password: Annotated[str | None, Form(max_length=256)] = None,
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=256)] = None,
+    scope: Annotated[str | None, Form(max_length=512)] = None,
+) -> TokenResponse:
+    settings = settings_of(request)
+    if grant_type == "password":
+        if not username or not password:
+            raise Problem("需要用户名和密码", "username and password are required", error="invalid_request")
+        issued = await sign_in.staff_password_grant(session, settings, username=username, password=password)
+    elif grant_type == "client_credentials":
+        basic = _basic_client(request)
+        cid, secret = basic if basic else (client_id, client_secret)
+        if not cid or not secret:
+            raise sign_in.InvalidClient()
+        issued = await sign_in.client_credentials_grant(session, settings, client_id=cid, client_secret=secret,
+                                                        requested_scopes=(scope or "").split())
+    else:
+        raise Problem("不支持的授权类型", "Unsupported grant_type", error="unsupported_grant_type")
+    return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
+
+
+@router.get("/.well-known/jwks.json", summary="Public token signing keys (JWKS)")
+async def jwks(request: Request, session: Session) -> dict:
+    return await keys.public_jwks(session, settings_of(request))
+
+
+@router.get("/api/v1/me", response_model=MeResponse, summary="The caller's profile and roles")
+async def me(principal: CurrentPrincipal) -> MeResponse:
+    return MeResponse(id=principal.id, kind=principal.kind, roles=sorted(principal.roles),
+                      district=principal.district, acting_for=principal.acting_for)

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from fastapi import Request
+
+from servicekit.deps import DbSession as Session
+from identity.settings import IdentitySettings
+from identity.wechat import WechatClient
+
+__all__ = ["Session", "settings_of", "wechat_of"]
+
+
+def settings_of(request: Request) -> IdentitySettings:
+    return request.app.state.runtime.settings
+
+
+def wechat_of(request: Request) -> WechatClient:
+    return request.app.state.wechat

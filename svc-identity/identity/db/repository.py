@@ -1,0 +1,52 @@
+"""Every identity query lives here."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.db.models import PartnerClient, Person, SigningKey, StaffUser, WechatAccount
+
+
+async def lock_openid(session: AsyncSession, openid: str) -> None:
+    """Serialise concurrent first logins of one WeChat user for the rest of the transaction."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": "wechat:" + openid})
+
+
+async def wechat_account(session: AsyncSession, openid: str) -> WechatAccount | None:
+    return await session.get(WechatAccount, openid)
+
+
+async def person(session: AsyncSession, person_id) -> Person | None:
+    return await session.get(Person, person_id)
+
+
+async def staff_by_username(session: AsyncSession, username: str) -> StaffUser | None:
+    return (await session.execute(select(StaffUser).where(StaffUser.username == username))).scalar_one_or_none()
+
+
+async def staff(session: AsyncSession, staff_id) -> StaffUser | None:
+    return await session.get(StaffUser, staff_id)
+
+
+async def partner_client(session: AsyncSession, client_id: str) -> PartnerClient | None:
+    return await session.get(PartnerClient, client_id)
+
+
+async def active_signing_key(session: AsyncSession) -> SigningKey | None:
+    query = select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.created_at.desc()).limit(1)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def published_signing_keys(session: AsyncSession, retired_after: datetime) -> list[SigningKey]:
+    query = select(SigningKey).where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > retired_after))
+    return list((await session.execute(query.order_by(SigningKey.created_at))).scalars())
+
+
+async def lock_signing_keys(session: AsyncSession) -> None:
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('signing-keys'))"))
+
+
+async def count_persons(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count()).select_from(Person))).scalar_one()

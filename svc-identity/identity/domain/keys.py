@@ -1,0 +1,96 @@
+"""Token signing keys (Ed25519) and access-token issuance."""
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.db import repository
+from identity.db.models import SigningKey
+from identity.settings import IdentitySettings
+
+
+def _aead(settings: IdentitySettings) -> AESGCM:
+    return AESGCM(base64.urlsafe_b64decode(settings.key_encryption_key))
+
+
+def _encrypt(settings: IdentitySettings, plaintext: bytes, kid: str) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + _aead(settings).encrypt(nonce, plaintext, kid.encode())
+
+
+def _decrypt(settings: IdentitySettings, blob: bytes, kid: str) -> bytes:
+    return _aead(settings).decrypt(blob[:12], blob[12:], kid.encode())
+
+
+def new_signing_key(settings: IdentitySettings) -> SigningKey:
+    private = Ed25519PrivateKey.generate()
+    kid = f"ed-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    public_raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(public_raw).rstrip(b"=").decode(),
+           "kid": kid, "alg": "EdDSA", "use": "sig"}
+    return SigningKey(kid=kid, algorithm="EdDSA", private_key_encrypted=_encrypt(settings, pem, kid), public_jwk=jwk)
+
+
+async def ensure_signing_key(session: AsyncSession, settings: IdentitySettings) -> SigningKey:
+    await repository.lock_signing_keys(session)
+    key = await repository.active_signing_key(session)
+    if key is None:
+        key = new_signing_key(settings)
+        session.add(key)
+        await session.flush()
+    return key
+
+
+async def public_jwks(session: AsyncSession, settings: IdentitySettings) -> dict[str, Any]:
+    """Active keys plus retired ones whose tokens may still be valid."""
+    horizon = datetime.now(UTC) - timedelta(seconds=settings.access_token_ttl_s)
+    return {"keys": [k.public_jwk for k in await repository.published_signing_keys(session, horizon)]}
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    subject: uuid.UUID | str
+    kind: str  # person | staff | partner
+    roles: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    district: str | None = None
+    acting_for: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+async def issue_access_token(session: AsyncSession, settings: IdentitySettings, claims: AccessClaims) -> IssuedToken:
+    key = await ensure_signing_key(session, settings)
+    private = serialization.load_pem_private_key(_decrypt(settings, key.private_key_encrypted, key.kid), password=None)
+    now = datetime.now(UTC)
+    payload: dict[str, Any] = {
+        "iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": str(claims.subject),
+        "iat": now, "exp": now + timedelta(seconds=settings.access_token_ttl_s), "jti": uuid.uuid4().hex,
+        "typ": "access", "kind": claims.kind, "roles": list(claims.roles),
+    }
+    if claims.scopes:
+        payload["scope"] = " ".join(claims.scopes)
+    if claims.district:
+        payload["district"] = claims.district
+    if claims.acting_for:
+        payload["act_for"] = str(claims.acting_for)
+    token = jwt.encode(payload, private, algorithm="EdDSA", headers={"kid": key.kid})
+    return IssuedToken(access_token=token, expires_in=settings.access_token_ttl_s)

@@ -1,0 +1,26 @@
+from pathlib import Path
+
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+_MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+class IdentitySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
+
+    service_name: str = "identity"
+    port: int = 8001
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/identity"
+    migrations_path: str = _MIGRATIONS
+
+    # WeChat code2session provider; the dev stack and tests point this at the fake WeChat server.
+    wechat_base_url: str = "https://api.weixin.qq.com"
+    wechat_appid: str = "wx-dev-appid"
+    wechat_secret: str = "wx-dev-secret"
+    wechat_timeout_s: float = 3.0
+
+    access_token_ttl_s: int = 900
+    # 32 bytes, urlsafe base64: encrypts private signing keys at rest. Set a real one in production.
+    key_encryption_key: str = "ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTMyYiE="
