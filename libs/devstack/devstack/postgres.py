@@ -13,7 +13,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from devstack.processes import Child, ChildDied, wait_until
+from devstack.processes import Child, ChildDied, as_user, wait_until
 
 SYSTEM_USER = "embedded_postgres"
 
@@ -65,7 +65,7 @@ class EmbeddedPostgres:
                 path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() or path.stat().st_mode & stat.S_IXUSR else 0))
             os.chown(self.data_dir, pwd.getpwnam(self.user).pw_uid, pwd.getpwnam(self.user).pw_gid)
         subprocess.run([str(_bin_dir() / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                        "--encoding=UTF8", "--locale=C.UTF-8"], check=True, user=self.user,
+                        "--encoding=UTF8", "--locale=C.UTF-8"], check=True, **as_user(self.user),
                        stdout=subprocess.DEVNULL)
 
     def start(self) -> None:

@@ -21,6 +21,16 @@ def _die_with_parent() -> None:
             pass
 
 
+def as_user(user: str | None) -> dict:
+    """Popen arguments that run a child as `user` with that user's group only (not root's)."""
+    if user is None:
+        return {}
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 @dataclass
 class Child:
     name: str
@@ -36,7 +46,7 @@ class Child:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env}, user=self.user, preexec_fn=_die_with_parent, start_new_session=True,
+            env={**os.environ, **self.env}, preexec_fn=_die_with_parent, start_new_session=True, **as_user(self.user),
         )
         log.close()
 

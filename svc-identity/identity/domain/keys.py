@@ -44,6 +44,10 @@ def new_signing_key(settings: IdentitySettings) -> SigningKey:
     return SigningKey(kid=kid, algorithm="EdDSA", private_key_encrypted=_encrypt(settings, pem, kid), public_jwk=jwk)
 
 
+def private_key_of(settings: IdentitySettings, key: SigningKey):
+    return serialization.load_pem_private_key(_decrypt(settings, key.private_key_encrypted, key.kid), password=None)
+
+
 async def ensure_signing_key(session: AsyncSession, settings: IdentitySettings) -> SigningKey:
     await repository.lock_signing_keys(session)
     key = await repository.active_signing_key(session)
@@ -79,7 +83,7 @@ class IssuedToken:
 
 async def issue_access_token(session: AsyncSession, settings: IdentitySettings, claims: AccessClaims) -> IssuedToken:
     key = await ensure_signing_key(session, settings)
-    private = serialization.load_pem_private_key(_decrypt(settings, key.private_key_encrypted, key.kid), password=None)
+    private = private_key_of(settings, key)
     now = datetime.now(UTC)
     payload: dict[str, Any] = {
         "iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": str(claims.subject),

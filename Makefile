@@ -1,0 +1,32 @@
+# Two commands: `make run` starts the whole system on the embedded defaults; `make test` runs every test.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test bench env clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml libs/*/pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+env: $(VENV)/.synced  ## create or update the pinned Python environment
+
+run: env  ## start PostgreSQL, Tansu, the five services and the gateway; Ctrl-C stops everything
+	$(VENV)/bin/python -m devstack up
+
+test: env  ## every test, on an embedded PostgreSQL and broker started by the harness
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: env  ## benchmarks (not tests): gateway vs direct, event backbone vs raw aiokafka
+	$(VENV)/bin/python -m bench.backbone
+	$(VENV)/bin/python -m bench.gateway
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache

@@ -1,0 +1,106 @@
+"""Test harness: real PostgreSQL and a real Kafka-protocol broker, started once per test run.
+
+Set TEST_DATABASE_URL (a server URL without a database name, e.g. postgresql+asyncpg://u:p@host:5432)
+and TEST_KAFKA_BOOTSTRAP_SERVERS to use external servers instead of the embedded ones.
+Every test database is fresh and uniquely named, so runs never see each other's data.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from devstack.broker import TansuBroker
+from devstack.postgres import EmbeddedPostgres, free_port
+from devstack.stack import SERVICES, Ports, Stack
+
+
+@dataclass
+class Infra:
+    server_url: str                 # postgresql+asyncpg://user@host:port (no database)
+    kafka_bootstrap_servers: str
+    postgres: EmbeddedPostgres | None
+    broker: TansuBroker | None
+    workdir: Path
+
+    def create_database(self, prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        if self.postgres is not None:
+            self.postgres.psql(f'CREATE DATABASE "{name}"')
+        else:
+            import asyncio
+
+            import asyncpg
+
+            async def create() -> None:
+                conn = await asyncpg.connect(self.server_url.replace("+asyncpg", "") + "/postgres")
+                try:
+                    await conn.execute(f'CREATE DATABASE "{name}"')
+                finally:
+                    await conn.close()
+            asyncio.run(create())
+        return f"{self.server_url}/{name}"
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    workdir = Path(tempfile.mkdtemp(prefix="timebank-test-"))
+    postgres = broker = None
+    try:
+        server_url = os.environ.get("TEST_DATABASE_URL", "").rstrip("/")
+        if not server_url:
+            postgres = EmbeddedPostgres(workdir / "pg", free_port(), log_dir=workdir / "logs", durable=False)
+            postgres.start()
+            server_url = postgres.url("").rstrip("/")
+        bootstrap = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS", "")
+        if not bootstrap:
+            broker = TansuBroker(free_port(), log_dir=workdir / "logs")
+            broker.start()
+            bootstrap = broker.bootstrap_servers
+        yield Infra(server_url, bootstrap, postgres, broker, workdir)
+    finally:
+        if broker:
+            broker.stop()
+        if postgres:
+            postgres.stop()
+        if os.environ.get("KEEP_TEST_LOGS"):
+            print(f"test logs kept in {workdir / 'logs'}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+FAST_RECOVERY = {"OUTBOX_MAX_BACKOFF_S": "1", "OUTBOX_POLL_INTERVAL_S": "0.2", "CONSUMER_RETRY_BACKOFF_S": "0.05",
+                 "KAFKA_REQUEST_TIMEOUT_MS": "3000", "JWKS_MIN_REFRESH_INTERVAL_S": "0.5"}
+
+
+def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Stack:
+    ports = Ports(**{name: free_port() for name in ["gateway", *SERVICES, "wechat"]})
+    env = {f"{svc.upper()}_{key}": value for svc in SERVICES for key, value in FAST_RECOVERY.items()}
+    env.update(extra_env or {})
+    stack = Stack(ports=ports, database_url={name: infra.create_database(name) for name in SERVICES},
+                  kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+                  log_dir=infra.workdir / "logs" / f"stack-{uuid.uuid4().hex[:6]}", extra_env=env)
+    try:
+        stack.start()
+    except Exception:
+        stack.stop()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra) -> Iterator[Stack]:
+    """The whole system (five services, gateway, fake WeChat) as real processes, for the whole run."""
+    running = start_stack(infra)
+    subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True, capture_output=True,
+                   env={**os.environ, **running.service_env("identity")})
+    yield running
+    running.stop()

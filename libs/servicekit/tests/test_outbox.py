@@ -1,0 +1,91 @@
+import asyncio
+import uuid
+
+from aiokafka import AIOKafkaConsumer
+
+from servicekit.events import CloudEvent, record_event
+from servicekit.kafka import ensure_topics
+from servicekit.outbox import OutboxRelay, _ready_in_key_order, _Row
+
+
+def _event(subject: str, n: int) -> CloudEvent:
+    return CloudEvent(source="test", type="timebank.test.thing.happened", subject=subject,
+                      dataschema="urn:timebank:schema:timebank.test.thing.happened:v1", data={"n": n})
+
+
+def _row(id_: int, key: str) -> _Row:
+    return _Row(id_, "t", key, "{}", "x")
+
+
+def test_a_key_is_published_only_up_to_a_row_another_relay_holds():
+    claimed = [_row(1, "a"), _row(3, "a"), _row(4, "b"), _row(6, "c")]
+    pending = [("a", 1), ("a", 2), ("a", 3), ("b", 4), ("c", 5), ("c", 6)]
+    ready = _ready_in_key_order(claimed, pending)
+    # a: 2 is held elsewhere, so 3 must wait; c: 5 is held elsewhere, so 6 must wait.
+    assert [r.id for r in ready] == [1, 4]
+
+
+async def _consume(settings, topic: str, count: int, timeout: float = 20.0) -> list[CloudEvent]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
+                                group_id=f"reader-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest")
+    await consumer.start()
+    seen: list[CloudEvent] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(seen) < count:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    seen += [CloudEvent.from_bytes(r.value) for r in records]
+    finally:
+        await consumer.stop()
+    return seen
+
+
+async def test_relay_publishes_committed_events_in_key_order(kit):
+    settings, db = kit
+    await ensure_topics(settings, [settings.own_topic])
+    for n in range(30):
+        async with db.transaction() as session:
+            await record_event(session, topic=settings.own_topic, event=_event(f"agg-{n % 3}", n))
+    relay = OutboxRelay(db, settings)
+    await relay.start()
+    try:
+        events = await _consume(settings, settings.own_topic, 30)
+    finally:
+        await relay.stop()
+    for key in ("agg-0", "agg-1", "agg-2"):
+        ns = [e.data["n"] for e in events if e.subject == key]
+        assert ns == sorted(ns) and len(ns) == 10
+    assert await kit.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_rolled_back_use_case_publishes_nothing(kit):
+    settings, db = kit
+    try:
+        async with db.transaction() as session:
+            await record_event(session, topic=settings.own_topic, event=_event("x", 1))
+            raise RuntimeError("use case failed")
+    except RuntimeError:
+        pass
+    assert await kit.scalar("SELECT count(*) FROM outbox") == 0
+
+
+async def test_broker_outage_keeps_events_pending_with_backoff_then_publishes(kit, infra):
+    settings, db = kit
+    dead = settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
+    async with db.transaction() as session:
+        await record_event(session, topic=settings.own_topic, event=_event("k", 1))
+    relay = OutboxRelay(db, dead)
+    await relay.start()
+    await asyncio.sleep(1.5)
+    await relay.stop()
+    assert await kit.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 1
+
+    await ensure_topics(settings, [settings.own_topic])
+    relay = OutboxRelay(db, settings)
+    await relay.start()
+    try:
+        events = await _consume(settings, settings.own_topic, 1)
+    finally:
+        await relay.stop()
+    assert events[0].data == {"n": 1}
+    assert await kit.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
