@@ -1,0 +1,69 @@
+"""No Docker engine runs here, so the compose file and Dockerfiles are checked by reading them."""
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ["identity", "ledger", "matching", "aed", "audit"]
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_service_builds_has_a_health_check_and_its_database_and_broker():
+    spec = compose()["services"]
+    for name in [*SERVICES, "gateway"]:
+        service = spec[name]
+        dockerfile = ROOT / service["build"]["context"] / service["build"]["dockerfile"]
+        assert dockerfile.is_file(), name
+        assert service["healthcheck"]["test"], name
+        env = service["environment"]
+        if name == "gateway":
+            assert all(f"GATEWAY_{s.upper()}_URL" in env for s in SERVICES)
+            assert all(service["depends_on"][s]["condition"] == "service_healthy" for s in SERVICES)
+            continue
+        prefix = name.upper() + "_"
+        assert env[prefix + "DATABASE_URL"].endswith(f"@postgres:5432/{name}")
+        assert env[prefix + "KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        assert env[prefix + "MIGRATE_ON_START"] == "true"
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+def test_infrastructure_is_postgres_18_and_kafka_in_kraft_mode_with_volumes():
+    spec = compose()
+    assert spec["services"]["postgres"]["image"].startswith("postgres:18")
+    kafka = spec["services"]["kafka"]["environment"]
+    assert "controller" in kafka["KAFKA_PROCESS_ROLES"] and "ZOOKEEPER" not in " ".join(kafka)
+    assert {"postgres-data", "kafka-data"} <= spec["volumes"].keys()
+    init = (ROOT / "deploy/postgres-init.sql").read_text()
+    assert all(f"CREATE DATABASE {s};" in init for s in SERVICES)
+
+
+def test_dockerfiles_copy_paths_that_exist_and_run_their_own_service():
+    for name in [*SERVICES, "gateway"]:
+        folder = "gateway" if name == "gateway" else f"svc-{name}"
+        text = (ROOT / folder / "Dockerfile").read_text()
+        for sources in re.findall(r"^COPY\s+(.+)\s+\S+$", text, flags=re.M):
+            for source in sources.split():
+                assert (ROOT / source).exists(), f"{folder}/Dockerfile copies missing {source}"
+        assert f'"-m", "{name}", "serve"' in text and "HEALTHCHECK" in text
+
+
+def test_every_setting_in_compose_is_a_real_setting():
+    from aed.settings import AedSettings
+    from audit.settings import AuditSettings
+    from gateway.settings import GatewaySettings
+    from identity.settings import IdentitySettings
+    from ledger.settings import LedgerSettings
+    from matching.settings import MatchingSettings
+
+    classes = {"identity": IdentitySettings, "ledger": LedgerSettings, "matching": MatchingSettings,
+               "aed": AedSettings, "audit": AuditSettings, "gateway": GatewaySettings}
+    spec = compose()["services"]
+    for name, cls in classes.items():
+        prefix = name.upper() + "_"
+        for key in spec[name]["environment"]:
+            assert key.startswith(prefix) and key[len(prefix):].lower() in cls.model_fields, f"{name}: {key}"
