@@ -17,7 +17,17 @@ class EventData(BaseModel):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "TYPE" in cls.__dict__:
+            # Every contract carries a valid example (classmethod `example`) for contract tests and docs.
+            if "example" not in cls.__dict__:
+                raise TypeError(f"{cls.__name__} must define example()")
             _REGISTRY[(cls.TYPE, cls.VERSION)] = cls
+
+
+    @classmethod
+    def read(cls, data: dict[str, Any]) -> "EventData":
+        """Consumer-side parsing: fields added by a newer version of the event are ignored, so a consumer
+        built against version N keeps working while producers move to N+1."""
+        return cls.model_validate({k: v for k, v in data.items() if k in cls.model_fields})
 
 
 def registry() -> dict[tuple[str, int], type[EventData]]:

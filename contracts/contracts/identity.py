@@ -5,7 +5,7 @@ Personal data never travels in events: no identity number, no full birth date, n
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from contracts.base import EventData
@@ -19,3 +19,7 @@ class PersonRegistered(EventData):
     channel: Literal["wechat", "offline"]
     registered_at: datetime
     registered_by: uuid.UUID | None = None  # the institution operator, for offline registration
+
+    @classmethod
+    def example(cls) -> "PersonRegistered":
+        return cls(person_id=uuid.UUID(int=1), channel="wechat", registered_at=datetime(2026, 11, 30, tzinfo=UTC))

@@ -14,10 +14,14 @@ from ledger.domain import accounts
 
 
 async def on_person_registered(session: AsyncSession, event: CloudEvent) -> None:
-    data = PersonRegistered.model_validate(event.data)
+    data = PersonRegistered.read(event.data)
     await accounts.open_person_account(session, uuid.UUID(str(data.person_id)))
+
+
+# Event type -> (the payload class the handler reads, the handler).
+HANDLERS = {PersonRegistered.TYPE: (PersonRegistered, on_person_registered)}
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
     return [EventConsumer(name="ledger", topics=[Topic.IDENTITY.value], db=runtime.db, settings=runtime.settings,
-                          handlers={PersonRegistered.TYPE: on_person_registered})]
+                          handlers={t: handler for t, (_, handler) in HANDLERS.items()})]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
+from servicekit.errors import Problem
 from servicekit.migrations import upgrade_to_head
 from servicekit.settings import ServiceSettings
 
@@ -45,7 +46,11 @@ def run_cli(*, settings: ServiceSettings, app_factory: str, commands: dict[str, 
         return 0
     if args.command == "dlq-replay":
         return asyncio.run(_replay(consumers, args.idle_timeout_ms))
-    return (commands or {})[args.command].run(args, settings) or 0
+    try:
+        return (commands or {})[args.command].run(args, settings) or 0
+    except Problem as problem:
+        print(f"error: {problem.detail_en or problem.title_en}", file=sys.stderr)
+        return 2
 
 
 async def _replay(consumers: Callable[[], list] | None, idle_timeout_ms: int) -> int:
@@ -59,7 +64,3 @@ async def _replay(consumers: Callable[[], list] | None, idle_timeout_ms: int) ->
         failing_total += failing
         await consumer.db.dispose()
     return 1 if failing_total else 0
-
-
-def main_guard(code: int) -> None:
-    sys.exit(code)

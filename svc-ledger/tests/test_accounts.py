@@ -1,0 +1,64 @@
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from servicekit.db import Database
+from servicekit.errors import NotFound
+from servicekit.migrations import upgrade_to_head
+from ledger.domain import accounts
+from ledger.settings import LedgerSettings
+
+
+@pytest.fixture
+async def ledger_db(infra):
+    url = infra.create_database("ledger_unit")
+    await asyncio.to_thread(upgrade_to_head, LedgerSettings().migrations_path, url)
+    db = Database(url, pool_size=2)
+    yield db
+    await db.dispose()
+
+
+async def _scalar(db: Database, sql: str, **params):
+    async with db.transaction() as session:
+        return (await session.execute(text(sql), params)).scalar()
+
+
+async def test_opening_an_account_twice_opens_one_and_publishes_once(ledger_db):
+    person = uuid.uuid4()
+    async with ledger_db.transaction() as session:
+        assert await accounts.open_person_account(session, person) is True
+    async with ledger_db.transaction() as session:
+        assert await accounts.open_person_account(session, person) is False
+    assert await _scalar(ledger_db, "SELECT count(*) FROM accounts WHERE owner_person_id = :p", p=person) == 1
+    assert await _scalar(ledger_db, "SELECT count(*) FROM outbox WHERE event_type = 'timebank.ledger.account.opened'") == 1
+    async with ledger_db.transaction() as session:
+        view = await accounts.view_person_account(session, person)
+    assert (view.balance, view.held, view.available) == (0, 0, 0)
+
+
+async def test_concurrent_openings_for_one_person_open_one_account(ledger_db):
+    person = uuid.uuid4()
+
+    async def open_once() -> bool:
+        async with ledger_db.transaction() as session:
+            return await accounts.open_person_account(session, person)
+    results = await asyncio.gather(*(open_once() for _ in range(8)))
+    assert sorted(results) == [False] * 7 + [True]
+    assert await _scalar(ledger_db, "SELECT count(*) FROM accounts WHERE owner_person_id = :p", p=person) == 1
+
+
+async def test_balance_may_not_fall_below_holds(ledger_db):
+    person = uuid.uuid4()
+    async with ledger_db.transaction() as session:
+        await accounts.open_person_account(session, person)
+    with pytest.raises(Exception, match="person_not_below_holds"):
+        async with ledger_db.transaction() as session:
+            await session.execute(text("UPDATE accounts SET held = 60 WHERE owner_person_id = :p"), {"p": person})
+
+
+async def test_no_account_is_a_not_found_problem(ledger_db):
+    async with ledger_db.transaction() as session:
+        with pytest.raises(NotFound):
+            await accounts.view_person_account(session, uuid.uuid4())
