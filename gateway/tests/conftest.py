@@ -56,7 +56,7 @@ class RawUpstream:
                              b"x-internal: hop\r\nx-upstream: yes\r\n"
                              + f"content-length: {len(payload)}\r\n\r\n".encode() + payload)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
             writer.close()
 
 

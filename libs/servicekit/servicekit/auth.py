@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -21,6 +22,8 @@ from servicekit.settings import TokenVerificationSettings
 
 log = logging.getLogger(__name__)
 ALGORITHMS = ["EdDSA", "ES256"]
+VERIFIED_CACHE_SIZE = 10_000
+VERIFIED_CACHE_MAX_S = 60.0  # a token verified once is trusted again without re-verifying for at most this long
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class JwksCache:
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
         self._client: httpx.AsyncClient | None = None
+        # token -> (principal, trusted until): signature checks are the costliest part of a request.
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     async def _fetch(self) -> dict[str, Any]:
         if self._client is None:
@@ -87,6 +92,16 @@ class JwksCache:
         return self._keys.get(kid)
 
     async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        principal, expires_at = await self._verify_signature(token)
+        self._verified[token] = (principal, min(expires_at, time.time() + VERIFIED_CACHE_MAX_S))
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify_signature(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -108,7 +123,7 @@ class JwksCache:
             raise Unauthorized("令牌无效", "Invalid token") from None
         if claims.get("typ") != "access":
             raise Unauthorized("令牌类型错误", "Not an access token")
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
     async def close(self) -> None:
         if self._client is not None:

@@ -70,3 +70,16 @@ async def test_identity_outage_keeps_the_cached_keys():
         raise ConnectionError("identity down")
     cache._loader = down
     assert (await cache.verify(_token("k1", key))).id == "p1"
+
+
+async def test_a_verified_token_is_trusted_only_until_it_expires():
+    key, keys = Ed25519PrivateKey.generate(), KeySet()
+    keys.keys.append(_jwk("k1", key))
+    cache = JwksCache(TokenVerificationSettings(), keys)
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    token = _token("k1", key, exp=soon)
+    assert (await cache.verify(token)).id == "p1"
+    assert (await cache.verify(token)).id == "p1"  # from the cache
+    await asyncio.sleep(1.2)
+    with pytest.raises(Unauthorized):
+        await cache.verify(token)

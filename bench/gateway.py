@@ -1,0 +1,95 @@
+"""Gateway overhead: an authenticated GET through the gateway vs the same GET straight to the service.
+
+Same load generator (wrk), same connections and duration, alternating rounds in one run; medians reported.
+Two phases: throughput at saturation (--connections), and latency below saturation (--latency-connections),
+where the p99 difference is the hop's own cost rather than queueing behind a saturated process.
+Target: gateway throughput >= 0.6 x direct, added p99 <= 5 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import httpx
+
+from bench._harness import embedded_infra, median
+from devstack.pytest_plugin import start_stack
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.match(r"([\d.]+)(us|ms|s)", text)
+    if match is None:
+        raise SystemExit(f"unreadable wrk latency {text!r}")
+    value, unit = match.groups()
+    return float(value) * _UNITS[unit]
+
+
+def wrk(url: str, token: str, *, connections: int, seconds: int) -> dict[str, float]:
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "-H", f"Authorization: Bearer {token}", url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise SystemExit(f"{url}: {non2xx.group(1)} failed responses — the benchmark is invalid\n{out}")
+    return {"rps": rps, "p50": p50, "p99": p99}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--latency-connections", type=int, default=1)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 1
+    limits = {"GATEWAY_RATE_LIMIT_PER_IP": "100000000/minute", "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000000/minute",
+              "GATEWAY_LOG_LEVEL": "WARNING", "LEDGER_LOG_LEVEL": "WARNING"}
+    with embedded_infra() as infra:
+        stack = start_stack(infra, extra_env=limits)
+        try:
+            login = httpx.post(stack.gateway_url + "/api/v1/auth/wechat-login", json={"code": "dev-bench"}).json()
+            token = login["access_token"]
+            path = "/api/v1/accounts/me"
+            deadline = time.monotonic() + 30
+            while httpx.get(stack.gateway_url + path, headers={"Authorization": f"Bearer {token}"}).status_code != 200:
+                if time.monotonic() > deadline:
+                    raise SystemExit("account never opened")
+                time.sleep(0.2)
+            wrk(stack.gateway_url + path, token, connections=args.connections, seconds=2)  # warm-up
+            wrk(stack.url("ledger") + path, token, connections=args.connections, seconds=2)
+            via, direct, via_light, direct_light = [], [], [], []
+            for _ in range(args.rounds):
+                for connections, d, g in ((args.connections, direct, via),
+                                          (args.latency_connections, direct_light, via_light)):
+                    d.append(wrk(stack.url("ledger") + path, token, connections=connections, seconds=args.seconds))
+                    g.append(wrk(stack.gateway_url + path, token, connections=connections, seconds=args.seconds))
+        finally:
+            stack.stop()
+    def row(label: str, runs: list[dict[str, float]]) -> dict[str, float]:
+        m = {k: median([r[k] for r in runs]) for k in ("rps", "p50", "p99")}
+        print(f"  {label:<17}: {m['rps']:8.0f} req/s  p50 {m['p50']:6.2f} ms  p99 {m['p99']:6.2f} ms")
+        return m
+
+    print(f"GET {path}, wrk, {args.rounds} rounds x {args.seconds}s, direct and gateway alternating, medians")
+    print(f" saturated, {args.connections} connections:")
+    d, g = row("direct to ledger", direct), row("through gateway", via)
+    print(f" below saturation, {args.latency_connections} connections:")
+    dl, gl = row("direct to ledger", direct_light), row("through gateway", via_light)
+    print(f"throughput ratio gateway/direct = {g['rps'] / d['rps']:.2f}  (target >= 0.60)")
+    print(f"added p99 below saturation = {gl['p99'] - dl['p99']:.2f} ms  (target <= 5 ms); "
+          f"at saturation = {g['p99'] - d['p99']:.2f} ms (queueing)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
