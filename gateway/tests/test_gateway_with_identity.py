@@ -14,9 +14,10 @@ async def _token(stack, openid: str) -> str:
 async def test_per_principal_limit_counts_each_principal_separately(stack, upstream):
     settings = GatewaySettings(jwks_url=stack.url("identity") + "/.well-known/jwks.json", ledger_url=upstream.url,
                                rate_limit_per_principal="2/minute")
-    transport = httpx.ASGITransport(app=create_app(settings))
+    app = create_app(settings)
     alice, bob = await _token(stack, "rl-alice"), await _token(stack, "rl-bob")
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
         def get(token):
             return client.get("/api/v1/accounts/me", headers={"Authorization": f"Bearer {token}"})
         alice_statuses = [(await get(alice)).status_code for _ in range(3)]

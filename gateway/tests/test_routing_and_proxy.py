@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 import pytest
 
@@ -14,8 +17,12 @@ def settings_for(url: str, **overrides) -> GatewaySettings:
     return GatewaySettings(**urls, **overrides)
 
 
-def client_for(settings: GatewaySettings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings)), base_url="http://gateway")
+@asynccontextmanager
+async def client_for(settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):  # closes the upstream pool when the test ends
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+            yield client
 
 
 def test_longest_prefix_wins_and_prefixes_match_whole_segments():

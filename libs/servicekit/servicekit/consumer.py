@@ -1,9 +1,14 @@
 """Idempotent event consumer.
 
-A batch from one partition is applied in one transaction, each event inside its own savepoint. The
-event id goes into `processed_events` (primary key: consumer, event_id) in the same transaction as the
-handler's effects, so a redelivered event is a no-op. Offsets are committed only after that transaction
-commits. An event whose handler keeps failing is retried, then sent to `<topic>.dlq` with the error.
+The events of one poll are applied in one transaction: its event ids go into
+`processed_events` (primary key: consumer, event_id) in one statement, and the handlers of the events not
+seen before run in that same transaction, so a redelivered event is a no-op. Offsets are committed only
+after the transaction commits. If anything in the batch fails, the batch is rolled back and re-applied
+event by event, each in its own savepoint, so one bad event does not hold back the others; an event that
+keeps failing is retried, then sent to `<topic>.dlq` with the error (ADR 3).
+
+Handlers take one event; a projection that can write many effects at once may register a batch handler,
+which gets consecutive events of its type together.
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -27,6 +32,7 @@ from servicekit.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, list[CloudEvent]], Awaitable[None]]
 
 APPLIED = Counter("consumer_events_applied_total", "Events whose effects were committed", ["consumer", "type"])
 DUPLICATES = Counter("consumer_events_duplicate_total", "Redelivered events skipped", ["consumer"])
@@ -35,6 +41,11 @@ DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events sent to a
 _MARK_PROCESSED = text(
     "INSERT INTO processed_events (consumer, event_id, event_type) VALUES (:consumer, :event_id, :event_type) "
     "ON CONFLICT DO NOTHING RETURNING 1"
+)
+_MARK_BATCH_PROCESSED = text(
+    "INSERT INTO processed_events (consumer, event_id, event_type) "
+    "SELECT :consumer, e.id, e.type FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) AS e(id, type) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
 DLQ_SUFFIX = ".dlq"
@@ -53,22 +64,26 @@ class _Failure:
 class EventConsumer:
     """Consumes `topics` as consumer group `name`, dispatching events by CloudEvents type."""
 
-    def __init__(self, *, name: str, topics: list[str], handlers: dict[str, Handler], db: Database,
-                 settings: ServiceSettings) -> None:
+    def __init__(self, *, name: str, topics: list[str], db: Database, settings: ServiceSettings,
+                 handlers: dict[str, Handler] | None = None, batch_handlers: dict[str, BatchHandler] | None = None) -> None:
         self.name = name
         self.topics = topics
-        self.handlers = handlers
+        self.handlers = handlers or {}
+        self.batch_handlers = batch_handlers or {}
         self.db = db
         self.settings = settings
         self.consumer: AIOKafkaConsumer | None = None
         self._dlq_producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
+        """Run the poll loop in the background (joining the group first if not yet done)."""
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
 
     async def stop(self) -> None:
+        self._stopping = True  # see OutboxRelay.stop: a cancel alone can be swallowed
         if self._task:
             self._task.cancel()
             try:
@@ -93,7 +108,7 @@ class EventConsumer:
             self._dlq_producer = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if self.consumer is None:
                     await self._open()
@@ -107,31 +122,87 @@ class EventConsumer:
 
     # -- one poll ----------------------------------------------------------------------------------
     async def poll_once(self, *, commit: bool = True, timeout_ms: int = 500) -> int:
-        """Fetch, apply and (unless told not to) commit one round; returns events seen."""
+        """Fetch, apply (one transaction for the whole poll) and, unless told not to, commit; returns events seen."""
         assert self.consumer is not None
-        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=500)
-        seen = 0
-        for tp, records in batches.items():
+        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.consumer_batch_size)
+        records = [record for partition in batches.values() for record in partition]
+        if records:
             await self.apply(records)
-            seen += len(records)
             if commit:
-                await self.consumer.commit({tp: records[-1].offset + 1})
-        return seen
+                await self.consumer.commit({tp: partition[-1].offset + 1 for tp, partition in batches.items()})
+        return len(records)
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
         failures = await self._apply_batch(records)
-        for failure in failures:
+        # Dead letters keep the source order within each partition.
+        for failure in sorted(failures, key=lambda f: (f.record.topic, f.record.partition, f.record.offset)):
             await self._retry_or_dead_letter(failure)
 
     async def _apply_batch(self, records: list[ConsumerRecord]) -> list[_Failure]:
         failures: list[_Failure] = []
+        parsed: list[tuple[ConsumerRecord, CloudEvent]] = []
+        for record in records:
+            try:
+                parsed.append((record, CloudEvent.from_bytes(record.value)))
+            except (ValidationError, ValueError) as exc:
+                failures.append(_Failure(record, f"unreadable event: {exc}"))
+        if not parsed:
+            return failures
+        try:
+            async with self.db.transaction() as session:
+                await self._apply_together(session, [event for _, event in parsed])
+        except Exception:
+            log.warning("batch failed; applying its events one by one", extra={"consumer": self.name}, exc_info=True)
+            failures += await self._apply_one_by_one(parsed)
+        return failures
+
+    async def _apply_together(self, session: AsyncSession, events: list[CloudEvent]) -> None:
+        """The fast path: one statement marks the batch processed; handlers run for the events it marked."""
+        result = await session.execute(_MARK_BATCH_PROCESSED, {
+            "consumer": self.name, "ids": [e.id for e in events], "types": [e.type for e in events]})
+        new_ids = {row[0] for row in result}
+        fresh: list[CloudEvent] = []
+        for event in events:
+            if event.id in new_ids:
+                new_ids.discard(event.id)  # a duplicate inside the batch runs once
+                fresh.append(event)
+        if len(fresh) < len(events):
+            DUPLICATES.labels(self.name).inc(len(events) - len(fresh))
+        run: list[CloudEvent] = []
+        for event in fresh:
+            if run and (event.type != run[0].type or event.type not in self.batch_handlers):
+                await self._dispatch(session, run)
+                run = []
+            run.append(event)
+        if run:
+            await self._dispatch(session, run)
+
+    async def _dispatch(self, session: AsyncSession, events: list[CloudEvent]) -> None:
+        """Run the handler for consecutive events of one type (a batch handler gets them together)."""
+        batch_handler = self.batch_handlers.get(events[0].type)
+        if batch_handler is not None:
+            token = traceparent_var.set(events[-1].traceparent)
+            try:
+                await batch_handler(session, events)
+            finally:
+                traceparent_var.reset(token)
+            APPLIED.labels(self.name, events[0].type).inc(len(events))
+            return
+        for event in events:
+            handler = self.handlers.get(event.type)
+            if handler is None:
+                continue
+            token = traceparent_var.set(event.traceparent)
+            try:
+                await handler(session, event)
+            finally:
+                traceparent_var.reset(token)
+            APPLIED.labels(self.name, event.type).inc()
+
+    async def _apply_one_by_one(self, parsed: list[tuple[ConsumerRecord, CloudEvent]]) -> list[_Failure]:
+        failures: list[_Failure] = []
         async with self.db.transaction() as session:
-            for record in records:
-                try:
-                    event = CloudEvent.from_bytes(record.value)
-                except (ValidationError, ValueError) as exc:
-                    failures.append(_Failure(record, f"unreadable event: {exc}"))
-                    continue
+            for record, event in parsed:
                 try:
                     async with session.begin_nested():
                         await self._apply_one(session, event)
@@ -141,20 +212,13 @@ class EventConsumer:
 
     async def _apply_one(self, session: AsyncSession, event: CloudEvent) -> bool:
         """Apply one event's effects in `session`; False when it was already processed."""
-        handler = self.handlers.get(event.type)
         first = (await session.execute(
             _MARK_PROCESSED, {"consumer": self.name, "event_id": event.id, "event_type": event.type}
         )).first()
         if first is None:
             DUPLICATES.labels(self.name).inc()
             return False
-        if handler is not None:
-            token = traceparent_var.set(event.traceparent)
-            try:
-                await handler(session, event)
-            finally:
-                traceparent_var.reset(token)
-            APPLIED.labels(self.name, event.type).inc()
+        await self._dispatch(session, [event])
         return True
 
     async def _retry_or_dead_letter(self, failure: _Failure) -> None:
@@ -171,55 +235,80 @@ class EventConsumer:
                     error = f"{type(exc).__name__}: {exc}"
         await self._dead_letter(failure.record, error)
 
-    async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
+    async def _dead_letter(self, record: ConsumerRecord, error: str,
+                           original: tuple[str, str, str] | None = None) -> None:
         if self._dlq_producer is None:
             self._dlq_producer = new_producer(self.settings)
             await self._dlq_producer.start()
+        topic, partition, offset = original or (record.topic, str(record.partition), str(record.offset))
         headers = [
             ("dlq_consumer", self.name.encode()),
             ("dlq_error", error[:1000].encode()),
-            ("dlq_original_topic", record.topic.encode()),
-            ("dlq_original_partition", str(record.partition).encode()),
-            ("dlq_original_offset", str(record.offset).encode()),
+            ("dlq_original_topic", topic.encode()),
+            ("dlq_original_partition", partition.encode()),
+            ("dlq_original_offset", offset.encode()),
         ]
-        await self._dlq_producer.send_and_wait(dlq_topic(record.topic), value=record.value, key=record.key, headers=headers)
+        await self._dlq_producer.send_and_wait(dlq_topic(topic), value=record.value, key=record.key, headers=headers)
         DEAD_LETTERED.labels(self.name).inc()
         log.error("event dead-lettered", extra={"consumer": self.name, "topic": record.topic,
                                                 "offset": record.offset, "error": error})
 
     # -- DLQ replay (operator CLI) -----------------------------------------------------------------
     async def replay_dead_letters(self, *, idle_timeout_ms: int = 3000) -> tuple[int, int]:
-        """Re-apply this consumer's dead letters; returns (applied, still failing).
+        """Re-apply this consumer's dead letters present when the replay starts; returns (applied, still failing).
 
-        Progress is committed under group `<name>.dlq-replay`; letters that still fail are left in
-        place (their offsets are not committed past the first failure) so a later replay sees them."""
+        A letter that still fails is appended to the DLQ again (with its new error) so it never blocks the
+        letters behind it; progress is committed under group `<name>.dlq-replay`."""
         consumer = new_consumer(self.settings, *[dlq_topic(t) for t in self.topics], group_id=f"{self.name}.dlq-replay")
         await consumer.start()
         applied = failing = 0
         try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=idle_timeout_ms)
+            await self._wait_for_assignment(consumer, idle_timeout_ms)
+            ends = await consumer.end_offsets(list(consumer.assignment()))
+            remaining = {tp for tp, end in ends.items() if await consumer.position(tp) < end}
+            while remaining:
+                batches = await consumer.getmany(*remaining, timeout_ms=idle_timeout_ms)
                 if not batches:
                     break
                 for tp, records in batches.items():
-                    last_ok: int | None = None
                     for record in records:
-                        if dict(record.headers).get("dlq_consumer", b"").decode() != self.name:
-                            last_ok = record.offset
-                            continue
-                        try:
-                            async with self.db.transaction() as session:
-                                await self._apply_one(session, CloudEvent.from_bytes(record.value))
-                            applied += 1
-                            last_ok = record.offset
-                        except Exception:
-                            log.exception("dead letter still fails", extra={"offset": record.offset})
-                            failing += 1
+                        if record.offset >= ends[tp]:
                             break
-                    if last_ok is not None:
-                        await consumer.commit({TopicPartition(tp.topic, tp.partition): last_ok + 1})
-                if failing:
-                    break
+                        if dict(record.headers).get("dlq_consumer", b"").decode() == self.name:
+                            ok, error = await self._replay_one(record)
+                            if ok:
+                                applied += 1
+                            else:
+                                failing += 1
+                                await self._dead_letter(record, error, original=_original_position(record))
+                        await consumer.commit({tp: record.offset + 1})
+                    if await consumer.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
         finally:
             await consumer.stop()
+            if self._dlq_producer is not None:
+                await self._dlq_producer.stop()
+                self._dlq_producer = None
         return applied, failing
+
+    @staticmethod
+    async def _wait_for_assignment(consumer: AIOKafkaConsumer, timeout_ms: int) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout_ms / 1000 * 5
+        while not consumer.assignment() and asyncio.get_running_loop().time() < deadline:
+            await consumer.getmany(timeout_ms=100)
+
+    async def _replay_one(self, record: ConsumerRecord) -> tuple[bool, str]:
+        try:
+            event = CloudEvent.from_bytes(record.value)
+            async with self.db.transaction() as session:
+                await self._apply_one(session, event)
+            return True, ""
+        except Exception as exc:
+            log.warning("dead letter still fails", extra={"consumer": self.name, "offset": record.offset})
+            return False, f"{type(exc).__name__}: {exc}"
+
+
+def _original_position(record: ConsumerRecord) -> tuple[str, str, str]:
+    headers = dict(record.headers)
+    return (headers.get("dlq_original_topic", record.topic.encode()).decode(),
+            headers.get("dlq_original_partition", b"").decode(), headers.get("dlq_original_offset", b"").decode())

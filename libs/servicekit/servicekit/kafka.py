@@ -20,6 +20,7 @@ def new_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         enable_idempotence=settings.kafka_enable_idempotence,
         request_timeout_ms=settings.kafka_request_timeout_ms,
         linger_ms=2,
+        max_batch_size=settings.kafka_max_batch_bytes,
     )
 
 
@@ -35,7 +36,7 @@ def new_consumer(settings: ServiceSettings, *topics: str, group_id: str) -> AIOK
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         request_timeout_ms=max(settings.kafka_request_timeout_ms, settings.kafka_session_timeout_ms + 1000),
         metadata_max_age_ms=5000,
-        max_poll_records=500,
+        max_poll_records=settings.consumer_batch_size,
     )
 
 

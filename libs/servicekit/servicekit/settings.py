@@ -31,6 +31,7 @@ class ServiceSettings(TokenVerificationSettings):
     # Tansu 0.6 lacks InitProducerId; exactly-once effects come from outbox + inbox anyway.
     kafka_enable_idempotence: bool = False
     kafka_request_timeout_ms: int = 5000
+    kafka_max_batch_bytes: int = 524288  # per-partition produce batch; the relay fills it from one claim
     kafka_session_timeout_ms: int = 2000
     kafka_heartbeat_interval_ms: int = 300
     topic_partitions: int = 3
@@ -41,6 +42,7 @@ class ServiceSettings(TokenVerificationSettings):
     outbox_max_backoff_s: float = 30.0
     outbox_retention_hours: int = 72
 
+    consumer_batch_size: int = 1000  # events applied per transaction at most
     consumer_max_retries: int = 3
     consumer_retry_backoff_s: float = 0.2
 

@@ -1,0 +1,191 @@
+"""Event backbone throughput: events/s from outbox commit to the consumer's effect committed, against raw
+aiokafka produce -> consume of the same events on the same broker, in the same run. Target >= 0.5.
+
+Both sides have a consumer group already joined and idle, and the same producer tuning. Backbone: the
+events are committed to the outbox first (as use cases would, 100 per transaction); the relay runs in this
+process (the producing service) and the idempotent consumer in another (the consuming service), as in the
+real system; the clock starts when the relay starts and stops when the last event's effect row is
+committed. Two consumers are measured: a per-event handler (what the ledger's handlers are) and a batch
+handler (what projections such as the audit trail use). Raw: the clock starts at the first send and stops
+when the last event is consumed and its offset committed.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import sys
+import time
+import uuid
+
+import uvloop
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from bench._harness import embedded_infra, median
+from servicekit.consumer import EventConsumer
+from servicekit.db import Database
+from servicekit.events import CloudEvent, record_event
+from servicekit.kafka import ensure_topics
+from servicekit.migrations import create_messaging_tables
+from servicekit.outbox import OutboxRelay
+from servicekit.settings import ServiceSettings
+
+TYPE = "timebank.bench.thing.happened"
+
+
+def _event(n: int) -> CloudEvent:
+    return CloudEvent(source="bench", type=TYPE, subject=f"aggregate-{n % 1000}",
+                      dataschema=f"urn:timebank:schema:{TYPE}:v1",
+                      data={"n": n, "person_id": str(uuid.uuid4()), "minutes": 60, "note": "x" * 120})
+
+
+def _tables(connection) -> None:
+    with Operations.context(MigrationContext.configure(connection)):
+        create_messaging_tables()
+    connection.exec_driver_sql("CREATE TABLE effects (event_id uuid PRIMARY KEY, n int NOT NULL)")
+
+
+async def _wait_joined(consumer: AIOKafkaConsumer) -> None:
+    while not consumer.assignment():
+        await consumer.getmany(timeout_ms=200)
+
+
+async def _consume_raw(bootstrap: str, topic: str, count: int, joined, finished) -> None:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"g-{topic}", auto_offset_reset="earliest",
+                                enable_auto_commit=False, session_timeout_ms=2000, heartbeat_interval_ms=300,
+                                max_poll_records=ServiceSettings().consumer_batch_size)
+    await consumer.start()
+    await _wait_joined(consumer)
+    joined.set()
+    seen = 0
+    while seen < count:
+        batches = await consumer.getmany(timeout_ms=500, max_records=ServiceSettings().consumer_batch_size)
+        seen += sum(len(records) for records in batches.values())
+        if batches:
+            await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+    finished.value = time.time()
+    await consumer.stop()
+
+
+def _raw_consumer_process(bootstrap: str, topic: str, count: int, joined, finished) -> None:
+    uvloop.run(_consume_raw(bootstrap, topic, count, joined, finished))
+
+
+async def raw_round(bootstrap: str, events: list[CloudEvent]) -> float:
+    """Producer here, consumer in its own process: the same layout as the backbone round."""
+    topic = f"raw-{uuid.uuid4().hex[:6]}"
+    settings = ServiceSettings(kafka_bootstrap_servers=bootstrap)
+    await ensure_topics(settings, [topic])
+    context = multiprocessing.get_context("spawn")
+    joined, finished = context.Event(), context.Value("d", 0.0)
+    reader = context.Process(target=_raw_consumer_process, daemon=True,
+                             args=(bootstrap, topic, len(events), joined, finished))
+    reader.start()
+    await asyncio.to_thread(joined.wait, 60)
+    # The same producer tuning the relay uses (acks, linger, batch size): the anchor is not handicapped.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2,
+                                max_batch_size=settings.kafka_max_batch_bytes)
+    await producer.start()
+    payloads = [(e.subject.encode(), e.to_bytes()) for e in events]
+    started = time.time()
+    futures = [await producer.send(topic, value=v, key=k) for k, v in payloads]
+    await asyncio.gather(*futures)
+    await asyncio.to_thread(reader.join, 120)
+    await producer.stop()
+    return len(events) / (finished.value - started)
+
+
+async def _consume_effects(url: str, bootstrap: str, topic: str, group: str, batch: bool, joined) -> None:
+    """The consuming service: its own process, as in the real system (identity's relay -> ledger's consumer)."""
+    settings = ServiceSettings(service_name=group, database_url=url, kafka_bootstrap_servers=bootstrap)
+    db = Database(url, pool_size=2)
+
+    async def effect(session, event: CloudEvent) -> None:
+        await session.execute(text("INSERT INTO effects (event_id, n) VALUES (:id, :n)"),
+                              {"id": event.id, "n": event.data["n"]})
+
+    async def effects(session, events: list[CloudEvent]) -> None:
+        await session.execute(text("INSERT INTO effects (event_id, n) VALUES (:id, :n)"),
+                              [{"id": e.id, "n": e.data["n"]} for e in events])
+
+    consumer = EventConsumer(name=group, topics=[topic], db=db, settings=settings,
+                             **({"batch_handlers": {TYPE: effects}} if batch else {"handlers": {TYPE: effect}}))
+    await consumer._open()
+    await _wait_joined(consumer.consumer)
+    joined.set()
+    while True:
+        await consumer.poll_once()
+
+
+def _consumer_process(url: str, bootstrap: str, topic: str, group: str, batch: bool, joined) -> None:
+    uvloop.run(_consume_effects(url, bootstrap, topic, group, batch, joined))
+
+
+async def backbone_round(infra, events: list[CloudEvent], *, batch: bool) -> float:
+    url = infra.create_database("bench")
+    name = f"bench{uuid.uuid4().hex[:6]}"
+    settings = ServiceSettings(service_name=name, database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+                               outbox_batch_size=2000, outbox_poll_interval_s=0.05)
+    db = Database(url, pool_size=5)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_tables)
+    await ensure_topics(settings, [settings.own_topic])
+    for i in range(0, len(events), 100):  # use cases committing their events, 100 per transaction
+        async with db.transaction() as session:
+            for event in events[i:i + 100]:
+                await record_event(session, topic=settings.own_topic, event=event)
+    context = multiprocessing.get_context("spawn")
+    joined = context.Event()
+    consumer = context.Process(target=_consumer_process, daemon=True, args=(
+        url, infra.kafka_bootstrap_servers, settings.own_topic, f"{name}-consumer", batch, joined))
+    consumer.start()
+    await asyncio.to_thread(joined.wait, 60)
+    relay = OutboxRelay(db, settings)
+    started = time.perf_counter()
+    await relay.start()
+    while True:
+        async with db.transaction() as session:
+            done = (await session.execute(text("SELECT count(*) FROM effects"))).scalar_one()
+        if done >= len(events):
+            break
+        await asyncio.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    consumer.terminate()
+    consumer.join(10)
+    await relay.stop()
+    await db.dispose()
+    return len(events) / elapsed
+
+
+async def run(rounds: int, count: int) -> int:
+    events = [_event(n) for n in range(count)]
+    with embedded_infra() as infra:
+        raw, batched, single = [], [], []
+        for _ in range(rounds):
+            raw.append(await raw_round(infra.kafka_bootstrap_servers, events))
+            batched.append(await backbone_round(infra, events, batch=True))
+            single.append(await backbone_round(infra, events, batch=False))
+    r, b, s = median(raw), median(batched), median(single)
+    print(f"{count} events (~{len(events[0].to_bytes())} B), {rounds} rounds, medians")
+    print(f"  raw aiokafka produce->consume                 : {r:8.0f} events/s  rounds {[round(x) for x in raw]}")
+    print(f"  outbox -> effect, batch handler (projection)  : {b:8.0f} events/s  rounds {[round(x) for x in batched]}")
+    print(f"  outbox -> effect, per-event handler           : {s:8.0f} events/s  rounds {[round(x) for x in single]}")
+    print(f"  ratio backbone/raw = {b / r:.2f} with a batch handler, {s / r:.2f} per event  (target >= 0.50)")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--events", type=int, default=20000)
+    args = parser.parse_args()
+    # The services run on uvloop (uvicorn[standard]); so does the benchmark, both sides alike.
+    return uvloop.run(run(args.rounds, args.events))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
