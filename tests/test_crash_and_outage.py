@@ -75,6 +75,9 @@ async def test_registration_during_broker_outage_opens_the_account_once_the_brok
         attempts = await helpers.eventually(lambda: sql["identity"].scalar(pending, p=person["person_id"]),
                                             timeout=20)
         assert attempts and attempts >= 1, "the relay should have tried and failed while the broker was down"
+        async with httpx.AsyncClient() as client:  # readiness tells the truth while the broker is gone
+            not_ready = await helpers.eventually(lambda: _not_ready(client, stack.url("ledger")), timeout=20)
+        assert not_ready == {"database": "ok", "broker": "unavailable"}
     finally:
         infra.broker.start()
 
@@ -96,3 +99,8 @@ async def test_registration_during_broker_outage_opens_the_account_once_the_brok
 
 async def _ready(client: httpx.AsyncClient, base: str) -> bool:
     return (await client.get(base + "/readyz")).status_code == 200
+
+
+async def _not_ready(client: httpx.AsyncClient, base: str) -> dict | None:
+    response = await client.get(base + "/readyz")
+    return response.json()["checks"] if response.status_code == 503 else None

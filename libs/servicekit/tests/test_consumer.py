@@ -92,3 +92,36 @@ async def test_failing_event_goes_to_dlq_and_replays_once_fixed(kit):
     applied, failing = await consumer.replay_dead_letters(idle_timeout_ms=2000)
     assert (applied, failing) == (0, 1)  # progress was committed: 2 is not applied twice
     assert await kit.scalar("SELECT count(*) FROM effects") == 3
+
+
+async def test_batch_handlers_get_consecutive_events_of_their_type_in_order(kit):
+    settings, db = kit
+    topic = f"in-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(settings, [topic])
+    other = "timebank.test.other.happened"
+    calls: list[tuple[str, list[int]]] = []
+
+    async def batch(session, events):
+        calls.append(("batch", [e.data["n"] for e in events]))
+
+    async def single(session, event):
+        calls.append(("single", [event.data["n"]]))
+
+    def other_event(n: int) -> CloudEvent:
+        return CloudEvent(source="test", type=other, subject="s", dataschema=f"urn:timebank:schema:{other}:v1",
+                          data={"n": n})
+
+    # One key, so one partition and one poll: 1 2 | x3 | 4 5
+    wire = [_event(1), _event(2), other_event(3), _event(4), _event(5)]
+    await _produce(settings, topic, [e.to_bytes() for e in wire])
+    consumer = EventConsumer(name="c3", topics=[topic], db=db, settings=settings,
+                             batch_handlers={TYPE: batch}, handlers={other: single})
+    await consumer._open()
+    seen = 0
+    async with asyncio.timeout(20):
+        while seen < len(wire):
+            seen += await consumer.poll_once()
+    await consumer._close()
+    flat = [n for _, ns in calls for n in ns]
+    assert flat == [1, 2, 3, 4, 5]
+    assert ("single", [3]) in calls and all(kind == "batch" for kind, ns in calls if 3 not in ns)
