@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[3]
 def up(args: argparse.Namespace) -> int:
     data = Path(args.data_dir).resolve()
     logs = data / "logs"
-    ports = Ports()
+    base = args.port_base
+    ports = Ports(gateway=base, identity=base + 1, ledger=base + 2, matching=base + 3, aed=base + 4, audit=base + 5,
+                  wechat=base + 90)
     external_db = os.environ.get("DATABASE_URL")
     external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     busy = [p for p in [ports.of(n) for n in ["gateway", *SERVICES, "wechat"]] if not port_is_free(p)]
@@ -96,6 +98,7 @@ def main() -> int:
     p.add_argument("--data-dir", default=str(ROOT / ".data"))
     p.add_argument("--pg-port", type=int, default=5433)
     p.add_argument("--kafka-port", type=int, default=9092)
+    p.add_argument("--port-base", type=int, default=8000, help="gateway port; services take the next five")
     args = parser.parse_args()
     return up(args)
 
