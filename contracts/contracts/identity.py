@@ -5,7 +5,7 @@ Personal data never travels in events: no identity number, no full birth date, n
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from contracts.base import EventData
@@ -23,3 +23,20 @@ class PersonRegistered(EventData):
     @classmethod
     def example(cls) -> "PersonRegistered":
         return cls(person_id=uuid.UUID(int=1), channel="wechat", registered_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+class PersonVerified(EventData):
+    """Real-name verification succeeded. Carries derived facts only: never the number or the birth date."""
+
+    TYPE = "timebank.identity.person.verified"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    verified_at: datetime
+    turns_18_on: date
+    turns_60_on: date
+
+    @classmethod
+    def example(cls) -> "PersonVerified":
+        return cls(person_id=uuid.UUID(int=1), verified_at=datetime(2026, 11, 30, tzinfo=UTC),
+                   turns_18_on=date(1968, 1, 1), turns_60_on=date(2010, 1, 1))

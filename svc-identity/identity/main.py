@@ -5,8 +5,9 @@ from fastapi import FastAPI
 
 from servicekit.app import Runtime, create_service_app
 from servicekit.auth import KeyLoader
-from identity.api import auth
+from identity.api import auth, me
 from identity.domain import keys
+from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
 from identity.wechat import WechatClient
 
@@ -27,7 +28,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
     app = create_service_app(
         settings, title="svc-identity", description="People, real-name verification, roles, kinship, partners, tokens.",
-        routers=[auth.router], key_loader=local_keys, on_startup=on_startup,
+        routers=[auth.router, me.router], key_loader=local_keys, on_startup=on_startup,
     )
     app.state.wechat = WechatClient(settings)
+    app.state.pii = PersonalDataCipher(settings)
     return app

@@ -23,4 +23,10 @@ class IdentitySettings(ServiceSettings):
 
     access_token_ttl_s: int = 900
     # 32 bytes, urlsafe base64: encrypts private signing keys at rest. Set a real one in production.
+    # Personal data at rest: AES-GCM keys by id (JSON {"id": "urlsafe-b64 32 bytes"}); new data uses the
+    # active one, old data stays readable under its own id until re-encrypted. Set real keys in production.
+    pii_keys: dict[str, str] = {"dev-1": "ZGV2LW9ubHktcGVyc29uYWwtZGF0YS1rZXktMzJiISE="}
+    pii_active_key: str = "dev-1"
+    # HMAC key for finding a record by identity number without decrypting anything.
+    pii_lookup_key: str = "ZGV2LW9ubHktbG9va3VwLWhtYWMta2V5LTMyYnl0ZXM="
     key_encryption_key: str = "ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTMyYiE="

@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.auth import CurrentPrincipal
 from servicekit.errors import Problem, Unauthorized
 from identity.api.deps import Session, settings_of, wechat_of
-from identity.api.schemas import MeResponse, TokenResponse, WechatLoginRequest, WechatLoginResponse
+from identity.api.schemas import TokenResponse, WechatLoginRequest, WechatLoginResponse
 from identity.domain import keys, sign_in
 
 router = APIRouter(tags=["auth"])
@@ -69,7 +68,4 @@ async def jwks(request: Request, session: Session) -> dict:
     return await keys.public_jwks(session, settings_of(request))
 
 
-@router.get("/api/v1/me", response_model=MeResponse, summary="The caller's profile and roles")
-async def me(principal: CurrentPrincipal) -> MeResponse:
-    return MeResponse(id=principal.id, kind=principal.kind, roles=sorted(principal.roles),
-                      district=principal.district, acting_for=principal.acting_for)
+

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 
@@ -20,9 +21,24 @@ class WechatLoginResponse(TokenResponse):
     new_person: bool
 
 
+class RealNameRequest(BaseModel):
+    name: str = Field(min_length=2, max_length=30, pattern=r"^[\u4e00-\u9fff\u3400-\u4dbfA-Za-z·• ]+$",
+                      description="The name on the identity card")
+    id_number: str = Field(min_length=18, max_length=18, description="居民身份证号, 18 characters")
+
+
+class RealNameResponse(BaseModel):
+    verified: bool = True
+    name_masked: str
+    id_number_masked: str = Field(description="e.g. 110105********123X")
+    age: int
+    verified_at: datetime
+
+
 class MeResponse(BaseModel):
     id: str
     kind: str
     roles: list[str]
     district: str | None
     acting_for: str | None
+    real_name: RealNameResponse | None = Field(None, description="Absent until real-name verification")

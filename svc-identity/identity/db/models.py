@@ -4,7 +4,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Boolean, DateTime, ForeignKey, LargeBinary, String, Text, Uuid, func
+from datetime import date
+
+from sqlalchemy import ARRAY, Boolean, Date, DateTime, ForeignKey, LargeBinary, String, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -68,3 +70,21 @@ class SigningKey(Base):
     public_jwk: Mapped[dict] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RealName(Base):
+    """A person's verified real name and identity number: encrypted, found by keyed hash, shown masked.
+    Only derived facts (the days the person turns 18 and 60) are kept in the clear."""
+
+    __tablename__ = "real_names"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    name_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_lookup: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    name_masked: Mapped[str] = mapped_column(String(64))
+    id_number_masked: Mapped[str] = mapped_column(String(18))
+    turns_18_on: Mapped[date] = mapped_column(Date)
+    turns_60_on: Mapped[date] = mapped_column(Date)
+    verified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

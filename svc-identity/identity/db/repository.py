@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.db.models import PartnerClient, Person, SigningKey, StaffUser, WechatAccount
+from identity.db.models import PartnerClient, Person, RealName, SigningKey, StaffUser, WechatAccount
 
 
 async def lock_openid(session: AsyncSession, openid: str) -> None:
@@ -50,3 +50,16 @@ async def lock_signing_keys(session: AsyncSession) -> None:
 
 async def count_persons(session: AsyncSession) -> int:
     return (await session.execute(select(func.count()).select_from(Person))).scalar_one()
+
+
+async def real_name(session: AsyncSession, person_id) -> RealName | None:
+    return await session.get(RealName, person_id)
+
+
+async def real_name_by_lookup(session: AsyncSession, lookup: bytes) -> RealName | None:
+    return (await session.execute(select(RealName).where(RealName.id_number_lookup == lookup))).scalar_one_or_none()
+
+
+async def lock_id_number(session: AsyncSession, lookup: bytes) -> None:
+    """Serialise two people claiming the same number at once."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(encode(:k, 'hex'), 0))"), {"k": lookup})
