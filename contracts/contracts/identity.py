@@ -40,3 +40,22 @@ class PersonVerified(EventData):
     def example(cls) -> "PersonVerified":
         return cls(person_id=uuid.UUID(int=1), verified_at=datetime(2026, 11, 30, tzinfo=UTC),
                    turns_18_on=date(1968, 1, 1), turns_60_on=date(2010, 1, 1))
+
+
+class PersonalDataAccessed(EventData):
+    """Someone read a person's unmasked personal data. Names the fields read, never their values."""
+
+    TYPE = "timebank.identity.personal-data.accessed"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    accessed_by: str
+    accessor_roles: list[str]
+    fields: list[Literal["name", "id_number"]]
+    purpose: str
+    accessed_at: datetime
+
+    @classmethod
+    def example(cls) -> "PersonalDataAccessed":
+        return cls(person_id=uuid.UUID(int=1), accessed_by="staff-1", accessor_roles=["auditor"],
+                   fields=["name", "id_number"], purpose="核查虚假服务记录", accessed_at=datetime(2026, 11, 30, tzinfo=UTC))

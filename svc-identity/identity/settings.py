@@ -22,6 +22,9 @@ class IdentitySettings(ServiceSettings):
     wechat_timeout_s: float = 3.0
 
     access_token_ttl_s: int = 900
+    # Staff sign-in: this many wrong passwords in a row lock the account for lockout_minutes.
+    lockout_threshold: int = 5
+    lockout_minutes: int = 15
     # 32 bytes, urlsafe base64: encrypts private signing keys at rest. Set a real one in production.
     # Personal data at rest: AES-GCM keys by id (JSON {"id": "urlsafe-b64 32 bytes"}); new data uses the
     # active one, old data stays readable under its own id until re-encrypted. Set real keys in production.

@@ -49,3 +49,23 @@ async def test_created_partner_gets_a_secret_shown_once_that_works(stack, gatewa
     wrong_secret = await gateway.post("/api/v1/auth/token", data={"grant_type": "client_credentials",
                                                                   "client_id": client_id, "client_secret": "nope"})
     assert wrong_secret.status_code == 401 and wrong_secret.json()["error"] == "invalid_client"
+
+
+async def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_one(stack, gateway):
+    username = f"locked-{uuid.uuid4().hex[:6]}"
+    assert cli(stack, "create-staff", "--username", username, "--role", "auditor",
+               "--password", "the-right-password").returncode == 0
+
+    def sign_in(password: str):
+        return gateway.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
+                                                        "password": password})
+    # Two wrong ones, then the right one resets the count …
+    for _ in range(2):
+        assert (await sign_in("wrong-password-x")).json()["type"].endswith("/invalid-grant")
+    assert (await sign_in("the-right-password")).status_code == 200
+    # … so it takes five more in a row to lock (the default threshold).
+    for _ in range(5):
+        assert (await sign_in("wrong-password-x")).json()["type"].endswith("/invalid-grant")
+    locked = await sign_in("the-right-password")
+    assert locked.status_code == 400 and locked.json()["type"].endswith("/account-locked")
+    assert locked.json()["error"] == "invalid_grant" and locked.json()["locked_until"]

@@ -93,3 +93,33 @@ async def test_bad_submissions_change_nothing(gateway, helpers, sql):
         response = await gateway.post("/api/v1/me/real-name", headers=bearer(person), json=body)
         assert response.status_code == 422 and response.headers["content-type"].startswith("application/problem+json")
     assert await sql["identity"].scalar("SELECT count(*) FROM real_names WHERE person_id = :p", p=person["person_id"]) == 0
+
+
+async def _staff_token(gateway, username: str) -> dict:
+    response = await gateway.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
+                                                              "password": "demo-password-2026"})
+    return response.json()
+
+
+async def test_unmasked_reads_are_for_auditors_with_a_purpose_and_each_is_audited(gateway, helpers, sql):
+    person = await helpers.login(gateway)
+    number = resident_number(born="19470808", order=f"{uuid.uuid4().int % 900 + 100:03d}")
+    await gateway.post("/api/v1/me/real-name", headers=bearer(person), json={"name": "赵桂兰", "id_number": number})
+    path = f"/api/v1/people/{person['person_id']}/real-name"
+
+    auditor = await _staff_token(gateway, "auditor")
+    read = await gateway.get(path, params={"purpose": "核查虚假服务记录"}, headers=bearer(auditor))
+    assert read.status_code == 200 and read.json()["id_number"] == number and read.json()["name"] == "赵桂兰"
+    events = [CloudEvent.model_validate_json(p) for (p,) in await sql["identity"].rows(
+        "SELECT payload FROM outbox WHERE event_type = 'timebank.identity.personal-data.accessed' AND key = :p",
+        p=person["person_id"])]
+    assert len(events) == 1 and events[0].data["purpose"] == "核查虚假服务记录"
+    assert events[0].data["accessor_roles"] == ["auditor"] and number not in events[0].model_dump_json()
+
+    officer = await _staff_token(gateway, "officer-110105")
+    assert (await gateway.get(path, params={"purpose": "查看"}, headers=bearer(officer))).status_code == 403
+    assert (await gateway.get(path, params={"purpose": "查看一下"}, headers=bearer(person))).status_code == 403
+    assert (await gateway.get(path, headers=bearer(auditor))).status_code == 422  # no purpose, no read
+    assert await sql["identity"].scalar(
+        "SELECT count(*) FROM outbox WHERE event_type = 'timebank.identity.personal-data.accessed' AND key = :p",
+        p=person["person_id"]) == 1

@@ -50,7 +50,8 @@ async def token(
     if grant_type == "password":
         if not username or not password:
             raise Problem("需要用户名和密码", "username and password are required", error="invalid_request")
-        issued = await sign_in.staff_password_grant(session, settings, username=username, password=password)
+        issued = await sign_in.staff_password_grant(session, request.app.state.runtime.db, settings,
+                                                    username=username, password=password)
     elif grant_type == "client_credentials":
         basic = _basic_client(request)
         cid, secret = basic if basic else (client_id, client_secret)

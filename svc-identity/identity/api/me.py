@@ -2,15 +2,26 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+import logging
+from typing import Annotated
 
-from servicekit.auth import CurrentPrincipal
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.errors import Forbidden
 from identity.api.deps import Session
 from identity.api.schemas import MeResponse, RealNameRequest, RealNameResponse
 from identity.domain import real_name
 
 router = APIRouter(tags=["people"])
+log = logging.getLogger(__name__)
+
+
+class UnmaskedRealNameResponse(BaseModel):
+    person_id: uuid.UUID
+    name: str
+    id_number: str
 
 
 @router.get("/api/v1/me", response_model=MeResponse, summary="The caller's profile, roles and verification state")
@@ -31,3 +42,16 @@ async def verify(body: RealNameRequest, principal: CurrentPrincipal, session: Se
     result = await real_name.verify_real_name(session, request.app.state.pii, person_id=uuid.UUID(principal.subject),
                                               name=body.name, id_number=body.id_number, actor=principal.id)
     return RealNameResponse.model_validate(result, from_attributes=True)
+
+
+@router.get("/api/v1/people/{person_id}/real-name", response_model=UnmaskedRealNameResponse,
+            summary="Unmasked name and identity number, for auditors and city admins; every read is audited")
+async def unmasked_real_name(
+    person_id: uuid.UUID, session: Session, request: Request,
+    reader: Annotated[Principal, Depends(require_roles("auditor", "city_admin"))],
+    purpose: Annotated[str, Query(min_length=4, max_length=200, description="Why the data is needed (audited)")],
+) -> UnmaskedRealNameResponse:
+    result = await real_name.read_unmasked(session, request.app.state.pii, person_id=person_id, reader=reader.id,
+                                           reader_roles=sorted(reader.roles), purpose=purpose)
+    log.info("personal data read", extra={"person_id": str(person_id), "reader": reader.id, "purpose": purpose})
+    return UnmaskedRealNameResponse(person_id=result.person_id, name=result.name, id_number=result.id_number)

@@ -42,6 +42,8 @@ class StaffUser(Base):
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
     district: Mapped[str | None] = mapped_column(String(6))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_sign_ins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

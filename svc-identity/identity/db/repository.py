@@ -63,3 +63,17 @@ async def real_name_by_lookup(session: AsyncSession, lookup: bytes) -> RealName 
 async def lock_id_number(session: AsyncSession, lookup: bytes) -> None:
     """Serialise two people claiming the same number at once."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(encode(:k, 'hex'), 0))"), {"k": lookup})
+
+
+async def record_failed_sign_in(session: AsyncSession, staff_id, *, threshold: int, lockout_minutes: int) -> None:
+    """Count a wrong password atomically; the threshold-th one in a row locks the account."""
+    await session.execute(text(
+        "UPDATE staff_users SET failed_sign_ins = failed_sign_ins + 1, "
+        "locked_until = CASE WHEN failed_sign_ins + 1 >= :threshold "
+        "THEN now() + make_interval(mins => :minutes) ELSE locked_until END WHERE id = :id"),
+        {"id": staff_id, "threshold": threshold, "minutes": lockout_minutes})
+
+
+async def clear_failed_sign_ins(session: AsyncSession, staff_id) -> None:
+    await session.execute(text("UPDATE staff_users SET failed_sign_ins = 0, locked_until = NULL WHERE id = :id"),
+                          {"id": staff_id})

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.identity import PersonVerified
+from contracts.identity import PersonalDataAccessed, PersonVerified
 from contracts.topics import Topic
 from servicekit.errors import Conflict, NotFound
 from servicekit.events import build_event, record_event
 from identity.db import repository
 from identity.db.models import RealName
 from identity.domain.resident_id import mask_name, parse_resident_id
-from identity.pii import PersonalDataCipher
+from identity.pii import PersonalDataCipher, Sealed
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -88,3 +88,28 @@ async def verify_real_name(session: AsyncSession, cipher: PersonalDataCipher, *,
 async def verification_of(session: AsyncSession, person_id: uuid.UUID) -> Verification | None:
     record = await repository.real_name(session, person_id)
     return _view(record, datetime.now(BEIJING).date()) if record else None
+
+
+@dataclass(frozen=True)
+class UnmaskedRealName:
+    person_id: uuid.UUID
+    name: str
+    id_number: str
+
+
+async def read_unmasked(session: AsyncSession, cipher: PersonalDataCipher, *, person_id: uuid.UUID, reader: str,
+                        reader_roles: list[str], purpose: str) -> UnmaskedRealName:
+    """Decrypt for an authorised reader; the access event commits with the read or the read fails."""
+    record = await repository.real_name(session, person_id)
+    if record is None:
+        raise NotFound("该用户未实名认证", "This person has not verified a real name")
+    owner = str(person_id)
+    result = UnmaskedRealName(
+        person_id=person_id,
+        name=cipher.open(Sealed(record.key_id, record.name_encrypted), purpose="name", owner=owner),
+        id_number=cipher.open(Sealed(record.key_id, record.id_number_encrypted), purpose="id_number", owner=owner))
+    data = PersonalDataAccessed(person_id=person_id, accessed_by=reader, accessor_roles=sorted(reader_roles),
+                                fields=["name", "id_number"], purpose=purpose, accessed_at=datetime.now(UTC))
+    await record_event(session, topic=Topic.IDENTITY,
+                       event=build_event(source="identity", data=data, subject=owner, actor=reader))
+    return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +12,7 @@ from contracts.identity import PersonRegistered
 from contracts.topics import Topic
 from servicekit.errors import Problem
 from servicekit.events import build_event, record_event
+from servicekit.db import Database
 from identity.db import repository
 from identity.db.models import Person, WechatAccount
 from identity.domain.keys import AccessClaims, IssuedToken, issue_access_token
@@ -19,11 +21,22 @@ from identity.settings import IdentitySettings
 from identity.wechat import WechatSession
 
 
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
 class InvalidGrant(Problem):
     status, type, title_zh, title_en = 400, "invalid-grant", "用户名或密码错误", "Invalid credentials"
 
     def __init__(self) -> None:
         super().__init__(error="invalid_grant")
+
+
+class AccountLocked(Problem):
+    status, type, title_zh, title_en = 400, "account-locked", "密码错误次数过多，账户已暂时锁定", "Too many wrong passwords; account temporarily locked"
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"请于 {until.astimezone(BEIJING):%H:%M} 后再试", f"Try again after {until:%H:%M} UTC",
+                         error="invalid_grant", locked_until=until.isoformat())
 
 
 class InvalidClient(Problem):
@@ -65,11 +78,20 @@ async def wechat_login(session: AsyncSession, settings: IdentitySettings, wechat
     return LoginResult(person_id=account.person_id, created=created, token=token)
 
 
-async def staff_password_grant(session: AsyncSession, settings: IdentitySettings, *, username: str,
+async def staff_password_grant(session: AsyncSession, db: Database, settings: IdentitySettings, *, username: str,
                                password: str) -> IssuedToken:
     staff = await repository.staff_by_username(session, username)
+    if staff is not None and staff.locked_until is not None and staff.locked_until > datetime.now(UTC):
+        raise AccountLocked(staff.locked_until)  # checked before the password: a lock cannot be guessed past
     if not verify_secret(staff.password_hash if staff else None, password) or staff is None or staff.disabled:
+        if staff is not None:
+            # Its own transaction: this request's transaction rolls back with the refusal.
+            async with db.transaction() as own:
+                await repository.record_failed_sign_in(own, staff.id, threshold=settings.lockout_threshold,
+                                                       lockout_minutes=settings.lockout_minutes)
         raise InvalidGrant()
+    if staff.failed_sign_ins:
+        await repository.clear_failed_sign_ins(session, staff.id)
     claims = AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district)
     return await issue_access_token(session, settings, claims)
 
