@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.errors import Problem, Unauthorized
 from identity.api.deps import Session, settings_of, wechat_of
-from identity.api.schemas import TokenResponse, WechatLoginRequest, WechatLoginResponse
-from identity.domain import keys, sign_in
+from identity.api.schemas import RefreshRequest, TokenResponse, WechatLoginRequest, WechatLoginResponse
+from identity.domain import keys, refresh, sign_in
 
 router = APIRouter(tags=["auth"])
 
@@ -19,8 +19,12 @@ router = APIRouter(tags=["auth"])
              summary="Exchange a wx.login code for tokens; creates the person on first login")
 async def wechat_login(body: WechatLoginRequest, request: Request, session: Session) -> WechatLoginResponse:
     wechat_session = await wechat_of(request).code_to_session(body.code)
-    result = await sign_in.wechat_login(session, settings_of(request), wechat_session)
+    settings = settings_of(request)
+    result = await sign_in.wechat_login(session, settings, wechat_session)
+    refresh_token, refresh_ttl = await refresh.start_family(session, settings, subject=str(result.person_id),
+                                                           kind="person")
     return WechatLoginResponse(access_token=result.token.access_token, expires_in=result.token.expires_in,
+                               refresh_token=refresh_token, refresh_expires_in=refresh_ttl,
                                person_id=result.person_id, new_person=result.created)
 
 
@@ -50,8 +54,11 @@ async def token(
     if grant_type == "password":
         if not username or not password:
             raise Problem("需要用户名和密码", "username and password are required", error="invalid_request")
-        issued = await sign_in.staff_password_grant(session, request.app.state.runtime.db, settings,
-                                                    username=username, password=password)
+        issued, staff_id = await sign_in.staff_password_grant(session, request.app.state.runtime.db, settings,
+                                                              username=username, password=password)
+        refresh_token, refresh_ttl = await refresh.start_family(session, settings, subject=str(staff_id), kind="staff")
+        return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in,
+                             refresh_token=refresh_token, refresh_expires_in=refresh_ttl)
     elif grant_type == "client_credentials":
         basic = _basic_client(request)
         cid, secret = basic if basic else (client_id, client_secret)
@@ -62,6 +69,15 @@ async def token(
     else:
         raise Problem("不支持的授权类型", "Unsupported grant_type", error="unsupported_grant_type")
     return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
+
+
+@router.post("/api/v1/auth/refresh", response_model=TokenResponse,
+             summary="Exchange a refresh token for new tokens (rotation; a reused token ends the sign-in)")
+async def refresh_tokens(body: RefreshRequest, request: Request, session: Session) -> TokenResponse:
+    pair = await refresh.rotate(session, request.app.state.runtime.db, settings_of(request),
+                                refresh_token=body.refresh_token)
+    return TokenResponse(access_token=pair.access.access_token, expires_in=pair.access.expires_in,
+                         refresh_token=pair.refresh_token, refresh_expires_in=pair.refresh_expires_in)
 
 
 @router.get("/.well-known/jwks.json", summary="Public token signing keys (JWKS)")

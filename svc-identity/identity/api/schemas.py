@@ -14,6 +14,12 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "Bearer"
     expires_in: int = Field(description="Seconds until the access token expires")
+    refresh_token: str | None = Field(None, description="Single use: each refresh returns a new one")
+    refresh_expires_in: int | None = None
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=20, max_length=100)
 
 
 class WechatLoginResponse(TokenResponse):

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.db.models import PartnerClient, Person, RealName, SigningKey, StaffUser, WechatAccount
+from identity.db.models import PartnerClient, Person, RealName, RefreshToken, SigningKey, StaffUser, WechatAccount
 
 
 async def lock_openid(session: AsyncSession, openid: str) -> None:
@@ -77,3 +77,15 @@ async def record_failed_sign_in(session: AsyncSession, staff_id, *, threshold: i
 async def clear_failed_sign_ins(session: AsyncSession, staff_id) -> None:
     await session.execute(text("UPDATE staff_users SET failed_sign_ins = 0, locked_until = NULL WHERE id = :id"),
                           {"id": staff_id})
+
+
+async def refresh_token(session: AsyncSession, token_hash: bytes, *, lock: bool = False) -> RefreshToken | None:
+    query = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def revoke_refresh_family(session: AsyncSession, family_id) -> None:
+    await session.execute(text("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = :f AND revoked_at IS NULL"),
+                          {"f": family_id})

@@ -79,7 +79,7 @@ async def wechat_login(session: AsyncSession, settings: IdentitySettings, wechat
 
 
 async def staff_password_grant(session: AsyncSession, db: Database, settings: IdentitySettings, *, username: str,
-                               password: str) -> IssuedToken:
+                               password: str) -> tuple[IssuedToken, uuid.UUID]:
     staff = await repository.staff_by_username(session, username)
     if staff is not None and staff.locked_until is not None and staff.locked_until > datetime.now(UTC):
         raise AccountLocked(staff.locked_until)  # checked before the password: a lock cannot be guessed past
@@ -93,7 +93,7 @@ async def staff_password_grant(session: AsyncSession, db: Database, settings: Id
     if staff.failed_sign_ins:
         await repository.clear_failed_sign_ins(session, staff.id)
     claims = AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district)
-    return await issue_access_token(session, settings, claims)
+    return await issue_access_token(session, settings, claims), staff.id
 
 
 async def client_credentials_grant(session: AsyncSession, settings: IdentitySettings, *, client_id: str,

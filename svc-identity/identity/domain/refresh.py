@@ -1,0 +1,89 @@
+"""Refresh tokens: rotation on every use, and reuse detection that revokes the whole family.
+
+A refresh token is an opaque random string; only its SHA-256 is stored. Using one marks it used and
+returns a new one in the same family. Presenting a used token again means it was copied: every token of
+that family is revoked, so both the thief and the victim must sign in again.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.db import Database
+from servicekit.errors import Problem
+from identity.db import repository
+from identity.db.models import RefreshToken
+from identity.domain.keys import AccessClaims, IssuedToken, issue_access_token
+from identity.settings import IdentitySettings
+
+
+class RefreshRejected(Problem):
+    status, type, title_zh, title_en = 401, "refresh-rejected", "登录已过期，请重新登录", "Refresh token invalid or expired"
+
+    def __init__(self) -> None:
+        super().__init__(error="invalid_grant")
+
+
+class RefreshReused(Problem):
+    status, type, title_zh, title_en = 401, "refresh-token-reused", "检测到登录凭证被重复使用，请重新登录", "Refresh token reuse detected; all sessions of this sign-in were ended"
+
+    def __init__(self) -> None:
+        super().__init__(error="invalid_grant")
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: IssuedToken
+    refresh_token: str
+    refresh_expires_in: int
+
+
+def _hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def start_family(session: AsyncSession, settings: IdentitySettings, *, subject: str, kind: str,
+                       family_id: uuid.UUID | None = None) -> tuple[str, int]:
+    token = secrets.token_urlsafe(32)
+    session.add(RefreshToken(family_id=family_id or uuid.uuid4(), subject=subject, kind=kind, token_hash=_hash(token),
+                             expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_s)))
+    await session.flush()
+    return token, settings.refresh_token_ttl_s
+
+
+async def _claims_for(session: AsyncSession, record: RefreshToken) -> AccessClaims | None:
+    if record.kind == "person":
+        return AccessClaims(subject=uuid.UUID(record.subject), kind="person")
+    staff = await repository.staff(session, uuid.UUID(record.subject))
+    if staff is None or staff.disabled:
+        return None
+    return AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district)
+
+
+async def rotate(session: AsyncSession, db: Database, settings: IdentitySettings, *, refresh_token: str) -> TokenPair:
+    token_hash = _hash(refresh_token)
+    record = await repository.refresh_token(session, token_hash)
+    now = datetime.now(UTC)
+    if record is None or record.revoked_at is not None or record.expires_at <= now:
+        raise RefreshRejected()
+    if record.used_at is not None:
+        # Its own transaction, taken while this one holds no lock: the refusal rolls this request back,
+        # the revocation must stay.
+        async with db.transaction() as own:
+            await repository.revoke_refresh_family(own, record.family_id)
+        raise RefreshReused()
+    record = await repository.refresh_token(session, token_hash, lock=True)
+    if record is None or record.used_at is not None or record.revoked_at is not None:
+        raise RefreshRejected()  # a concurrent refresh of the same token won: a double submit, not a theft
+    claims = await _claims_for(session, record)  # roles are re-read: a change applies at the next refresh
+    if claims is None:
+        raise RefreshRejected()
+    record.used_at = now
+    token, ttl = await start_family(session, settings, subject=record.subject, kind=record.kind,
+                                    family_id=record.family_id)
+    return TokenPair(await issue_access_token(session, settings, claims), token, ttl)
