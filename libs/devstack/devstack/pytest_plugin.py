@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -156,9 +157,6 @@ async def eventually(check, *, timeout: float = 30.0, interval: float = 0.2):
 
 
 @pytest.fixture
-def helpers():
-    class H:
-        pass
-    h = H()
-    h.login, h.eventually = login, eventually
-    return h
+def helpers() -> SimpleNamespace:
+    """`helpers.login(client, openid=None)` and `helpers.eventually(check, timeout=…)`."""
+    return SimpleNamespace(login=login, eventually=eventually)

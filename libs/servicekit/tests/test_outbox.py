@@ -1,6 +1,8 @@
 import asyncio
 import uuid
 
+import pytest
+
 from aiokafka import AIOKafkaConsumer
 
 from servicekit.events import CloudEvent, record_event
@@ -60,12 +62,10 @@ async def test_relay_publishes_committed_events_in_key_order(kit):
 
 async def test_rolled_back_use_case_publishes_nothing(kit):
     settings, db = kit
-    try:
+    with pytest.raises(RuntimeError):
         async with db.transaction() as session:
             await record_event(session, topic=settings.own_topic, event=_event("x", 1))
             raise RuntimeError("use case failed")
-    except RuntimeError:
-        pass
     assert await kit.scalar("SELECT count(*) FROM outbox") == 0
 
 
