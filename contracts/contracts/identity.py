@@ -59,3 +59,44 @@ class PersonalDataAccessed(EventData):
     def example(cls) -> "PersonalDataAccessed":
         return cls(person_id=uuid.UUID(int=1), accessed_by="staff-1", accessor_roles=["auditor"],
                    fields=["name", "id_number"], purpose="核查虚假服务记录", accessed_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+KinRelation = Literal["parent", "child", "grandparent", "grandchild"]
+
+
+class KinshipConfirmed(EventData):
+    """A direct-relative (直系亲属) link is confirmed: `relative_id` is `person_id`'s `relation`; the inverse
+    holds too (a parent's child, a grandparent's grandchild). The ledger allows gifts along these links."""
+
+    TYPE = "timebank.identity.kinship.confirmed"
+    VERSION = 1
+
+    link_id: uuid.UUID
+    person_id: uuid.UUID
+    relative_id: uuid.UUID
+    relation: KinRelation
+    confirmed_by: str
+    document_ref: str | None = None
+    confirmed_at: datetime
+
+    @classmethod
+    def example(cls) -> "KinshipConfirmed":
+        return cls(link_id=uuid.UUID(int=9), person_id=uuid.UUID(int=1), relative_id=uuid.UUID(int=2), relation="parent",
+                   confirmed_by=str(uuid.UUID(int=2)), confirmed_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+class KinshipRevoked(EventData):
+    TYPE = "timebank.identity.kinship.revoked"
+    VERSION = 1
+
+    link_id: uuid.UUID
+    person_id: uuid.UUID
+    relative_id: uuid.UUID
+    revoked_by: str
+    reason: str
+    revoked_at: datetime
+
+    @classmethod
+    def example(cls) -> "KinshipRevoked":
+        return cls(link_id=uuid.UUID(int=9), person_id=uuid.UUID(int=1), relative_id=uuid.UUID(int=2),
+                   revoked_by=str(uuid.UUID(int=1)), reason="登记错误", revoked_at=datetime(2026, 11, 30, tzinfo=UTC))

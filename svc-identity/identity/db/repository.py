@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.db.models import PartnerClient, Person, RealName, RefreshToken, SigningKey, StaffUser, WechatAccount
+from identity.db.models import (KinshipLink, PartnerClient, Person, RealName, RefreshToken, SigningKey, StaffUser,
+                                 WechatAccount)
 
 
 async def lock_openid(session: AsyncSession, openid: str) -> None:
@@ -89,3 +90,28 @@ async def refresh_token(session: AsyncSession, token_hash: bytes, *, lock: bool 
 async def revoke_refresh_family(session: AsyncSession, family_id) -> None:
     await session.execute(text("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = :f AND revoked_at IS NULL"),
                           {"f": family_id})
+
+
+async def kinship_link(session: AsyncSession, link_id, *, lock: bool = False) -> KinshipLink | None:
+    query = select(KinshipLink).where(KinshipLink.id == link_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def active_kinship_between(session: AsyncSession, a, b) -> KinshipLink | None:
+    query = select(KinshipLink).where(
+        or_((KinshipLink.claimant_id == a) & (KinshipLink.relative_id == b),
+            (KinshipLink.claimant_id == b) & (KinshipLink.relative_id == a)),
+        KinshipLink.status.in_(("pending", "confirmed")))
+    return (await session.execute(query)).scalars().first()
+
+
+async def kinships_of(session: AsyncSession, person_id) -> list[KinshipLink]:
+    query = select(KinshipLink).where(or_(KinshipLink.claimant_id == person_id, KinshipLink.relative_id == person_id))
+    return list((await session.execute(query.order_by(KinshipLink.created_at.desc()))).scalars())
+
+
+async def lock_pair(session: AsyncSession, a, b) -> None:
+    first, second = sorted((str(a), str(b)))
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"kin:{first}:{second}"})

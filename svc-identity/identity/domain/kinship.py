@@ -1,0 +1,99 @@
+"""Direct-relative links (直系亲属): claimed by one person, confirmed by the other or by staff with a
+document reference, revocable by either party or staff. Confirmations and revocations are events."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.identity import KinshipConfirmed, KinshipRevoked
+from contracts.topics import Topic
+from servicekit.auth import Principal
+from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
+from servicekit.events import build_event, record_event
+from identity.db import repository
+from identity.db.models import KinshipLink
+
+INVERSE = {"parent": "child", "child": "parent", "grandparent": "grandchild", "grandchild": "grandparent"}
+# Staff who may confirm a link on documentary evidence (户口簿, 出生证明 …).
+CONFIRMING_STAFF = ("city_admin", "district_officer", "institution_operator")
+
+
+class KinshipExists(Conflict):
+    type, title_zh, title_en = "kinship-exists", "你们之间已有亲属关系登记", "A link between these two people already exists"
+
+
+@dataclass(frozen=True)
+class KinshipView:
+    id: uuid.UUID
+    relative_id: uuid.UUID
+    relation: str  # the relative's relation to the viewer
+    status: str
+    claimed_by_me: bool
+
+
+def view_for(link: KinshipLink, viewer: uuid.UUID) -> KinshipView:
+    mine = link.claimant_id == viewer
+    return KinshipView(id=link.id, relative_id=link.relative_id if mine else link.claimant_id,
+                       relation=link.relation if mine else INVERSE[link.relation], status=link.status, claimed_by_me=mine)
+
+
+async def claim(session: AsyncSession, *, claimant: uuid.UUID, relative: uuid.UUID, relation: str) -> KinshipLink:
+    if claimant == relative:
+        raise UnprocessableInput("不能与自己登记亲属关系", "Cannot claim a link to oneself")
+    if await repository.person(session, relative) is None:
+        raise NotFound("对方用户不存在", "No such person")
+    await repository.lock_pair(session, claimant, relative)
+    if await repository.active_kinship_between(session, claimant, relative) is not None:
+        raise KinshipExists()
+    link = KinshipLink(claimant_id=claimant, relative_id=relative, relation=relation, status="pending")
+    session.add(link)
+    await session.flush()
+    return link
+
+
+async def confirm(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, document_ref: str | None) -> KinshipLink:
+    link = await repository.kinship_link(session, link_id, lock=True)
+    if link is None:
+        raise NotFound("亲属关系登记不存在", "No such link")
+    as_relative = by.kind == "person" and uuid.UUID(by.subject) == link.relative_id
+    as_staff = by.kind == "staff" and by.has_role(*CONFIRMING_STAFF)
+    if not (as_relative or as_staff):
+        raise Forbidden("只有被登记的一方或工作人员可以确认", "Only the other person or staff may confirm")
+    if as_staff and not document_ref:
+        raise UnprocessableInput("工作人员确认须填写证明材料编号", "Staff confirmation needs a document reference")
+    if link.status != "pending":
+        raise Conflict("该登记已处理", f"The link is {link.status}")
+    link.status, link.confirmed_at, link.confirmed_by = "confirmed", datetime.now(UTC), by.id
+    link.document_ref = document_ref if as_staff else None
+    data = KinshipConfirmed(link_id=link.id, person_id=link.claimant_id, relative_id=link.relative_id,
+                            relation=link.relation, confirmed_by=by.id, document_ref=link.document_ref,
+                            confirmed_at=link.confirmed_at)
+    await record_event(session, topic=Topic.IDENTITY, event=build_event(
+        source="identity", data=data, subject=str(link.claimant_id), actor=by.id))
+    return link
+
+
+async def revoke(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, reason: str) -> KinshipLink:
+    link = await repository.kinship_link(session, link_id, lock=True)
+    if link is None:
+        raise NotFound("亲属关系登记不存在", "No such link")
+    party = by.kind == "person" and uuid.UUID(by.subject) in (link.claimant_id, link.relative_id)
+    if not (party or (by.kind == "staff" and by.has_role(*CONFIRMING_STAFF))):
+        raise Forbidden("无权撤销该亲属关系", "Only the two people or staff may revoke")
+    if link.status == "revoked":
+        return link  # already revoked: a retry changes nothing
+    was_confirmed = link.status == "confirmed"
+    link.status, link.revoked_at, link.revoked_by, link.revoke_reason = "revoked", datetime.now(UTC), by.id, reason
+    if was_confirmed:  # a pending claim never granted anything, so nobody needs to hear it ended
+        data = KinshipRevoked(link_id=link.id, person_id=link.claimant_id, relative_id=link.relative_id,
+                              revoked_by=by.id, reason=reason, revoked_at=link.revoked_at)
+        await record_event(session, topic=Topic.IDENTITY, event=build_event(
+            source="identity", data=data, subject=str(link.claimant_id), actor=by.id))
+    return link
+
+
+async def links_of(session: AsyncSession, person_id: uuid.UUID) -> list[KinshipView]:
+    return [view_for(link, person_id) for link in await repository.kinships_of(session, person_id)]
