@@ -44,6 +44,14 @@ def _seed_demo(args: argparse.Namespace, settings: IdentitySettings) -> int:
     return 0
 
 
+def _rotate_key(args: argparse.Namespace, settings: IdentitySettings) -> int:
+    from identity.domain import keys
+
+    old, new = asyncio.run(_in_transaction(settings, lambda s: keys.rotate_signing_key(s, settings)))
+    print(f"signing key {new} is active; {old or 'no key'} retired (served in JWKS until its tokens expire)")
+    return 0
+
+
 def _staff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--username", required=True)
     p.add_argument("--name")
@@ -63,6 +71,7 @@ def main() -> int:
         "create-staff": Command("create a staff user", _create_staff, _staff_args),
         "create-partner": Command("create a partner (OAuth2 client-credentials) client", _create_partner, _partner_args),
         "seed-demo": Command("create the documented demo staff and partner clients (dev only)", _seed_demo),
+        "rotate-signing-key": Command("retire the active token signing key and start a new one", _rotate_key),
     })
 
 

@@ -69,3 +69,21 @@ async def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_
     locked = await sign_in("the-right-password")
     assert locked.status_code == 400 and locked.json()["type"].endswith("/account-locked")
     assert locked.json()["error"] == "invalid_grant" and locked.json()["locked_until"]
+
+
+async def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(stack, gateway, helpers):
+    import jwt
+
+    before = await helpers.login(gateway)
+    old_kid = jwt.get_unverified_header(before["access_token"])["kid"]
+    result = cli(stack, "rotate-signing-key")
+    assert result.returncode == 0 and f"{old_kid} retired" in result.stdout
+
+    after = await helpers.login(gateway)
+    new_kid = jwt.get_unverified_header(after["access_token"])["kid"]
+    assert new_kid != old_kid
+    kids = {key["kid"] for key in (await gateway.get("/.well-known/jwks.json")).json()["keys"]}
+    assert {old_kid, new_kid} <= kids
+    for login in (before, after):  # the gateway and the service learn the new kid on first sight
+        response = await gateway.get("/api/v1/me", headers={"Authorization": f"Bearer {login['access_token']}"})
+        assert response.status_code == 200, response.text

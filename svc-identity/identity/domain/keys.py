@@ -58,6 +58,19 @@ async def ensure_signing_key(session: AsyncSession, settings: IdentitySettings) 
     return key
 
 
+async def rotate_signing_key(session: AsyncSession, settings: IdentitySettings) -> tuple[str | None, str]:
+    """Retire the active key and start a new one. The retired key stays in JWKS until every token it
+    signed has expired (`public_jwks`), so nobody is signed out by a rotation."""
+    await repository.lock_signing_keys(session)
+    old = await repository.active_signing_key(session)
+    if old is not None:
+        old.retired_at = datetime.now(UTC)
+    new = new_signing_key(settings)
+    session.add(new)
+    await session.flush()
+    return (old.kid if old else None), new.kid
+
+
 async def public_jwks(session: AsyncSession, settings: IdentitySettings) -> dict[str, Any]:
     """Active keys plus retired ones whose tokens may still be valid."""
     horizon = datetime.now(UTC) - timedelta(seconds=settings.access_token_ttl_s)
