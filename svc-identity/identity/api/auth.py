@@ -21,11 +21,12 @@ async def wechat_login(body: WechatLoginRequest, request: Request, session: Sess
     wechat_session = await wechat_of(request).code_to_session(body.code)
     settings = settings_of(request)
     result = await sign_in.wechat_login(session, settings, wechat_session)
-    refresh_token, refresh_ttl = await refresh.start_family(session, settings, subject=str(result.person_id),
-                                                           kind="person")
-    return WechatLoginResponse(access_token=result.token.access_token, expires_in=result.token.expires_in,
-                               refresh_token=refresh_token, refresh_expires_in=refresh_ttl,
-                               person_id=result.person_id, new_person=result.created)
+    return WechatLoginResponse(**_token_fields(result.tokens), person_id=result.person_id, new_person=result.created)
+
+
+def _token_fields(pair: refresh.TokenPair) -> dict:
+    return {"access_token": pair.access.access_token, "expires_in": pair.access.expires_in,
+            "refresh_token": pair.refresh_token, "refresh_expires_in": pair.refresh_expires_in}
 
 
 def _basic_client(request: Request) -> tuple[str, str] | None:
@@ -54,11 +55,9 @@ async def token(
     if grant_type == "password":
         if not username or not password:
             raise Problem("需要用户名和密码", "username and password are required", error="invalid_request")
-        issued, staff_id = await sign_in.staff_password_grant(session, request.app.state.runtime.db, settings,
-                                                              username=username, password=password)
-        refresh_token, refresh_ttl = await refresh.start_family(session, settings, subject=str(staff_id), kind="staff")
-        return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in,
-                             refresh_token=refresh_token, refresh_expires_in=refresh_ttl)
+        pair = await sign_in.staff_password_grant(session, request.app.state.runtime.db, settings,
+                                                  username=username, password=password)
+        return TokenResponse(**_token_fields(pair))
     elif grant_type == "client_credentials":
         basic = _basic_client(request)
         cid, secret = basic if basic else (client_id, client_secret)
@@ -76,8 +75,7 @@ async def token(
 async def refresh_tokens(body: RefreshRequest, request: Request, session: Session) -> TokenResponse:
     pair = await refresh.rotate(session, request.app.state.runtime.db, settings_of(request),
                                 refresh_token=body.refresh_token)
-    return TokenResponse(access_token=pair.access.access_token, expires_in=pair.access.expires_in,
-                         refresh_token=pair.refresh_token, refresh_expires_in=pair.refresh_expires_in)
+    return TokenResponse(**_token_fields(pair))
 
 
 @router.get("/.well-known/jwks.json", summary="Public token signing keys (JWKS)")

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,7 +14,6 @@ from identity.api.schemas import MeResponse, RealNameRequest, RealNameResponse
 from identity.domain import real_name
 
 router = APIRouter(tags=["people"])
-log = logging.getLogger(__name__)
 
 
 class UnmaskedRealNameResponse(BaseModel):
@@ -53,5 +51,4 @@ async def unmasked_real_name(
 ) -> UnmaskedRealNameResponse:
     result = await real_name.read_unmasked(session, request.app.state.pii, person_id=person_id, reader=reader.id,
                                            reader_roles=sorted(reader.roles), purpose=purpose)
-    log.info("personal data read", extra={"person_id": str(person_id), "reader": reader.id, "purpose": purpose})
     return UnmaskedRealNameResponse(person_id=result.person_id, name=result.name, id_number=result.id_number)

@@ -54,10 +54,15 @@ async def claim(session: AsyncSession, *, claimant: uuid.UUID, relative: uuid.UU
     return link
 
 
-async def confirm(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, document_ref: str | None) -> KinshipLink:
+async def _locked_link(session: AsyncSession, link_id: uuid.UUID) -> KinshipLink:
     link = await repository.kinship_link(session, link_id, lock=True)
     if link is None:
         raise NotFound("亲属关系登记不存在", "No such link")
+    return link
+
+
+async def confirm(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, document_ref: str | None) -> KinshipLink:
+    link = await _locked_link(session, link_id)
     as_relative = by.kind == "person" and uuid.UUID(by.subject) == link.relative_id
     as_staff = by.kind == "staff" and by.has_role(*CONFIRMING_STAFF)
     if not (as_relative or as_staff):
@@ -77,9 +82,7 @@ async def confirm(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, d
 
 
 async def revoke(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, reason: str) -> KinshipLink:
-    link = await repository.kinship_link(session, link_id, lock=True)
-    if link is None:
-        raise NotFound("亲属关系登记不存在", "No such link")
+    link = await _locked_link(session, link_id)
     party = by.kind == "person" and uuid.UUID(by.subject) in (link.claimant_id, link.relative_id)
     if not (party or (by.kind == "staff" and by.has_role(*CONFIRMING_STAFF))):
         raise Forbidden("无权撤销该亲属关系", "Only the two people or staff may revoke")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,6 +20,7 @@ from identity.domain.resident_id import mask_name, parse_resident_id
 from identity.pii import PersonalDataCipher, Sealed
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+log = logging.getLogger(__name__)
 
 
 class IdNumberTaken(Conflict):
@@ -112,4 +114,5 @@ async def read_unmasked(session: AsyncSession, cipher: PersonalDataCipher, *, pe
                                 fields=["name", "id_number"], purpose=purpose, accessed_at=datetime.now(UTC))
     await record_event(session, topic=Topic.IDENTITY,
                        event=build_event(source="identity", data=data, subject=owner, actor=reader))
+    log.info("personal data read", extra={"person_id": owner, "reader": reader, "purpose": purpose})
     return result

@@ -56,6 +56,12 @@ async def start_family(session: AsyncSession, settings: IdentitySettings, *, sub
     return token, settings.refresh_token_ttl_s
 
 
+async def issue_pair(session: AsyncSession, settings: IdentitySettings, claims: AccessClaims) -> TokenPair:
+    """A sign-in: an access token and the first refresh token of a new family."""
+    token, ttl = await start_family(session, settings, subject=str(claims.subject), kind=claims.kind)
+    return TokenPair(await issue_access_token(session, settings, claims), token, ttl)
+
+
 async def _claims_for(session: AsyncSession, record: RefreshToken) -> AccessClaims | None:
     if record.kind == "person":
         return AccessClaims(subject=uuid.UUID(record.subject), kind="person")

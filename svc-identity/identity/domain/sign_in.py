@@ -15,7 +15,9 @@ from servicekit.events import build_event, record_event
 from servicekit.db import Database
 from identity.db import repository
 from identity.db.models import Person, WechatAccount
+from identity.domain import refresh
 from identity.domain.keys import AccessClaims, IssuedToken, issue_access_token
+from identity.domain.refresh import TokenPair
 from identity.passwords import verify_secret
 from identity.settings import IdentitySettings
 from identity.wechat import WechatSession
@@ -50,7 +52,7 @@ class InvalidClient(Problem):
 class LoginResult:
     person_id: uuid.UUID
     created: bool
-    token: IssuedToken
+    tokens: TokenPair
 
 
 async def register_person(session: AsyncSession, *, channel: str, registered_by: uuid.UUID | None = None) -> Person:
@@ -74,12 +76,12 @@ async def wechat_login(session: AsyncSession, settings: IdentitySettings, wechat
         account = WechatAccount(openid=wechat.openid, person_id=person.id, unionid=wechat.unionid)
         session.add(account)
         await session.flush()
-    token = await issue_access_token(session, settings, AccessClaims(subject=account.person_id, kind="person"))
-    return LoginResult(person_id=account.person_id, created=created, token=token)
+    tokens = await refresh.issue_pair(session, settings, AccessClaims(subject=account.person_id, kind="person"))
+    return LoginResult(person_id=account.person_id, created=created, tokens=tokens)
 
 
 async def staff_password_grant(session: AsyncSession, db: Database, settings: IdentitySettings, *, username: str,
-                               password: str) -> tuple[IssuedToken, uuid.UUID]:
+                               password: str) -> TokenPair:
     staff = await repository.staff_by_username(session, username)
     if staff is not None and staff.locked_until is not None and staff.locked_until > datetime.now(UTC):
         raise AccountLocked(staff.locked_until)  # checked before the password: a lock cannot be guessed past
@@ -93,7 +95,7 @@ async def staff_password_grant(session: AsyncSession, db: Database, settings: Id
     if staff.failed_sign_ins:
         await repository.clear_failed_sign_ins(session, staff.id)
     claims = AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district)
-    return await issue_access_token(session, settings, claims), staff.id
+    return await refresh.issue_pair(session, settings, claims)
 
 
 async def client_credentials_grant(session: AsyncSession, settings: IdentitySettings, *, client_id: str,
