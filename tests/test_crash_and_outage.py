@@ -12,7 +12,7 @@ from contracts.topics import Topic
 from servicekit.consumer import EventConsumer
 from servicekit.db import Database
 from servicekit.migrations import upgrade_to_head
-from ledger.events import on_person_registered
+from ledger.events import handlers
 from ledger.settings import LedgerSettings
 
 
@@ -35,10 +35,10 @@ async def test_consumer_killed_before_offset_commit_applies_each_event_once(infr
 
     def ledger_consumer() -> EventConsumer:
         return EventConsumer(name=group, topics=[Topic.IDENTITY.value], db=db, settings=settings,
-                             handlers={PersonRegistered.TYPE: on_person_registered})
+                             handlers={PersonRegistered.TYPE: handlers(settings)[PersonRegistered.TYPE][1]})
 
     person = await helpers.login(gateway)
-    count = "SELECT count(*) FROM accounts WHERE owner_person_id = :p"
+    count = "SELECT count(*) FROM accounts WHERE owner_person_id = :p AND origin = 'earned'"
 
     async def accounts(sql=count, **params) -> int:
         async with db.transaction() as session:
@@ -58,7 +58,7 @@ async def test_consumer_killed_before_offset_commit_applies_each_event_once(infr
             await second.poll_once()
     await second._close()
     assert await accounts() == 1
-    total = await accounts("SELECT count(*) FROM accounts")
+    total = await accounts("SELECT count(*) FROM accounts WHERE origin = 'earned'")
     distinct = await accounts("SELECT count(*) FROM processed_events WHERE event_type = 'timebank.identity.person.registered'")
     assert total == distinct  # every registration opened exactly one account
     await db.dispose()
@@ -88,7 +88,7 @@ async def test_registration_during_broker_outage_opens_the_account_once_the_brok
 
     opened = await helpers.eventually(account, timeout=90, interval=0.5)
     assert opened and opened["person_id"] == person["person_id"]
-    assert await sql["ledger"].scalar("SELECT count(*) FROM accounts WHERE owner_person_id = :p",
+    assert await sql["ledger"].scalar("SELECT count(*) FROM accounts WHERE owner_person_id = :p AND origin = 'earned'",
                                       p=person["person_id"]) == 1
     async with httpx.AsyncClient() as client:  # every service reports ready again
         for name in ("identity", "ledger", "matching", "aed", "audit"):

@@ -23,7 +23,7 @@ async def test_first_login_opens_one_account_visible_through_the_gateway(gateway
 
     again = await helpers.login(gateway, "alice-slice")
     assert again["person_id"] == first["person_id"] and again["new_person"] is False
-    assert await sql["ledger"].scalar("SELECT count(*) FROM accounts WHERE owner_person_id = :p",
+    assert await sql["ledger"].scalar("SELECT count(*) FROM accounts WHERE owner_person_id = :p AND origin = 'earned'",
                                       p=first["person_id"]) == 1
     assert await sql["identity"].scalar(
         "SELECT count(*) FROM outbox WHERE event_type = 'timebank.identity.person.registered' AND key = :p",

@@ -100,3 +100,47 @@ class KinshipRevoked(EventData):
     def example(cls) -> "KinshipRevoked":
         return cls(link_id=uuid.UUID(int=9), person_id=uuid.UUID(int=1), relative_id=uuid.UUID(int=2),
                    revoked_by=str(uuid.UUID(int=1)), reason="登记错误", revoked_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+class ResidenceDeclared(EventData):
+    """A person declared (or staff recorded) their district of residence and whether they are a Beijing
+    permanent resident (常住居民). Staff may later check the declaration."""
+
+    TYPE = "timebank.identity.residence.declared"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    district: str
+    permanent_resident: bool
+    declared_by: str
+    declared_at: datetime
+
+    @classmethod
+    def example(cls) -> "ResidenceDeclared":
+        return cls(person_id=uuid.UUID(int=1), district="110105", permanent_resident=True,
+                   declared_by=str(uuid.UUID(int=1)), declared_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+SpecialCategory = Literal["economic_hardship", "severe_disability_or_dementia", "family_planning_special",
+                          "severe_disability", "advanced_age", "other"]
+
+
+class SpecialGroupsSet(EventData):
+    """A district officer set (or, with an empty list, cleared) an elder's special-elder categories. The
+    district is the officer's, which is the elder's district of residence; grants come from it."""
+
+    TYPE = "timebank.identity.special-groups.set"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    district: str
+    categories: list[SpecialCategory]
+    note: str | None = None
+    set_by: str
+    reason: str
+    set_at: datetime
+
+    @classmethod
+    def example(cls) -> "SpecialGroupsSet":
+        return cls(person_id=uuid.UUID(int=1), district="110105", categories=["advanced_age"], set_by="officer-110105",
+                   reason="年满80周岁", set_at=datetime(2026, 11, 30, tzinfo=UTC))

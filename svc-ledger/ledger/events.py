@@ -1,27 +1,59 @@
-"""What the ledger consumes. It publishes on `ledger.events` (see contracts.ledger)."""
+"""What the ledger consumes: identity's facts (projections), matching's request lifecycle (the saga of
+DESIGN.md §4) and audit's sanctions. It publishes on `ledger.events` (see contracts.ledger)."""
 from __future__ import annotations
 
-import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.identity import PersonRegistered
+from contracts.audit import SanctionApplied
+from contracts.base import EventData
+from contracts.identity import (KinshipConfirmed, KinshipRevoked, PersonRegistered, PersonVerified, ResidenceDeclared,
+                                SpecialGroupsSet)
+from contracts.matching import RequestCancelled, RequestSubmitted, ServiceCompleted
 from contracts.topics import Topic
 from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer
 from servicekit.events import CloudEvent
-from ledger.domain import accounts
+from ledger.db import holders
+from ledger.domain import accounts, clock, holds, settlement
+from ledger.settings import LedgerSettings
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 
-async def on_person_registered(session: AsyncSession, event: CloudEvent) -> None:
-    data = PersonRegistered.read(event.data)
-    await accounts.open_person_account(session, uuid.UUID(str(data.person_id)))
+def handlers(settings: LedgerSettings) -> dict[str, tuple[type[EventData], Handler]]:
+    """Event type -> (the payload class the handler reads, the handler)."""
+    grace = timedelta(hours=settings.hold_grace_hours)
 
+    def reading(reader: type[EventData], apply: Callable[[AsyncSession, EventData], Awaitable[object]]):
+        async def handle(session: AsyncSession, event: CloudEvent) -> None:
+            await apply(session, reader.read(event.data))
+        return reader, handle
 
-# Event type -> (the payload class the handler reads, the handler).
-HANDLERS = {PersonRegistered.TYPE: (PersonRegistered, on_person_registered)}
+    return {
+        PersonRegistered.TYPE: reading(PersonRegistered, lambda s, d: accounts.open_person_account(s, d.person_id)),
+        PersonVerified.TYPE: reading(PersonVerified, lambda s, d: holders.record_age(s, d.person_id, d.turns_60_on)),
+        ResidenceDeclared.TYPE: reading(ResidenceDeclared,
+                                        lambda s, d: holders.record_residence(s, d.person_id, d.district)),
+        SpecialGroupsSet.TYPE: reading(SpecialGroupsSet, lambda s, d: holders.record_special_groups(
+            s, d.person_id, d.district, list(d.categories))),
+        KinshipConfirmed.TYPE: reading(KinshipConfirmed,
+                                       lambda s, d: holders.record_kinship(s, d.link_id, d.person_id, d.relative_id)),
+        KinshipRevoked.TYPE: reading(KinshipRevoked,
+                                     lambda s, d: holders.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)),
+        RequestSubmitted.TYPE: reading(RequestSubmitted,
+                                       lambda s, d: holds.place_hold(s, d, now=clock.now(), grace=grace)),
+        RequestCancelled.TYPE: reading(RequestCancelled, lambda s, d: holds.release_hold(s, d.request_id, now=clock.now())),
+        ServiceCompleted.TYPE: reading(ServiceCompleted, lambda s, d: settlement.settle_service(s, d, now=clock.now())),
+        SanctionApplied.TYPE: reading(SanctionApplied,
+                                      lambda s, d: settlement.reverse_false_records(s, d, now=clock.now())),
+    }
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
-    return [EventConsumer(name="ledger", topics=[Topic.IDENTITY.value], db=runtime.db, settings=runtime.settings,
-                          handlers={t: handler for t, (_, handler) in HANDLERS.items()})]
+    table = handlers(runtime.settings)  # type: ignore[arg-type]
+    return [EventConsumer(name="ledger", topics=[Topic.IDENTITY.value, Topic.MATCHING.value, Topic.AUDIT.value],
+                          db=runtime.db, settings=runtime.settings,
+                          handlers={t: handler for t, (_, handler) in table.items()})]

@@ -14,3 +14,8 @@ class LedgerSettings(ServiceSettings):
     port: int = 8002
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/ledger"
     migrations_path: str = _MIGRATIONS
+    # A hold lives until the booked window ends plus this grace, then expires and releases its coins.
+    hold_grace_hours: int = 168
+    hold_expiry_interval_s: float = 60.0
+    # The most one grant or welfare allocation may move (minutes; 12,000 = 200 coins).
+    grant_limit_minutes: int = 12_000

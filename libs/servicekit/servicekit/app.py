@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -57,7 +57,10 @@ def create_service_app(
     settings: ServiceSettings, *, title: str, description: str, routers: Sequence[APIRouter] = (),
     consumers: ConsumerFactory | None = None, key_loader: Callable[[Runtime], KeyLoader] | None = None,
     on_startup: Callable[[Runtime], object] | None = None,
+    background: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
 ) -> FastAPI:
+    """`background`: long-running jobs (e.g. expiring holds) started with the service and cancelled
+    before it stops."""
     configure_logging(settings.service_name, settings.log_level)
     runtime = build_runtime(settings, key_loader=key_loader)
     if consumers is not None:
@@ -78,8 +81,12 @@ def create_service_app(
         await runtime.relay.start()
         for consumer in runtime.consumers:
             await consumer.start()
+        jobs = [asyncio.create_task(job(runtime)) for job in background]
         log.info("service started", extra={"port": settings.port})
         yield
+        for task in jobs:
+            task.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
         for consumer in runtime.consumers:
             await consumer.stop()
         await runtime.relay.stop()

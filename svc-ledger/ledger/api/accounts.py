@@ -2,32 +2,123 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from servicekit.auth import CurrentPrincipal
+from contracts.districts import DISTRICTS
+from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.deps import DbSession
-from servicekit.errors import Forbidden
+from servicekit.errors import Forbidden, UnprocessableInput
+from ledger.db import repository
 from ledger.domain import accounts
 
 router = APIRouter(tags=["accounts"])
+UNIT = "Amounts are integer minutes; 60 minutes = 1 time coin."
+
+
+class PocketResponse(BaseModel):
+    origin: str = Field(description="earned (服务所得), gifted (亲属赠予), granted (政府赠予), allocated (公益分配)")
+    balance: int
+    held: int
+
+
+class MilestoneResponse(BaseModel):
+    milestone: str
+    goal: int
+    progress: int
+    reached_at: datetime | None
 
 
 class AccountResponse(BaseModel):
-    account_id: uuid.UUID
     person_id: uuid.UUID
-    unit: str = Field("minute", description="Amounts are integer minutes; 60 minutes = 1 time coin")
+    unit: str = Field("minute", description=UNIT)
     balance: int
-    held: int
+    held: int = Field(description="held for published requests until they are served or cancelled")
     available: int
+    transferable: int = Field(description="what may be gifted or donated (earned and gifted coins)")
+    redeemable_for_own_services: int = Field(description="own coins redeem from age 60; granted/allocated any time")
     lifetime_earned: int
+    stored_earned: int
+    clawback_due: int = Field(description="coins reversed by audit that the holder no longer had")
+    district: str | None
+    by_origin: list[PocketResponse]
+    milestones: list[MilestoneResponse]
     opened_at: datetime
+
+
+class EntryResponse(BaseModel):
+    entry_id: int
+    at: datetime
+    amount: int = Field(description="signed: credits positive")
+    origin: str
+    balance_after: int = Field(description="the balance of this origin after the entry")
+    kind: str = Field(description="settlement, payment, gift, donation, grant, welfare_allocation, reversal, refund")
+    reference: uuid.UUID | None
+    operation_id: uuid.UUID
+
+
+class StatementResponse(BaseModel):
+    entries: list[EntryResponse]
+    next_before: int | None = Field(description="pass as `before` for the next (older) page")
+
+
+class LiabilityRow(BaseModel):
+    district: str
+    origin: str
+    outstanding: int
+    holders: int
+
+
+def own_person_id(principal: Principal) -> uuid.UUID:
+    if principal.kind != "person" and principal.acting_for is None:
+        raise Forbidden("只有个人持有时间币账户", "Only people hold time-coin accounts")
+    try:
+        return uuid.UUID(principal.subject)
+    except ValueError:
+        raise Forbidden("只有个人持有时间币账户", "Only people hold time-coin accounts") from None
+
+
+def _response(view: accounts.AccountView) -> AccountResponse:
+    return AccountResponse(**{k: v for k, v in view.__dict__.items() if k not in ("by_origin", "milestones")},
+                           by_origin=[PocketResponse(**p.__dict__) for p in view.by_origin],
+                           milestones=[MilestoneResponse(**m) for m in view.milestones])
 
 
 @router.get("/api/v1/accounts/me", response_model=AccountResponse, summary="The caller's time-coin account")
 async def my_account(principal: CurrentPrincipal, session: DbSession) -> AccountResponse:
-    if principal.kind != "person" and principal.acting_for is None:
-        raise Forbidden("只有个人持有时间币账户", "Only people hold time-coin accounts")
-    view = await accounts.view_person_account(session, uuid.UUID(principal.subject))
-    return AccountResponse(**view.__dict__)
+    return _response(await accounts.view_person_account(session, own_person_id(principal)))
+
+
+@router.get("/api/v1/accounts/me/entries", response_model=StatementResponse, summary="The caller's statement, newest first")
+async def my_entries(principal: CurrentPrincipal, session: DbSession,
+                     before: Annotated[int | None, Query(ge=1)] = None,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> StatementResponse:
+    rows = await repository.statement(session, own_person_id(principal), before=before, limit=limit)
+    entries = [EntryResponse(entry_id=r.id, at=r.created_at, amount=r.amount, origin=r.origin, balance_after=r.balance_after,
+                             kind=r.kind, reference=r.reference, operation_id=r.operation_id) for r in rows]
+    return StatementResponse(entries=entries, next_before=entries[-1].entry_id if len(entries) == limit else None)
+
+
+StaffReader = Annotated[Principal, Depends(require_roles("district_officer", "city_admin", "auditor"))]
+
+
+@router.get("/api/v1/accounts/liability", response_model=list[LiabilityRow],
+            summary="Outstanding coins (the redemption liability) by holder district and origin")
+async def liability(principal: StaffReader, session: DbSession, district: str | None = None) -> list[LiabilityRow]:
+    if district is not None and district not in DISTRICTS:
+        raise UnprocessableInput("未知的区代码", "Unknown district code")
+    if not principal.has_role("city_admin", "auditor"):
+        if district not in (None, principal.district):
+            raise Forbidden("只能查看本区数据", "Officers see their own district only")
+        district = principal.district
+    return [LiabilityRow(**row._mapping) for row in await repository.liability(session, district)]
+
+
+@router.get("/api/v1/accounts/{person_id}", response_model=AccountResponse, summary="Someone's account (staff in scope)")
+async def someones_account(person_id: uuid.UUID, principal: StaffReader, session: DbSession) -> AccountResponse:
+    view = await accounts.view_person_account(session, person_id)
+    if not principal.has_role("city_admin", "auditor") and view.district != principal.district:
+        raise Forbidden("只能查看本区居民的账户", "Officers see accounts of their own district's residents only")
+    return _response(view)

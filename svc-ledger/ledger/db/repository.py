@@ -1,27 +1,116 @@
-"""Every ledger query lives here."""
+"""Ledger queries: accounts, holds, statements and the liability view."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.db.models import Account
+from ledger.domain.book import ORIGINS, OWN_SERVICE_ORDER, Pending
 
 
-async def account_of_person(session: AsyncSession, person_id: uuid.UUID) -> Account | None:
-    return (await session.execute(select(Account).where(Account.owner_person_id == person_id))).scalar_one_or_none()
+async def insert_person_accounts(session: AsyncSession, person_id: uuid.UUID) -> uuid.UUID | None:
+    """Open the person's four origin accounts unless they exist; the earned account's id when this call
+    opened them."""
+    rows = (await session.execute(text(
+        "INSERT INTO accounts (id, kind, owner_person_id, origin, balance, held)"
+        " SELECT gen_random_uuid(), 'person', :p, origin, 0, 0 FROM unnest(CAST(:origins AS text[])) AS origin"
+        " ON CONFLICT (owner_person_id, origin) DO NOTHING RETURNING id, origin"),
+        {"p": person_id, "origins": list(ORIGINS)})).all()
+    return next((row.id for row in rows if row.origin == "earned"), None)
 
 
-async def insert_person_account(session: AsyncSession, account_id: uuid.UUID, person_id: uuid.UUID) -> bool:
-    """Open the account unless the person has one; True when this call opened it."""
-    statement = (insert(Account).values(id=account_id, kind="person", owner_person_id=person_id, balance=0, held=0,
-                                        lifetime_earned=0)
-                 .on_conflict_do_nothing(index_elements=[Account.owner_person_id]).returning(Account.id))
-    return (await session.execute(statement)).first() is not None
+async def person_pockets(session: AsyncSession, person_id: uuid.UUID) -> list:
+    return (await session.execute(text(
+        "SELECT id, origin, balance, held, opened_at FROM accounts WHERE owner_person_id = :p ORDER BY origin"),
+        {"p": person_id})).all()
 
 
-async def count_person_accounts(session: AsyncSession, person_id: uuid.UUID) -> int:
-    query = select(func.count()).select_from(Account).where(Account.owner_person_id == person_id)
-    return (await session.execute(query)).scalar_one()
+async def holder_row(session: AsyncSession, person_id: uuid.UUID):
+    return (await session.execute(text(
+        "SELECT lifetime_earned, clawback_due, milestone_reached_at, district, turns_60_on FROM holders WHERE person_id = :p"),
+        {"p": person_id})).first()
+
+
+async def statement(session: AsyncSession, person_id: uuid.UUID, *, before: int | None, limit: int) -> list:
+    """A person's entries, newest first, across their origin accounts; `before` is an entry id cursor."""
+    return (await session.execute(text(
+        "SELECT e.id, e.amount, e.balance_after, e.created_at, a.origin, t.kind, t.code, t.reference,"
+        "       t.operation_id"
+        " FROM entries e JOIN accounts a ON a.id = e.account_id JOIN transfers t ON t.id = e.transfer_id"
+        " WHERE a.owner_person_id = :p AND (CAST(:before AS bigint) IS NULL OR e.id < :before)"
+        " ORDER BY e.id DESC LIMIT :limit"), {"p": person_id, "before": before, "limit": limit})).all()
+
+
+async def liability(session: AsyncSession, district: str | None) -> list:
+    """Outstanding person-held coins by holder district and origin (the redemption liability)."""
+    return (await session.execute(text(
+        "SELECT coalesce(h.district, 'unknown') AS district, a.origin, sum(a.balance) AS outstanding,"
+        "       count(DISTINCT a.owner_person_id) FILTER (WHERE a.balance > 0) AS holders"
+        " FROM accounts a LEFT JOIN holders h ON h.person_id = a.owner_person_id"
+        " WHERE a.kind = 'person' AND (CAST(:d AS text) IS NULL OR h.district = :d)"
+        " GROUP BY 1, 2 ORDER BY 1, 2"), {"d": district})).all()
+
+
+# --- holds ---------------------------------------------------------------------------------------------
+async def lock_hold(session: AsyncSession, request_id: uuid.UUID):
+    return (await session.execute(text(
+        "SELECT id, request_id, elder_id, amount, status, expires_at FROM holds WHERE request_id = :r FOR UPDATE"),
+        {"r": request_id})).first()
+
+
+async def insert_hold(session: AsyncSession, *, hold_id: uuid.UUID, request_id: uuid.UUID, elder_id: uuid.UUID,
+                      amount: int, expires_at: datetime) -> bool:
+    row = (await session.execute(text(
+        "INSERT INTO holds (id, request_id, elder_id, amount, status, expires_at)"
+        " VALUES (:id, :r, :e, :a, 'pending', :x) ON CONFLICT (request_id) DO NOTHING RETURNING id"),
+        {"id": hold_id, "r": request_id, "e": elder_id, "a": amount, "x": expires_at})).first()
+    return row is not None
+
+
+async def resolve_hold(session: AsyncSession, hold_id: uuid.UUID, status: str) -> None:
+    await session.execute(text("UPDATE holds SET status = :s, resolved_at = now() WHERE id = :id AND status = 'pending'"),
+                          {"id": hold_id, "s": status})
+
+
+async def unresolved_legs(session: AsyncSession, request_id: uuid.UUID) -> list[Pending]:
+    """The hold's pending transfers not yet posted, voided or expired, in the order they were drawn."""
+    rows = (await session.execute(text(
+        "SELECT p.id, p.debit_account_id, p.credit_account_id, p.amount, p.kind FROM transfers p"
+        " JOIN accounts a ON a.id = p.debit_account_id"
+        " WHERE p.reference = :r AND p.code = 'pending'"
+        " AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id)"
+        " ORDER BY array_position(CAST(:order AS text[]), CAST(a.origin AS text))"),
+        {"r": request_id, "order": list(OWN_SERVICE_ORDER)})).all()
+    return [Pending(*row) for row in rows]
+
+
+async def expired_hold_requests(session: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:
+    return list((await session.execute(text(
+        "SELECT request_id FROM holds WHERE status = 'pending' AND expires_at <= :now ORDER BY expires_at LIMIT :n"),
+        {"now": now, "n": limit})).scalars())
+
+
+# --- settlements ---------------------------------------------------------------------------------------
+async def payments_for(session: AsyncSession, request_id: uuid.UUID) -> list:
+    """Coins paid to volunteers for a request, less what was already reversed, per volunteer."""
+    return (await session.execute(text(
+        "SELECT a.owner_person_id AS volunteer_id,"
+        "       sum(CASE WHEN t.kind = 'payment' THEN t.amount ELSE 0 END)"
+        "     - sum(CASE WHEN t.kind = 'reversal' THEN t.amount ELSE 0 END) AS outstanding"
+        " FROM transfers t JOIN accounts a ON a.id = (CASE WHEN t.kind = 'payment' THEN t.credit_account_id"
+        "                                                  ELSE t.debit_account_id END)"
+        " WHERE t.reference = :r AND t.kind IN ('payment', 'reversal') AND a.origin = 'earned'"
+        " GROUP BY a.owner_person_id ORDER BY a.owner_person_id"), {"r": request_id})).all()
+
+
+async def elder_contributions(session: AsyncSession, request_id: uuid.UUID, elder_id: uuid.UUID) -> dict[str, int]:
+    """Per origin, what the elder paid for a request less what reversals gave back."""
+    rows = (await session.execute(text(
+        "SELECT a.origin, sum(CASE WHEN t.debit_account_id = a.id THEN t.amount ELSE -t.amount END) AS net"
+        " FROM transfers t JOIN accounts a ON a.id IN (t.debit_account_id, t.credit_account_id)"
+        " WHERE t.reference = :r AND a.owner_person_id = :e AND t.code IN ('post', 'transfer')"
+        "   AND t.kind IN ('settlement', 'refund')"
+        " GROUP BY a.origin"), {"r": request_id, "e": elder_id})).all()
+    return {row.origin: row.net for row in rows}

@@ -1,48 +1,74 @@
-"""Account use cases."""
+"""Opening and reading accounts."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.ledger import AccountOpened
-from contracts.topics import Topic
 from servicekit.errors import NotFound
-from servicekit.events import build_event, record_event
-from ledger.db import repository
+from ledger.db import holders, repository
+from ledger.domain.book import OWN_SERVICE_ORDER, TRANSFERABLE_ORDER
+from ledger.domain.clock import beijing_date, now as clock_now
+from ledger.domain.holds import spendable_origins
+from ledger.domain.publish import publish
+from ledger.domain.settlement import MILESTONE_MINUTES
 
 MINUTES_PER_COIN = 60
 
 
 async def open_person_account(session: AsyncSession, person_id: uuid.UUID) -> bool:
     """Open a person's account (from identity's person.registered); a second call changes nothing."""
-    account_id = uuid.uuid4()
-    if not await repository.insert_person_account(session, account_id, person_id):
+    earned_id = await repository.insert_person_accounts(session, person_id)
+    await holders.ensure_holder(session, person_id)
+    if earned_id is None:
         return False
-    data = AccountOpened(account_id=account_id, owner_person_id=person_id, kind="person",
-                         opened_at=datetime.now(UTC))
-    await record_event(session, topic=Topic.LEDGER,
-                       event=build_event(source="ledger", data=data, subject=str(account_id)))
+    await publish(session, AccountOpened(account_id=earned_id, owner_person_id=person_id, kind="person",
+                                         opened_at=clock_now()), subject=person_id)
     return True
 
 
 @dataclass(frozen=True)
+class Pocket:
+    origin: str
+    balance: int
+    held: int
+
+
+@dataclass(frozen=True)
 class AccountView:
-    account_id: uuid.UUID
     person_id: uuid.UUID
     balance: int
     held: int
     available: int
+    transferable: int
+    redeemable_for_own_services: int
     lifetime_earned: int
+    stored_earned: int
+    clawback_due: int
+    district: str | None
+    by_origin: list[Pocket]
     opened_at: datetime
+    milestones: list[dict] = field(default_factory=list)
 
 
-async def view_person_account(session: AsyncSession, person_id: uuid.UUID) -> AccountView:
-    account = await repository.account_of_person(session, person_id)
-    if account is None or account.owner_person_id is None:
+async def view_person_account(session: AsyncSession, person_id: uuid.UUID, *, today: date | None = None) -> AccountView:
+    rows = await repository.person_pockets(session, person_id)
+    holder = await repository.holder_row(session, person_id)
+    if not rows or holder is None:
         raise NotFound("账户尚未开立，请稍后再试", "No account yet; it opens shortly after registration")
-    return AccountView(account_id=account.id, person_id=account.owner_person_id, balance=account.balance,
-                       held=account.held, available=account.balance - account.held,
-                       lifetime_earned=account.lifetime_earned, opened_at=account.opened_at)
+    pockets = {row.origin: row for row in rows}
+    available = {o: row.balance - row.held for o, row in pockets.items()}
+    spendable = spendable_origins(holder.turns_60_on, today or beijing_date(clock_now()))
+    earned = pockets["earned"].balance
+    milestones = [{"milestone": "nursing_home_eligibility", "goal": MILESTONE_MINUTES, "progress": min(earned, MILESTONE_MINUTES),
+                   "reached_at": holder.milestone_reached_at}]
+    return AccountView(
+        person_id=person_id, balance=sum(r.balance for r in rows), held=sum(r.held for r in rows),
+        available=sum(available.values()), transferable=sum(available[o] for o in TRANSFERABLE_ORDER),
+        redeemable_for_own_services=sum(available[o] for o in OWN_SERVICE_ORDER if o in spendable),
+        lifetime_earned=holder.lifetime_earned, stored_earned=earned, clawback_due=holder.clawback_due,
+        district=holder.district, by_origin=[Pocket(o, r.balance, r.held) for o, r in sorted(pockets.items())],
+        opened_at=min(r.opened_at for r in rows), milestones=milestones)

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from pydantic import BaseModel, Field
+
+from servicekit.auth import CurrentPrincipal, Principal, require_roles
+from servicekit.deps import DbSession
+from servicekit.errors import UnprocessableInput
+from ledger.api.accounts import own_person_id
+from ledger.domain import clock, transfers
+from ledger.settings import LedgerSettings
+
+router = APIRouter(tags=["transfers"])
+Amount = Annotated[int, Field(gt=0, le=10_000_000, description="minutes (60 = 1 time coin)")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128,
+                                               description="client-chosen; a replay returns the first result")]
+Officer = Annotated[Principal, Depends(require_roles("district_officer"))]
+
+
+class GiftRequest(BaseModel):
+    to_person_id: uuid.UUID
+    amount: Amount
+
+
+class DonationRequest(BaseModel):
+    amount: Amount
+
+
+class SpecialElderTransferRequest(BaseModel):
+    person_id: uuid.UUID
+    amount: Amount
+    reason: str = Field(min_length=2, max_length=200)
+
+
+class OperationResponse(BaseModel):
+    operation_id: uuid.UUID
+    kind: str
+    amount: int
+    from_person_id: uuid.UUID | None = None
+    to_person_id: uuid.UUID | None = None
+    person_id: uuid.UUID | None = None
+    district: str | None = None
+    reason: str | None = None
+
+
+def _key(key: str | None) -> str:
+    if not key or not key.strip():
+        raise UnprocessableInput("请提供 Idempotency-Key 请求头，以便安全重试",
+                                 "An Idempotency-Key header is required so the request can be retried safely")
+    return key.strip()
+
+
+def _caller(principal: Principal) -> transfers.Caller:
+    return transfers.Caller(actor=principal.id, person_id=own_person_id(principal), acting_for=principal.acting_for)
+
+
+def _settings(request: Request) -> LedgerSettings:
+    return request.app.state.runtime.settings
+
+
+def _reply(outcome: transfers.Outcome, response: Response) -> OperationResponse:
+    response.status_code = 200 if outcome.replayed else 201
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return OperationResponse(**outcome.result)
+
+
+@router.post("/api/v1/gifts", status_code=201, response_model=OperationResponse,
+             summary="Gift coins to a confirmed direct relative (earned or gifted coins only)")
+async def gift(body: GiftRequest, principal: CurrentPrincipal, session: DbSession, response: Response,
+               idempotency_key: IdempotencyKey = None) -> OperationResponse:
+    outcome = await transfers.gift(session, _caller(principal), key=_key(idempotency_key), to_person_id=body.to_person_id,
+                                   amount=body.amount, now=clock.now())
+    return _reply(outcome, response)
+
+
+@router.post("/api/v1/donations", status_code=201, response_model=OperationResponse,
+             summary="Donate coins to the public-welfare account (公益账户)")
+async def donate(body: DonationRequest, principal: CurrentPrincipal, session: DbSession, response: Response,
+                 idempotency_key: IdempotencyKey = None) -> OperationResponse:
+    outcome = await transfers.donate(session, _caller(principal), key=_key(idempotency_key), amount=body.amount,
+                                     now=clock.now())
+    return _reply(outcome, response)
+
+
+@router.post("/api/v1/grants", status_code=201, response_model=OperationResponse,
+             summary="Grant free coins from the district's issuance account to a special elder of the district")
+async def grant(body: SpecialElderTransferRequest, officer: Officer, session: DbSession, request: Request,
+                response: Response, idempotency_key: IdempotencyKey = None) -> OperationResponse:
+    outcome = await transfers.grant(
+        session, transfers.Caller(actor=officer.id, district=officer.district), key=_key(idempotency_key),
+        person_id=body.person_id, amount=body.amount, reason=body.reason,
+        limit=_settings(request).grant_limit_minutes, now=clock.now())
+    return _reply(outcome, response)
+
+
+@router.post("/api/v1/welfare-allocations", status_code=201, response_model=OperationResponse,
+             summary="Allocate coins from the public-welfare account to a special elder of the district")
+async def allocate(body: SpecialElderTransferRequest, officer: Officer, session: DbSession, request: Request,
+                   response: Response, idempotency_key: IdempotencyKey = None) -> OperationResponse:
+    outcome = await transfers.allocate_welfare(
+        session, transfers.Caller(actor=officer.id, district=officer.district), key=_key(idempotency_key),
+        person_id=body.person_id, amount=body.amount, reason=body.reason,
+        limit=_settings(request).grant_limit_minutes, now=clock.now())
+    return _reply(outcome, response)

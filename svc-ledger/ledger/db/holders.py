@@ -1,0 +1,70 @@
+"""Queries on the projection of identity's facts (DESIGN.md §1: a local copy, never a call)."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True)
+class HolderFacts:
+    person_id: uuid.UUID
+    turns_60_on: date | None
+    district: str | None
+    special_district: str | None
+    special_categories: list[str]
+
+    def is_60_or_over(self, today: date) -> bool:
+        return self.turns_60_on is not None and today >= self.turns_60_on
+
+    def is_special_elder_of(self, district: str) -> bool:
+        return bool(self.special_categories) and self.special_district == district
+
+
+async def ensure_holder(session: AsyncSession, person_id: uuid.UUID) -> None:
+    await session.execute(text("INSERT INTO holders (person_id) VALUES (:p) ON CONFLICT DO NOTHING"), {"p": person_id})
+
+
+async def facts(session: AsyncSession, person_id: uuid.UUID) -> HolderFacts | None:
+    row = (await session.execute(text(
+        "SELECT person_id, turns_60_on, district, special_district, special_categories FROM holders WHERE person_id = :p"),
+        {"p": person_id})).first()
+    return HolderFacts(*row) if row else None
+
+
+async def record_age(session: AsyncSession, person_id: uuid.UUID, turns_60_on: date) -> None:
+    await ensure_holder(session, person_id)
+    await session.execute(text("UPDATE holders SET turns_60_on = :d WHERE person_id = :p"), {"p": person_id, "d": turns_60_on})
+
+
+async def record_residence(session: AsyncSession, person_id: uuid.UUID, district: str) -> None:
+    await ensure_holder(session, person_id)
+    await session.execute(text("UPDATE holders SET district = :d WHERE person_id = :p"), {"p": person_id, "d": district})
+
+
+async def record_special_groups(session: AsyncSession, person_id: uuid.UUID, district: str, categories: list[str]) -> None:
+    await ensure_holder(session, person_id)
+    await session.execute(text("UPDATE holders SET special_district = :d, special_categories = :c WHERE person_id = :p"),
+                          {"p": person_id, "d": district if categories else None, "c": categories})
+
+
+async def record_kinship(session: AsyncSession, link_id: uuid.UUID, person_id: uuid.UUID, relative_id: uuid.UUID) -> None:
+    await session.execute(text(
+        "INSERT INTO kin_links (link_id, person_id, relative_id) VALUES (:l, :p, :r) ON CONFLICT DO NOTHING"),
+        {"l": link_id, "p": person_id, "r": relative_id})
+
+
+async def revoke_kinship(session: AsyncSession, link_id: uuid.UUID, person_id: uuid.UUID, relative_id: uuid.UUID) -> None:
+    # Insert-then-revoke, so a revocation that overtakes its confirmation still wins.
+    await session.execute(text(
+        "INSERT INTO kin_links (link_id, person_id, relative_id, revoked) VALUES (:l, :p, :r, true)"
+        " ON CONFLICT (link_id) DO UPDATE SET revoked = true"), {"l": link_id, "p": person_id, "r": relative_id})
+
+
+async def are_direct_relatives(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> bool:
+    return (await session.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM kin_links WHERE NOT revoked AND ((person_id = :a AND relative_id = :b)"
+        " OR (person_id = :b AND relative_id = :a)))"), {"a": a, "b": b})).scalar_one()

@@ -1,0 +1,55 @@
+"""Idempotent commands: one operation per (actor, key); a replay returns the first result.
+
+The operation row is inserted first, so a concurrent duplicate waits on the unique key until the first
+commits and then reads its result; if the first is refused (rolled back) the duplicate runs afresh, and a
+refused command leaves nothing behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.domain.errors import IdempotencyKeyReused
+
+
+@dataclass(frozen=True)
+class Started:
+    operation_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Replayed:
+    result: dict[str, Any]
+
+
+def fingerprint(kind: str, body: dict[str, Any]) -> str:
+    canonical = json.dumps({"kind": kind, "body": body}, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def begin(session: AsyncSession, *, actor: str, key: str, kind: str, body: dict[str, Any]) -> Started | Replayed:
+    digest = fingerprint(kind, body)
+    operation_id = uuid.uuid4()
+    inserted = (await session.execute(text(
+        "INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint) VALUES (:id, :actor, :key, :kind, :fp)"
+        " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING id"),
+        {"id": operation_id, "actor": actor, "key": key, "kind": kind, "fp": digest})).first()
+    if inserted is not None:
+        return Started(operation_id)
+    first = (await session.execute(text(
+        "SELECT fingerprint, result FROM operations WHERE actor = :actor AND idempotency_key = :key"),
+        {"actor": actor, "key": key})).one()
+    if first.fingerprint != digest:
+        raise IdempotencyKeyReused()
+    return Replayed(first.result)
+
+
+async def finish(session: AsyncSession, operation_id: uuid.UUID, result: dict[str, Any]) -> None:
+    await session.execute(text("UPDATE operations SET result = CAST(:result AS jsonb) WHERE id = :id"),
+                          {"id": operation_id, "result": json.dumps(result, default=str, ensure_ascii=False)})

@@ -1,0 +1,147 @@
+"""Person-initiated and district-initiated transfers: gifts, donations, grants, welfare allocations.
+
+Every one is an idempotent operation (operations.begin/finish): the caller's key, a replay returning
+the first result, the same key with another body refused.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.ledger import CoinsDonated, CoinsGifted, CoinsGranted, WelfareAllocated
+from ledger.db import holders, repository
+from ledger.domain import operations
+from ledger.domain.book import ORIGINS, TRANSFERABLE_ORDER, Book, LockedAccount, available_in, draw
+from ledger.domain.errors import (InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict)
+from ledger.domain.publish import publish
+from servicekit.errors import UnprocessableInput
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: `actor` is the signed-in principal (an operator when acting for someone)."""
+
+    actor: str
+    person_id: uuid.UUID | None = None  # the person whose coins move (gifts, donations)
+    district: str | None = None  # a district officer's district
+    acting_for: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: dict[str, Any]
+    replayed: bool
+
+
+def _transferable(pockets: dict[str, LockedAccount], amount: int) -> list[tuple[LockedAccount, int]]:
+    try:
+        return draw(pockets, TRANSFERABLE_ORDER, amount)
+    except InsufficientCoins:
+        movable = available_in(pockets, TRANSFERABLE_ORDER)
+        if available_in(pockets, ORIGINS) >= amount:
+            raise InsufficientCoins(
+                f"可转出的时间币只有{movable}分钟：政府赠予和公益分配的时间币只能用于本人服务，不能转赠或捐出",
+                f"Only {movable} minutes can move: granted and welfare-allocated coins pay only for the holder's"
+                " own services", transferable=movable) from None
+        raise InsufficientCoins(f"可用余额只有{movable}分钟", f"Only {movable} minutes are available",
+                                transferable=movable) from None
+
+
+async def gift(session: AsyncSession, caller: Caller, *, key: str, to_person_id: uuid.UUID, amount: int,
+               now: datetime) -> Outcome:
+    sender = caller.person_id
+    started = await operations.begin(session, actor=caller.actor, key=key, kind="gift",
+                                     body={"from": sender, "to": to_person_id, "amount": amount})
+    if isinstance(started, operations.Replayed):
+        return Outcome(started.result, replayed=True)
+    if to_person_id == sender or not await holders.are_direct_relatives(session, sender, to_person_id):
+        raise NotADirectRelative()
+    await repository.insert_person_accounts(session, to_person_id)
+    book = Book(session, started.operation_id)
+    await book.lock(persons=[sender, to_person_id])
+    recipient = book.pocket(to_person_id, "gifted")
+    for pocket, part in _transferable(book.pockets(sender), amount):
+        book.transfer(pocket, recipient, part, kind="gift", reference=to_person_id)
+    await book.write()
+    await publish(session, CoinsGifted(operation_id=started.operation_id, from_person_id=sender,
+                                       to_person_id=to_person_id, amount=amount, gifted_at=now),
+                  subject=sender, actor=caller.actor, acting_for=caller.acting_for)
+    return await _done(session, started, {"operation_id": started.operation_id, "kind": "gift",
+                                          "from_person_id": sender, "to_person_id": to_person_id, "amount": amount})
+
+
+async def donate(session: AsyncSession, caller: Caller, *, key: str, amount: int, now: datetime) -> Outcome:
+    donor = caller.person_id
+    started = await operations.begin(session, actor=caller.actor, key=key, kind="donation",
+                                     body={"from": donor, "amount": amount})
+    if isinstance(started, operations.Replayed):
+        return Outcome(started.result, replayed=True)
+    book = Book(session, started.operation_id)
+    await book.lock(persons=[donor], welfare=True)
+    welfare = book.system("welfare")
+    for pocket, part in _transferable(book.pockets(donor), amount):
+        book.transfer(pocket, welfare, part, kind="donation", reference=donor)
+    await book.write()
+    await publish(session, CoinsDonated(operation_id=started.operation_id, person_id=donor, amount=amount,
+                                        donated_at=now), subject=donor, actor=caller.actor, acting_for=caller.acting_for)
+    return await _done(session, started, {"operation_id": started.operation_id, "kind": "donation",
+                                          "person_id": donor, "amount": amount})
+
+
+async def grant(session: AsyncSession, caller: Caller, *, key: str, person_id: uuid.UUID, amount: int, reason: str,
+                limit: int, now: datetime) -> Outcome:
+    """Free coins (免费赠予) from the officer's district issuance account to a special elder of it."""
+    return await _to_special_elder(session, caller, key=key, person_id=person_id, amount=amount, reason=reason,
+                                   limit=limit, now=now, kind="grant")
+
+
+async def allocate_welfare(session: AsyncSession, caller: Caller, *, key: str, person_id: uuid.UUID, amount: int,
+                           reason: str, limit: int, now: datetime) -> Outcome:
+    """Coins from the public-welfare account (二次公益) to a special elder of the officer's district."""
+    return await _to_special_elder(session, caller, key=key, person_id=person_id, amount=amount, reason=reason,
+                                   limit=limit, now=now, kind="welfare_allocation")
+
+
+async def _to_special_elder(session: AsyncSession, caller: Caller, *, key: str, person_id: uuid.UUID, amount: int,
+                            reason: str, limit: int, now: datetime, kind: str) -> Outcome:
+    started = await operations.begin(session, actor=caller.actor, key=key, kind=kind,
+                                     body={"person": person_id, "amount": amount, "reason": reason})
+    if isinstance(started, operations.Replayed):
+        return Outcome(started.result, replayed=True)
+    if amount > limit:
+        raise UnprocessableInput(f"单笔不得超过{limit}分钟", f"At most {limit} minutes at a time", limit=limit)
+    facts = await holders.facts(session, person_id)
+    if facts is None or not facts.special_categories:
+        raise NotASpecialElder()
+    if caller.district is None or not facts.is_special_elder_of(caller.district):
+        raise OutsideDistrict()
+    await repository.insert_person_accounts(session, person_id)
+    book = Book(session, started.operation_id)
+    district = caller.district
+    if kind == "grant":
+        await book.lock(persons=[person_id], districts=[district])
+        source, pocket, event = book.system("district_issuance", district=district), "granted", CoinsGranted
+        at = {"granted_by": caller.actor, "granted_at": now}
+    else:
+        await book.lock(persons=[person_id], welfare=True)
+        source, pocket, event = book.system("welfare"), "allocated", WelfareAllocated
+        at = {"allocated_by": caller.actor, "allocated_at": now}
+        if source.available < amount:
+            raise InsufficientCoins(f"公益账户可用余额只有{source.available}分钟",
+                                    f"The welfare account holds only {source.available} minutes")
+    book.transfer(source, book.pocket(person_id, pocket), amount, kind=kind, reference=person_id)
+    await book.write()
+    await publish(session, event(operation_id=started.operation_id, district=district, person_id=person_id,
+                                 amount=amount, reason=reason, **at), subject=person_id, actor=caller.actor)
+    return await _done(session, started, {"operation_id": started.operation_id, "kind": kind, "district": district,
+                                          "person_id": person_id, "amount": amount, "reason": reason})
+
+
+async def _done(session: AsyncSession, started: operations.Started, result: dict[str, Any]) -> Outcome:
+    stored = {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in result.items()}
+    await operations.finish(session, started.operation_id, stored)
+    return Outcome(stored, replayed=False)

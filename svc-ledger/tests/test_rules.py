@@ -1,0 +1,193 @@
+"""The ledger's rules, each against the real PostgreSQL; the fixture checks every invariant afterwards."""
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from servicekit.errors import UnprocessableInput
+from ledger.db import holders
+from ledger.domain import holds, transfers
+from ledger.domain.errors import (IdempotencyKeyReused, InsufficientCoins, NotADirectRelative, NotASpecialElder,
+                                  OutsideDistrict)
+
+YOUNG = date(2040, 1, 1)
+
+
+async def test_a_service_is_held_settled_for_the_minutes_served_and_the_rest_released(ledger):
+    elder, volunteer = await ledger.person(special=["economic_hardship"]), await ledger.person()
+    await ledger.grant(elder, 180)
+    request = await ledger.submit(elder, 120)
+    assert (await ledger.view(elder)).held == 120
+    assert await ledger.complete(request, elder, [(volunteer, 90)])
+    assert await ledger.pockets(elder) == {"allocated": 0, "earned": 0, "gifted": 0, "granted": 90}
+    assert (await ledger.view(elder)).held == 0
+    paid = await ledger.view(volunteer)
+    assert (paid.stored_earned, paid.lifetime_earned) == (90, 90)
+    # A redelivered completion pays nobody twice.
+    assert not await ledger.complete(request, elder, [(volunteer, 90)])
+    assert (await ledger.view(volunteer)).balance == 90
+
+
+async def test_an_over_run_is_paid_up_to_the_hold_and_shared_among_a_group(ledger):
+    elder = await ledger.person(special=["advanced_age"])
+    first, second = await ledger.person(), await ledger.person()
+    await ledger.grant(elder, 600)
+    request = await ledger.submit(elder, 100)
+    await ledger.complete(request, elder, [(first, 90), (second, 60)])  # 150 served, 100 held
+    assert (await ledger.view(first)).balance + (await ledger.view(second)).balance == 100
+    assert (await ledger.view(first)).balance == 60  # 90/150 of 100
+    assert (await ledger.view(elder)).balance == 500
+
+
+async def test_cancelling_releases_the_hold_once(ledger):
+    elder = await ledger.person(special=["advanced_age"])
+    await ledger.grant(elder, 60)
+    request = await ledger.submit(elder, 60)
+    assert (await ledger.view(elder)).available == 0
+    assert await ledger.cancel(request)
+    assert not await ledger.cancel(request)
+    assert (await ledger.view(elder)).available == 60
+    assert await ledger.scalar("SELECT status FROM holds WHERE request_id = :r", r=request) == "voided"
+
+
+async def test_a_hold_expires_after_its_window_and_grace_and_then_pays_from_what_is_available(ledger):
+    elder, volunteer = await ledger.person(special=["advanced_age"]), await ledger.person()
+    await ledger.grant(elder, 100)
+    ends = datetime(2026, 12, 1, tzinfo=UTC)
+    request = await ledger.submit(elder, 80, ends_at=ends)
+    assert await holds.expire_due_holds(ledger.db, now=ends + timedelta(minutes=59)) == 0  # grace is 1 h here
+    assert await holds.expire_due_holds(ledger.db, now=ends + timedelta(hours=1)) == 1
+    assert (await ledger.view(elder)).available == 100
+    assert await ledger.scalar("SELECT status FROM holds WHERE request_id = :r", r=request) == "expired"
+    # A completion arriving after expiry is paid from what the elder has available, capped there.
+    await ledger.grant(elder, 0 + 1)
+    assert await ledger.complete(request, elder, [(volunteer, 200)])
+    assert (await ledger.view(volunteer)).balance == 101
+    assert (await ledger.view(elder)).balance == 0
+
+
+async def test_an_elder_under_60_cannot_spend_own_earned_coins_on_their_own_request(ledger):
+    young = await ledger.person(turns_60_on=YOUNG)
+    await ledger.earn(young, 120)
+    request = await ledger.submit(young, 60)
+    assert await ledger.scalar("SELECT count(*) FROM holds WHERE request_id = :r", r=request) == 0
+    rejected = await ledger.scalar(
+        "SELECT payload::jsonb -> 'data' ->> 'reason_code' FROM outbox"
+        " WHERE event_type = 'timebank.ledger.hold.rejected' AND key = :r", r=str(request))
+    assert rejected == "under_60"
+    assert (await ledger.view(young)).available == 120
+
+
+async def test_gifts_go_only_to_confirmed_direct_relatives(ledger):
+    giver, stranger = await ledger.person(), await ledger.person()
+    await ledger.earn(giver, 120)
+    with pytest.raises(NotADirectRelative):
+        await ledger.gift(giver, stranger, 60)
+    link = await ledger.relate(giver, stranger)
+    await ledger.gift(giver, stranger, 60)
+    assert await ledger.pockets(stranger) == {"allocated": 0, "earned": 0, "gifted": 60, "granted": 0}
+    await ledger.gift(stranger, giver, 30)  # the link works both ways
+    async with ledger.db.transaction() as session:
+        await holders.revoke_kinship(session, link, giver, stranger)
+    with pytest.raises(NotADirectRelative):
+        await ledger.gift(giver, stranger, 10)
+    with pytest.raises(NotADirectRelative):
+        await ledger.gift(giver, giver, 10)
+
+
+async def test_granted_coins_and_more_than_available_cannot_be_gifted_or_donated(ledger):
+    elder = await ledger.person(special=["economic_hardship"])
+    daughter = await ledger.person()
+    await ledger.relate(elder, daughter)
+    await ledger.grant(elder, 600)
+    before = await ledger.pockets(elder)
+    with pytest.raises(InsufficientCoins) as refused:
+        await ledger.gift(elder, daughter, 60)
+    assert "只能用于本人服务" in refused.value.detail_zh
+    with pytest.raises(InsufficientCoins):
+        await ledger.donate(elder, 60)
+    await ledger.earn(daughter, 100)
+    with pytest.raises(InsufficientCoins):
+        await ledger.gift(daughter, elder, 101)
+    assert await ledger.pockets(elder) == before
+    assert (await ledger.view(daughter)).balance == 100
+
+
+async def test_spending_order_keeps_earned_coins_for_last(ledger):
+    elder = await ledger.person(special=["advanced_age"])
+    son = await ledger.person()
+    await ledger.relate(elder, son)
+    await ledger.earn(elder, 60)
+    await ledger.earn(son, 60)
+    await ledger.gift(son, elder, 30)
+    await ledger.grant(elder, 20)
+    await ledger.submit(elder, 70)  # granted 20, gifted 30, then earned 20
+    held = {p.origin: p.held for p in (await ledger.view(elder)).by_origin}
+    assert held == {"allocated": 0, "earned": 20, "gifted": 30, "granted": 20}
+
+
+async def test_grants_only_by_an_officer_of_the_special_elders_district(ledger):
+    special = await ledger.person(district="110105", special=["severe_disability"])
+    ordinary = await ledger.person(district="110105")
+    with pytest.raises(OutsideDistrict) as refused:
+        await ledger.grant(special, 60, district="110108")
+    assert refused.value.status == 403
+    with pytest.raises(NotASpecialElder):
+        await ledger.grant(ordinary, 60)
+    with pytest.raises(UnprocessableInput):
+        async with ledger.db.transaction() as session:
+            await transfers.grant(session, transfers.Caller(actor="o", district="110105"), key="k", person_id=special,
+                                  amount=61, reason="超过上限", limit=60, now=datetime.now(UTC))
+    assert (await ledger.view(special)).balance == 0
+    await ledger.grant(special, 60)
+    assert await ledger.system_balance("district_issuance", district="110105") == -60
+
+
+async def test_donations_fund_welfare_allocations_to_special_elders(ledger):
+    volunteer, elder = await ledger.person(), await ledger.person(special=["family_planning_special"])
+    await ledger.earn(volunteer, 300)
+    welfare_before = await ledger.system_balance("welfare")
+    await ledger.donate(volunteer, 200)
+    await ledger.allocate(elder, 150)
+    assert await ledger.pockets(elder) == {"allocated": 150, "earned": 0, "gifted": 0, "granted": 0}
+    assert await ledger.system_balance("welfare") == welfare_before + 50
+    with pytest.raises(InsufficientCoins):
+        await ledger.allocate(elder, welfare_before + 51)
+
+
+async def test_a_replay_returns_the_first_result_and_another_body_is_a_conflict(ledger):
+    volunteer = await ledger.person()
+    await ledger.earn(volunteer, 300)
+    first = await ledger.donate(volunteer, 100, key="donate-1")
+    again = await ledger.donate(volunteer, 100, key="donate-1")
+    assert again.replayed and again.result == first.result
+    with pytest.raises(IdempotencyKeyReused):
+        await ledger.donate(volunteer, 99, key="donate-1")
+    assert (await ledger.view(volunteer)).balance == 200
+
+
+async def test_confirmed_false_records_are_reversed_and_what_is_gone_is_owed(ledger):
+    elder = await ledger.person(special=["advanced_age"])
+    cheat, honest = await ledger.person(), await ledger.person()
+    await ledger.grant(elder, 300)
+    request = await ledger.submit(elder, 120)
+    await ledger.complete(request, elder, [(cheat, 60), (honest, 60)])
+    await ledger.donate(cheat, 20)  # spent part of it already
+    sanction = uuid.uuid4()
+    assert await ledger.sanction(cheat, [request], sanction) == 1
+    assert await ledger.sanction(cheat, [request], sanction) == 0  # redelivered: nothing twice
+    cheat_view = await ledger.view(cheat)
+    assert (cheat_view.balance, cheat_view.clawback_due, cheat_view.lifetime_earned) == (0, 20, 0)
+    assert (await ledger.view(honest)).balance == 60
+    assert await ledger.pockets(elder) == {"allocated": 0, "earned": 0, "gifted": 0, "granted": 300 - 120 + 40}
+
+
+async def test_the_nursing_home_milestone_is_published_once(ledger):
+    volunteer = await ledger.person()
+    await ledger.earn(volunteer, 600_000 - 60)
+    assert (await ledger.view(volunteer)).milestones[0]["reached_at"] is None
+    await ledger.earn(volunteer, 60)
+    await ledger.earn(volunteer, 60)
+    assert (await ledger.view(volunteer)).milestones[0]["reached_at"] is not None
+    assert await ledger.scalar("SELECT count(*) FROM outbox WHERE event_type = 'timebank.ledger.milestone.reached'"
+                               " AND key = :p", p=str(volunteer)) == 1
