@@ -114,3 +114,10 @@ async def elder_contributions(session: AsyncSession, request_id: uuid.UUID, elde
         "   AND t.kind IN ('settlement', 'refund')"
         " GROUP BY a.origin"), {"r": request_id, "e": elder_id})).all()
     return {row.origin: row.net for row in rows}
+
+
+async def payer_of(session: AsyncSession, request_id: uuid.UUID) -> uuid.UUID | None:
+    """The elder whose coins paid for a request."""
+    return (await session.execute(text(
+        "SELECT a.owner_person_id FROM transfers t JOIN accounts a ON a.id = t.debit_account_id"
+        " WHERE t.reference = :r AND t.kind = 'settlement' AND a.kind = 'person' LIMIT 1"), {"r": request_id})).scalar()

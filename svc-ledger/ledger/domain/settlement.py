@@ -111,27 +111,29 @@ async def _credit_lifetime(session: AsyncSession, book: Book, person_id: uuid.UU
 
 async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied, *, now: datetime) -> int:
     """Give the elder back the coins paid for services audit confirmed false. A volunteer who no longer
-    holds them gives back what they have; the rest is recorded as owed (`clawback_due`)."""
+    holds them gives back what they have; the rest is recorded as owed (`clawback_due`). Each payment is
+    reversed at most once, whichever sanction names it first."""
     reversed_count = 0
     for request_id in sanction.false_request_ids:
-        started = await operations.begin(session, actor="audit", key=f"reverse:{sanction.sanction_id}:{request_id}",
-                                         kind="reversal", body={"request_id": request_id})
-        if isinstance(started, operations.Replayed):
-            continue
-        elder_id = await _payer_of(session, request_id)
-        payments = [p for p in await repository.payments_for(session, request_id)
-                    if p.outstanding > 0 and (sanction.person_id is None or sanction.kind != "volunteer_recording_revoked"
-                                              or p.volunteer_id == sanction.person_id)]
+        elder_id = await repository.payer_of(session, request_id)
+        named = [p for p in await repository.payments_for(session, request_id)
+                 if p.outstanding > 0 and (sanction.kind != "volunteer_recording_revoked" or sanction.person_id is None
+                                           or p.volunteer_id == sanction.person_id)]
+        payments = []
+        for payment in named:
+            started = await operations.begin(session, actor="audit", key=f"reverse:{request_id}:{payment.volunteer_id}",
+                                             kind="reversal", body={"request_id": request_id})
+            if isinstance(started, operations.Started):
+                payments.append((payment, started.operation_id))
         if elder_id is None or not payments:
-            await operations.finish(session, started.operation_id, {"reversed": 0})
             continue
         contributions = await repository.elder_contributions(session, request_id, elder_id)
         shard = escrow_shard(request_id)
-        book = Book(session, started.operation_id)
-        await book.lock(persons=[elder_id, *(p.volunteer_id for p in payments)], shards=[shard])
+        book = Book(session, payments[0][1])
+        await book.lock(persons=[elder_id, *(p.volunteer_id for p, _ in payments)], shards=[shard])
         escrow = book.system("escrow", shard=shard)
         outcomes = []
-        for payment in payments:
+        for payment, _ in payments:
             earned = book.pocket(payment.volunteer_id, "earned")
             taken = min(payment.outstanding, max(earned.available, 0))
             if taken:
@@ -139,7 +141,7 @@ async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied
                 _refund(book, escrow, elder_id, taken, contributions, request_id)
             outcomes.append((payment, taken))
         await book.write()
-        for payment, taken in outcomes:
+        for (payment, taken), (_, operation_id) in zip(outcomes, payments):
             shortfall = payment.outstanding - taken
             await session.execute(text(
                 "UPDATE holders SET lifetime_earned = lifetime_earned - :o, clawback_due = clawback_due + :s"
@@ -148,7 +150,7 @@ async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied
                 request_id=request_id, sanction_id=sanction.sanction_id, volunteer_id=payment.volunteer_id,
                 elder_id=elder_id, reversed=taken, shortfall=shortfall, reversed_at=now),
                 subject=request_id, actor=sanction.decided_by)
-        await operations.finish(session, started.operation_id, {"reversed": sum(t for _, t in outcomes)})
+            await operations.finish(session, operation_id, {"reversed": taken, "shortfall": shortfall})
         reversed_count += 1
     return reversed_count
 
@@ -164,9 +166,3 @@ def _refund(book: Book, escrow, elder_id: uuid.UUID, amount: int, contributions:
             amount -= part
     if amount:  # cannot happen while payments come out of the elder's contributions; never lose a coin
         book.transfer(escrow, book.pocket(elder_id, "earned"), amount, kind="refund", reference=request_id)
-
-
-async def _payer_of(session: AsyncSession, request_id: uuid.UUID) -> uuid.UUID | None:
-    return (await session.execute(text(
-        "SELECT a.owner_person_id FROM transfers t JOIN accounts a ON a.id = t.debit_account_id"
-        " WHERE t.reference = :r AND t.kind = 'settlement' AND a.kind = 'person' LIMIT 1"), {"r": request_id})).scalar()
