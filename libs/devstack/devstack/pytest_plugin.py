@@ -147,6 +147,14 @@ async def login(client: httpx.AsyncClient, openid: str | None = None) -> dict:
     return response.json()
 
 
+async def staff_headers(client: httpx.AsyncClient, username: str, password: str = "demo-password-2026") -> dict:
+    """Bearer headers for a seeded demo staff member (admin, auditor, institution, officer-1101xx)."""
+    response = await client.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
+                                                              "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
 async def eventually(check, *, timeout: float = 30.0, interval: float = 0.2):
     """Await `check()` until it returns something truthy; the last value is returned."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -159,5 +167,6 @@ async def eventually(check, *, timeout: float = 30.0, interval: float = 0.2):
 
 @pytest.fixture
 def helpers() -> SimpleNamespace:
-    """`helpers.login(client, openid=None)` and `helpers.eventually(check, timeout=…)`."""
-    return SimpleNamespace(login=login, eventually=eventually)
+    """`helpers.login(client, openid=None)`, `helpers.staff_headers(client, username)` and
+    `helpers.eventually(check, timeout=…)`."""
+    return SimpleNamespace(login=login, staff_headers=staff_headers, eventually=eventually)

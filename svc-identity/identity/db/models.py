@@ -21,6 +21,27 @@ class Person(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     registered_via: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Declared by the person (or staff for them); district officers act only for residents of their district.
+    residence_district: Mapped[str | None] = mapped_column(String(6))
+    permanent_resident: Mapped[bool | None] = mapped_column(Boolean)
+    residence_declared_by: Mapped[str | None] = mapped_column(String(128))
+    residence_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SpecialGroupChange(Base):
+    """Every setting or clearing of a person's special-elder categories, by whom and why (append-only);
+    the newest row is the current state."""
+
+    __tablename__ = "special_group_changes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), index=True)
+    district: Mapped[str] = mapped_column(String(6))
+    categories: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    note: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class WechatAccount(Base):

@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.db.models import (KinshipLink, PartnerClient, Person, RealName, RefreshToken, SigningKey, StaffUser,
-                                 WechatAccount)
+from identity.db.models import (KinshipLink, PartnerClient, Person, RealName, RefreshToken, SigningKey,
+                                 SpecialGroupChange, StaffUser, WechatAccount)
 
 
 async def lock_openid(session: AsyncSession, openid: str) -> None:
@@ -19,8 +19,14 @@ async def wechat_account(session: AsyncSession, openid: str) -> WechatAccount | 
     return await session.get(WechatAccount, openid)
 
 
-async def person(session: AsyncSession, person_id) -> Person | None:
-    return await session.get(Person, person_id)
+async def person(session: AsyncSession, person_id, *, lock: bool = False) -> Person | None:
+    return await session.get(Person, person_id, with_for_update=True if lock else None)
+
+
+async def latest_special_group_change(session: AsyncSession, person_id) -> SpecialGroupChange | None:
+    query = (select(SpecialGroupChange).where(SpecialGroupChange.person_id == person_id)
+             .order_by(SpecialGroupChange.set_at.desc()).limit(1))
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def staff_by_username(session: AsyncSession, username: str) -> StaffUser | None:

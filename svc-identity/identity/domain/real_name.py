@@ -40,6 +40,10 @@ class Verification:
     verified_at: datetime
 
 
+def beijing_today() -> date:
+    return datetime.now(BEIJING).date()
+
+
 def age_on(record: RealName, day: date) -> int:
     """Whole years, from the stored 18th birthday (the birth date itself is not kept in the clear)."""
     eighteenth = record.turns_18_on
@@ -55,7 +59,7 @@ def _view(record: RealName, today: date) -> Verification:
 
 async def verify_real_name(session: AsyncSession, cipher: PersonalDataCipher, *, person_id: uuid.UUID, name: str,
                            id_number: str, actor: str) -> Verification:
-    today = datetime.now(BEIJING).date()
+    today = beijing_today()
     # The region table lookup is CPU work of a few milliseconds: keep it off the event loop.
     resident = await asyncio.to_thread(parse_resident_id, id_number, today=today)
     if await repository.person(session, person_id) is None:

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from servicekit.auth import CurrentPrincipal, Principal, require_roles
+from servicekit.errors import Forbidden
+from identity.api.deps import Session
+from identity.domain import residence, special_groups
+from identity.domain.real_name import beijing_today
+
+router = APIRouter(tags=["people"])
+Category = Literal["economic_hardship", "severe_disability_or_dementia", "family_planning_special",
+                   "severe_disability", "advanced_age", "other"]
+
+
+class ResidenceRequest(BaseModel):
+    district: str = Field(pattern=r"^1101\d\d$", description="one of Beijing's 16 district codes, e.g. 110105")
+    permanent_resident: bool = Field(description="a Beijing permanent resident (常住居民)")
+
+
+class ResidenceResponse(BaseModel):
+    person_id: uuid.UUID
+    district: str
+    permanent_resident: bool
+    declared_at: datetime
+
+
+class SpecialGroupsRequest(BaseModel):
+    categories: list[Category] = Field(max_length=6, description="empty clears them")
+    note: str | None = Field(None, max_length=500, description="required with 'other'")
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class SpecialGroupsResponse(BaseModel):
+    person_id: uuid.UUID
+    district: str | None
+    categories: list[str]
+    labels: list[str]
+    note: str | None
+    reason: str | None
+    set_by: str | None
+    set_at: datetime | None
+
+
+Officer = Annotated[Principal, Depends(require_roles("district_officer"))]
+Reader = Annotated[Principal, Depends(require_roles("district_officer", "city_admin", "auditor"))]
+
+
+@router.put("/api/v1/me/residence", response_model=ResidenceResponse,
+            summary="Declare the caller's district of residence and permanent-resident status")
+async def declare_residence(body: ResidenceRequest, principal: CurrentPrincipal, session: Session) -> ResidenceResponse:
+    if principal.kind != "person" and not principal.acting_for:
+        raise Forbidden("只有个人可以登记居住地", "Only people declare a residence")
+    person = await residence.declare_residence(
+        session, person_id=uuid.UUID(principal.subject), district=body.district,
+        permanent_resident=body.permanent_resident, actor=principal.id, acting_for=principal.acting_for)
+    return ResidenceResponse(person_id=person.id, district=person.residence_district,
+                             permanent_resident=person.permanent_resident, declared_at=person.residence_declared_at)
+
+
+def _special_response(person_id: uuid.UUID, change) -> SpecialGroupsResponse:
+    if change is None:
+        return SpecialGroupsResponse(person_id=person_id, district=None, categories=[], labels=[], note=None,
+                                     reason=None, set_by=None, set_at=None)
+    return SpecialGroupsResponse(person_id=person_id, district=change.district, categories=change.categories,
+                                 labels=[special_groups.CATEGORIES[c] for c in change.categories], note=change.note,
+                                 reason=change.reason, set_by=change.set_by, set_at=change.set_at)
+
+
+@router.post("/api/v1/people/{person_id}/special-groups", response_model=SpecialGroupsResponse,
+             summary="Set (or, with an empty list, clear) a resident elder's special-elder categories")
+async def set_special_groups(person_id: uuid.UUID, body: SpecialGroupsRequest, officer: Officer,
+                             session: Session) -> SpecialGroupsResponse:
+    change = await special_groups.set_special_groups(
+        session, person_id=person_id, officer=officer, categories=list(body.categories), note=body.note,
+        reason=body.reason, today=beijing_today())
+    return _special_response(person_id, change)
+
+
+@router.get("/api/v1/people/{person_id}/special-groups", response_model=SpecialGroupsResponse,
+            summary="A person's current special-elder categories (officers of their district, city admin, auditor)")
+async def get_special_groups(person_id: uuid.UUID, reader: Reader, session: Session) -> SpecialGroupsResponse:
+    return _special_response(person_id, await special_groups.current(session, person_id=person_id, reader=reader))

@@ -1,0 +1,34 @@
+"""Where a person lives: the district (one of Beijing's 16) and whether they are a permanent resident
+(常住居民). Declared by the person or by staff for them; staff can check it later. District officers act
+only for residents of their district, and the ledger groups its liability by it."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.districts import DISTRICTS
+from contracts.identity import ResidenceDeclared
+from contracts.topics import Topic
+from servicekit.errors import NotFound, UnprocessableInput
+from servicekit.events import build_event, record_event
+from identity.db import repository
+from identity.db.models import Person
+
+
+async def declare_residence(session: AsyncSession, *, person_id: uuid.UUID, district: str, permanent_resident: bool,
+                            actor: str, acting_for: str | None = None) -> Person:
+    if district not in DISTRICTS:
+        raise UnprocessableInput("未知的区代码", "Unknown district code", field="district")
+    person = await repository.person(session, person_id, lock=True)
+    if person is None:
+        raise NotFound("用户不存在", "No such person")
+    now = datetime.now(UTC)
+    person.residence_district, person.permanent_resident = district, permanent_resident
+    person.residence_declared_by, person.residence_declared_at = actor, now
+    data = ResidenceDeclared(person_id=person_id, district=district, permanent_resident=permanent_resident,
+                             declared_by=actor, declared_at=now)
+    await record_event(session, topic=Topic.IDENTITY, event=build_event(
+        source="identity", data=data, subject=str(person_id), actor=actor, acting_for=acting_for))
+    return person
