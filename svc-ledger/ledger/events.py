@@ -52,8 +52,14 @@ def handlers(settings: LedgerSettings) -> dict[str, tuple[type[EventData], Handl
     }
 
 
+async def settle_completed_services(session: AsyncSession, events: list[CloudEvent]) -> None:
+    """Consecutive service completions of one poll settle together (a fixed number of statements)."""
+    await settlement.settle_services(session, [ServiceCompleted.read(e.data) for e in events], now=clock.now())
+
+
 def consumers(runtime: Runtime) -> list[EventConsumer]:
     table = handlers(runtime.settings)  # type: ignore[arg-type]
     return [EventConsumer(name="ledger", topics=[Topic.IDENTITY.value, Topic.MATCHING.value, Topic.AUDIT.value],
                           db=runtime.db, settings=runtime.settings,
-                          handlers={t: handler for t, (_, handler) in table.items()})]
+                          handlers={t: handler for t, (_, handler) in table.items()},
+                          batch_handlers={ServiceCompleted.TYPE: settle_completed_services})]

@@ -191,3 +191,27 @@ async def test_the_nursing_home_milestone_is_published_once(ledger):
     assert (await ledger.view(volunteer)).milestones[0]["reached_at"] is not None
     assert await ledger.scalar("SELECT count(*) FROM outbox WHERE event_type = 'timebank.ledger.milestone.reached'"
                                " AND key = :p", p=str(volunteer)) == 1
+
+
+async def test_a_batch_of_completions_settles_each_request_once(ledger):
+    from contracts.matching import ServiceCompleted, ServiceParticipant
+    from ledger.domain import settlement
+
+    elder = await ledger.person(special=["advanced_age"])
+    first, second = await ledger.person(), await ledger.person()
+    await ledger.grant(elder, 1000)
+    already = await ledger.submit(elder, 60)
+    fresh = await ledger.submit(elder, 60)
+    own = await ledger.submit(elder, 60)
+    await ledger.complete(already, elder, [(first, 60)])
+
+    def done(request, volunteer, minutes):
+        return ServiceCompleted(request_id=request, elder_id=elder, district="110105", completed_at=datetime.now(UTC),
+                                participants=[ServiceParticipant(volunteer_id=volunteer, minutes=minutes)])
+    batch = [done(already, first, 60), done(fresh, first, 30), done(fresh, second, 60), done(own, elder, 60)]
+    async with ledger.db.transaction() as session:
+        assert await settlement.settle_services(session, batch, now=datetime.now(UTC)) == 2
+    assert (await ledger.view(first)).balance == 90  # 60 before, then 30: the first completion of `fresh` wins
+    assert (await ledger.view(second)).balance == 0
+    assert (await ledger.view(elder)).balance == 1000 - 90  # serving oneself pays nothing; the hold is released
+    assert (await ledger.view(elder)).held == 0

@@ -59,16 +59,24 @@ def build_event(
 
 async def record_event(session: AsyncSession, *, topic: str, event: CloudEvent, key: str | None = None) -> None:
     """Write the event to the outbox in the caller's transaction: it is published iff the change commits."""
+    await record_events(session, topic=topic, events=[(event, key)])
+
+
+async def record_events(session: AsyncSession, *, topic: str, events: list[tuple[CloudEvent, str | None]]) -> None:
+    """Many events (each with its key, or None for its subject) in one statement, in order."""
+    if not events:
+        return
     await session.execute(
         text(
             "INSERT INTO outbox (event_id, topic, key, event_type, payload) "
-            "VALUES (:event_id, :topic, :key, :event_type, :payload)"
+            "SELECT i, t, k, ty, p FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), CAST(:keys AS text[]),"
+            " CAST(:types AS text[]), CAST(:payloads AS text[])) WITH ORDINALITY AS e(i, t, k, ty, p, n) ORDER BY n"
         ),
         {
-            "event_id": event.id,
-            "topic": topic,
-            "key": key or event.subject,
-            "event_type": event.type,
-            "payload": event.model_dump_json(),
+            "ids": [e.id for e, _ in events],
+            "topics": [topic] * len(events),
+            "keys": [key or e.subject for e, key in events],
+            "types": [e.type for e, _ in events],
+            "payloads": [e.model_dump_json() for e, _ in events],
         },
     )

@@ -25,14 +25,38 @@ class HolderFacts:
 
 
 async def ensure_holder(session: AsyncSession, person_id: uuid.UUID) -> None:
-    await session.execute(text("INSERT INTO holders (person_id) VALUES (:p) ON CONFLICT DO NOTHING"), {"p": person_id})
+    await ensure_holders(session, [person_id])
+
+
+async def ensure_holders(session: AsyncSession, people: list[uuid.UUID]) -> None:
+    await session.execute(text(
+        "INSERT INTO holders (person_id) SELECT p FROM unnest(CAST(:p AS uuid[])) AS p ORDER BY p ON CONFLICT DO NOTHING"),
+        {"p": sorted(set(people))})
 
 
 async def facts(session: AsyncSession, person_id: uuid.UUID) -> HolderFacts | None:
-    row = (await session.execute(text(
-        "SELECT person_id, turns_60_on, district, special_district, special_categories FROM holders WHERE person_id = :p"),
-        {"p": person_id})).first()
-    return HolderFacts(*row) if row else None
+    return (await facts_of(session, [person_id])).get(person_id)
+
+
+async def facts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[uuid.UUID, HolderFacts]:
+    rows = (await session.execute(text(
+        "SELECT person_id, turns_60_on, district, special_district, special_categories FROM holders"
+        " WHERE person_id = ANY(:p)"), {"p": list(set(people))})).all()
+    return {row.person_id: HolderFacts(*row) for row in rows}
+
+
+async def credit_earnings(session: AsyncSession, earnings: dict[uuid.UUID, int]) -> None:
+    await session.execute(text(
+        "UPDATE holders SET lifetime_earned = lifetime_earned + v.amount"
+        " FROM unnest(CAST(:p AS uuid[]), CAST(:a AS bigint[])) AS v(person_id, amount)"
+        " WHERE holders.person_id = v.person_id"), {"p": list(earnings), "a": list(earnings.values())})
+
+
+async def mark_milestone(session: AsyncSession, people: list[uuid.UUID], at) -> list[uuid.UUID]:
+    """Those of `people` reaching the milestone for the first time."""
+    return list((await session.execute(text(
+        "UPDATE holders SET milestone_reached_at = :at WHERE person_id = ANY(:p) AND milestone_reached_at IS NULL"
+        " RETURNING person_id"), {"p": people, "at": at})).scalars())
 
 
 async def record_age(session: AsyncSession, person_id: uuid.UUID, turns_60_on: date) -> None:

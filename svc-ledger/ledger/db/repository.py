@@ -13,12 +13,20 @@ from ledger.domain.book import ORIGINS, OWN_SERVICE_ORDER, Pending
 async def insert_person_accounts(session: AsyncSession, person_id: uuid.UUID) -> uuid.UUID | None:
     """Open the person's four origin accounts unless they exist; the earned account's id when this call
     opened them."""
+    opened = await insert_accounts_of(session, [person_id])
+    return opened.get(person_id)
+
+
+async def insert_accounts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Open the origin accounts of everyone who has none yet: person -> earned account id, for those opened."""
     rows = (await session.execute(text(
         "INSERT INTO accounts (id, kind, owner_person_id, origin, balance, held)"
-        " SELECT gen_random_uuid(), 'person', :p, origin, 0, 0 FROM unnest(CAST(:origins AS text[])) AS origin"
-        " ON CONFLICT (owner_person_id, origin) DO NOTHING RETURNING id, origin"),
-        {"p": person_id, "origins": list(ORIGINS)})).all()
-    return next((row.id for row in rows if row.origin == "earned"), None)
+        " SELECT gen_random_uuid(), 'person', p, origin, 0, 0"
+        " FROM unnest(CAST(:people AS uuid[])) AS p CROSS JOIN unnest(CAST(:origins AS text[])) AS origin"
+        " ORDER BY p, origin"
+        " ON CONFLICT (owner_person_id, origin) DO NOTHING RETURNING id, owner_person_id, origin"),
+        {"people": sorted(set(people)), "origins": list(ORIGINS)})).all()
+    return {row.owner_person_id: row.id for row in rows if row.origin == "earned"}
 
 
 async def person_pockets(session: AsyncSession, person_id: uuid.UUID) -> list:
@@ -55,9 +63,14 @@ async def liability(session: AsyncSession, district: str | None) -> list:
 
 # --- holds ---------------------------------------------------------------------------------------------
 async def lock_hold(session: AsyncSession, request_id: uuid.UUID):
-    return (await session.execute(text(
-        "SELECT id, request_id, elder_id, amount, status, expires_at FROM holds WHERE request_id = :r FOR UPDATE"),
-        {"r": request_id})).first()
+    return (await lock_holds(session, [request_id])).get(request_id)
+
+
+async def lock_holds(session: AsyncSession, request_ids: list[uuid.UUID]) -> dict:
+    rows = (await session.execute(text(
+        "SELECT id, request_id, elder_id, amount, status, expires_at FROM holds WHERE request_id = ANY(:r)"
+        " ORDER BY id FOR UPDATE"), {"r": request_ids})).all()
+    return {row.request_id: row for row in rows}
 
 
 async def insert_hold(session: AsyncSession, *, hold_id: uuid.UUID, request_id: uuid.UUID, elder_id: uuid.UUID,
@@ -70,20 +83,29 @@ async def insert_hold(session: AsyncSession, *, hold_id: uuid.UUID, request_id: 
 
 
 async def resolve_hold(session: AsyncSession, hold_id: uuid.UUID, status: str) -> None:
-    await session.execute(text("UPDATE holds SET status = :s, resolved_at = now() WHERE id = :id AND status = 'pending'"),
-                          {"id": hold_id, "s": status})
+    await resolve_holds(session, [hold_id], status)
 
 
-async def unresolved_legs(session: AsyncSession, request_id: uuid.UUID) -> list[Pending]:
-    """The hold's pending transfers not yet posted, voided or expired, in the order they were drawn."""
+async def resolve_holds(session: AsyncSession, hold_ids: list[uuid.UUID], status: str) -> None:
+    if hold_ids:
+        await session.execute(text(
+            "UPDATE holds SET status = :s, resolved_at = now() WHERE id = ANY(:ids) AND status = 'pending'"),
+            {"ids": hold_ids, "s": status})
+
+
+async def unresolved_legs(session: AsyncSession, request_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Pending]]:
+    """Per request, its hold's pending transfers not yet posted, voided or expired, in spending order."""
     rows = (await session.execute(text(
-        "SELECT p.id, p.debit_account_id, p.credit_account_id, p.amount, p.kind FROM transfers p"
+        "SELECT p.reference, p.id, p.debit_account_id, p.credit_account_id, p.amount, p.kind FROM transfers p"
         " JOIN accounts a ON a.id = p.debit_account_id"
-        " WHERE p.reference = :r AND p.code = 'pending'"
+        " WHERE p.reference = ANY(:r) AND p.code = 'pending'"
         " AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id)"
-        " ORDER BY array_position(CAST(:order AS text[]), CAST(a.origin AS text))"),
-        {"r": request_id, "order": list(OWN_SERVICE_ORDER)})).all()
-    return [Pending(*row) for row in rows]
+        " ORDER BY p.reference, array_position(CAST(:order AS text[]), CAST(a.origin AS text))"),
+        {"r": request_ids, "order": list(OWN_SERVICE_ORDER)})).all()
+    legs: dict[uuid.UUID, list[Pending]] = {}
+    for row in rows:
+        legs.setdefault(row.reference, []).append(Pending(*row[1:]))
+    return legs
 
 
 async def expired_hold_requests(session: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:

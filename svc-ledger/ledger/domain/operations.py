@@ -53,3 +53,23 @@ async def begin(session: AsyncSession, *, actor: str, key: str, kind: str, body:
 async def finish(session: AsyncSession, operation_id: uuid.UUID, result: dict[str, Any]) -> None:
     await session.execute(text("UPDATE operations SET result = CAST(:result AS jsonb) WHERE id = :id"),
                           {"id": operation_id, "result": json.dumps(result, default=str, ensure_ascii=False)})
+
+
+async def begin_many(session: AsyncSession, *, actor: str, kind: str, keys: list[str]) -> dict[str, uuid.UUID]:
+    """Event-driven operations in bulk (the key is the business id, the body is the key): the keys that
+    start now, with their operation ids; keys already done are left out."""
+    ids = [uuid.uuid4() for _ in keys]
+    rows = (await session.execute(text(
+        "INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint)"
+        " SELECT id, :actor, key, :kind, :kind FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS text[])) AS o(id, key)"
+        " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING idempotency_key, id"),
+        {"actor": actor, "kind": kind, "ids": ids, "keys": keys})).all()
+    return {row.idempotency_key: row.id for row in rows}
+
+
+async def finish_many(session: AsyncSession, results: dict[uuid.UUID, dict[str, Any]]) -> None:
+    if results:
+        await session.execute(text(
+            "UPDATE operations SET result = CAST(v.result AS jsonb)"
+            " FROM unnest(CAST(:ids AS uuid[]), CAST(:results AS text[])) AS v(id, result) WHERE operations.id = v.id"),
+            {"ids": list(results), "results": [json.dumps(r, default=str) for r in results.values()]})

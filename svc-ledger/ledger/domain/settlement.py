@@ -21,7 +21,7 @@ from ledger.domain import operations
 from ledger.domain.book import OWN_SERVICE_ORDER, Book, available_in, draw, escrow_shard
 from ledger.domain.clock import beijing_date
 from ledger.domain.holds import spendable_origins
-from ledger.domain.publish import publish
+from ledger.domain.publish import publish, publish_many
 
 MILESTONE_MINUTES = 10_000 * 60  # 10,000 stored earned coins: nursing-home eligibility
 
@@ -40,73 +40,89 @@ def split(total: int, shares: list[int]) -> list[int]:
 
 
 async def settle_service(session: AsyncSession, service: ServiceCompleted, *, now: datetime) -> bool:
-    started = await operations.begin(session, actor="matching", key=f"settle:{service.request_id}", kind="settlement",
-                                     body={"request_id": service.request_id})
-    if isinstance(started, operations.Replayed):
-        return False
+    return await settle_services(session, [service], now=now) == 1
+
+
+async def settle_services(session: AsyncSession, services: list[ServiceCompleted], *, now: datetime) -> int:
+    """Settle many completed services in one transaction with a fixed number of statements (the consumer
+    hands over a whole poll). At most once per request; returns how many were settled now."""
+    unique = list({s.request_id: s for s in reversed(services)}.values())[::-1]  # first of each request
+    started = await operations.begin_many(session, actor="matching", kind="settlement",
+                                          keys=[f"settle:{s.request_id}" for s in unique])
+    services = [s for s in unique if f"settle:{s.request_id}" in started]
+    if not services:
+        return 0
     # Nobody is paid for serving themself: that would turn restricted coins into earned ones.
-    participants = [p for p in service.participants if p.volunteer_id != service.elder_id]
-    volunteers = sorted({p.volunteer_id for p in participants})
-    for person in volunteers:
-        await repository.insert_person_accounts(session, person)
-        await holders.ensure_holder(session, person)
-    hold = await repository.lock_hold(session, service.request_id)
+    participants = {s.request_id: [p for p in s.participants if p.volunteer_id != s.elder_id] for s in services}
+    volunteers = sorted({p.volunteer_id for ps in participants.values() for p in ps})
+    await repository.insert_accounts_of(session, volunteers)
+    await holders.ensure_holders(session, volunteers)
+    request_ids = [s.request_id for s in services]
+    holds = await repository.lock_holds(session, request_ids)
+    legs = await repository.unresolved_legs(session, request_ids)
+    without_hold = [s.elder_id for s in services if getattr(holds.get(s.request_id), "status", None) != "pending"]
+    facts = await holders.facts_of(session, without_hold) if without_hold else {}
+    book = Book(session, uuid.uuid4())
+    await book.lock(persons=[*{s.elder_id for s in services}, *volunteers],
+                    shards=sorted({escrow_shard(r) for r in request_ids}))
+
+    settled: list[ServiceSettled] = []
+    for service in services:
+        book.operation_id = started[f"settle:{service.request_id}"]
+        settled.append(_settle_one(book, service, participants[service.request_id], holds.get(service.request_id),
+                                   legs.get(service.request_id, []), facts.get(service.elder_id), now))
+    await book.write()
+    await repository.resolve_holds(session, [h.id for h in holds.values() if h.status == "pending"], "settled")
+    earnings: dict[uuid.UUID, int] = {}
+    for event in settled:
+        for payment in event.payments:
+            earnings[payment.volunteer_id] = earnings.get(payment.volunteer_id, 0) + payment.amount
+    if earnings:
+        await holders.credit_earnings(session, earnings)
+        rich = [p for p in earnings if book.pocket(p, "earned").balance >= MILESTONE_MINUTES]
+        milestones = [NursingHomeMilestoneReached(person_id=p, earned_balance=book.pocket(p, "earned").balance,
+                                                  reached_at=now)
+                      for p in (await holders.mark_milestone(session, rich, now) if rich else [])]
+    else:
+        milestones = []
+    await publish_many(session, [(e, e.request_id) for e in settled] + [(m, m.person_id) for m in milestones])
+    await operations.finish_many(session, {started[f"settle:{e.request_id}"]: {"paid": sum(p.amount for p in e.payments)}
+                                           for e in settled})
+    return len(settled)
+
+
+def _settle_one(book: Book, service: ServiceCompleted, participants: list, hold, legs: list, facts, now: datetime
+                ) -> ServiceSettled:
+    """Stage one settlement in the book: post the hold (or draw directly), pay each participant."""
     shard = escrow_shard(service.request_id)
-    book = Book(session, started.operation_id)
-    await book.lock(persons=[service.elder_id, *volunteers], shards=[shard])
     escrow = book.system("escrow", shard=shard)
     owed = sum(p.minutes for p in participants)
-
     if hold is not None and hold.status == "pending":
         collected = 0
-        for leg in await repository.unresolved_legs(session, service.request_id):
+        for leg in legs:
             part = min(leg.amount, owed - collected)
             if part > 0:
                 book.post(leg, part, reference=service.request_id)
                 collected += part
             else:
                 book.release(leg, code="void", reference=service.request_id)
-        await repository.resolve_hold(session, hold.id, "settled")
         released = hold.amount - collected
     else:
-        facts = await holders.facts(session, service.elder_id)
         order = spendable_origins(facts.turns_60_on if facts else None, beijing_date(now))
         pockets = book.pockets(service.elder_id)
         collected = min(owed, available_in(pockets, order))
         for pocket, part in (draw(pockets, order, collected) if collected else []):
             book.transfer(pocket, escrow, part, kind="settlement", reference=service.request_id)
         released = 0
-
-    shares = split(collected, [p.minutes for p in participants])
     payments = []
-    for participant, amount in zip(participants, shares):
+    for participant, amount in zip(participants, split(collected, [p.minutes for p in participants])):
         if amount:
             book.transfer(escrow, book.pocket(participant.volunteer_id, "earned"), amount, kind="payment",
                           reference=service.request_id)
             payments.append(Payment(volunteer_id=participant.volunteer_id, amount=amount))
-    await book.write()
-    for payment in payments:
-        await _credit_lifetime(session, book, payment.volunteer_id, payment.amount, now=now)
-    await publish(session, ServiceSettled(
-        request_id=service.request_id, hold_id=hold.id if hold else uuid.UUID(int=0), elder_id=service.elder_id,
-        payments=payments, unpaid_overrun=owed - collected, released=released, settled_at=now),
-        subject=service.request_id)
-    await operations.finish(session, started.operation_id, {"collected": collected})
-    return True
-
-
-async def _credit_lifetime(session: AsyncSession, book: Book, person_id: uuid.UUID, amount: int, *, now: datetime) -> None:
-    """Count the earnings and publish the nursing-home milestone the first time stored earned coins
-    reach 10,000."""
-    earned = book.pocket(person_id, "earned")
-    await session.execute(text("UPDATE holders SET lifetime_earned = lifetime_earned + :a WHERE person_id = :p"),
-                          {"a": amount, "p": person_id})
-    reached = earned.balance >= MILESTONE_MINUTES and (await session.execute(text(
-        "UPDATE holders SET milestone_reached_at = :now WHERE person_id = :p AND milestone_reached_at IS NULL"
-        " RETURNING person_id"), {"now": now, "p": person_id})).first() is not None
-    if reached:
-        await publish(session, NursingHomeMilestoneReached(person_id=person_id, earned_balance=earned.balance,
-                                                           reached_at=now), subject=person_id)
+    return ServiceSettled(request_id=service.request_id, hold_id=hold.id if hold else uuid.UUID(int=0),
+                          elder_id=service.elder_id, payments=payments, unpaid_overrun=owed - collected,
+                          released=released, settled_at=now)
 
 
 async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied, *, now: datetime) -> int:
