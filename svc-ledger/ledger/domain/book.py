@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.db.models import Entry, Transfer
 from ledger.domain.errors import InsufficientCoins
 
 ORIGINS = ("earned", "gifted", "granted", "allocated")
@@ -146,10 +145,11 @@ class Book:
     # --- writing -----------------------------------------------------------------------------------------
     async def write(self) -> None:
         """Write the staged transfers, their entries and the new balances (three statements)."""
+        # unnest() over arrays: one statement and one round trip whatever the batch size.
         if self._transfers:
-            await self.session.execute(insert(Transfer), self._transfers)
+            await self.session.execute(_INSERT_TRANSFERS, _columns(self._transfers, _TRANSFER_COLUMNS))
         if self._entries:
-            await self.session.execute(insert(Entry), self._entries)
+            await self.session.execute(_INSERT_ENTRIES, _columns(self._entries, _ENTRY_COLUMNS))
         changed = [a for a in self.accounts.values() if a.changed]
         if changed:
             await self.session.execute(text(
@@ -162,6 +162,27 @@ class Book:
         self._entries.clear()
         for account in changed:
             account.changed = False
+
+
+_TRANSFER_COLUMNS = {"id": "uuid", "operation_id": "uuid", "code": "text", "kind": "text", "debit_account_id": "uuid",
+                     "credit_account_id": "uuid", "amount": "bigint", "pending_id": "uuid",
+                     "expires_at": "timestamptz", "reference": "uuid"}
+_ENTRY_COLUMNS = {"transfer_id": "uuid", "account_id": "uuid", "amount": "bigint", "balance_after": "bigint"}
+
+
+def _bulk_insert(table: str, columns: dict[str, str]) -> TextClause:
+    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in columns.items())
+    names = ", ".join(columns)
+    return text(f"INSERT INTO {table} ({names}) SELECT {names} FROM unnest({arrays}) WITH ORDINALITY"
+                f" AS v({names}, n) ORDER BY n")
+
+
+_INSERT_TRANSFERS = _bulk_insert("transfers", _TRANSFER_COLUMNS)
+_INSERT_ENTRIES = _bulk_insert("entries", _ENTRY_COLUMNS)
+
+
+def _columns(rows: list[dict], columns: dict[str, str]) -> dict[str, list]:
+    return {name: [row[name] for row in rows] for name in columns}
 
 
 def draw(pockets: dict[str, LockedAccount], order: Iterable[str], amount: int) -> list[tuple[LockedAccount, int]]:

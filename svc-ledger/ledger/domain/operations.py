@@ -33,13 +33,18 @@ def fingerprint(kind: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def begin(session: AsyncSession, *, actor: str, key: str, kind: str, body: dict[str, Any]) -> Started | Replayed:
+async def begin(session: AsyncSession, *, actor: str, key: str, kind: str, body: dict[str, Any],
+                result: dict[str, Any] | None = None, operation_id: uuid.UUID | None = None) -> Started | Replayed:
+    """Start the operation, or return the first result of an earlier one with this key. A result known
+    before the work is done (it is refused or it happens as asked) is stored now: one statement fewer."""
     digest = fingerprint(kind, body)
-    operation_id = uuid.uuid4()
+    operation_id = operation_id or uuid.uuid4()
     inserted = (await session.execute(text(
-        "INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint) VALUES (:id, :actor, :key, :kind, :fp)"
+        "INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint, result)"
+        " VALUES (:id, :actor, :key, :kind, :fp, CAST(:result AS jsonb))"
         " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING id"),
-        {"id": operation_id, "actor": actor, "key": key, "kind": kind, "fp": digest})).first()
+        {"id": operation_id, "actor": actor, "key": key, "kind": kind, "fp": digest,
+         "result": None if result is None else json.dumps(result, default=str, ensure_ascii=False)})).first()
     if inserted is not None:
         return Started(operation_id)
     first = (await session.execute(text(

@@ -53,43 +53,47 @@ def _transferable(pockets: dict[str, LockedAccount], amount: int) -> list[tuple[
 
 async def gift(session: AsyncSession, caller: Caller, *, key: str, to_person_id: uuid.UUID, amount: int,
                now: datetime) -> Outcome:
-    sender = caller.person_id
-    started = await operations.begin(session, actor=caller.actor, key=key, kind="gift",
-                                     body={"from": sender, "to": to_person_id, "amount": amount})
+    sender, operation_id = caller.person_id, uuid.uuid4()
+    result = _result(operation_id=operation_id, kind="gift", from_person_id=sender, to_person_id=to_person_id,
+                     amount=amount)
+    started = await operations.begin(session, actor=caller.actor, key=key, kind="gift", result=result,
+                                     operation_id=operation_id, body={"from": sender, "to": to_person_id, "amount": amount})
     if isinstance(started, operations.Replayed):
         return Outcome(started.result, replayed=True)
     if to_person_id == sender or not await holders.are_direct_relatives(session, sender, to_person_id):
         raise NotADirectRelative()
-    await repository.insert_person_accounts(session, to_person_id)
-    book = Book(session, started.operation_id)
+    book = Book(session, operation_id)
     await book.lock(persons=[sender, to_person_id])
     recipient = book.pocket(to_person_id, "gifted")
+    if recipient is None:  # the recipient's account opens from an event that has not arrived yet
+        await repository.insert_person_accounts(session, to_person_id)
+        await book.lock(persons=[to_person_id])
+        recipient = book.pocket(to_person_id, "gifted")
     for pocket, part in _transferable(book.pockets(sender), amount):
         book.transfer(pocket, recipient, part, kind="gift", reference=to_person_id)
     await book.write()
-    await publish(session, CoinsGifted(operation_id=started.operation_id, from_person_id=sender,
+    await publish(session, CoinsGifted(operation_id=operation_id, from_person_id=sender,
                                        to_person_id=to_person_id, amount=amount, gifted_at=now),
                   subject=sender, actor=caller.actor, acting_for=caller.acting_for)
-    return await _done(session, started, {"operation_id": started.operation_id, "kind": "gift",
-                                          "from_person_id": sender, "to_person_id": to_person_id, "amount": amount})
+    return Outcome(result, replayed=False)
 
 
 async def donate(session: AsyncSession, caller: Caller, *, key: str, amount: int, now: datetime) -> Outcome:
-    donor = caller.person_id
-    started = await operations.begin(session, actor=caller.actor, key=key, kind="donation",
-                                     body={"from": donor, "amount": amount})
+    donor, operation_id = caller.person_id, uuid.uuid4()
+    result = _result(operation_id=operation_id, kind="donation", person_id=donor, amount=amount)
+    started = await operations.begin(session, actor=caller.actor, key=key, kind="donation", result=result,
+                                     operation_id=operation_id, body={"from": donor, "amount": amount})
     if isinstance(started, operations.Replayed):
         return Outcome(started.result, replayed=True)
-    book = Book(session, started.operation_id)
+    book = Book(session, operation_id)
     await book.lock(persons=[donor], welfare=True)
     welfare = book.system("welfare")
     for pocket, part in _transferable(book.pockets(donor), amount):
         book.transfer(pocket, welfare, part, kind="donation", reference=donor)
     await book.write()
-    await publish(session, CoinsDonated(operation_id=started.operation_id, person_id=donor, amount=amount,
+    await publish(session, CoinsDonated(operation_id=operation_id, person_id=donor, amount=amount,
                                         donated_at=now), subject=donor, actor=caller.actor, acting_for=caller.acting_for)
-    return await _done(session, started, {"operation_id": started.operation_id, "kind": "donation",
-                                          "person_id": donor, "amount": amount})
+    return Outcome(result, replayed=False)
 
 
 async def grant(session: AsyncSession, caller: Caller, *, key: str, person_id: uuid.UUID, amount: int, reason: str,
@@ -108,8 +112,12 @@ async def allocate_welfare(session: AsyncSession, caller: Caller, *, key: str, p
 
 async def _to_special_elder(session: AsyncSession, caller: Caller, *, key: str, person_id: uuid.UUID, amount: int,
                             reason: str, limit: int, now: datetime, kind: str) -> Outcome:
-    started = await operations.begin(session, actor=caller.actor, key=key, kind=kind,
-                                     body={"person": person_id, "amount": amount, "reason": reason})
+    operation_id = uuid.uuid4()
+    result = _result(operation_id=operation_id, kind=kind, district=caller.district, person_id=person_id,
+                     amount=amount, reason=reason)
+    started = await operations.begin(session, actor=caller.actor, key=key, kind=kind, result=result,
+                                     operation_id=operation_id, body={"person": person_id, "amount": amount,
+                                                                      "reason": reason})
     if isinstance(started, operations.Replayed):
         return Outcome(started.result, replayed=True)
     if amount > limit:
@@ -120,7 +128,7 @@ async def _to_special_elder(session: AsyncSession, caller: Caller, *, key: str, 
     if caller.district is None or not facts.is_special_elder_of(caller.district):
         raise OutsideDistrict()
     await repository.insert_person_accounts(session, person_id)
-    book = Book(session, started.operation_id)
+    book = Book(session, operation_id)
     district = caller.district
     if kind == "grant":
         await book.lock(persons=[person_id], districts=[district])
@@ -135,13 +143,11 @@ async def _to_special_elder(session: AsyncSession, caller: Caller, *, key: str, 
                                     f"The welfare account holds only {source.available} minutes")
     book.transfer(source, book.pocket(person_id, pocket), amount, kind=kind, reference=person_id)
     await book.write()
-    await publish(session, event(operation_id=started.operation_id, district=district, person_id=person_id,
+    await publish(session, event(operation_id=operation_id, district=district, person_id=person_id,
                                  amount=amount, reason=reason, **at), subject=person_id, actor=caller.actor)
-    return await _done(session, started, {"operation_id": started.operation_id, "kind": kind, "district": district,
-                                          "person_id": person_id, "amount": amount, "reason": reason})
+    return Outcome(result, replayed=False)
 
 
-async def _done(session: AsyncSession, started: operations.Started, result: dict[str, Any]) -> Outcome:
-    stored = {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in result.items()}
-    await operations.finish(session, started.operation_id, stored)
-    return Outcome(stored, replayed=False)
+def _result(**fields: Any) -> dict[str, Any]:
+    """What the caller gets back, now and on every replay (JSON-ready)."""
+    return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in fields.items()}
