@@ -196,6 +196,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8, help="pgbench clients = wrk connections")
     parser.add_argument("--events", type=int, default=3000, help="service completions per settlement round")
     parser.add_argument("--pairs", type=int, default=100, help="giver/relative pairs for the HTTP gifts")
+    parser.add_argument("--workers", type=int, default=2, help="svc-ledger worker processes")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -203,7 +204,9 @@ def main() -> int:
     quiet = {f"{s}_LOG_LEVEL": "WARNING" for s in ("GATEWAY", "IDENTITY", "LEDGER", "MATCHING", "AED", "AUDIT")}
     env = quiet | {"GATEWAY_RATE_LIMIT_PER_IP": "100000000/minute",
                    "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000000/minute",
-                   "IDENTITY_ACCESS_TOKEN_TTL_S": "7200", "LEDGER_GRANT_LIMIT_MINUTES": "1000000000"}
+                   "IDENTITY_ACCESS_TOKEN_TTL_S": "7200", "LEDGER_GRANT_LIMIT_MINUTES": "1000000000",
+                   # pgbench's server uses both cores; so may the ledger.
+                   "LEDGER_WORKERS": str(args.workers)}
     with embedded_infra() as infra:
         stack = start_stack(infra, extra_env=env)
         try:

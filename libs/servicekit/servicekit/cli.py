@@ -42,7 +42,7 @@ def run_cli(*, settings: ServiceSettings, app_factory: str, commands: dict[str, 
         if settings.migrate_on_start:
             upgrade_to_head(settings.migrations_path, settings.database_url)
         uvicorn.run(app_factory, factory=True, host=settings.host, port=settings.port, log_config=None,
-                    access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+                    access_log=False, lifespan="on", timeout_graceful_shutdown=5, workers=settings.workers,
                     # Longer than the gateway's pool keeps idle connections, so the gateway never reuses
                     # a connection the service is closing.
                     timeout_keep_alive=75)

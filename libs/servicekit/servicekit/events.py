@@ -57,6 +57,12 @@ def build_event(
     )
 
 
+_INSERT_OUTBOX = text(
+    "INSERT INTO outbox (event_id, topic, key, event_type, payload) "
+    "SELECT i, t, k, ty, p FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), CAST(:keys AS text[]),"
+    " CAST(:types AS text[]), CAST(:payloads AS text[])) WITH ORDINALITY AS e(i, t, k, ty, p, n) ORDER BY n")
+
+
 async def record_event(session: AsyncSession, *, topic: str, event: CloudEvent, key: str | None = None) -> None:
     """Write the event to the outbox in the caller's transaction: it is published iff the change commits."""
     await record_events(session, topic=topic, events=[(event, key)])
@@ -67,11 +73,7 @@ async def record_events(session: AsyncSession, *, topic: str, events: list[tuple
     if not events:
         return
     await session.execute(
-        text(
-            "INSERT INTO outbox (event_id, topic, key, event_type, payload) "
-            "SELECT i, t, k, ty, p FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), CAST(:keys AS text[]),"
-            " CAST(:types AS text[]), CAST(:payloads AS text[])) WITH ORDINALITY AS e(i, t, k, ty, p, n) ORDER BY n"
-        ),
+        _INSERT_OUTBOX,
         {
             "ids": [e.id for e, _ in events],
             "topics": [topic] * len(events),

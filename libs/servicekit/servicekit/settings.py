@@ -22,6 +22,8 @@ class ServiceSettings(TokenVerificationSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    # HTTP worker processes. Each runs its own relay and consumers (they share the work as replicas do).
+    workers: int = 1
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/service"
     database_pool_size: int = 10

@@ -88,7 +88,9 @@ async def revoke_kinship(session: AsyncSession, link_id: uuid.UUID, person_id: u
         " ON CONFLICT (link_id) DO UPDATE SET revoked = true"), {"l": link_id, "p": person_id, "r": relative_id})
 
 
+_RELATIVES = text("SELECT EXISTS (SELECT 1 FROM kin_links WHERE NOT revoked AND ((person_id = :a AND relative_id = :b)"
+                  " OR (person_id = :b AND relative_id = :a)))")
+
+
 async def are_direct_relatives(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> bool:
-    return (await session.execute(text(
-        "SELECT EXISTS (SELECT 1 FROM kin_links WHERE NOT revoked AND ((person_id = :a AND relative_id = :b)"
-        " OR (person_id = :b AND relative_id = :a)))"), {"a": a, "b": b})).scalar_one()
+    return (await session.execute(_RELATIVES, {"a": a, "b": b})).scalar_one()

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.domain.errors import InsufficientCoins
@@ -59,6 +59,13 @@ class Pending:
     kind: str
 
 
+_LOCK = text("SELECT id, kind, owner_person_id, origin, district, shard, balance, held FROM accounts"
+             " WHERE owner_person_id = ANY(:persons) OR (kind = 'welfare' AND :welfare)"
+             " OR (kind = 'district_issuance' AND district = ANY(:districts))"
+             " OR (kind = 'escrow' AND shard = ANY(:shards))"
+             " ORDER BY id FOR NO KEY UPDATE")
+
+
 @dataclass
 class Book:
     session: AsyncSession
@@ -69,13 +76,7 @@ class Book:
 
     async def lock(self, *, persons: Iterable[uuid.UUID] = (), welfare: bool = False,
                    districts: Iterable[str] = (), shards: Iterable[int] = ()) -> None:
-        rows = (await self.session.execute(text(
-            "SELECT id, kind, owner_person_id, origin, district, shard, balance, held FROM accounts"
-            " WHERE owner_person_id = ANY(:persons) OR (kind = 'welfare' AND :welfare)"
-            " OR (kind = 'district_issuance' AND district = ANY(:districts))"
-            " OR (kind = 'escrow' AND shard = ANY(:shards))"
-            " ORDER BY id FOR NO KEY UPDATE"),
-            {"persons": list(persons), "welfare": welfare, "districts": list(districts), "shards": list(shards)})).all()
+        rows = (await self.session.execute(_LOCK, {"persons": list(persons), "welfare": welfare, "districts": list(districts), "shards": list(shards)})).all()
         for row in rows:
             self.accounts[row.id] = LockedAccount(*row)
 
@@ -144,20 +145,15 @@ class Book:
 
     # --- writing -----------------------------------------------------------------------------------------
     async def write(self) -> None:
-        """Write the staged transfers, their entries and the new balances (three statements)."""
-        # unnest() over arrays: one statement and one round trip whatever the batch size.
-        if self._transfers:
-            await self.session.execute(_INSERT_TRANSFERS, _columns(self._transfers, _TRANSFER_COLUMNS))
-        if self._entries:
-            await self.session.execute(_INSERT_ENTRIES, _columns(self._entries, _ENTRY_COLUMNS))
+        """Write the staged transfers, their entries and the new balances: one statement (writable CTEs
+        over arrays), whatever the number of transfers."""
         changed = [a for a in self.accounts.values() if a.changed]
-        if changed:
-            await self.session.execute(text(
-                "UPDATE accounts SET balance = v.balance, held = v.held"
-                " FROM unnest(CAST(:ids AS uuid[]), CAST(:balances AS bigint[]), CAST(:helds AS bigint[]))"
-                " AS v(id, balance, held) WHERE accounts.id = v.id"),
-                {"ids": [a.id for a in changed], "balances": [a.balance for a in changed],
-                 "helds": [a.held for a in changed]})
+        if not (self._transfers or changed):
+            return
+        params = _columns(self._transfers, _TRANSFER_COLUMNS) | _columns(self._entries, _ENTRY_COLUMNS, prefix="e_")
+        params |= {"a_id": [a.id for a in changed], "a_balance": [a.balance for a in changed],
+                   "a_held": [a.held for a in changed]}
+        await self.session.execute(_WRITE, params)
         self._transfers.clear()
         self._entries.clear()
         for account in changed:
@@ -170,19 +166,23 @@ _TRANSFER_COLUMNS = {"id": "uuid", "operation_id": "uuid", "code": "text", "kind
 _ENTRY_COLUMNS = {"transfer_id": "uuid", "account_id": "uuid", "amount": "bigint", "balance_after": "bigint"}
 
 
-def _bulk_insert(table: str, columns: dict[str, str]) -> TextClause:
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in columns.items())
-    names = ", ".join(columns)
-    return text(f"INSERT INTO {table} ({names}) SELECT {names} FROM unnest({arrays}) WITH ORDINALITY"
-                f" AS v({names}, n) ORDER BY n")
+def _unnest(columns: dict[str, str], prefix: str = "") -> str:
+    arrays = ", ".join(f"CAST(:{prefix}{name} AS {kind}[])" for name, kind in columns.items())
+    return f"unnest({arrays}) WITH ORDINALITY AS v({', '.join(columns)}, n)"
 
 
-_INSERT_TRANSFERS = _bulk_insert("transfers", _TRANSFER_COLUMNS)
-_INSERT_ENTRIES = _bulk_insert("entries", _ENTRY_COLUMNS)
+_TRANSFER_NAMES, _ENTRY_NAMES = ", ".join(_TRANSFER_COLUMNS), ", ".join(_ENTRY_COLUMNS)
+_WRITE = text(
+    f"WITH t AS (INSERT INTO transfers ({_TRANSFER_NAMES}) SELECT {_TRANSFER_NAMES} FROM {_unnest(_TRANSFER_COLUMNS)}"
+    f"           ORDER BY n),"
+    f" e AS (INSERT INTO entries ({_ENTRY_NAMES}) SELECT {_ENTRY_NAMES} FROM {_unnest(_ENTRY_COLUMNS, 'e_')} ORDER BY n)"
+    " UPDATE accounts SET balance = a.balance, held = a.held"
+    " FROM unnest(CAST(:a_id AS uuid[]), CAST(:a_balance AS bigint[]), CAST(:a_held AS bigint[])) AS a(id, balance, held)"
+    " WHERE accounts.id = a.id")
 
 
-def _columns(rows: list[dict], columns: dict[str, str]) -> dict[str, list]:
-    return {name: [row[name] for row in rows] for name in columns}
+def _columns(rows: list[dict], columns: dict[str, str], prefix: str = "") -> dict[str, list]:
+    return {prefix + name: [row[name] for row in rows] for name in columns}
 
 
 def draw(pockets: dict[str, LockedAccount], order: Iterable[str], amount: int) -> list[tuple[LockedAccount, int]]:

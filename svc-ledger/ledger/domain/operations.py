@@ -28,6 +28,13 @@ class Replayed:
     result: dict[str, Any]
 
 
+# Statements on every command's path are built once (text() parses its SQL on construction).
+_BEGIN = text("INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint, result)"
+              " VALUES (:id, :actor, :key, :kind, :fp, CAST(:result AS jsonb))"
+              " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING id")
+_FIRST = text("SELECT fingerprint, result FROM operations WHERE actor = :actor AND idempotency_key = :key")
+
+
 def fingerprint(kind: str, body: dict[str, Any]) -> str:
     canonical = json.dumps({"kind": kind, "body": body}, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -39,17 +46,11 @@ async def begin(session: AsyncSession, *, actor: str, key: str, kind: str, body:
     before the work is done (it is refused or it happens as asked) is stored now: one statement fewer."""
     digest = fingerprint(kind, body)
     operation_id = operation_id or uuid.uuid4()
-    inserted = (await session.execute(text(
-        "INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint, result)"
-        " VALUES (:id, :actor, :key, :kind, :fp, CAST(:result AS jsonb))"
-        " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING id"),
-        {"id": operation_id, "actor": actor, "key": key, "kind": kind, "fp": digest,
+    inserted = (await session.execute(_BEGIN, {"id": operation_id, "actor": actor, "key": key, "kind": kind, "fp": digest,
          "result": None if result is None else json.dumps(result, default=str, ensure_ascii=False)})).first()
     if inserted is not None:
         return Started(operation_id)
-    first = (await session.execute(text(
-        "SELECT fingerprint, result FROM operations WHERE actor = :actor AND idempotency_key = :key"),
-        {"actor": actor, "key": key})).one()
+    first = (await session.execute(_FIRST, {"actor": actor, "key": key})).one()
     if first.fingerprint != digest:
         raise IdempotencyKeyReused()
     return Replayed(first.result)
