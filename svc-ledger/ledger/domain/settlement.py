@@ -131,6 +131,10 @@ async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied
     reversed at most once, whichever sanction names it first."""
     reversed_count = 0
     for request_id in sanction.false_request_ids:
+        applied = await operations.begin(session, actor="audit", key=f"sanction:{sanction.sanction_id}:{request_id}",
+                                         kind="sanction", body={"request_id": request_id})
+        if isinstance(applied, operations.Replayed):
+            continue  # this sanction was applied to this record already (whatever it found then)
         elder_id = await repository.payer_of(session, request_id)
         named = [p for p in await repository.payments_for(session, request_id)
                  if p.outstanding > 0 and (sanction.kind != "volunteer_recording_revoked" or sanction.person_id is None
