@@ -144,3 +144,42 @@ class SpecialGroupsSet(EventData):
     def example(cls) -> "SpecialGroupsSet":
         return cls(person_id=uuid.UUID(int=1), district="110105", categories=["advanced_age"], set_by="officer-110105",
                    reason="年满80周岁", set_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+PersonRole = Literal["elder", "volunteer", "responder"]
+
+
+class RoleGranted(EventData):
+    """A person became eligible for a role (or staff granted it). `expires_at` for responders: the first-aid
+    certificate's expiry, when the role lapses by itself."""
+
+    TYPE = "timebank.identity.role.granted"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    role: PersonRole
+    granted_by: str
+    reason: str
+    expires_at: datetime | None = None
+    granted_at: datetime
+
+    @classmethod
+    def example(cls) -> "RoleGranted":
+        return cls(person_id=uuid.UUID(int=3), role="volunteer", granted_by="institution-1",
+                   reason="实名认证、常住居民、年满18周岁、已完成志愿服务培训", granted_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+class RoleRevoked(EventData):
+    TYPE = "timebank.identity.role.revoked"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    role: PersonRole
+    revoked_by: str
+    reason: str
+    revoked_at: datetime
+
+    @classmethod
+    def example(cls) -> "RoleRevoked":
+        return cls(person_id=uuid.UUID(int=3), role="responder", revoked_by="system", reason="急救证书已过期",
+                   revoked_at=datetime(2026, 11, 30, tzinfo=UTC))

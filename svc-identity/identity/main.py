@@ -1,15 +1,32 @@
 """svc-identity: people, roles, kinship, partners, tokens."""
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from fastapi import FastAPI
 
 from servicekit.app import Runtime, create_service_app
 from servicekit.auth import KeyLoader
 from identity.api import auth, kinships, me, people
-from identity.domain import keys
+from identity.domain import keys, roles
 from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
 from identity.wechat import WechatClient
+
+log = logging.getLogger(__name__)
+
+
+async def lapse_roles_periodically(runtime: Runtime) -> None:
+    """Responder roles lapse by themselves when the first-aid certificate expires."""
+    while True:
+        try:
+            lapsed = await roles.lapse_expired_roles(runtime.db)
+            if lapsed:
+                log.info("roles lapsed", extra={"count": lapsed})
+        except Exception:  # the database may be briefly away; try again next round
+            log.exception("role lapse round failed")
+        await asyncio.sleep(runtime.settings.role_lapse_interval_s)  # type: ignore[attr-defined]
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
@@ -29,6 +46,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app = create_service_app(
         settings, title="svc-identity", description="People, real-name verification, roles, kinship, partners, tokens.",
         routers=[auth.router, me.router, people.router, kinships.router], key_loader=local_keys, on_startup=on_startup,
+        background=[lapse_roles_periodically],
     )
     app.state.wechat = WechatClient(settings)
     app.state.pii = PersonalDataCipher(settings)

@@ -22,6 +22,7 @@ class IdentitySettings(ServiceSettings):
     wechat_timeout_s: float = 3.0
 
     access_token_ttl_s: int = 900
+    role_lapse_interval_s: float = 60.0
     refresh_token_ttl_s: int = 30 * 24 * 3600
     # Staff sign-in: this many wrong passwords in a row lock the account for lockout_minutes.
     lockout_threshold: int = 5

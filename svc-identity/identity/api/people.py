@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.errors import Forbidden
 from identity.api.deps import Session
-from identity.domain import residence, special_groups
+from identity.domain import residence, special_groups, training
 from identity.domain.real_name import beijing_today
 
 router = APIRouter(tags=["people"])
@@ -86,3 +86,34 @@ async def set_special_groups(person_id: uuid.UUID, body: SpecialGroupsRequest, o
             summary="A person's current special-elder categories (officers of their district, city admin, auditor)")
 async def get_special_groups(person_id: uuid.UUID, reader: Reader, session: Session) -> SpecialGroupsResponse:
     return _special_response(person_id, await special_groups.current(session, person_id=person_id, reader=reader))
+
+
+class TrainingRequest(BaseModel):
+    kind: Literal["volunteer", "first_aid"]
+    completed_on: date
+    certificate_number: str | None = Field(None, max_length=64)
+    certificate_expires_on: date | None = Field(None, description="required for first_aid")
+
+
+class TrainingResponse(BaseModel):
+    training_id: uuid.UUID
+    person_id: uuid.UUID
+    kind: str
+    completed_on: date
+    certificate_expires_on: date | None
+    recorded_by: str
+    roles: list[str] = Field(description="the person's roles after this record")
+
+
+@router.post("/api/v1/people/{person_id}/training", response_model=TrainingResponse, status_code=201,
+             summary="Record completed volunteer or first-aid training (institution operators)")
+async def record_training(person_id: uuid.UUID, body: TrainingRequest, session: Session,
+                          operator: Annotated[Principal, Depends(require_roles("institution_operator"))]
+                          ) -> TrainingResponse:
+    record, live = await training.record_training(
+        session, person_id=person_id, kind=body.kind, completed_on=body.completed_on,
+        certificate_number=body.certificate_number, certificate_expires_on=body.certificate_expires_on,
+        recorded_by=operator.id, today=beijing_today())
+    return TrainingResponse(training_id=record.id, person_id=person_id, kind=record.kind,
+                            completed_on=record.completed_on, certificate_expires_on=record.certificate_expires_on,
+                            recorded_by=record.recorded_by, roles=live)

@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.db.models import (KinshipLink, PartnerClient, Person, RealName, RefreshToken, SigningKey,
-                                 SpecialGroupChange, StaffUser, WechatAccount)
+from identity.db.models import (KinshipLink, PartnerClient, Person, RealName, RefreshToken, RoleGrant, SigningKey,
+                                 SpecialGroupChange, StaffUser, Training, WechatAccount)
 
 
 async def lock_openid(session: AsyncSession, openid: str) -> None:
@@ -121,3 +121,19 @@ async def kinships_of(session: AsyncSession, person_id) -> list[KinshipLink]:
 async def lock_pair(session: AsyncSession, a, b) -> None:
     first, second = sorted((str(a), str(b)))
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"kin:{first}:{second}"})
+
+
+async def trainings_of(session: AsyncSession, person_id) -> list[Training]:
+    query = select(Training).where(Training.person_id == person_id).order_by(Training.recorded_at)
+    return list((await session.execute(query)).scalars())
+
+
+async def live_role_grants(session: AsyncSession, person_id, *, lock: bool = False) -> list[RoleGrant]:
+    query = select(RoleGrant).where(RoleGrant.person_id == person_id, RoleGrant.revoked_at.is_(None))
+    return list((await session.execute(query.with_for_update() if lock else query)).scalars())
+
+
+async def expired_role_grants(session: AsyncSession, now: datetime) -> list[RoleGrant]:
+    query = (select(RoleGrant).where(RoleGrant.revoked_at.is_(None), RoleGrant.expires_at <= now)
+             .order_by(RoleGrant.expires_at).limit(500).with_for_update(skip_locked=True))
+    return list((await session.execute(query)).scalars())

@@ -15,6 +15,7 @@ from contracts.topics import Topic
 from servicekit.errors import Conflict, NotFound
 from servicekit.events import build_event, record_event
 from identity.db import repository
+from identity.domain import roles
 from identity.db.models import RealName
 from identity.domain.resident_id import mask_name, parse_resident_id
 from identity.pii import PersonalDataCipher, Sealed
@@ -88,6 +89,7 @@ async def verify_real_name(session: AsyncSession, cipher: PersonalDataCipher, *,
     await record_event(session, topic=Topic.IDENTITY,
                        event=build_event(source="identity", data=data, subject=owner, actor=actor,
                                          acting_for=owner if actor != owner else None))
+    await roles.refresh_roles(session, person_id, actor=actor)
     return _view(record, today)
 
 

@@ -18,6 +18,7 @@ from servicekit.db import Database
 from servicekit.errors import Problem
 from identity.db import repository
 from identity.db.models import RefreshToken
+from identity.domain import roles
 from identity.domain.keys import AccessClaims, IssuedToken, issue_access_token
 from identity.settings import IdentitySettings
 
@@ -64,7 +65,8 @@ async def issue_pair(session: AsyncSession, settings: IdentitySettings, claims: 
 
 async def _claims_for(session: AsyncSession, record: RefreshToken) -> AccessClaims | None:
     if record.kind == "person":
-        return AccessClaims(subject=uuid.UUID(record.subject), kind="person")
+        person_id = uuid.UUID(record.subject)
+        return AccessClaims(subject=person_id, kind="person", roles=await roles.live_roles(session, person_id))
     staff = await repository.staff(session, uuid.UUID(record.subject))
     if staff is None or staff.disabled:
         return None

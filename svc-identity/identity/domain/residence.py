@@ -15,6 +15,7 @@ from servicekit.errors import NotFound, UnprocessableInput
 from servicekit.events import build_event, record_event
 from identity.db import repository
 from identity.db.models import Person
+from identity.domain import roles
 
 
 async def declare_residence(session: AsyncSession, *, person_id: uuid.UUID, district: str, permanent_resident: bool,
@@ -31,4 +32,5 @@ async def declare_residence(session: AsyncSession, *, person_id: uuid.UUID, dist
                              declared_by=actor, declared_at=now)
     await record_event(session, topic=Topic.IDENTITY, event=build_event(
         source="identity", data=data, subject=str(person_id), actor=actor, acting_for=acting_for))
+    await roles.refresh_roles(session, person_id, actor=actor)
     return person

@@ -15,7 +15,7 @@ from servicekit.events import build_event, record_event
 from servicekit.db import Database
 from identity.db import repository
 from identity.db.models import Person, WechatAccount
-from identity.domain import refresh
+from identity.domain import refresh, roles
 from identity.domain.keys import AccessClaims, IssuedToken, issue_access_token
 from identity.domain.refresh import TokenPair
 from identity.passwords import verify_secret
@@ -76,7 +76,9 @@ async def wechat_login(session: AsyncSession, settings: IdentitySettings, wechat
         account = WechatAccount(openid=wechat.openid, person_id=person.id, unionid=wechat.unionid)
         session.add(account)
         await session.flush()
-    tokens = await refresh.issue_pair(session, settings, AccessClaims(subject=account.person_id, kind="person"))
+    claims = AccessClaims(subject=account.person_id, kind="person",
+                          roles=await roles.live_roles(session, account.person_id))
+    tokens = await refresh.issue_pair(session, settings, claims)
     return LoginResult(person_id=account.person_id, created=created, tokens=tokens)
 
 
