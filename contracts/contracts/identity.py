@@ -183,3 +183,24 @@ class RoleRevoked(EventData):
     def example(cls) -> "RoleRevoked":
         return cls(person_id=uuid.UUID(int=3), role="responder", revoked_by="system", reason="急救证书已过期",
                    revoked_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+class InsuranceRecorded(EventData):
+    """志愿北京 reported a volunteer's registration and accident-insurance status (被保险人资格)."""
+
+    TYPE = "timebank.identity.insurance.recorded"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    registered: bool
+    insured: bool
+    valid_from: date | None = None
+    valid_until: date | None = None
+    recorded_by: str
+    recorded_at: datetime
+
+    @classmethod
+    def example(cls) -> "InsuranceRecorded":
+        return cls(person_id=uuid.UUID(int=3), registered=True, insured=True, valid_from=date(2026, 1, 1),
+                   valid_until=date(2026, 12, 31), recorded_by="volunteer-beijing",
+                   recorded_at=datetime(2026, 11, 30, tzinfo=UTC))

@@ -178,3 +178,21 @@ class RoleGrant(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(128))
     revoke_reason: Mapped[str | None] = mapped_column(Text)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class VolunteerInsurance(Base):
+    """The latest registration and insurance status 志愿北京 reported for a person; `history` keeps every
+    report (append-only JSON list) so a claim can be checked against what was known at the time."""
+
+    __tablename__ = "volunteer_insurance"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    registered: Mapped[bool] = mapped_column(Boolean)
+    registration_id: Mapped[str | None] = mapped_column(String(64))
+    insured: Mapped[bool] = mapped_column(Boolean)
+    policy_number: Mapped[str | None] = mapped_column(String(64))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    history: Mapped[list] = mapped_column(JSONB, default=list)
