@@ -1,7 +1,8 @@
 """Ledger throughput against pgbench's built-in TPC-B-like script on the same PostgreSQL, same concurrency,
 in the same run (rounds alternate: pgbench, settlement, HTTP transfers).
 
-- Settlement: `service.completed` events (one per request, each with a hold placed beforehand) are put on
+- Settlement: `service.completed` events (one per request, each with a hold placed beforehand; the requests
+  spread over --elders elders, default 20, one elder's account being hot in every batch) are put on
   `matching.events`; the clock runs until the running ledger service has settled the last one (hold posted,
   volunteer paid, events in its outbox). Target >= 1.0 x pgbench tps.
 - Single transfers through the HTTP API: gifts between confirmed relatives, each with its own
@@ -166,20 +167,20 @@ async def _wait_count(url: str, sql: str, params: dict, target: int, timeout: fl
         await engine.dispose()
 
 
-async def settlement_round(stack, elder: dict, volunteers: list[str], count: int) -> float:
+async def settlement_round(stack, elders: list[dict], volunteers: list[str], count: int) -> float:
     """Holds first (not timed), then `count` completions: events/s until all are settled."""
-    elder_id = uuid.UUID(elder["person_id"])
     starts = datetime.now(UTC) + timedelta(days=1)
     requests = [uuid.uuid4() for _ in range(count)]
+    payer = {r: uuid.UUID(elders[i % len(elders)]["person_id"]) for i, r in enumerate(requests)}
     url, bootstrap = stack.database_url["ledger"], stack.kafka_bootstrap_servers
     await _produce(bootstrap, _serialised([(RequestSubmitted(
-        request_id=r, elder_id=elder_id, district="110105", category="协助服务", estimated_minutes=MINUTES,
-        starts_at=starts, ends_at=starts + timedelta(hours=1), submitted_by=str(elder_id),
+        request_id=r, elder_id=payer[r], district="110105", category="协助服务", estimated_minutes=MINUTES,
+        starts_at=starts, ends_at=starts + timedelta(hours=1), submitted_by=str(payer[r]),
         submitted_at=datetime.now(UTC)), r) for r in requests]))
     holds = "SELECT count(*) FROM holds WHERE request_id = ANY(:r)"
     await _wait_count(url, holds, {"r": requests}, count, timeout=600)
     completions = _serialised([(ServiceCompleted(
-        request_id=r, elder_id=elder_id, district="110105", completed_at=datetime.now(UTC),
+        request_id=r, elder_id=payer[r], district="110105", completed_at=datetime.now(UTC),
         participants=[ServiceParticipant(volunteer_id=uuid.UUID(volunteers[i % len(volunteers)]), minutes=MINUTES)]), r)
         for i, r in enumerate(requests)])  # matching's work, done before the clock starts
     began = time.monotonic()
@@ -197,6 +198,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=3000, help="service completions per settlement round")
     parser.add_argument("--pairs", type=int, default=100, help="giver/relative pairs for the HTTP gifts")
     parser.add_argument("--workers", type=int, default=2, help="svc-ledger worker processes")
+    parser.add_argument("--elders", type=int, default=20, help="elders paying for the settled requests")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -218,7 +220,7 @@ def main() -> int:
                             "-U", parts.username or "postgres", parts.path.lstrip("/")], check=True, capture_output=True)
             with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
                 world = World(stack, client)
-                elder = world.rich_elder(MINUTES * args.events * args.rounds * 2)
+                elders = [world.rich_elder(MINUTES * args.events * args.rounds) for _ in range(args.elders)]
                 pairs = world.relatives(args.pairs)
             givers = [g["person_id"] for g, _ in pairs]
             gifts = [(g["access_token"], r["person_id"]) for g, r in pairs]
@@ -227,7 +229,7 @@ def main() -> int:
                 print(f"round {round_ + 1}: pgbench …", flush=True)
                 pg.append(pgbench(pgbench_url, clients=args.clients, seconds=args.seconds))
                 print(f"round {round_ + 1}: settlement …", flush=True)
-                settle.append(asyncio.run(settlement_round(stack, elder, givers, args.events)))
+                settle.append(asyncio.run(settlement_round(stack, elders, givers, args.events)))
                 print(f"round {round_ + 1}: HTTP gifts …", flush=True)
                 if round_ == 0:
                     wrk_gifts(stack.url("ledger"), gifts, connections=args.clients, seconds=2)  # warm-up
