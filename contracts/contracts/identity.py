@@ -204,3 +204,40 @@ class InsuranceRecorded(EventData):
         return cls(person_id=uuid.UUID(int=3), registered=True, insured=True, valid_from=date(2026, 1, 1),
                    valid_until=date(2026, 12, 31), recorded_by="volunteer-beijing",
                    recorded_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+class GuardianshipConfirmed(EventData):
+    """`guardian_id` is the confirmed guardian (监护人) of the minor `minor_id`, who may then volunteer
+    accompanied by them."""
+
+    TYPE = "timebank.identity.guardianship.confirmed"
+    VERSION = 1
+
+    guardianship_id: uuid.UUID
+    guardian_id: uuid.UUID
+    minor_id: uuid.UUID
+    confirmed_by: str
+    document_ref: str | None = None
+    confirmed_at: datetime
+
+    @classmethod
+    def example(cls) -> "GuardianshipConfirmed":
+        return cls(guardianship_id=uuid.UUID(int=11), guardian_id=uuid.UUID(int=2), minor_id=uuid.UUID(int=4),
+                   confirmed_by=str(uuid.UUID(int=4)), confirmed_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+class GuardianshipRevoked(EventData):
+    TYPE = "timebank.identity.guardianship.revoked"
+    VERSION = 1
+
+    guardianship_id: uuid.UUID
+    guardian_id: uuid.UUID
+    minor_id: uuid.UUID
+    revoked_by: str
+    reason: str
+    revoked_at: datetime
+
+    @classmethod
+    def example(cls) -> "GuardianshipRevoked":
+        return cls(guardianship_id=uuid.UUID(int=11), guardian_id=uuid.UUID(int=2), minor_id=uuid.UUID(int=4),
+                   revoked_by="institution-1", reason="监护关系变更", revoked_at=datetime(2026, 11, 30, tzinfo=UTC))

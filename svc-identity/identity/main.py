@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from servicekit.app import Runtime, create_service_app
 from servicekit.auth import KeyLoader
-from identity.api import auth, insurance, kinships, me, people
+from identity.api import auth, guardianships, insurance, kinships, me, people
 from identity.domain import keys, roles
 from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
@@ -45,7 +45,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
     app = create_service_app(
         settings, title="svc-identity", description="People, real-name verification, roles, kinship, partners, tokens.",
-        routers=[auth.router, me.router, people.router, kinships.router, insurance.router], key_loader=local_keys, on_startup=on_startup,
+        routers=[auth.router, me.router, people.router, kinships.router, guardianships.router,
+                 insurance.router], key_loader=local_keys, on_startup=on_startup,
         background=[lapse_roles_periodically],
     )
     app.state.wechat = WechatClient(settings)

@@ -115,3 +115,30 @@ async def test_special_groups_need_a_verified_elder_of_60_in_the_officers_distri
     payloads = await sql["identity"].rows("SELECT payload FROM outbox WHERE key = :k AND event_type ="
                                           " 'timebank.identity.special-groups.set' ORDER BY id", k=elder["person_id"])
     assert [CloudEvent.model_validate_json(p).data["categories"] for (p,) in payloads] == [["advanced_age"], []]
+
+
+async def test_a_trained_minor_volunteers_only_with_a_confirmed_guardian(gateway, helpers, sql):
+    minor = await _person(gateway, helpers, born="20120601")
+    guardian = await _person(gateway, helpers, born="19800101")
+    stranger = await helpers.login(gateway)
+    institution = await helpers.staff_headers(gateway, "institution")
+    trained = await gateway.post(f"/api/v1/people/{minor['person_id']}/training", headers=institution,
+                                 json={"kind": "volunteer", "completed_on": "2026-11-01"})
+    assert trained.json()["roles"] == ["elder"]
+
+    assert (await gateway.post("/api/v1/guardianships", headers=bearer(minor),
+                               json={"minor_id": guardian["person_id"]})).status_code == 422  # the ward must be a minor
+    claimed = await gateway.post("/api/v1/guardianships", headers=bearer(guardian), json={"minor_id": minor["person_id"]})
+    assert claimed.status_code == 201 and claimed.json()["status"] == "pending"
+    path = f"/api/v1/guardianships/{claimed.json()['id']}"
+    assert (await gateway.post(path + "/confirm", headers=bearer(guardian))).status_code == 403
+    assert (await gateway.post(path + "/confirm", headers=bearer(stranger))).status_code == 403
+    assert (await gateway.post(path + "/confirm", headers=institution)).status_code == 422  # staff need a document
+    assert (await gateway.post(path + "/confirm", headers=bearer(minor))).json()["status"] == "confirmed"
+    assert (await gateway.get("/api/v1/me", headers=bearer(minor))).json()["roles"] == ["elder", "volunteer"]
+
+    revoked = await gateway.post(path + "/revoke", headers=institution, json={"reason": "监护关系变更"})
+    assert revoked.json()["status"] == "revoked"
+    assert (await gateway.get("/api/v1/me", headers=bearer(minor))).json()["roles"] == ["elder"]
+    events = await _role_events(sql, minor["person_id"])
+    assert [e[:2] for e in events] == [("granted", "elder"), ("granted", "volunteer"), ("revoked", "volunteer")]

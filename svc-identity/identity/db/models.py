@@ -196,3 +196,21 @@ class VolunteerInsurance(Base):
     recorded_by: Mapped[str] = mapped_column(String(128))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     history: Mapped[list] = mapped_column(JSONB, default=list)
+
+
+class Guardianship(Base):
+    """A guardian (监护人) claims a minor; the minor (or staff with a document) confirms."""
+
+    __tablename__ = "guardianships"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    guardian_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), index=True)
+    minor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | confirmed | revoked
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    document_ref: Mapped[str | None] = mapped_column(String(128))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    revoke_reason: Mapped[str | None] = mapped_column(String(200))

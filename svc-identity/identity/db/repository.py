@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.db.models import (KinshipLink, PartnerClient, Person, RealName, RefreshToken, RoleGrant, SigningKey,
+from identity.db.models import (Guardianship, KinshipLink, PartnerClient, Person, RealName, RefreshToken, RoleGrant, SigningKey,
                                  SpecialGroupChange, StaffUser, Training, WechatAccount)
 
 
@@ -137,3 +137,15 @@ async def expired_role_grants(session: AsyncSession, now: datetime) -> list[Role
     query = (select(RoleGrant).where(RoleGrant.revoked_at.is_(None), RoleGrant.expires_at <= now)
              .order_by(RoleGrant.expires_at).limit(500).with_for_update(skip_locked=True))
     return list((await session.execute(query)).scalars())
+
+
+async def live_guardianship(session: AsyncSession, guardian, minor) -> Guardianship | None:
+    query = select(Guardianship).where(Guardianship.guardian_id == guardian, Guardianship.minor_id == minor,
+                                       Guardianship.status != "revoked")
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def has_confirmed_guardian(session: AsyncSession, minor) -> bool:
+    query = select(func.count()).select_from(Guardianship).where(Guardianship.minor_id == minor,
+                                                                 Guardianship.status == "confirmed")
+    return (await session.execute(query)).scalar_one() > 0

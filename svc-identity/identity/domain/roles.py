@@ -1,9 +1,8 @@
 """Person roles, derived from facts and kept as grants with their history (who, when, why).
 
 - elder: real-name verified.
-- volunteer: verified, a declared Beijing permanent resident, 18 or over, and volunteer training recorded
-  by an institution. (Minor students volunteer only with a confirmed guardian: not yet supported, so a
-  minor is not granted the role.)
+- volunteer: verified, a declared Beijing permanent resident, volunteer training recorded by an
+  institution, and 18 or over — or a minor with a confirmed guardian (they serve accompanied by them).
 - responder: a first-aid certificate that has not expired; the grant carries the expiry and lapses by
   itself (`lapse_expired_roles`).
 
@@ -50,8 +49,11 @@ async def eligible_roles(session: AsyncSession, person_id: uuid.UUID, now: datet
     if verified is not None:
         roles["elder"] = Eligible("已实名认证")
         trained = any(t.kind == "volunteer" for t in trainings)
-        if person is not None and person.permanent_resident and verified.turns_18_on <= today and trained:
+        resident = person is not None and bool(person.permanent_resident)
+        if resident and trained and verified.turns_18_on <= today:
             roles["volunteer"] = Eligible("已实名认证、北京市常住居民、年满18周岁、已完成志愿服务培训")
+        elif resident and trained and await repository.has_confirmed_guardian(session, person_id):
+            roles["volunteer"] = Eligible("未成年在校学生：已实名认证、北京市常住居民、已完成培训、监护人已确认（须由监护人陪同）")
     valid = [t.certificate_expires_on for t in trainings
              if t.kind == "first_aid" and t.certificate_expires_on is not None and end_of_validity(t.certificate_expires_on) > now]
     if valid:

@@ -90,18 +90,20 @@ async def donate(body: DonationRequest, principal: CurrentPrincipal, session: Db
              summary="Grant free coins from the district's issuance account to a special elder of the district")
 async def grant(body: SpecialElderTransferRequest, officer: Officer, session: DbSession, request: Request,
                 response: Response, idempotency_key: IdempotencyKey = None) -> OperationResponse:
-    outcome = await transfers.grant(
-        session, transfers.Caller(actor=officer.id, district=officer.district), key=_key(idempotency_key),
-        person_id=body.person_id, amount=body.amount, reason=body.reason,
-        limit=_settings(request).grant_limit_minutes, now=clock.now())
-    return _reply(outcome, response)
+    return await _to_special_elder(transfers.grant, body, officer, session, request, response, idempotency_key)
 
 
 @router.post("/api/v1/welfare-allocations", status_code=201, response_model=OperationResponse,
              summary="Allocate coins from the public-welfare account to a special elder of the district")
 async def allocate(body: SpecialElderTransferRequest, officer: Officer, session: DbSession, request: Request,
                    response: Response, idempotency_key: IdempotencyKey = None) -> OperationResponse:
-    outcome = await transfers.allocate_welfare(
+    return await _to_special_elder(transfers.allocate_welfare, body, officer, session, request, response,
+                                   idempotency_key)
+
+
+async def _to_special_elder(use_case, body: SpecialElderTransferRequest, officer: Principal, session, request: Request,
+                            response: Response, idempotency_key: str | None) -> OperationResponse:
+    outcome = await use_case(
         session, transfers.Caller(actor=officer.id, district=officer.district), key=_key(idempotency_key),
         person_id=body.person_id, amount=body.amount, reason=body.reason,
         limit=_settings(request).grant_limit_minutes, now=clock.now())

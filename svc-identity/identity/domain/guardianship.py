@@ -1,0 +1,85 @@
+"""Guardianship (监护) of minor student volunteers: a verified adult claims a verified minor; the minor or
+staff with a document (户口簿, 出生证明 …) confirms; either party or staff revokes. A confirmed guardian
+lets the minor hold the volunteer role (they serve accompanied by the guardian)."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.identity import GuardianshipConfirmed, GuardianshipRevoked
+from contracts.topics import Topic
+from servicekit.auth import Principal
+from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
+from servicekit.events import build_event, record_event
+from identity.db import repository
+from identity.db.models import Guardianship
+from identity.domain import roles
+from identity.domain.kinship import CONFIRMING_STAFF
+from identity.domain.real_name import beijing_today
+
+
+async def claim(session: AsyncSession, *, guardian: uuid.UUID, minor: uuid.UUID) -> Guardianship:
+    today = beijing_today()
+    guardian_name, minor_name = await repository.real_name(session, guardian), await repository.real_name(session, minor)
+    if guardian_name is None or guardian_name.turns_18_on > today:
+        raise UnprocessableInput("监护人须为已实名认证的成年人", "A guardian must be a verified adult")
+    if minor_name is None or minor_name.turns_18_on <= today:
+        raise UnprocessableInput("被监护人须为已实名认证的未成年人", "The ward must be a verified minor")
+    await repository.lock_pair(session, guardian, minor)
+    if await repository.live_guardianship(session, guardian, minor) is not None:
+        raise Conflict("已有监护关系登记", "This guardianship is already registered")
+    record = Guardianship(guardian_id=guardian, minor_id=minor, status="pending")
+    session.add(record)
+    await session.flush()
+    return record
+
+
+async def confirm(session: AsyncSession, *, guardianship_id: uuid.UUID, by: Principal,
+                  document_ref: str | None) -> Guardianship:
+    record = await _locked(session, guardianship_id)
+    as_minor = by.kind == "person" and uuid.UUID(by.subject) == record.minor_id
+    as_staff = by.kind == "staff" and by.has_role(*CONFIRMING_STAFF)
+    if not (as_minor or as_staff):
+        raise Forbidden("只有被监护人或工作人员可以确认", "Only the minor or staff may confirm")
+    if as_staff and not document_ref:
+        raise UnprocessableInput("工作人员确认须填写证明材料编号", "Staff confirmation needs a document reference")
+    if record.status != "pending":
+        raise Conflict("该登记已处理", f"The guardianship is {record.status}")
+    record.status, record.confirmed_at, record.confirmed_by = "confirmed", datetime.now(UTC), by.id
+    record.document_ref = document_ref if as_staff else None
+    await _publish(session, GuardianshipConfirmed(
+        guardianship_id=record.id, guardian_id=record.guardian_id, minor_id=record.minor_id, confirmed_by=by.id,
+        document_ref=record.document_ref, confirmed_at=record.confirmed_at), by.id)
+    await roles.refresh_roles(session, record.minor_id, actor=by.id)
+    return record
+
+
+async def revoke(session: AsyncSession, *, guardianship_id: uuid.UUID, by: Principal, reason: str) -> Guardianship:
+    record = await _locked(session, guardianship_id)
+    party = by.kind == "person" and uuid.UUID(by.subject) in (record.guardian_id, record.minor_id)
+    if not (party or (by.kind == "staff" and by.has_role(*CONFIRMING_STAFF))):
+        raise Forbidden("无权撤销该监护关系", "Only the two people or staff may revoke")
+    if record.status == "revoked":
+        return record
+    was_confirmed = record.status == "confirmed"
+    record.status, record.revoked_at, record.revoked_by, record.revoke_reason = "revoked", datetime.now(UTC), by.id, reason
+    if was_confirmed:
+        await _publish(session, GuardianshipRevoked(
+            guardianship_id=record.id, guardian_id=record.guardian_id, minor_id=record.minor_id, revoked_by=by.id,
+            reason=reason, revoked_at=record.revoked_at), by.id)
+        await roles.refresh_roles(session, record.minor_id, actor=by.id, why="监护关系已撤销")
+    return record
+
+
+async def _locked(session: AsyncSession, guardianship_id: uuid.UUID) -> Guardianship:
+    record = await session.get(Guardianship, guardianship_id, with_for_update=True)
+    if record is None:
+        raise NotFound("监护关系登记不存在", "No such guardianship")
+    return record
+
+
+async def _publish(session: AsyncSession, data, actor: str) -> None:
+    await record_event(session, topic=Topic.IDENTITY, event=build_event(
+        source="identity", data=data, subject=str(data.minor_id), actor=actor))
