@@ -2,15 +2,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.errors import Problem, Unauthorized
+from pydantic import BaseModel
+
+from servicekit.auth import Principal, require_roles
+from servicekit.errors import Forbidden, Problem, Unauthorized
 from identity.api.deps import Session, settings_of, wechat_of
 from identity.api.schemas import RefreshRequest, TokenResponse, WechatLoginRequest, WechatLoginResponse
-from identity.domain import keys, refresh, sign_in
+from identity.domain import keys, offline, refresh, sign_in
 
 router = APIRouter(tags=["auth"])
 
@@ -84,3 +88,17 @@ async def jwks(request: Request, session: Session) -> dict:
 
 
 
+
+
+class ActForRequest(BaseModel):
+    person_id: uuid.UUID
+
+
+@router.post("/api/v1/auth/act-for", response_model=TokenResponse,
+             summary="An institution operator's token acting for a person the institution represents offline")
+async def act_for(body: ActForRequest, request: Request, session: Session,
+                  operator: Annotated[Principal, Depends(require_roles("institution_operator"))]) -> TokenResponse:
+    if operator.acting_for:
+        raise Forbidden("代办令牌不能再代办", "An acting-for token cannot act for someone else")
+    issued = await offline.act_for(session, settings_of(request), operator=operator, person_id=body.person_id)
+    return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)

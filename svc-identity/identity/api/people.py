@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.errors import Forbidden
 from identity.api.deps import Session
-from identity.domain import residence, special_groups, training
+from identity.domain import offline, residence, special_groups, training
 from identity.domain.real_name import beijing_today
 
 router = APIRouter(tags=["people"])
@@ -117,3 +117,25 @@ async def record_training(person_id: uuid.UUID, body: TrainingRequest, session: 
     return TrainingResponse(training_id=record.id, person_id=person_id, kind=record.kind,
                             completed_on=record.completed_on, certificate_expires_on=record.certificate_expires_on,
                             recorded_by=record.recorded_by, roles=live)
+
+
+class OfflineRegistrationRequest(BaseModel):
+    consent_ref: str = Field(min_length=3, max_length=128, description="the person's signed consent on file (编号)")
+    permanent_resident: bool = Field(description="a Beijing permanent resident (常住居民); the district is the institution's")
+
+
+class OfflineRegistrationResponse(BaseModel):
+    person_id: uuid.UUID
+    district: str
+    registered_by: str
+
+
+@router.post("/api/v1/people", response_model=OfflineRegistrationResponse, status_code=201,
+             summary="Register someone who cannot use a phone; the institution then acts for them")
+async def register_offline(body: OfflineRegistrationRequest, session: Session,
+                           operator: Annotated[Principal, Depends(require_roles("institution_operator"))]
+                           ) -> OfflineRegistrationResponse:
+    person = await offline.register_offline(session, operator=operator, consent_ref=body.consent_ref,
+                                            permanent_resident=body.permanent_resident)
+    return OfflineRegistrationResponse(person_id=person.id, district=person.residence_district,
+                                       registered_by=operator.id)

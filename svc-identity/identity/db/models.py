@@ -214,3 +214,16 @@ class Guardianship(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_by: Mapped[str | None] = mapped_column(String(64))
     revoke_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class OfflineRepresentation(Base):
+    """An institution acts for a person who cannot use a phone: registered offline with their written
+    consent. Institution operators of `district` may act for them."""
+
+    __tablename__ = "offline_representations"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    district: Mapped[str] = mapped_column(String(6))
+    consent_ref: Mapped[str] = mapped_column(String(128))
+    registered_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
