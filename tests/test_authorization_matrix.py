@@ -1,0 +1,125 @@
+"""Who may call what: every endpoint every service serves, for every kind of caller, straight at the
+service (each verifies the token itself; the gateway's own check is tested in test_authentication).
+
+The endpoint list comes from the services' OpenAPI (their real route tables): an endpoint without an
+entry in MATRIX fails the test. "Allowed" means the caller passes the endpoint's gate — anything but 401
+or 403 (a made-up id then gives 404, a deliberately empty body 422); "denied" means 401 without a token
+and 403 with the wrong one.
+"""
+import uuid
+
+import httpx
+import pytest
+
+from gateway.routes import DEFAULT_PREFIXES
+from identity.domain.resident_id import check_character
+
+SERVICES = ["identity", "ledger", "matching", "aed", "audit"]
+CALLERS = ["anonymous", "person", "city_admin", "auditor", "district_officer", "institution_operator",
+           "partner_volunteer_beijing", "partner_120"]
+SIGNED_IN = frozenset(CALLERS) - {"anonymous"}
+EVERYONE = frozenset(CALLERS)
+PERSON = frozenset({"person"})
+OFFICER = frozenset({"district_officer"})
+OVERSEERS = frozenset({"district_officer", "city_admin", "auditor"})
+AUDIT_READERS = frozenset({"auditor", "city_admin"})
+OPERATOR = frozenset({"institution_operator"})
+ID = str(uuid.UUID(int=12345))
+
+
+def _resident_number() -> str:
+    body = "110105" + "19500101" + f"{uuid.uuid4().int % 1000:03d}"
+    return body + check_character(body)
+
+
+# (method, path) -> (allowed callers, JSON body or None, query)
+MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
+    ("GET", "/healthz"): (EVERYONE, None, {}),
+    ("GET", "/readyz"): (EVERYONE, None, {}),
+    ("POST", "/api/v1/auth/wechat-login"): (EVERYONE, {}, {}),
+    ("POST", "/api/v1/auth/token"): (EVERYONE, None, {}),
+    ("POST", "/api/v1/auth/refresh"): (EVERYONE, {}, {}),
+    ("GET", "/.well-known/jwks.json"): (EVERYONE, None, {}),
+    ("POST", "/api/v1/auth/act-for"): (OPERATOR, {}, {}),
+    ("GET", "/api/v1/me"): (SIGNED_IN, None, {}),
+    ("POST", "/api/v1/me/real-name"): (PERSON, lambda: {"name": "张三", "id_number": _resident_number()}, {}),
+    ("GET", "/api/v1/people/{person_id}/real-name"): (AUDIT_READERS, None, {"purpose": "核查虚假服务记录"}),
+    ("PUT", "/api/v1/me/residence"): (PERSON, {"district": "110105", "permanent_resident": True}, {}),
+    ("POST", "/api/v1/people/{person_id}/special-groups"): (OFFICER, {}, {}),
+    ("GET", "/api/v1/people/{person_id}/special-groups"): (OVERSEERS, None, {}),
+    ("POST", "/api/v1/people/{person_id}/training"): (OPERATOR, {}, {}),
+    ("POST", "/api/v1/people"): (OPERATOR, {}, {}),
+    ("GET", "/api/v1/kinships"): (PERSON, None, {}),
+    ("POST", "/api/v1/kinships"): (PERSON, {"relative_id": ID, "relation": "parent"}, {}),
+    ("POST", "/api/v1/kinships/{link_id}/confirm"): (SIGNED_IN, None, {}),  # who may: checked on the link (404 here)
+    ("POST", "/api/v1/kinships/{link_id}/revoke"): (SIGNED_IN, {"reason": "登记错误"}, {}),
+    ("POST", "/api/v1/guardianships"): (PERSON, {"minor_id": ID}, {}),
+    ("POST", "/api/v1/guardianships/{guardianship_id}/confirm"): (SIGNED_IN, None, {}),
+    ("POST", "/api/v1/guardianships/{guardianship_id}/revoke"): (SIGNED_IN, {"reason": "监护变更"}, {}),
+    ("PUT", "/partner/v1/volunteers/{person_id}/insurance"): (frozenset({"partner_volunteer_beijing"}), {}, {}),
+    ("GET", "/api/v1/me/insurance"): (PERSON, None, {}),
+    ("GET", "/api/v1/accounts/me"): (PERSON, None, {}),
+    ("GET", "/api/v1/accounts/me/entries"): (PERSON, None, {}),
+    ("GET", "/api/v1/accounts/liability"): (OVERSEERS, None, {}),
+    ("GET", "/api/v1/accounts/{person_id}"): (OVERSEERS, None, {}),
+    ("POST", "/api/v1/gifts"): (PERSON, {"to_person_id": ID, "amount": 1}, {}),
+    ("POST", "/api/v1/donations"): (PERSON, {"amount": 1}, {}),
+    ("POST", "/api/v1/grants"): (OFFICER, {}, {}),
+    ("POST", "/api/v1/welfare-allocations"): (OFFICER, {}, {}),
+}
+
+
+async def _tokens(gateway, helpers) -> dict[str, dict]:
+    async def partner(client_id: str) -> dict:
+        response = await gateway.post("/api/v1/auth/token", data={"grant_type": "client_credentials"},
+                                      auth=(client_id, "demo-partner-secret-2026"))
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    person = await helpers.login(gateway)
+    return {
+        "anonymous": {},
+        "person": {"Authorization": f"Bearer {person['access_token']}"},
+        "city_admin": await helpers.staff_headers(gateway, "admin"),
+        "auditor": await helpers.staff_headers(gateway, "auditor"),
+        "district_officer": await helpers.staff_headers(gateway, "officer-110105"),
+        "institution_operator": await helpers.staff_headers(gateway, "institution"),
+        "partner_volunteer_beijing": await partner("volunteer-beijing"),
+        "partner_120": await partner("emergency-120"),
+    }
+
+
+async def _endpoints(stack) -> list[tuple[str, str, str]]:
+    found = []
+    async with httpx.AsyncClient() as client:
+        for service in SERVICES:
+            spec = (await client.get(stack.url(service) + "/openapi.json")).json()
+            found += [(service, method.upper(), path) for path, ops in spec["paths"].items() for method in ops]
+    return found
+
+
+async def test_every_endpoint_has_an_entry_and_is_routed_to_its_service(stack):
+    endpoints = await _endpoints(stack)
+    missing = [(m, p) for _, m, p in endpoints if (m, p) not in MATRIX]
+    assert missing == [], f"endpoints without an authorisation entry: {missing}"
+    for service, _, path in endpoints:
+        if path in ("/healthz", "/readyz"):
+            continue  # each process's own; the gateway answers its own
+        assert any(path.startswith(prefix) for prefix in DEFAULT_PREFIXES[service]), f"{path} is not routed to {service}"
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_each_caller_passes_exactly_the_gates_the_matrix_allows(stack, gateway, helpers, caller):
+    tokens = await _tokens(gateway, helpers)
+    wrong = []
+    async with httpx.AsyncClient(timeout=10) as client:
+        for service, method, path in await _endpoints(stack):
+            allowed, body, query = MATRIX[(method, path)]
+            url = stack.url(service) + path.format(person_id=ID, link_id=ID, guardianship_id=ID)
+            headers = tokens[caller] | {"Idempotency-Key": uuid.uuid4().hex}
+            json_body = body() if callable(body) else body
+            response = await client.request(method, url, headers=headers, params=query,
+                                            json=json_body if method in ("POST", "PUT") else None)
+            expected = "allowed" if caller in allowed else ("401" if caller == "anonymous" else "403")
+            got = "allowed" if response.status_code not in (401, 403) else str(response.status_code)
+            if got != expected:
+                wrong.append(f"{method} {path}: expected {expected}, got {response.status_code} {response.text[:120]}")
+    assert wrong == []
