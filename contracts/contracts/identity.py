@@ -241,3 +241,24 @@ class GuardianshipRevoked(EventData):
     def example(cls) -> "GuardianshipRevoked":
         return cls(guardianship_id=uuid.UUID(int=11), guardian_id=uuid.UUID(int=2), minor_id=uuid.UUID(int=4),
                    revoked_by="institution-1", reason="监护关系变更", revoked_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+class SanctionLifted(EventData):
+    """An auditor reversed a sanction identity applied (recording rights restored, or the institution taken
+    off the dishonesty list 失信名单), with a reason."""
+
+    TYPE = "timebank.identity.sanction.lifted"
+    VERSION = 1
+
+    sanction_id: uuid.UUID
+    kind: Literal["volunteer_recording_revoked", "institution_listed"]
+    person_id: uuid.UUID | None = None
+    institution_id: uuid.UUID | None = None
+    lifted_by: str
+    reason: str
+    lifted_at: datetime
+
+    @classmethod
+    def example(cls) -> "SanctionLifted":
+        return cls(sanction_id=uuid.UUID(int=7), kind="volunteer_recording_revoked", person_id=uuid.UUID(int=3),
+                   lifted_by="auditor-1", reason="复核后确认记录属实", lifted_at=datetime(2026, 12, 9, tzinfo=UTC))

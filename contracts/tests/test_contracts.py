@@ -53,7 +53,9 @@ def test_consumers_accept_every_version_still_produced():
     from ledger.events import handlers as ledger_handlers
     from ledger.settings import LedgerSettings
 
-    consumers = {"ledger": ledger_handlers(LedgerSettings())}
+    from identity.events import HANDLERS as identity_handlers
+
+    consumers = {"ledger": ledger_handlers(LedgerSettings()), "identity": identity_handlers}
     for service, handlers in consumers.items():
         for event_type, (reader, _) in handlers.items():
             versions = [cls for (t, _), cls in registry().items() if t == event_type]

@@ -6,9 +6,11 @@ import asyncio
 import getpass
 import sys
 
+from servicekit.app import build_runtime
 from servicekit.cli import Command, run_cli
 from servicekit.db import Database
 from identity.domain import staff
+from identity.events import consumers
 from identity.settings import IdentitySettings
 
 
@@ -67,7 +69,9 @@ def _partner_args(p: argparse.ArgumentParser) -> None:
 
 
 def main() -> int:
-    return run_cli(settings=IdentitySettings(), app_factory="identity.main:create_app", commands={
+    settings = IdentitySettings()
+    return run_cli(settings=settings, app_factory="identity.main:create_app",
+                   consumers=lambda: consumers(build_runtime(settings)), commands={
         "create-staff": Command("create a staff user", _create_staff, _staff_args),
         "create-partner": Command("create a partner (OAuth2 client-credentials) client", _create_partner, _partner_args),
         "seed-demo": Command("create the documented demo staff and partner clients (dev only)", _seed_demo),

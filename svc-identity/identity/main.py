@@ -8,8 +8,9 @@ from fastapi import FastAPI
 
 from servicekit.app import Runtime, create_service_app
 from servicekit.auth import KeyLoader
-from identity.api import auth, guardianships, insurance, kinships, me, people
+from identity.api import auth, guardianships, insurance, kinships, me, people, sanctions
 from identity.domain import keys, roles
+from identity.events import consumers
 from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
 from identity.wechat import WechatClient
@@ -46,7 +47,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app = create_service_app(
         settings, title="svc-identity", description="People, real-name verification, roles, kinship, partners, tokens.",
         routers=[auth.router, me.router, people.router, kinships.router, guardianships.router,
-                 insurance.router], key_loader=local_keys, on_startup=on_startup,
+                 insurance.router, sanctions.router], consumers=consumers, key_loader=local_keys, on_startup=on_startup,
         background=[lapse_roles_periodically],
     )
     app.state.wechat = WechatClient(settings)

@@ -5,7 +5,7 @@ import json
 import uuid
 
 from servicekit.events import CloudEvent
-from identity.domain.resident_id import check_character
+from devstack import people
 
 
 def _claims(token: str) -> dict:
@@ -31,9 +31,8 @@ async def test_an_institution_registers_and_acts_for_a_person_without_a_phone(ga
     acting = {"Authorization": f"Bearer {token.json()['access_token']}"}
     assert (await gateway.post("/api/v1/auth/act-for", headers=acting, json={"person_id": person_id})).status_code == 403
 
-    body_id = "110105" + "19400101" + f"{uuid.uuid4().int % 1000:03d}"
     verified = await gateway.post("/api/v1/me/real-name", headers=acting,
-                                  json={"name": "赵桂兰", "id_number": body_id + check_character(body_id)})
+                                  json={"name": "赵桂兰", "id_number": people.resident_number(1940)})
     assert verified.status_code == 200
     me = (await gateway.get("/api/v1/me", headers=acting)).json()
     assert (me["id"], me["acting_for"], me["real_name"]["name_masked"]) == (operator_id, person_id, "赵**")

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from servicekit.db import Database
 from servicekit.events import CloudEvent
 from identity.domain import roles
-from identity.domain.resident_id import check_character
+from devstack import people
 
 
 def bearer(token: dict) -> dict:
@@ -17,8 +17,7 @@ def bearer(token: dict) -> dict:
 
 
 def resident_number(born: str) -> str:
-    body = "110108" + born + f"{uuid.uuid4().int % 1000:03d}"
-    return body + check_character(body)
+    return people.resident_number(int(born[:4]), region="110108")
 
 
 async def _person(gateway, helpers, *, born: str = "19900101", permanent: bool = True, district: str = "110108") -> dict:

@@ -69,7 +69,9 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         topics = [settings.own_topic, dlq_topic(settings.own_topic)]
-        topics += [dlq_topic(t) for c in runtime.consumers for t in c.topics]
+        # Consumed topics too: a consumer subscribed to a topic that does not exist yet would only notice
+        # it at its next metadata refresh (minutes), missing the producer's first events until then.
+        topics += [name for c in runtime.consumers for t in c.topics for name in (t, dlq_topic(t))]
         try:
             await ensure_topics(settings, sorted(set(topics)))
         except Exception:  # the relay and consumers recover once the broker is back

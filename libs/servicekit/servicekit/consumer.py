@@ -129,8 +129,16 @@ class EventConsumer:
         if records:
             await self.apply(records)
             if commit:
-                await self.consumer.commit({tp: partition[-1].offset + 1 for tp, partition in batches.items()})
+                await self._commit({tp: partition[-1].offset + 1 for tp, partition in batches.items()})
         return len(records)
+
+    async def _commit(self, offsets: dict) -> None:
+        """aiokafka retries a retriable commit error for ever (seen after a broker restart: the group kept
+        failing with UnknownTopicOrPartition). Give up after a bound and let `_run` reconnect: the effects
+        are committed already, and a redelivery is a no-op."""
+        assert self.consumer is not None
+        async with asyncio.timeout(2 * self.settings.kafka_request_timeout_ms / 1000):
+            await self.consumer.commit(offsets)
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
         failures = await self._apply_batch(records)

@@ -227,3 +227,21 @@ class OfflineRepresentation(Base):
     consent_ref: Mapped[str] = mapped_column(String(128))
     registered_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Sanction(Base):
+    """A sanction from audit as identity applies it: a volunteer's recording rights removed, or an
+    institution on the dishonesty list (失信名单). Lifted (not deleted) by an auditor with a reason."""
+
+    __tablename__ = "sanctions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # audit's sanction id
+    kind: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    institution_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    decided_by: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(Text)
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lifted_by: Mapped[str | None] = mapped_column(String(128))
+    lift_reason: Mapped[str | None] = mapped_column(Text)

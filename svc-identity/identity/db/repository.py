@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.db.models import (Guardianship, KinshipLink, PartnerClient, Person, RealName, RefreshToken, RoleGrant, SigningKey,
+from identity.db.models import (Guardianship, KinshipLink, Sanction, PartnerClient, Person, RealName, RefreshToken, RoleGrant, SigningKey,
                                  SpecialGroupChange, StaffUser, Training, WechatAccount)
 
 
@@ -149,3 +149,20 @@ async def has_confirmed_guardian(session: AsyncSession, minor) -> bool:
     query = select(func.count()).select_from(Guardianship).where(Guardianship.minor_id == minor,
                                                                  Guardianship.status == "confirmed")
     return (await session.execute(query)).scalar_one() > 0
+
+
+async def recording_revoked(session: AsyncSession, person_id) -> bool:
+    query = select(func.count()).select_from(Sanction).where(
+        Sanction.person_id == person_id, Sanction.kind == "volunteer_recording_revoked", Sanction.lifted_at.is_(None))
+    return (await session.execute(query)).scalar_one() > 0
+
+
+async def sanctions(session: AsyncSession, *, person_id=None, institution_id=None, live_only: bool = False) -> list[Sanction]:
+    query = select(Sanction).order_by(Sanction.applied_at.desc()).limit(200)
+    if person_id is not None:
+        query = query.where(Sanction.person_id == person_id)
+    if institution_id is not None:
+        query = query.where(Sanction.institution_id == institution_id)
+    if live_only:
+        query = query.where(Sanction.lifted_at.is_(None))
+    return list((await session.execute(query)).scalars())

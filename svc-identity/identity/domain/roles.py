@@ -2,7 +2,8 @@
 
 - elder: real-name verified.
 - volunteer: verified, a declared Beijing permanent resident, volunteer training recorded by an
-  institution, and 18 or over — or a minor with a confirmed guardian (they serve accompanied by them).
+  institution, and 18 or over — or a minor with a confirmed guardian (they serve accompanied by them);
+  never while a sanction removing recording rights stands.
 - responder: a first-aid certificate that has not expired; the grant carries the expiry and lapses by
   itself (`lapse_expired_roles`).
 
@@ -49,10 +50,11 @@ async def eligible_roles(session: AsyncSession, person_id: uuid.UUID, now: datet
     if verified is not None:
         roles["elder"] = Eligible("已实名认证")
         trained = any(t.kind == "volunteer" for t in trainings)
-        resident = person is not None and bool(person.permanent_resident)
-        if resident and trained and verified.turns_18_on <= today:
+        may_volunteer = (person is not None and bool(person.permanent_resident) and trained
+                         and not await repository.recording_revoked(session, person_id))
+        if may_volunteer and verified.turns_18_on <= today:
             roles["volunteer"] = Eligible("已实名认证、北京市常住居民、年满18周岁、已完成志愿服务培训")
-        elif resident and trained and await repository.has_confirmed_guardian(session, person_id):
+        elif may_volunteer and await repository.has_confirmed_guardian(session, person_id):
             roles["volunteer"] = Eligible("未成年在校学生：已实名认证、北京市常住居民、已完成培训、监护人已确认（须由监护人陪同）")
     valid = [t.certificate_expires_on for t in trainings
              if t.kind == "first_aid" and t.certificate_expires_on is not None and end_of_validity(t.certificate_expires_on) > now]

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from servicekit.auth import Principal, require_roles
+from identity.api.deps import Session
+from identity.db import repository
+from identity.domain import sanctions
+
+router = APIRouter(tags=["sanctions"])
+Staff = Annotated[Principal, Depends(require_roles("auditor", "city_admin", "district_officer", "institution_operator"))]
+Auditor = Annotated[Principal, Depends(require_roles("auditor"))]
+
+
+class SanctionResponse(BaseModel):
+    id: uuid.UUID
+    kind: str = Field(description="volunteer_recording_revoked (取消记录资格) or institution_listed (失信名单)")
+    person_id: uuid.UUID | None
+    institution_id: uuid.UUID | None
+    decided_by: str
+    note: str
+    applied_at: datetime
+    lifted_at: datetime | None
+    lifted_by: str | None
+    lift_reason: str | None
+
+
+class LiftRequest(BaseModel):
+    reason: str = Field(min_length=4, max_length=500)
+
+
+@router.get("/api/v1/sanctions", response_model=list[SanctionResponse],
+            summary="Sanctions in force or lifted: volunteers without recording rights, institutions on 失信名单")
+async def list_sanctions(staff: Staff, session: Session, person_id: uuid.UUID | None = None,
+                         institution_id: uuid.UUID | None = None, live: bool = False) -> list[SanctionResponse]:
+    rows = await repository.sanctions(session, person_id=person_id, institution_id=institution_id, live_only=live)
+    return [SanctionResponse.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post("/api/v1/sanctions/{sanction_id}/lift", response_model=SanctionResponse,
+             summary="Lift a sanction (auditors, with a reason)")
+async def lift(sanction_id: uuid.UUID, body: LiftRequest, auditor: Auditor, session: Session) -> SanctionResponse:
+    record = await sanctions.lift_sanction(session, sanction_id=sanction_id, auditor=auditor, reason=body.reason)
+    return SanctionResponse.model_validate(record, from_attributes=True)
