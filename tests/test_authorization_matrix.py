@@ -60,6 +60,10 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("GET", "/api/v1/sanctions"): (frozenset({"auditor", "city_admin", "district_officer", "institution_operator"}),
                                    None, {}),
     ("POST", "/api/v1/sanctions/{sanction_id}/lift"): (frozenset({"auditor"}), {"reason": "复核后撤销"}, {}),
+    ("POST", "/api/v1/people/{person_id}/suspension"): (AUDIT_READERS, {"reason": "账户被盗用"}, {}),
+    ("POST", "/api/v1/people/{person_id}/suspension/lift"): (AUDIT_READERS, {"reason": "已核实本人"}, {}),
+    ("POST", "/api/v1/staff/{staff_id}/suspension"): (frozenset({"city_admin"}), {"reason": "离职"}, {}),
+    ("POST", "/api/v1/staff/{staff_id}/suspension/lift"): (frozenset({"city_admin"}), {"reason": "复职"}, {}),
     ("GET", "/api/v1/accounts/me"): (PERSON, None, {}),
     ("GET", "/api/v1/accounts/me/entries"): (PERSON, None, {}),
     ("GET", "/api/v1/accounts/liability"): (OVERSEERS, None, {}),
@@ -115,7 +119,7 @@ async def test_each_caller_passes_exactly_the_gates_the_matrix_allows(stack, gat
     async with httpx.AsyncClient(timeout=10) as client:
         for service, method, path in await _endpoints(stack):
             allowed, body, query = MATRIX[(method, path)]
-            url = stack.url(service) + path.format(person_id=ID, link_id=ID, guardianship_id=ID, sanction_id=ID)
+            url = stack.url(service) + path.format(person_id=ID, link_id=ID, guardianship_id=ID, sanction_id=ID, staff_id=ID)
             headers = tokens[caller] | {"Idempotency-Key": uuid.uuid4().hex}
             json_body = body() if callable(body) else body
             response = await client.request(method, url, headers=headers, params=query,

@@ -262,3 +262,39 @@ class SanctionLifted(EventData):
     def example(cls) -> "SanctionLifted":
         return cls(sanction_id=uuid.UUID(int=7), kind="volunteer_recording_revoked", person_id=uuid.UUID(int=3),
                    lifted_by="auditor-1", reason="复核后确认记录属实", lifted_at=datetime(2026, 12, 9, tzinfo=UTC))
+
+
+class AccountSuspended(EventData):
+    """A person or staff member was suspended: every sign-in session (refresh-token family) is revoked
+    and new sign-ins are refused; access tokens already issued live out their few minutes."""
+
+    TYPE = "timebank.identity.account.suspended"
+    VERSION = 1
+
+    subject_id: uuid.UUID
+    kind: Literal["person", "staff"]
+    suspended_by: str
+    reason: str
+    sessions_revoked: int
+    suspended_at: datetime
+
+    @classmethod
+    def example(cls) -> "AccountSuspended":
+        return cls(subject_id=uuid.UUID(int=3), kind="person", suspended_by="admin", reason="账户被盗用",
+                   sessions_revoked=2, suspended_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+class AccountReinstated(EventData):
+    TYPE = "timebank.identity.account.reinstated"
+    VERSION = 1
+
+    subject_id: uuid.UUID
+    kind: Literal["person", "staff"]
+    reinstated_by: str
+    reason: str
+    reinstated_at: datetime
+
+    @classmethod
+    def example(cls) -> "AccountReinstated":
+        return cls(subject_id=uuid.UUID(int=3), kind="person", reinstated_by="admin", reason="已核实本人",
+                   reinstated_at=datetime(2026, 12, 1, tzinfo=UTC))

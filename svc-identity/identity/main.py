@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from servicekit.app import Runtime, create_service_app
 from servicekit.auth import KeyLoader
-from identity.api import auth, guardianships, insurance, kinships, me, people, sanctions
+from identity.api import auth, guardianships, insurance, kinships, me, people, sanctions, suspension
 from identity.domain import keys, roles
 from identity.events import consumers
 from identity.pii import PersonalDataCipher
@@ -47,7 +47,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app = create_service_app(
         settings, title="svc-identity", description="People, real-name verification, roles, kinship, partners, tokens.",
         routers=[auth.router, me.router, people.router, kinships.router, guardianships.router,
-                 insurance.router, sanctions.router], consumers=consumers, key_loader=local_keys, on_startup=on_startup,
+                 insurance.router, sanctions.router, suspension.router],
+        consumers=consumers, key_loader=local_keys, on_startup=on_startup,
         background=[lapse_roles_periodically],
     )
     app.state.wechat = WechatClient(settings)

@@ -26,6 +26,9 @@ class Person(Base):
     permanent_resident: Mapped[bool | None] = mapped_column(Boolean)
     residence_declared_by: Mapped[str | None] = mapped_column(String(128))
     residence_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    suspended_by: Mapped[str | None] = mapped_column(String(128))
+    suspension_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class SpecialGroupChange(Base):
@@ -63,6 +66,8 @@ class StaffUser(Base):
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
     district: Mapped[str | None] = mapped_column(String(6))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_by: Mapped[str | None] = mapped_column(String(128))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
     failed_sign_ins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(128))

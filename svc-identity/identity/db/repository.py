@@ -166,3 +166,11 @@ async def sanctions(session: AsyncSession, *, person_id=None, institution_id=Non
     if live_only:
         query = query.where(Sanction.lifted_at.is_(None))
     return list((await session.execute(query)).scalars())
+
+
+async def revoke_sessions_of(session: AsyncSession, subject: str) -> int:
+    """Revoke every live refresh token of the subject; the number of sign-in families ended."""
+    families = (await session.execute(text(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE subject = :s AND revoked_at IS NULL RETURNING family_id"),
+        {"s": subject})).scalars().all()
+    return len(set(families))

@@ -66,6 +66,9 @@ async def issue_pair(session: AsyncSession, settings: IdentitySettings, claims: 
 async def _claims_for(session: AsyncSession, record: RefreshToken) -> AccessClaims | None:
     if record.kind == "person":
         person_id = uuid.UUID(record.subject)
+        person = await repository.person(session, person_id)
+        if person is None or person.suspended_at is not None:
+            return None
         return AccessClaims(subject=person_id, kind="person", roles=await roles.live_roles(session, person_id))
     staff = await repository.staff(session, uuid.UUID(record.subject))
     if staff is None or staff.disabled:

@@ -41,6 +41,10 @@ class AccountLocked(Problem):
                          error="invalid_grant", locked_until=until.isoformat())
 
 
+class AccountSuspendedProblem(Problem):
+    status, type, title_zh, title_en = 403, "account-suspended", "账户已被停用，请联系工作人员", "Account suspended"
+
+
 class InvalidClient(Problem):
     status, type, title_zh, title_en = 401, "invalid-client", "客户端认证失败", "Client authentication failed"
 
@@ -71,6 +75,10 @@ async def wechat_login(session: AsyncSession, settings: IdentitySettings, wechat
     await repository.lock_openid(session, wechat.openid)
     account = await repository.wechat_account(session, wechat.openid)
     created = account is None
+    if account is not None:
+        person = await repository.person(session, account.person_id)
+        if person is not None and person.suspended_at is not None:
+            raise AccountSuspendedProblem()
     if account is None:
         person = await register_person(session, channel="wechat")
         account = WechatAccount(openid=wechat.openid, person_id=person.id, unionid=wechat.unionid)
