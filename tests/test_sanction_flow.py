@@ -97,3 +97,41 @@ async def test_a_confirmed_sanction_revokes_recording_rights_and_reverses_the_co
     lifted = await gateway.post(f"/api/v1/sanctions/{sanction_id}/lift", headers=auditor, json={"reason": "复核后撤销"})
     assert lifted.status_code == 200 and lifted.json()["lift_reason"] == "复核后撤销"
     assert "volunteer" in (await gateway.get("/api/v1/me", headers=bearer(volunteer))).json()["roles"]
+
+
+async def test_an_institution_on_the_dishonesty_list_cannot_sign_its_operators_in(stack, gateway, helpers):
+    import os
+    import subprocess
+    import sys
+
+    officer = await helpers.staff_headers(gateway, "officer-110108")
+    auditor = await helpers.staff_headers(gateway, "auditor")
+    registered = await gateway.post("/api/v1/institutions", headers=officer, json={
+        "name": f"海淀区测试养老驿站-{uuid.uuid4().hex[:6]}", "subdistrict": "中关村街道", "confirmation_ref": "中关村-2026-17"})
+    assert registered.status_code == 201 and registered.json()["district"] == "110108"
+    institution_id = registered.json()["id"]
+    assert institution_id in [i["id"] for i in (await gateway.get("/api/v1/institutions", headers=officer)).json()]
+    assert (await gateway.get("/api/v1/institutions?district=110105", headers=officer)).status_code == 403
+
+    username = f"operator-{uuid.uuid4().hex[:8]}"
+    subprocess.run([sys.executable, "-m", "identity", "create-staff", "--username", username, "--role",
+                    "institution_operator", "--institution-id", institution_id, "--password", "operator-pass-2026"],
+                   env={**os.environ, **stack.service_env("identity")}, check=True, capture_output=True)
+    form = {"grant_type": "password", "username": username, "password": "operator-pass-2026"}
+    assert (await gateway.post("/api/v1/auth/token", data=form)).status_code == 200
+
+    sanction_id = uuid.uuid4()
+    await _produce(stack, Topic.AUDIT, SanctionApplied(
+        sanction_id=sanction_id, alert_id=uuid.uuid4(), kind="institution_listed", institution_id=uuid.UUID(institution_id),
+        decided_by="auditor", note="多次代签虚假服务记录", decided_at=datetime.now(UTC)), institution_id)
+
+    async def refused():
+        response = await gateway.post("/api/v1/auth/token", data=form)
+        return response if response.status_code == 403 else None
+    denied = await helpers.eventually(refused, timeout=60)
+    assert denied is not None and denied.json()["type"].endswith("/institution-not-in-good-standing")
+    listed = [i for i in (await gateway.get("/api/v1/institutions", headers=officer)).json() if i["id"] == institution_id]
+    assert listed[0]["listed_at"] is not None
+
+    await gateway.post(f"/api/v1/sanctions/{sanction_id}/lift", headers=auditor, json={"reason": "整改完成，复核通过"})
+    assert (await gateway.post("/api/v1/auth/token", data=form)).status_code == 200

@@ -7,7 +7,8 @@ from gateway.settings import GatewaySettings
 
 DEFAULT_PREFIXES: dict[str, list[str]] = {
     "identity": ["/api/v1/auth", "/.well-known/jwks.json", "/api/v1/me", "/api/v1/people", "/api/v1/kinships",
-                 "/api/v1/guardianships", "/api/v1/sanctions", "/api/v1/staff", "/partner/v1/volunteers"],
+                 "/api/v1/guardianships", "/api/v1/sanctions", "/api/v1/staff", "/api/v1/institutions",
+                 "/partner/v1/volunteers"],
     "ledger": ["/api/v1/accounts", "/api/v1/gifts", "/api/v1/donations", "/api/v1/grants",
                "/api/v1/welfare-allocations"],
     "matching": ["/api/v1/service-catalog", "/api/v1/requests", "/partner/v1/service-records"],

@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import getpass
 import sys
+import uuid
 
 from servicekit.app import build_runtime
 from servicekit.cli import Command, run_cli
@@ -27,7 +28,8 @@ def _create_staff(args: argparse.Namespace, settings: IdentitySettings) -> int:
     password = args.password or getpass.getpass("password: ")
     result = asyncio.run(_in_transaction(settings, lambda s: staff.create_staff(
         s, username=args.username, password=password, display_name=args.name or args.username,
-        roles=args.role, district=args.district, created_by=f"cli:{getpass.getuser()}")))
+        roles=args.role, district=args.district, created_by=f"cli:{getpass.getuser()}",
+        institution_id=args.institution_id)))
     print(f"staff user {result.username} ({', '.join(result.roles)}) id={result.id}")
     return 0
 
@@ -60,6 +62,7 @@ def _staff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--role", action="append", required=True, choices=sorted(staff.STAFF_ROLES))
     p.add_argument("--district", help="district code, e.g. 110105 (required for district_officer)")
     p.add_argument("--password", help="prompted for when omitted")
+    p.add_argument("--institution-id", type=uuid.UUID, help="required for institution operators")
 
 
 def _partner_args(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from servicekit.app import Runtime, create_service_app
 from servicekit.auth import KeyLoader
-from identity.api import auth, guardianships, insurance, kinships, me, people, sanctions, suspension
+from identity.api import (auth, guardianships, institutions, insurance, kinships, me, people, sanctions,
+                          suspension)
 from identity.domain import keys, roles
 from identity.events import consumers
 from identity.pii import PersonalDataCipher
@@ -47,7 +48,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app = create_service_app(
         settings, title="svc-identity", description="People, real-name verification, roles, kinship, partners, tokens.",
         routers=[auth.router, me.router, people.router, kinships.router, guardianships.router,
-                 insurance.router, sanctions.router, suspension.router],
+                 insurance.router, sanctions.router, suspension.router, institutions.router],
         consumers=consumers, key_loader=local_keys, on_startup=on_startup,
         background=[lapse_roles_periodically],
     )

@@ -141,3 +141,19 @@ async def test_a_trained_minor_volunteers_only_with_a_confirmed_guardian(gateway
     assert (await gateway.get("/api/v1/me", headers=bearer(minor))).json()["roles"] == ["elder"]
     events = await _role_events(sql, minor["person_id"])
     assert [e[:2] for e in events] == [("granted", "elder"), ("granted", "volunteer"), ("revoked", "volunteer")]
+
+
+async def test_an_officer_checks_a_declared_residence_and_a_refusal_withdraws_the_volunteer_role(gateway, helpers):
+    person = await _person(gateway, helpers)  # a 海淀 resident
+    institution = await helpers.staff_headers(gateway, "institution")
+    await gateway.post(f"/api/v1/people/{person['person_id']}/training", headers=institution,
+                       json={"kind": "volunteer", "completed_on": "2026-11-01"})
+    path = f"/api/v1/people/{person['person_id']}/residence-check"
+    chaoyang = await helpers.staff_headers(gateway, "officer-110105")
+    haidian = await helpers.staff_headers(gateway, "officer-110108")
+    assert (await gateway.post(path, headers=chaoyang, json={"confirmed": False, "note": "查无此人"})).status_code == 403
+    checked = await gateway.post(path, headers=haidian, json={"confirmed": True, "note": "户口簿已核"})
+    assert checked.status_code == 200 and checked.json()["permanent_resident"] is True
+    refused = await gateway.post(path, headers=haidian, json={"confirmed": False, "note": "户籍已迁出"})
+    assert refused.json()["permanent_resident"] is False
+    assert (await gateway.get("/api/v1/me", headers=bearer(person))).json()["roles"] == ["elder"]

@@ -139,3 +139,27 @@ async def register_offline(body: OfflineRegistrationRequest, session: Session,
                                             permanent_resident=body.permanent_resident)
     return OfflineRegistrationResponse(person_id=person.id, district=person.residence_district,
                                        registered_by=operator.id)
+
+
+class ResidenceCheckRequest(BaseModel):
+    confirmed: bool = Field(description="the declaration matches the documents seen (户口簿 / 居住证)")
+    note: str = Field(min_length=2, max_length=500)
+
+
+class ResidenceCheckResponse(BaseModel):
+    person_id: uuid.UUID
+    district: str | None
+    permanent_resident: bool | None
+    checked_by: str
+    checked_at: datetime
+
+
+@router.post("/api/v1/people/{person_id}/residence-check", response_model=ResidenceCheckResponse,
+             summary="A district officer checks a resident's declared permanent residence")
+async def check_residence(person_id: uuid.UUID, body: ResidenceCheckRequest, officer: Officer,
+                          session: Session) -> ResidenceCheckResponse:
+    person = await residence.check_residence(session, person_id=person_id, officer=officer, confirmed=body.confirmed,
+                                             note=body.note)
+    return ResidenceCheckResponse(person_id=person.id, district=person.residence_district,
+                                  permanent_resident=person.permanent_resident, checked_by=person.residence_checked_by,
+                                  checked_at=person.residence_checked_at)

@@ -26,6 +26,9 @@ class Person(Base):
     permanent_resident: Mapped[bool | None] = mapped_column(Boolean)
     residence_declared_by: Mapped[str | None] = mapped_column(String(128))
     residence_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    residence_checked_by: Mapped[str | None] = mapped_column(String(128))
+    residence_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    residence_check_note: Mapped[str | None] = mapped_column(Text)
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     suspended_by: Mapped[str | None] = mapped_column(String(128))
     suspension_reason: Mapped[str | None] = mapped_column(Text)
@@ -66,6 +69,7 @@ class StaffUser(Base):
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
     district: Mapped[str | None] = mapped_column(String(6))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    institution_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # institution operators
     disabled_by: Mapped[str | None] = mapped_column(String(128))
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     failed_sign_ins: Mapped[int] = mapped_column(default=0)
@@ -250,3 +254,20 @@ class Sanction(Base):
     lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lifted_by: Mapped[str | None] = mapped_column(String(128))
     lift_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Institution(Base):
+    """A professional service institution (专业机构), confirmed by its sub-district or township (街道/乡镇):
+    the district officer records the confirmation document. Its operators act offline for people. Listed on
+    the dishonesty list (失信名单) by a sanction, its operators cannot sign in until the listing is lifted."""
+
+    __tablename__ = "institutions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(128))
+    district: Mapped[str] = mapped_column(String(6))
+    subdistrict: Mapped[str] = mapped_column(String(64))
+    confirmation_ref: Mapped[str] = mapped_column(String(128))
+    confirmed_by: Mapped[str] = mapped_column(String(128))
+    confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    listed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

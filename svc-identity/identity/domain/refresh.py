@@ -18,7 +18,7 @@ from servicekit.db import Database
 from servicekit.errors import Problem
 from identity.db import repository
 from identity.db.models import RefreshToken
-from identity.domain import roles
+from identity.domain import institutions, roles
 from identity.domain.keys import AccessClaims, IssuedToken, issue_access_token
 from identity.settings import IdentitySettings
 
@@ -72,6 +72,10 @@ async def _claims_for(session: AsyncSession, record: RefreshToken) -> AccessClai
         return AccessClaims(subject=person_id, kind="person", roles=await roles.live_roles(session, person_id))
     staff = await repository.staff(session, uuid.UUID(record.subject))
     if staff is None or staff.disabled:
+        return None
+    try:
+        await institutions.check_operator_standing(session, staff)
+    except institutions.InstitutionNotInGoodStanding:
         return None
     return AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district)
 

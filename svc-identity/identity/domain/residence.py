@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.districts import DISTRICTS
 from contracts.identity import ResidenceDeclared
 from contracts.topics import Topic
-from servicekit.errors import NotFound, UnprocessableInput
+from servicekit.auth import Principal
+from servicekit.errors import Forbidden, NotFound, UnprocessableInput
 from servicekit.events import build_event, record_event
 from identity.db import repository
 from identity.db.models import Person
@@ -33,4 +34,25 @@ async def declare_residence(session: AsyncSession, *, person_id: uuid.UUID, dist
     await record_event(session, topic=Topic.IDENTITY, event=build_event(
         source="identity", data=data, subject=str(person_id), actor=actor, acting_for=acting_for))
     await roles.refresh_roles(session, person_id, actor=actor)
+    return person
+
+
+async def check_residence(session: AsyncSession, *, person_id: uuid.UUID, officer: Principal, confirmed: bool,
+                          note: str) -> Person:
+    """A district officer checks a resident's declaration against documents. A refused declaration
+    no longer counts as permanent residence (the volunteer role follows); the person may declare again."""
+    person = await repository.person(session, person_id, lock=True)
+    if person is None:
+        raise NotFound("用户不存在", "No such person")
+    if person.residence_district is None or person.residence_district != officer.district:
+        raise Forbidden("只能核查本区居民的居住登记", "Officers check residents of their own district only")
+    now = datetime.now(UTC)
+    person.residence_checked_by, person.residence_checked_at, person.residence_check_note = officer.id, now, note
+    if not confirmed and person.permanent_resident:
+        person.permanent_resident = False
+        data = ResidenceDeclared(person_id=person_id, district=person.residence_district, permanent_resident=False,
+                                 declared_by=officer.id, declared_at=now)
+        await record_event(session, topic=Topic.IDENTITY, event=build_event(
+            source="identity", data=data, subject=str(person_id), actor=officer.id))
+        await roles.refresh_roles(session, person_id, actor=officer.id, why=f"常住居民登记未通过核查：{note}")
     return person

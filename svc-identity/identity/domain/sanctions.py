@@ -16,7 +16,7 @@ from servicekit.errors import NotFound
 from servicekit.events import build_event, record_event
 from identity.db import repository
 from identity.db.models import Sanction
-from identity.domain import roles
+from identity.domain import institutions, roles
 
 
 async def apply_sanction(session: AsyncSession, sanction: SanctionApplied) -> bool:
@@ -26,6 +26,8 @@ async def apply_sanction(session: AsyncSession, sanction: SanctionApplied) -> bo
                          institution_id=sanction.institution_id, decided_by=sanction.decided_by, note=sanction.note,
                          applied_at=sanction.decided_at))
     await session.flush()
+    if sanction.kind == "institution_listed":
+        await institutions.set_listed(session, sanction.institution_id, listed=True)
     if sanction.kind == "volunteer_recording_revoked" and sanction.person_id is not None:
         if await repository.person(session, sanction.person_id) is not None:
             await roles.refresh_roles(session, sanction.person_id, actor=sanction.decided_by,
@@ -46,6 +48,8 @@ async def lift_sanction(session: AsyncSession, *, sanction_id: uuid.UUID, audito
                           lifted_at=record.lifted_at)
     await record_event(session, topic=Topic.IDENTITY, event=build_event(
         source="identity", data=data, subject=str(record.person_id or record.institution_id), actor=auditor.id))
+    if record.kind == "institution_listed":
+        await institutions.set_listed(session, record.institution_id, listed=False)
     if record.person_id is not None and await repository.person(session, record.person_id) is not None:
         await roles.refresh_roles(session, record.person_id, actor=auditor.id, why=f"处罚已撤销：{reason}")
     return record

@@ -15,7 +15,7 @@ from servicekit.events import build_event, record_event
 from servicekit.db import Database
 from identity.db import repository
 from identity.db.models import Person, WechatAccount
-from identity.domain import refresh, roles
+from identity.domain import institutions, refresh, roles
 from identity.domain.keys import AccessClaims, IssuedToken, issue_access_token
 from identity.domain.refresh import TokenPair
 from identity.passwords import verify_secret
@@ -102,6 +102,7 @@ async def staff_password_grant(session: AsyncSession, db: Database, settings: Id
                 await repository.record_failed_sign_in(own, staff.id, threshold=settings.lockout_threshold,
                                                        lockout_minutes=settings.lockout_minutes)
         raise InvalidGrant()
+    await institutions.check_operator_standing(session, staff)
     if staff.failed_sign_ins:
         await repository.clear_failed_sign_ins(session, staff.id)
     claims = AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district)

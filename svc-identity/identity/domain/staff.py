@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import secrets
+import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.errors import Conflict, UnprocessableInput
 from identity.db import repository
-from identity.db.models import PartnerClient, StaffUser
+from identity.db.models import Institution, PartnerClient, StaffUser
 from contracts.districts import DISTRICTS
 from identity.passwords import hash_secret
 
@@ -16,10 +18,18 @@ PARTNER_SCOPES = {"volunteer-beijing", "emergency-120"}
 
 
 async def create_staff(session: AsyncSession, *, username: str, password: str, display_name: str,
-                       roles: list[str], district: str | None, created_by: str) -> StaffUser:
+                       roles: list[str], district: str | None, created_by: str,
+                       institution_id: uuid.UUID | None = None) -> StaffUser:
+    """Institution operators belong to a registered institution and take its district."""
     unknown = set(roles) - STAFF_ROLES
     if not roles or unknown:
         raise UnprocessableInput(f"未知角色: {sorted(unknown)}", f"Unknown roles: {sorted(unknown)}")
+    if "institution_operator" in roles:
+        institution = await session.get(Institution, institution_id) if institution_id else None
+        if institution is None:
+            raise UnprocessableInput("机构人员必须属于已登记并经街道/乡镇确认的机构",
+                                     "An institution operator needs a registered, confirmed institution")
+        district = institution.district
     if "district_officer" in roles and district not in DISTRICTS:
         raise UnprocessableInput("区民政人员必须属于北京16区之一", "A district officer needs one of the 16 district codes")
     if district is not None and district not in DISTRICTS:
@@ -29,7 +39,8 @@ async def create_staff(session: AsyncSession, *, username: str, password: str, d
     if await repository.staff_by_username(session, username):
         raise Conflict("用户名已存在", "Username already exists")
     staff = StaffUser(username=username, password_hash=hash_secret(password), display_name=display_name,
-                      roles=sorted(roles), district=district, created_by=created_by)
+                      roles=sorted(roles), district=district, created_by=created_by,
+                      institution_id=institution_id if "institution_operator" in roles else None)
     session.add(staff)
     await session.flush()
     return staff
@@ -67,11 +78,21 @@ def demo_staff() -> list[dict]:
     return people
 
 
+DEMO_INSTITUTION_ID = uuid.UUID("00000000-0000-4000-8000-000000000105")
+
+
 async def seed_demo(session: AsyncSession) -> list[str]:
     created = []
+    if await session.get(Institution, DEMO_INSTITUTION_ID) is None:
+        session.add(Institution(id=DEMO_INSTITUTION_ID, name="朝阳区示范养老服务驿站", district="110105",
+                                subdistrict="朝外街道", confirmation_ref="朝外街道-确认-2026-001",
+                                confirmed_by="seed-demo", confirmed_at=datetime.now(UTC)))
+        await session.flush()
     for person in demo_staff():
         if await repository.staff_by_username(session, person["username"]) is None:
-            await create_staff(session, password=DEMO_PASSWORD, created_by="seed-demo", **person)
+            institution = DEMO_INSTITUTION_ID if "institution_operator" in person["roles"] else None
+            await create_staff(session, password=DEMO_PASSWORD, created_by="seed-demo", institution_id=institution,
+                               **person)
             created.append(person["username"])
     for client_id, name, scopes in (("volunteer-beijing", "志愿北京", ["volunteer-beijing"]),
                                     ("emergency-120", "北京120急救指挥中心", ["emergency-120"])):

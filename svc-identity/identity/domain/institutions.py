@@ -1,0 +1,55 @@
+"""Institutions (专业机构) confirmed by a sub-district or township; their operators' standing."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.auth import Principal
+from servicekit.errors import Conflict, Forbidden, UnprocessableInput
+from identity.db.models import Institution, StaffUser
+
+
+class InstitutionNotInGoodStanding(Forbidden):
+    type = "institution-not-in-good-standing"
+    title_zh, title_en = "所属机构未经确认或已列入失信名单", "The institution is not confirmed or is on the dishonesty list"
+
+
+async def register(session: AsyncSession, *, officer: Principal, name: str, subdistrict: str,
+                   confirmation_ref: str) -> Institution:
+    """A district officer records an institution of their district with its sub-district's confirmation."""
+    if officer.district is None:
+        raise UnprocessableInput("区民政账号未设置所属区", "The officer's account has no district")
+    exists = await session.execute(select(Institution).where(Institution.district == officer.district,
+                                                             Institution.name == name))
+    if exists.scalar_one_or_none() is not None:
+        raise Conflict("本区已有同名机构", "An institution of that name exists in the district")
+    institution = Institution(name=name, district=officer.district, subdistrict=subdistrict,
+                              confirmation_ref=confirmation_ref, confirmed_by=officer.id, confirmed_at=datetime.now(UTC))
+    session.add(institution)
+    await session.flush()
+    return institution
+
+
+async def in_district(session: AsyncSession, district: str | None) -> list[Institution]:
+    query = select(Institution).order_by(Institution.name)
+    if district is not None:
+        query = query.where(Institution.district == district)
+    return list((await session.execute(query)).scalars())
+
+
+async def check_operator_standing(session: AsyncSession, staff: StaffUser) -> None:
+    """Institution operators sign in only while their institution is confirmed and not listed."""
+    if "institution_operator" not in staff.roles:
+        return
+    institution = await session.get(Institution, staff.institution_id) if staff.institution_id else None
+    if institution is None or institution.listed_at is not None:
+        raise InstitutionNotInGoodStanding()
+
+
+async def set_listed(session: AsyncSession, institution_id: uuid.UUID | None, listed: bool) -> None:
+    institution = await session.get(Institution, institution_id, with_for_update=True) if institution_id else None
+    if institution is not None:
+        institution.listed_at = datetime.now(UTC) if listed else None
