@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from pydantic import BaseModel
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from servicekit.auth import Principal, require_roles
-from servicekit.errors import Forbidden
 from identity.api.deps import Session
 from identity.domain import institutions
 
@@ -45,9 +44,5 @@ async def register(body: InstitutionRequest, officer: Officer, session: Session)
 @router.get("/api/v1/institutions", response_model=list[InstitutionResponse],
             summary="Institutions and their standing (officers: their own district)")
 async def listing(staff: Staff, session: Session, district: str | None = None) -> list[InstitutionResponse]:
-    if not staff.has_role("city_admin", "auditor"):
-        if district not in (None, staff.district):
-            raise Forbidden("只能查看本区数据", "Officers see their own district only")
-        district = staff.district
     return [InstitutionResponse.model_validate(i, from_attributes=True)
-            for i in await institutions.in_district(session, district)]
+            for i in await institutions.visible_to(session, staff, district)]

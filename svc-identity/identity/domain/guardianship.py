@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import GuardianshipConfirmed, GuardianshipRevoked
-from contracts.topics import Topic
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
-from servicekit.events import build_event, record_event
 from identity.db import repository
+from identity.domain.publish import publish
 from identity.db.models import Guardianship
 from identity.domain import roles
 from identity.domain.kinship import CONFIRMING_STAFF
@@ -49,9 +48,9 @@ async def confirm(session: AsyncSession, *, guardianship_id: uuid.UUID, by: Prin
         raise Conflict("该登记已处理", f"The guardianship is {record.status}")
     record.status, record.confirmed_at, record.confirmed_by = "confirmed", datetime.now(UTC), by.id
     record.document_ref = document_ref if as_staff else None
-    await _publish(session, GuardianshipConfirmed(
+    await publish(session, GuardianshipConfirmed(
         guardianship_id=record.id, guardian_id=record.guardian_id, minor_id=record.minor_id, confirmed_by=by.id,
-        document_ref=record.document_ref, confirmed_at=record.confirmed_at), by.id)
+        document_ref=record.document_ref, confirmed_at=record.confirmed_at), subject=record.minor_id, actor=by.id)
     await roles.refresh_roles(session, record.minor_id, actor=by.id)
     return record
 
@@ -66,9 +65,9 @@ async def revoke(session: AsyncSession, *, guardianship_id: uuid.UUID, by: Princ
     was_confirmed = record.status == "confirmed"
     record.status, record.revoked_at, record.revoked_by, record.revoke_reason = "revoked", datetime.now(UTC), by.id, reason
     if was_confirmed:
-        await _publish(session, GuardianshipRevoked(
+        await publish(session, GuardianshipRevoked(
             guardianship_id=record.id, guardian_id=record.guardian_id, minor_id=record.minor_id, revoked_by=by.id,
-            reason=reason, revoked_at=record.revoked_at), by.id)
+            reason=reason, revoked_at=record.revoked_at), subject=record.minor_id, actor=by.id)
         await roles.refresh_roles(session, record.minor_id, actor=by.id, why="监护关系已撤销")
     return record
 
@@ -79,7 +78,3 @@ async def _locked(session: AsyncSession, guardianship_id: uuid.UUID) -> Guardian
         raise NotFound("监护关系登记不存在", "No such guardianship")
     return record
 
-
-async def _publish(session: AsyncSession, data, actor: str) -> None:
-    await record_event(session, topic=Topic.IDENTITY, event=build_event(
-        source="identity", data=data, subject=str(data.minor_id), actor=actor))

@@ -33,6 +33,15 @@ async def register(session: AsyncSession, *, officer: Principal, name: str, subd
     return institution
 
 
+async def visible_to(session: AsyncSession, reader: Principal, district: str | None) -> list[Institution]:
+    """City admins and auditors see any district's institutions; officers their own."""
+    if not reader.has_role("city_admin", "auditor"):
+        if district not in (None, reader.district):
+            raise Forbidden("只能查看本区数据", "Officers see their own district only")
+        district = reader.district
+    return await in_district(session, district)
+
+
 async def in_district(session: AsyncSession, district: str | None) -> list[Institution]:
     query = select(Institution).order_by(Institution.name)
     if district is not None:

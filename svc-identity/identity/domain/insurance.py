@@ -9,10 +9,9 @@ from datetime import UTC, date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import InsuranceRecorded
-from contracts.topics import Topic
 from servicekit.errors import NotFound, UnprocessableInput
-from servicekit.events import build_event, record_event
 from identity.db import repository
+from identity.domain.publish import publish
 from identity.db.models import VolunteerInsurance
 
 
@@ -50,8 +49,7 @@ async def record_insurance(session: AsyncSession, *, person_id: uuid.UUID, repor
     data = InsuranceRecorded(person_id=person_id, registered=report.registered, insured=report.insured,
                              valid_from=report.valid_from, valid_until=report.valid_until, recorded_by=partner,
                              recorded_at=now)
-    await record_event(session, topic=Topic.IDENTITY, event=build_event(
-        source="identity", data=data, subject=str(person_id), actor=partner))
+    await publish(session, data, subject=person_id, actor=partner)
     return state
 
 

@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import KinshipConfirmed, KinshipRevoked
-from contracts.topics import Topic
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
-from servicekit.events import build_event, record_event
 from identity.db import repository
+from identity.domain.publish import publish
 from identity.db.models import KinshipLink
 
 INVERSE = {"parent": "child", "child": "parent", "grandparent": "grandchild", "grandchild": "grandparent"}
@@ -76,8 +75,7 @@ async def confirm(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, d
     data = KinshipConfirmed(link_id=link.id, person_id=link.claimant_id, relative_id=link.relative_id,
                             relation=link.relation, confirmed_by=by.id, document_ref=link.document_ref,
                             confirmed_at=link.confirmed_at)
-    await record_event(session, topic=Topic.IDENTITY, event=build_event(
-        source="identity", data=data, subject=str(link.claimant_id), actor=by.id))
+    await publish(session, data, subject=link.claimant_id, actor=by.id)
     return link
 
 
@@ -93,8 +91,7 @@ async def revoke(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, re
     if was_confirmed:  # a pending claim never granted anything, so nobody needs to hear it ended
         data = KinshipRevoked(link_id=link.id, person_id=link.claimant_id, relative_id=link.relative_id,
                               revoked_by=by.id, reason=reason, revoked_at=link.revoked_at)
-        await record_event(session, topic=Topic.IDENTITY, event=build_event(
-            source="identity", data=data, subject=str(link.claimant_id), actor=by.id))
+        await publish(session, data, subject=link.claimant_id, actor=by.id)
     return link
 
 

@@ -11,10 +11,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import PersonalDataAccessed, PersonVerified
-from contracts.topics import Topic
 from servicekit.errors import Conflict, NotFound
-from servicekit.events import build_event, record_event
 from identity.db import repository
+from identity.domain.publish import publish
 from identity.domain import roles
 from identity.db.models import RealName
 from identity.domain.resident_id import mask_name, parse_resident_id
@@ -86,9 +85,7 @@ async def verify_real_name(session: AsyncSession, cipher: PersonalDataCipher, *,
     await session.flush()
     data = PersonVerified(person_id=person_id, verified_at=record.verified_at, turns_18_on=record.turns_18_on,
                           turns_60_on=record.turns_60_on)
-    await record_event(session, topic=Topic.IDENTITY,
-                       event=build_event(source="identity", data=data, subject=owner, actor=actor,
-                                         acting_for=owner if actor != owner else None))
+    await publish(session, data, subject=owner, actor=actor, acting_for=owner if actor != owner else None)
     await roles.refresh_roles(session, person_id, actor=actor)
     return _view(record, today)
 
@@ -118,7 +115,6 @@ async def read_unmasked(session: AsyncSession, cipher: PersonalDataCipher, *, pe
         id_number=cipher.open(Sealed(record.key_id, record.id_number_encrypted), purpose="id_number", owner=owner))
     data = PersonalDataAccessed(person_id=person_id, accessed_by=reader, accessor_roles=sorted(reader_roles),
                                 fields=["name", "id_number"], purpose=purpose, accessed_at=datetime.now(UTC))
-    await record_event(session, topic=Topic.IDENTITY,
-                       event=build_event(source="identity", data=data, subject=owner, actor=reader))
+    await publish(session, data, subject=owner, actor=reader)
     log.info("personal data read", extra={"person_id": owner, "reader": reader, "purpose": purpose})
     return result

@@ -10,11 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.districts import DISTRICTS
 from contracts.identity import ResidenceDeclared
-from contracts.topics import Topic
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
-from servicekit.events import build_event, record_event
 from identity.db import repository
+from identity.domain.publish import publish
 from identity.db.models import Person
 from identity.domain import roles
 
@@ -31,8 +30,7 @@ async def declare_residence(session: AsyncSession, *, person_id: uuid.UUID, dist
     person.residence_declared_by, person.residence_declared_at = actor, now
     data = ResidenceDeclared(person_id=person_id, district=district, permanent_resident=permanent_resident,
                              declared_by=actor, declared_at=now)
-    await record_event(session, topic=Topic.IDENTITY, event=build_event(
-        source="identity", data=data, subject=str(person_id), actor=actor, acting_for=acting_for))
+    await publish(session, data, subject=person_id, actor=actor, acting_for=acting_for)
     await roles.refresh_roles(session, person_id, actor=actor)
     return person
 
@@ -52,7 +50,6 @@ async def check_residence(session: AsyncSession, *, person_id: uuid.UUID, office
         person.permanent_resident = False
         data = ResidenceDeclared(person_id=person_id, district=person.residence_district, permanent_resident=False,
                                  declared_by=officer.id, declared_at=now)
-        await record_event(session, topic=Topic.IDENTITY, event=build_event(
-            source="identity", data=data, subject=str(person_id), actor=officer.id))
+        await publish(session, data, subject=person_id, actor=officer.id)
         await roles.refresh_roles(session, person_id, actor=officer.id, why=f"常住居民登记未通过核查：{note}")
     return person

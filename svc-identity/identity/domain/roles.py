@@ -20,10 +20,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import RoleGranted, RoleRevoked
-from contracts.topics import Topic
 from servicekit.db import Database
-from servicekit.events import build_event, record_event
 from identity.db import repository
+from identity.domain.publish import publish
 from identity.db.models import RoleGrant
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -73,9 +72,9 @@ async def refresh_roles(session: AsyncSession, person_id: uuid.UUID, *, actor: s
         if role not in live:
             session.add(RoleGrant(person_id=person_id, role=role, granted_by=actor, grant_reason=why or basis.reason,
                                   granted_at=now, expires_at=basis.expires_at))
-            await _publish(session, RoleGranted(person_id=person_id, role=role, granted_by=actor,
-                                                reason=why or basis.reason, expires_at=basis.expires_at, granted_at=now),
-                           actor)
+            await publish(session, RoleGranted(person_id=person_id, role=role, granted_by=actor,
+                                               reason=why or basis.reason, expires_at=basis.expires_at, granted_at=now),
+                          subject=person_id, actor=actor)
         elif live[role].expires_at != basis.expires_at:
             live[role].expires_at = basis.expires_at  # a renewed certificate extends the grant
     for role, grant in live.items():
@@ -98,13 +97,9 @@ async def lapse_expired_roles(db: Database, *, now: datetime | None = None) -> i
 
 async def _revoke(session: AsyncSession, grant: RoleGrant, *, actor: str, reason: str, now: datetime) -> None:
     grant.revoked_by, grant.revoke_reason, grant.revoked_at = actor, reason, now
-    await _publish(session, RoleRevoked(person_id=grant.person_id, role=grant.role, revoked_by=actor, reason=reason,
-                                        revoked_at=now), actor)
+    await publish(session, RoleRevoked(person_id=grant.person_id, role=grant.role, revoked_by=actor, reason=reason,
+                                       revoked_at=now), subject=grant.person_id, actor=actor)
 
-
-async def _publish(session: AsyncSession, data, actor: str) -> None:
-    await record_event(session, topic=Topic.IDENTITY, event=build_event(
-        source="identity", data=data, subject=str(data.person_id), actor=actor))
 
 
 async def live_roles(session: AsyncSession, person_id: uuid.UUID) -> tuple[str, ...]:

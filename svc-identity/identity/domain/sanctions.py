@@ -10,11 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
 from contracts.identity import SanctionLifted
-from contracts.topics import Topic
 from servicekit.auth import Principal
 from servicekit.errors import NotFound
-from servicekit.events import build_event, record_event
 from identity.db import repository
+from identity.domain.publish import publish
 from identity.db.models import Sanction
 from identity.domain import institutions, roles
 
@@ -46,8 +45,7 @@ async def lift_sanction(session: AsyncSession, *, sanction_id: uuid.UUID, audito
     data = SanctionLifted(sanction_id=record.id, kind=record.kind, person_id=record.person_id,
                           institution_id=record.institution_id, lifted_by=auditor.id, reason=reason,
                           lifted_at=record.lifted_at)
-    await record_event(session, topic=Topic.IDENTITY, event=build_event(
-        source="identity", data=data, subject=str(record.person_id or record.institution_id), actor=auditor.id))
+    await publish(session, data, subject=record.person_id or record.institution_id, actor=auditor.id)
     if record.kind == "institution_listed":
         await institutions.set_listed(session, record.institution_id, listed=False)
     if record.person_id is not None and await repository.person(session, record.person_id) is not None:

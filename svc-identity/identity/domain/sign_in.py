@@ -9,13 +9,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import PersonRegistered
-from contracts.topics import Topic
 from servicekit.errors import Problem
-from servicekit.events import build_event, record_event
 from servicekit.db import Database
 from identity.db import repository
 from identity.db.models import Person, WechatAccount
 from identity.domain import institutions, refresh, roles
+from identity.domain.publish import publish
 from identity.domain.keys import AccessClaims, IssuedToken, issue_access_token
 from identity.domain.refresh import TokenPair
 from identity.passwords import verify_secret
@@ -65,9 +64,7 @@ async def register_person(session: AsyncSession, *, channel: str, registered_by:
     await session.flush()
     data = PersonRegistered(person_id=person.id, channel=channel, registered_at=datetime.now(UTC),
                             registered_by=registered_by)
-    event = build_event(source="identity", data=data, subject=str(person.id),
-                        actor=str(registered_by or person.id))
-    await record_event(session, topic=Topic.IDENTITY, event=event)
+    await publish(session, data, subject=person.id, actor=str(registered_by or person.id))
     return person
 
 

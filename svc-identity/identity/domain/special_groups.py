@@ -8,11 +8,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import SpecialGroupsSet
-from contracts.topics import Topic
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
-from servicekit.events import build_event, record_event
 from identity.db import repository
+from identity.domain.publish import publish
 from identity.db.models import SpecialGroupChange
 
 CATEGORIES = {
@@ -50,8 +49,7 @@ async def set_special_groups(session: AsyncSession, *, person_id: uuid.UUID, off
     await session.flush()
     data = SpecialGroupsSet(person_id=person_id, district=change.district, categories=change.categories, note=note,
                             set_by=officer.id, reason=reason, set_at=change.set_at)
-    await record_event(session, topic=Topic.IDENTITY, event=build_event(
-        source="identity", data=data, subject=str(person_id), actor=officer.id))
+    await publish(session, data, subject=person_id, actor=officer.id)
     return change
 
 

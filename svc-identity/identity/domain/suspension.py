@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import AccountReinstated, AccountSuspended
-from contracts.topics import Topic
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound
-from servicekit.events import build_event, record_event
 from identity.db import repository
+from identity.domain.publish import publish
 from identity.db.models import Person, StaffUser
 
 
@@ -32,10 +31,8 @@ async def suspend(session: AsyncSession, *, kind: str, subject_id: uuid.UUID, by
             return 0
         account.disabled, account.disabled_by, account.disabled_reason = True, by.id, reason
     revoked = await repository.revoke_sessions_of(session, str(subject_id))
-    await record_event(session, topic=Topic.IDENTITY, event=build_event(
-        source="identity", subject=str(subject_id), actor=by.id,
-        data=AccountSuspended(subject_id=subject_id, kind=kind, suspended_by=by.id, reason=reason,
-                              sessions_revoked=revoked, suspended_at=now)))
+    await publish(session, AccountSuspended(subject_id=subject_id, kind=kind, suspended_by=by.id, reason=reason,
+                                            sessions_revoked=revoked, suspended_at=now), subject=subject_id, actor=by.id)
     return revoked
 
 
@@ -49,10 +46,8 @@ async def reinstate(session: AsyncSession, *, kind: str, subject_id: uuid.UUID, 
         if not account.disabled:
             return
         account.disabled, account.disabled_by, account.disabled_reason = False, None, None
-    await record_event(session, topic=Topic.IDENTITY, event=build_event(
-        source="identity", subject=str(subject_id), actor=by.id,
-        data=AccountReinstated(subject_id=subject_id, kind=kind, reinstated_by=by.id, reason=reason,
-                               reinstated_at=datetime.now(UTC))))
+    await publish(session, AccountReinstated(subject_id=subject_id, kind=kind, reinstated_by=by.id, reason=reason,
+                                             reinstated_at=datetime.now(UTC)), subject=subject_id, actor=by.id)
 
 
 async def _locked(session: AsyncSession, kind: str, subject_id: uuid.UUID) -> Person | StaffUser:

@@ -94,3 +94,10 @@ _RELATIVES = text("SELECT EXISTS (SELECT 1 FROM kin_links WHERE NOT revoked AND 
 
 async def are_direct_relatives(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> bool:
     return (await session.execute(_RELATIVES, {"a": a, "b": b})).scalar_one()
+
+
+async def record_reversal(session: AsyncSession, person_id: uuid.UUID, *, false_amount: int, shortfall: int) -> None:
+    """A false record no longer counts as earned; what the volunteer no longer held is owed."""
+    await session.execute(text(
+        "UPDATE holders SET lifetime_earned = lifetime_earned - :o, clawback_due = clawback_due + :s"
+        " WHERE person_id = :p"), {"o": false_amount, "s": shortfall, "p": person_id})

@@ -8,7 +8,9 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.ledger import AccountOpened
-from servicekit.errors import NotFound
+from contracts.districts import DISTRICTS
+from servicekit.auth import Principal
+from servicekit.errors import Forbidden, NotFound, UnprocessableInput
 from ledger.db import holders, repository
 from ledger.domain.book import OWN_SERVICE_ORDER, TRANSFERABLE_ORDER
 from ledger.domain.clock import beijing_date, now as clock_now
@@ -72,3 +74,26 @@ async def view_person_account(session: AsyncSession, person_id: uuid.UUID, *, to
         lifetime_earned=holder.lifetime_earned, stored_earned=earned, clawback_due=holder.clawback_due,
         district=holder.district, by_origin=[Pocket(o, r.balance, r.held) for o, r in sorted(pockets.items())],
         opened_at=min(r.opened_at for r in rows), milestones=milestones)
+
+
+def _sees_every_district(reader: Principal) -> bool:
+    return reader.has_role("city_admin", "auditor")
+
+
+async def view_for_staff(session: AsyncSession, person_id: uuid.UUID, reader: Principal) -> AccountView:
+    """Someone's account: city admins and auditors see any; district officers residents of their district."""
+    view = await view_person_account(session, person_id)
+    if not _sees_every_district(reader) and view.district != reader.district:
+        raise Forbidden("只能查看本区居民的账户", "Officers see accounts of their own district's residents only")
+    return view
+
+
+async def liability(session: AsyncSession, reader: Principal, district: str | None) -> list:
+    """Outstanding coins by holder district and origin; officers see their own district only."""
+    if district is not None and district not in DISTRICTS:
+        raise UnprocessableInput("未知的区代码", "Unknown district code")
+    if not _sees_every_district(reader):
+        if district not in (None, reader.district):
+            raise Forbidden("只能查看本区数据", "Officers see their own district only")
+        district = reader.district
+    return await repository.liability(session, district)

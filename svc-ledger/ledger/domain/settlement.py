@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
@@ -163,9 +162,8 @@ async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied
         await book.write()
         for (payment, taken), (_, operation_id) in zip(outcomes, payments):
             shortfall = payment.outstanding - taken
-            await session.execute(text(
-                "UPDATE holders SET lifetime_earned = lifetime_earned - :o, clawback_due = clawback_due + :s"
-                " WHERE person_id = :p"), {"o": payment.outstanding, "s": shortfall, "p": payment.volunteer_id})
+            await holders.record_reversal(session, payment.volunteer_id, false_amount=payment.outstanding,
+                                          shortfall=shortfall)
             await publish(session, SettlementReversed(
                 request_id=request_id, sanction_id=sanction.sanction_id, volunteer_id=payment.volunteer_id,
                 elder_id=elder_id, reversed=taken, shortfall=shortfall, reversed_at=now),
