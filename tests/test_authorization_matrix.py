@@ -24,6 +24,7 @@ OFFICER = frozenset({"district_officer"})
 OVERSEERS = frozenset({"district_officer", "city_admin", "auditor"})
 AUDIT_READERS = frozenset({"auditor", "city_admin"})
 OPERATOR = frozenset({"institution_operator"})
+PEOPLE_AND_STAFF = frozenset({"person", "city_admin", "auditor", "district_officer", "institution_operator"})
 ID = str(uuid.UUID(int=12345))
 
 
@@ -75,6 +76,26 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/donations"): (PERSON, {"amount": 1}, {}),
     ("POST", "/api/v1/grants"): (OFFICER, {}, {}),
     ("POST", "/api/v1/welfare-allocations"): (OFFICER, {}, {}),
+    ("GET", "/api/v1/service-catalog"): (SIGNED_IN, None, {}),
+    ("POST", "/api/v1/service-catalog/items"): (OFFICER, {}, {}),
+    ("PATCH", "/api/v1/service-catalog/items/{item_id}"): (OFFICER, None, {}),
+    ("POST", "/api/v1/service-catalog/items/{item_id}/retire"): (OFFICER, None, {}),
+    ("POST", "/api/v1/requests"): (PERSON | OPERATOR, {}, {}),
+    ("GET", "/api/v1/requests"): (PEOPLE_AND_STAFF, None, {}),
+    ("GET", "/api/v1/requests/{request_id}"): (PEOPLE_AND_STAFF, None, {}),
+    ("POST", "/api/v1/requests/{request_id}/review"): (OFFICER | OPERATOR, {"decision": "approve"}, {}),
+    # eligible volunteers only (identity's projection), which none of these callers is
+    ("POST", "/api/v1/requests/{request_id}/booking"): (frozenset(), None, {}),
+    ("POST", "/api/v1/requests/{request_id}/check-in"): (PERSON | OPERATOR, {}, {}),
+    ("POST", "/api/v1/requests/{request_id}/check-out"): (PERSON | OPERATOR, {}, {}),
+    ("POST", "/api/v1/requests/{request_id}/rating"): (PERSON | OPERATOR, {"score": 5}, {}),
+    ("POST", "/api/v1/requests/{request_id}/cancel"): (PEOPLE_AND_STAFF, {"reason": "临时有事"}, {}),
+    ("GET", "/api/v1/requests/statistics"): (OVERSEERS, None, {}),
+    ("GET", "/api/v1/volunteers/me/record"): (PERSON, None, {}),
+    ("GET", "/api/v1/volunteers/{person_id}/record"): (OVERSEERS, None, {}),
+    ("GET", "/partner/v1/service-records"): (frozenset({"partner_volunteer_beijing"}), None, {}),
+    ("GET", "/partner/v1/service-records/signing-keys"): (frozenset({"partner_volunteer_beijing"}), None, {}),
+    ("GET", "/partner/v1/service-records/{request_id}"): (frozenset({"partner_volunteer_beijing"}), None, {}),
 }
 
 
@@ -122,7 +143,8 @@ async def test_each_caller_passes_exactly_the_gates_the_matrix_allows(stack, gat
     async with httpx.AsyncClient(timeout=10) as client:
         for service, method, path in await _endpoints(stack):
             allowed, body, query = MATRIX[(method, path)]
-            url = stack.url(service) + path.format(person_id=ID, link_id=ID, guardianship_id=ID, sanction_id=ID, staff_id=ID)
+            url = stack.url(service) + path.format(person_id=ID, link_id=ID, guardianship_id=ID, sanction_id=ID, staff_id=ID,
+                                                   request_id=ID, item_id=ID)
             headers = tokens[caller] | {"Idempotency-Key": uuid.uuid4().hex}
             json_body = body() if callable(body) else body
             response = await client.request(method, url, headers=headers, params=query,

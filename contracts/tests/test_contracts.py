@@ -54,8 +54,10 @@ def test_consumers_accept_every_version_still_produced():
     from ledger.settings import LedgerSettings
 
     from identity.events import HANDLERS as identity_handlers
+    from matching.events import HANDLERS as matching_handlers
 
-    consumers = {"ledger": ledger_handlers(LedgerSettings()), "identity": identity_handlers}
+    consumers = {"ledger": ledger_handlers(LedgerSettings()), "identity": identity_handlers,
+                 "matching": matching_handlers}
     for service, handlers in consumers.items():
         for event_type, (reader, _) in handlers.items():
             versions = [cls for (t, _), cls in registry().items() if t == event_type]

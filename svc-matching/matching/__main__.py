@@ -1,12 +1,33 @@
-"""Operator CLI: `python -m matching serve|migrate|dlq-replay`."""
+"""Operator CLI: `python -m matching serve|migrate|dlq-replay|lifecycle`."""
+import argparse
+import asyncio
 import sys
 
-from servicekit.cli import run_cli
+from servicekit import clock
+from servicekit.app import build_runtime
+from servicekit.cli import Command, run_cli
+from servicekit.db import Database
+from matching.domain import lifecycle
+from matching.events import consumers
 from matching.settings import MatchingSettings
 
 
+def advance(args: argparse.Namespace, settings: MatchingSettings) -> int:
+    async def run() -> int:
+        db = Database(settings.database_url, pool_size=1)
+        try:
+            return await lifecycle.run_once(db, settings, now=clock.now(), limit=100_000)
+        finally:
+            await db.dispose()
+    print(f"{asyncio.run(run())} changes (no-shows, closed windows, expired requests)")
+    return 0
+
+
 def main() -> int:
-    return run_cli(settings=MatchingSettings(), app_factory="matching.main:create_app")
+    settings = MatchingSettings()
+    return run_cli(settings=settings, app_factory="matching.main:create_app",
+                   consumers=lambda: consumers(build_runtime(settings)),
+                   commands={"lifecycle": Command("apply no-shows, closed windows and expiries now", advance)})
 
 
 if __name__ == "__main__":

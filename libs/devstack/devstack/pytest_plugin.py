@@ -105,7 +105,8 @@ def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Sta
     env.update(extra_env or {})
     stack = Stack(ports=ports, database_url={name: infra.create_database(name) for name in SERVICES},
                   kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-                  log_dir=infra.workdir / "logs" / f"stack-{uuid.uuid4().hex[:6]}", extra_env=env)
+                  log_dir=infra.workdir / "logs" / f"stack-{uuid.uuid4().hex[:6]}", extra_env=env,
+                  clock_file=infra.workdir / f"clock-{uuid.uuid4().hex[:6]}")
     try:
         stack.start()
     except Exception:
@@ -122,6 +123,29 @@ def stack(infra: Infra) -> Iterator[Stack]:
                    env={**os.environ, **running.service_env("identity")})
     yield running
     running.stop()
+
+
+class TestClock:
+    """Moves the running services' time (servicekit.clock): `advance(hours=2)`; back to real time after the test."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0.0
+
+    def advance(self, *, seconds: float = 0, minutes: float = 0, hours: float = 0) -> None:
+        self.offset += seconds + 60 * minutes + 3600 * hours
+        self.path.write_text(str(self.offset))
+
+    def reset(self) -> None:
+        self.offset = 0.0
+        self.path.write_text("0")
+
+
+@pytest.fixture
+def clock(stack) -> Iterator[TestClock]:
+    moved = TestClock(stack.clock_file)
+    yield moved
+    moved.reset()
 
 
 @pytest.fixture

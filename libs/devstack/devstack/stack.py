@@ -37,6 +37,8 @@ class Stack:
     kafka_bootstrap_servers: str
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Tests only: a file of seconds every service adds to the real time (servicekit.clock).
+    clock_file: Path | None = None
     children: dict[str, Child] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
@@ -57,6 +59,8 @@ class Stack:
         }
         if name == "identity":
             env[prefix + "WECHAT_BASE_URL"] = self.url("wechat")
+        if self.clock_file is not None:
+            env[prefix + "CLOCK_FILE"] = str(self.clock_file)
         env.update({k: v for k, v in self.extra_env.items() if k.startswith(prefix)})
         return env
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from servicekit import clock
 from servicekit.auth import JwksCache, KeyLoader
 from servicekit.consumer import EventConsumer, dlq_topic
 from servicekit.db import Database
@@ -62,6 +63,7 @@ def create_service_app(
     """`background`: long-running jobs (e.g. expiring holds) started with the service and cancelled
     before it stops."""
     configure_logging(settings.service_name, settings.log_level)
+    clock.configure(settings.clock_file)
     runtime = build_runtime(settings, key_loader=key_loader)
     if consumers is not None:
         runtime.consumers = list(consumers(runtime))

@@ -36,6 +36,7 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     district: str | None = None
     acting_for: str | None = None  # the person an institution operator acts for
+    institution: str | None = None  # an institution operator's institution
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -139,6 +140,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
         district=claims.get("district"),
         acting_for=claims.get("act_for"),
+        institution=claims.get("institution"),
     )
 
 

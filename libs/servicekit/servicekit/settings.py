@@ -48,6 +48,10 @@ class ServiceSettings(TokenVerificationSettings):
     consumer_max_retries: int = 3
     consumer_retry_backoff_s: float = 0.2
 
+    # Development and tests only: a file holding seconds to add to the real time (servicekit.clock). Unset in
+    # production, where the clock is the system's.
+    clock_file: str | None = None
+
     # Where the service's Alembic scripts live; set by the service's Settings subclass.
     migrations_path: str = Field(default="", description="Alembic script_location")
 

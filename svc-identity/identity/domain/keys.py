@@ -85,6 +85,7 @@ class AccessClaims:
     scopes: tuple[str, ...] = ()
     district: str | None = None
     acting_for: uuid.UUID | None = None
+    institution: uuid.UUID | None = None  # an institution operator's institution
 
 
 @dataclass(frozen=True)
@@ -109,5 +110,7 @@ async def issue_access_token(session: AsyncSession, settings: IdentitySettings, 
         payload["district"] = claims.district
     if claims.acting_for:
         payload["act_for"] = str(claims.acting_for)
+    if claims.institution:
+        payload["institution"] = str(claims.institution)
     token = jwt.encode(payload, private, algorithm="EdDSA", headers={"kid": key.kid})
     return IssuedToken(access_token=token, expires_in=settings.access_token_ttl_s)

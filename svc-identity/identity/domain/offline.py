@@ -40,5 +40,6 @@ async def act_for(session: AsyncSession, settings: IdentitySettings, *, operator
     if representation.district != operator.district:
         raise Forbidden("只能代办本区机构登记的居民", "Operators act only for people their district represents")
     claims = AccessClaims(subject=operator.id, kind=operator.kind, roles=tuple(sorted(operator.roles)),
-                          district=operator.district, acting_for=person_id)
+                          district=operator.district, acting_for=person_id,
+                          institution=uuid.UUID(operator.institution) if operator.institution else None)
     return await issue_access_token(session, settings, claims)

@@ -77,7 +77,8 @@ async def _claims_for(session: AsyncSession, record: RefreshToken) -> AccessClai
         await institutions.check_operator_standing(session, staff)
     except institutions.InstitutionNotInGoodStanding:
         return None
-    return AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district)
+    return AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district,
+                          institution=staff.institution_id)
 
 
 async def rotate(session: AsyncSession, db: Database, settings: IdentitySettings, *, refresh_token: str) -> TokenPair:

@@ -102,7 +102,8 @@ async def staff_password_grant(session: AsyncSession, db: Database, settings: Id
     await institutions.check_operator_standing(session, staff)
     if staff.failed_sign_ins:
         await repository.clear_failed_sign_ins(session, staff.id)
-    claims = AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district)
+    claims = AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district,
+                          institution=staff.institution_id)
     return await refresh.issue_pair(session, settings, claims)
 
 

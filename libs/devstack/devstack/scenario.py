@@ -1,0 +1,84 @@
+"""People made through the public API (for end-to-end tests and benchmarks): verified residents, trained
+volunteers, elders holding granted coins. Each returns the person's id, openid and fresh bearer headers
+(signed in again after the facts changed, so the token carries the new roles)."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from devstack.people import resident_number
+
+PASSWORD = "demo-password-2026"
+
+
+@dataclass
+class Person:
+    person_id: str
+    openid: str
+    headers: dict[str, str]
+
+
+async def sign_in(client: httpx.AsyncClient, openid: str) -> Person:
+    response = await client.post("/api/v1/auth/wechat-login", json={"code": f"dev-{openid}"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return Person(body["person_id"], openid, {"Authorization": f"Bearer {body['access_token']}"})
+
+
+async def staff(client: httpx.AsyncClient, username: str) -> dict[str, str]:
+    response = await client.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
+                                                              "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def resident(client: httpx.AsyncClient, *, born: int, district: str = "110105", name: str = "张明") -> Person:
+    openid = uuid.uuid4().hex
+    person = await sign_in(client, openid)
+    verified = await client.post("/api/v1/me/real-name", headers=person.headers,
+                                 json={"name": name, "id_number": resident_number(born, region=district)})
+    assert verified.status_code == 200, verified.text
+    residence = await client.put("/api/v1/me/residence", headers=person.headers,
+                                 json={"district": district, "permanent_resident": True})
+    assert residence.status_code == 200, residence.text
+    return await sign_in(client, openid)
+
+
+async def volunteer(client: httpx.AsyncClient, *, district: str = "110105", born: int = 1990) -> Person:
+    person = await resident(client, born=born, district=district, name="李志愿")
+    institution = await staff(client, "institution")
+    trained = await client.post(f"/api/v1/people/{person.person_id}/training", headers=institution,
+                                json={"kind": "volunteer", "completed_on": "2026-11-01"})
+    assert trained.status_code == 201 and "volunteer" in trained.json()["roles"], trained.text
+    return await sign_in(client, person.openid)
+
+
+async def elder_with_coins(client: httpx.AsyncClient, minutes: int, *, district: str = "110105",
+                           born: int = 1948, timeout: float = 30) -> Person:
+    """A special elder of the district granted `minutes` by its office (0: no coins at all)."""
+    person = await resident(client, born=born, district=district, name="王秀英")
+    if minutes:
+        officer = await staff(client, f"officer-{district}")
+        marked = await client.post(f"/api/v1/people/{person.person_id}/special-groups", headers=officer,
+                                   json={"categories": ["advanced_age"], "reason": "年满80周岁"})
+        assert marked.status_code == 200, marked.text
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        body = {"person_id": person.person_id, "amount": minutes, "reason": "高龄老人补贴"}
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:  # the ledger learns the categories from identity's events
+            granted = await client.post("/api/v1/grants", headers=officer | key, json=body)
+            if granted.status_code in (200, 201):
+                break
+            assert asyncio.get_running_loop().time() < deadline, granted.text
+            await asyncio.sleep(0.2)
+    return person
+
+
+async def partner(client: httpx.AsyncClient, client_id: str = "volunteer-beijing",
+                  secret: str = "demo-partner-secret-2026") -> dict[str, str]:
+    response = await client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

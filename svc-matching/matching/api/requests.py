@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
+
+from servicekit import clock
+from servicekit.deps import DbSession
+from servicekit.errors import Forbidden, UnprocessableInput
+from matching.api.deps import PeopleAndStaff, PersonOrOperator, Reviewer, cipher_of, settings_of
+from matching.api.schemas import (AttendanceBody, AttendanceOut, BookingOut, CancelBody, NearbyRequest,
+                                  NewRequestBody, Position, RatingBody, RatingOut, RequestOut, ReviewBody)
+from matching.db import requests as repo
+from matching.domain import attendance, bookings, catalogue, ratings, requests, search
+from matching.domain.callers import person_of
+
+router = APIRouter(tags=["requests"])
+
+
+@router.post("/api/v1/requests", status_code=201, response_model=RequestOut,
+             summary="Publish a need (elder, or an institution operator acting for one); coins are held next")
+async def publish(body: NewRequestBody, principal: PersonOrOperator, session: DbSession, request: Request) -> RequestOut:
+    new = requests.NewRequest(
+        category=body.category, item_id=body.item_id, lat=body.position.lat, lon=body.position.lon,
+        coord_system=body.position.coord_system, address=body.address.strip(), district=body.district,
+        starts_at=body.starts_at, ends_at=body.ends_at, notes=body.notes, volunteers_needed=body.volunteers_needed)
+    created = await requests.publish_request(session, principal, new, settings=settings_of(request),
+                                             cipher=cipher_of(request), now=clock.now())
+    return RequestOut.of(created, address=new.address)
+
+
+@router.get("/api/v1/requests", response_model=list[NearbyRequest] | list[RequestOut],
+            summary="Volunteers: open requests near a point (`near=LAT,LON`), ranked. Otherwise: an elder's own "
+                    "requests, a volunteer's bookings (`as=volunteer`), or staff's queue (`state`, `district`)")
+async def list_requests(
+    principal: PeopleAndStaff, session: DbSession, request: Request,
+    near: Annotated[str | None, Query(pattern=r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$", description="LAT,LON")] = None,
+    coord_system: Annotated[str, Query(pattern="^(wgs84|gcj02)$")] = "wgs84",
+    radius_m: Annotated[int | None, Query(ge=50)] = None,
+    category: Annotated[str | None, Query()] = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: Annotated[AwareDatetime | None, Query()] = None,
+    as_: Annotated[str, Query(alias="as", pattern="^(elder|volunteer)$")] = "elder",
+    state: Annotated[str | None, Query(pattern="^(submitted|awaiting_review|open|booked|in_progress|completed|closed)$")] = None,
+    district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+):
+    settings = settings_of(request)
+    now = clock.now()
+    if near is not None:
+        lat, lon = (float(x) for x in near.split(","))
+        if category is not None and category not in catalogue.CATEGORIES:
+            raise UnprocessableInput("服务类别不存在", f"Unknown category {category}")
+        radius = radius_m or settings.default_radius_m
+        if radius > settings.max_radius_m:
+            raise UnprocessableInput(f"搜索半径不超过{settings.max_radius_m}米", f"radius_m is at most {settings.max_radius_m}")
+        found = await search.nearby(
+            session, principal, point=Position(lat=lat, lon=lon, coord_system=coord_system).wgs84(), radius_m=radius,
+            category=category, starts_from=from_ or now, starts_before=to or now + timedelta(days=settings.max_days_ahead),
+            limit=min(limit, settings.search_limit))
+        return [NearbyRequest(
+            id=r.id, category=r.category, category_name=catalogue.CATEGORIES[r.category], item_id=r.item_id,
+            district=r.district, distance_m=round(d), approximate_position=Position(lat=round(r.lat, 3), lon=round(r.lon, 3)),
+            starts_at=r.starts_at, ends_at=r.ends_at, volunteers_needed=r.volunteers_needed, priority=r.priority,
+            notes=r.notes) for r, d in found]
+    me = person_of(principal)
+    if me is not None:
+        rows = await (repo.booked_by(session, me, limit=limit) if as_ == "volunteer" else repo.mine(session, me, limit=limit))
+        return [RequestOut.of(r) for r in rows]
+    if principal.kind != "staff":
+        raise Forbidden("仅限志愿者、老人或工作人员", "Persons or staff only")
+    scope = search.staff_district(principal, district)
+    return [RequestOut.of(r) for r in await repo.queue(session, district=scope, state=state or "awaiting_review",
+                                                       limit=limit)]
+
+
+@router.get("/api/v1/requests/{request_id}", response_model=RequestOut, summary="State and history (parties, staff in scope)")
+async def get_request(request_id: uuid.UUID, principal: PeopleAndStaff, session: DbSession, request: Request) -> RequestOut:
+    seen = await requests.view(session, principal, request_id, cipher=cipher_of(request), now=clock.now())
+    return RequestOut.of_view(seen, await ratings.rating_of(session, request_id))
+
+
+@router.post("/api/v1/requests/{request_id}/review", response_model=RequestOut,
+             summary="Approve or reject (an institution of the district or the district office)")
+async def review(request_id: uuid.UUID, body: ReviewBody, principal: Reviewer, session: DbSession) -> RequestOut:
+    reviewed = await requests.review(session, principal, request_id, approve=body.decision == "approve", note=body.note,
+                                     now=clock.now())
+    return RequestOut.of(reviewed)
+
+
+@router.post("/api/v1/requests/{request_id}/booking", status_code=201, response_model=RequestOut,
+             summary="Book it (预约); refused if it overlaps another booking of yours")
+async def book(request_id: uuid.UUID, principal: PersonOrOperator, session: DbSession, request: Request) -> RequestOut:
+    booked, booking = await bookings.book(session, principal, request_id, now=clock.now())
+    return RequestOut.of(booked, bookings=[booking], address=requests.open_address(cipher_of(request), booked))
+
+
+@router.post("/api/v1/requests/{request_id}/check-in", response_model=AttendanceOut, summary="Sign in (签到) at the place")
+async def check_in(request_id: uuid.UUID, body: AttendanceBody, principal: PersonOrOperator, session: DbSession,
+                   request: Request) -> AttendanceOut:
+    return await _sign("check_in", request_id, body, principal, session, request)
+
+
+@router.post("/api/v1/requests/{request_id}/check-out", response_model=AttendanceOut, summary="Sign out (签出) at the place")
+async def check_out(request_id: uuid.UUID, body: AttendanceBody, principal: PersonOrOperator, session: DbSession,
+                    request: Request) -> AttendanceOut:
+    return await _sign("check_out", request_id, body, principal, session, request)
+
+
+async def _sign(kind, request_id, body: AttendanceBody, principal, session, request: Request) -> AttendanceOut:
+    signed, booking = await attendance.sign(
+        session, principal, request_id, kind=kind, position=body.position.wgs84() if body.position else None,
+        volunteer_id=body.volunteer_id, settings=settings_of(request), now=clock.now())
+    return AttendanceOut(request_id=signed.id, request_state=signed.state, booking=BookingOut.of(booking))
+
+
+@router.post("/api/v1/requests/{request_id}/rating", status_code=201, response_model=RatingOut,
+             summary="满意度评价, once per service (the elder, or an institution after a phone follow-up)")
+async def rate(request_id: uuid.UUID, body: RatingBody, principal: PersonOrOperator, session: DbSession,
+               request: Request) -> RatingOut:
+    rating = await ratings.rate(session, principal, request_id, score=body.score, comment=body.comment,
+                                threshold=settings_of(request).low_rating_threshold, now=clock.now())
+    return RatingOut.of(rating)
+
+
+@router.post("/api/v1/requests/{request_id}/cancel", response_model=RequestOut,
+             summary="Cancel with a reason: the elder or staff cancel the request, a volunteer their booking")
+async def cancel(request_id: uuid.UUID, body: CancelBody, principal: PeopleAndStaff, session: DbSession,
+                 request: Request) -> RequestOut:
+    cancelled = await requests.cancel(session, principal, request_id, reason=body.reason, settings=settings_of(request),
+                                      now=clock.now())
+    return RequestOut.of(cancelled)

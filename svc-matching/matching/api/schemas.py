@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from matching.db.requests import Booking, Request
+from matching.domain import catalogue, geo
+from matching.domain.ratings import Rating
+from matching.domain.requests import RequestView
+
+
+class Position(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    coord_system: geo.CoordSystem = "wgs84"
+
+    def wgs84(self) -> geo.Point:
+        return geo.to_wgs84(self.lat, self.lon, self.coord_system)
+
+
+class NewRequestBody(BaseModel):
+    category: str = Field(description="one of the eight categories, e.g. emotional_comfort")
+    item_id: uuid.UUID
+    position: Position
+    address: str = Field(min_length=2, max_length=200)
+    district: str = Field(pattern=r"^\d{6}$")
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    notes: str | None = Field(default=None, max_length=500)
+    volunteers_needed: int = Field(default=1, ge=1, le=50)
+
+
+class ReviewBody(BaseModel):
+    decision: Literal["approve", "reject"]
+    note: str | None = Field(default=None, max_length=500)
+
+
+class CancelBody(BaseModel):
+    reason: str = Field(min_length=2, max_length=200)
+
+
+class AttendanceBody(BaseModel):
+    position: Position | None = Field(default=None, description="required in the app; optional when an institution signs")
+    volunteer_id: uuid.UUID | None = Field(default=None, description="the volunteer an institution signs for")
+
+
+class RatingBody(BaseModel):
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class BookingOut(BaseModel):
+    id: uuid.UUID
+    volunteer_id: uuid.UUID
+    status: str
+    booked_at: datetime
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    late_cancellation: bool = False
+    checked_in_at: datetime | None = None
+    check_in_distance_m: int | None = None
+    check_in_method: str | None = None
+    checked_out_at: datetime | None = None
+    check_out_distance_m: int | None = None
+    check_out_method: str | None = None
+    minutes: int | None = None
+
+    @classmethod
+    def of(cls, b: Booking) -> "BookingOut":
+        return cls(**{k: getattr(b, k) for k in cls.model_fields})
+
+
+class RatingOut(BaseModel):
+    score: int
+    comment: str | None
+    channel: str
+    flagged: bool
+    rated_at: datetime
+
+    @classmethod
+    def of(cls, r: Rating) -> "RatingOut":
+        return cls(score=r.score, comment=r.comment, channel=r.channel, flagged=r.flagged, rated_at=r.rated_at)
+
+
+class RequestOut(BaseModel):
+    id: uuid.UUID
+    state: str
+    close_reason: str | None = None
+    close_note: str | None = Field(default=None, description="why it closed, for the elder to read")
+    elder_id: uuid.UUID
+    category: str
+    category_name: str
+    item_id: uuid.UUID
+    district: str
+    starts_at: datetime
+    ends_at: datetime
+    volunteers_needed: int
+    estimated_minutes: int
+    priority: bool
+    notes: str | None = None
+    position: Position | None = Field(default=None, description="exact place, for the parties only")
+    address: str | None = Field(default=None, description="for the elder, booked volunteers and staff in scope")
+    created_at: datetime
+    completed_at: datetime | None = None
+    bookings: list[BookingOut] = []
+    history: list[dict] = []
+    rating: RatingOut | None = None
+
+    @classmethod
+    def of(cls, r: Request, *, bookings: list[Booking] = (), history: list[dict] = (), address: str | None = None,
+           rating: Rating | None = None) -> "RequestOut":
+        return cls(id=r.id, state=r.state, close_reason=r.close_reason, close_note=r.close_note, elder_id=r.elder_id,
+                   category=r.category, category_name=catalogue.CATEGORIES[r.category], item_id=r.item_id,
+                   district=r.district, starts_at=r.starts_at, ends_at=r.ends_at, volunteers_needed=r.volunteers_needed,
+                   estimated_minutes=r.estimated_minutes, priority=r.priority, notes=r.notes,
+                   position=Position(lat=r.lat, lon=r.lon) if address is not None else None, address=address,
+                   created_at=r.created_at, completed_at=r.completed_at,
+                   bookings=[BookingOut.of(b) for b in bookings], history=list(history),
+                   rating=RatingOut.of(rating) if rating else None)
+
+    @classmethod
+    def of_view(cls, v: RequestView, rating: Rating | None) -> "RequestOut":
+        return cls.of(v.request, bookings=v.bookings, history=v.history, address=v.address, rating=rating)
+
+
+class NearbyRequest(BaseModel):
+    id: uuid.UUID
+    category: str
+    category_name: str
+    item_id: uuid.UUID
+    district: str
+    distance_m: int
+    approximate_position: Position = Field(description="rounded to about 100 m; the exact address comes with the booking")
+    starts_at: datetime
+    ends_at: datetime
+    volunteers_needed: int
+    priority: bool
+    notes: str | None = None
+
+
+class AttendanceOut(BaseModel):
+    request_id: uuid.UUID
+    request_state: str
+    booking: BookingOut

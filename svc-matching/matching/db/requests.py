@@ -1,0 +1,200 @@
+"""Queries on requests, their history, bookings and ratings."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+LIVE_STATES = ("submitted", "awaiting_review", "open", "booked", "in_progress")
+LIVE_BOOKINGS = ("booked", "checked_in", "checked_out")
+
+
+@dataclass
+class Request:
+    id: uuid.UUID
+    elder_id: uuid.UUID
+    district: str
+    category: str
+    item_id: uuid.UUID
+    lat: float
+    lon: float
+    address_key: str
+    address_sealed: bytes
+    notes: str | None
+    starts_at: datetime
+    ends_at: datetime
+    volunteers_needed: int
+    estimated_minutes: int
+    priority: bool
+    state: str
+    close_reason: str | None
+    close_note: str | None
+    hold_id: uuid.UUID | None
+    submitted_by: str
+    institution_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    false_record_sanction: uuid.UUID | None = None  # audit confirmed the record false
+
+
+@dataclass
+class Booking:
+    id: uuid.UUID
+    request_id: uuid.UUID
+    volunteer_id: uuid.UUID
+    status: str
+    booked_at: datetime
+    cancelled_at: datetime | None
+    cancelled_by: str | None
+    cancel_reason: str | None
+    late_cancellation: bool
+    checked_in_at: datetime | None
+    check_in_distance_m: int | None
+    check_in_by: str | None
+    check_in_method: str | None
+    checked_out_at: datetime | None
+    check_out_distance_m: int | None
+    check_out_by: str | None
+    check_out_method: str | None
+    minutes: int | None
+    institution_id: uuid.UUID | None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_BOOKINGS
+
+
+_REQUEST_COLUMNS = ", ".join(Request.__dataclass_fields__)
+_BOOKING_COLUMNS = ", ".join(Booking.__dataclass_fields__)
+
+
+async def insert(session: AsyncSession, request: Request) -> None:
+    fields = list(Request.__dataclass_fields__)
+    await session.execute(text(f"INSERT INTO requests ({', '.join(fields)}) VALUES ({', '.join(':' + f for f in fields)})"),
+                          {f: getattr(request, f) for f in fields})
+
+
+async def get(session: AsyncSession, request_id: uuid.UUID, *, lock: bool = False) -> Request | None:
+    row = (await session.execute(text(f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE id = :id"
+                                      + (" FOR UPDATE" if lock else "")), {"id": request_id})).first()
+    return Request(*row) if row else None
+
+
+async def save_state(session: AsyncSession, request: Request, now: datetime) -> None:
+    request.updated_at = now
+    await session.execute(text(
+        "UPDATE requests SET state = :state, close_reason = :close_reason, close_note = :close_note, hold_id = :hold_id,"
+        " updated_at = :updated_at, completed_at = :completed_at WHERE id = :id"),
+        {"state": request.state, "close_reason": request.close_reason, "close_note": request.close_note,
+         "hold_id": request.hold_id, "updated_at": now, "completed_at": request.completed_at, "id": request.id})
+
+
+async def add_history(session: AsyncSession, request: Request, *, at: datetime, action: str, actor: str,
+                      acting_for: str | None = None, note: str | None = None) -> None:
+    await session.execute(text(
+        "INSERT INTO request_history (request_id, at, state, action, actor, acting_for, note)"
+        " VALUES (:r, :at, :s, :a, :actor, :af, :n)"),
+        {"r": request.id, "at": at, "s": request.state, "a": action, "actor": actor, "af": acting_for, "n": note})
+
+
+async def history(session: AsyncSession, request_id: uuid.UUID) -> list[dict]:
+    rows = (await session.execute(text(
+        "SELECT at, state, action, actor, acting_for, note FROM request_history WHERE request_id = :r ORDER BY id"),
+        {"r": request_id})).mappings().all()
+    return [dict(r) for r in rows]
+
+
+async def bookings(session: AsyncSession, request_id: uuid.UUID) -> list[Booking]:
+    rows = (await session.execute(text(f"SELECT {_BOOKING_COLUMNS} FROM bookings WHERE request_id = :r ORDER BY booked_at"),
+                                  {"r": request_id})).all()
+    return [Booking(*row) for row in rows]
+
+
+async def insert_booking(session: AsyncSession, *, booking_id: uuid.UUID, request: Request, volunteer_id: uuid.UUID,
+                         now: datetime) -> None:
+    await session.execute(text(
+        "INSERT INTO bookings (id, request_id, volunteer_id, during, status, booked_at)"
+        " VALUES (:id, :r, :v, tstzrange(:s, :e, '[)'), 'booked', :now)"),
+        {"id": booking_id, "r": request.id, "v": volunteer_id, "s": request.starts_at, "e": request.ends_at, "now": now})
+
+
+async def cancel_booking(session: AsyncSession, booking: Booking, *, status: str, at: datetime, by: str, reason: str,
+                         late: bool) -> None:
+    await session.execute(text(
+        "UPDATE bookings SET status = :st, cancelled_at = :at, cancelled_by = :by, cancel_reason = :reason,"
+        " late_cancellation = :late WHERE id = :id"),
+        {"st": status, "at": at, "by": by, "reason": reason, "late": late, "id": booking.id})
+
+
+async def record_check_in(session: AsyncSession, booking: Booking, *, at: datetime, lat: float | None, lon: float | None,
+                          distance_m: int | None, by: str, method: str, institution_id: uuid.UUID | None) -> None:
+    await session.execute(text(
+        "UPDATE bookings SET status = 'checked_in', checked_in_at = :at, check_in_lat = :lat, check_in_lon = :lon,"
+        " check_in_distance_m = :d, check_in_by = :by, check_in_method = :m,"
+        " institution_id = coalesce(institution_id, :inst) WHERE id = :id"),
+        {"at": at, "lat": lat, "lon": lon, "d": distance_m, "by": by, "m": method, "inst": institution_id, "id": booking.id})
+
+
+async def record_check_out(session: AsyncSession, booking: Booking, *, at: datetime, lat: float | None,
+                           lon: float | None, distance_m: int | None, by: str, method: str, minutes: int,
+                           institution_id: uuid.UUID | None) -> None:
+    await session.execute(text(
+        "UPDATE bookings SET status = 'checked_out', checked_out_at = :at, check_out_lat = :lat, check_out_lon = :lon,"
+        " check_out_distance_m = :d, check_out_by = :by, check_out_method = :m, minutes = :minutes,"
+        " institution_id = coalesce(institution_id, :inst) WHERE id = :id"),
+        {"at": at, "lat": lat, "lon": lon, "d": distance_m, "by": by, "m": method, "minutes": minutes,
+         "inst": institution_id, "id": booking.id})
+
+
+async def mine(session: AsyncSession, elder_id: uuid.UUID, *, limit: int) -> list[Request]:
+    rows = (await session.execute(text(
+        f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE elder_id = :e ORDER BY created_at DESC LIMIT :l"),
+        {"e": elder_id, "l": limit})).all()
+    return [Request(*row) for row in rows]
+
+
+async def booked_by(session: AsyncSession, volunteer_id: uuid.UUID, *, limit: int) -> list[Request]:
+    rows = (await session.execute(text(
+        f"SELECT {', '.join('r.' + c for c in Request.__dataclass_fields__)} FROM requests r"
+        " JOIN bookings b ON b.request_id = r.id WHERE b.volunteer_id = :v ORDER BY r.starts_at DESC LIMIT :l"),
+        {"v": volunteer_id, "l": limit})).all()
+    return [Request(*row) for row in rows]
+
+
+async def queue(session: AsyncSession, *, district: str | None, state: str, limit: int) -> list[Request]:
+    """Staff's list: special elders first, then oldest first (the review queue's order)."""
+    rows = (await session.execute(text(
+        f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE state = :s AND (CAST(:d AS text) IS NULL OR district = :d)"
+        " ORDER BY priority DESC, created_at LIMIT :l"), {"s": state, "d": district, "l": limit})).all()
+    return [Request(*row) for row in rows]
+
+
+_NEARBY = """
+SELECT {columns}, earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(r.lat, r.lon)) AS distance_m
+FROM requests r
+WHERE r.state = 'open'
+  AND earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(r.lat, r.lon)
+  AND earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(r.lat, r.lon)) <= :radius
+  AND (CAST(:category AS text) IS NULL OR r.category = :category)
+  AND r.starts_at >= :from_ AND r.starts_at < :to_
+  AND r.elder_id <> :me
+  AND NOT EXISTS (SELECT 1 FROM kin_links k WHERE NOT k.revoked AND ((k.person_id = :me AND k.relative_id = r.elder_id)
+                  OR (k.relative_id = :me AND k.person_id = r.elder_id)))
+ORDER BY r.priority DESC, distance_m, r.starts_at
+LIMIT :limit
+"""
+
+
+async def nearby_open(session: AsyncSession, *, lat: float, lon: float, radius_m: float, category: str | None,
+                      starts_from: datetime, starts_before: datetime, me: uuid.UUID,
+                      limit: int) -> list[tuple[Request, float]]:
+    """Open requests within `radius_m` of the point, special elders first, then nearest, then soonest. The
+    earth_box test uses the GiST index on ll_to_earth(lat, lon); earth_distance then trims the box's corners."""
+    rows = (await session.execute(text(_NEARBY.format(columns=", ".join("r." + c for c in Request.__dataclass_fields__))),
+                                  {"lat": lat, "lon": lon, "radius": radius_m, "category": category,
+                                   "from_": starts_from, "to_": starts_before, "me": me, "limit": limit})).all()
+    return [(Request(*row[:-1]), float(row[-1])) for row in rows]

@@ -1,0 +1,75 @@
+"""Booking (预约): atomic, never two overlapping bookings for one volunteer (the database's exclusion
+constraint decides races), never one's own or a direct relative's request, several volunteers for a group."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.matching import RequestBooked
+from servicekit.auth import Principal
+from servicekit.errors import Conflict, Forbidden
+from matching.db import people
+from matching.db import requests as repo
+from matching.db.requests import Booking, Request
+from matching.domain.callers import person_of
+from matching.domain.errors import (FullyBooked, NotEligibleVolunteer, OverlappingBooking, OwnOrRelativesRequest,
+                                    RequestNotFound, WrongState)
+from matching.domain.publish import publish
+
+
+async def eligible_volunteer(session: AsyncSession, principal: Principal) -> uuid.UUID:
+    """The volunteer the call is for, if identity currently lets them serve (verified, resident, trained, not
+    sanctioned, not suspended). Institutions may act for a volunteer without a phone."""
+    volunteer_id = person_of(principal)
+    if volunteer_id is None:
+        raise Forbidden("仅限志愿者", "Volunteers only")
+    facts = await people.facts(session, volunteer_id)
+    if facts is None or not facts.may_serve:
+        reason = ("您的志愿服务记录权限已被取消" if facts and facts.recording_revoked
+                  else "需完成实名认证、常住居民登记和志愿者培训")
+        raise NotEligibleVolunteer(reason, "Verification, residence and training are required, and no sanction standing")
+    return volunteer_id
+
+
+async def book(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, now: datetime) -> tuple[Request, Booking]:
+    volunteer_id = await eligible_volunteer(session, principal)
+    request = await repo.get(session, request_id, lock=True)  # serialises bookings of one request
+    if request is None:
+        raise RequestNotFound()
+    if request.state == "booked":
+        raise FullyBooked()
+    if request.state != "open":
+        raise WrongState(f"需求当前状态为 {request.state}，不能预约", f"A {request.state} request cannot be booked")
+    if request.starts_at <= now:
+        raise WrongState("服务已开始，不能预约", "The window has started")
+    if volunteer_id == request.elder_id or await people.are_direct_relatives(session, volunteer_id, request.elder_id):
+        raise OwnOrRelativesRequest()
+    live = [b for b in await repo.bookings(session, request.id) if b.live]
+    if any(b.volunteer_id == volunteer_id for b in live):
+        raise Conflict("您已预约该需求", "You have already booked this request")
+    if len(live) >= request.volunteers_needed:
+        raise FullyBooked()
+    booking_id = uuid.uuid4()
+    try:
+        async with session.begin_nested():
+            await repo.insert_booking(session, booking_id=booking_id, request=request, volunteer_id=volunteer_id, now=now)
+    except IntegrityError as exc:
+        if "no_overlapping_bookings" in str(exc.orig):
+            raise OverlappingBooking() from None
+        if "one_live_booking_per_volunteer" in str(exc.orig):
+            raise Conflict("您已预约该需求", "You have already booked this request") from None
+        raise
+    if len(live) + 1 >= request.volunteers_needed:
+        request.state = "booked"
+    await repo.save_state(session, request, now)
+    await repo.add_history(session, request, at=now, action="booked", actor=principal.id,
+                           acting_for=principal.acting_for, note=str(volunteer_id))
+    await publish(session, RequestBooked(
+        request_id=request.id, booking_id=booking_id, elder_id=request.elder_id, volunteer_id=volunteer_id,
+        district=request.district, starts_at=request.starts_at, ends_at=request.ends_at, booked_at=now),
+        subject=request.id, actor=principal.id, acting_for=principal.acting_for)
+    booking = next(b for b in await repo.bookings(session, request.id) if b.id == booking_id)
+    return request, booking

@@ -1,0 +1,64 @@
+"""Matching's refusals, each a problem type with a reason an elder or volunteer can read."""
+from __future__ import annotations
+
+from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
+
+
+class OutsideBeijing(UnprocessableInput):
+    type = "outside-beijing"
+    title_zh, title_en = "服务地点不在北京市范围内", "The place is outside Beijing"
+
+
+class UnknownItem(UnprocessableInput):
+    type = "unknown-service-item"
+    title_zh, title_en = "服务项目不存在或已停用", "Unknown or retired service item"
+
+
+class BadWindow(UnprocessableInput):
+    type = "invalid-service-window"
+    title_zh, title_en = "服务时间不符合要求", "Invalid service window"
+
+
+class RequestNotFound(NotFound):
+    type = "request-not-found"
+    title_zh, title_en = "需求不存在", "No such request"
+
+
+class WrongState(Conflict):
+    type = "request-state-conflict"
+    title_zh, title_en = "需求当前状态不允许此操作", "Not allowed in the request's current state"
+
+
+class NotEligibleVolunteer(Forbidden):
+    type = "not-an-eligible-volunteer"
+    title_zh, title_en = "您目前不是可接单的志愿者", "You are not currently an eligible volunteer"
+
+
+class OwnOrRelativesRequest(Forbidden):
+    type = "own-or-relatives-request"
+    title_zh, title_en = "不能预约本人或直系亲属的需求", "You cannot book your own or a direct relative's request"
+
+
+class OverlappingBooking(Conflict):
+    type = "overlapping-booking"
+    title_zh, title_en = "同一时段您已有其他预约", "You already have a booking in that time period"
+
+
+class FullyBooked(Conflict):
+    type = "fully-booked"
+    title_zh, title_en = "该需求已约满", "The request is fully booked"
+
+
+class TooFarFromPlace(UnprocessableInput):
+    type = "too-far-from-place"
+    title_zh, title_en = "签到位置距离服务地点太远", "Too far from the place of service"
+
+
+class OutsideWindow(Conflict):
+    type = "outside-service-window"
+    title_zh, title_en = "不在可签到/签出的时间范围内", "Outside the time allowed to sign in or out"
+
+
+class OutsideDistrict(Forbidden):
+    type = "outside-district"
+    title_zh, title_en = "只能处理本区的事务", "Only your own district's matters"

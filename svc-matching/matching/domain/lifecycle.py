@@ -1,0 +1,79 @@
+"""What happens when time passes (a job every `lifecycle_interval_s`, and `python -m matching lifecycle`).
+
+- A booked volunteer not signed in `no_show_after_minutes` after the start is a no-show (recorded on their
+  record; the request reopens while its window lasts).
+- A volunteer signed in but not out by `check_out_late_minutes` after the end is signed out at the end
+  (method `window_closed`): the elder's coins were held for the window, the volunteer is paid for it.
+- A request not served by the end of its window closes as expired and its hold is released.
+Each request is handled in its own transaction, rows locked with SKIP LOCKED so replicas share the work.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+
+from servicekit.db import Database
+from matching.db import requests as repo
+from matching.domain import attendance, requests
+from matching.settings import MatchingSettings
+
+log = logging.getLogger(__name__)
+
+_DUE = text("""
+SELECT r.id FROM requests r
+WHERE r.state IN ('submitted', 'awaiting_review', 'open', 'booked', 'in_progress')
+  AND (r.ends_at <= :now OR (r.starts_at <= :no_show_before AND EXISTS (
+        SELECT 1 FROM bookings b WHERE b.request_id = r.id AND b.status = 'booked')))
+ORDER BY r.ends_at LIMIT :limit
+""")
+
+
+async def run_once(db: Database, settings: MatchingSettings, *, now: datetime, limit: int = 200) -> int:
+    no_show_before = now - timedelta(minutes=settings.no_show_after_minutes)
+    async with db.transaction() as session:
+        due = list((await session.execute(_DUE, {"now": now, "no_show_before": no_show_before, "limit": limit})).scalars())
+    changed = 0
+    for request_id in due:
+        async with db.transaction() as session:
+            changed += await _advance(session, request_id, settings=settings, now=now)
+    return changed
+
+
+async def _advance(session, request_id: uuid.UUID, *, settings: MatchingSettings, now: datetime) -> int:
+    row = (await session.execute(text("SELECT id FROM requests WHERE id = :id FOR UPDATE SKIP LOCKED"),
+                                 {"id": request_id})).first()
+    request = await repo.get(session, request_id) if row else None
+    if request is None or request.state not in repo.LIVE_STATES:
+        return 0
+    changed = 0
+    no_show_at = request.starts_at + timedelta(minutes=settings.no_show_after_minutes)
+    sign_out_closes = request.ends_at + timedelta(minutes=settings.check_out_late_minutes)
+    for booking in await repo.bookings(session, request.id):
+        if booking.status == "booked" and now >= no_show_at:
+            await requests.end_booking(session, request, booking, by="system", reason="未按时签到", why="no_show",
+                                       late=False, now=now, status="no_show")
+            await repo.add_history(session, request, at=now, action="no_show", actor="system", note=str(booking.volunteer_id))
+            changed += 1
+        elif booking.status == "checked_in" and now >= sign_out_closes:
+            minutes = attendance.recorded_minutes(booking.checked_in_at, request.ends_at, request.starts_at,  # type: ignore[arg-type]
+                                                  request.ends_at)
+            await repo.record_check_out(session, booking, at=request.ends_at, lat=None, lon=None, distance_m=None,
+                                        by="system", method="window_closed", minutes=minutes, institution_id=None)
+            await repo.add_history(session, request, at=now, action="check_out", actor="system",
+                                   note=f"{booking.volunteer_id} (window_closed)")
+            changed += 1
+    if await attendance.complete_if_done(session, request, now=now):
+        return changed + 1
+    live = [b for b in await repo.bookings(session, request.id) if b.live]
+    if not live and request.ends_at <= now:
+        await requests.expire(session, request, now=now)
+        return changed + 1
+    if not live and request.state in ("booked", "in_progress"):
+        request.state = "open"  # everyone booked failed to come: others may still take the rest of the window
+        await repo.save_state(session, request, now)
+        await repo.add_history(session, request, at=now, action="reopened", actor="system")
+        changed += 1
+    return changed

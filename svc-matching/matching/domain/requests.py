@@ -1,0 +1,286 @@
+"""A request's life (DESIGN.md §4): submitted → (ledger holds the coins) awaiting_review → (reviewed) open →
+booked → in_progress → completed, or closed at any step before completion with a reason the elder sees:
+hold_rejected, review_rejected, cancelled or expired. Every step is in the history and every step the
+ledger or the other parties care about is an event."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.districts import DISTRICTS
+from contracts.ledger import HoldPlaced, HoldRejected
+from contracts.matching import BookingCancelled, RequestCancelled, RequestReviewed, RequestSubmitted
+from servicekit.auth import Principal
+from servicekit.errors import Forbidden, UnprocessableInput
+from servicekit.pii import PersonalDataCipher, Sealed
+from matching.db import people
+from matching.db import requests as repo
+from matching.db.requests import Booking, Request
+from matching.domain import access, catalogue, geo
+from matching.domain.callers import institution_of, may_review, person_of, staff_in_scope
+from matching.domain.errors import (BadWindow, OutsideBeijing, OutsideDistrict, RequestNotFound, UnknownItem,
+                                    WrongState)
+from matching.domain.publish import publish
+from matching.settings import MatchingSettings
+
+CANCELLABLE = ("submitted", "awaiting_review", "open", "booked")
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    category: str
+    item_id: uuid.UUID
+    lat: float
+    lon: float
+    coord_system: geo.CoordSystem
+    address: str
+    district: str
+    starts_at: datetime
+    ends_at: datetime
+    notes: str | None = None
+    volunteers_needed: int = 1
+
+
+def seal_address(cipher: PersonalDataCipher, request_id: uuid.UUID, address: str) -> tuple[str, bytes]:
+    sealed = cipher.seal(address, purpose="address", owner=str(request_id))
+    return sealed.key_id, sealed.blob
+
+
+def open_address(cipher: PersonalDataCipher, request: Request) -> str:
+    return cipher.open(Sealed(request.address_key, request.address_sealed), purpose="address", owner=str(request.id))
+
+
+async def publish_request(session: AsyncSession, principal: Principal, new: NewRequest, *, settings: MatchingSettings,
+                          cipher: PersonalDataCipher, now: datetime) -> Request:
+    """An elder, or an institution operator acting for one, publishes a need (发布养老服务需求)."""
+    elder_id = person_of(principal)
+    if elder_id is None:
+        raise Forbidden("请由老人本人或代办机构发布需求", "Requests are published by the elder or an institution acting for them")
+    facts = await people.facts(session, elder_id)
+    is_elder = principal.has_role("elder") if principal.kind == "person" else bool(facts and facts.elder)
+    if not is_elder:
+        raise Forbidden("实名认证后才能发布需求", "Real-name verification is required to publish a request")
+    place = geo.to_wgs84(new.lat, new.lon, new.coord_system)
+    if not geo.in_beijing(place):
+        raise OutsideBeijing("服务地点须在北京市范围内", f"({place.lat:.5f}, {place.lon:.5f}) is outside Beijing")
+    if new.district not in DISTRICTS:
+        raise UnprocessableInput("区代码不存在", f"Unknown district {new.district}")
+    item = await catalogue.item(session, new.item_id)
+    if item is None or not item.offered_in(new.district) or item.category != new.category:
+        raise UnknownItem("该区没有此服务项目，或项目与类别不符",
+                          "The district offers no such item under that category")
+    _check_window(new, settings=settings, now=now, max_minutes=item.max_minutes)
+    if new.volunteers_needed > item.max_volunteers:
+        raise UnprocessableInput(f"该项目最多{item.max_volunteers}名志愿者",
+                                 f"This item takes at most {item.max_volunteers} volunteers")
+    window_minutes = int((new.ends_at - new.starts_at).total_seconds() // 60)
+    request_id = uuid.uuid4()
+    address_key, address_sealed = seal_address(cipher, request_id, new.address)
+    request = Request(
+        id=request_id, elder_id=elder_id, district=new.district, category=new.category, item_id=new.item_id,
+        lat=place.lat, lon=place.lon, address_key=address_key, address_sealed=address_sealed, notes=new.notes,
+        starts_at=new.starts_at, ends_at=new.ends_at, volunteers_needed=new.volunteers_needed,
+        estimated_minutes=window_minutes * new.volunteers_needed, priority=bool(facts and facts.special),
+        state="submitted", close_reason=None, close_note=None, hold_id=None, submitted_by=principal.id,
+        institution_id=institution_of(principal), created_at=now, updated_at=now, completed_at=None)
+    await repo.insert(session, request)
+    await repo.add_history(session, request, at=now, action="submitted", actor=principal.id,
+                           acting_for=principal.acting_for)
+    await publish(session, RequestSubmitted(
+        request_id=request.id, elder_id=elder_id, district=request.district, category=request.category,
+        estimated_minutes=request.estimated_minutes, starts_at=request.starts_at, ends_at=request.ends_at,
+        submitted_by=principal.id, submitted_at=now), subject=request.id, actor=principal.id,
+        acting_for=principal.acting_for)
+    return request
+
+
+def _check_window(new: NewRequest, *, settings: MatchingSettings, now: datetime, max_minutes: int) -> None:
+    if new.ends_at <= new.starts_at:
+        raise BadWindow("结束时间须晚于开始时间", "The end must be after the start")
+    if new.starts_at <= now:
+        raise BadWindow("开始时间须在将来", "The start must be in the future")
+    if new.starts_at > now + timedelta(days=settings.max_days_ahead):
+        raise BadWindow(f"最多提前{settings.max_days_ahead}天发布", f"At most {settings.max_days_ahead} days ahead")
+    longest = min(max_minutes, settings.max_window_minutes)
+    if new.ends_at - new.starts_at > timedelta(minutes=longest):
+        raise BadWindow(f"该项目单次服务不超过{longest}分钟", f"This item's window is at most {longest} minutes")
+    if (new.ends_at - new.starts_at) < timedelta(minutes=15):
+        raise BadWindow("单次服务至少15分钟", "A window is at least 15 minutes")
+
+
+# --- the saga with the ledger --------------------------------------------------------------------------
+
+async def hold_placed(session: AsyncSession, event: HoldPlaced, *, now: datetime) -> None:
+    request = await repo.get(session, event.request_id, lock=True)
+    if request is None or request.state != "submitted":
+        return  # cancelled meanwhile (its cancellation releases the hold) or a redelivery
+    request.state, request.hold_id = "awaiting_review", event.hold_id
+    await repo.save_state(session, request, now)
+    await repo.add_history(session, request, at=now, action="coins_held", actor="ledger",
+                           note=f"{event.amount} 分钟")
+
+
+async def hold_rejected(session: AsyncSession, event: HoldRejected, *, now: datetime) -> None:
+    request = await repo.get(session, event.request_id, lock=True)
+    if request is None or request.state != "submitted":
+        return
+    request.state, request.close_reason, request.close_note = "closed", "hold_rejected", event.reason
+    await repo.save_state(session, request, now)
+    await repo.add_history(session, request, at=now, action="hold_rejected", actor="ledger", note=event.reason)
+
+
+# --- review and cancellation ---------------------------------------------------------------------------
+
+async def review(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, approve: bool,
+                 note: str | None, now: datetime) -> Request:
+    request = await _get_for_staff(session, principal, request_id, lock=True)
+    if not may_review(principal, request.district):
+        raise OutsideDistrict("只能审核本区的需求", "Only an institution or the office of the request's district reviews it")
+    if request.state != "awaiting_review":
+        raise WrongState(f"需求当前状态为 {request.state}，不能审核", f"The request is {request.state}, not awaiting review")
+    if not approve and not (note and note.strip()):
+        raise UnprocessableInput("驳回须说明理由", "A rejection needs a note the elder can read")
+    decision = "approve" if approve else "reject"
+    await publish(session, RequestReviewed(
+        request_id=request.id, elder_id=request.elder_id, district=request.district, decision=decision,
+        reviewed_by=principal.id, institution_id=institution_of(principal), reviewed_at=now),
+        subject=request.id, actor=principal.id)
+    if approve:
+        request.state = "open" if request.starts_at > now else request.state
+        if request.state != "open":
+            return await _close(session, request, reason="expired", note="审核时服务时间已过", actor=principal.id, now=now)
+        await repo.save_state(session, request, now)
+        await repo.add_history(session, request, at=now, action="approved", actor=principal.id, note=note)
+        return request
+    return await _close(session, request, reason="review_rejected", note=note, actor=principal.id, now=now,
+                        action="rejected")
+
+
+async def cancel(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, reason: str,
+                 settings: MatchingSettings, now: datetime) -> Request:
+    """The elder (or their institution) or staff in scope cancel the request: every booking ends and the hold
+    is released. A volunteer cancels only their own booking and the request reopens for others."""
+    request = await repo.get(session, request_id, lock=True)
+    if request is None:
+        raise RequestNotFound()
+    me = person_of(principal)
+    bookings = await repo.bookings(session, request.id)
+    mine = next((b for b in bookings if b.volunteer_id == me and b.live), None) if me else None
+    if me is not None and me != request.elder_id and mine is not None and not principal.acting_for:
+        return await _volunteer_cancels(session, principal, request, mine, reason=reason, settings=settings, now=now)
+    if me != request.elder_id and not staff_in_scope(principal, request.district):
+        if me is not None and principal.kind == "person":
+            raise RequestNotFound()
+        raise OutsideDistrict()
+    if request.state not in CANCELLABLE:
+        raise WrongState(f"需求当前状态为 {request.state}，不能取消", f"A {request.state} request cannot be cancelled")
+    late = _late(request, settings, now)
+    for booking in bookings:
+        if booking.live:
+            await end_booking(session, request, booking, by=principal.id, reason=reason, why="request_cancelled",
+                               late=late, now=now)
+    return await _close(session, request, reason="cancelled", note=reason, actor=principal.id, now=now,
+                        acting_for=principal.acting_for, late=late)
+
+
+def _late(request: Request, settings: MatchingSettings, now: datetime) -> bool:
+    return request.starts_at - now < timedelta(hours=settings.late_cancellation_hours)
+
+
+async def _volunteer_cancels(session: AsyncSession, principal: Principal, request: Request, booking: Booking, *,
+                             reason: str, settings: MatchingSettings, now: datetime) -> Request:
+    if booking.status != "booked":
+        raise WrongState("已签到的服务不能取消预约，请签出", "Signed in: sign out instead of cancelling")
+    late = _late(request, settings, now)
+    await end_booking(session, request, booking, by=principal.id, reason=reason, why="volunteer_cancelled",
+                       late=late, now=now)
+    await reopen_if_needed(session, request, now=now, actor=principal.id,
+                           note=("迟取消：" if late else "") + reason)
+    return request
+
+
+async def end_booking(session: AsyncSession, request: Request, booking: Booking, *, by: str, reason: str,
+                       why: str, late: bool, now: datetime, status: str = "cancelled") -> None:
+    await repo.cancel_booking(session, booking, status=status, at=now, by=by, reason=reason, late=late)
+    await publish(session, BookingCancelled(
+        request_id=request.id, booking_id=booking.id, elder_id=request.elder_id, volunteer_id=booking.volunteer_id,
+        district=request.district, cancelled_by=by, reason=reason, why=why, late=late, cancelled_at=now),
+        subject=request.id, actor=by)
+
+
+async def reopen_if_needed(session: AsyncSession, request: Request, *, now: datetime, actor: str, note: str) -> None:
+    """After a booking ended: a fully booked request takes bookings again while its window has not started."""
+    live = [b for b in await repo.bookings(session, request.id) if b.live]
+    if request.state == "booked" and len(live) < request.volunteers_needed:
+        request.state = "open"
+        await repo.save_state(session, request, now)
+    await repo.add_history(session, request, at=now, action="booking_cancelled", actor=actor, note=note)
+
+
+async def _close(session: AsyncSession, request: Request, *, reason: str, note: str | None, actor: str,
+                 now: datetime, action: str | None = None, acting_for: str | None = None, late: bool = False) -> Request:
+    request.state, request.close_reason, request.close_note = "closed", reason, note
+    await repo.save_state(session, request, now)
+    await repo.add_history(session, request, at=now, action=action or reason, actor=actor, acting_for=acting_for,
+                           note=f"迟取消：{note or ''}" if late else note)
+    await publish(session, RequestCancelled(
+        request_id=request.id, elder_id=request.elder_id, cancelled_by=actor, reason=note or reason,
+        cancelled_at=now), subject=request.id, actor=actor, acting_for=acting_for)
+    return request
+
+
+async def expire(session: AsyncSession, request: Request, *, now: datetime) -> None:
+    """A request nobody booked (or nobody served) by the end of its window closes; its hold is released."""
+    await _close(session, request, reason="expired", note="服务时间已过，未能匹配志愿者", actor="system", now=now)
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+async def _get_for_staff(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *,
+                         lock: bool = False) -> Request:
+    request = await repo.get(session, request_id, lock=lock)
+    if request is None:
+        raise RequestNotFound()
+    if principal.kind != "staff" or principal.acting_for:
+        raise Forbidden("仅限工作人员", "Staff only")
+    return request
+
+
+@dataclass(frozen=True)
+class RequestView:
+    request: Request
+    bookings: list[Booking]
+    history: list[dict]
+    address: str | None
+    viewer_is: str  # elder | volunteer | staff
+
+
+async def view(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *,
+               cipher: PersonalDataCipher, now: datetime) -> RequestView:
+    """Parties and staff in scope see the request; the exact address only the elder, booked volunteers and
+    staff in scope (each reveal to someone other than the elder is an audited access to personal data)."""
+    request = await repo.get(session, request_id)
+    if request is None:
+        raise RequestNotFound()
+    bookings = await repo.bookings(session, request.id)
+    me = person_of(principal)
+    if me == request.elder_id:
+        viewer = "elder"
+    elif me is not None and not principal.acting_for and any(b.volunteer_id == me for b in bookings):
+        viewer = "volunteer"
+    elif staff_in_scope(principal, request.district):
+        viewer = "staff"
+    elif principal.kind == "staff" and not principal.acting_for:
+        raise OutsideDistrict("只能查看本区的需求", "Only your own district's requests")
+    else:
+        raise RequestNotFound()  # no one learns that someone else's request exists
+    reveal = viewer in ("elder", "staff") or any(b.volunteer_id == me and b.live for b in bookings)
+    address = open_address(cipher, request) if reveal else None
+    if reveal and viewer != "elder":
+        await access.address_revealed(session, principal, request, purpose=f"{viewer} views the request", now=now)
+    if viewer == "volunteer":  # a volunteer sees their own booking, not the others' nor the staff trail
+        return RequestView(request, [b for b in bookings if b.volunteer_id == me], [], address, viewer)
+    return RequestView(request, bookings, await repo.history(session, request.id), address, viewer)

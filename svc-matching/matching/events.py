@@ -1,0 +1,55 @@
+"""What matching consumes: the ledger's answers in the request saga (DESIGN.md §4), identity's facts about
+people (projections), and audit's sanctions (a sanctioned volunteer's bookings end). It publishes on
+`matching.events` (see contracts.matching)."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.audit import SanctionApplied
+from contracts.base import EventData
+from contracts.identity import (AccountReinstated, AccountSuspended, KinshipConfirmed, KinshipRevoked,
+                                ResidenceDeclared, RoleGranted, RoleRevoked, SanctionLifted, SpecialGroupsSet)
+from contracts.ledger import HoldPlaced, HoldRejected
+from contracts.topics import Topic
+from servicekit import clock
+from servicekit.app import Runtime
+from servicekit.consumer import EventConsumer
+from servicekit.events import CloudEvent
+from matching.db import people
+from matching.domain import requests, sanctions
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+def _reading(reader: type[EventData], apply: Callable[[AsyncSession, EventData], Awaitable[object]]):
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        await apply(session, reader.read(event.data))
+    return reader, handle
+
+
+# Event type -> (the payload class the handler reads, the handler).
+HANDLERS: dict[str, tuple[type[EventData], Handler]] = {
+    HoldPlaced.TYPE: _reading(HoldPlaced, lambda s, d: requests.hold_placed(s, d, now=clock.now())),
+    HoldRejected.TYPE: _reading(HoldRejected, lambda s, d: requests.hold_rejected(s, d, now=clock.now())),
+    RoleGranted.TYPE: _reading(RoleGranted, lambda s, d: people.record_role(s, d.person_id, d.role, True)),
+    RoleRevoked.TYPE: _reading(RoleRevoked, lambda s, d: people.record_role(s, d.person_id, d.role, False)),
+    ResidenceDeclared.TYPE: _reading(ResidenceDeclared, lambda s, d: people.record_residence(s, d.person_id, d.district)),
+    SpecialGroupsSet.TYPE: _reading(SpecialGroupsSet,
+                                    lambda s, d: people.record_special_groups(s, d.person_id, list(d.categories))),
+    KinshipConfirmed.TYPE: _reading(KinshipConfirmed,
+                                    lambda s, d: people.record_kinship(s, d.link_id, d.person_id, d.relative_id)),
+    KinshipRevoked.TYPE: _reading(KinshipRevoked,
+                                  lambda s, d: people.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)),
+    AccountSuspended.TYPE: _reading(AccountSuspended, lambda s, d: sanctions.suspended(s, d, now=clock.now())),
+    AccountReinstated.TYPE: _reading(AccountReinstated, lambda s, d: sanctions.reinstated(s, d)),
+    SanctionApplied.TYPE: _reading(SanctionApplied, lambda s, d: sanctions.applied(s, d, now=clock.now())),
+    SanctionLifted.TYPE: _reading(SanctionLifted, lambda s, d: sanctions.lifted(s, d)),
+}
+
+
+def consumers(runtime: Runtime) -> list[EventConsumer]:
+    return [EventConsumer(name="matching", topics=[Topic.LEDGER.value, Topic.IDENTITY.value, Topic.AUDIT.value],
+                          db=runtime.db, settings=runtime.settings,
+                          handlers={t: handler for t, (_, handler) in HANDLERS.items()})]
