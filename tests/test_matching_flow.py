@@ -4,6 +4,8 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
 from devstack import scenario
 
 CHAT = "00000000-0000-4000-8000-0000000c0101"  # 情感慰藉 · 陪伴聊天 (city-wide)
@@ -37,6 +39,13 @@ async def _eligible(gateway, helpers, volunteer: scenario.Person) -> None:
         return (await gateway.get(f"/api/v1/requests?near={PLACE['lat']},{PLACE['lon']}",
                                   headers=volunteer.headers)).status_code == 200
     assert await helpers.eventually(ok, timeout=30)
+
+
+async def _messages(stack, openid: str, request_id: str) -> list[dict]:
+    """What the fake WeChat received for this person about this request, in order."""
+    async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
+        sent = (await wechat.get("/_fake/subscribe-messages", params={"touser": openid})).json()
+    return [m for m in sent if m["page"].endswith(request_id)]
 
 
 async def _account(gateway, person: scenario.Person) -> dict:
@@ -126,6 +135,13 @@ async def test_a_request_from_publication_to_paid_rated_service(stack, gateway, 
                                                       "check_out", "completed", "rated"]
     assert seen["rating"]["score"] == 5
 
+    # the elder heard of each step, once, as WeChat subscription messages (delivered by identity)
+    async def told():
+        got = await _messages(stack, elder.openid, request_id)
+        return got if len(got) >= 4 else None
+    assert [m["template_id"] for m in await helpers.eventually(told, timeout=30)] == [
+        "tmpl-request-reviewed", "tmpl-request-booked", "tmpl-service-started", "tmpl-service-finished"]
+
 
 async def test_insufficient_coins_close_the_request_with_the_reason(stack, gateway, helpers):
     elder = await scenario.elder_with_coins(gateway, 0)
@@ -159,6 +175,12 @@ async def test_cancellation_releases_the_hold_and_tells_the_volunteer(stack, gat
     late = await sql["matching"].scalar("SELECT late_cancellation FROM bookings WHERE request_id = :r",
                                         r=uuid.UUID(request_id))
     assert late is True  # an hour's notice is inside the two-hour notice period
+
+    async def told():
+        return await _messages(stack, volunteer.openid, request_id)
+    heard = await helpers.eventually(told, timeout=30)
+    assert [m["template_id"] for m in heard] == ["tmpl-booking-cancelled"]
+    assert heard[0]["data"]["note"] == {"value": "临时住院"}
 
 
 async def test_two_concurrent_bookings_of_overlapping_requests_one_succeeds(stack, gateway, helpers):

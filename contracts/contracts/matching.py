@@ -257,3 +257,30 @@ class AddressAccessed(EventData):
         return cls(request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), accessed_by=str(uuid.UUID(int=3)),
                    accessor_kind="person", accessor_roles=["volunteer"], purpose="volunteer views the request",
                    accessed_at=_T)
+
+
+NotificationTemplate = Literal["request_reviewed", "request_booked", "service_started", "service_finished",
+                               "booking_cancelled"]
+
+
+class NotificationRequested(EventData):
+    """Tell a person something (a WeChat subscription message). Identity delivers it: it holds the WeChat
+    identities and the app's one access token. `data` holds the template's short fields (item, time, status,
+    note) — never an address or a name. `notification_id` is derived from the cause, so a redelivered cause
+    never makes a second message."""
+
+    TYPE = "timebank.matching.notification.requested"
+    VERSION = 1
+
+    notification_id: uuid.UUID
+    person_id: uuid.UUID
+    template: NotificationTemplate
+    data: dict[str, str]
+    page: str | None = None
+    requested_at: datetime
+
+    @classmethod
+    def example(cls) -> "NotificationRequested":
+        return cls(notification_id=uuid.UUID(int=11), person_id=uuid.UUID(int=1), template="request_booked",
+                   data={"item": "陪伴聊天", "time": "2026-12-01 09:00", "status": "已有志愿者预约"},
+                   page="pages/requests/detail?id=00000000-0000-0000-0000-000000000005", requested_at=_T)

@@ -20,6 +20,14 @@ class IdentitySettings(ServiceSettings):
     wechat_appid: str = "wx-dev-appid"
     wechat_secret: str = "wx-dev-secret"
     wechat_timeout_s: float = 3.0
+    # Subscription-message templates (订阅消息) by our template name -> the template id WeChat assigned; a
+    # template's fields are named as the services send them (item, time, status, note).
+    wechat_templates: dict[str, str] = {
+        "request_reviewed": "tmpl-request-reviewed", "request_booked": "tmpl-request-booked",
+        "service_started": "tmpl-service-started", "service_finished": "tmpl-service-finished",
+        "booking_cancelled": "tmpl-booking-cancelled"}
+    notification_interval_s: float = 0.5
+    notification_max_attempts: int = 8
 
     access_token_ttl_s: int = 900
     role_lapse_interval_s: float = 60.0

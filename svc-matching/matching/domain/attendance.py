@@ -24,6 +24,7 @@ from matching.db.requests import Booking, Request
 from matching.domain import geo
 from matching.domain.callers import institution_of, person_of
 from matching.domain.errors import OutsideDistrict, OutsideWindow, RequestNotFound, TooFarFromPlace, WrongState
+from matching.domain.notify import notify
 from matching.domain.publish import publish
 from matching.settings import MatchingSettings
 
@@ -78,6 +79,8 @@ async def sign(session: AsyncSession, principal: Principal, request_id: uuid.UUI
         if request.state in ("open", "booked"):
             request.state = "in_progress"
             await repo.save_state(session, request, now)
+            await notify(session, person_id=request.elder_id, template="service_started", request=request,
+                         status="志愿者已签到，服务开始", cause=f"started:{request.id}", now=now)
     else:
         minutes = recorded_minutes(booking.checked_in_at, now, request.starts_at, request.ends_at)  # type: ignore[arg-type]
         await repo.record_check_out(session, booking, at=now, lat=coords[0], lon=coords[1], distance_m=distance,
@@ -142,4 +145,7 @@ async def complete_if_done(session: AsyncSession, request: Request, *, now: date
             check_out_distance_m=b.check_out_distance_m, check_out_by=b.check_out_by,
             check_out_method=b.check_out_method, minutes=b.minutes or 0) for b in served]),
         subject=request.id)
+    await notify(session, person_id=request.elder_id, template="service_finished", request=request,
+                 status="服务已完成，请评价", note=f"共{sum(b.minutes or 0 for b in served)}分钟",
+                 cause=f"finished:{request.id}", now=now)
     return True

@@ -17,6 +17,7 @@ from matching.db.requests import Booking, Request
 from matching.domain.callers import person_of
 from matching.domain.errors import (FullyBooked, NotEligibleVolunteer, OverlappingBooking, OwnOrRelativesRequest,
                                     RequestNotFound, WrongState)
+from matching.domain.notify import notify
 from matching.domain.publish import publish
 
 
@@ -71,5 +72,7 @@ async def book(session: AsyncSession, principal: Principal, request_id: uuid.UUI
         request_id=request.id, booking_id=booking_id, elder_id=request.elder_id, volunteer_id=volunteer_id,
         district=request.district, starts_at=request.starts_at, ends_at=request.ends_at, booked_at=now),
         subject=request.id, actor=principal.id, acting_for=principal.acting_for)
+    await notify(session, person_id=request.elder_id, template="request_booked", request=request,
+                 status="志愿者已预约" if request.state == "booked" else "已有志愿者预约", cause=f"booked:{booking_id}", now=now)
     booking = next(b for b in await repo.bookings(session, request.id) if b.id == booking_id)
     return request, booking

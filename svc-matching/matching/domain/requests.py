@@ -20,6 +20,7 @@ from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
 from matching.domain import access, catalogue, geo
+from matching.domain.notify import notify
 from matching.domain.callers import institution_of, may_review, person_of, staff_in_scope
 from matching.domain.errors import (BadWindow, OutsideBeijing, OutsideDistrict, RequestNotFound, UnknownItem,
                                     WrongState)
@@ -148,6 +149,9 @@ async def review(session: AsyncSession, principal: Principal, request_id: uuid.U
         request_id=request.id, elder_id=request.elder_id, district=request.district, decision=decision,
         reviewed_by=principal.id, institution_id=institution_of(principal), reviewed_at=now),
         subject=request.id, actor=principal.id)
+    await notify(session, person_id=request.elder_id, template="request_reviewed", request=request,
+                 status="审核通过，等待志愿者预约" if approve else "审核未通过", note=None if approve else note,
+                 cause=f"review:{request.id}", now=now)
     if approve:
         request.state = "open" if request.starts_at > now else request.state
         if request.state != "open":
@@ -209,6 +213,9 @@ async def end_booking(session: AsyncSession, request: Request, booking: Booking,
         request_id=request.id, booking_id=booking.id, elder_id=request.elder_id, volunteer_id=booking.volunteer_id,
         district=request.district, cancelled_by=by, reason=reason, why=why, late=late, cancelled_at=now),
         subject=request.id, actor=by)
+    if why != "volunteer_cancelled":  # the volunteer hears of a cancellation they did not make themself
+        await notify(session, person_id=booking.volunteer_id, template="booking_cancelled", request=request,
+                     status="预约已取消", note=reason, cause=f"booking-ended:{booking.id}", now=now)
 
 
 async def reopen_if_needed(session: AsyncSession, request: Request, *, now: datetime, actor: str, note: str) -> None:
