@@ -102,6 +102,7 @@ def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Sta
     ports = Ports(**{name: free_port() for name in ["gateway", *SERVICES, "wechat"]})
     env = {f"{svc.upper()}_{key}": value for svc in SERVICES for key, value in FAST_RECOVERY.items()}
     env["GATEWAY_JWKS_MIN_REFRESH_INTERVAL_S"] = FAST_RECOVERY["JWKS_MIN_REFRESH_INTERVAL_S"]
+    env["MATCHING_LIFECYCLE_INTERVAL_S"] = "0.5"  # no-shows and expiries show up within a test's patience
     env.update(extra_env or {})
     stack = Stack(ports=ports, database_url={name: infra.create_database(name) for name in SERVICES},
                   kafka_bootstrap_servers=infra.kafka_bootstrap_servers,

@@ -34,21 +34,33 @@ async def accept(session: AsyncSession, note: NotificationRequested, *, source_e
 
 
 _CLAIM = text("""
-SELECT n.id, n.template, n.data, n.page, n.attempts, w.openid
+SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, w.openid
 FROM notifications n LEFT JOIN wechat_accounts w ON w.person_id = n.person_id
 WHERE n.status = 'pending' AND n.next_attempt_at <= :now
-ORDER BY n.next_attempt_at LIMIT :limit FOR UPDATE OF n SKIP LOCKED
+ORDER BY n.requested_at, n.id LIMIT :limit FOR UPDATE OF n SKIP LOCKED
 """)
 
 
 async def deliver_due(db: Database, wechat: WechatClient, *, templates: dict[str, str], max_attempts: int,
                       now: datetime, limit: int = 50) -> int:
-    """Send what is due, concurrently; returns how many were sent. Rows stay locked while their sends run,
-    so replicas never send the same message."""
+    """Send what is due; returns how many were sent. People are served concurrently, each person's messages
+    one after another in the order they were asked for (booked before finished). Rows stay locked while
+    their sends run, so replicas never send the same message."""
     async with db.transaction() as session:
         rows = (await session.execute(_CLAIM, {"now": now, "limit": limit})).mappings().all()
-        outcomes = await asyncio.gather(*(_send(wechat, row, templates) for row in rows))
-        for row, error in zip(rows, outcomes):
+        by_person: dict[uuid.UUID, list] = {}
+        for row in rows:
+            by_person.setdefault(row["person_id"], []).append(row)
+
+        async def in_order(queue: list) -> list[tuple[object, object]]:
+            done = []
+            for row in queue:
+                done.append((row, await _send(wechat, row, templates)))
+                if done[-1][1] not in (None, "no_channel"):
+                    break  # the rest wait for this one's retry, so the person reads them in order
+            return done
+        outcomes = [pair for done in await asyncio.gather(*(in_order(q) for q in by_person.values())) for pair in done]
+        for row, error in outcomes:
             if error is None:
                 await _finish(session, row["id"], "sent", None, now)
             elif error == "no_channel":
@@ -62,7 +74,7 @@ async def deliver_due(db: Database, wechat: WechatClient, *, templates: dict[str
                 await session.execute(text(
                     "UPDATE notifications SET attempts = attempts + 1, last_error = :e, next_attempt_at = :next"
                     " WHERE id = :id"), {"e": str(error)[:500], "next": now + backoff, "id": row["id"]})
-    return sum(1 for e in outcomes if e is None)
+    return sum(1 for _, error in outcomes if error is None)
 
 
 async def _send(wechat: WechatClient, row, templates: dict[str, str]) -> object:

@@ -173,28 +173,46 @@ async def queue(session: AsyncSession, *, district: str | None, state: str, limi
     return [Request(*row) for row in rows]
 
 
-_NEARBY = """
-SELECT {columns}, earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(r.lat, r.lon)) AS distance_m
-FROM requests r
-WHERE r.state = 'open'
-  AND earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(r.lat, r.lon)
-  AND earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(r.lat, r.lon)) <= :radius
-  AND (CAST(:category AS text) IS NULL OR r.category = :category)
-  AND r.starts_at >= :from_ AND r.starts_at < :to_
-  AND r.elder_id <> :me
-  AND NOT EXISTS (SELECT 1 FROM kin_links k WHERE NOT k.revoked AND ((k.person_id = :me AND k.relative_id = r.elder_id)
-                  OR (k.relative_id = :me AND k.person_id = r.elder_id)))
-ORDER BY r.priority DESC, distance_m, r.starts_at
-LIMIT :limit
+_NEARBY_PART = """
+(SELECT {columns}, earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(r.lat, r.lon)) AS distance_m
+ FROM requests r
+ WHERE r.state = 'open' AND {priority}
+   AND earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(r.lat, r.lon)
+   {category} AND r.starts_at >= :from_ AND r.starts_at < :to_
+   AND earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(r.lat, r.lon)) <= :radius
+   AND r.elder_id <> :me
+   AND NOT EXISTS (SELECT 1 FROM kin_links k WHERE NOT k.revoked AND ((k.person_id = :me AND k.relative_id = r.elder_id)
+                   OR (k.relative_id = :me AND k.person_id = r.elder_id)))
+ ORDER BY ll_to_earth(r.lat, r.lon) <-> ll_to_earth(:lat, :lon)
+ LIMIT :limit)
 """
+
+
+def _nearby_sql(with_category: bool) -> str:
+    """Special elders' requests and the others, each the `limit` nearest by a KNN walk of its own GiST index
+    (position, category, start: the filters are index conditions, so only matching rows are fetched), then
+    merged: special elders first, then nearest, then soonest."""
+    columns = ", ".join("r." + c for c in Request.__dataclass_fields__)
+    category = "AND r.category = :category" if with_category else ""
+    parts = [_NEARBY_PART.format(columns=columns, priority=p, category=category) for p in ("r.priority", "NOT r.priority")]
+    return f"SELECT * FROM ({parts[0]} UNION ALL {parts[1]}) nearby ORDER BY priority DESC, distance_m, starts_at LIMIT :limit"
+
+
+_NO_BITMAP = text("SET LOCAL enable_bitmapscan = off")
+_NEARBY = {with_category: text(_nearby_sql(with_category)) for with_category in (True, False)}
 
 
 async def nearby_open(session: AsyncSession, *, lat: float, lon: float, radius_m: float, category: str | None,
                       starts_from: datetime, starts_before: datetime, me: uuid.UUID,
                       limit: int) -> list[tuple[Request, float]]:
-    """Open requests within `radius_m` of the point, special elders first, then nearest, then soonest. The
-    earth_box test uses the GiST index on ll_to_earth(lat, lon); earth_distance then trims the box's corners."""
-    rows = (await session.execute(text(_NEARBY.format(columns=", ".join("r." + c for c in Request.__dataclass_fields__))),
-                                  {"lat": lat, "lon": lon, "radius": radius_m, "category": category,
-                                   "from_": starts_from, "to_": starts_before, "me": me, "limit": limit})).all()
+    """Open requests within `radius_m` of the point, special elders first, then nearest, then soonest."""
+    params = {"lat": lat, "lon": lon, "radius": radius_m, "from_": starts_from, "to_": starts_before, "me": me,
+              "limit": limit}
+    if category is not None:
+        params["category"] = category
+    # The planner cannot estimate how many rows a cube box holds (a fixed guess of a few) and would fetch the
+    # whole box in a bitmap scan and sort it — thousands of rows downtown. The KNN index walk stops after
+    # `limit` matches, so it is the plan we want whatever the density: rule the bitmap out for this query.
+    await session.execute(_NO_BITMAP)
+    rows = (await session.execute(_NEARBY[category is not None], params)).all()
     return [(Request(*row[:-1]), float(row[-1])) for row in rows]

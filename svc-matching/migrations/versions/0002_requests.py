@@ -106,9 +106,13 @@ def upgrade() -> None:
         false_record_sanction uuid,                -- audit confirmed the record false: it no longer counts
         CHECK (ends_at > starts_at)
     )""")
-    # Nearby search: a GiST index on the earth position of open requests only (earthdistance over cube).
-    op.execute("CREATE INDEX requests_open_position ON requests USING gist (ll_to_earth(lat, lon))"
-               " WHERE state = 'open'")
+    # Nearby search: GiST indexes on the earth position of open requests (earthdistance over cube), with the
+    # category and start as further columns (btree_gist) so the search's filters are index conditions and
+    # a KNN walk fetches only matching rows; special elders' requests have their own, as they rank first.
+    op.execute("CREATE INDEX requests_open_nearby ON requests USING gist (ll_to_earth(lat, lon), category, starts_at)"
+               " WHERE state = 'open' AND NOT priority")
+    op.execute("CREATE INDEX requests_open_nearby_priority ON requests USING gist (ll_to_earth(lat, lon), category,"
+               " starts_at) WHERE state = 'open' AND priority")
     op.execute("CREATE INDEX requests_review_queue ON requests (district, priority DESC, created_at)"
                " WHERE state = 'awaiting_review'")
     op.execute("CREATE INDEX requests_elder ON requests (elder_id, created_at DESC)")
