@@ -149,3 +149,51 @@ async def test_nobody_books_a_direct_relatives_request(stack, gateway, helpers):
     assert response is not None and response.json()["type"].endswith("/own-or-relatives-request")
     nearby = (await gateway.get(f"/api/v1/requests?near={PLACE['lat']},{PLACE['lon']}", headers=son.headers)).json()
     assert request_id not in [r["id"] for r in nearby]
+
+
+async def test_special_elders_come_first_in_search_and_in_the_review_queue(stack, gateway, helpers):
+    special = await scenario.elder_with_coins(gateway, 300)
+    ordinary = await scenario.elder_with_coins(gateway, 300)  # granted while special, then no longer special
+    officer = await scenario.staff(gateway, "officer-110105")
+    cleared = await gateway.post(f"/api/v1/people/{ordinary.person_id}/special-groups", headers=officer,
+                                 json={"categories": [], "reason": "复核：不再符合"})
+    assert cleared.status_code == 200, cleared.text
+    volunteer = await scenario.volunteer(gateway)
+    await _eligible(gateway, helpers, volunteer)
+    far = {"lat": PLACE["lat"] + 0.012, "lon": PLACE["lon"]}  # about 1.3 km north
+    start = (datetime.now(UTC) + timedelta(hours=50)).replace(microsecond=0)
+
+    async def publish(elder, position) -> str:
+        response = await gateway.post("/api/v1/requests", headers=elder.headers, json={
+            "category": "legal_aid", "item_id": "00000000-0000-4000-8000-0000000c0601", "position": position,
+            "address": "朝阳区幸福里8号", "district": "110105", "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat()})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    async def ordinary_is_not_special():  # matching hears of the cleared categories over Kafka
+        request_id = await publish(ordinary, PLACE)
+        body = (await gateway.get(f"/api/v1/requests/{request_id}", headers=ordinary.headers)).json()
+        if body["priority"]:
+            await gateway.post(f"/api/v1/requests/{request_id}/cancel", headers=ordinary.headers, json={"reason": "重发"})
+            return None
+        return request_id
+    near_id = await helpers.eventually(ordinary_is_not_special, timeout=30)
+    assert near_id is not None
+    far_id = await publish(special, far)
+    for request_id, elder in ((near_id, ordinary), (far_id, special)):
+        await _until(gateway, helpers, request_id, elder.headers, lambda r: r["state"] == "awaiting_review")
+
+    queue = (await gateway.get("/api/v1/requests?state=awaiting_review&limit=100", headers=officer)).json()
+    flags = [r["priority"] for r in queue]
+    assert flags == sorted(flags, reverse=True) and far_id in [r["id"] for r in queue]  # special elders first
+    ids = [r["id"] for r in queue]
+    assert near_id not in ids or ids.index(far_id) < ids.index(near_id)  # submitted later, reviewed first
+    for request_id in (near_id, far_id):
+        assert (await gateway.post(f"/api/v1/requests/{request_id}/review", headers=officer,
+                                   json={"decision": "approve"})).status_code == 200
+    found = (await gateway.get(f"/api/v1/requests?near={PLACE['lat']},{PLACE['lon']}&radius_m=2000&category=legal_aid",
+                               headers=volunteer.headers)).json()
+    ranked = [r["id"] for r in found if r["id"] in (near_id, far_id)]
+    assert ranked == [far_id, near_id]
+    assert [r["distance_m"] for r in found if r["id"] == near_id] == [0]
