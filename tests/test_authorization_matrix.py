@@ -96,6 +96,12 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("GET", "/partner/v1/service-records"): (frozenset({"partner_volunteer_beijing"}), None, {}),
     ("GET", "/partner/v1/service-records/signing-keys"): (frozenset({"partner_volunteer_beijing"}), None, {}),
     ("GET", "/partner/v1/service-records/{request_id}"): (frozenset({"partner_volunteer_beijing"}), None, {}),
+    ("GET", "/api/v1/alerts"): (OVERSEERS, None, {}),
+    ("GET", "/api/v1/alerts/{alert_id}"): (OVERSEERS, None, {}),
+    ("POST", "/api/v1/alerts/{alert_id}/decision"): (frozenset({"auditor"}), {"decision": "dismiss", "note": "无异常"}, {}),
+    ("GET", "/api/v1/watchlist"): (frozenset({"auditor"}), None, {}),
+    ("GET", "/api/v1/audit-log"): (frozenset({"auditor"}), None, {"subject": ID}),
+    ("GET", "/api/v1/audit-log/verification"): (frozenset({"auditor"}), None, {}),
 }
 
 
@@ -144,7 +150,7 @@ async def test_each_caller_passes_exactly_the_gates_the_matrix_allows(stack, gat
         for service, method, path in await _endpoints(stack):
             allowed, body, query = MATRIX[(method, path)]
             url = stack.url(service) + path.format(person_id=ID, link_id=ID, guardianship_id=ID, sanction_id=ID, staff_id=ID,
-                                                   request_id=ID, item_id=ID)
+                                                   request_id=ID, item_id=ID, alert_id=ID)
             headers = tokens[caller] | {"Idempotency-Key": uuid.uuid4().hex}
             json_body = body() if callable(body) else body
             response = await client.request(method, url, headers=headers, params=query,

@@ -104,6 +104,7 @@ class ServiceCompleted(EventData):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     institution_id: uuid.UUID | None = None
+    night_service_item: bool = False  # a documented late-night item (e.g. night care): audit's late-night rule
     attendance: list[Attendance] = []
 
     @classmethod

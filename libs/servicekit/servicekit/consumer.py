@@ -8,7 +8,8 @@ event by event, each in its own savepoint, so one bad event does not hold back t
 keeps failing is retried, then sent to `<topic>.dlq` with the error (ADR 3).
 
 Handlers take one event; a projection that can write many effects at once may register a batch handler,
-which gets consecutive events of its type together.
+which gets consecutive events of its type together. A consumer that records everything (the audit trail)
+registers `every_event`: it gets all new events of the poll, in order, before the typed handlers run.
 """
 from __future__ import annotations
 
@@ -65,8 +66,10 @@ class EventConsumer:
     """Consumes `topics` as consumer group `name`, dispatching events by CloudEvents type."""
 
     def __init__(self, *, name: str, topics: list[str], db: Database, settings: ServiceSettings,
-                 handlers: dict[str, Handler] | None = None, batch_handlers: dict[str, BatchHandler] | None = None) -> None:
+                 handlers: dict[str, Handler] | None = None, batch_handlers: dict[str, BatchHandler] | None = None,
+                 every_event: BatchHandler | None = None) -> None:
         self.name = name
+        self.every_event = every_event
         self.topics = topics
         self.handlers = handlers or {}
         self.batch_handlers = batch_handlers or {}
@@ -176,6 +179,8 @@ class EventConsumer:
                 fresh.append(event)
         if len(fresh) < len(events):
             DUPLICATES.labels(self.name).inc(len(events) - len(fresh))
+        if self.every_event is not None and fresh:
+            await self.every_event(session, fresh)
         run: list[CloudEvent] = []
         for event in fresh:
             if run and (event.type != run[0].type or event.type not in self.batch_handlers):
@@ -226,6 +231,8 @@ class EventConsumer:
         if first is None:
             DUPLICATES.labels(self.name).inc()
             return False
+        if self.every_event is not None:
+            await self.every_event(session, [event])
         await self._dispatch(session, [event])
         return True
 

@@ -21,7 +21,7 @@ from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
-from matching.domain import geo
+from matching.domain import catalogue, geo
 from matching.domain.callers import institution_of, person_of
 from matching.domain.errors import OutsideDistrict, OutsideWindow, RequestNotFound, TooFarFromPlace, WrongState
 from matching.domain.notify import notify
@@ -131,6 +131,7 @@ async def complete_if_done(session: AsyncSession, request: Request, *, now: date
         return False
     request.state, request.completed_at = "completed", now
     await repo.save_state(session, request, now)
+    item = await catalogue.item(session, request.item_id)
     await repo.add_history(session, request, at=now, action="completed", actor="system",
                            note=", ".join(f"{b.volunteer_id}: {b.minutes} 分钟" for b in served))
     await publish(session, ServiceCompleted(
@@ -139,6 +140,7 @@ async def complete_if_done(session: AsyncSession, request: Request, *, now: date
         completed_at=now, category=request.category, item_id=request.item_id, starts_at=request.starts_at,
         ends_at=request.ends_at, institution_id=request.institution_id or next(
             (b.institution_id for b in served if b.institution_id), None),
+        night_service_item=bool(item and item.night_service),
         attendance=[Attendance(
             volunteer_id=b.volunteer_id, checked_in_at=b.checked_in_at, check_in_distance_m=b.check_in_distance_m,
             check_in_by=b.check_in_by, check_in_method=b.check_in_method, checked_out_at=b.checked_out_at,

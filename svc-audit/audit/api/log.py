@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from servicekit.auth import Principal, require_roles
+from servicekit.deps import DbSession
+from audit.domain import trail
+
+router = APIRouter(tags=["audit log"])
+Auditor = Annotated[Principal, Depends(require_roles("auditor"))]
+
+
+class VerificationOut(BaseModel):
+    ok: bool
+    records: int
+    head_seq: int
+    head_hash: str
+    checkpoints_checked: int
+    first_altered_seq: int | None
+    problem: str | None
+
+
+@router.get("/api/v1/audit-log", summary="Who did what, when: the records about a subject (as subject, actor or "
+            "the person acted for), oldest first; page with `after` (the last seq seen)")
+async def audit_log(auditor: Auditor, session: DbSession,
+                    subject: Annotated[str, Query(min_length=1, max_length=128)],
+                    after: Annotated[int, Query(ge=0)] = 0,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
+    rows = (await session.execute(text(
+        "SELECT seq, event_id, type, subject, actor, acting_for, occurred_at, recorded_at, payload, encode(hash, 'hex') AS hash"
+        " FROM audit_log WHERE (subject = :s OR actor = :s OR acting_for = :s) AND seq > :after ORDER BY seq LIMIT :l"),
+        {"s": subject, "after": after, "l": limit})).mappings().all()
+    records = [dict(r) for r in rows]
+    return {"records": records, "next_after": records[-1]["seq"] if records else after}
+
+
+@router.get("/api/v1/audit-log/verification", response_model=VerificationOut,
+            summary="Recompute the hash chain and check the signed checkpoints; names the first altered record")
+async def verification(auditor: Auditor, session: DbSession, request: Request) -> VerificationOut:
+    return VerificationOut(**vars(await trail.verify(session, request.app.state.checkpoint_signer)))

@@ -1,0 +1,129 @@
+"""The fraud rules (DOMAIN.md, supervision). Each is evaluated when a fact arrives, over the facts known so
+far, and yields findings: a rule, a pattern key (who), a severity, the evidence (event ids).
+
+Determinism: rules read only the events' own times, and a finding depends only on the set of facts, never
+on the order they arrived in — a window is judged when its last member arrives, and alerts keep the union
+of their evidence (sets), the highest severity and the earliest/latest times. Rebuilding the audit database
+from the start of the topics therefore yields the same alerts.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audit.db import facts
+from audit.db.facts import Gift, Service
+from audit.settings import RuleThresholds
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+LOW, MEDIUM, HIGH = 1, 2, 3
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    key: str
+    severity: int
+    district: str | None
+    people: tuple[uuid.UUID, ...]
+    institution_id: uuid.UUID | None
+    evidence: tuple[uuid.UUID, ...]
+    request_ids: tuple[uuid.UUID, ...]
+    first_at: datetime
+    last_at: datetime
+    summary: str
+
+
+def _finding(rule: str, key: str, severity: int, summary: str, *, district: str | None, people: Iterable[uuid.UUID],
+             services: Sequence[Service] = (), gifts: Sequence[Gift] = ()) -> Finding:
+    times = [s.checked_in_at for s in services] + [g.at for g in gifts]
+    return Finding(
+        rule=rule, key=key, severity=severity, district=district, people=tuple(sorted(set(people))),
+        institution_id=min((s.institution_id for s in services if s.institution_id), default=None),
+        evidence=tuple(sorted({s.event_id for s in services} | {g.event_id for g in gifts})),
+        request_ids=tuple(sorted({s.request_id for s in services})), first_at=min(times), last_at=max(times),
+        summary=summary)
+
+
+def windows_holding(item: T, items: Sequence[T], *, at: Callable[[T], datetime], span: timedelta,
+                    qualifies: Callable[[list[T]], bool]) -> list[T]:
+    """Members of every window [start, start + span] that contains `item` and qualifies (`items` sorted by
+    time and covering `item`'s time ± span)."""
+    members: dict[int, T] = {}
+    for start in items:
+        if not at(start) <= at(item) <= at(start) + span:
+            continue
+        window = [x for x in items if at(start) <= at(x) <= at(start) + span]
+        if qualifies(window):
+            members.update({id(x): x for x in window})
+    return sorted(members.values(), key=lambda x: (at(x), str(getattr(x, "event_id", ""))))
+
+
+# --- on a recorded service ------------------------------------------------------------------------------
+
+async def on_service(session: AsyncSession, service: Service, limits: RuleThresholds) -> list[Finding]:
+    found: list[Finding] = []
+    v = service.volunteer_id
+    overlaps = await facts.overlapping_services(session, service)
+    if overlaps:  # the same volunteer in several services at once (also when an institution recorded one)
+        found.append(_finding("overlapping_services", f"volunteer:{v}", HIGH, "同一志愿者在同一时段参与多项服务",
+                              district=service.district, people=[v], services=[service, *overlaps]))
+
+    span = timedelta(days=limits.two_way_window_days)
+    between = await facts.services_between(session, v, service.elder_id, service.checked_in_at, span)
+    two_way = windows_holding(service, between, at=lambda s: s.checked_in_at, span=span, qualifies=lambda w: (
+        len(w) >= limits.two_way_min_services and len({s.volunteer_id for s in w}) == 2))
+    if two_way:
+        a, b = sorted((v, service.elder_id))
+        found.append(_finding("two_way_service", f"pair:{a}:{b}",
+                              HIGH if len(two_way) >= 2 * limits.two_way_min_services else MEDIUM,
+                              "高频双向服务：双方互相服务", district=service.district, people=[a, b], services=two_way))
+
+    if _at_night(service, limits) and not (service.night_item and limits.allow_documented_night_items):
+        found.append(_finding("late_night_service", f"volunteer:{v}", LOW, "异常深夜服务",
+                              district=service.district, people=[v, service.elder_id], services=[service]))
+
+    far = max(service.check_in_distance_m or 0, service.check_out_distance_m or 0)
+    if far >= limits.far_distance_m:
+        found.append(_finding("far_from_place", f"volunteer:{v}", LOW, "签到/签出位置距服务地点过远",
+                              district=service.district, people=[v], services=[service]))
+
+    span_hours = (service.checked_out_at - service.checked_in_at).total_seconds() / 3600
+    if service.minutes < limits.min_service_minutes or span_hours > limits.max_span_hours:
+        found.append(_finding("implausible_duration", f"volunteer:{v}", MEDIUM, "服务时长不合常理",
+                              district=service.district, people=[v], services=[service]))
+    return found
+
+
+def _at_night(service: Service, limits: RuleThresholds) -> bool:
+    def night(at: datetime) -> bool:
+        hour = at.astimezone(BEIJING).hour
+        return hour >= limits.night_starts_hour or hour < limits.night_ends_hour
+    return night(service.checked_in_at) or night(service.checked_out_at)
+
+
+# --- on a gift ------------------------------------------------------------------------------------------
+
+async def on_gift(session: AsyncSession, gift: Gift, limits: RuleThresholds, district: str | None) -> list[Finding]:
+    found: list[Finding] = []
+    span = timedelta(days=limits.gift_window_days)
+    for side, person in (("from", gift.from_id), ("to", gift.to_id)):
+        nearby = await facts.gifts_around(session, person=person, side=side, around=gift.at, window=span)
+        frequent = windows_holding(gift, nearby, at=lambda g: g.at, span=span, qualifies=lambda w: (
+            len(w) > limits.gift_max_count or sum(g.amount for g in w) > limits.gift_max_minutes))
+        if frequent:
+            found.append(_finding("frequent_gifting", f"{side}:{person}", MEDIUM,
+                                  "时间币频繁赠出" if side == "from" else "频繁接受时间币赠予", district=district,
+                                  people=[person], gifts=frequent))
+    for earlier, later in await facts.chained_gifts(session, gift, timedelta(hours=limits.gift_chain_hours)):
+        found.append(_finding("gift_chain", f"via:{earlier.to_id}", MEDIUM, "时间币连续转赠（A→B→C）",
+                              district=district, people=[earlier.from_id, earlier.to_id, later.to_id],
+                              gifts=[earlier, later]))
+    return found

@@ -1,0 +1,79 @@
+"""A fresh audit database on the real PostgreSQL, and `audit.feed(events)`: events applied through audit's
+real consumer path (de-duplication, the hash chain, the rules) exactly as polls from Kafka would be, without
+waiting for a broker — the events carry their own times."""
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+from aiokafka import ConsumerRecord
+from sqlalchemy import text
+
+from servicekit.consumer import EventConsumer
+from servicekit.db import Database
+from servicekit.events import CloudEvent
+from servicekit.migrations import upgrade_to_head
+from audit.domain import trail
+from audit.events import handlers
+from audit.settings import AuditSettings
+
+SETTINGS = dict(district_overrides={"110105": {"allow_documented_night_items": True}}, checkpoint_every=10)
+
+
+async def fresh_audit(infra) -> SimpleNamespace:
+    url = infra.create_database("audit_unit")
+    settings = AuditSettings(database_url=url, **SETTINGS)
+    await asyncio.to_thread(upgrade_to_head, settings.migrations_path, url)
+    db = Database(url, pool_size=5)
+    signer = trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key)
+
+    async def to_trail(session, events):
+        await trail.append(session, events, signer=signer, checkpoint_every=settings.checkpoint_every,
+                           now=events[-1].time)
+
+    consumer = EventConsumer(name="audit", topics=[], db=db, settings=settings,
+                             handlers={t: h for t, (_, h) in handlers(settings).items()}, every_event=to_trail)
+
+    async def feed(events: list[CloudEvent], *, poll: int = 200) -> None:
+        for start in range(0, len(events), poll):
+            records = [ConsumerRecord(topic=f"{e.source}.events", partition=0, offset=start + i, timestamp=0,
+                                      timestamp_type=0, key=None, value=e.to_bytes(), checksum=None,
+                                      serialized_key_size=0, serialized_value_size=0, headers=[])
+                       for i, e in enumerate(events[start:start + poll])]
+            await consumer.apply(records)
+
+    async def alerts() -> list[dict]:
+        async with db.transaction() as session:
+            rows = (await session.execute(text(
+                "SELECT rule, key, severity, district, people, institution_id, evidence, request_ids, first_at, last_at,"
+                " summary FROM alerts ORDER BY rule, key"))).mappings().all()
+        return [dict(r) for r in rows]
+
+    async def verify() -> trail.Verification:
+        async with db.transaction() as session:
+            return await trail.verify(session, signer)
+
+    async def tamper(sql: str, **params) -> None:
+        """Change the stored log as someone with full database rights could (triggers off)."""
+        async with db.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+            await conn.execute(text(sql), params)
+            await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+
+    return SimpleNamespace(db=db, settings=settings, feed=feed, alerts=alerts, verify=verify, tamper=tamper,
+                           signer=signer)
+
+
+@pytest.fixture
+async def audit(infra):
+    made = await fresh_audit(infra)
+    yield made
+    await made.db.dispose()
+
+
+@pytest.fixture
+async def second_audit(infra):
+    made = await fresh_audit(infra)
+    yield made
+    await made.db.dispose()

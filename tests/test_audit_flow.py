@@ -1,0 +1,98 @@
+"""Audit end to end over Kafka: a three-minute "service" raises an alert; officers see only their district's;
+an auditor confirms it; the sanction reverses the coins in the ledger and stops the volunteer's bookings;
+the audit log holds the whole story and verifies."""
+from datetime import UTC, datetime, timedelta
+
+from devstack import scenario
+
+PLACE = {"lat": 39.9219, "lon": 116.4436}
+CHAT = "00000000-0000-4000-8000-0000000c0101"
+
+
+async def _request(gateway, helpers, elder, hours_ahead: float) -> str:
+    start = (datetime.now(UTC) + timedelta(hours=hours_ahead)).replace(microsecond=0)
+    published = await gateway.post("/api/v1/requests", headers=elder.headers, json={
+        "category": "emotional_comfort", "item_id": CHAT, "position": PLACE, "address": "朝阳区幸福里8号",
+        "district": "110105", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
+    request_id = published.json()["id"]
+
+    async def awaiting():
+        return (await gateway.get(f"/api/v1/requests/{request_id}", headers=elder.headers)).json()["state"] == "awaiting_review"
+    assert await helpers.eventually(awaiting, timeout=30)
+    officer = await scenario.staff(gateway, "officer-110105")
+    assert (await gateway.post(f"/api/v1/requests/{request_id}/review", headers=officer,
+                               json={"decision": "approve"})).status_code == 200
+    return request_id
+
+
+async def _balance(gateway, person) -> int:
+    return (await gateway.get("/api/v1/accounts/me", headers=person.headers)).json()["balance"]
+
+
+async def test_confirmed_fraud_reverses_the_coins_and_stops_the_bookings(stack, gateway, helpers, clock):
+    elder = await scenario.elder_with_coins(gateway, 300)
+    volunteer = await scenario.volunteer(gateway)
+
+    async def eligible():
+        return (await gateway.get(f"/api/v1/requests?near={PLACE['lat']},{PLACE['lon']}",
+                                  headers=volunteer.headers)).status_code == 200
+    assert await helpers.eventually(eligible, timeout=30)
+    request_id = await _request(gateway, helpers, elder, hours_ahead=1)
+    later = await _request(gateway, helpers, elder, hours_ahead=30)
+    assert (await gateway.post(f"/api/v1/requests/{request_id}/booking", headers=volunteer.headers)).status_code == 201
+    clock.advance(minutes=59)
+    assert (await gateway.post(f"/api/v1/requests/{request_id}/check-in", headers=volunteer.headers,
+                               json={"position": PLACE})).status_code == 200
+    clock.advance(minutes=4)
+    out = await gateway.post(f"/api/v1/requests/{request_id}/check-out", headers=volunteer.headers, json={"position": PLACE})
+    assert out.status_code == 200 and out.json()["request_state"] == "completed"
+    served = out.json()["booking"]["minutes"]
+    assert 2 <= served <= 3
+
+    async def paid():
+        return await _balance(gateway, volunteer) == served
+    assert await helpers.eventually(paid, timeout=30)
+
+    auditor = await scenario.staff(gateway, "auditor")
+
+    async def raised():
+        alerts = (await gateway.get("/api/v1/alerts?rule=implausible_duration", headers=auditor)).json()
+        return next((a for a in alerts if volunteer.person_id in a["people"]), None)
+    alert = await helpers.eventually(raised, timeout=30)
+    assert alert is not None and alert["request_ids"] == [request_id] and alert["district"] == "110105"
+    assert alert["severity"] == "medium" and alert["status"] == "open" and alert["evidence"]
+
+    haidian = await scenario.staff(gateway, "officer-110108")
+    assert alert["id"] not in [a["id"] for a in (await gateway.get("/api/v1/alerts", headers=haidian)).json()]
+    assert (await gateway.get("/api/v1/alerts?district=110105", headers=haidian)).status_code == 403
+    assert (await gateway.get(f"/api/v1/alerts/{alert['id']}", headers=haidian)).status_code == 403
+    chaoyang = await scenario.staff(gateway, "officer-110105")
+    assert alert["id"] in [a["id"] for a in (await gateway.get("/api/v1/alerts", headers=chaoyang)).json()]
+    assert (await gateway.post(f"/api/v1/alerts/{alert['id']}/decision", headers=chaoyang,
+                               json={"decision": "confirm", "note": "x" * 3})).status_code == 403
+
+    decided = await gateway.post(f"/api/v1/alerts/{alert['id']}/decision", headers=auditor,
+                                 json={"decision": "confirm", "note": "电话回访：老人称志愿者未实际提供服务",
+                                       "person_ids": [volunteer.person_id]})
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["alert"]["status"] == "confirmed" and len(decided.json()["sanction_ids"]) == 1
+    assert decided.json()["alert"]["decision"]["decided_by"]
+    again = await gateway.post(f"/api/v1/alerts/{alert['id']}/decision", headers=auditor,
+                               json={"decision": "dismiss", "note": "改判"})
+    assert again.status_code == 409
+
+    async def reversed_():
+        return await _balance(gateway, volunteer) == 0 and await _balance(gateway, elder) == 300
+    assert await helpers.eventually(reversed_, timeout=30)
+
+    async def refused():
+        response = await gateway.post(f"/api/v1/requests/{later}/booking", headers=volunteer.headers)
+        return response if response.status_code == 403 else None
+    refusal = await helpers.eventually(refused, timeout=30)
+    assert refusal is not None and refusal.json()["type"].endswith("/not-an-eligible-volunteer")
+
+    log = (await gateway.get("/api/v1/audit-log", params={"subject": request_id}, headers=auditor)).json()["records"]
+    types = [r["type"].rsplit(".", 2)[-2] + "." + r["type"].rsplit(".", 1)[-1] for r in log]
+    assert {"request.submitted", "request.booked", "attendance.recorded", "service.completed"} <= set(types)
+    verification = (await gateway.get("/api/v1/audit-log/verification", headers=auditor)).json()
+    assert verification["ok"] is True and verification["records"] > len(log)
