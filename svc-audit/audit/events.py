@@ -1,12 +1,14 @@
-"""What audit consumes: every event of every service (its own consumer group) into the hash-chained trail,
-and the facts the fraud rules judge — completed services with their sign-in/out trail, gifts, residences."""
+"""What audit consumes: every event of every service (its own consumer group). Each consumed batch is
+appended to the hash-chained trail, and the facts the fraud rules judge — completed services with their
+sign-in/out trail, gifts, residences — are recorded and judged, all in one transaction and a fixed number
+of statements per batch."""
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.base import EventData
 from contracts.identity import ResidenceDeclared
 from contracts.ledger import CoinsGifted
 from contracts.matching import ServiceCompleted
@@ -19,51 +21,55 @@ from audit.db import facts
 from audit.domain import alerts, rules, trail
 from audit.settings import AuditSettings
 
-Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+# What the rules read (contract -> version read): the payloads are read as plain dicts on the hot path.
+READS = {ServiceCompleted.TYPE: ServiceCompleted, CoinsGifted.TYPE: CoinsGifted, ResidenceDeclared.TYPE: ResidenceDeclared}
 
 
-def handlers(settings: AuditSettings) -> dict[str, tuple[type[EventData], Handler]]:
-    """Event type -> (the payload class the handler reads, the handler)."""
+def _services(event: CloudEvent) -> list[facts.Service]:
+    d = event.data
+    return [facts.Service(
+        request_id=uuid.UUID(d["request_id"]), volunteer_id=uuid.UUID(a["volunteer_id"]), elder_id=uuid.UUID(d["elder_id"]),
+        district=d["district"], institution_id=uuid.UUID(d["institution_id"]) if d.get("institution_id") else None,
+        night_item=bool(d.get("night_service_item")), checked_in_at=datetime.fromisoformat(a["checked_in_at"]),
+        checked_out_at=datetime.fromisoformat(a["checked_out_at"]), check_in_distance_m=a.get("check_in_distance_m"),
+        check_out_distance_m=a.get("check_out_distance_m"), check_in_method=a["check_in_method"],
+        check_out_method=a["check_out_method"], recorded_by=a["check_out_by"], minutes=a["minutes"], event_id=event.id)
+        for a in d.get("attendance", [])]
 
-    async def on_service_completed(session: AsyncSession, event: CloudEvent) -> None:
-        done = ServiceCompleted.read(event.data)
-        for a in done.attendance:
-            service = facts.Service(
-                request_id=done.request_id, volunteer_id=a.volunteer_id, elder_id=done.elder_id, district=done.district,
-                institution_id=done.institution_id, night_item=done.night_service_item, checked_in_at=a.checked_in_at,
-                checked_out_at=a.checked_out_at, check_in_distance_m=a.check_in_distance_m,
-                check_out_distance_m=a.check_out_distance_m, check_in_method=a.check_in_method,
-                check_out_method=a.check_out_method, recorded_by=a.check_out_by, minutes=a.minutes, event_id=event.id)
-            if await facts.record_service(session, service):
-                limits = settings.thresholds(done.district)
-                await alerts.raise_findings(session, await rules.on_service(session, service, limits),
-                                            escalate_after=limits.escalate_after)
 
-    async def on_gift(session: AsyncSession, event: CloudEvent) -> None:
-        data = CoinsGifted.read(event.data)
-        gift = facts.Gift(operation_id=data.operation_id, from_id=data.from_person_id, to_id=data.to_person_id,
-                          amount=data.amount, at=data.gifted_at, event_id=event.id)
-        if await facts.record_gift(session, gift):
-            district = await facts.district_of(session, gift.from_id)
-            limits = settings.thresholds(district)
-            await alerts.raise_findings(session, await rules.on_gift(session, gift, limits, district),
-                                        escalate_after=limits.escalate_after)
+def _gift(event: CloudEvent) -> facts.Gift:
+    d = event.data
+    return facts.Gift(operation_id=uuid.UUID(d["operation_id"]), from_id=uuid.UUID(d["from_person_id"]),
+                      to_id=uuid.UUID(d["to_person_id"]), amount=d["amount"], at=datetime.fromisoformat(d["gifted_at"]),
+                      event_id=event.id)
 
-    async def on_residence(session: AsyncSession, event: CloudEvent) -> None:
-        data = ResidenceDeclared.read(event.data)
-        await facts.record_person_district(session, data.person_id, data.district)
-        await alerts.residence_known(session, data.person_id, data.district)
 
-    return {ServiceCompleted.TYPE: (ServiceCompleted, on_service_completed), CoinsGifted.TYPE: (CoinsGifted, on_gift),
-            ResidenceDeclared.TYPE: (ResidenceDeclared, on_residence)}
+async def judge(session: AsyncSession, events: list[CloudEvent], settings: AuditSettings) -> None:
+    """Record the facts of a batch, then judge every new one against everything known."""
+    services = [s for e in events if e.type == ServiceCompleted.TYPE for s in _services(e)]
+    gifts = [_gift(e) for e in events if e.type == CoinsGifted.TYPE]
+    residences = [(uuid.UUID(e.data["person_id"]), e.data["district"]) for e in events if e.type == ResidenceDeclared.TYPE]
+    findings: list[rules.Finding] = []
+    if residences:
+        await facts.record_districts(session, residences)
+        await alerts.residences_known(session, residences)
+    if services and (new := await facts.record_services(session, services)):
+        findings += await rules.on_services(session, new, settings.thresholds)
+    if gifts and (new_gifts := await facts.record_gifts(session, gifts)):
+        findings += await rules.on_gifts(session, new_gifts, settings.rules)
+    await alerts.raise_findings(session, findings, escalate_after=settings.rules.escalate_after)
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
-    settings: AuditSettings = runtime.settings  # type: ignore[assignment]
+    return [audit_consumer(runtime.db, runtime.settings)]  # type: ignore[arg-type]
+
+
+def audit_consumer(db, settings: AuditSettings, *, name: str = "audit", topics: list[str] | None = None) -> EventConsumer:
     signer = trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key)
 
-    async def to_trail(session: AsyncSession, events: list[CloudEvent]) -> None:
+    async def everything(session: AsyncSession, events: list[CloudEvent]) -> None:
         await trail.append(session, events, signer=signer, checkpoint_every=settings.checkpoint_every, now=clock.now())
+        await judge(session, events, settings)
 
-    return [EventConsumer(name="audit", topics=list(TOPICS), db=runtime.db, settings=settings,
-                          handlers={t: h for t, (_, h) in handlers(settings).items()}, every_event=to_trail)]
+    return EventConsumer(name=name, topics=topics or list(TOPICS), db=db, settings=settings, every_event=everything,
+                         unseen=trail.unseen)

@@ -43,6 +43,10 @@ class AuditSettings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/audit"
     migrations_path: str = _MIGRATIONS
 
+    # Every event of the system passes through audit: bigger polls amortise each transaction's commit (WAL
+    # flush) and the chain lock over more events.
+    consumer_batch_size: int = 5000
+
     rules: RuleThresholds = RuleThresholds()
     # district code -> thresholds that differ there, e.g. {"110105": {"allow_documented_night_items": true}}
     district_overrides: dict[str, dict] = {}

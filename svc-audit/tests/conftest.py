@@ -10,12 +10,11 @@ import pytest
 from aiokafka import ConsumerRecord
 from sqlalchemy import text
 
-from servicekit.consumer import EventConsumer
 from servicekit.db import Database
 from servicekit.events import CloudEvent
 from servicekit.migrations import upgrade_to_head
 from audit.domain import trail
-from audit.events import handlers
+from audit.events import audit_consumer
 from audit.settings import AuditSettings
 
 SETTINGS = dict(district_overrides={"110105": {"allow_documented_night_items": True}}, checkpoint_every=10)
@@ -28,12 +27,7 @@ async def fresh_audit(infra) -> SimpleNamespace:
     db = Database(url, pool_size=5)
     signer = trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key)
 
-    async def to_trail(session, events):
-        await trail.append(session, events, signer=signer, checkpoint_every=settings.checkpoint_every,
-                           now=events[-1].time)
-
-    consumer = EventConsumer(name="audit", topics=[], db=db, settings=settings,
-                             handlers={t: h for t, (_, h) in handlers(settings).items()}, every_event=to_trail)
+    consumer = audit_consumer(db, settings, topics=["unused"])
 
     async def feed(events: list[CloudEvent], *, poll: int = 200) -> None:
         for start in range(0, len(events), poll):

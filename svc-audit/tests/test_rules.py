@@ -58,3 +58,21 @@ async def test_rebuilding_from_the_events_in_another_order_gives_the_same_alerts
     differences = [(a["rule"], k, a[k], b[k]) for a, b in zip(first, again) for k in a if a[k] != b[k]]
     assert differences == [] and len(first) == len(again)
     assert (await second_audit.verify()).records == len(scenario.events)  # duplicates never enter the trail
+
+
+def test_the_hot_path_reads_every_field_the_contracts_define():
+    """Audit reads payloads as dicts for speed; the contracts' examples must read the same as the models."""
+    from contracts.ledger import CoinsGifted
+    from contracts.matching import ServiceCompleted
+    from servicekit.events import build_event
+
+    from audit.events import _gift, _services
+    done = ServiceCompleted.example()
+    [service] = _services(build_event(source="matching", data=done, subject="x"))
+    attended = done.attendance[0]
+    assert (service.request_id, service.volunteer_id, service.checked_in_at, service.minutes, service.night_item) == (
+        done.request_id, attended.volunteer_id, attended.checked_in_at, attended.minutes, done.night_service_item)
+    gift = CoinsGifted.example()
+    read = _gift(build_event(source="ledger", data=gift, subject="x"))
+    assert (read.from_id, read.to_id, read.amount, read.at) == (gift.from_person_id, gift.to_person_id, gift.amount,
+                                                                gift.gifted_at)

@@ -46,8 +46,8 @@ async def test_a_consistently_rewritten_chain_is_caught_by_the_signed_checkpoint
         await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
         for row in rows:
             payload = '{"forged":true}' if row.seq == 12 else row.payload
-            digest = trail.record_hash(prev, trail._record(row.seq, str(row.event_id), row.topic, row.type, row.subject,
-                                                           row.actor, row.acting_for, row.occurred_at, payload))
+            digest = trail.record_hash(prev, trail.header(row.seq, str(row.event_id), row.topic, row.type, row.subject,
+                                                          row.actor, row.acting_for, row.occurred_at), payload)
             await conn.execute(text("UPDATE audit_log SET payload = :p, prev_hash = :prev, hash = :h WHERE seq = :s"),
                                {"p": payload, "prev": prev, "h": digest, "s": row.seq})
             prev = digest

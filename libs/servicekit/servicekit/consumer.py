@@ -9,7 +9,9 @@ keeps failing is retried, then sent to `<topic>.dlq` with the error (ADR 3).
 
 Handlers take one event; a projection that can write many effects at once may register a batch handler,
 which gets consecutive events of its type together. A consumer that records everything (the audit trail)
-registers `every_event`: it gets all new events of the poll, in order, before the typed handlers run.
+registers `every_event`: it gets all new events of the poll, in order, before the typed handlers run. A
+consumer whose own records already say which events it has seen (the audit trail keeps every event id) may
+pass `unseen` to pick the new events itself instead of writing `processed_events`.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, list[CloudEvent]], Awaitable[None]]
+Unseen = Callable[[AsyncSession, list[CloudEvent]], Awaitable[list[CloudEvent]]]
 
 APPLIED = Counter("consumer_events_applied_total", "Events whose effects were committed", ["consumer", "type"])
 DUPLICATES = Counter("consumer_events_duplicate_total", "Redelivered events skipped", ["consumer"])
@@ -67,9 +70,10 @@ class EventConsumer:
 
     def __init__(self, *, name: str, topics: list[str], db: Database, settings: ServiceSettings,
                  handlers: dict[str, Handler] | None = None, batch_handlers: dict[str, BatchHandler] | None = None,
-                 every_event: BatchHandler | None = None) -> None:
+                 every_event: BatchHandler | None = None, unseen: Unseen | None = None) -> None:
         self.name = name
         self.every_event = every_event
+        self.unseen = unseen
         self.topics = topics
         self.handlers = handlers or {}
         self.batch_handlers = batch_handlers or {}
@@ -98,6 +102,14 @@ class EventConsumer:
     async def _open(self) -> None:
         self.consumer = new_consumer(self.settings, *self.topics, group_id=self.name)
         await self.consumer.start()
+
+    async def connect(self) -> None:
+        """Join the group and wait for partitions, without starting the loop: benchmarks and tools then drive
+        `poll_once` themselves. Only for topics that are still empty (waiting polls would drop records)."""
+        await self._open()
+        assert self.consumer is not None
+        while not self.consumer.assignment():
+            await self.consumer.getmany(timeout_ms=200)
 
     async def _close(self) -> None:
         if self.consumer is not None:
@@ -169,14 +181,7 @@ class EventConsumer:
 
     async def _apply_together(self, session: AsyncSession, events: list[CloudEvent]) -> None:
         """The fast path: one statement marks the batch processed; handlers run for the events it marked."""
-        result = await session.execute(_MARK_BATCH_PROCESSED, {
-            "consumer": self.name, "ids": [e.id for e in events], "types": [e.type for e in events]})
-        new_ids = {row[0] for row in result}
-        fresh: list[CloudEvent] = []
-        for event in events:
-            if event.id in new_ids:
-                new_ids.discard(event.id)  # a duplicate inside the batch runs once
-                fresh.append(event)
+        fresh = await self._fresh(session, events)
         if len(fresh) < len(events):
             DUPLICATES.labels(self.name).inc(len(events) - len(fresh))
         if self.every_event is not None and fresh:
@@ -189,6 +194,22 @@ class EventConsumer:
             run.append(event)
         if run:
             await self._dispatch(session, run)
+
+    async def _fresh(self, session: AsyncSession, events: list[CloudEvent]) -> list[CloudEvent]:
+        """The events not applied before, each once (a duplicate inside the batch too)."""
+        if self.unseen is not None:
+            candidates = await self.unseen(session, events)
+            new_ids = {e.id for e in candidates}
+        else:
+            result = await session.execute(_MARK_BATCH_PROCESSED, {
+                "consumer": self.name, "ids": [e.id for e in events], "types": [e.type for e in events]})
+            new_ids = {row[0] for row in result}
+        fresh: list[CloudEvent] = []
+        for event in events:
+            if event.id in new_ids:
+                new_ids.discard(event.id)
+                fresh.append(event)
+        return fresh
 
     async def _dispatch(self, session: AsyncSession, events: list[CloudEvent]) -> None:
         """Run the handler for consecutive events of one type (a batch handler gets them together)."""
@@ -225,9 +246,12 @@ class EventConsumer:
 
     async def _apply_one(self, session: AsyncSession, event: CloudEvent) -> bool:
         """Apply one event's effects in `session`; False when it was already processed."""
-        first = (await session.execute(
-            _MARK_PROCESSED, {"consumer": self.name, "event_id": event.id, "event_type": event.type}
-        )).first()
+        if self.unseen is not None:
+            first = (await self.unseen(session, [event])) or None
+        else:
+            first = (await session.execute(
+                _MARK_PROCESSED, {"consumer": self.name, "event_id": event.id, "event_type": event.type}
+            )).first()
         if first is None:
             DUPLICATES.labels(self.name).inc()
             return False

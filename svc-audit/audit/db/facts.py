@@ -1,15 +1,16 @@
-"""Facts the rules read, kept from the events with the events' own times."""
+"""Facts the rules read, kept from the events with the events' own times. Every query takes a whole
+consumed batch at once (unnest): one statement per kind of question, not one per event."""
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built for every service consumed, and frozen init is slow
 class Service:
     request_id: uuid.UUID
     volunteer_id: uuid.UUID
@@ -28,7 +29,7 @@ class Service:
     event_id: uuid.UUID
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Gift:
     operation_id: uuid.UUID
     from_id: uuid.UUID
@@ -38,68 +39,120 @@ class Gift:
     event_id: uuid.UUID
 
 
-_SERVICE_COLUMNS = ", ".join(Service.__dataclass_fields__)
-_GIFT_COLUMNS = ", ".join(Gift.__dataclass_fields__)
+SERVICE_FIELDS = list(Service.__dataclass_fields__)
+GIFT_FIELDS = list(Gift.__dataclass_fields__)
+_SERVICE_TYPES = ["uuid", "uuid", "uuid", "text", "uuid", "boolean", "timestamptz", "timestamptz", "integer", "integer",
+                  "text", "text", "text", "integer", "uuid"]
+_GIFT_TYPES = ["uuid", "uuid", "uuid", "integer", "timestamptz", "uuid"]
+_S = ", ".join(f"s.{f}" for f in SERVICE_FIELDS)
+_G = ", ".join(f"g.{f}" for f in GIFT_FIELDS)
 
 
-async def record_person_district(session: AsyncSession, person_id: uuid.UUID, district: str) -> None:
-    await session.execute(text("INSERT INTO people VALUES (:p, :d) ON CONFLICT (person_id) DO UPDATE SET district = :d"),
-                          {"p": person_id, "d": district})
+def _unnest(fields: list[str], types: list[str]) -> str:
+    return ", ".join(f"CAST(:{f} AS {t}[])" for f, t in zip(fields, types))
 
 
-async def district_of(session: AsyncSession, person_id: uuid.UUID) -> str | None:
-    return (await session.execute(text("SELECT district FROM people WHERE person_id = :p"), {"p": person_id})).scalar()
+def _columns(rows: list, fields: list[str]) -> dict[str, list]:
+    return {f: [getattr(r, f) for r in rows] for f in fields}
 
 
-async def record_service(session: AsyncSession, service: Service) -> bool:
-    """False when already known (a replay)."""
-    fields = list(Service.__dataclass_fields__)
+async def record_districts(session: AsyncSession, people: list[tuple[uuid.UUID, str]]) -> None:
+    latest = dict(people)  # the last declaration in the batch wins
+    await session.execute(text(
+        "INSERT INTO people SELECT * FROM unnest(CAST(:p AS uuid[]), CAST(:d AS text[]))"
+        " ON CONFLICT (person_id) DO UPDATE SET district = excluded.district"), {"p": list(latest), "d": list(latest.values())})
+
+
+async def districts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = (await session.execute(text("SELECT person_id, district FROM people WHERE person_id = ANY(:p)"),
+                                  {"p": list(set(people))})).all()
+    return {row.person_id: row.district for row in rows}
+
+
+async def record_services(session: AsyncSession, services: list[Service]) -> list[Service]:
+    """The services not known before (a redelivery or a replayed event adds nothing)."""
     inserted = (await session.execute(text(
-        f"INSERT INTO services ({_SERVICE_COLUMNS}) VALUES ({', '.join(':' + f for f in fields)})"
-        " ON CONFLICT DO NOTHING RETURNING 1"), {f: getattr(service, f) for f in fields})).first()
-    return inserted is not None
+        f"INSERT INTO services ({', '.join(SERVICE_FIELDS)}) SELECT * FROM unnest({_unnest(SERVICE_FIELDS, _SERVICE_TYPES)})"
+        " ON CONFLICT DO NOTHING RETURNING request_id, volunteer_id"), _columns(services, SERVICE_FIELDS))).all()
+    new = {(row.request_id, row.volunteer_id) for row in inserted}
+    return [s for s in services if (s.request_id, s.volunteer_id) in new]
 
 
-async def record_gift(session: AsyncSession, gift: Gift) -> bool:
-    fields = list(Gift.__dataclass_fields__)
-    inserted = (await session.execute(text(
-        f"INSERT INTO gifts ({_GIFT_COLUMNS}) VALUES ({', '.join(':' + f for f in fields)})"
-        " ON CONFLICT DO NOTHING RETURNING 1"), {f: getattr(gift, f) for f in fields})).first()
-    return inserted is not None
+async def record_gifts(session: AsyncSession, gifts: list[Gift]) -> list[Gift]:
+    inserted = set((await session.execute(text(
+        f"INSERT INTO gifts ({', '.join(GIFT_FIELDS)}) SELECT * FROM unnest({_unnest(GIFT_FIELDS, _GIFT_TYPES)})"
+        " ON CONFLICT DO NOTHING RETURNING operation_id"), _columns(gifts, GIFT_FIELDS))).scalars())
+    return [g for g in gifts if g.operation_id in inserted]
 
 
-async def overlapping_services(session: AsyncSession, service: Service) -> list[Service]:
-    rows = (await session.execute(text(
-        f"SELECT {_SERVICE_COLUMNS} FROM services WHERE volunteer_id = :v AND request_id <> :r"
-        " AND tstzrange(checked_in_at, checked_out_at) && tstzrange(:i, :o) ORDER BY checked_in_at, request_id"),
-        {"v": service.volunteer_id, "r": service.request_id, "i": service.checked_in_at, "o": service.checked_out_at})).all()
-    return [Service(*row) for row in rows]
+async def overlapping_services(session: AsyncSession, services: list[Service]) -> dict[int, list[Service]]:
+    """For each of `services` (by position), the volunteer's other services whose spans overlap it."""
+    rows = (await session.execute(text(f"""
+        SELECT n.ord, {_S} FROM unnest(CAST(:r AS uuid[]), CAST(:v AS uuid[]), CAST(:i AS timestamptz[]),
+                                       CAST(:o AS timestamptz[])) WITH ORDINALITY n(r, v, i, o, ord)
+        JOIN services s ON s.volunteer_id = n.v AND s.request_id <> n.r
+             AND tstzrange(s.checked_in_at, s.checked_out_at) && tstzrange(n.i, n.o)
+        ORDER BY n.ord, s.checked_in_at, s.request_id"""),
+        {"r": [s.request_id for s in services], "v": [s.volunteer_id for s in services],
+         "i": [s.checked_in_at for s in services], "o": [s.checked_out_at for s in services]})).all()
+    return _by_position(rows, Service)
 
 
-async def services_between(session: AsyncSession, a: uuid.UUID, b: uuid.UUID, around: datetime,
-                           window: timedelta) -> list[Service]:
-    rows = (await session.execute(text(
-        f"SELECT {_SERVICE_COLUMNS} FROM services WHERE ((volunteer_id = :a AND elder_id = :b)"
-        " OR (volunteer_id = :b AND elder_id = :a)) AND checked_in_at BETWEEN :lo AND :hi"
-        " ORDER BY checked_in_at, request_id"), {"a": a, "b": b, "lo": around - window, "hi": around + window})).all()
-    return [Service(*row) for row in rows]
+async def services_between(session: AsyncSession, services: list[Service], spans_s: list[int]) -> dict[int, list[Service]]:
+    """For each of `services`, every service between its volunteer and elder (either way) within ± its span —
+    only for pairs where the elder has served the volunteer at all (else two-way service cannot be)."""
+    params = {"v": [s.volunteer_id for s in services], "e": [s.elder_id for s in services],
+              "at": [s.checked_in_at for s in services], "w": spans_s}
+    pairs = """unnest(CAST(:v AS uuid[]), CAST(:e AS uuid[]), CAST(:at AS timestamptz[]), CAST(:w AS integer[]))
+               WITH ORDINALITY n(v, e, at, w, ord)"""
+    rows = (await session.execute(text(f"""
+        WITH pairs AS (SELECT * FROM {pairs}
+                       WHERE EXISTS (SELECT 1 FROM services r WHERE r.volunteer_id = n.e AND r.elder_id = n.v))
+        SELECT p.ord, {_S} FROM pairs p JOIN services s ON s.volunteer_id = p.v AND s.elder_id = p.e
+             AND s.checked_in_at BETWEEN p.at - make_interval(secs => p.w) AND p.at + make_interval(secs => p.w)
+        UNION ALL
+        SELECT p.ord, {_S} FROM pairs p JOIN services s ON s.volunteer_id = p.e AND s.elder_id = p.v
+             AND s.checked_in_at BETWEEN p.at - make_interval(secs => p.w) AND p.at + make_interval(secs => p.w)
+        ORDER BY 1"""), params)).all()
+    found = _by_position(rows, Service)
+    return {k: sorted(v, key=lambda s: (s.checked_in_at, str(s.request_id))) for k, v in found.items()}
 
 
-async def gifts_around(session: AsyncSession, *, person: uuid.UUID, side: str, around: datetime,
-                       window: timedelta) -> list[Gift]:
+async def gifts_around(session: AsyncSession, gifts: list[Gift], *, side: str, spans_s: list[int]) -> dict[int, list[Gift]]:
+    """For each of `gifts`, the gifts by (side='from') or to (side='to') the same person within ± its span."""
     column = {"from": "from_id", "to": "to_id"}[side]
-    rows = (await session.execute(text(
-        f"SELECT {_GIFT_COLUMNS} FROM gifts WHERE {column} = :p AND at BETWEEN :lo AND :hi ORDER BY at, operation_id"),
-        {"p": person, "lo": around - window, "hi": around + window})).all()
-    return [Gift(*row) for row in rows]
+    rows = (await session.execute(text(f"""
+        SELECT n.ord, {_G} FROM unnest(CAST(:p AS uuid[]), CAST(:at AS timestamptz[]), CAST(:w AS integer[]))
+             WITH ORDINALITY n(p, at, w, ord)
+        JOIN gifts g ON g.{column} = n.p AND g.at BETWEEN n.at - make_interval(secs => n.w) AND n.at + make_interval(secs => n.w)
+        ORDER BY n.ord, g.at, g.operation_id"""),
+        {"p": [getattr(g, column) for g in gifts], "at": [g.at for g in gifts], "w": spans_s})).all()
+    return _by_position(rows, Gift)
 
 
-async def chained_gifts(session: AsyncSession, gift: Gift, window: timedelta) -> list[tuple[Gift, Gift]]:
-    """(earlier, later) pairs where the later gift passes on from the earlier one's receiver within `window`."""
-    onward = (await session.execute(text(
-        f"SELECT {_GIFT_COLUMNS} FROM gifts WHERE from_id = :to AND at >= :at AND at <= :until AND operation_id <> :op"),
-        {"to": gift.to_id, "at": gift.at, "until": gift.at + window, "op": gift.operation_id})).all()
-    inbound = (await session.execute(text(
-        f"SELECT {_GIFT_COLUMNS} FROM gifts WHERE to_id = :frm AND at <= :at AND at >= :since AND operation_id <> :op"),
-        {"frm": gift.from_id, "at": gift.at, "since": gift.at - window, "op": gift.operation_id})).all()
-    return [(gift, Gift(*row)) for row in onward] + [(Gift(*row), gift) for row in inbound]
+async def chained_gifts(session: AsyncSession, gifts: list[Gift], spans_s: list[int]) -> dict[int, list[tuple[Gift, Gift]]]:
+    """For each of `gifts`, the (earlier, later) pairs it forms with a gift passing on from the earlier one's
+    receiver within the span."""
+    params = {"op": [g.operation_id for g in gifts], "frm": [g.from_id for g in gifts], "to": [g.to_id for g in gifts],
+              "at": [g.at for g in gifts], "w": spans_s}
+    batch = """unnest(CAST(:op AS uuid[]), CAST(:frm AS uuid[]), CAST(:to AS uuid[]), CAST(:at AS timestamptz[]),
+               CAST(:w AS integer[])) WITH ORDINALITY n(op, frm, to_, at, w, ord)"""
+    onward = (await session.execute(text(f"""
+        SELECT n.ord, {_G} FROM {batch} JOIN gifts g ON g.from_id = n.to_ AND g.operation_id <> n.op
+             AND g.at >= n.at AND g.at <= n.at + make_interval(secs => n.w) ORDER BY 1, g.at"""), params)).all()
+    inbound = (await session.execute(text(f"""
+        SELECT n.ord, {_G} FROM {batch} JOIN gifts g ON g.to_id = n.frm AND g.operation_id <> n.op
+             AND g.at <= n.at AND g.at >= n.at - make_interval(secs => n.w) ORDER BY 1, g.at"""), params)).all()
+    pairs: dict[int, list[tuple[Gift, Gift]]] = {}
+    for position, found in _by_position(onward, Gift).items():
+        pairs.setdefault(position, []).extend((gifts[position - 1], g) for g in found)
+    for position, found in _by_position(inbound, Gift).items():
+        pairs.setdefault(position, []).extend((g, gifts[position - 1]) for g in found)
+    return pairs
+
+
+def _by_position(rows, kind) -> dict[int, list]:
+    out: dict[int, list] = {}
+    for row in rows:
+        out.setdefault(row[0], []).append(kind(*row[1:]))
+    return out

@@ -34,8 +34,14 @@ def alert_id(rule: str, key: str) -> uuid.UUID:
 _UPSERT = text("""
 INSERT INTO alerts (id, rule, key, severity, district, people, institution_id, evidence, request_ids, first_at, last_at,
                     summary)
-VALUES (:id, :rule, :key, :severity, :district, CAST(:people AS uuid[]), :institution, CAST(:evidence AS uuid[]),
-        CAST(:requests AS uuid[]), :first_at, :last_at, :summary)
+SELECT id, rule, key, severity, district, string_to_array(people, ',')::uuid[], institution_id,
+       string_to_array(evidence, ',')::uuid[], coalesce(string_to_array(requests, ',')::uuid[], '{}'), first_at, last_at,
+       summary
+FROM unnest(CAST(:id AS uuid[]), CAST(:rule AS text[]), CAST(:key AS text[]), CAST(:severity AS smallint[]),
+            CAST(:district AS text[]), CAST(:people AS text[]), CAST(:institution AS uuid[]), CAST(:evidence AS text[]),
+            CAST(:requests AS text[]), CAST(:first_at AS timestamptz[]), CAST(:last_at AS timestamptz[]),
+            CAST(:summary AS text[]))
+     AS f(id, rule, key, severity, district, people, institution_id, evidence, requests, first_at, last_at, summary)
 ON CONFLICT (rule, key) DO UPDATE SET
     severity = GREATEST(alerts.severity, excluded.severity),
     district = LEAST(alerts.district, excluded.district),
@@ -46,39 +52,71 @@ ON CONFLICT (rule, key) DO UPDATE SET
     first_at = LEAST(alerts.first_at, excluded.first_at),
     last_at = GREATEST(alerts.last_at, excluded.last_at),
     updated_at = now()
-RETURNING id
+""")
+_ESCALATE = text("""
+UPDATE alerts a SET severity = LEAST(3, f.base + 1) FROM unnest(CAST(:id AS uuid[]), CAST(:base AS smallint[])) f(id, base)
+WHERE a.id = f.id AND cardinality(a.evidence) >= :n AND a.severity < LEAST(3, f.base + 1)
 """)
 
 
-async def raise_findings(session: AsyncSession, findings: list[Finding], *, escalate_after: int) -> None:
+def merge(findings: list[Finding]) -> list[Finding]:
+    """One finding per alert: the union of what a batch found (the same merge the upsert does with the
+    stored alert)."""
+    merged: dict[tuple[str, str], Finding] = {}
     for f in findings:
-        await session.execute(_UPSERT, {
-            "id": alert_id(f.rule, f.key), "rule": f.rule, "key": f.key, "severity": f.severity, "district": f.district,
-            "people": list(f.people), "institution": f.institution_id, "evidence": list(f.evidence),
-            "requests": list(f.request_ids), "first_at": f.first_at, "last_at": f.last_at, "summary": f.summary})
-        await session.execute(text(
-            "UPDATE alerts SET severity = LEAST(3, :base + 1) WHERE id = :id AND cardinality(evidence) >= :n"
-            " AND severity < LEAST(3, :base + 1)"), {"id": alert_id(f.rule, f.key), "base": f.severity, "n": escalate_after})
-        await _watch_if_high(session, alert_id(f.rule, f.key))
+        seen = merged.get((f.rule, f.key))
+        if seen is None:
+            merged[(f.rule, f.key)] = f
+            continue
+        merged[(f.rule, f.key)] = Finding(
+            rule=f.rule, key=f.key, severity=max(seen.severity, f.severity),
+            district=min((d for d in (seen.district, f.district) if d), default=None),
+            people=tuple(sorted(set(seen.people) | set(f.people))),
+            institution_id=min((i for i in (seen.institution_id, f.institution_id) if i), default=None),
+            evidence=tuple(sorted(set(seen.evidence) | set(f.evidence))),
+            request_ids=tuple(sorted(set(seen.request_ids) | set(f.request_ids))),
+            first_at=min(seen.first_at, f.first_at), last_at=max(seen.last_at, f.last_at), summary=seen.summary)
+    return sorted(merged.values(), key=lambda f: (f.rule, f.key))  # a fixed order: no deadlock between replicas
 
 
-async def _watch_if_high(session: AsyncSession, alert: uuid.UUID) -> None:
-    """High-severity subjects are tracked (跟踪), with the reason; `since` is the pattern's first event time."""
+async def raise_findings(session: AsyncSession, findings: list[Finding], *, escalate_after: int) -> None:
+    """Upsert the batch's alerts in one statement, raise severities, and track high-severity subjects."""
+    merged = merge(findings)
+    if not merged:
+        return
+    ids = [alert_id(f.rule, f.key) for f in merged]
+    joined = lambda values: ",".join(str(v) for v in values) or None  # noqa: E731  (uuid[] rows through text[])
+    await session.execute(_UPSERT, {
+        "id": ids, "rule": [f.rule for f in merged], "key": [f.key for f in merged],
+        "severity": [f.severity for f in merged], "district": [f.district for f in merged],
+        "people": [joined(f.people) for f in merged], "institution": [f.institution_id for f in merged],
+        "evidence": [joined(f.evidence) for f in merged], "requests": [joined(f.request_ids) for f in merged],
+        "first_at": [f.first_at for f in merged], "last_at": [f.last_at for f in merged],
+        "summary": [f.summary for f in merged]})
+    await session.execute(_ESCALATE, {"id": ids, "base": [f.severity for f in merged], "n": escalate_after})
+    await session.execute(_WATCH, {"ids": ids, "high": HIGH})
+
+
+# High-severity subjects are tracked (跟踪), with the reason; `since` is the pattern's first event time.
+_WATCH = text("""
+INSERT INTO watchlist (subject_kind, subject_id, alert_id, reason, district, since)
+SELECT 'person', p, a.id, a.summary, a.district, a.first_at FROM alerts a, unnest(a.people) p
+WHERE a.id = ANY(:ids) AND a.severity >= :high
+UNION ALL
+SELECT 'institution', a.institution_id, a.id, a.summary, a.district, a.first_at FROM alerts a
+WHERE a.id = ANY(:ids) AND a.severity >= :high AND a.institution_id IS NOT NULL
+ON CONFLICT DO NOTHING
+""")
+
+
+async def residences_known(session: AsyncSession, people: list[tuple[uuid.UUID, str]]) -> None:
+    """Gift alerts are scoped by the least district of their people, which may be learnt after the gifts."""
     await session.execute(text("""
-        INSERT INTO watchlist (subject_kind, subject_id, alert_id, reason, district, since)
-        SELECT 'person', p, a.id, a.summary, a.district, a.first_at FROM alerts a, unnest(a.people) p
-        WHERE a.id = :id AND a.severity >= :high
-        UNION ALL
-        SELECT 'institution', a.institution_id, a.id, a.summary, a.district, a.first_at FROM alerts a
-        WHERE a.id = :id AND a.severity >= :high AND a.institution_id IS NOT NULL
-        ON CONFLICT DO NOTHING"""), {"id": alert, "high": HIGH})
-
-
-async def residence_known(session: AsyncSession, person_id: uuid.UUID, district: str) -> None:
-    """Gift alerts are scoped by the people's districts, which may be learnt after the gifts."""
-    await session.execute(text(
-        "UPDATE alerts SET district = LEAST(coalesce(district, :d), :d) WHERE rule = ANY(:rules) AND :p = ANY(people)"),
-        {"d": district, "p": person_id, "rules": list(GIFT_RULES)})
+        UPDATE alerts a SET district = LEAST(coalesce(a.district, m.d), m.d)
+        FROM (SELECT x.id, min(r.d) AS d FROM alerts x
+              JOIN unnest(CAST(:p AS uuid[]), CAST(:d AS text[])) r(p, d) ON r.p = ANY(x.people)
+              WHERE x.rule = ANY(:rules) GROUP BY x.id) m
+        WHERE a.id = m.id"""), {"p": [p for p, _ in people], "d": [d for _, d in people], "rules": list(GIFT_RULES)})
 
 
 @dataclass(frozen=True)

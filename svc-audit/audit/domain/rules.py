@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -66,35 +66,41 @@ def windows_holding(item: T, items: Sequence[T], *, at: Callable[[T], datetime],
     return sorted(members.values(), key=lambda x: (at(x), str(getattr(x, "event_id", ""))))
 
 
-# --- on a recorded service ------------------------------------------------------------------------------
+# --- on recorded services -------------------------------------------------------------------------------
 
-async def on_service(session: AsyncSession, service: Service, limits: RuleThresholds) -> list[Finding]:
+async def on_services(session: AsyncSession, services: list[Service],
+                      limits_of: Callable[[str | None], RuleThresholds]) -> list[Finding]:
+    """Findings for newly recorded services (all of a consumed batch at once)."""
     found: list[Finding] = []
-    v = service.volunteer_id
-    overlaps = await facts.overlapping_services(session, service)
-    if overlaps:  # the same volunteer in several services at once (also when an institution recorded one)
-        found.append(_finding("overlapping_services", f"volunteer:{v}", HIGH, "同一志愿者在同一时段参与多项服务",
-                              district=service.district, people=[v], services=[service, *overlaps]))
+    overlaps = await facts.overlapping_services(session, services)
+    spans = [limits_of(s.district).two_way_window_days * 86400 for s in services]
+    between = await facts.services_between(session, services, spans)
+    for position, service in enumerate(services, start=1):
+        limits, v = limits_of(service.district), service.volunteer_id
+        if overlaps.get(position):  # the same volunteer in several services at once (also offline-recorded)
+            found.append(_finding("overlapping_services", f"volunteer:{v}", HIGH, "同一志愿者在同一时段参与多项服务",
+                                  district=service.district, people=[v], services=[service, *overlaps[position]]))
+        span = timedelta(days=limits.two_way_window_days)
+        two_way = windows_holding(service, between.get(position, []), at=lambda s: s.checked_in_at, span=span,
+                                  qualifies=lambda w, n=limits.two_way_min_services: (
+                                      len(w) >= n and len({s.volunteer_id for s in w}) == 2))
+        if two_way:
+            a, b = sorted((v, service.elder_id))
+            found.append(_finding("two_way_service", f"pair:{a}:{b}",
+                                  HIGH if len(two_way) >= 2 * limits.two_way_min_services else MEDIUM,
+                                  "高频双向服务：双方互相服务", district=service.district, people=[a, b], services=two_way))
+        found += _single_service_rules(service, limits)
+    return found
 
-    span = timedelta(days=limits.two_way_window_days)
-    between = await facts.services_between(session, v, service.elder_id, service.checked_in_at, span)
-    two_way = windows_holding(service, between, at=lambda s: s.checked_in_at, span=span, qualifies=lambda w: (
-        len(w) >= limits.two_way_min_services and len({s.volunteer_id for s in w}) == 2))
-    if two_way:
-        a, b = sorted((v, service.elder_id))
-        found.append(_finding("two_way_service", f"pair:{a}:{b}",
-                              HIGH if len(two_way) >= 2 * limits.two_way_min_services else MEDIUM,
-                              "高频双向服务：双方互相服务", district=service.district, people=[a, b], services=two_way))
 
+def _single_service_rules(service: Service, limits: RuleThresholds) -> list[Finding]:
+    found, v = [], service.volunteer_id
     if _at_night(service, limits) and not (service.night_item and limits.allow_documented_night_items):
         found.append(_finding("late_night_service", f"volunteer:{v}", LOW, "异常深夜服务",
                               district=service.district, people=[v, service.elder_id], services=[service]))
-
-    far = max(service.check_in_distance_m or 0, service.check_out_distance_m or 0)
-    if far >= limits.far_distance_m:
+    if max(service.check_in_distance_m or 0, service.check_out_distance_m or 0) >= limits.far_distance_m:
         found.append(_finding("far_from_place", f"volunteer:{v}", LOW, "签到/签出位置距服务地点过远",
                               district=service.district, people=[v], services=[service]))
-
     span_hours = (service.checked_out_at - service.checked_in_at).total_seconds() / 3600
     if service.minutes < limits.min_service_minutes or span_hours > limits.max_span_hours:
         found.append(_finding("implausible_duration", f"volunteer:{v}", MEDIUM, "服务时长不合常理",
@@ -109,21 +115,29 @@ def _at_night(service: Service, limits: RuleThresholds) -> bool:
     return night(service.checked_in_at) or night(service.checked_out_at)
 
 
-# --- on a gift ------------------------------------------------------------------------------------------
+# --- on gifts -------------------------------------------------------------------------------------------
 
-async def on_gift(session: AsyncSession, gift: Gift, limits: RuleThresholds, district: str | None) -> list[Finding]:
+async def on_gifts(session: AsyncSession, gifts: list[Gift], limits: RuleThresholds) -> list[Finding]:
+    """Findings for newly recorded gifts. Coins are valid city-wide, so gift rules use the city-wide
+    thresholds; an alert's district is the least known district of its people (completed as residences
+    arrive, see alerts.residence_known), so it does not depend on arrival order either."""
     found: list[Finding] = []
-    span = timedelta(days=limits.gift_window_days)
-    for side, person in (("from", gift.from_id), ("to", gift.to_id)):
-        nearby = await facts.gifts_around(session, person=person, side=side, around=gift.at, window=span)
-        frequent = windows_holding(gift, nearby, at=lambda g: g.at, span=span, qualifies=lambda w: (
-            len(w) > limits.gift_max_count or sum(g.amount for g in w) > limits.gift_max_minutes))
-        if frequent:
-            found.append(_finding("frequent_gifting", f"{side}:{person}", MEDIUM,
-                                  "时间币频繁赠出" if side == "from" else "频繁接受时间币赠予", district=district,
-                                  people=[person], gifts=frequent))
-    for earlier, later in await facts.chained_gifts(session, gift, timedelta(hours=limits.gift_chain_hours)):
-        found.append(_finding("gift_chain", f"via:{earlier.to_id}", MEDIUM, "时间币连续转赠（A→B→C）",
-                              district=district, people=[earlier.from_id, earlier.to_id, later.to_id],
-                              gifts=[earlier, later]))
-    return found
+    window = timedelta(days=limits.gift_window_days)
+    spans = [int(window.total_seconds())] * len(gifts)
+    around = {side: await facts.gifts_around(session, gifts, side=side, spans_s=spans) for side in ("from", "to")}
+    chains = await facts.chained_gifts(session, gifts, [limits.gift_chain_hours * 3600] * len(gifts))
+    for position, gift in enumerate(gifts, start=1):
+        for side, person in (("from", gift.from_id), ("to", gift.to_id)):
+            frequent = windows_holding(gift, around[side].get(position, []), at=lambda g: g.at, span=window,
+                                       qualifies=lambda w: (len(w) > limits.gift_max_count
+                                                            or sum(g.amount for g in w) > limits.gift_max_minutes))
+            if frequent:
+                found.append(_finding("frequent_gifting", f"{side}:{person}", MEDIUM,
+                                      "时间币频繁赠出" if side == "from" else "频繁接受时间币赠予", district=None,
+                                      people=[person], gifts=frequent))
+        for earlier, later in chains.get(position, []):
+            found.append(_finding("gift_chain", f"via:{earlier.to_id}", MEDIUM, "时间币连续转赠（A→B→C）",
+                                  district=None, people=[earlier.from_id, earlier.to_id, later.to_id],
+                                  gifts=[earlier, later]))
+    districts = await facts.districts_of(session, [p for f in found for p in f.people])
+    return [replace(f, district=min((districts[p] for p in f.people if p in districts), default=None)) for f in found]

@@ -1,8 +1,9 @@
 """The audit trail: every event of every service, appended to a hash chain.
 
-Record n carries hash(n) = SHA-256(hash(n-1) || canonical(record n)), hash(0) = 32 zero bytes, where the
-canonical form is JSON with sorted keys and no whitespace of the record's fields (sequence number, event id,
-topic, type, subject, actor, acting for, event time, the event's data as stored). Changing, removing or
+Record n carries hash(n) = SHA-256(hash(n-1) || canonical(header n) || 0x1E || data n), hash(0) = 32 zero
+bytes, where the header is the record's fields (sequence number, event id, topic, type, subject, actor,
+acting for, event time) as JSON with sorted keys and no whitespace, and the data is the event's payload in
+that same canonical JSON, stored as such. Changing, removing or
 reordering any record changes every hash after it. Every `checkpoint_every` records the head (seq, hash)
 is signed with an HMAC key kept outside the database, so even a consistent rewrite of the whole chain by
 someone with database access fails verification against the checkpoints.
@@ -14,10 +15,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,17 +28,27 @@ GENESIS = bytes(32)
 
 
 def canonical(record: dict) -> bytes:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Sorted keys, no whitespace, UTF-8 (orjson: a third of json.dumps's time on the hot path)."""
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
 
 
-def record_hash(prev: bytes, record: dict) -> bytes:
-    return hashlib.sha256(prev + canonical(record)).digest()
+async def unseen(session: AsyncSession, events: list[CloudEvent]) -> list[CloudEvent]:
+    """The events not in the trail yet: the trail keeps every event id, so it is the consumer's de-duplication
+    (no second record of them). Takes the chain's lock first, so replicas cannot both append an event."""
+    await session.execute(text("SELECT 1 FROM chain_head WHERE id = 1 FOR UPDATE"))
+    known = set((await session.execute(text("SELECT event_id FROM audit_log WHERE event_id = ANY(:ids)"),
+                                        {"ids": [e.id for e in events]})).scalars())
+    return [e for e in events if e.id not in known]
 
 
-def _record(seq: int, event_id: str, topic: str, type_: str, subject: str, actor: str | None,
-            acting_for: str | None, occurred_at: datetime, payload: str) -> dict:
+def record_hash(prev: bytes, header: dict, payload: str) -> bytes:
+    return hashlib.sha256(prev + canonical(header) + b"\x1e" + payload.encode()).digest()
+
+
+def header(seq: int, event_id: str, topic: str, type_: str, subject: str, actor: str | None, acting_for: str | None,
+           occurred_at: datetime) -> dict:
     return {"seq": seq, "event_id": str(event_id), "topic": topic, "type": type_, "subject": subject, "actor": actor,
-            "acting_for": acting_for, "occurred_at": occurred_at.astimezone(UTC).isoformat(), "payload": payload}
+            "acting_for": acting_for, "occurred_at": occurred_at.astimezone(UTC).isoformat()}
 
 
 class CheckpointSigner:
@@ -61,10 +72,10 @@ async def append(session: AsyncSession, events: list[CloudEvent], *, signer: Che
     for event in events:
         seq += 1
         payload = canonical(event.data).decode()
-        record = _record(seq, str(event.id), f"{event.source}.events", event.type, event.subject, event.actor,
-                         event.acting_for, event.time, payload)
-        digest = record_hash(prev, record)
-        rows.append((seq, event, record["topic"], payload, prev, digest))
+        topic = f"{event.source}.events"
+        digest = record_hash(prev, header(seq, str(event.id), topic, event.type, event.subject, event.actor,
+                                          event.acting_for, event.time), payload)
+        rows.append((seq, event, topic, payload, prev, digest))
         if seq % checkpoint_every == 0:
             checkpoints.append((seq, digest))
         prev = digest
@@ -119,8 +130,8 @@ async def verify(session: AsyncSession, signer: CheckpointSigner, *, chunk: int 
                 return broken(expected_seq, f"record {expected_seq} is missing")
             if bytes(row.prev_hash) != prev:
                 return broken(row.seq, "its link to the previous record does not match")
-            digest = record_hash(prev, _record(row.seq, str(row.event_id), row.topic, row.type, row.subject, row.actor,
-                                               row.acting_for, row.occurred_at, row.payload))
+            digest = record_hash(prev, header(row.seq, str(row.event_id), row.topic, row.type, row.subject, row.actor,
+                                              row.acting_for, row.occurred_at), row.payload)
             if digest != bytes(row.hash):
                 return broken(row.seq, "its content does not match its hash")
             checkpoint = checkpoints.get(row.seq)

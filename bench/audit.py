@@ -1,0 +1,121 @@
+"""Audit pipeline throughput: events/s through the whole audit pipeline — consume, append to the hash chain,
+evaluate every fraud rule, commit — against raw aiokafka consumption of the same events on the same broker
+in the same run (alternating rounds). Target >= 0.5 x raw.
+
+The events are devstack.fraud's simulated weeks (completed services with their sign-in/out trail, gifts,
+residences; honest and fraudulent), produced to fresh topics after the consumer has joined, the same way
+for both: the clock runs from the first send to the last event consumed (raw) or committed (audit).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import text
+
+from bench._harness import embedded_infra, median
+from devstack import fraud
+from servicekit.db import Database
+from servicekit.events import CloudEvent
+from servicekit.kafka import ensure_topics
+from servicekit.migrations import upgrade_to_head
+from audit.events import audit_consumer
+from audit.settings import AuditSettings
+
+
+async def _produce(bootstrap: str, topics: dict[str, str], events: list[CloudEvent], settings: AuditSettings) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2,
+                                max_batch_size=settings.kafka_max_batch_bytes)
+    await producer.start()
+    try:
+        futures = [await producer.send(topics[e.source], value=e.to_bytes(), key=e.subject.encode()) for e in events]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _topics(settings: AuditSettings) -> dict[str, str]:
+    run = uuid.uuid4().hex[:6]
+    topics = {source: f"bench-{run}-{source}.events" for source in ("identity", "ledger", "matching")}
+    await ensure_topics(settings, list(topics.values()))
+    return topics
+
+
+async def raw_round(bootstrap: str, events: list[CloudEvent], settings: AuditSettings) -> float:
+    topics = await _topics(settings)
+    consumer = AIOKafkaConsumer(*topics.values(), bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False, session_timeout_ms=2000,
+                                heartbeat_interval_ms=300, max_poll_records=settings.consumer_batch_size)
+    await consumer.start()
+    while not consumer.assignment():
+        await consumer.getmany(timeout_ms=200)
+    started = time.perf_counter()
+    producing = asyncio.create_task(_produce(bootstrap, topics, events, settings))
+    seen = 0
+    while seen < len(events):
+        batches = await consumer.getmany(timeout_ms=500, max_records=settings.consumer_batch_size)
+        seen += sum(len(records) for records in batches.values())
+        if batches:
+            await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+    elapsed = time.perf_counter() - started
+    await producing
+    await consumer.stop()
+    return len(events) / elapsed
+
+
+async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings) -> tuple[float, int]:
+    url = infra.create_database("audit_bench")
+    await asyncio.to_thread(upgrade_to_head, settings.migrations_path, url)
+    round_settings = settings.model_copy(update={"database_url": url})
+    db = Database(url, pool_size=4)
+    topics = await _topics(settings)
+    consumer = audit_consumer(db, round_settings, name=f"audit-{uuid.uuid4().hex[:6]}", topics=list(topics.values()))
+    await consumer.connect()
+    started = time.perf_counter()
+    producing = asyncio.create_task(_produce(infra.kafka_bootstrap_servers, topics, events, settings))
+    seen = 0
+    while seen < len(events):
+        seen += await consumer.poll_once()
+    elapsed = time.perf_counter() - started
+    await producing
+    await consumer.stop()
+    async with db.transaction() as session:
+        recorded = (await session.execute(text("SELECT count(*) FROM audit_log"))).scalar()
+        alerts = (await session.execute(text("SELECT count(*) FROM alerts"))).scalar()
+    await db.dispose()
+    if recorded != len(events):
+        raise SystemExit(f"the trail holds {recorded} of {len(events)} events — the benchmark is invalid")
+    return len(events) / elapsed, alerts
+
+
+async def main(args: argparse.Namespace) -> None:
+    scenario = fraud.generate(weeks=args.weeks, honest_volunteers=args.volunteers, elders=args.elders)
+    events = scenario.events
+    kinds = {}
+    for e in events:
+        kinds[e.type.rsplit(".", 2)[-2]] = kinds.get(e.type.rsplit(".", 2)[-2], 0) + 1
+    print(f"{len(events):,} events ({', '.join(f'{k} {v:,}' for k, v in sorted(kinds.items()))}), "
+          f"~{sum(len(e.to_bytes()) for e in events) // len(events)} B each")
+    with embedded_infra() as infra:
+        settings = AuditSettings(kafka_bootstrap_servers=infra.kafka_bootstrap_servers)
+        raw, piped = [], []
+        for round_ in range(args.rounds):
+            raw.append(await raw_round(infra.kafka_bootstrap_servers, events, settings))
+            rate, alerts = await audit_round(infra, events, settings)
+            piped.append(rate)
+            print(f"round {round_ + 1}: raw {raw[-1]:,.0f} events/s, audit pipeline {piped[-1]:,.0f} events/s "
+                  f"({alerts} alerts) -> {piped[-1] / raw[-1]:.2f}")
+        print(f"\naudit pipeline (consume, chain, every rule, commit): median {median(piped):,.0f} events/s; raw aiokafka "
+              f"median {median(raw):,.0f} events/s; ratio {median(piped) / median(raw):.2f} (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--weeks", type=int, default=8)
+    parser.add_argument("--volunteers", type=int, default=600)
+    parser.add_argument("--elders", type=int, default=400)
+    asyncio.run(main(parser.parse_args()))
