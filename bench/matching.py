@@ -27,7 +27,8 @@ from servicekit.auth import Principal
 from servicekit.db import Database
 from servicekit.errors import Problem
 from servicekit.migrations import upgrade_to_head
-from matching.domain import bookings, geo, search
+from servicekit import geo
+from matching.domain import bookings, search
 from matching.settings import MatchingSettings
 
 CATEGORIES = ["emotional_comfort", "assistance", "travel_companionship", "culture_sports", "health_education",

@@ -15,7 +15,7 @@ from gateway.routes import DEFAULT_PREFIXES
 from devstack import people
 
 SERVICES = ["identity", "ledger", "matching", "aed", "audit"]
-CALLERS = ["anonymous", "person", "city_admin", "auditor", "district_officer", "institution_operator",
+CALLERS = ["anonymous", "person", "city_admin", "auditor", "district_officer", "institution_operator", "aed_owner",
            "partner_volunteer_beijing", "partner_120"]
 SIGNED_IN = frozenset(CALLERS) - {"anonymous"}
 EVERYONE = frozenset(CALLERS)
@@ -102,6 +102,15 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("GET", "/api/v1/watchlist"): (frozenset({"auditor"}), None, {}),
     ("GET", "/api/v1/audit-log"): (frozenset({"auditor"}), None, {"subject": ID}),
     ("GET", "/api/v1/audit-log/verification"): (frozenset({"auditor"}), None, {}),
+    ("GET", "/api/v1/aeds"): (EVERYONE, None, {"near": "39.9,116.4"}),
+    ("GET", "/api/v1/aeds/coverage"): (frozenset({"city_admin", "district_officer"}), None, {}),
+    ("POST", "/api/v1/aeds/organisations"): (frozenset({"city_admin", "district_officer"}), {}, {}),
+    ("POST", "/api/v1/aeds/organisations/{organisation_id}/staff"): (frozenset({"city_admin", "district_officer"}), {}, {}),
+    ("POST", "/api/v1/aeds/import"): (frozenset({"city_admin"}), None, {}),
+    ("POST", "/api/v1/aeds"): (frozenset({"city_admin", "district_officer", "aed_owner"}), {}, {}),
+    ("GET", "/api/v1/aeds/{aed_id}"): (frozenset({"city_admin", "district_officer", "aed_owner"}), None, {}),
+    ("PATCH", "/api/v1/aeds/{aed_id}"): (frozenset({"city_admin", "district_officer", "aed_owner"}), None, {}),
+    ("POST", "/api/v1/aeds/{aed_id}/inspections"): (frozenset({"city_admin", "district_officer", "aed_owner"}), {}, {}),
 }
 
 
@@ -118,6 +127,7 @@ async def _tokens(gateway, helpers) -> dict[str, dict]:
         "auditor": await helpers.staff_headers(gateway, "auditor"),
         "district_officer": await helpers.staff_headers(gateway, "officer-110105"),
         "institution_operator": await helpers.staff_headers(gateway, "institution"),
+        "aed_owner": await helpers.staff_headers(gateway, "school"),
         "partner_volunteer_beijing": await partner("volunteer-beijing"),
         "partner_120": await partner("emergency-120"),
     }
@@ -150,7 +160,8 @@ async def test_each_caller_passes_exactly_the_gates_the_matrix_allows(stack, gat
         for service, method, path in await _endpoints(stack):
             allowed, body, query = MATRIX[(method, path)]
             url = stack.url(service) + path.format(person_id=ID, link_id=ID, guardianship_id=ID, sanction_id=ID, staff_id=ID,
-                                                   request_id=ID, item_id=ID, alert_id=ID)
+                                                   request_id=ID, item_id=ID, alert_id=ID,
+                                                   aed_id=ID, organisation_id=ID)
             headers = tokens[caller] | {"Idempotency-Key": uuid.uuid4().hex}
             json_body = body() if callable(body) else body
             response = await client.request(method, url, headers=headers, params=query,

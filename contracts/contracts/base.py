@@ -31,7 +31,7 @@ class EventData(BaseModel):
 
 
 def registry() -> dict[tuple[str, int], type[EventData]]:
-    import contracts.audit, contracts.identity, contracts.ledger, contracts.matching  # noqa: F401,E401  (register every payload)
+    import contracts.aed, contracts.audit, contracts.identity, contracts.ledger, contracts.matching  # noqa: F401,E401  (register every payload)
     return dict(_REGISTRY)
 
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from matching.domain import geo
+from servicekit import geo
 from matching.domain.attendance import recorded_minutes
 
 # (WGS-84, GCJ-02) pairs from eviltransform's and coordtransform's test suites.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import random
 import socket
 import stat
 import subprocess
@@ -108,7 +109,22 @@ def port_is_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for a child to listen on, chosen below the kernel's ephemeral range (32768-60999 by default):
+    a port the kernel hands out for port 0 can be taken by any outgoing connection before the child binds
+    it (seen: a service failing with EADDRINUSE). Never the same port twice in one run."""
+    for _ in range(200):
+        port = random.randint(20_000, 32_000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port between 20000 and 32000")

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -102,7 +103,10 @@ def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Sta
     ports = Ports(**{name: free_port() for name in ["gateway", *SERVICES, "wechat"]})
     env = {f"{svc.upper()}_{key}": value for svc in SERVICES for key, value in FAST_RECOVERY.items()}
     env["GATEWAY_JWKS_MIN_REFRESH_INTERVAL_S"] = FAST_RECOVERY["JWKS_MIN_REFRESH_INTERVAL_S"]
+    # The whole suite is one client address; the gateway's own tests check the limits with their own settings.
+    env["GATEWAY_RATE_LIMIT_PER_IP"] = env["GATEWAY_RATE_LIMIT_PUBLIC_LOOKUP"] = "100000/minute"
     env["MATCHING_LIFECYCLE_INTERVAL_S"] = "0.5"  # no-shows and expiries show up within a test's patience
+    env["AED_UPKEEP_INTERVAL_S"] = "0.5"
     env.update(extra_env or {})
     stack = Stack(ports=ports, database_url={name: infra.create_database(name) for name in SERVICES},
                   kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
@@ -135,6 +139,11 @@ class TestClock:
 
     def advance(self, *, seconds: float = 0, minutes: float = 0, hours: float = 0) -> None:
         self.offset += seconds + 60 * minutes + 3600 * hours
+        self.path.write_text(str(self.offset))
+
+    def travel_to(self, when: datetime) -> None:
+        """Make the services' now `when` (approximately: real time keeps running from there)."""
+        self.offset = (when - datetime.now(UTC)).total_seconds()
         self.path.write_text(str(self.offset))
 
     def reset(self) -> None:

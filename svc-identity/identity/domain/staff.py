@@ -13,7 +13,7 @@ from identity.db.models import Institution, PartnerClient, StaffUser
 from contracts.districts import DISTRICTS
 from identity.passwords import hash_secret
 
-STAFF_ROLES = {"city_admin", "auditor", "district_officer", "institution_operator"}
+STAFF_ROLES = {"city_admin", "auditor", "district_officer", "institution_operator", "aed_owner"}
 PARTNER_SCOPES = {"volunteer-beijing", "emergency-120"}
 
 
@@ -72,6 +72,8 @@ def demo_staff() -> list[dict]:
         {"username": "auditor", "display_name": "审计员", "roles": ["auditor"], "district": None},
         {"username": "institution", "display_name": "朝阳区养老服务机构", "roles": ["institution_operator"],
          "district": "110105"},
+        # keeps the AED kiosks of the schools svc-aed assigns to this account
+        {"username": "school", "display_name": "海淀区学校设备管理员", "roles": ["aed_owner"], "district": "110108"},
     ]
     people += [{"username": f"officer-{code}", "display_name": f"{name}区民政", "roles": ["district_officer"],
                 "district": code} for code, name in DISTRICTS.items()]

@@ -8,6 +8,7 @@ from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.errors import Forbidden
 
 from servicekit.pii import PersonalDataCipher
+from matching.domain.callers import CITY_WIDE_STAFF, DISTRICT_STAFF
 from matching.settings import MatchingSettings
 
 
@@ -27,8 +28,9 @@ async def _person_or_operator(principal: CurrentPrincipal) -> Principal:
 
 
 async def _people_and_staff(principal: CurrentPrincipal) -> Principal:
-    if principal.kind not in ("person", "staff"):
-        raise Forbidden("合作方无权访问", "Partner systems have no access here")
+    """People, and the staff whose work touches requests (not partners, not AED owners' staff)."""
+    if principal.kind != "person" and not principal.has_role(*CITY_WIDE_STAFF, *DISTRICT_STAFF):
+        raise Forbidden("无权访问养老服务需求", "No access to service requests")
     return principal
 
 

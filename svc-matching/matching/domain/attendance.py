@@ -21,7 +21,8 @@ from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
-from matching.domain import catalogue, geo
+from servicekit import geo
+from matching.domain import catalogue
 from matching.domain.callers import institution_of, person_of
 from matching.domain.errors import OutsideDistrict, OutsideWindow, RequestNotFound, TooFarFromPlace, WrongState
 from matching.domain.notify import notify

@@ -19,7 +19,8 @@ from servicekit.pii import PersonalDataCipher, Sealed
 from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
-from matching.domain import access, catalogue, geo
+from servicekit import geo
+from matching.domain import access, catalogue
 from matching.domain.notify import notify
 from matching.domain.callers import institution_of, may_review, person_of, staff_in_scope
 from matching.domain.errors import (BadWindow, OutsideBeijing, OutsideDistrict, RequestNotFound, UnknownItem,

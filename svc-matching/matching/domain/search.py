@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.auth import Principal
 from matching.db import requests as repo
 from matching.db.requests import Request
-from matching.domain import geo
+from servicekit import geo
 from matching.domain.bookings import eligible_volunteer
 from matching.domain.callers import CITY_WIDE_STAFF
 from matching.domain.errors import OutsideDistrict

@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from servicekit import clock, geo
+from servicekit.auth import Principal, require_roles
+from servicekit.deps import DbSession
+from servicekit.errors import Forbidden, NotFound, UnprocessableInput
+from aed.db import devices as repo
+from aed.domain import coverage, devices, imports, lookup, organisations
+from aed.settings import AedSettings
+
+router = APIRouter(tags=["aeds"])
+Keeper = Annotated[Principal, Depends(require_roles("city_admin", "district_officer", "aed_owner"))]
+Overseer = Annotated[Principal, Depends(require_roles("city_admin", "district_officer"))]
+CityAdmin = Annotated[Principal, Depends(require_roles("city_admin"))]
+
+
+def _settings(request: Request) -> AedSettings:
+    return request.app.state.runtime.settings
+
+
+class PositionOut(BaseModel):
+    lat: float
+    lon: float
+    coord_system: str = "wgs84"
+
+
+class NearbyAed(BaseModel):
+    id: uuid.UUID
+    name: str
+    distance_m: int
+    position: PositionOut
+    position_gcj02: PositionOut = Field(description="for Chinese maps (WeChat, AMap, Tencent)")
+    address: str
+    indoor: bool
+    floor: str | None
+    access_directions: str | None
+    opening_hours: str
+    kiosk_with_first_aid_kit: bool
+    child_pads_ok: bool
+    consumables_unverified: bool
+    contact_phone: str | None
+
+
+class AedOut(BaseModel):
+    id: uuid.UUID
+    serial: str
+    name: str
+    position: PositionOut
+    address: str
+    district: str
+    indoor: bool
+    floor: str | None
+    access_directions: str | None
+    access: str
+    opening_hours: str
+    season_from: date | None
+    season_until: date | None
+    closures: list[date]
+    status: str
+    manufacturer: str | None
+    model: str | None
+    install_date: date | None
+    battery_expires_on: date | None
+    adult_pads_expires_on: date | None
+    child_pads_expires_on: date | None
+    last_inspected_on: date | None
+    organisation_id: uuid.UUID | None
+    contact_phone: str | None
+    kiosk_with_first_aid_kit: bool
+    restock_required: bool
+    updated_at: datetime
+    history: list[dict] | None = None
+
+    @classmethod
+    def of(cls, row: dict, history: list[dict] | None = None) -> "AedOut":
+        return cls(**{k: v for k, v in row.items() if k in cls.model_fields},
+                   position=PositionOut(lat=row["lat"], lon=row["lon"]), history=history)
+
+
+class InspectionIn(BaseModel):
+    inspected_on: date
+    result: Literal["ok", "needs_repair"]
+    notes: str | None = Field(default=None, max_length=1000)
+    battery_expires_on: date | None = Field(default=None, description="a new battery's expiry, if replaced")
+    adult_pads_expires_on: date | None = None
+    child_pads_expires_on: date | None = None
+
+
+class OrganisationIn(BaseModel):
+    name: str = Field(min_length=2, max_length=100)
+    kind: organisations.Kind
+    district: str = Field(pattern=r"^\d{6}$")
+    headcount: int = Field(ge=0, le=200_000)
+
+
+class StaffIn(BaseModel):
+    staff_id: uuid.UUID
+
+
+@router.get("/api/v1/aeds", response_model=list[NearbyAed],
+            summary="Nearest AEDs usable now (no token): working, public, consumables valid, open now in Beijing time")
+async def nearest(session: DbSession, request: Request,
+                  near: Annotated[str, Query(pattern=r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$", description="LAT,LON")],
+                  coord_system: Annotated[geo.CoordSystem, Query()] = "wgs84",
+                  limit: Annotated[int | None, Query(ge=1, le=20)] = None,
+                  open_now: Annotated[bool, Query(description="false: also devices closed at this moment")] = True
+                  ) -> list[NearbyAed]:
+    settings = _settings(request)
+    lat, lon = (float(x) for x in near.split(","))
+    point = geo.to_wgs84(lat, lon, coord_system)
+    if not geo.in_beijing(point):
+        raise UnprocessableInput("位置不在北京市范围内", "The position is outside Beijing")
+    found = await lookup.nearest(session, point, limit=limit or settings.lookup_default_limit,
+                                 radius_m=settings.lookup_max_radius_m, open_now=open_now,
+                                 holidays=set(settings.public_holidays), now=clock.now())
+    return [NearbyAed(**{k: v for k, v in d.items() if k in NearbyAed.model_fields and k != "distance_m"},
+                      distance_m=round(d["distance_m"]), position=PositionOut(lat=d["lat"], lon=d["lon"]),
+                      position_gcj02=PositionOut(**d["gcj02"])) for d in found]
+
+
+@router.get("/api/v1/aeds/coverage", summary="Devices per 1,000 people by district and by school, and those below 2")
+async def get_coverage(staff: Overseer, session: DbSession, request: Request,
+                       district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> dict:
+    if not staff.has_role("city_admin"):
+        if district is not None and district != staff.district:
+            raise Forbidden("只能查看本区", "Only your own district")
+        district = staff.district
+    settings = _settings(request)
+    return await coverage.coverage(session, district=district, population=settings.district_population,
+                                   standard=settings.coverage_standard_per_1000)
+
+
+@router.post("/api/v1/aeds/organisations", status_code=201, summary="Register an owner organisation (school, venue)")
+async def create_organisation(body: OrganisationIn, staff: Overseer, session: DbSession) -> dict:
+    return await organisations.create(session, staff, **body.model_dump())
+
+
+@router.post("/api/v1/aeds/organisations/{organisation_id}/staff", summary="Let an owner-staff account keep its devices")
+async def add_organisation_staff(organisation_id: uuid.UUID, body: StaffIn, staff: Overseer, session: DbSession) -> dict:
+    return await organisations.add_staff(session, staff, organisation_id, body.staff_id)
+
+
+@router.post("/api/v1/aeds/import", summary="Bulk import, CSV (text/csv) or JSON: all or nothing, problems by row; "
+             "matched by serial, so the same file again changes nothing")
+async def import_devices(admin: CityAdmin, session: DbSession, request: Request) -> dict:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await request.body()
+    if len(body) > 10_000_000:
+        raise UnprocessableInput("文件过大", "At most 10 MB per import")
+    try:
+        content = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnprocessableInput("文件须为 UTF-8 编码", "The file must be UTF-8") from None
+    if content_type in ("text/csv", "application/csv"):
+        rows = imports.rows_from_csv(content)
+    elif content_type == "application/json":
+        rows = imports.rows_from_json(content)
+    else:
+        raise UnprocessableInput("请以 text/csv 或 application/json 上传", "Send text/csv or application/json")
+    return await imports.import_devices(session, admin, rows, now=clock.now())
+
+
+@router.post("/api/v1/aeds", status_code=201, response_model=AedOut, summary="Register a device")
+async def register(body: devices.NewDevice, staff: Keeper, session: DbSession) -> AedOut:
+    return AedOut.of(await devices.register(session, staff, body, now=clock.now()))
+
+
+@router.get("/api/v1/aeds/{aed_id}", response_model=AedOut, summary="A device's full record and history (its keepers)")
+async def get_device(aed_id: uuid.UUID, staff: Keeper, session: DbSession) -> AedOut:
+    row = await repo.get(session, aed_id)
+    if row is None:
+        raise NotFound("设备不存在", "No such device")
+    if not await devices.may_manage(session, staff, district=row["district"], organisation_id=row["organisation_id"]):
+        raise Forbidden("只能查看本单位或本区的设备", "Only the owner's staff or the district's")
+    return AedOut.of(row, history=await repo.history(session, aed_id))
+
+
+@router.patch("/api/v1/aeds/{aed_id}", response_model=AedOut, summary="Update status, hours, expiry dates …")
+async def update(aed_id: uuid.UUID, body: devices.DeviceFields, staff: Keeper, session: DbSession) -> AedOut:
+    return AedOut.of(await devices.change(session, staff, aed_id, body, now=clock.now()))
+
+
+@router.post("/api/v1/aeds/{aed_id}/inspections", status_code=201, response_model=AedOut,
+             summary="Record an inspection (an ok one clears a restock; replaced consumables get new dates)")
+async def inspect(aed_id: uuid.UUID, body: InspectionIn, staff: Keeper, session: DbSession) -> AedOut:
+    replaced = {k: v for k, v in body.model_dump().items() if k.endswith("_expires_on") and v is not None}
+    return AedOut.of(await devices.inspect(session, staff, aed_id, inspected_on=body.inspected_on, result=body.result,
+                                           notes=body.notes, replaced=replaced, now=clock.now()))

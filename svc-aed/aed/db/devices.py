@@ -1,0 +1,117 @@
+"""Queries on devices, their hours and history."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aed.domain.hours import OpeningHours
+
+COLUMNS = ["id", "serial", "name", "lat", "lon", "address", "district", "indoor", "floor", "access_directions", "access",
+           "opening_hours", "always_open", "closed_on_holidays", "season_from", "season_until", "closures", "status",
+           "manufacturer", "model", "install_date", "battery_expires_on", "adult_pads_expires_on",
+           "child_pads_expires_on", "last_inspected_on", "organisation_id", "contact_phone", "kiosk_with_first_aid_kit",
+           "restock_required", "created_at", "updated_at", "updated_by"]
+_SELECT = ", ".join(f"a.{c}" for c in COLUMNS)
+
+
+async def get(session: AsyncSession, aed_id: uuid.UUID, *, lock: bool = False) -> dict | None:
+    row = (await session.execute(text(f"SELECT {_SELECT} FROM aeds a WHERE a.id = :id" + (" FOR UPDATE" if lock else "")),
+                                 {"id": aed_id})).mappings().first()
+    return dict(row) if row else None
+
+
+async def by_serials(session: AsyncSession, serials: list[str]) -> dict[str, dict]:
+    rows = (await session.execute(text(f"SELECT {_SELECT} FROM aeds a WHERE a.serial = ANY(:s) FOR UPDATE"),
+                                  {"s": serials})).mappings().all()
+    return {r["serial"]: dict(r) for r in rows}
+
+
+async def insert(session: AsyncSession, device: dict[str, Any]) -> None:
+    fields = [c for c in COLUMNS if c in device]
+    await session.execute(text(f"INSERT INTO aeds ({', '.join(fields)}) VALUES ({', '.join(':' + f for f in fields)})"),
+                          device)
+
+
+async def update(session: AsyncSession, aed_id: uuid.UUID, changes: dict[str, Any]) -> None:
+    if changes:
+        await session.execute(text(f"UPDATE aeds SET {', '.join(f'{k} = :{k}' for k in changes)} WHERE id = :id"),
+                              {**changes, "id": aed_id})
+
+
+async def set_hours(session: AsyncSession, aed_id: uuid.UUID, hours: OpeningHours) -> None:
+    await session.execute(text("DELETE FROM aed_hours WHERE aed_id = :id"), {"id": aed_id})
+    if hours.intervals:
+        await session.execute(text(
+            "INSERT INTO aed_hours (aed_id, weekday, opens, closes) SELECT :id, w, o, c"
+            " FROM unnest(CAST(:w AS smallint[]), CAST(:o AS time[]), CAST(:c AS time[])) AS t(w, o, c)"),
+            {"id": aed_id, "w": [i.weekday for i in hours.intervals], "o": [i.opens for i in hours.intervals],
+             "c": [i.closes for i in hours.intervals]})
+
+
+async def add_history(session: AsyncSession, aed_id: uuid.UUID, *, at: datetime, by: str, action: str,
+                      changes: dict[str, Any]) -> None:
+    await session.execute(text(
+        "INSERT INTO aed_history (aed_id, at, by, action, changes) VALUES (:a, :at, :by, :act, CAST(:c AS jsonb))"),
+        {"a": aed_id, "at": at, "by": by, "act": action, "c": json.dumps(changes, ensure_ascii=False, default=str)})
+
+
+async def history(session: AsyncSession, aed_id: uuid.UUID) -> list[dict]:
+    rows = (await session.execute(text(
+        "SELECT at, by, action, changes FROM aed_history WHERE aed_id = :a ORDER BY id"), {"a": aed_id})).mappings().all()
+    return [dict(r) for r in rows]
+
+
+# A device is usable now: working, public, not waiting for a restock, battery and adult pads not expired
+# (unknown dates are not expired: the record says so), and open at this moment in Beijing time — 24/7, or
+# inside one of today's intervals, or still inside yesterday's interval that runs past midnight — and not on
+# a closure day, a public holiday it closes on, or out of its season.
+USABLE_NOW = """
+    a.status = 'working' AND a.access = 'public' AND NOT a.restock_required
+    AND (a.battery_expires_on IS NULL OR a.battery_expires_on >= :today)
+    AND (a.adult_pads_expires_on IS NULL OR a.adult_pads_expires_on >= :today)
+    AND (NOT :open_now OR (
+        (a.always_open OR EXISTS (SELECT 1 FROM aed_hours h WHERE h.aed_id = a.id AND (
+            (h.weekday = :dow AND h.opens <= :t AND (h.closes > :t OR h.closes <= h.opens))
+            OR (h.weekday = :yesterday AND h.closes <= h.opens AND h.closes > :t))))
+        AND NOT (:today = ANY(a.closures))
+        AND NOT (a.closed_on_holidays AND :holiday)
+        AND (a.season_from IS NULL OR :today >= a.season_from)
+        AND (a.season_until IS NULL OR :today <= a.season_until)))
+"""
+_NEAREST = text(f"""
+SELECT {_SELECT}, earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(a.lat, a.lon)) AS distance_m
+FROM aeds a
+WHERE earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(a.lat, a.lon)
+  AND earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(a.lat, a.lon)) <= :radius
+  AND {USABLE_NOW}
+ORDER BY ll_to_earth(a.lat, a.lon) <-> ll_to_earth(:lat, :lon)
+LIMIT :limit
+""")
+_NO_BITMAP = text("SET LOCAL enable_bitmapscan = off")
+
+
+async def nearest_usable(session: AsyncSession, *, lat: float, lon: float, radius_m: int, limit: int, today: date,
+                         weekday: int, now: time, holiday: bool, open_now: bool) -> list[dict]:
+    """KNN walk of the lookup index (devices that could be usable); the rest of the test as its filter.
+    Bitmap scans are ruled out: the planner cannot size a cube box and would fetch and sort all of it."""
+    await session.execute(_NO_BITMAP)
+    rows = (await session.execute(_NEAREST, {
+        "lat": lat, "lon": lon, "radius": radius_m, "limit": limit, "today": today, "dow": weekday,
+        "yesterday": 7 if weekday == 1 else weekday - 1, "t": now, "holiday": holiday, "open_now": open_now,
+    })).mappings().all()
+    return [dict(r) for r in rows]
+
+
+async def hours_of(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[tuple[int, time, time]]]:
+    rows = (await session.execute(text(
+        "SELECT aed_id, weekday, opens, closes FROM aed_hours WHERE aed_id = ANY(:ids) ORDER BY aed_id, weekday, opens"),
+        {"ids": ids})).all()
+    out: dict[uuid.UUID, list] = {}
+    for row in rows:
+        out.setdefault(row.aed_id, []).append((row.weekday, row.opens, row.closes))
+    return out
