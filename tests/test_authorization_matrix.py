@@ -110,6 +110,16 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/aeds"): (frozenset({"city_admin", "district_officer", "aed_owner"}), {}, {}),
     ("GET", "/api/v1/aeds/{aed_id}"): (frozenset({"city_admin", "district_officer", "aed_owner"}), None, {}),
     ("PATCH", "/api/v1/aeds/{aed_id}"): (frozenset({"city_admin", "district_officer", "aed_owner"}), None, {}),
+    ("PUT", "/api/v1/responders/me/duty"): (PERSON, {"on_duty": False}, {}),
+    ("GET", "/api/v1/responders/me/alerts"): (PERSON, None, {}),
+    ("POST", "/api/v1/incidents"): (frozenset({"person", "partner_120"}), {}, {}),
+    ("GET", "/api/v1/incidents/{incident_id}"): (SIGNED_IN, None, {}),  # who may: checked on the incident (404 here)
+    ("POST", "/api/v1/incidents/{incident_id}/responses"): (PERSON, {"accept": True}, {}),
+    ("POST", "/api/v1/incidents/{incident_id}/arrival"): (PERSON, {}, {}),
+    ("POST", "/api/v1/incidents/{incident_id}/updates"): (frozenset({"partner_120", "city_admin", "district_officer"}),
+                                                          {"status": "ambulance_dispatched"}, {}),
+    ("POST", "/api/v1/incidents/{incident_id}/close"): (frozenset({"partner_120", "city_admin", "district_officer"}),
+                                                        {"status": "transported"}, {}),
     ("POST", "/api/v1/aeds/{aed_id}/inspections"): (frozenset({"city_admin", "district_officer", "aed_owner"}), {}, {}),
 }
 
@@ -161,7 +171,7 @@ async def test_each_caller_passes_exactly_the_gates_the_matrix_allows(stack, gat
             allowed, body, query = MATRIX[(method, path)]
             url = stack.url(service) + path.format(person_id=ID, link_id=ID, guardianship_id=ID, sanction_id=ID, staff_id=ID,
                                                    request_id=ID, item_id=ID, alert_id=ID,
-                                                   aed_id=ID, organisation_id=ID)
+                                                   aed_id=ID, organisation_id=ID, incident_id=ID)
             headers = tokens[caller] | {"Idempotency-Key": uuid.uuid4().hex}
             json_body = body() if callable(body) else body
             response = await client.request(method, url, headers=headers, params=query,

@@ -55,9 +55,10 @@ def test_consumers_accept_every_version_still_produced():
 
     from identity.events import HANDLERS as identity_handlers
     from matching.events import HANDLERS as matching_handlers
+    from aed.events import HANDLERS as aed_handlers
 
     consumers = {"ledger": ledger_handlers(LedgerSettings()), "identity": identity_handlers,
-                 "matching": matching_handlers}
+                 "matching": matching_handlers, "aed": aed_handlers}
     for service, handlers in consumers.items():
         for event_type, (reader, _) in handlers.items():
             versions = [cls for (t, _), cls in registry().items() if t == event_type]

@@ -82,3 +82,15 @@ async def partner(client: httpx.AsyncClient, client_id: str = "volunteer-beijing
     response = await client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def responder(client: httpx.AsyncClient, *, certificate_expires_on: str = "2028-12-31", born: int = 1988) -> Person:
+    """A verified resident with a first-aid certificate recorded by an institution (identity's responder role
+    while it is valid)."""
+    person = await resident(client, born=born, name="赵急救")
+    institution = await staff(client, "institution")
+    trained = await client.post(f"/api/v1/people/{person.person_id}/training", headers=institution, json={
+        "kind": "first_aid", "completed_on": "2026-10-01", "certificate_number": f"FA-{uuid.uuid4().hex[:8]}",
+        "certificate_expires_on": certificate_expires_on})
+    assert trained.status_code == 201, trained.text
+    return await sign_in(client, person.openid)

@@ -1,4 +1,4 @@
-"""The whole system as child processes: fake WeChat, five services, the gateway.
+"""The whole system as child processes: fake WeChat and 120, five services, the gateway.
 
 Used by `python -m devstack up` (fixed ports, data kept under .data/) and by the test harness
 (free ports, throw-away data). PostgreSQL and the broker may be embedded or external.
@@ -25,6 +25,7 @@ class Ports:
     aed: int = 8004
     audit: int = 8005
     wechat: int = 8090
+    dispatch120: int = 8091
 
     def of(self, name: str) -> int:
         return getattr(self, name)
@@ -59,6 +60,8 @@ class Stack:
         }
         if name == "identity":
             env[prefix + "WECHAT_BASE_URL"] = self.url("wechat")
+        if name == "aed":
+            env[prefix + "DISPATCH_WEBHOOK_URL"] = self.url("dispatch120") + "/incident-updates"
         if self.clock_file is not None:
             env[prefix + "CLOCK_FILE"] = str(self.clock_file)
         env.update({k: v for k, v in self.extra_env.items() if k.startswith(prefix)})
@@ -80,10 +83,12 @@ class Stack:
     def start(self, *, timeout: float = 90) -> None:
         python = sys.executable
         self._child("wechat", [python, "-m", "devstack.fakes.wechat", "--port", str(self.ports.wechat)], {}).start()
+        self._child("dispatch120", [python, "-m", "devstack.fakes.dispatch120", "--port", str(self.ports.dispatch120)],
+                    {}).start()
         for name in SERVICES:
             self._child(name, [python, "-m", name, "serve"], self.service_env(name)).start()
         self._child("gateway", [python, "-m", "gateway", "serve"], self.gateway_env()).start()
-        for name in ["wechat", *SERVICES, "gateway"]:
+        for name in ["wechat", "dispatch120", *SERVICES, "gateway"]:
             self.wait_ready(name, timeout=timeout)
 
     def restart(self, name: str, *, crash: bool = False, timeout: float = 60) -> None:
@@ -93,7 +98,7 @@ class Stack:
         self.wait_ready(name, timeout=timeout)
 
     def wait_ready(self, name: str, *, timeout: float = 60) -> None:
-        path = "/healthz" if name == "wechat" else "/readyz"
+        path = "/healthz" if name in ("wechat", "dispatch120") else "/readyz"
 
         def ready() -> bool:
             child = self.children[name]
@@ -107,6 +112,6 @@ class Stack:
             raise TimeoutError(f"{exc}\n--- {name} log ---\n{self.children[name].tail()}") from None
 
     def stop(self) -> None:
-        for name in ["gateway", *reversed(SERVICES), "wechat"]:
+        for name in ["gateway", *reversed(SERVICES), "dispatch120", "wechat"]:
             if name in self.children:
                 self.children[name].stop()

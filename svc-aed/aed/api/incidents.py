@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from servicekit import clock, geo
+from servicekit.auth import CurrentPrincipal, Principal
+from servicekit.deps import DbSession
+from servicekit.errors import Forbidden, UnprocessableInput
+from aed.db import incidents as repo
+from aed.domain import incidents
+from aed.domain.devices import Position
+from aed.settings import AedSettings
+
+router = APIRouter(tags=["responders and incidents"])
+
+
+def _settings(request: Request) -> AedSettings:
+    return request.app.state.runtime.settings
+
+
+async def _person(principal: CurrentPrincipal) -> Principal:
+    if principal.kind != "person" or principal.acting_for:
+        raise Forbidden("仅限急救志愿者本人", "Responders themselves only")
+    return principal
+
+
+async def _dispatcher(principal: CurrentPrincipal) -> Principal:
+    """120's system (partner scope `emergency-120`) or staff (city admins, district officers)."""
+    if principal.kind == "partner" and "emergency-120" in principal.scopes:
+        return principal
+    if principal.kind == "staff" and principal.has_role("city_admin", "district_officer"):
+        return principal
+    raise Forbidden("仅限120调度系统或工作人员", "120 dispatch or staff only")
+
+
+async def _reporter(principal: CurrentPrincipal) -> Principal:
+    if principal.kind == "person" or (principal.kind == "partner" and "emergency-120" in principal.scopes):
+        return principal
+    raise Forbidden("请由本人或120调度系统呼救", "A signed-in person or 120 dispatch")
+
+
+Person = Annotated[Principal, Depends(_person)]
+Dispatcher = Annotated[Principal, Depends(_dispatcher)]
+Reporter = Annotated[Principal, Depends(_reporter)]
+
+
+class DutyIn(BaseModel):
+    on_duty: bool
+    position: Position | None = Field(default=None, description="required when going or staying on duty")
+
+
+class SosIn(BaseModel):
+    position: Position
+    address: str | None = Field(default=None, max_length=200, description="shown only to responders who accept")
+    note: str | None = Field(default=None, max_length=500)
+    dispatch_ref: str | None = Field(default=None, max_length=64, description="120's case number")
+
+
+class ResponseIn(BaseModel):
+    accept: bool
+
+
+class ArrivalIn(BaseModel):
+    with_aed: bool = False
+
+
+class DispatchIn(BaseModel):
+    status: str = Field(min_length=2, max_length=60, description="e.g. ambulance_dispatched; for a close, the outcome")
+    note: str | None = Field(default=None, max_length=500)
+
+
+@router.put("/api/v1/responders/me/duty", summary="Go on or off duty with your position (kept only while on duty "
+            "and fresh; never shown to anyone)")
+async def duty(body: DutyIn, me: Person, session: DbSession, request: Request) -> dict:
+    settings, now = _settings(request), clock.now()
+    person = uuid.UUID(me.id)
+    if not body.on_duty:
+        await repo.go_off_duty(session, person)
+        return {"on_duty": False}
+    if not await repo.certified(session, person, now):
+        raise Forbidden("需持有有效的急救证书", "A valid first-aid certificate is required")
+    if body.position is None:
+        raise UnprocessableInput("上岗须提供当前位置", "Your position is required to be on duty")
+    point = geo.to_wgs84(body.position.lat, body.position.lon, body.position.coord_system)
+    await repo.go_on_duty(session, person, point.lat, point.lon, now)
+    return {"on_duty": True, "refresh_before": now + timedelta(seconds=settings.duty_ttl_s)}
+
+
+@router.get("/api/v1/responders/me/alerts", summary="Your alerts, newest first (for the app to poll)")
+async def my_alerts(me: Person, session: DbSession) -> list[dict]:
+    rows = await repo.my_alerts(session, uuid.UUID(me.id), limit=20)
+    return [incidents._responder_view({"id": r["incident_id"], "state": r["state"], "lat": r["lat"], "lon": r["lon"],
+                                       "address": r["address"], "note": r["note"]}, r) | {"sent_at": r["sent_at"]}
+            for r in rows]
+
+
+@router.post("/api/v1/incidents", status_code=201, summary="SOS at a position (anyone signed in, or 120)")
+async def sos(body: SosIn, who: Reporter, session: DbSession, request: Request) -> dict:
+    point = geo.to_wgs84(body.position.lat, body.position.lon, body.position.coord_system)
+    if not geo.in_beijing(point):
+        raise UnprocessableInput("位置不在北京市范围内", "The position is outside Beijing")
+    incident = await incidents.open_incident(session, who, point=point, address=body.address, note=body.note,
+                                             dispatch_ref=body.dispatch_ref, settings=_settings(request), now=clock.now())
+    return await incidents.view(session, who, incident["id"])
+
+
+@router.get("/api/v1/incidents/{incident_id}", summary="State, alerts and assignments (caller, 120, staff); "
+            "an alerted responder sees their part")
+async def get_incident(incident_id: uuid.UUID, who: CurrentPrincipal, session: DbSession) -> dict:
+    return await incidents.view(session, who, incident_id)
+
+
+@router.post("/api/v1/incidents/{incident_id}/responses", summary="Accept or decline an alert")
+async def respond(incident_id: uuid.UUID, body: ResponseIn, me: Person, session: DbSession, request: Request) -> dict:
+    return await incidents.respond(session, me, incident_id, accept=body.accept, settings=_settings(request),
+                                   now=clock.now())
+
+
+@router.post("/api/v1/incidents/{incident_id}/arrival", summary="Arrived at the patient (with or without the AED)")
+async def arrival(incident_id: uuid.UUID, body: ArrivalIn, me: Person, session: DbSession, request: Request) -> dict:
+    return await incidents.arrive(session, me, incident_id, with_aed=body.with_aed, settings=_settings(request),
+                                  now=clock.now())
+
+
+@router.post("/api/v1/incidents/{incident_id}/updates", summary="120's status updates (ambulance dispatched, …)")
+async def dispatch_update(incident_id: uuid.UUID, body: DispatchIn, who: Dispatcher, session: DbSession,
+                          request: Request) -> dict:
+    return await incidents.dispatch_update(session, who, incident_id, status=body.status, note=body.note, close=False,
+                                           settings=_settings(request), now=clock.now())
+
+
+@router.post("/api/v1/incidents/{incident_id}/close", summary="Close with an outcome (120 or staff)")
+async def close(incident_id: uuid.UUID, body: DispatchIn, who: Dispatcher, session: DbSession, request: Request) -> dict:
+    return await incidents.dispatch_update(session, who, incident_id, status=body.status, note=body.note, close=True,
+                                           settings=_settings(request), now=clock.now())

@@ -1,0 +1,217 @@
+"""Incidents (网约式急救): an SOS at a position alerts the nearest on-duty responders in waves until enough
+accept. Of those who accept, the first (up to `max_fetchers`) are sent to fetch an AED first — the usable
+device minimising responder → AED → patient, locked to that one responder — when that path is at most
+`fetch_max_path_m`; the others go straight to the patient. Once enough have accepted, the alerts still
+pending are cancelled. The exact address is shown only to those who accepted (and to 120 and staff); an
+alerted responder sees the distance and a position rounded to ~100 m. Every step is an event and is
+pushed to 120's system (aed.domain.dispatch)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.aed import IncidentOpened, IncidentStep
+from contracts.topics import Topic
+from servicekit import geo
+from servicekit.auth import Principal
+from servicekit.errors import Conflict, Forbidden, NotFound
+from servicekit.events import build_event, record_event
+from aed.db import devices as device_repo
+from aed.db import incidents as repo
+from aed.domain import lookup
+from aed.domain.devices import apply_changes
+from aed.settings import AedSettings
+
+
+async def _step(session: AsyncSession, settings: AedSettings, incident_id: uuid.UUID, step: str, now: datetime, *,
+                actor: str, responder_id: uuid.UUID | None = None, aed_id: uuid.UUID | None = None,
+                wave: int | None = None, detail: str | None = None) -> None:
+    data = IncidentStep(incident_id=incident_id, step=step, responder_id=responder_id, aed_id=aed_id, wave=wave,
+                        detail=detail, at=now)
+    await record_event(session, topic=Topic.AED, event=build_event(source="aed", data=data, subject=str(incident_id),
+                                                                   actor=actor))
+    if settings.dispatch_webhook_url:
+        await repo.queue_dispatch_update(session, incident_id, {"kind": "step", **data.model_dump(mode="json")}, now)
+
+
+async def open_incident(session: AsyncSession, who: Principal, *, point: geo.Point, address: str | None,
+                        note: str | None, dispatch_ref: str | None, settings: AedSettings, now: datetime) -> dict:
+    source = "120" if who.kind == "partner" else "app"
+    incident = {"id": uuid.uuid4(), "lat": point.lat, "lon": point.lon, "address": address, "note": note,
+                "source": source, "reported_by": who.id, "dispatch_ref": dispatch_ref, "state": "open",
+                "needed": settings.responders_needed, "wave": 0, "next_wave_at": now, "opened_at": now}
+    await repo.insert_incident(session, incident)
+    aeds = await _usable_aeds(session, incident, settings, now)
+    await record_event(session, topic=Topic.AED, event=build_event(source="aed", data=IncidentOpened(
+        incident_id=incident["id"], source=source, reported_by=who.id, aeds_nearby=len(aeds),
+        responders_nearby=0, opened_at=now), subject=str(incident["id"]), actor=who.id))
+    if settings.dispatch_webhook_url:
+        await repo.queue_dispatch_update(session, incident["id"], {
+            "kind": "opened", "incident_id": str(incident["id"]), "position": {"lat": point.lat, "lon": point.lon},
+            "address": address, "note": note, "source": source, "dispatch_ref": dispatch_ref,
+            "aeds_nearby": [{"aed_id": str(a["id"]), "distance_m": round(a["distance_m"])} for a in aeds],
+            "opened_at": now.isoformat()}, now)
+    await next_wave(session, incident["id"], settings=settings, now=now, force=True)
+    return await repo.incident(session, incident["id"])  # type: ignore[return-value]
+
+
+async def _usable_aeds(session: AsyncSession, incident: dict, settings: AedSettings, now: datetime) -> list[dict]:
+    return await lookup.nearest(session, geo.Point(incident["lat"], incident["lon"]), limit=20,
+                                radius_m=settings.incident_radius_m, open_now=True,
+                                holidays=set(settings.public_holidays), now=now)
+
+
+async def next_wave(session: AsyncSession, incident_id: uuid.UUID, *, settings: AedSettings, now: datetime,
+                    force: bool = False) -> int:
+    """Alert the next nearest responders — at the start and when a wave's time is up (`force`), or when a
+    decline leaves fewer pending or accepted than needed; returns how many were alerted."""
+    incident = await repo.incident(session, incident_id, lock=True)
+    if incident is None or incident["state"] != "open":
+        return 0
+    current = await repo.alerts(session, incident_id)
+    engaged = sum(1 for a in current if a["status"] in ("sent", "accepted"))
+    accepted = sum(1 for a in current if a["status"] == "accepted")
+    if accepted >= incident["needed"]:
+        await repo.update_incident(session, incident_id, next_wave_at=None)
+        return 0
+    if not force and engaged >= incident["needed"]:
+        return 0
+    wanted = max(settings.wave_size, incident["needed"] - engaged)
+    found = await repo.nearest_responders(session, incident=incident, radius_m=settings.incident_radius_m,
+                                          fresh_since=now - timedelta(seconds=settings.duty_ttl_s), now=now,
+                                          limit=wanted)
+    wave = incident["wave"] + (1 if found else 0)
+    if found:
+        await repo.insert_alerts(session, incident_id, wave, found, now)
+        for responder in found:
+            await _step(session, settings, incident_id, "alerted", now, actor="system",
+                        responder_id=responder["person_id"], wave=wave)
+    await repo.update_incident(session, incident_id, wave=wave,
+                               next_wave_at=now + timedelta(seconds=settings.wave_interval_s))
+    return len(found)
+
+
+async def respond(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, accept: bool,
+                  settings: AedSettings, now: datetime) -> dict:
+    incident = await repo.incident(session, incident_id, lock=True)  # answers of one incident in turn
+    if incident is None:
+        raise NotFound("事件不存在", "No such incident")
+    me = uuid.UUID(who.id)
+    mine = next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == me), None)
+    if mine is None:
+        raise NotFound("您未收到该事件的呼救", "You were not alerted for this incident")
+    if mine["status"] != "sent" or incident["state"] != "open":
+        raise Conflict("该呼救已结束或已应答", "This alert is no longer open", status=mine["status"])
+    if not accept:
+        await repo.answer(session, incident_id, me, status="declined", answered_at=now)
+        await _step(session, settings, incident_id, "declined", now, actor=who.id, responder_id=me, wave=mine["wave"])
+        await next_wave(session, incident_id, settings=settings, now=now)  # a decline moves on to the next wave
+        return await view_for_responder(session, incident_id, me)
+    await repo.answer(session, incident_id, me, status="accepted", answered_at=now)
+    await _step(session, settings, incident_id, "accepted", now, actor=who.id, responder_id=me, wave=mine["wave"])
+    await _assign(session, settings, incident, me, now)
+    if sum(1 for a in await repo.alerts(session, incident_id) if a["status"] == "accepted") >= incident["needed"]:
+        cancelled = await repo.cancel_pending(session, incident_id, now)
+        await repo.update_incident(session, incident_id, next_wave_at=None)
+        if cancelled:
+            await _step(session, settings, incident_id, "alerts_cancelled", now, actor="system",
+                        detail=f"{len(cancelled)} pending alerts cancelled: enough responders accepted")
+    return await view_for_responder(session, incident_id, me)
+
+
+async def _assign(session: AsyncSession, settings: AedSettings, incident: dict, responder: uuid.UUID, now: datetime) -> None:
+    """Fetch an AED first (the device minimising responder → AED → patient, locked to this responder) while
+    fewer than `max_fetchers` are fetching and such a path is short enough; otherwise go to the patient."""
+    alerts = await repo.alerts(session, incident["id"])
+    fetching = [a for a in alerts if a["role"] == "fetch_aed"]
+    position = await repo.position_of(session, responder)
+    if len(fetching) < settings.max_fetchers and position is not None:
+        taken = {a["aed_id"] for a in fetching}
+        me = geo.Point(position["lat"], position["lon"])
+        options = sorted(
+            (geo.distance_m(me, geo.Point(a["lat"], a["lon"])) + a["distance_m"], str(a["id"]), a["id"])
+            for a in await _usable_aeds(session, incident, settings, now) if a["id"] not in taken)
+        if options and options[0][0] <= settings.fetch_max_path_m:
+            path, _, aed_id = options[0]
+            await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id)
+            await _step(session, settings, incident["id"], "sent_for_aed", now, actor="system", responder_id=responder,
+                        aed_id=aed_id, detail=f"path {round(path)} m")
+            return
+    await repo.answer(session, incident["id"], responder, role="direct")
+    await _step(session, settings, incident["id"], "sent_to_patient", now, actor="system", responder_id=responder)
+
+
+async def arrive(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, with_aed: bool,
+                 settings: AedSettings, now: datetime) -> dict:
+    incident = await repo.incident(session, incident_id, lock=True)
+    me = uuid.UUID(who.id)
+    mine = next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == me), None) if incident else None
+    if mine is None or mine["status"] != "accepted":
+        raise NotFound("您未接受该事件", "You have not accepted this incident")
+    await repo.answer(session, incident_id, me, arrived_at=now, arrived_with_aed=with_aed)
+    if with_aed and mine["aed_id"]:  # a device used in an incident needs a restock until inspected
+        current = await device_repo.get(session, mine["aed_id"], lock=True)
+        if current is not None:
+            await apply_changes(session, who.id, current, {"restock_required": True}, now=now, action="used in incident")
+    await _step(session, settings, incident_id, "arrived", now, actor=who.id, responder_id=me, aed_id=mine["aed_id"],
+                detail="with AED" if with_aed else "without AED")
+    return await view_for_responder(session, incident_id, me)
+
+
+async def dispatch_update(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, status: str,
+                          note: str | None, close: bool, settings: AedSettings, now: datetime) -> dict:
+    """120's updates (ambulance dispatched, arrived …) and the close with an outcome (120 or staff)."""
+    incident = await repo.incident(session, incident_id, lock=True)
+    if incident is None:
+        raise NotFound("事件不存在", "No such incident")
+    if incident["state"] == "closed":
+        raise Conflict("事件已结束", "The incident is closed")
+    if close:
+        await repo.update_incident(session, incident_id, state="closed", outcome=status, closed_at=now, next_wave_at=None)
+        await repo.cancel_pending(session, incident_id, now)
+        await _step(session, settings, incident_id, "closed", now, actor=who.id, detail=f"{status}: {note or ''}".strip())
+    else:
+        await _step(session, settings, incident_id, "dispatch_update", now, actor=who.id, detail=f"{status}: {note or ''}")
+    return await repo.incident(session, incident_id)  # type: ignore[return-value]
+
+
+async def view_for_responder(session: AsyncSession, incident_id: uuid.UUID, responder: uuid.UUID) -> dict:
+    incident = await repo.incident(session, incident_id)
+    mine = next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == responder), None)
+    return _responder_view(incident, mine)  # type: ignore[arg-type]
+
+
+def _responder_view(incident: dict, mine: dict | None) -> dict:
+    accepted = mine is not None and mine["status"] == "accepted"
+    view = {"incident_id": incident["id"], "state": incident["state"], "my_status": mine and mine["status"],
+            "my_role": mine and mine["role"], "aed_id": mine and mine["aed_id"], "distance_m": mine and mine["distance_m"],
+            "approximate_position": {"lat": round(incident["lat"], 3), "lon": round(incident["lon"], 3)}}
+    if accepted:  # the exact place only to those who accepted
+        view.update(position={"lat": incident["lat"], "lon": incident["lon"]}, address=incident["address"],
+                    note=incident["note"])
+    return view
+
+
+async def view(session: AsyncSession, who: Principal, incident_id: uuid.UUID) -> dict:
+    """The caller, 120 and staff see everything; an alerted responder sees their own part."""
+    incident = await repo.incident(session, incident_id)
+    if incident is None:
+        raise NotFound("事件不存在", "No such incident")
+    alerts = await repo.alerts(session, incident_id)
+    full = (who.id == incident["reported_by"] or (who.kind == "partner" and "emergency-120" in who.scopes)
+            or (who.kind == "staff" and who.has_role("city_admin", "district_officer")))
+    if full:
+        return {**incident, "alerts": alerts,
+                "accepted": sum(1 for a in alerts if a["status"] == "accepted")}
+    if who.kind == "person":
+        mine = next((a for a in alerts if str(a["responder_id"]) == who.id), None)
+        if mine is not None:
+            return _responder_view(incident, mine)
+    raise NotFound("事件不存在", "No such incident")
+
+
+def check_reporter(who: Principal) -> None:
+    if who.kind == "partner" and "emergency-120" not in who.scopes:
+        raise Forbidden("仅限120调度系统", "120 dispatch only")

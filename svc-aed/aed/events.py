@@ -1,0 +1,33 @@
+"""What svc-aed consumes: identity's responder role (a valid first-aid certificate), kept as a projection.
+It publishes on `aed.events` (see contracts.aed)."""
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.identity import RoleGranted, RoleRevoked
+from contracts.topics import Topic
+from servicekit.app import Runtime
+from servicekit.consumer import EventConsumer
+from servicekit.events import CloudEvent
+from aed.db import incidents
+
+
+async def on_role_granted(session: AsyncSession, event: CloudEvent) -> None:
+    granted = RoleGranted.read(event.data)
+    if granted.role == "responder":
+        await incidents.record_role(session, granted.person_id, active=True, valid_until=granted.expires_at)
+
+
+async def on_role_revoked(session: AsyncSession, event: CloudEvent) -> None:
+    revoked = RoleRevoked.read(event.data)
+    if revoked.role == "responder":
+        await incidents.record_role(session, revoked.person_id, active=False, valid_until=None)
+
+
+# Event type -> (the payload class the handler reads, the handler).
+HANDLERS = {RoleGranted.TYPE: (RoleGranted, on_role_granted), RoleRevoked.TYPE: (RoleRevoked, on_role_revoked)}
+
+
+def consumers(runtime: Runtime) -> list[EventConsumer]:
+    return [EventConsumer(name="aed", topics=[Topic.IDENTITY.value], db=runtime.db, settings=runtime.settings,
+                          handlers={t: handler for t, (_, handler) in HANDLERS.items()})]

@@ -1,0 +1,119 @@
+"""急救宝 incidents through the gateway: the nearest on-duty responders are alerted in waves, a decline moves on
+to the next wave, the first to accept fetches the AED (locked to them) and the others go straight to the
+patient, pending alerts are cancelled once enough accepted, the exact address is for those who accepted,
+120 receives every step in order — also after being down for a while — and closes the incident."""
+import random
+import uuid
+from datetime import date, timedelta
+
+import httpx
+
+from devstack import scenario
+
+FAR_FUTURE = (date.today() + timedelta(days=700)).isoformat()
+
+
+def _near(spot: dict, metres_north: float) -> dict:
+    return {"lat": spot["lat"] + metres_north / 111_000, "lon": spot["lon"]}
+
+
+async def _on_duty(gateway, helpers, person, position) -> None:
+    async def on():  # svc-aed learns the responder role from identity's events
+        response = await gateway.put("/api/v1/responders/me/duty", headers=person.headers,
+                                     json={"on_duty": True, "position": position})
+        assert response.status_code in (200, 403), response.text
+        return response.status_code == 200
+    assert await helpers.eventually(on, timeout=30)
+
+
+async def _fake_120(stack, path: str, **kwargs):
+    async with httpx.AsyncClient(base_url=stack.url("dispatch120")) as client:
+        return (await client.request(kwargs.pop("method", "GET"), path, **kwargs)).json()
+
+
+async def test_waves_fetcher_and_direct_responders_and_120_follows_every_step(stack, gateway, helpers):
+    spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
+    admin = await scenario.staff(gateway, "admin")
+    device = await gateway.post("/api/v1/aeds", headers=admin, json={
+        "serial": f"I-{uuid.uuid4().hex[:10]}", "name": "社区服务中心", "position": _near(spot, 150),
+        "address": "某社区服务中心一层", "district": "110108", "indoor": True, "access": "public", "opening_hours": "24/7",
+        "battery_expires_on": FAR_FUTURE, "adult_pads_expires_on": FAR_FUTURE})
+    assert device.status_code == 201, device.text
+    aed_id = device.json()["id"]
+
+    team = [await scenario.responder(gateway) for _ in range(5)]
+    for n, person in enumerate(team):  # 100 m, 200 m, … 500 m north of the patient
+        await _on_duty(gateway, helpers, person, _near(spot, 100 * (n + 1)))
+
+    caller = await scenario.resident(gateway, born=1970)
+    opened = await gateway.post("/api/v1/incidents", headers=caller.headers,
+                                json={"position": spot, "address": "某小区3号楼2单元门口", "note": "老人倒地，无意识"})
+    assert opened.status_code == 201, opened.text
+    incident = opened.json()["id"]
+    first_wave = {a["responder_id"] for a in opened.json()["alerts"]}
+    assert first_wave == {p.person_id for p in team[:3]}  # the three nearest
+    assert all("lat" not in a and "lon" not in a for a in opened.json()["alerts"])  # positions never shown
+
+    alerted = (await gateway.get("/api/v1/responders/me/alerts", headers=team[0].headers)).json()[0]
+    assert alerted["incident_id"] == incident and "address" not in alerted and alerted["approximate_position"]
+
+    declined = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[0].headers,
+                                  json={"accept": False})
+    assert declined.status_code == 200 and declined.json()["my_status"] == "declined"
+    after = (await gateway.get(f"/api/v1/incidents/{incident}", headers=caller.headers)).json()
+    assert {a["responder_id"] for a in after["alerts"] if a["wave"] == 2} == {p.person_id for p in team[3:]}
+
+    fetch = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[1].headers, json={"accept": True})
+    assert fetch.json()["my_role"] == "fetch_aed" and fetch.json()["aed_id"] == aed_id
+    assert fetch.json()["address"] == "某小区3号楼2单元门口"  # revealed once accepted
+    direct = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[2].headers, json={"accept": True})
+    assert direct.json()["my_role"] == "direct" and direct.json()["aed_id"] is None  # the AED is locked to one
+    third = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[3].headers, json={"accept": True})
+    assert third.json()["my_role"] == "direct"
+    late = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[4].headers, json={"accept": True})
+    assert late.status_code == 409 and late.json()["status"] == "cancelled"  # enough accepted: cancelled
+    again = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[0].headers, json={"accept": True})
+    assert again.status_code == 409  # one alert, once
+
+    await _fake_120(stack, "/_fake/down", method="POST", json={"down": True})
+    arrived = await gateway.post(f"/api/v1/incidents/{incident}/arrival", headers=team[1].headers,
+                                 json={"with_aed": True})
+    assert arrived.status_code == 200
+    nearby = await gateway.get("/api/v1/aeds", params={"near": f"{spot['lat']},{spot['lon']}", "limit": 20})
+    assert aed_id not in [d["id"] for d in nearby.json()]  # used: waits for a restock and inspection
+    await _fake_120(stack, "/_fake/down", method="POST", json={"down": False})
+
+    partner = await scenario.partner(gateway, "emergency-120")
+    assert (await gateway.post(f"/api/v1/incidents/{incident}/updates", headers=partner,
+                               json={"status": "ambulance_arrived"})).status_code == 200
+    closed = await gateway.post(f"/api/v1/incidents/{incident}/close", headers=partner,
+                                json={"status": "transported", "note": "已恢复自主循环，送往医院"})
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
+
+    async def everything_arrived():
+        got = await _fake_120(stack, "/_fake/updates", params={"incident_id": incident})
+        return got if got and got[-1].get("step") == "closed" else None
+    updates = await helpers.eventually(everything_arrived, timeout=30)
+    assert updates[0]["kind"] == "opened" and updates[0]["address"] == "某小区3号楼2单元门口"
+    steps = [u["step"] for u in updates[1:]]
+    assert steps == ["alerted"] * 3 + ["declined"] + ["alerted"] * 2 + ["accepted", "sent_for_aed", "accepted",
+                     "sent_to_patient", "accepted", "sent_to_patient", "alerts_cancelled", "arrived", "dispatch_update",
+                     "closed"]
+
+    stranger = await scenario.resident(gateway, born=1990)
+    assert (await gateway.get(f"/api/v1/incidents/{incident}", headers=stranger.headers)).status_code == 404
+
+
+async def test_a_responder_with_an_expired_certificate_is_never_alerted(stack, gateway, helpers):
+    spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
+    expired = await scenario.responder(gateway, certificate_expires_on=(date.today() - timedelta(days=1)).isoformat())
+    refused = await gateway.put("/api/v1/responders/me/duty", headers=expired.headers,
+                                json={"on_duty": True, "position": _near(spot, 50)})
+    assert refused.status_code == 403
+    valid = await scenario.responder(gateway)
+    await _on_duty(gateway, helpers, valid, _near(spot, 80))
+    caller = await scenario.resident(gateway, born=1970)
+    opened = (await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot})).json()
+    assert [a["responder_id"] for a in opened["alerts"]] == [valid.person_id]
+    off = await gateway.put("/api/v1/responders/me/duty", headers=valid.headers, json={"on_duty": False})
+    assert off.json() == {"on_duty": False}
