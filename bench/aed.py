@@ -166,7 +166,7 @@ async def lookup_bench(infra, args) -> None:
 async def sos_bench(infra, args) -> None:
     quiet = {f"{s}_LOG_LEVEL": "WARNING" for s in ("GATEWAY", "IDENTITY", "LEDGER", "MATCHING", "AED", "AUDIT")}
     stack = start_stack(infra, extra_env=quiet | {"IDENTITY_ACCESS_TOKEN_TTL_S": "7200",
-                                                  "AED_WAVE_INTERVAL_S": "3600"})
+                                                  "AED_WAVE_INTERVAL_S": "3600", **dict(e.split("=", 1) for e in args.env)})
     try:
         subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True, capture_output=True,
                        env={**os.environ, **stack.service_env("identity")})
@@ -236,4 +236,5 @@ if __name__ == "__main__":
     parser.add_argument("--responders", type=int, default=2000)
     parser.add_argument("--incidents", type=int, default=200)
     parser.add_argument("--lookup-only", action="store_true")
+    parser.add_argument("--env", action="append", default=[], help="NAME=value for the running stack (diagnostics)")
     asyncio.run(main(parser.parse_args()))

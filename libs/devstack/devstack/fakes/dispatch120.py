@@ -1,4 +1,4 @@
-"""A fake 120 dispatch system over HTTP: receives svc-aed's incident updates. `POST /_fake/down {"down": true}`
+"""A fake 120 dispatch system over HTTP: receives svc-aed's incident updates (`{"incident_id", "updates": [...]}`). `POST /_fake/down {"down": true}`
 makes it answer 503 (an outage) until set back; `GET /_fake/updates?incident_id=` lists what arrived."""
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ def create_app() -> FastAPI:
     async def incident_update(body: dict = Body()):
         if state["down"]:
             return JSONResponse({"error": "unavailable"}, status_code=503)
-        received.append(body)
-        return {"ack": True}
+        received.extend({**u, "incident_id": body["incident_id"]} for u in body["updates"])
+        return {"ack": True, "received": len(body["updates"])}
 
     @app.get("/_fake/updates")
     async def updates(incident_id: str | None = None) -> list[dict]:
