@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta

@@ -1,28 +1,9 @@
 """Audit end to end over Kafka: a three-minute "service" raises an alert; officers see only their district's;
 an auditor confirms it; the sanction reverses the coins in the ledger and stops the volunteer's bookings;
 the audit log holds the whole story and verifies."""
-from datetime import UTC, datetime, timedelta
-
 from devstack import scenario
 
-PLACE = {"lat": 39.9219, "lon": 116.4436}
-CHAT = "00000000-0000-4000-8000-0000000c0101"
-
-
-async def _request(gateway, helpers, elder, hours_ahead: float) -> str:
-    start = (datetime.now(UTC) + timedelta(hours=hours_ahead)).replace(microsecond=0)
-    published = await gateway.post("/api/v1/requests", headers=elder.headers, json={
-        "category": "emotional_comfort", "item_id": CHAT, "position": PLACE, "address": "朝阳区幸福里8号",
-        "district": "110105", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
-    request_id = published.json()["id"]
-
-    async def awaiting():
-        return (await gateway.get(f"/api/v1/requests/{request_id}", headers=elder.headers)).json()["state"] == "awaiting_review"
-    assert await helpers.eventually(awaiting, timeout=30)
-    officer = await scenario.staff(gateway, "officer-110105")
-    assert (await gateway.post(f"/api/v1/requests/{request_id}/review", headers=officer,
-                               json={"decision": "approve"})).status_code == 200
-    return request_id
+PLACE = scenario.PLACE
 
 
 async def _balance(gateway, person) -> int:
@@ -33,12 +14,9 @@ async def test_confirmed_fraud_reverses_the_coins_and_stops_the_bookings(stack, 
     elder = await scenario.elder_with_coins(gateway, 300)
     volunteer = await scenario.volunteer(gateway)
 
-    async def eligible():
-        return (await gateway.get(f"/api/v1/requests?near={PLACE['lat']},{PLACE['lon']}",
-                                  headers=volunteer.headers)).status_code == 200
-    assert await helpers.eventually(eligible, timeout=30)
-    request_id = await _request(gateway, helpers, elder, hours_ahead=1)
-    later = await _request(gateway, helpers, elder, hours_ahead=30)
+    await scenario.known_volunteer(gateway, volunteer)
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=1)
+    later = await scenario.approved_request(gateway, elder, hours_ahead=30)
     assert (await gateway.post(f"/api/v1/requests/{request_id}/booking", headers=volunteer.headers)).status_code == 201
     clock.advance(minutes=59)
     assert (await gateway.post(f"/api/v1/requests/{request_id}/check-in", headers=volunteer.headers,

@@ -1,6 +1,5 @@
 """The ledger through the gateway, fed by identity's events over Kafka: an officer makes an elder of their
 district special, grants coins; the rules refuse what they must with clear problems; scopes hold."""
-import asyncio
 import os
 import subprocess
 import sys

@@ -33,14 +33,6 @@ async def _state(gateway, helpers, request_id, headers, want: str, timeout: floa
     return body
 
 
-async def _eligible(gateway, helpers, volunteer: scenario.Person) -> None:
-    """Matching learns the volunteer role from identity's events."""
-    async def ok():
-        return (await gateway.get(f"/api/v1/requests?near={PLACE['lat']},{PLACE['lon']}",
-                                  headers=volunteer.headers)).status_code == 200
-    assert await helpers.eventually(ok, timeout=30)
-
-
 async def _messages(stack, openid: str, request_id: str) -> list[dict]:
     """What the fake WeChat received for this person about this request, in order."""
     async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
@@ -52,22 +44,10 @@ async def _account(gateway, person: scenario.Person) -> dict:
     return (await gateway.get("/api/v1/accounts/me", headers=person.headers)).json()
 
 
-async def _open_request(gateway, helpers, elder, start, end, **extra) -> str:
-    published = await gateway.post("/api/v1/requests", headers=elder.headers, json=_body(start, end, **extra))
-    assert published.status_code == 201, published.text
-    request_id = published.json()["id"]
-    await _state(gateway, helpers, request_id, elder.headers, "awaiting_review")
-    officer = await scenario.staff(gateway, "officer-110105")
-    approved = await gateway.post(f"/api/v1/requests/{request_id}/review", headers=officer,
-                                  json={"decision": "approve", "note": "情况属实"})
-    assert approved.status_code == 200 and approved.json()["state"] == "open", approved.text
-    return request_id
-
-
 async def test_a_request_from_publication_to_paid_rated_service(stack, gateway, helpers, clock):
     elder = await scenario.elder_with_coins(gateway, 600)
     volunteer = await scenario.volunteer(gateway)
-    await _eligible(gateway, helpers, volunteer)
+    await scenario.known_volunteer(gateway, volunteer)
     start, end = _window()
 
     published = await gateway.post("/api/v1/requests", headers=elder.headers, json=_body(start, end))
@@ -155,9 +135,8 @@ async def test_insufficient_coins_close_the_request_with_the_reason(stack, gatew
 async def test_cancellation_releases_the_hold_and_tells_the_volunteer(stack, gateway, helpers, sql):
     elder = await scenario.elder_with_coins(gateway, 300)
     volunteer = await scenario.volunteer(gateway)
-    await _eligible(gateway, helpers, volunteer)
-    start, end = _window(hours_ahead=1, minutes=60)
-    request_id = await _open_request(gateway, helpers, elder, start, end)
+    await scenario.known_volunteer(gateway, volunteer)
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=1)
     assert (await gateway.post(f"/api/v1/requests/{request_id}/booking", headers=volunteer.headers)).status_code == 201
     assert (await _account(gateway, elder))["held"] == 60
 
@@ -187,10 +166,9 @@ async def test_two_concurrent_bookings_of_overlapping_requests_one_succeeds(stac
     elder_a = await scenario.elder_with_coins(gateway, 300)
     elder_b = await scenario.elder_with_coins(gateway, 300)
     volunteer = await scenario.volunteer(gateway)
-    await _eligible(gateway, helpers, volunteer)
-    start, end = _window(hours_ahead=5, minutes=90)
-    first = await _open_request(gateway, helpers, elder_a, start, end)
-    second = await _open_request(gateway, helpers, elder_b, start + timedelta(minutes=30), end + timedelta(minutes=30))
+    await scenario.known_volunteer(gateway, volunteer)
+    first = await scenario.approved_request(gateway, elder_a, hours_ahead=5, minutes=90)
+    second = await scenario.approved_request(gateway, elder_b, hours_ahead=5.5, minutes=90)  # overlaps the first
 
     answers = await asyncio.gather(*(gateway.post(f"/api/v1/requests/{r}/booking", headers=volunteer.headers)
                                      for r in (first, second)))
@@ -218,10 +196,9 @@ async def test_a_sanctioned_volunteer_loses_their_bookings_and_cannot_book(stack
 
     elder = await scenario.elder_with_coins(gateway, 600)
     volunteer = await scenario.volunteer(gateway)
-    await _eligible(gateway, helpers, volunteer)
-    start, end = _window(hours_ahead=8, minutes=60)
-    first = await _open_request(gateway, helpers, elder, start, end)
-    second = await _open_request(gateway, helpers, elder, start + timedelta(hours=2), end + timedelta(hours=2))
+    await scenario.known_volunteer(gateway, volunteer)
+    first = await scenario.approved_request(gateway, elder, hours_ahead=8)
+    second = await scenario.approved_request(gateway, elder, hours_ahead=10)
     assert (await gateway.post(f"/api/v1/requests/{first}/booking", headers=volunteer.headers)).status_code == 201
 
     # audit (its own issue) confirms fraud; its event is what matching acts on
@@ -242,9 +219,8 @@ async def test_nobody_books_their_own_request_and_parties_alone_see_one(stack, g
                                  json={"kind": "volunteer", "completed_on": "2026-11-01"})
     assert trained.status_code == 201
     elder = await scenario.sign_in(gateway, elder.openid)
-    await _eligible(gateway, helpers, elder)
-    start, end = _window(hours_ahead=30, minutes=60)
-    request_id = await _open_request(gateway, helpers, elder, start, end)
+    await scenario.known_volunteer(gateway, elder)
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=30)
     own = await gateway.post(f"/api/v1/requests/{request_id}/booking", headers=elder.headers)
     assert own.status_code == 403 and own.json()["type"].endswith("/own-or-relatives-request")
 

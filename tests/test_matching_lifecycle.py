@@ -4,36 +4,11 @@ and its coins come back; several volunteers share a group activity; nobody books
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import httpx
 
 from devstack import scenario
 
-PLACE = {"lat": 39.9219, "lon": 116.4436}
-CHAT = "00000000-0000-4000-8000-0000000c0101"
+PLACE = scenario.PLACE
 GROUP = "00000000-0000-4000-8000-0000000c0401"  # 文体活动组织: up to 10 volunteers
-
-
-async def _eligible(gateway, helpers, volunteer):
-    async def ok():
-        return (await gateway.get(f"/api/v1/requests?near={PLACE['lat']},{PLACE['lon']}",
-                                  headers=volunteer.headers)).status_code == 200
-    assert await helpers.eventually(ok, timeout=30)
-
-
-async def _open(gateway, helpers, elder, *, hours_ahead: float, minutes: int = 60, item: str = CHAT,
-                category: str = "emotional_comfort", volunteers: int = 1) -> str:
-    start = (datetime.now(UTC) + timedelta(hours=hours_ahead)).replace(microsecond=0)
-    published = await gateway.post("/api/v1/requests", headers=elder.headers, json={
-        "category": category, "item_id": item, "position": PLACE, "address": "朝阳区幸福里8号", "district": "110105",
-        "starts_at": start.isoformat(), "ends_at": (start + timedelta(minutes=minutes)).isoformat(),
-        "volunteers_needed": volunteers})
-    assert published.status_code == 201, published.text
-    request_id = published.json()["id"]
-    await _until(gateway, helpers, request_id, elder.headers, lambda r: r["state"] == "awaiting_review")
-    officer = await scenario.staff(gateway, "officer-110105")
-    assert (await gateway.post(f"/api/v1/requests/{request_id}/review", headers=officer,
-                               json={"decision": "approve"})).status_code == 200
-    return request_id
 
 
 async def _until(gateway, helpers, request_id, headers, condition, timeout: float = 30) -> dict:
@@ -54,8 +29,8 @@ async def test_a_no_show_reopens_the_request_and_an_unserved_request_expires_rel
         stack, gateway, helpers, clock):
     elder = await scenario.elder_with_coins(gateway, 300)
     volunteer = await scenario.volunteer(gateway)
-    await _eligible(gateway, helpers, volunteer)
-    request_id = await _open(gateway, helpers, elder, hours_ahead=2, minutes=120)
+    await scenario.known_volunteer(gateway, volunteer)
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=2, minutes=120)
     assert (await gateway.post(f"/api/v1/requests/{request_id}/booking", headers=volunteer.headers)).status_code == 201
 
     clock.advance(hours=2, minutes=50)  # 50 minutes after the start, nobody signed in
@@ -77,8 +52,8 @@ async def test_a_no_show_reopens_the_request_and_an_unserved_request_expires_rel
 async def test_a_forgotten_sign_out_is_closed_at_the_end_of_the_window(stack, gateway, helpers, clock):
     elder = await scenario.elder_with_coins(gateway, 300)
     volunteer = await scenario.volunteer(gateway)
-    await _eligible(gateway, helpers, volunteer)
-    request_id = await _open(gateway, helpers, elder, hours_ahead=1, minutes=60)
+    await scenario.known_volunteer(gateway, volunteer)
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=1, minutes=60)
     assert (await gateway.post(f"/api/v1/requests/{request_id}/booking", headers=volunteer.headers)).status_code == 201
     clock.advance(minutes=55)
     assert (await gateway.post(f"/api/v1/requests/{request_id}/check-in", headers=volunteer.headers,
@@ -96,8 +71,8 @@ async def test_a_group_activity_takes_several_volunteers_and_pays_each(stack, ga
     elder = await scenario.elder_with_coins(gateway, 600)
     team = [await scenario.volunteer(gateway) for _ in range(3)]
     for volunteer in team:
-        await _eligible(gateway, helpers, volunteer)
-    request_id = await _open(gateway, helpers, elder, hours_ahead=3, minutes=90, item=GROUP, category="culture_sports",
+        await scenario.known_volunteer(gateway, volunteer)
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=3, minutes=90, item=GROUP, category="culture_sports",
                              volunteers=2)
     assert (await _balance(gateway, elder))[1] == 180  # the window's minutes for each volunteer needed
 
@@ -130,13 +105,13 @@ async def test_a_group_activity_takes_several_volunteers_and_pays_each(stack, ga
 async def test_nobody_books_a_direct_relatives_request(stack, gateway, helpers):
     elder = await scenario.elder_with_coins(gateway, 300)
     son = await scenario.volunteer(gateway)
-    await _eligible(gateway, helpers, son)
+    await scenario.known_volunteer(gateway, son)
     claimed = await gateway.post("/api/v1/kinships", headers=son.headers,
                                  json={"relative_id": elder.person_id, "relation": "parent"})
     assert claimed.status_code == 201, claimed.text
     confirmed = await gateway.post(f"/api/v1/kinships/{claimed.json()['id']}/confirm", headers=elder.headers)
     assert confirmed.status_code == 200, confirmed.text
-    request_id = await _open(gateway, helpers, elder, hours_ahead=20)
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=20)
 
     async def refused():
         response = await gateway.post(f"/api/v1/requests/{request_id}/booking", headers=son.headers)
@@ -159,7 +134,7 @@ async def test_special_elders_come_first_in_search_and_in_the_review_queue(stack
                                  json={"categories": [], "reason": "复核：不再符合"})
     assert cleared.status_code == 200, cleared.text
     volunteer = await scenario.volunteer(gateway)
-    await _eligible(gateway, helpers, volunteer)
+    await scenario.known_volunteer(gateway, volunteer)
     far = {"lat": PLACE["lat"] + 0.012, "lon": PLACE["lon"]}  # about 1.3 km north
     start = (datetime.now(UTC) + timedelta(hours=50)).replace(microsecond=0)
 

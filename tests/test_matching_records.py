@@ -9,8 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from devstack import scenario
 
-PLACE = {"lat": 39.9219, "lon": 116.4436}
-CHAT = "00000000-0000-4000-8000-0000000c0101"
+PLACE = scenario.PLACE
 
 
 def _b64(text: str) -> bytes:
@@ -22,22 +21,9 @@ async def _served(gateway, helpers, clock, *, by_institution: bool = False):
     elder = await scenario.elder_with_coins(gateway, 600)
     volunteer = await scenario.volunteer(gateway)
 
-    async def eligible():
-        return (await gateway.get(f"/api/v1/requests?near={PLACE['lat']},{PLACE['lon']}",
-                                  headers=volunteer.headers)).status_code == 200
-    assert await helpers.eventually(eligible, timeout=30)
-    start = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
-    published = await gateway.post("/api/v1/requests", headers=elder.headers, json={
-        "category": "emotional_comfort", "item_id": CHAT, "position": PLACE, "address": "朝阳区幸福里8号",
-        "district": "110105", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
-    request_id = published.json()["id"]
-
-    async def awaiting():
-        return (await gateway.get(f"/api/v1/requests/{request_id}", headers=elder.headers)).json()["state"] == "awaiting_review"
-    assert await helpers.eventually(awaiting, timeout=30)
+    await scenario.known_volunteer(gateway, volunteer)
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=2, reviewer="institution")
     institution = await scenario.staff(gateway, "institution")
-    assert (await gateway.post(f"/api/v1/requests/{request_id}/review", headers=institution,
-                               json={"decision": "approve"})).status_code == 200
     assert (await gateway.post(f"/api/v1/requests/{request_id}/booking", headers=volunteer.headers)).status_code == 201
     signer, body = (institution, {"volunteer_id": volunteer.person_id}) if by_institution else \
         (volunteer.headers, {"position": PLACE})

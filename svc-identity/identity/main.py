@@ -1,13 +1,10 @@
 """svc-identity: people, roles, kinship, partners, tokens."""
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from fastapi import FastAPI
 
 from servicekit import clock
-from servicekit.app import Runtime, create_service_app
+from servicekit.app import Runtime, create_service_app, periodically
 from servicekit.auth import KeyLoader
 from identity.api import (auth, guardianships, institutions, insurance, kinships, me, people, sanctions,
                           suspension)
@@ -17,33 +14,19 @@ from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
 from identity.wechat import WechatClient
 
-log = logging.getLogger(__name__)
 
-
-async def lapse_roles_periodically(runtime: Runtime) -> None:
+async def lapse_roles(runtime: Runtime) -> int:
     """Responder roles lapse by themselves when the first-aid certificate expires."""
-    while True:
-        try:
-            lapsed = await roles.lapse_expired_roles(runtime.db)
-            if lapsed:
-                log.info("roles lapsed", extra={"count": lapsed})
-        except Exception:  # the database may be briefly away; try again next round
-            log.exception("role lapse round failed")
-        await asyncio.sleep(runtime.settings.role_lapse_interval_s)  # type: ignore[attr-defined]
+    return await roles.lapse_expired_roles(runtime.db)
 
 
 def deliver_notifications(wechat: WechatClient):
-    async def loop(runtime: Runtime) -> None:
+    async def deliver(runtime: Runtime) -> int:
         """WeChat subscription messages other services asked for (identity.domain.notifications)."""
         settings: IdentitySettings = runtime.settings  # type: ignore[assignment]
-        while True:
-            try:
-                await notifications.deliver_due(runtime.db, wechat, templates=settings.wechat_templates,
-                                                max_attempts=settings.notification_max_attempts, now=clock.now())
-            except Exception:  # the database may be briefly away; try again next round
-                log.exception("notification round failed")
-            await asyncio.sleep(settings.notification_interval_s)
-    return loop
+        return await notifications.deliver_due(runtime.db, wechat, templates=settings.wechat_templates,
+                                               max_attempts=settings.notification_max_attempts, now=clock.now())
+    return deliver
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
@@ -67,7 +50,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         routers=[auth.router, me.router, people.router, kinships.router, guardianships.router,
                  insurance.router, sanctions.router, suspension.router, institutions.router],
         consumers=consumers, key_loader=local_keys, on_startup=on_startup,
-        background=[lapse_roles_periodically, deliver_notifications(wechat)],
+        background=[periodically(lapse_roles, every=lambda s: s.role_lapse_interval_s, what="roles lapsed"),
+                    periodically(deliver_notifications(wechat), every=lambda s: s.notification_interval_s,
+                                 what="notifications sent")],
     )
     app.state.wechat = wechat
     app.state.pii = PersonalDataCipher(settings)

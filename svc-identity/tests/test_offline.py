@@ -2,7 +2,6 @@
 events name both the operator and the person."""
 import base64
 import json
-import uuid
 
 from servicekit.events import CloudEvent
 from devstack import people

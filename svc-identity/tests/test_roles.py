@@ -3,7 +3,6 @@ certificate, lapsing by itself); every grant and revocation is an event naming w
 categories: officers of the elder's district, verified elders of 60+ only."""
 import base64
 import json
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from servicekit.db import Database

@@ -13,6 +13,7 @@ from contracts.identity import (KinshipConfirmed, KinshipRevoked, PersonRegister
                                 SpecialGroupsSet)
 from contracts.matching import RequestCancelled, RequestSubmitted, ServiceCompleted
 from contracts.topics import Topic
+from servicekit import kinship
 from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer
 from servicekit.events import CloudEvent
@@ -40,9 +41,9 @@ def handlers(settings: LedgerSettings) -> dict[str, tuple[type[EventData], Handl
         SpecialGroupsSet.TYPE: reading(SpecialGroupsSet, lambda s, d: holders.record_special_groups(
             s, d.person_id, d.district, list(d.categories))),
         KinshipConfirmed.TYPE: reading(KinshipConfirmed,
-                                       lambda s, d: holders.record_kinship(s, d.link_id, d.person_id, d.relative_id)),
+                                       lambda s, d: kinship.record_kinship(s, d.link_id, d.person_id, d.relative_id)),
         KinshipRevoked.TYPE: reading(KinshipRevoked,
-                                     lambda s, d: holders.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)),
+                                     lambda s, d: kinship.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)),
         RequestSubmitted.TYPE: reading(RequestSubmitted,
                                        lambda s, d: holds.place_hold(s, d, now=clock.now(), grace=grace)),
         RequestCancelled.TYPE: reading(RequestCancelled, lambda s, d: holds.release_hold(s, d.request_id, now=clock.now())),

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from contracts.audit import SanctionApplied
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
+from servicekit import kinship
 from servicekit.db import Database
 from servicekit.migrations import upgrade_to_head
 from ledger.db import holders
@@ -55,7 +56,7 @@ def ledger(ledger_db):
     async def relate(a: uuid.UUID, b: uuid.UUID) -> uuid.UUID:
         link = uuid.uuid4()
         async with db.transaction() as session:
-            await holders.record_kinship(session, link, a, b)
+            await kinship.record_kinship(session, link, a, b)
         return link
 
     async def grant(person_id: uuid.UUID, amount: int, *, district: str = "110105", key: str | None = None):

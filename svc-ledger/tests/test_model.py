@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from contracts.audit import SanctionApplied
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
+from servicekit import kinship
 from servicekit.db import Database
 from servicekit.errors import Problem
 from servicekit.migrations import upgrade_to_head
@@ -114,7 +115,7 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
                     await holders.record_age(session, person, date(1950, 1, 1) if self.model.old[index] else date(2040, 1, 1))
                     if self.model.special[index]:
                         await holders.record_special_groups(session, person, DISTRICT, ["economic_hardship"])
-                await holders.record_kinship(session, uuid.uuid4(), self.ids[0], self.ids[2])
+                await kinship.record_kinship(session, uuid.uuid4(), self.ids[0], self.ids[2])
                 return (await session.execute(text(
                     "SELECT sum(balance) FILTER (WHERE kind = 'welfare'),"
                     " sum(balance) FILTER (WHERE kind = 'district_issuance' AND district = :d) FROM accounts"),

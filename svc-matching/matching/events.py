@@ -13,6 +13,7 @@ from contracts.identity import (AccountReinstated, AccountSuspended, KinshipConf
                                 ResidenceDeclared, RoleGranted, RoleRevoked, SanctionLifted, SpecialGroupsSet)
 from contracts.ledger import HoldPlaced, HoldRejected
 from contracts.topics import Topic
+from servicekit import kinship
 from servicekit import clock
 from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer
@@ -39,9 +40,9 @@ HANDLERS: dict[str, tuple[type[EventData], Handler]] = {
     SpecialGroupsSet.TYPE: _reading(SpecialGroupsSet,
                                     lambda s, d: people.record_special_groups(s, d.person_id, list(d.categories))),
     KinshipConfirmed.TYPE: _reading(KinshipConfirmed,
-                                    lambda s, d: people.record_kinship(s, d.link_id, d.person_id, d.relative_id)),
+                                    lambda s, d: kinship.record_kinship(s, d.link_id, d.person_id, d.relative_id)),
     KinshipRevoked.TYPE: _reading(KinshipRevoked,
-                                  lambda s, d: people.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)),
+                                  lambda s, d: kinship.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)),
     AccountSuspended.TYPE: _reading(AccountSuspended, lambda s, d: sanctions.suspended(s, d, now=clock.now())),
     AccountReinstated.TYPE: _reading(AccountReinstated, lambda s, d: sanctions.reinstated(s, d)),
     SanctionApplied.TYPE: _reading(SanctionApplied, lambda s, d: sanctions.applied(s, d, now=clock.now())),

@@ -85,7 +85,6 @@ class _Builder:
 def generate(*, seed: int = 2026, weeks: int = 4, honest_volunteers: int = 24, elders: int = 40,
              start: datetime = datetime(2026, 9, 1, tzinfo=UTC)) -> Scenario:
     b = _Builder(seed, start)
-    days = weeks * 7
     district_of: dict[uuid.UUID, str] = {}
     old = []
     for i in range(elders):

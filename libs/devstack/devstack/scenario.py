@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -94,3 +95,47 @@ async def responder(client: httpx.AsyncClient, *, certificate_expires_on: str = 
         "certificate_expires_on": certificate_expires_on})
     assert trained.status_code == 201, trained.text
     return await sign_in(client, person.openid)
+
+
+PLACE = {"lat": 39.9219, "lon": 116.4436}        # 朝阳, WGS-84
+CHAT_ITEM = "00000000-0000-4000-8000-0000000c0101"  # 情感慰藉 · 陪伴聊天 (city-wide)
+
+
+async def until(check, *, timeout: float = 30, what: str = "condition"):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert asyncio.get_running_loop().time() < deadline, f"{what} never happened"
+        await asyncio.sleep(0.2)
+
+
+async def known_volunteer(client: httpx.AsyncClient, volunteer: Person) -> None:
+    """Wait until matching has heard (from identity's events) that the person may serve."""
+    async def searching():
+        return (await client.get(f"/api/v1/requests?near={PLACE['lat']},{PLACE['lon']}",
+                                 headers=volunteer.headers)).status_code == 200
+    await until(searching, what="matching learning the volunteer role")
+
+
+async def approved_request(client: httpx.AsyncClient, elder: Person, *, hours_ahead: float, minutes: int = 60,
+                           item: str = CHAT_ITEM, category: str = "emotional_comfort", position: dict | None = None,
+                           volunteers: int = 1, address: str = "朝阳区幸福里8号", reviewer: str = "officer-110105") -> str:
+    """An elder's request, held by the ledger and approved by a reviewer of the district: open for booking."""
+    start = (datetime.now(UTC) + timedelta(hours=hours_ahead)).replace(microsecond=0)
+    published = await client.post("/api/v1/requests", headers=elder.headers, json={
+        "category": category, "item_id": item, "position": position or PLACE, "address": address, "district": "110105",
+        "starts_at": start.isoformat(), "ends_at": (start + timedelta(minutes=minutes)).isoformat(),
+        "volunteers_needed": volunteers})
+    assert published.status_code == 201, published.text
+    request_id = published.json()["id"]
+
+    async def awaiting_review():
+        state = (await client.get(f"/api/v1/requests/{request_id}", headers=elder.headers)).json()["state"]
+        return state == "awaiting_review"
+    await until(awaiting_review, what="the ledger's hold")
+    reviewed = await client.post(f"/api/v1/requests/{request_id}/review", headers=await staff(client, reviewer),
+                                 json={"decision": "approve", "note": "情况属实"})
+    assert reviewed.status_code == 200 and reviewed.json()["state"] == "open", reviewed.text
+    return request_id

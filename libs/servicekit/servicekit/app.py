@@ -46,6 +46,24 @@ class Runtime:
             return False
 
 
+def periodically(job: Callable[["Runtime"], Awaitable[object]], *, every: Callable[[ServiceSettings], float],
+                 what: str) -> Callable[["Runtime"], Awaitable[None]]:
+    """A background job (for `create_service_app(background=...)`) that runs `job` every `every(settings)`
+    seconds for the life of the service. A failed round (the database briefly away) is logged and retried
+    next round, never the end of the job; a round returning a count logs it."""
+    async def loop(runtime: Runtime) -> None:
+        while True:
+            try:
+                done = await job(runtime)
+                if done:
+                    log.info(what, extra={"count": done})
+            except Exception:
+                log.exception(f"{what}: round failed")
+            await asyncio.sleep(every(runtime.settings))
+    loop.__name__ = what.replace(" ", "_")
+    return loop
+
+
 def build_runtime(settings: ServiceSettings, *, key_loader: Callable[[Runtime], KeyLoader] | None = None) -> Runtime:
     db = Database(settings.database_url, pool_size=settings.database_pool_size)
     runtime = Runtime(settings=settings, db=db, relay=OutboxRelay(db, settings), jwks=JwksCache(settings))

@@ -18,6 +18,7 @@ from ledger.domain import operations
 from ledger.domain.book import ORIGINS, TRANSFERABLE_ORDER, Book, LockedAccount, available_in, draw
 from ledger.domain.errors import (InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict)
 from ledger.domain.publish import publish
+from servicekit import kinship
 from servicekit.errors import UnprocessableInput
 
 
@@ -60,7 +61,7 @@ async def gift(session: AsyncSession, caller: Caller, *, key: str, to_person_id:
                                      operation_id=operation_id, body={"from": sender, "to": to_person_id, "amount": amount})
     if isinstance(started, operations.Replayed):
         return Outcome(started.result, replayed=True)
-    if to_person_id == sender or not await holders.are_direct_relatives(session, sender, to_person_id):
+    if to_person_id == sender or not await kinship.are_direct_relatives(session, sender, to_person_id):
         raise NotADirectRelative()
     book = Book(session, operation_id)
     await book.lock(persons=[sender, to_person_id])

@@ -60,22 +60,3 @@ async def record_recording_revoked(session: AsyncSession, person_id: uuid.UUID, 
 
 async def record_suspension(session: AsyncSession, person_id: uuid.UUID, suspended: bool) -> None:
     await _set(session, person_id, "suspended", suspended)
-
-
-async def record_kinship(session: AsyncSession, link_id: uuid.UUID, person_id: uuid.UUID, relative_id: uuid.UUID) -> None:
-    await session.execute(text(
-        "INSERT INTO kin_links (link_id, person_id, relative_id) VALUES (:l, :p, :r) ON CONFLICT DO NOTHING"),
-        {"l": link_id, "p": person_id, "r": relative_id})
-
-
-async def revoke_kinship(session: AsyncSession, link_id: uuid.UUID, person_id: uuid.UUID, relative_id: uuid.UUID) -> None:
-    # Insert-then-revoke, so a revocation that overtakes its confirmation still wins.
-    await session.execute(text(
-        "INSERT INTO kin_links (link_id, person_id, relative_id, revoked) VALUES (:l, :p, :r, true)"
-        " ON CONFLICT (link_id) DO UPDATE SET revoked = true"), {"l": link_id, "p": person_id, "r": relative_id})
-
-
-async def are_direct_relatives(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> bool:
-    return (await session.execute(text(
-        "SELECT EXISTS (SELECT 1 FROM kin_links WHERE NOT revoked AND ((person_id = :a AND relative_id = :b)"
-        " OR (person_id = :b AND relative_id = :a)))"), {"a": a, "b": b})).scalar_one()

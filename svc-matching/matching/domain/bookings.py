@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.matching import RequestBooked
+from servicekit import kinship
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden
 from matching.db import people
@@ -46,7 +47,7 @@ async def book(session: AsyncSession, principal: Principal, request_id: uuid.UUI
         raise WrongState(f"需求当前状态为 {request.state}，不能预约", f"A {request.state} request cannot be booked")
     if request.starts_at <= now:
         raise WrongState("服务已开始，不能预约", "The window has started")
-    if volunteer_id == request.elder_id or await people.are_direct_relatives(session, volunteer_id, request.elder_id):
+    if volunteer_id == request.elder_id or await kinship.are_direct_relatives(session, volunteer_id, request.elder_id):
         raise OwnOrRelativesRequest()
     live = [b for b in await repo.bookings(session, request.id) if b.live]
     if any(b.volunteer_id == volunteer_id for b in live):
