@@ -100,6 +100,14 @@ async def test_waves_fetcher_and_direct_responders_and_120_follows_every_step(st
                      "sent_to_patient", "accepted", "sent_to_patient", "alerts_cancelled", "arrived", "dispatch_update",
                      "closed"]
 
+    async def phones_rang():  # each alerted responder got one WeChat message for this incident
+        async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
+            sent = (await wechat.get("/_fake/subscribe-messages")).json()
+        mine = [m for m in sent if m["template_id"] == "tmpl-incident-alert" and m["page"].endswith(incident)]
+        return mine if len(mine) >= 5 else None
+    messages = await helpers.eventually(phones_rang, timeout=30)
+    assert sorted(m["touser"] for m in messages) == sorted(p.openid for p in team)
+
     stranger = await scenario.resident(gateway, born=1990)
     assert (await gateway.get(f"/api/v1/incidents/{incident}", headers=stranger.headers)).status_code == 404
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Literal
 
 from contracts.base import EventData
+from contracts.matching import NotificationRequested
 
 _T = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -128,3 +129,19 @@ class IncidentStep(EventData):
     def example(cls) -> "IncidentStep":
         return cls(incident_id=uuid.UUID(int=30), step="sent_for_aed", responder_id=uuid.UUID(int=3),
                    aed_id=uuid.UUID(int=20), wave=1, at=_T)
+
+
+class IncidentAlertRequested(NotificationRequested):
+    """Tell an alerted responder (a WeChat subscription message, delivered by identity like every
+    notification): someone nearby needs help. One per responder per incident (`notification_id`)."""
+
+    TYPE = "timebank.aed.notification.requested"
+    VERSION = 1
+
+    template: Literal["incident_alert"]
+
+    @classmethod
+    def example(cls) -> "IncidentAlertRequested":
+        return cls(notification_id=uuid.UUID(int=31), person_id=uuid.UUID(int=3), template="incident_alert",
+                   data={"item": "急救呼叫", "time": "2026-12-01 09:00", "status": "距您约300米，请尽快响应"},
+                   page="pages/incidents/alert?id=00000000-0000-0000-0000-00000000001e", requested_at=_T)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
+from contracts.aed import IncidentAlertRequested
 from contracts.matching import NotificationRequested
 from contracts.topics import Topic
 from servicekit.app import Runtime
@@ -18,14 +19,16 @@ async def on_sanction_applied(session: AsyncSession, event: CloudEvent) -> None:
 
 
 async def on_notification_requested(session: AsyncSession, event: CloudEvent) -> None:
-    await notifications.accept(session, NotificationRequested.read(event.data), source_event=event.id)
+    reader = IncidentAlertRequested if event.type == IncidentAlertRequested.TYPE else NotificationRequested
+    await notifications.accept(session, reader.read(event.data), source_event=event.id)
 
 
 # Event type -> (the payload class the handler reads, the handler).
 HANDLERS = {SanctionApplied.TYPE: (SanctionApplied, on_sanction_applied),
-            NotificationRequested.TYPE: (NotificationRequested, on_notification_requested)}
+            NotificationRequested.TYPE: (NotificationRequested, on_notification_requested),
+            IncidentAlertRequested.TYPE: (IncidentAlertRequested, on_notification_requested)}
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
-    return [EventConsumer(name="identity", topics=[Topic.AUDIT.value, Topic.MATCHING.value], db=runtime.db, settings=runtime.settings,
+    return [EventConsumer(name="identity", topics=[Topic.AUDIT.value, Topic.MATCHING.value, Topic.AED.value], db=runtime.db, settings=runtime.settings,
                           handlers={t: handler for t, (_, handler) in HANDLERS.items()})]

@@ -25,7 +25,7 @@ class IdentitySettings(ServiceSettings):
     wechat_templates: dict[str, str] = {
         "request_reviewed": "tmpl-request-reviewed", "request_booked": "tmpl-request-booked",
         "service_started": "tmpl-service-started", "service_finished": "tmpl-service-finished",
-        "booking_cancelled": "tmpl-booking-cancelled"}
+        "booking_cancelled": "tmpl-booking-cancelled", "incident_alert": "tmpl-incident-alert"}
     notification_interval_s: float = 0.5
     notification_max_attempts: int = 8
 

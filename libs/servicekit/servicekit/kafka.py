@@ -37,6 +37,7 @@ def new_consumer(settings: ServiceSettings, *topics: str, group_id: str) -> AIOK
         request_timeout_ms=max(settings.kafka_request_timeout_ms, settings.kafka_session_timeout_ms + 1000),
         metadata_max_age_ms=5000,
         max_poll_records=settings.consumer_batch_size,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
 

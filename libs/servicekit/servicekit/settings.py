@@ -36,6 +36,9 @@ class ServiceSettings(TokenVerificationSettings):
     kafka_max_batch_bytes: int = 524288  # per-partition produce batch; the relay fills it from one claim
     kafka_session_timeout_ms: int = 2000
     kafka_heartbeat_interval_ms: int = 300
+    # How long a fetch may wait at the broker for data. Tansu holds a fetch for the whole wait even when data
+    # arrives meanwhile, so aiokafka's default (500 ms) added up to half a second to every cross-service step.
+    kafka_fetch_max_wait_ms: int = 50
     topic_partitions: int = 3
     topic_replication_factor: int = 1
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.aed import IncidentOpened, IncidentStep
+from contracts.aed import IncidentAlertRequested, IncidentOpened, IncidentStep
 from contracts.topics import Topic
 from servicekit import geo
 from servicekit.auth import Principal
@@ -23,6 +23,8 @@ from aed.db import incidents as repo
 from aed.domain import lookup
 from aed.domain.devices import apply_changes
 from aed.settings import AedSettings
+
+_ALERTS = uuid.UUID("3c1b2a4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
 
 
 async def _step(session: AsyncSession, settings: AedSettings, incident_id: uuid.UUID, step: str, now: datetime, *,
@@ -88,9 +90,20 @@ async def next_wave(session: AsyncSession, incident_id: uuid.UUID, *, settings: 
         for responder in found:
             await _step(session, settings, incident_id, "alerted", now, actor="system",
                         responder_id=responder["person_id"], wave=wave)
+            await _alert_message(session, incident_id, responder, now)
     await repo.update_incident(session, incident_id, wave=wave,
                                next_wave_at=now + timedelta(seconds=settings.wave_interval_s))
     return len(found)
+
+
+async def _alert_message(session: AsyncSession, incident_id: uuid.UUID, responder: dict, now: datetime) -> None:
+    """The alert reaches the responder's phone (identity delivers it); the app also polls for it."""
+    data = IncidentAlertRequested(
+        notification_id=uuid.uuid5(_ALERTS, f"{incident_id}:{responder['person_id']}"), person_id=responder["person_id"],
+        template="incident_alert", requested_at=now, page=f"pages/incidents/alert?id={incident_id}",
+        data={"item": "急救呼叫", "time": now.astimezone(lookup.BEIJING).strftime("%Y-%m-%d %H:%M"),
+              "status": f"距您约{round(responder['distance_m'])}米，请尽快响应"})
+    await record_event(session, topic=Topic.AED, event=build_event(source="aed", data=data, subject=str(incident_id)))
 
 
 async def respond(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, accept: bool,
