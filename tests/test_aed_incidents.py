@@ -125,3 +125,26 @@ async def test_a_responder_with_an_expired_certificate_is_never_alerted(stack, g
     assert [a["responder_id"] for a in opened["alerts"]] == [valid.person_id]
     off = await gateway.put("/api/v1/responders/me/duty", headers=valid.headers, json={"on_duty": False})
     assert off.json() == {"on_duty": False}
+
+
+async def test_an_alert_goes_by_sms_when_wechat_cannot_deliver(stack, gateway, helpers):
+    spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
+    responder = await scenario.responder(gateway)
+    phone = "139" + "".join(random.choice("0123456789") for _ in range(8))
+    saved = await gateway.put("/api/v1/me/phone", headers=responder.headers, json={"phone": phone})
+    assert saved.status_code == 200 and saved.json()["phone_masked"] == phone[:3] + "****" + phone[-4:]
+    assert (await gateway.put("/api/v1/me/phone", headers=responder.headers, json={"phone": "12345"})).status_code == 422
+    me = (await gateway.get("/api/v1/me", headers=responder.headers)).json()
+    assert me["phone_masked"] == phone[:3] + "****" + phone[-4:] and phone not in str(me)
+    async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
+        await wechat.post("/_fake/unsubscribed", json={"openids": [responder.openid]})
+    await _on_duty(gateway, helpers, responder, _near(spot, 60))
+    caller = await scenario.resident(gateway, born=1970)
+    incident = (await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot})).json()["id"]
+
+    async def texted():
+        async with httpx.AsyncClient(base_url=stack.url("sms")) as sms:
+            return (await sms.get("/_fake/sms", params={"phone": phone})).json()
+    [message] = await helpers.eventually(texted, timeout=30)
+    assert message["template_code"] == "SMS_INCIDENT_ALERT" and "约60米" in message["template_param"]["status"]
+    assert incident  # the SMS names no address: accepting in the app reveals it

@@ -139,6 +139,7 @@ class IncidentAlertRequested(NotificationRequested):
     VERSION = 1
 
     template: Literal["incident_alert"]
+    fallback: Literal["sms"] | None = "sms"
 
     @classmethod
     def example(cls) -> "IncidentAlertRequested":

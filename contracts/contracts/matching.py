@@ -278,6 +278,7 @@ class NotificationRequested(EventData):
     template: NotificationTemplate
     data: dict[str, str]
     page: str | None = None
+    fallback: Literal["sms"] | None = None  # urgent: by SMS when WeChat cannot deliver
     requested_at: datetime
 
     @classmethod

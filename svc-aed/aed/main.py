@@ -50,7 +50,7 @@ async def dispatch_loop(runtime: Runtime) -> None:
         async def deliver(runtime: Runtime) -> int:
             return await dispatch.deliver_due(runtime.db, client, settings.dispatch_webhook_url, now=clock.now(),
                                               max_backoff_s=settings.dispatch_max_backoff_s)
-        await periodically(deliver, every=lambda s: 0.2, what="updates delivered to 120")(runtime)
+        await periodically(deliver, every=lambda s: s.dispatch_interval_s, what="updates delivered to 120")(runtime)
 
 
 def create_app(settings: AedSettings | None = None) -> FastAPI:

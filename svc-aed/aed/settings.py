@@ -48,6 +48,7 @@ class AedSettings(ServiceSettings):
     # 120's system: every incident and step is POSTed here, in order, retried until acknowledged (2xx).
     dispatch_webhook_url: str | None = None
     dispatch_timeout_s: float = 3.0
+    dispatch_interval_s: float = 0.2
     dispatch_max_backoff_s: float = 30.0
 
     # Public holidays (法定节假日) in Beijing time, from the State Council's yearly notice: devices marked

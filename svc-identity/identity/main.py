@@ -12,6 +12,7 @@ from identity.domain import keys, notifications, roles
 from identity.events import consumers
 from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
+from identity.sms import SmsClient
 from identity.wechat import WechatClient
 
 
@@ -20,12 +21,12 @@ async def lapse_roles(runtime: Runtime) -> int:
     return await roles.lapse_expired_roles(runtime.db)
 
 
-def deliver_notifications(wechat: WechatClient):
+def deliver_notifications(channels: notifications.Channels):
     async def deliver(runtime: Runtime) -> int:
-        """WeChat subscription messages other services asked for (identity.domain.notifications)."""
+        """WeChat subscription messages (SMS for urgent ones) other services asked for."""
         settings: IdentitySettings = runtime.settings  # type: ignore[assignment]
-        return await notifications.deliver_due(runtime.db, wechat, templates=settings.wechat_templates,
-                                               max_attempts=settings.notification_max_attempts, now=clock.now())
+        return await notifications.deliver_due(runtime.db, channels, max_attempts=settings.notification_max_attempts,
+                                               now=clock.now())
     return deliver
 
 
@@ -40,6 +41,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         return load
 
     wechat = WechatClient(settings)
+    cipher = PersonalDataCipher(settings)
+    channels = notifications.Channels(wechat=wechat, templates=settings.wechat_templates, sms=SmsClient(settings),
+                                      cipher=cipher)
 
     async def on_startup(runtime: Runtime) -> None:
         async with runtime.db.transaction() as session:
@@ -51,9 +55,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                  insurance.router, sanctions.router, suspension.router, institutions.router],
         consumers=consumers, key_loader=local_keys, on_startup=on_startup,
         background=[periodically(lapse_roles, every=lambda s: s.role_lapse_interval_s, what="roles lapsed"),
-                    periodically(deliver_notifications(wechat), every=lambda s: s.notification_interval_s,
+                    periodically(deliver_notifications(channels), every=lambda s: s.notification_interval_s,
                                  what="notifications sent")],
     )
     app.state.wechat = wechat
-    app.state.pii = PersonalDataCipher(settings)
+    app.state.pii = cipher
     return app

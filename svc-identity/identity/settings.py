@@ -26,6 +26,12 @@ class IdentitySettings(ServiceSettings):
         "request_reviewed": "tmpl-request-reviewed", "request_booked": "tmpl-request-booked",
         "service_started": "tmpl-service-started", "service_finished": "tmpl-service-finished",
         "booking_cancelled": "tmpl-booking-cancelled", "incident_alert": "tmpl-incident-alert"}
+    # SMS provider for urgent notifications WeChat cannot deliver (the dev stack and tests use a fake).
+    sms_base_url: str = "https://sms.example.invalid"
+    sms_access_key: str = "sms-dev-key"
+    sms_sign_name: str = "北京时间银行"
+    sms_templates: dict[str, str] = {"incident_alert": "SMS_INCIDENT_ALERT"}
+    sms_timeout_s: float = 3.0
     notification_interval_s: float = 0.5
     notification_max_attempts: int = 8
 

@@ -22,10 +22,10 @@ def up(args: argparse.Namespace) -> int:
     logs = data / "logs"
     base = args.port_base
     ports = Ports(gateway=base, identity=base + 1, ledger=base + 2, matching=base + 3, aed=base + 4, audit=base + 5,
-                  wechat=base + 90, dispatch120=base + 91)
+                  wechat=base + 90, dispatch120=base + 91, sms=base + 92)
     external_db = os.environ.get("DATABASE_URL")
     external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    busy = [p for p in [ports.of(n) for n in ["gateway", *SERVICES, "wechat", "dispatch120"]] if not port_is_free(p)]
+    busy = [p for p in [ports.of(n) for n in ["gateway", *SERVICES, "wechat", "dispatch120", "sms"]] if not port_is_free(p)]
     if not external_db and not port_is_free(args.pg_port):
         busy.append(args.pg_port)
     if not external_kafka and not port_is_free(args.kafka_port):

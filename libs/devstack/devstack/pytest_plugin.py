@@ -100,7 +100,7 @@ FAST_RECOVERY = {"OUTBOX_MAX_BACKOFF_S": "1", "OUTBOX_POLL_INTERVAL_S": "0.2", "
 
 
 def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Stack:
-    ports = Ports(**{name: free_port() for name in ["gateway", *SERVICES, "wechat", "dispatch120"]})
+    ports = Ports(**{name: free_port() for name in ["gateway", *SERVICES, "wechat", "dispatch120", "sms"]})
     env = {f"{svc.upper()}_{key}": value for svc in SERVICES for key, value in FAST_RECOVERY.items()}
     env["GATEWAY_JWKS_MIN_REFRESH_INTERVAL_S"] = FAST_RECOVERY["JWKS_MIN_REFRESH_INTERVAL_S"]
     # The whole suite is one client address; the gateway's own tests check the limits with their own settings.

@@ -1,4 +1,4 @@
-"""The whole system as child processes: fake WeChat and 120, five services, the gateway.
+"""The whole system as child processes: fake WeChat, SMS and 120, five services, the gateway.
 
 Used by `python -m devstack up` (fixed ports, data kept under .data/) and by the test harness
 (free ports, throw-away data). PostgreSQL and the broker may be embedded or external.
@@ -26,6 +26,7 @@ class Ports:
     audit: int = 8005
     wechat: int = 8090
     dispatch120: int = 8091
+    sms: int = 8092
 
     def of(self, name: str) -> int:
         return getattr(self, name)
@@ -60,6 +61,7 @@ class Stack:
         }
         if name == "identity":
             env[prefix + "WECHAT_BASE_URL"] = self.url("wechat")
+            env[prefix + "SMS_BASE_URL"] = self.url("sms")
         if name == "aed":
             env[prefix + "DISPATCH_WEBHOOK_URL"] = self.url("dispatch120") + "/incident-updates"
         if self.clock_file is not None:
@@ -85,10 +87,11 @@ class Stack:
         self._child("wechat", [python, "-m", "devstack.fakes.wechat", "--port", str(self.ports.wechat)], {}).start()
         self._child("dispatch120", [python, "-m", "devstack.fakes.dispatch120", "--port", str(self.ports.dispatch120)],
                     {}).start()
+        self._child("sms", [python, "-m", "devstack.fakes.sms", "--port", str(self.ports.sms)], {}).start()
         for name in SERVICES:
             self._child(name, [python, "-m", name, "serve"], self.service_env(name)).start()
         self._child("gateway", [python, "-m", "gateway", "serve"], self.gateway_env()).start()
-        for name in ["wechat", "dispatch120", *SERVICES, "gateway"]:
+        for name in ["wechat", "dispatch120", "sms", *SERVICES, "gateway"]:
             self.wait_ready(name, timeout=timeout)
 
     def restart(self, name: str, *, crash: bool = False, timeout: float = 60) -> None:
@@ -98,7 +101,7 @@ class Stack:
         self.wait_ready(name, timeout=timeout)
 
     def wait_ready(self, name: str, *, timeout: float = 60) -> None:
-        path = "/healthz" if name in ("wechat", "dispatch120") else "/readyz"
+        path = "/healthz" if name in ("wechat", "dispatch120", "sms") else "/readyz"
 
         def ready() -> bool:
             child = self.children[name]
@@ -112,6 +115,6 @@ class Stack:
             raise TimeoutError(f"{exc}\n--- {name} log ---\n{self.children[name].tail()}") from None
 
     def stop(self) -> None:
-        for name in ["gateway", *reversed(SERVICES), "dispatch120", "wechat"]:
+        for name in ["gateway", *reversed(SERVICES), "sms", "dispatch120", "wechat"]:
             if name in self.children:
                 self.children[name].stop()

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 import uuid
-
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.errors import Forbidden
 from identity.api.deps import Session
 from identity.api.schemas import MeResponse, RealNameRequest, RealNameResponse
-from identity.domain import real_name, roles
+from identity.domain import contact, real_name, roles
 
 router = APIRouter(tags=["people"])
 
@@ -29,9 +29,27 @@ async def me(principal: CurrentPrincipal, session: Session) -> MeResponse:
         verification = await real_name.verification_of(session, uuid.UUID(principal.subject))
         if principal.kind == "person":  # current grants, not the (up to 15 min old) token's copy
             held_roles = list(await roles.live_roles(session, uuid.UUID(principal.subject)))
+    phone = await contact.masked_phone(session, uuid.UUID(principal.subject)) if principal.kind == "person" else None
     return MeResponse(id=principal.id, kind=principal.kind, roles=held_roles,
-                      district=principal.district, acting_for=principal.acting_for,
+                      district=principal.district, acting_for=principal.acting_for, phone_masked=phone,
                       real_name=RealNameResponse.model_validate(verification, from_attributes=True) if verification else None)
+
+
+class PhoneRequest(BaseModel):
+    phone: str = Field(min_length=11, max_length=20, description="mainland China mobile number")
+
+
+class PhoneResponse(BaseModel):
+    phone_masked: str
+
+
+@router.put("/api/v1/me/phone", response_model=PhoneResponse,
+            summary="Your contact phone, for urgent messages by SMS (a first-aid alert) when WeChat cannot deliver")
+async def set_phone(body: PhoneRequest, principal: CurrentPrincipal, session: Session, request: Request) -> PhoneResponse:
+    if principal.kind != "person":
+        raise Forbidden("仅限本人", "Persons only")
+    masked = await contact.set_phone(session, request.app.state.pii, uuid.UUID(principal.id), body.phone, datetime.now(UTC))
+    return PhoneResponse(phone_masked=masked)
 
 
 @router.post("/api/v1/me/real-name", response_model=RealNameResponse,

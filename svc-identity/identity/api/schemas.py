@@ -47,4 +47,5 @@ class MeResponse(BaseModel):
     roles: list[str]
     district: str | None
     acting_for: str | None
+    phone_masked: str | None = None
     real_name: RealNameResponse | None = Field(None, description="Absent until real-name verification")

@@ -5,7 +5,9 @@ access token (a second holder would invalidate it).
 Accepted messages wait in `notifications` (one row per notification id, so a redelivered event never sends
 twice); a background loop sends due ones with retries and backoff. Outcomes: `sent`; `declined` (the person
 has not subscribed — WeChat 43101 — so retrying is pointless); `no_channel` (registered offline, no WeChat:
-their institution tells them); `failed` after `notification_max_attempts`.
+their institution tells them); `failed` after `notification_max_attempts`. Urgent notifications (a
+responder's alert: `fallback = sms`) go by SMS to the person's contact phone as soon as WeChat cannot
+deliver them.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import asyncio
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -20,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.matching import NotificationRequested
 from servicekit.db import Database
+from identity.domain import contact
+from identity.pii import PersonalDataCipher
+from identity.sms import SmsClient, SmsError
 from identity.wechat import WechatClient, WechatSendError
 
 log = logging.getLogger(__name__)
@@ -27,27 +33,40 @@ log = logging.getLogger(__name__)
 
 async def accept(session: AsyncSession, note: NotificationRequested, *, source_event: uuid.UUID) -> None:
     await session.execute(text(
-        "INSERT INTO notifications (id, person_id, template, data, page, source_event, requested_at)"
-        " VALUES (:id, :p, :t, CAST(:d AS jsonb), :page, :e, :at) ON CONFLICT (id) DO NOTHING"),
+        "INSERT INTO notifications (id, person_id, template, data, page, source_event, requested_at, fallback)"
+        " VALUES (:id, :p, :t, CAST(:d AS jsonb), :page, :e, :at, :f) ON CONFLICT (id) DO NOTHING"),
         {"id": note.notification_id, "p": note.person_id, "t": note.template, "d": json.dumps(note.data, ensure_ascii=False),
-         "page": note.page, "e": source_event, "at": note.requested_at})
+         "page": note.page, "e": source_event, "at": note.requested_at, "f": note.fallback})
 
 
 _CLAIM = text("""
-SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, w.openid
+SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, n.fallback, w.openid
 FROM notifications n LEFT JOIN wechat_accounts w ON w.person_id = n.person_id
 WHERE n.status = 'pending' AND n.next_attempt_at <= :now
 ORDER BY n.requested_at, n.id LIMIT :limit FOR UPDATE OF n SKIP LOCKED
 """)
 
 
-async def deliver_due(db: Database, wechat: WechatClient, *, templates: dict[str, str], max_attempts: int,
-                      now: datetime, limit: int = 50) -> int:
+@dataclass(frozen=True)
+class Channels:
+    """How messages leave: WeChat always; SMS for urgent ones WeChat cannot deliver (phones are sealed)."""
+
+    wechat: WechatClient
+    templates: dict[str, str]
+    sms: SmsClient | None = None
+    cipher: PersonalDataCipher | None = None
+
+
+async def deliver_due(db: Database, channels: Channels, *, max_attempts: int, now: datetime, limit: int = 50) -> int:
     """Send what is due; returns how many were sent. People are served concurrently, each person's messages
     one after another in the order they were asked for (booked before finished). Rows stay locked while
     their sends run, so replicas never send the same message."""
     async with db.transaction() as session:
         rows = (await session.execute(_CLAIM, {"now": now, "limit": limit})).mappings().all()
+        phones = {}
+        if channels.sms is not None and channels.cipher is not None:
+            for person in {r["person_id"] for r in rows if r["fallback"] == "sms"}:
+                phones[person] = await contact.phone_for_sending(session, channels.cipher, person)
         by_person: dict[uuid.UUID, list] = {}
         for row in rows:
             by_person.setdefault(row["person_id"], []).append(row)
@@ -55,14 +74,14 @@ async def deliver_due(db: Database, wechat: WechatClient, *, templates: dict[str
         async def in_order(queue: list) -> list[tuple[object, object]]:
             done = []
             for row in queue:
-                done.append((row, await _send(wechat, row, templates)))
+                done.append((row, await _send(channels, row, phones.get(row["person_id"]))))
                 if done[-1][1] not in (None, "no_channel"):
                     break  # the rest wait for this one's retry, so the person reads them in order
             return done
         outcomes = [pair for done in await asyncio.gather(*(in_order(q) for q in by_person.values())) for pair in done]
         for row, error in outcomes:
-            if error is None:
-                await _finish(session, row["id"], "sent", None, now)
+            if error is None or error == "sms":
+                await _finish(session, row["id"], "sent", None, now, channel="sms" if error else "wechat")
             elif error == "no_channel":
                 await _finish(session, row["id"], "no_channel", None, now)
             elif isinstance(error, WechatSendError) and error.declined:
@@ -74,25 +93,33 @@ async def deliver_due(db: Database, wechat: WechatClient, *, templates: dict[str
                 await session.execute(text(
                     "UPDATE notifications SET attempts = attempts + 1, last_error = :e, next_attempt_at = :next"
                     " WHERE id = :id"), {"e": str(error)[:500], "next": now + backoff, "id": row["id"]})
-    return sum(1 for _, error in outcomes if error is None)
+    return sum(1 for _, error in outcomes if error in (None, "sms"))
 
 
-async def _send(wechat: WechatClient, row, templates: dict[str, str]) -> object:
-    """None when sent; otherwise why not."""
-    if row["openid"] is None:
-        return "no_channel"
+async def _send(channels: Channels, row, phone: str | None) -> object:
+    """None when sent by WeChat, "sms" when sent by SMS instead; otherwise why not. An urgent message goes
+    by SMS as soon as WeChat cannot take it (no WeChat, not subscribed, or WeChat failing): no backoff."""
     data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
-    try:
-        await wechat.send_subscription_message(openid=row["openid"], template_id=templates[row["template"]],
-                                               data=data, page=row["page"])
-    except WechatSendError as exc:
-        return exc
-    return None
+    outcome: object = "no_channel"
+    if row["openid"] is not None:
+        try:
+            await channels.wechat.send_subscription_message(
+                openid=row["openid"], template_id=channels.templates[row["template"]], data=data, page=row["page"])
+            return None
+        except WechatSendError as exc:
+            outcome = exc
+    if row["fallback"] == "sms" and phone and channels.sms is not None:
+        try:
+            await channels.sms.send(phone=phone, template=row["template"], params=data)
+            return "sms"
+        except SmsError as exc:
+            log.warning("SMS fallback failed", extra={"notification": str(row["id"]), "error": str(exc)})
+    return outcome
 
 
 async def _finish(session: AsyncSession, notification_id: uuid.UUID, status: str, error: str | None,
-                  now: datetime) -> None:
+                  now: datetime, *, channel: str | None = None) -> None:
     await session.execute(text(
-        "UPDATE notifications SET status = :s, attempts = attempts + 1, last_error = :e,"
+        "UPDATE notifications SET status = :s, attempts = attempts + 1, last_error = :e, channel = :c,"
         " sent_at = CASE WHEN :s = 'sent' THEN CAST(:now AS timestamptz) END WHERE id = :id"),
-        {"s": status, "e": error, "now": now, "id": notification_id})
+        {"s": status, "e": error, "c": channel, "now": now, "id": notification_id})
