@@ -94,7 +94,7 @@ async def duty(body: DutyIn, me: Person, session: DbSession, request: Request) -
 @router.get("/api/v1/responders/me/alerts", summary="Your alerts, newest first (for the app to poll)")
 async def my_alerts(me: Person, session: DbSession) -> list[dict]:
     rows = await repo.my_alerts(session, uuid.UUID(me.id), limit=20)
-    return [incidents._responder_view({"id": r["incident_id"], "state": r["state"], "lat": r["lat"], "lon": r["lon"],
+    return [incidents.responder_view({"id": r["incident_id"], "state": r["state"], "lat": r["lat"], "lon": r["lon"],
                                        "address": r["address"], "note": r["note"]}, r) | {"sent_at": r["sent_at"]}
             for r in rows]
 

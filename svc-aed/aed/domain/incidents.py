@@ -193,10 +193,10 @@ async def dispatch_update(session: AsyncSession, who: Principal, incident_id: uu
 async def view_for_responder(session: AsyncSession, incident_id: uuid.UUID, responder: uuid.UUID) -> dict:
     incident = await repo.incident(session, incident_id)
     mine = next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == responder), None)
-    return _responder_view(incident, mine)  # type: ignore[arg-type]
+    return responder_view(incident, mine)  # type: ignore[arg-type]
 
 
-def _responder_view(incident: dict, mine: dict | None) -> dict:
+def responder_view(incident: dict, mine: dict | None) -> dict:
     accepted = mine is not None and mine["status"] == "accepted"
     view = {"incident_id": incident["id"], "state": incident["state"], "my_status": mine and mine["status"],
             "my_role": mine and mine["role"], "aed_id": mine and mine["aed_id"], "distance_m": mine and mine["distance_m"],
@@ -221,7 +221,7 @@ async def view(session: AsyncSession, who: Principal, incident_id: uuid.UUID) ->
     if who.kind == "person":
         mine = next((a for a in alerts if str(a["responder_id"]) == who.id), None)
         if mine is not None:
-            return _responder_view(incident, mine)
+            return responder_view(incident, mine)
     raise NotFound("事件不存在", "No such incident")
 
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from matching.db.requests import Booking, Request
 from servicekit import geo
+from matching.db.requests import Booking, Request
 from matching.domain import catalogue
 from matching.domain.ratings import Rating
 from matching.domain.requests import RequestView

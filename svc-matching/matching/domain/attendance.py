@@ -17,11 +17,11 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.matching import Attendance, AttendanceRecorded, ServiceCompleted, ServiceParticipant
+from servicekit import geo
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
-from servicekit import geo
 from matching.domain import catalogue
 from matching.domain.callers import institution_of, person_of
 from matching.domain.errors import OutsideDistrict, OutsideWindow, RequestNotFound, TooFarFromPlace, WrongState

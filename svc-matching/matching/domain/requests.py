@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.districts import DISTRICTS
 from contracts.ledger import HoldPlaced, HoldRejected
 from contracts.matching import BookingCancelled, RequestCancelled, RequestReviewed, RequestSubmitted
+from servicekit import geo
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.pii import PersonalDataCipher, Sealed
 from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
-from servicekit import geo
 from matching.domain import access, catalogue
 from matching.domain.notify import notify
 from matching.domain.callers import institution_of, may_review, person_of, staff_in_scope

@@ -5,10 +5,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit import geo
 from servicekit.auth import Principal
 from matching.db import requests as repo
 from matching.db.requests import Request
-from servicekit import geo
 from matching.domain.bookings import eligible_volunteer
 from matching.domain.callers import CITY_WIDE_STAFF
 from matching.domain.errors import OutsideDistrict
