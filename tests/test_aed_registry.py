@@ -8,8 +8,6 @@ import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
-
 from devstack import scenario
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -180,5 +178,3 @@ async def test_expiring_consumables_are_announced_once(stack, gateway, sql, help
     assert inspected.status_code == 201 and inspected.json()["adult_pads_expires_on"] == FAR_FUTURE
     assert inspected.json()["last_inspected_on"] == date.today().isoformat()
     assert await sql["aed"].scalar(count, k=aed) == 1  # announced once, and no more once replaced
-    async with httpx.AsyncClient():
-        pass
