@@ -93,10 +93,7 @@ async def duty(body: DutyIn, me: Person, session: DbSession, request: Request) -
 
 @router.get("/api/v1/responders/me/alerts", summary="Your alerts, newest first (for the app to poll)")
 async def my_alerts(me: Person, session: DbSession) -> list[dict]:
-    rows = await repo.my_alerts(session, uuid.UUID(me.id), limit=20)
-    return [incidents.responder_view({"id": r["incident_id"], "state": r["state"], "lat": r["lat"], "lon": r["lon"],
-                                       "address": r["address"], "note": r["note"]}, r) | {"sent_at": r["sent_at"]}
-            for r in rows]
+    return await incidents.my_alerts(session, uuid.UUID(me.id), limit=20)
 
 
 @router.post("/api/v1/incidents", status_code=201, summary="SOS at a position (anyone signed in, or 120)")

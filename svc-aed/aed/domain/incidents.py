@@ -196,6 +196,13 @@ async def view_for_responder(session: AsyncSession, incident_id: uuid.UUID, resp
     return responder_view(incident, mine)  # type: ignore[arg-type]
 
 
+async def my_alerts(session: AsyncSession, responder: uuid.UUID, *, limit: int) -> list[dict]:
+    """A responder's alerts, newest first, each as that responder may see it."""
+    rows = await repo.my_alerts(session, responder, limit=limit)
+    return [responder_view({"id": r["incident_id"], "state": r["state"], "lat": r["lat"], "lon": r["lon"],
+                            "address": r["address"], "note": r["note"]}, r) | {"sent_at": r["sent_at"]} for r in rows]
+
+
 def responder_view(incident: dict, mine: dict | None) -> dict:
     accepted = mine is not None and mine["status"] == "accepted"
     view = {"incident_id": incident["id"], "state": incident["state"], "my_status": mine and mine["status"],

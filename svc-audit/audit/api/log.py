@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from servicekit.auth import Principal, require_roles
 from servicekit.deps import DbSession
@@ -30,11 +29,7 @@ async def audit_log(auditor: Auditor, session: DbSession,
                     subject: Annotated[str, Query(min_length=1, max_length=128)],
                     after: Annotated[int, Query(ge=0)] = 0,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
-    rows = (await session.execute(text(
-        "SELECT seq, event_id, type, subject, actor, acting_for, occurred_at, recorded_at, payload, encode(hash, 'hex') AS hash"
-        " FROM audit_log WHERE (subject = :s OR actor = :s OR acting_for = :s) AND seq > :after ORDER BY seq LIMIT :l"),
-        {"s": subject, "after": after, "l": limit})).mappings().all()
-    records = [dict(r) for r in rows]
+    records = await trail.records_about(session, subject, after=after, limit=limit)
     return {"records": records, "next_after": records[-1]["seq"] if records else after}
 
 

@@ -150,3 +150,12 @@ async def verify(session: AsyncSession, signer: CheckpointSigner, *, chunk: int 
     if any(seq > head.seq for seq in checkpoints):
         return broken(head.seq + 1, "records after the head were removed (a checkpoint names them)")
     return Verification(True, head.seq, head.seq, prev.hex(), checked)
+
+
+async def records_about(session: AsyncSession, subject: str, *, after: int, limit: int) -> list[dict]:
+    """The records naming `subject` as subject, actor or person acted for, oldest first, after seq `after`."""
+    rows = (await session.execute(text(
+        "SELECT seq, event_id, type, subject, actor, acting_for, occurred_at, recorded_at, payload, encode(hash, 'hex') AS hash"
+        " FROM audit_log WHERE (subject = :s OR actor = :s OR acting_for = :s) AND seq > :after ORDER BY seq LIMIT :l"),
+        {"s": subject, "after": after, "l": limit})).mappings().all()
+    return [dict(r) for r in rows]

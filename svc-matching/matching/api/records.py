@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -45,13 +44,7 @@ async def statistics(officer: Overseer, session: DbSession,
                      district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
                      from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
                      to: Annotated[AwareDatetime | None, Query()] = None) -> dict:
-    scope = records.district_scope(officer, district)
-    now = clock.now()
-    since, until = from_ or now - timedelta(days=30), to or now + timedelta(days=366)
-    stats = await records.repo.statistics(session, district=scope, since=since, until=until, now=now)
-    average = stats.pop("average_rating")
-    return {"district": scope, "from": since, "to": until, **stats,
-            "average_rating": round(float(average), 2) if average is not None else None}
+    return await records.district_statistics(session, officer, district=district, since=from_, until=to, now=clock.now())
 
 
 @router.get("/api/v1/volunteers/me/record", response_model=VolunteerRecord,

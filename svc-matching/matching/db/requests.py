@@ -216,3 +216,48 @@ async def nearby_open(session: AsyncSession, *, lat: float, lon: float, radius_m
     await session.execute(_NO_BITMAP)
     rows = (await session.execute(_NEARBY[category is not None], params)).all()
     return [(Request(*row[:-1]), float(row[-1])) for row in rows]
+
+
+async def insert_rating(session: AsyncSession, *, request_id: uuid.UUID, score: int, comment: str | None, channel: str,
+                        rated_by: str, flagged: bool, rated_at: datetime) -> bool:
+    """False when the service was rated already (once per service)."""
+    inserted = (await session.execute(text(
+        "INSERT INTO ratings (request_id, score, comment, channel, rated_by, flagged, rated_at)"
+        " VALUES (:r, :s, :c, :ch, :by, :f, :at) ON CONFLICT DO NOTHING RETURNING request_id"),
+        {"r": request_id, "s": score, "c": comment, "ch": channel, "by": rated_by, "f": flagged, "at": rated_at})).first()
+    return inserted is not None
+
+
+async def rating(session: AsyncSession, request_id: uuid.UUID) -> dict | None:
+    row = (await session.execute(text(
+        "SELECT request_id, score, comment, channel, rated_by, flagged, rated_at FROM ratings WHERE request_id = :r"),
+        {"r": request_id})).mappings().first()
+    return dict(row) if row else None
+
+
+async def booked_by_volunteer(session: AsyncSession, volunteer_id: uuid.UUID) -> list[uuid.UUID]:
+    """The requests a volunteer is booked on and has not started."""
+    return list((await session.execute(text(
+        "SELECT request_id FROM bookings WHERE volunteer_id = :v AND status = 'booked' ORDER BY request_id"),
+        {"v": volunteer_id})).scalars())
+
+
+_DUE = text("""
+SELECT r.id FROM requests r
+WHERE r.state IN ('submitted', 'awaiting_review', 'open', 'booked', 'in_progress')
+  AND (r.ends_at <= :now OR (r.starts_at <= :no_show_before AND EXISTS (
+        SELECT 1 FROM bookings b WHERE b.request_id = r.id AND b.status = 'booked')))
+ORDER BY r.ends_at LIMIT :limit
+""")
+
+
+async def due_for_lifecycle(session: AsyncSession, *, now: datetime, no_show_before: datetime, limit: int) -> list[uuid.UUID]:
+    """Live requests whose window has ended, or with a booked volunteer not signed in by `no_show_before`."""
+    return list((await session.execute(_DUE, {"now": now, "no_show_before": no_show_before, "limit": limit})).scalars())
+
+
+async def get_unless_locked(session: AsyncSession, request_id: uuid.UUID) -> Request | None:
+    """The request, locked, or None if another worker holds it (replicas share the work)."""
+    row = (await session.execute(text(f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE id = :id FOR UPDATE SKIP LOCKED"),
+                                 {"id": request_id})).first()
+    return Request(*row) if row else None

@@ -13,7 +13,6 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 
 from servicekit.db import Database
 from matching.db import requests as repo
@@ -22,19 +21,10 @@ from matching.settings import MatchingSettings
 
 log = logging.getLogger(__name__)
 
-_DUE = text("""
-SELECT r.id FROM requests r
-WHERE r.state IN ('submitted', 'awaiting_review', 'open', 'booked', 'in_progress')
-  AND (r.ends_at <= :now OR (r.starts_at <= :no_show_before AND EXISTS (
-        SELECT 1 FROM bookings b WHERE b.request_id = r.id AND b.status = 'booked')))
-ORDER BY r.ends_at LIMIT :limit
-""")
-
-
 async def run_once(db: Database, settings: MatchingSettings, *, now: datetime, limit: int = 200) -> int:
     no_show_before = now - timedelta(minutes=settings.no_show_after_minutes)
     async with db.transaction() as session:
-        due = list((await session.execute(_DUE, {"now": now, "no_show_before": no_show_before, "limit": limit})).scalars())
+        due = await repo.due_for_lifecycle(session, now=now, no_show_before=no_show_before, limit=limit)
     changed = 0
     for request_id in due:
         async with db.transaction() as session:
@@ -43,9 +33,7 @@ async def run_once(db: Database, settings: MatchingSettings, *, now: datetime, l
 
 
 async def _advance(session, request_id: uuid.UUID, *, settings: MatchingSettings, now: datetime) -> int:
-    row = (await session.execute(text("SELECT id FROM requests WHERE id = :id FOR UPDATE SKIP LOCKED"),
-                                 {"id": request_id})).first()
-    request = await repo.get(session, request_id) if row else None
+    request = await repo.get_unless_locked(session, request_id)
     if request is None or request.state not in repo.LIVE_STATES:
         return 0
     changed = 0

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.matching import ServiceRated
@@ -48,12 +47,7 @@ async def rate(session: AsyncSession, principal: Principal, request_id: uuid.UUI
     if request.state != "completed":
         raise WrongState("服务完成后才能评价", "Only a completed service is rated")
     rating = Rating(request.id, score, comment, channel, principal.id, score <= threshold, now)
-    inserted = (await session.execute(text(
-        "INSERT INTO ratings (request_id, score, comment, channel, rated_by, flagged, rated_at)"
-        " VALUES (:r, :s, :c, :ch, :by, :f, :at) ON CONFLICT DO NOTHING RETURNING request_id"),
-        {"r": request.id, "s": score, "c": comment, "ch": channel, "by": principal.id, "f": rating.flagged,
-         "at": now})).first()
-    if inserted is None:
+    if not await repo.insert_rating(session, **vars(rating)):
         raise Conflict("该服务已评价", "This service has already been rated")
     volunteers = [b.volunteer_id for b in await repo.bookings(session, request.id) if b.status == "checked_out"]
     await repo.add_history(session, request, at=now, action="rated", actor=principal.id,
@@ -66,7 +60,5 @@ async def rate(session: AsyncSession, principal: Principal, request_id: uuid.UUI
 
 
 async def rating_of(session: AsyncSession, request_id: uuid.UUID) -> Rating | None:
-    row = (await session.execute(text(
-        "SELECT request_id, score, comment, channel, rated_by, flagged, rated_at FROM ratings WHERE request_id = :r"),
-        {"r": request_id})).first()
-    return Rating(*row) if row else None
+    row = await repo.rating(session, request_id)
+    return Rating(**row) if row else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -149,3 +149,15 @@ def district_scope(principal: Principal, district: str | None) -> str | None:
     if district is not None and district != principal.district:
         raise OutsideDistrict()
     return principal.district
+
+
+async def district_statistics(session: AsyncSession, reader: Principal, *, district: str | None,
+                              since: datetime | None, until: datetime | None, now: datetime) -> dict:
+    """Requests by category and state, minutes served, ratings and requests left unbooked, for requests
+    created in the period (default: the last 30 days), in the reader's district."""
+    scope = district_scope(reader, district)
+    since, until = since or now - timedelta(days=30), until or now + timedelta(days=366)
+    stats = await repo.statistics(session, district=scope, since=since, until=until, now=now)
+    average = stats.pop("average_rating")
+    return {"district": scope, "from": since, "to": until, **stats,
+            "average_rating": round(float(average), 2) if average is not None else None}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
@@ -47,10 +46,7 @@ async def reinstated(session: AsyncSession, event: AccountReinstated) -> None:
 
 async def _end_future_bookings(session: AsyncSession, volunteer_id: uuid.UUID, *, by: str, reason: str, why: str,
                                now: datetime) -> None:
-    request_ids = list((await session.execute(text(
-        "SELECT request_id FROM bookings WHERE volunteer_id = :v AND status = 'booked' ORDER BY request_id"),
-        {"v": volunteer_id})).scalars())
-    for request_id in request_ids:
+    for request_id in await repo.booked_by_volunteer(session, volunteer_id):
         request = await repo.get(session, request_id, lock=True)
         booking = next(b for b in await repo.bookings(session, request_id)
                        if b.volunteer_id == volunteer_id and b.status == "booked")
