@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import subprocess
@@ -166,7 +167,10 @@ async def lookup_bench(infra, args) -> None:
 async def sos_bench(infra, args) -> None:
     quiet = {f"{s}_LOG_LEVEL": "WARNING" for s in ("GATEWAY", "IDENTITY", "LEDGER", "MATCHING", "AED", "AUDIT")}
     stack = start_stack(infra, extra_env=quiet | {"IDENTITY_ACCESS_TOKEN_TTL_S": "7200",
-                                                  "AED_WAVE_INTERVAL_S": "3600", **dict(e.split("=", 1) for e in args.env)})
+                                                  "AED_WAVE_INTERVAL_S": "3600",
+                                                  # the jobs at their production pace, not the tests' 0.5 s
+                                                  "AED_UPKEEP_INTERVAL_S": "3600", "MATCHING_LIFECYCLE_INTERVAL_S": "60",
+                                                  **dict(e.split("=", 1) for e in args.env)})
     try:
         subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True, capture_output=True,
                        env={**os.environ, **stack.service_env("identity")})
@@ -189,40 +193,58 @@ async def sos_bench(infra, args) -> None:
             await consumer.getmany(timeout_ms=200)
         await consumer.seek_to_end()
         first_alert: dict[str, float] = {}
+        produced_at: dict[str, float] = {}  # the record's timestamp (ms), set by the relay's producer
 
         async def listen() -> None:
             async for record in consumer:
                 event = CloudEvent.from_bytes(record.value)
                 if event.type.endswith("incident.step") and event.data.get("step") == "alerted":
                     first_alert.setdefault(event.data["incident_id"], time.perf_counter())
+                    produced_at.setdefault(event.data["incident_id"], record.timestamp)
         listener = asyncio.create_task(listen())
-        latencies = []
+        rounds = []
         async with httpx.AsyncClient(base_url=stack.url("aed"), timeout=10,
                                      headers={"Authorization": f"Bearer {token}"}) as aed:
-            for n in range(args.incidents):
-                lat, lon = rng.gauss(CENTRE[0], 0.05), rng.gauss(CENTRE[1], 0.06)
-                began = time.perf_counter()
-                response = await aed.post("/api/v1/incidents", json={"position": {"lat": lat, "lon": lon}})
-                incident = response.json()["id"]
-                if not response.json()["alerts"]:
-                    continue  # nobody within reach: no alert to time
-                deadline = began + 5
-                while incident not in first_alert and time.perf_counter() < deadline:
-                    await asyncio.sleep(0.001)
-                if incident in first_alert:
-                    latencies.append((first_alert[incident] - began) * 1000)
+            await aed.get("/healthz")  # the bench's own connection opened before the clock runs
+            gc.collect()
+            gc.freeze()  # nor do the bench's own full collections land on the clock
+            for round_ in range(args.rounds):
+                latencies, accepted_ms, produced_ms = [], [], []
+                for n in range(args.incidents):
+                    lat, lon = rng.gauss(CENTRE[0], 0.05), rng.gauss(CENTRE[1], 0.06)
+                    began, began_wall = time.perf_counter(), time.time()
+                    response = await aed.post("/api/v1/incidents", json={"position": {"lat": lat, "lon": lon}})
+                    answered = time.perf_counter()
+                    incident = response.json()["id"]
+                    if not response.json()["alerts"]:
+                        continue  # nobody within reach: no alert to time
+                    deadline = began + 5
+                    while incident not in first_alert and time.perf_counter() < deadline:
+                        await asyncio.sleep(0.001)
+                    if incident in first_alert:
+                        latencies.append((first_alert[incident] - began) * 1000)
+                        accepted_ms.append((answered - began) * 1000)
+                        produced_ms.append(produced_at[incident] - began_wall * 1000)
+                figures = [pct(values, q) for values in (latencies, accepted_ms, produced_ms) for q in (0.5, 0.99)]
+                rounds.append(figures)
+                print(f"round {round_ + 1}: SOS -> first alert on Kafka ({len(latencies)} incidents) p50 {figures[0]:.1f} ms, "
+                      f"p99 {figures[1]:.1f} ms; SOS answered p50 {figures[2]:.1f}, p99 {figures[3]:.1f}; "
+                      f"record stamped by the relay's producer p50 {figures[4]:.1f}, p99 {figures[5]:.1f}")
         listener.cancel()
         await consumer.stop()
-        print(f"\nSOS -> first responder alert on Kafka ({len(latencies)} incidents with responders in reach): "
-              f"p50 {pct(latencies, 0.5):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms "
-              f"(target p99 <= 100 ms: {pct(latencies, 0.99) / 100:.2f} of the budget)")
+        m = [median([r[i] for r in rounds]) for i in range(6)]
+        print(f"\nSOS -> first responder alert on Kafka (median of {args.rounds} rounds x {args.incidents} SOS): "
+              f"p50 {m[0]:.1f} ms, p99 {m[1]:.1f} ms (target p99 <= 100 ms: {m[1] / 100:.2f} of the budget)")
+        print(f"  of which: SOS answered (HTTP response) p50 {m[2]:.1f} ms, p99 {m[3]:.1f} ms; record stamped by the "
+              f"relay's producer p50 {m[4]:.1f} ms, p99 {m[5]:.1f} ms")
     finally:
         stack.stop()
 
 
 async def main(args: argparse.Namespace) -> None:
     with embedded_infra() as infra:
-        await lookup_bench(infra, args)
+        if not args.sos_only:
+            await lookup_bench(infra, args)
         if not args.lookup_only:
             await sos_bench(infra, args)
 
@@ -236,5 +258,6 @@ if __name__ == "__main__":
     parser.add_argument("--responders", type=int, default=2000)
     parser.add_argument("--incidents", type=int, default=200)
     parser.add_argument("--lookup-only", action="store_true")
+    parser.add_argument("--sos-only", action="store_true")
     parser.add_argument("--env", action="append", default=[], help="NAME=value for the running stack (diagnostics)")
     asyncio.run(main(parser.parse_args()))

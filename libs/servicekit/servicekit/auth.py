@@ -86,6 +86,12 @@ class JwksCache:
             self._keys = keys
             self._fetched_at = time.monotonic()
 
+    async def warm(self) -> None:
+        """Fetch the keys ahead of the first request (best effort: a failure is logged, and the first
+        request fetches again)."""
+        if not self._keys:
+            await self._refresh()
+
     async def key_for(self, kid: str) -> jwt.PyJWK | None:
         stale = time.monotonic() - self._fetched_at > self.settings.jwks_cache_ttl_s
         if kid not in self._keys or stale:

@@ -6,6 +6,7 @@ After every successful commit the registered listeners run (the outbox relay wak
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -27,15 +28,26 @@ class Database:
             listener()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, notify: bool = True) -> AsyncIterator[AsyncSession]:
+        """`notify=False` for the relay's own bookkeeping, which must not wake the relay again."""
         async with self.sessionmaker() as session:
             async with session.begin():
                 yield session
-        self._committed()
+        if notify:
+            self._committed()
 
     async def session_dependency(self) -> AsyncIterator[AsyncSession]:
         async with self.transaction() as session:
             yield session
+
+    async def warm(self, connections: int) -> None:
+        """Open `connections` pooled connections now, so the first requests after a start (an SOS among
+        them) do not each pay a connection handshake."""
+        async def one() -> None:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                await asyncio.sleep(0.05)  # held together, so the pool opens that many
+        await asyncio.gather(*(one() for _ in range(connections)))
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

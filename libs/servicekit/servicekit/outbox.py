@@ -124,6 +124,9 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared before the claim, not after: a commit landing while this round runs sets it again, and
+            # the wait below returns at once — cleared after, that wake was lost until the next poll.
+            self._wake.clear()
             try:
                 await self._ensure_producer()
                 published = await self.publish_pending()
@@ -135,7 +138,6 @@ class OutboxRelay:
                 published = 0
             if published:
                 continue  # drain without waiting
-            self._wake.clear()
             try:
                 async with asyncio.timeout(self.settings.outbox_poll_interval_s):
                     await self._wake.wait()
@@ -144,7 +146,7 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """One claim-publish-mark round; returns how many rows were published."""
-        async with self.db.transaction() as session:
+        async with self.db.transaction(notify=False) as session:
             result = await session.execute(_CLAIM, {"limit": self.settings.outbox_batch_size})
             claimed = [_Row(*r) for r in result.all()]
             if not claimed:
@@ -225,6 +227,6 @@ class OutboxRelay:
         if now - self._last_purge < 60:
             return
         self._last_purge = now
-        async with self.db.transaction() as session:
+        async with self.db.transaction(notify=False) as session:
             await session.execute(_PURGE, {"hours": self.settings.outbox_retention_hours})
             PENDING.set((await session.execute(_COUNT_PENDING)).scalar_one())

@@ -89,3 +89,42 @@ async def test_broker_outage_keeps_events_pending_with_backoff_then_publishes(ki
         await relay.stop()
     assert events[0].data == {"n": 1}
     assert await kit.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+class _GatedRelay(OutboxRelay):
+    """Its first round, having found nothing to publish, waits to be released before it ends — as if a
+    commit landed just after the round's claim. Counts its rounds."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.first_round_done, self.release, self.rounds = asyncio.Event(), asyncio.Event(), 0
+
+    async def publish_pending(self) -> int:
+        self.rounds += 1
+        published = await super().publish_pending()
+        if self.rounds == 1:
+            self.first_round_done.set()
+            await self.release.wait()
+        return published
+
+
+async def test_a_commit_during_a_relay_round_is_published_without_waiting_for_the_poll(kit):
+    settings, db = kit
+    settings = settings.model_copy(update={"outbox_poll_interval_s": 3600})  # only commits wake the relay
+    await ensure_topics(settings, [settings.own_topic])
+    relay = _GatedRelay(db, settings)
+    await relay.start()
+    try:
+        await asyncio.wait_for(relay.first_round_done.wait(), 10)
+        async with db.transaction() as session:  # commits after the first round's claim saw nothing
+            await record_event(session, topic=settings.own_topic, event=_event("late", 1))
+        relay.release.set()
+        events = await _consume(settings, settings.own_topic, 1)
+        assert [e.data["n"] for e in events] == [1]
+        # Idle, it waits: its own bookkeeping commits do not wake it again.
+        rounds = relay.rounds
+        await asyncio.sleep(0.5)
+        assert relay.rounds <= rounds + 1
+    finally:
+        relay.release.set()
+        await relay.stop()

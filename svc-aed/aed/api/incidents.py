@@ -101,9 +101,9 @@ async def sos(body: SosIn, who: Reporter, session: DbSession, request: Request) 
     point = geo.to_wgs84(body.position.lat, body.position.lon, body.position.coord_system)
     if not geo.in_beijing(point):
         raise UnprocessableInput("位置不在北京市范围内", "The position is outside Beijing")
-    incident = await incidents.open_incident(session, who, point=point, address=body.address, note=body.note,
-                                             dispatch_ref=body.dispatch_ref, settings=_settings(request), now=clock.now())
-    return await incidents.view(session, who, incident["id"])
+    incident_id = await incidents.open_incident(session, who, point=point, address=body.address, note=body.note,
+                                                dispatch_ref=body.dispatch_ref, settings=_settings(request), now=clock.now())
+    return await incidents.view(session, who, incident_id)
 
 
 @router.get("/api/v1/incidents/{incident_id}", summary="State, alerts and assignments (caller, 120, staff); "

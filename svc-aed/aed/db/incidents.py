@@ -130,8 +130,9 @@ async def due_waves(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
         {"now": now})).scalars())
 
 
-async def queue_dispatch_update(session: AsyncSession, incident_id: uuid.UUID, body: dict, now: datetime) -> None:
+async def queue_dispatch_updates(session: AsyncSession, incident_id: uuid.UUID, bodies: list[dict], now: datetime) -> None:
+    """In order (ids follow the array's order)."""
     await session.execute(text(
         "INSERT INTO dispatch_updates (incident_id, body, created_at, next_attempt_at)"
-        " VALUES (:i, CAST(:b AS jsonb), :now, :now)"),
-        {"i": incident_id, "b": json.dumps(body, ensure_ascii=False, default=str), "now": now})
+        " SELECT :i, CAST(b AS jsonb), :now, :now FROM unnest(CAST(:b AS text[])) WITH ORDINALITY AS t(b, n) ORDER BY n"),
+        {"i": incident_id, "b": [json.dumps(body, ensure_ascii=False, default=str) for body in bodies], "now": now})

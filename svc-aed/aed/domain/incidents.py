@@ -17,7 +17,7 @@ from contracts.topics import Topic
 from servicekit import geo
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound
-from servicekit.events import build_event, record_event
+from servicekit.events import CloudEvent, build_event, record_event, record_events
 from aed.db import devices as device_repo
 from aed.db import incidents as repo
 from aed.domain import lookup
@@ -30,16 +30,25 @@ _ALERTS = uuid.UUID("3c1b2a4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
 async def _step(session: AsyncSession, settings: AedSettings, incident_id: uuid.UUID, step: str, now: datetime, *,
                 actor: str, responder_id: uuid.UUID | None = None, aed_id: uuid.UUID | None = None,
                 wave: int | None = None, detail: str | None = None) -> None:
-    data = IncidentStep(incident_id=incident_id, step=step, responder_id=responder_id, aed_id=aed_id, wave=wave,
-                        detail=detail, at=now)
-    await record_event(session, topic=Topic.AED, event=build_event(source="aed", data=data, subject=str(incident_id),
-                                                                   actor=actor))
+    await _record_steps(session, settings, incident_id, [IncidentStep(
+        incident_id=incident_id, step=step, responder_id=responder_id, aed_id=aed_id, wave=wave, detail=detail, at=now)],
+        actor=actor, now=now)
+
+
+async def _record_steps(session: AsyncSession, settings: AedSettings, incident_id: uuid.UUID, steps: list[IncidentStep],
+                        *, actor: str, now: datetime, also: list[CloudEvent] = ()) -> None:
+    """Steps as events (with `also`, in one statement) and, when 120 is linked, as updates queued for it."""
+    events = [build_event(source="aed", data=data, subject=str(incident_id), actor=actor) for data in steps]
+    await record_events(session, topic=Topic.AED, events=[(e, None) for e in [*events, *also]])
     if settings.dispatch_webhook_url:
-        await repo.queue_dispatch_update(session, incident_id, {"kind": "step", **data.model_dump(mode="json")}, now)
+        await repo.queue_dispatch_updates(session, incident_id, [
+            {"kind": "step", **data.model_dump(mode="json")} for data in steps], now)
 
 
 async def open_incident(session: AsyncSession, who: Principal, *, point: geo.Point, address: str | None,
-                        note: str | None, dispatch_ref: str | None, settings: AedSettings, now: datetime) -> dict:
+                        note: str | None, dispatch_ref: str | None, settings: AedSettings, now: datetime) -> uuid.UUID:
+    """Stores the incident and alerts the first wave in the caller's transaction (one commit: an SOS is
+    never stored without its alerts); returns the incident's id."""
     source = "120" if who.kind == "partner" else "app"
     incident = {"id": uuid.uuid4(), "lat": point.lat, "lon": point.lon, "address": address, "note": note,
                 "source": source, "reported_by": who.id, "dispatch_ref": dispatch_ref, "state": "open",
@@ -50,13 +59,13 @@ async def open_incident(session: AsyncSession, who: Principal, *, point: geo.Poi
         incident_id=incident["id"], source=source, reported_by=who.id, aeds_nearby=len(aeds),
         responders_nearby=0, opened_at=now), subject=str(incident["id"]), actor=who.id))
     if settings.dispatch_webhook_url:
-        await repo.queue_dispatch_update(session, incident["id"], {
+        await repo.queue_dispatch_updates(session, incident["id"], [{
             "kind": "opened", "incident_id": str(incident["id"]), "position": {"lat": point.lat, "lon": point.lon},
             "address": address, "note": note, "source": source, "dispatch_ref": dispatch_ref,
             "aeds_nearby": [{"aed_id": str(a["id"]), "distance_m": round(a["distance_m"])} for a in aeds],
-            "opened_at": now.isoformat()}, now)
-    await next_wave(session, incident["id"], settings=settings, now=now, force=True)
-    return await repo.incident(session, incident["id"])  # type: ignore[return-value]
+            "opened_at": now.isoformat()}], now)
+    await next_wave(session, incident["id"], settings=settings, now=now, force=True, incident=incident)
+    return incident["id"]
 
 
 async def _usable_aeds(session: AsyncSession, incident: dict, settings: AedSettings, now: datetime) -> list[dict]:
@@ -66,13 +75,17 @@ async def _usable_aeds(session: AsyncSession, incident: dict, settings: AedSetti
 
 
 async def next_wave(session: AsyncSession, incident_id: uuid.UUID, *, settings: AedSettings, now: datetime,
-                    force: bool = False) -> int:
+                    force: bool = False, incident: dict | None = None) -> int:
     """Alert the next nearest responders — at the start and when a wave's time is up (`force`), or when a
-    decline leaves fewer pending or accepted than needed; returns how many were alerted."""
-    incident = await repo.incident(session, incident_id, lock=True)
-    if incident is None or incident["state"] != "open":
-        return 0
-    current = await repo.alerts(session, incident_id)
+    decline leaves fewer pending or accepted than needed; returns how many were alerted. `incident`: one
+    this transaction has just inserted (nobody else can see it, so no lock and no alerts yet)."""
+    if incident is None:
+        incident = await repo.incident(session, incident_id, lock=True)
+        if incident is None or incident["state"] != "open":
+            return 0
+        current = await repo.alerts(session, incident_id)
+    else:
+        current = []
     engaged = sum(1 for a in current if a["status"] in ("sent", "accepted"))
     accepted = sum(1 for a in current if a["status"] == "accepted")
     if accepted >= incident["needed"]:
@@ -87,23 +100,22 @@ async def next_wave(session: AsyncSession, incident_id: uuid.UUID, *, settings: 
     wave = incident["wave"] + (1 if found else 0)
     if found:
         await repo.insert_alerts(session, incident_id, wave, found, now)
-        for responder in found:
-            await _step(session, settings, incident_id, "alerted", now, actor="system",
-                        responder_id=responder["person_id"], wave=wave)
-            await _alert_message(session, incident_id, responder, now)
+        await _record_steps(session, settings, incident_id, [
+            IncidentStep(incident_id=incident_id, step="alerted", responder_id=r["person_id"], wave=wave, at=now)
+            for r in found], actor="system", now=now, also=[_alert_message(incident_id, r, now) for r in found])
     await repo.update_incident(session, incident_id, wave=wave,
                                next_wave_at=now + timedelta(seconds=settings.wave_interval_s))
     return len(found)
 
 
-async def _alert_message(session: AsyncSession, incident_id: uuid.UUID, responder: dict, now: datetime) -> None:
+def _alert_message(incident_id: uuid.UUID, responder: dict, now: datetime) -> CloudEvent:
     """The alert reaches the responder's phone (identity delivers it); the app also polls for it."""
     data = IncidentAlertRequested(
         notification_id=uuid.uuid5(_ALERTS, f"{incident_id}:{responder['person_id']}"), person_id=responder["person_id"],
         template="incident_alert", requested_at=now, page=f"pages/incidents/alert?id={incident_id}",
         data={"item": "急救呼叫", "time": now.astimezone(lookup.BEIJING).strftime("%Y-%m-%d %H:%M"),
               "status": f"距您约{round(responder['distance_m'])}米，请尽快响应"})
-    await record_event(session, topic=Topic.AED, event=build_event(source="aed", data=data, subject=str(incident_id)))
+    return build_event(source="aed", data=data, subject=str(incident_id))
 
 
 async def respond(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, accept: bool,
