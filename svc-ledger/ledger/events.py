@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,6 +54,11 @@ def handlers(settings: LedgerSettings) -> dict[str, tuple[type[EventData], Handl
     }
 
 
+async def place_submitted_holds(session: AsyncSession, events: list[CloudEvent], *, grace: timedelta) -> None:
+    """Consecutive request submissions of one poll are held together (one lock statement for all)."""
+    await holds.place_holds(session, [RequestSubmitted.read(e.data) for e in events], now=clock.now(), grace=grace)
+
+
 async def settle_completed_services(session: AsyncSession, events: list[CloudEvent]) -> None:
     """Consecutive service completions of one poll settle together (a fixed number of statements)."""
     await settlement.settle_services(session, [ServiceCompleted.read(e.data) for e in events], now=clock.now())
@@ -63,4 +69,6 @@ def consumers(runtime: Runtime) -> list[EventConsumer]:
     return [EventConsumer(name="ledger", topics=[Topic.IDENTITY.value, Topic.MATCHING.value, Topic.AUDIT.value],
                           db=runtime.db, settings=runtime.settings,
                           handlers={t: handler for t, (_, handler) in table.items()},
-                          batch_handlers={ServiceCompleted.TYPE: settle_completed_services})]
+                          batch_handlers={ServiceCompleted.TYPE: settle_completed_services,
+                                          RequestSubmitted.TYPE: partial(place_submitted_holds, grace=timedelta(
+                                              hours=runtime.settings.hold_grace_hours))})]  # type: ignore[attr-defined]

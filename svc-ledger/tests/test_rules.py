@@ -215,3 +215,36 @@ async def test_a_batch_of_completions_settles_each_request_once(ledger):
     assert (await ledger.view(second)).balance == 0
     assert (await ledger.view(elder)).balance == 1000 - 90  # serving oneself pays nothing; the hold is released
     assert (await ledger.view(elder)).held == 0
+
+
+async def test_a_batch_of_submissions_holds_in_arrival_order_each_request_once(ledger):
+    from contracts.matching import RequestSubmitted
+
+    elder, young, other = (await ledger.person(special=["advanced_age"]), await ledger.person(turns_60_on=YOUNG),
+                           await ledger.person(special=["advanced_age"]))
+    await ledger.grant(elder, 100)
+    await ledger.grant(other, 60)
+    already = await ledger.submit(other, 30)
+
+    def submitted(request_id, who, minutes):
+        ends = datetime.now(UTC) + timedelta(days=1)
+        return RequestSubmitted(request_id=request_id, elder_id=who, district="110105", category="情感慰藉",
+                                estimated_minutes=minutes, starts_at=ends - timedelta(minutes=minutes), ends_at=ends,
+                                submitted_by=str(who), submitted_at=datetime.now(UTC))
+    first, second, third, broke = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    batch = [submitted(first, elder, 60), submitted(already, other, 30), submitted(second, elder, 30),
+             submitted(first, elder, 90), submitted(third, elder, 20), submitted(broke, young, 10),
+             submitted(uuid.uuid4(), other, 30)]
+    async with ledger.db.transaction() as session:
+        placed = await holds.place_holds(session, batch, now=datetime.now(UTC), grace=timedelta(hours=1))
+    # first (60, its repeat ignored) and second (30) fit in 100; third (20) no longer does; `already` was held
+    # before; the young person has nothing; the other elder's fresh 30 fits beside the earlier 30.
+    assert placed == 3
+    assert (await ledger.view(elder)).held == 90
+    assert (await ledger.view(other)).held == 60
+    assert await ledger.scalar("SELECT count(*) FROM holds WHERE request_id = ANY(:r)",
+                               r=[first, second, third, broke]) == 2
+    reasons = await ledger.scalar(
+        "SELECT array_agg(payload::jsonb -> 'data' ->> 'reason_code' ORDER BY id) FROM outbox"
+        " WHERE event_type = 'timebank.ledger.hold.rejected'")
+    assert reasons == ["insufficient_coins", "insufficient_coins"]

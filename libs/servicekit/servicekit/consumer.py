@@ -5,7 +5,10 @@ The events of one poll are applied in one transaction: its event ids go into
 seen before run in that same transaction, so a redelivered event is a no-op. Offsets are committed only
 after the transaction commits. If anything in the batch fails, the batch is rolled back and re-applied
 event by event, each in its own savepoint, so one bad event does not hold back the others; an event that
-keeps failing is retried, then sent to `<topic>.dlq` with the error (ADR 3).
+keeps failing is retried, then sent to `<topic>.dlq` with the error (ADR 3). A transient conflict —
+PostgreSQL's deadlock, serialization or lock-timeout errors, which two consumers of one group touching the
+same accounts can meet — is not the event's fault: the batch is retried whole, and such an error never
+counts toward dead-lettering.
 
 Handlers take one event; a projection that can write many effects at once may register a batch handler,
 which gets consecutive events of its type together. A consumer that records everything (the audit trail)
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -41,6 +45,28 @@ Unseen = Callable[[AsyncSession, list[CloudEvent]], Awaitable[list[CloudEvent]]]
 APPLIED = Counter("consumer_events_applied_total", "Events whose effects were committed", ["consumer", "type"])
 DUPLICATES = Counter("consumer_events_duplicate_total", "Redelivered events skipped", ["consumer"])
 DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events sent to a DLQ", ["consumer"])
+CONFLICTS = Counter("consumer_transient_conflicts_total", "Batches retried after a deadlock or serialization error",
+                    ["consumer"])
+
+# deadlock_detected, serialization_failure, lock_not_available: retrying the transaction is the remedy.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+TRANSIENT_RETRIES = 10
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True if a PostgreSQL error anywhere in the chain is one that retrying the transaction resolves."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) in TRANSIENT_SQLSTATES or getattr(current, "pgcode", None) in TRANSIENT_SQLSTATES:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+async def _conflict_backoff(attempt: int) -> None:
+    await asyncio.sleep(random.uniform(0.005, 0.02) * 2 ** min(attempt, 6))  # jittered: the two sides part
 
 _MARK_PROCESSED = text(
     "INSERT INTO processed_events (consumer, event_id, event_type) VALUES (:consumer, :event_id, :event_type) "
@@ -63,6 +89,7 @@ def dlq_topic(topic: str) -> str:
 class _Failure:
     record: ConsumerRecord
     error: str
+    transient: bool = False
 
 
 class EventConsumer:
@@ -171,12 +198,20 @@ class EventConsumer:
                 failures.append(_Failure(record, f"unreadable event: {exc}"))
         if not parsed:
             return failures
-        try:
-            async with self.db.transaction() as session:
-                await self._apply_together(session, [event for _, event in parsed])
-        except Exception:
-            log.warning("batch failed; applying its events one by one", extra={"consumer": self.name}, exc_info=True)
-            failures += await self._apply_one_by_one(parsed)
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                async with self.db.transaction() as session:
+                    await self._apply_together(session, [event for _, event in parsed])
+                return failures
+            except Exception as exc:
+                if is_transient(exc) and attempt < TRANSIENT_RETRIES:
+                    CONFLICTS.labels(self.name).inc()
+                    await _conflict_backoff(attempt)
+                    continue
+                log.warning("batch failed; applying its events one by one", extra={"consumer": self.name},
+                            exc_info=True)
+                failures += await self._apply_one_by_one(parsed)
+                return failures
         return failures
 
     async def _apply_together(self, session: AsyncSession, events: list[CloudEvent]) -> None:
@@ -241,7 +276,7 @@ class EventConsumer:
                     async with session.begin_nested():
                         await self._apply_one(session, event)
                 except Exception as exc:
-                    failures.append(_Failure(record, f"{type(exc).__name__}: {exc}"))
+                    failures.append(_Failure(record, f"{type(exc).__name__}: {exc}", transient=is_transient(exc)))
         return failures
 
     async def _apply_one(self, session: AsyncSession, event: CloudEvent) -> bool:
@@ -263,8 +298,14 @@ class EventConsumer:
     async def _retry_or_dead_letter(self, failure: _Failure) -> None:
         error = failure.error
         if not error.startswith("unreadable"):
-            for attempt in range(self.settings.consumer_max_retries):
-                await asyncio.sleep(self.settings.consumer_retry_backoff_s * (2**attempt))
+            attempt, conflicts = 0, 0
+            while attempt < self.settings.consumer_max_retries:
+                if failure.transient and conflicts < TRANSIENT_RETRIES:
+                    await _conflict_backoff(conflicts)  # a conflict is not the event's fault: no attempt spent
+                    conflicts += 1
+                else:
+                    await asyncio.sleep(self.settings.consumer_retry_backoff_s * (2**attempt))
+                    attempt += 1
                 try:
                     event = CloudEvent.from_bytes(failure.record.value)
                     async with self.db.transaction() as session:
@@ -272,6 +313,7 @@ class EventConsumer:
                     return
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
+                    failure = _Failure(failure.record, error, transient=is_transient(exc))
         await self._dead_letter(failure.record, error)
 
     async def _dead_letter(self, record: ConsumerRecord, error: str,

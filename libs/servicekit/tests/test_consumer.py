@@ -1,10 +1,10 @@
 import asyncio
 import uuid
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
-from servicekit.consumer import EventConsumer, dlq_topic
+from servicekit.consumer import TRANSIENT_RETRIES, EventConsumer, dlq_topic
 from servicekit.events import CloudEvent
 from servicekit.kafka import ensure_topics
 
@@ -125,3 +125,44 @@ async def test_batch_handlers_get_consecutive_events_of_their_type_in_order(kit)
     flat = [n for _, ns in calls for n in ns]
     assert flat == [1, 2, 3, 4, 5]
     assert ("single", [3]) in calls and all(kind == "batch" for kind, ns in calls if 3 not in ns)
+
+
+_DEADLOCK = text("DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; END $$")
+
+
+async def test_a_deadlock_retries_the_batch_and_never_dead_letters(kit):
+    """PostgreSQL's own deadlock error (raised for real, SQLSTATE 40P01) on the batch and on the event alone:
+    the events still apply, once, and nothing reaches the DLQ, though the conflicts outnumber the retries a
+    failing event gets."""
+    settings, db = kit
+    topic = f"in-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(settings, [topic, dlq_topic(topic)])
+    # More than the batch's retries (so the batch splits), then more than a failing event's retries.
+    conflicts = {"left": TRANSIENT_RETRIES + 2 + settings.consumer_max_retries + 2}
+
+    async def contended(session, event):
+        if event.data["n"] == 2 and conflicts["left"] > 0:
+            conflicts["left"] -= 1
+            await session.execute(_DEADLOCK)
+        await _record_effect(session, event)
+
+    await _produce(settings, topic, [_event(n).to_bytes() for n in (1, 2, 3)])
+    consumer = EventConsumer(name="c4", topics=[topic], handlers={TYPE: contended}, db=db, settings=settings)
+    await consumer._open()
+    seen = 0
+    async with asyncio.timeout(30):
+        while seen < 3:
+            seen += await consumer.poll_once()
+    await consumer._close()
+    assert conflicts["left"] == 0
+    assert await kit.scalar("SELECT count(*) FROM effects") == 3
+    assert await kit.scalar("SELECT count(DISTINCT event_id) FROM effects") == 3
+
+    reader = AIOKafkaConsumer(dlq_topic(topic), bootstrap_servers=settings.kafka_bootstrap_servers,
+                              group_id=f"dlq-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest")
+    await reader.start()
+    try:
+        letters = await reader.getmany(timeout_ms=1500)
+    finally:
+        await reader.stop()
+    assert not any(letters.values())

@@ -73,13 +73,15 @@ async def lock_holds(session: AsyncSession, request_ids: list[uuid.UUID]) -> dic
     return {row.request_id: row for row in rows}
 
 
-async def insert_hold(session: AsyncSession, *, hold_id: uuid.UUID, request_id: uuid.UUID, elder_id: uuid.UUID,
-                      amount: int, expires_at: datetime) -> bool:
-    row = (await session.execute(text(
-        "INSERT INTO holds (id, request_id, elder_id, amount, status, expires_at)"
-        " VALUES (:id, :r, :e, :a, 'pending', :x) ON CONFLICT (request_id) DO NOTHING RETURNING id"),
-        {"id": hold_id, "r": request_id, "e": elder_id, "a": amount, "x": expires_at})).first()
-    return row is not None
+async def insert_holds(session: AsyncSession, holds: list[dict]) -> None:
+    """Pending holds (id, request_id, elder_id, amount, expires_at), one statement."""
+    if holds:
+        await session.execute(text(
+            "INSERT INTO holds (id, request_id, elder_id, amount, status, expires_at)"
+            " SELECT id, r, e, a, 'pending', x FROM unnest(CAST(:ids AS uuid[]), CAST(:r AS uuid[]), CAST(:e AS uuid[]),"
+            " CAST(:a AS bigint[]), CAST(:x AS timestamptz[])) AS h(id, r, e, a, x)"),
+            {"ids": [h["id"] for h in holds], "r": [h["request_id"] for h in holds], "e": [h["elder_id"] for h in holds],
+             "a": [h["amount"] for h in holds], "x": [h["expires_at"] for h in holds]})
 
 
 async def resolve_hold(session: AsyncSession, hold_id: uuid.UUID, status: str) -> None:

@@ -19,7 +19,7 @@ from ledger.domain import operations
 from ledger.domain.book import (OWN_SERVICE_ORDER, OWN_SERVICE_UNDER_60, Book, available_in, draw, escrow_shard)
 from ledger.domain.clock import beijing_date
 from ledger.domain.errors import InsufficientCoins
-from ledger.domain.publish import publish
+from ledger.domain.publish import publish, publish_many
 
 UNDER_60_REASON = "未满60周岁，本人服务所得和受赠的时间币暂不能兑换服务；政府赠予和公益分配的时间币可以使用"
 INSUFFICIENT_REASON = "时间币可用余额不足，无法发布该需求"
@@ -34,39 +34,60 @@ def spendable_origins(turns_60_on, today) -> tuple[str, ...]:
 async def place_hold(session: AsyncSession, request: RequestSubmitted, *, now: datetime, grace: timedelta) -> bool:
     """Hold the request's estimated minutes on the elder's accounts; publish placed or rejected. At most
     once per request."""
-    started = await operations.begin(session, actor="matching", key=f"hold:{request.request_id}", kind="hold",
-                                     body={"request_id": request.request_id, "amount": request.estimated_minutes})
-    if isinstance(started, operations.Replayed):
-        return False
-    await repository.insert_person_accounts(session, request.elder_id)
-    facts = await holders.facts(session, request.elder_id)
-    order = spendable_origins(facts.turns_60_on if facts else None, beijing_date(now))
-    book = Book(session, started.operation_id)
-    shard = escrow_shard(request.request_id)
-    await book.lock(persons=[request.elder_id], shards=[shard])
-    pockets = book.pockets(request.elder_id)
-    try:
-        parts = draw(pockets, order, request.estimated_minutes)
-    except InsufficientCoins:
-        under_60 = order == OWN_SERVICE_UNDER_60 and available_in(pockets, OWN_SERVICE_ORDER) >= request.estimated_minutes
-        await publish(session, HoldRejected(
-            request_id=request.request_id, elder_id=request.elder_id, amount=request.estimated_minutes,
-            reason_code="under_60" if under_60 else "insufficient_coins",
-            reason=UNDER_60_REASON if under_60 else INSUFFICIENT_REASON, rejected_at=now), subject=request.request_id)
-        await operations.finish(session, started.operation_id, {"placed": False})
-        return False
-    hold_id, expires_at = uuid.uuid4(), request.ends_at + grace
-    escrow = book.system("escrow", shard=shard)
-    for pocket, amount in parts:
-        book.pend(pocket, escrow, amount, kind="settlement", reference=request.request_id, expires_at=expires_at)
-    await repository.insert_hold(session, hold_id=hold_id, request_id=request.request_id, elder_id=request.elder_id,
-                                 amount=request.estimated_minutes, expires_at=expires_at)
+    return await place_holds(session, [request], now=now, grace=grace) == 1
+
+
+async def place_holds(session: AsyncSession, requests: list[RequestSubmitted], *, now: datetime,
+                      grace: timedelta) -> int:
+    """Many requests' holds in one transaction with a fixed number of statements (the consumer hands over a
+    whole poll): every account involved locked in one statement, in id order, so two consumers never
+    deadlock over them. In arrival order, an elder's later request sees what the earlier ones held. At
+    most once per request; returns how many were placed."""
+    unique = list({r.request_id: r for r in reversed(requests)}.values())[::-1]  # first of each request
+    started = await operations.begin_many(session, actor="matching", kind="hold",
+                                          keys=[f"hold:{r.request_id}" for r in unique])
+    requests = [r for r in unique if f"hold:{r.request_id}" in started]
+    if not requests:
+        return 0
+    elders = sorted({r.elder_id for r in requests})
+    await repository.insert_accounts_of(session, elders)
+    facts = await holders.facts_of(session, elders)
+    book = Book(session, uuid.uuid4())
+    await book.lock(persons=elders, shards=sorted({escrow_shard(r.request_id) for r in requests}))
+    today = beijing_date(now)
+    events: list[tuple[HoldPlaced | HoldRejected, uuid.UUID]] = []
+    results: dict[uuid.UUID, dict] = {}
+    new_holds: list[dict] = []
+    for request in requests:
+        operation_id = book.operation_id = started[f"hold:{request.request_id}"]
+        elder = facts.get(request.elder_id)
+        order = spendable_origins(elder.turns_60_on if elder else None, today)
+        pockets = book.pockets(request.elder_id)
+        try:
+            parts = draw(pockets, order, request.estimated_minutes)
+        except InsufficientCoins:
+            under_60 = order == OWN_SERVICE_UNDER_60 and available_in(pockets, OWN_SERVICE_ORDER) >= request.estimated_minutes
+            events.append((HoldRejected(
+                request_id=request.request_id, elder_id=request.elder_id, amount=request.estimated_minutes,
+                reason_code="under_60" if under_60 else "insufficient_coins",
+                reason=UNDER_60_REASON if under_60 else INSUFFICIENT_REASON, rejected_at=now), request.request_id))
+            results[operation_id] = {"placed": False}
+            continue
+        hold_id, expires_at = uuid.uuid4(), request.ends_at + grace
+        escrow = book.system("escrow", shard=escrow_shard(request.request_id))
+        for pocket, amount in parts:
+            book.pend(pocket, escrow, amount, kind="settlement", reference=request.request_id, expires_at=expires_at)
+        new_holds.append({"id": hold_id, "request_id": request.request_id, "elder_id": request.elder_id,
+                          "amount": request.estimated_minutes, "expires_at": expires_at})
+        events.append((HoldPlaced(hold_id=hold_id, request_id=request.request_id, elder_id=request.elder_id,
+                                  amount=request.estimated_minutes, expires_at=expires_at, placed_at=now),
+                       request.request_id))
+        results[operation_id] = {"placed": True, "hold_id": str(hold_id)}
+    await repository.insert_holds(session, new_holds)
     await book.write()
-    await publish(session, HoldPlaced(hold_id=hold_id, request_id=request.request_id, elder_id=request.elder_id,
-                                      amount=request.estimated_minutes, expires_at=expires_at, placed_at=now),
-                  subject=request.request_id)
-    await operations.finish(session, started.operation_id, {"placed": True, "hold_id": str(hold_id)})
-    return True
+    await publish_many(session, events)
+    await operations.finish_many(session, results)
+    return len(new_holds)
 
 
 async def release_hold(session: AsyncSession, request_id: uuid.UUID, *, now: datetime, why: str = "voided") -> bool:
