@@ -115,3 +115,37 @@ async def hours_of(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUI
     for row in rows:
         out.setdefault(row.aed_id, []).append((row.weekday, row.opens, row.closes))
     return out
+
+
+async def add_inspection(session: AsyncSession, aed_id: uuid.UUID, *, inspected_on: date, result: str,
+                         notes: str | None, by: str, at: datetime) -> None:
+    await session.execute(text(
+        "INSERT INTO inspections (id, aed_id, inspected_on, result, notes, by, at) VALUES (:i, :a, :d, :r, :n, :by, :at)"),
+        {"i": uuid.uuid4(), "a": aed_id, "d": inspected_on, "r": result, "n": notes, "by": by, "at": at})
+
+
+_EXPIRING = text("""
+SELECT id, district, organisation_id, battery_expires_on, adult_pads_expires_on, child_pads_expires_on,
+       least(battery_expires_on, adult_pads_expires_on, child_pads_expires_on) AS earliest
+FROM aeds
+WHERE status <> 'removed'
+  AND least(battery_expires_on, adult_pads_expires_on, child_pads_expires_on) <= :horizon
+  AND (expiry_notified_for IS DISTINCT FROM least(battery_expires_on, adult_pads_expires_on, child_pads_expires_on)
+       OR (least(battery_expires_on, adult_pads_expires_on, child_pads_expires_on) < :today
+           AND expired_notified_for IS DISTINCT FROM least(battery_expires_on, adult_pads_expires_on, child_pads_expires_on)))
+FOR UPDATE SKIP LOCKED
+""")
+
+
+async def expiring(session: AsyncSession, *, horizon: date, today: date) -> list[dict]:
+    """Devices with a consumable expiring by `horizon` not yet announced for that date (or, once it has
+    passed, not yet announced as expired); locked, so replicas share them."""
+    return [dict(row) for row in (await session.execute(_EXPIRING, {"horizon": horizon, "today": today})).mappings()]
+
+
+async def mark_expiry_announced(session: AsyncSession, aed_id: uuid.UUID, earliest: date, *, today: date) -> None:
+    await session.execute(text(
+        "UPDATE aeds SET expiry_notified_for = :d,"
+        " expired_notified_for = CASE WHEN CAST(:d AS date) < CAST(:today AS date) THEN CAST(:d AS date)"
+        " ELSE expired_notified_for END WHERE id = :i"),
+        {"d": earliest, "today": today, "i": aed_id})

@@ -1,7 +1,6 @@
 """Queries on responders, duty positions, incidents and their alerts."""
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 
@@ -128,11 +127,3 @@ async def due_waves(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
     return list((await session.execute(text(
         "SELECT id FROM incidents WHERE state = 'open' AND next_wave_at <= :now ORDER BY next_wave_at LIMIT 100"),
         {"now": now})).scalars())
-
-
-async def queue_dispatch_updates(session: AsyncSession, incident_id: uuid.UUID, bodies: list[dict], now: datetime) -> None:
-    """In order (ids follow the array's order)."""
-    await session.execute(text(
-        "INSERT INTO dispatch_updates (incident_id, body, created_at, next_attempt_at)"
-        " SELECT :i, CAST(b AS jsonb), :now, :now FROM unnest(CAST(:b AS text[])) WITH ORDINALITY AS t(b, n) ORDER BY n"),
-        {"i": incident_id, "b": [json.dumps(body, ensure_ascii=False, default=str) for body in bodies], "now": now})

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.districts import DISTRICTS
+from aed.db import organisations as repo
 
 
 async def coverage(session: AsyncSession, *, district: str | None, population: dict[str, int], standard: float) -> dict:
-    by_district = dict((await session.execute(text(
-        "SELECT district, count(*) FROM aeds WHERE status <> 'removed' AND (CAST(:d AS text) IS NULL OR district = :d)"
-        " GROUP BY district"), {"d": district})).all())
+    by_district = await repo.devices_by_district(session, district)
     districts = []
     for code in ([district] if district else list(DISTRICTS)):
         people = population.get(code, 0)
@@ -23,15 +21,10 @@ async def coverage(session: AsyncSession, *, district: str | None, population: d
         districts.append({"district": code, "name": DISTRICTS[code], "devices": devices, "population": people,
                           "per_1000": per_1000, "needed_for_standard": max(0, math.ceil(people * standard / 1000) - devices),
                           "below_standard": per_1000 is not None and per_1000 < standard})
-    rows = (await session.execute(text("""
-        SELECT o.id, o.name, o.kind, o.district, o.headcount, count(a.id) FILTER (WHERE a.status <> 'removed') AS devices
-        FROM organisations o LEFT JOIN aeds a ON a.organisation_id = o.id
-        WHERE CAST(:d AS text) IS NULL OR o.district = :d
-        GROUP BY o.id ORDER BY o.district, o.name"""), {"d": district})).mappings().all()
     organisations = []
-    for row in rows:
+    for row in await repo.with_device_counts(session, district):
         per_1000 = round(row["devices"] / row["headcount"] * 1000, 4) if row["headcount"] else None
-        organisations.append({**dict(row), "per_1000": per_1000,
+        organisations.append({**row, "per_1000": per_1000,
                               "needed_for_standard": max(0, math.ceil(row["headcount"] * standard / 1000) - row["devices"]),
                               "below_standard": per_1000 is not None and per_1000 < standard})
     return {"standard_per_1000": standard, "districts": districts, "organisations": organisations,

@@ -8,7 +8,6 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.aed import AedChanged, AedInspected, AedRegistered
@@ -19,6 +18,7 @@ from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound
 from servicekit.events import build_event, record_event
 from aed.db import devices as repo
+from aed.db import organisations as organisation_repo
 from aed.domain import hours as opening
 
 Status = Literal["working", "out_of_service", "temporarily_absent", "removed", "unknown"]
@@ -125,9 +125,7 @@ def columns_of(fields: DeviceFields) -> dict[str, Any]:
 async def _member(session: AsyncSession, staff_id: str, organisation_id: uuid.UUID | None) -> bool:
     if organisation_id is None:
         return False
-    return (await session.execute(text(
-        "SELECT EXISTS (SELECT 1 FROM organisation_staff WHERE staff_id = :s AND organisation_id = :o)"),
-        {"s": staff_id, "o": organisation_id})).scalar_one()
+    return await organisation_repo.is_staff(session, staff_id, organisation_id)
 
 
 async def may_manage(session: AsyncSession, who: Principal, *, district: str, organisation_id: uuid.UUID | None) -> bool:
@@ -144,8 +142,7 @@ async def may_manage(session: AsyncSession, who: Principal, *, district: str, or
 async def _organisation_district(session: AsyncSession, organisation_id: uuid.UUID | None) -> str | None:
     if organisation_id is None:
         return None
-    district = (await session.execute(text("SELECT district FROM organisations WHERE id = :o"),
-                                      {"o": organisation_id})).scalar()
+    district = (await organisation_repo.districts_of(session, [organisation_id])).get(organisation_id)
     if district is None:
         raise NotFound("所属单位不存在", "No such organisation")
     return district
@@ -214,9 +211,7 @@ async def inspect(session: AsyncSession, who: Principal, aed_id: uuid.UUID, *, i
         raise NotFound("设备不存在", "No such device")
     if not await may_manage(session, who, district=current["district"], organisation_id=current["organisation_id"]):
         raise Forbidden("只能检查本单位或本区的设备", "Only the owner's staff or the district's")
-    await session.execute(text(
-        "INSERT INTO inspections (id, aed_id, inspected_on, result, notes, by, at) VALUES (:i, :a, :d, :r, :n, :by, :at)"),
-        {"i": uuid.uuid4(), "a": aed_id, "d": inspected_on, "r": result, "n": notes, "by": who.id, "at": now})
+    await repo.add_inspection(session, aed_id, inspected_on=inspected_on, result=result, notes=notes, by=who.id, at=now)
     wanted: dict[str, Any] = {"last_inspected_on": max(inspected_on, current["last_inspected_on"] or inspected_on), **replaced}
     cleared = result == "ok" and current["restock_required"]
     if cleared:

@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
 from servicekit.errors import UnprocessableInput
 from aed.db import devices as repo
+from aed.db import organisations as organisation_repo
 from aed.domain import devices
 
 MAX_ROWS = 5000
@@ -89,8 +89,7 @@ async def import_devices(session: AsyncSession, admin: Principal, rows: list[tup
         seen.setdefault(device.serial, row)
         parsed.append((row, device))
     organisations = {d.organisation_id for _, d in parsed if d.organisation_id}
-    known = dict((await session.execute(text("SELECT id, district FROM organisations WHERE id = ANY(:o)"),
-                                        {"o": list(organisations)})).all()) if organisations else {}
+    known = await organisation_repo.districts_of(session, list(organisations))
     for row, d in parsed:
         if d.organisation_id and d.organisation_id not in known:
             errors.append({"row": row, "field": "organisation_id", "message": "no such organisation"})

@@ -19,6 +19,7 @@ from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound
 from servicekit.events import CloudEvent, build_event, record_event, record_events
 from aed.db import devices as device_repo
+from aed.db import dispatch as dispatch_repo
 from aed.db import incidents as repo
 from aed.domain import lookup
 from aed.domain.devices import apply_changes
@@ -41,7 +42,7 @@ async def _record_steps(session: AsyncSession, settings: AedSettings, incident_i
     events = [build_event(source="aed", data=data, subject=str(incident_id), actor=actor) for data in steps]
     await record_events(session, topic=Topic.AED, events=[(e, None) for e in [*events, *also]])
     if settings.dispatch_webhook_url:
-        await repo.queue_dispatch_updates(session, incident_id, [
+        await dispatch_repo.queue(session, incident_id, [
             {"kind": "step", **data.model_dump(mode="json")} for data in steps], now)
 
 
@@ -59,7 +60,7 @@ async def open_incident(session: AsyncSession, who: Principal, *, point: geo.Poi
         incident_id=incident["id"], source=source, reported_by=who.id, aeds_nearby=len(aeds),
         responders_nearby=0, opened_at=now), subject=str(incident["id"]), actor=who.id))
     if settings.dispatch_webhook_url:
-        await repo.queue_dispatch_updates(session, incident["id"], [{
+        await dispatch_repo.queue(session, incident["id"], [{
             "kind": "opened", "incident_id": str(incident["id"]), "position": {"lat": point.lat, "lon": point.lon},
             "address": address, "note": note, "source": source, "dispatch_ref": dispatch_ref,
             "aeds_nearby": [{"aed_id": str(a["id"]), "distance_m": round(a["distance_m"])} for a in aeds],

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.districts import DISTRICTS
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
+from aed.db import organisations as repo
 
 Kind = Literal["primary_secondary_school", "vocational_school", "university", "venue"]
 
@@ -27,28 +27,22 @@ async def create(session: AsyncSession, who: Principal, *, name: str, kind: Kind
         raise UnprocessableInput("区代码不存在", f"Unknown district {district}")
     _in_reach(who, district)
     organisation_id = uuid.uuid4()
-    inserted = (await session.execute(text(
-        "INSERT INTO organisations (id, name, kind, district, headcount, created_by) VALUES (:i, :n, :k, :d, :h, :by)"
-        " ON CONFLICT DO NOTHING RETURNING id"),
-        {"i": organisation_id, "n": name, "k": kind, "d": district, "h": headcount, "by": who.id})).first()
-    if inserted is None:
+    if not await repo.insert(session, {"id": organisation_id, "name": name, "kind": kind, "district": district,
+                                       "headcount": headcount, "created_by": who.id}):
         raise Conflict("本区已有同名单位", "The district has an organisation of that name")
     return await get(session, organisation_id)
 
 
 async def get(session: AsyncSession, organisation_id: uuid.UUID) -> dict:
-    row = (await session.execute(text("SELECT id, name, kind, district, headcount FROM organisations WHERE id = :i"),
-                                 {"i": organisation_id})).mappings().first()
-    if row is None:
+    organisation = await repo.get(session, organisation_id)
+    if organisation is None:
         raise NotFound("单位不存在", "No such organisation")
-    return dict(row)
+    return organisation
 
 
 async def add_staff(session: AsyncSession, who: Principal, organisation_id: uuid.UUID, staff_id: uuid.UUID) -> dict:
     """Give an owner-staff account (identity role `aed_owner`) the organisation's devices to keep."""
     organisation = await get(session, organisation_id)
     _in_reach(who, organisation["district"])
-    await session.execute(text(
-        "INSERT INTO organisation_staff (staff_id, organisation_id, added_by) VALUES (:s, :o, :by) ON CONFLICT DO NOTHING"),
-        {"s": str(staff_id), "o": organisation_id, "by": who.id})
+    await repo.add_staff(session, organisation_id, str(staff_id), added_by=who.id)
     return organisation
