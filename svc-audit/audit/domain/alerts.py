@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
@@ -20,6 +19,7 @@ from contracts.topics import Topic
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
 from servicekit.events import build_event, record_event
+from audit.db import alerts as repo
 from audit.domain.rules import HIGH, Finding
 
 _NAMESPACE = uuid.UUID("a7d4f3c2-1b0e-4c9d-8e7f-6a5b4c3d2e1f")
@@ -29,34 +29,6 @@ GIFT_RULES = ("frequent_gifting", "gift_chain")
 
 def alert_id(rule: str, key: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, f"{rule}:{key}")
-
-
-_UPSERT = text("""
-INSERT INTO alerts (id, rule, key, severity, district, people, institution_id, evidence, request_ids, first_at, last_at,
-                    summary)
-SELECT id, rule, key, severity, district, string_to_array(people, ',')::uuid[], institution_id,
-       string_to_array(evidence, ',')::uuid[], coalesce(string_to_array(requests, ',')::uuid[], '{}'), first_at, last_at,
-       summary
-FROM unnest(CAST(:id AS uuid[]), CAST(:rule AS text[]), CAST(:key AS text[]), CAST(:severity AS smallint[]),
-            CAST(:district AS text[]), CAST(:people AS text[]), CAST(:institution AS uuid[]), CAST(:evidence AS text[]),
-            CAST(:requests AS text[]), CAST(:first_at AS timestamptz[]), CAST(:last_at AS timestamptz[]),
-            CAST(:summary AS text[]))
-     AS f(id, rule, key, severity, district, people, institution_id, evidence, requests, first_at, last_at, summary)
-ON CONFLICT (rule, key) DO UPDATE SET
-    severity = GREATEST(alerts.severity, excluded.severity),
-    district = LEAST(alerts.district, excluded.district),
-    people = ARRAY(SELECT DISTINCT p FROM unnest(alerts.people || excluded.people) p ORDER BY p),
-    institution_id = LEAST(alerts.institution_id, excluded.institution_id),
-    evidence = ARRAY(SELECT DISTINCT e FROM unnest(alerts.evidence || excluded.evidence) e ORDER BY e),
-    request_ids = ARRAY(SELECT DISTINCT r FROM unnest(alerts.request_ids || excluded.request_ids) r ORDER BY r),
-    first_at = LEAST(alerts.first_at, excluded.first_at),
-    last_at = GREATEST(alerts.last_at, excluded.last_at),
-    updated_at = now()
-""")
-_ESCALATE = text("""
-UPDATE alerts a SET severity = LEAST(3, f.base + 1) FROM unnest(CAST(:id AS uuid[]), CAST(:base AS smallint[])) f(id, base)
-WHERE a.id = f.id AND cardinality(a.evidence) >= :n AND a.severity < LEAST(3, f.base + 1)
-""")
 
 
 def merge(findings: list[Finding]) -> list[Finding]:
@@ -86,37 +58,18 @@ async def raise_findings(session: AsyncSession, findings: list[Finding], *, esca
         return
     ids = [alert_id(f.rule, f.key) for f in merged]
     joined = lambda values: ",".join(str(v) for v in values) or None  # noqa: E731  (uuid[] rows through text[])
-    await session.execute(_UPSERT, {
+    await repo.upsert(session, {
         "id": ids, "rule": [f.rule for f in merged], "key": [f.key for f in merged],
         "severity": [f.severity for f in merged], "district": [f.district for f in merged],
         "people": [joined(f.people) for f in merged], "institution": [f.institution_id for f in merged],
         "evidence": [joined(f.evidence) for f in merged], "requests": [joined(f.request_ids) for f in merged],
         "first_at": [f.first_at for f in merged], "last_at": [f.last_at for f in merged],
-        "summary": [f.summary for f in merged]})
-    await session.execute(_ESCALATE, {"id": ids, "base": [f.severity for f in merged], "n": escalate_after})
-    await session.execute(_WATCH, {"ids": ids, "high": HIGH})
-
-
-# High-severity subjects are tracked (跟踪), with the reason; `since` is the pattern's first event time.
-_WATCH = text("""
-INSERT INTO watchlist (subject_kind, subject_id, alert_id, reason, district, since)
-SELECT 'person', p, a.id, a.summary, a.district, a.first_at FROM alerts a, unnest(a.people) p
-WHERE a.id = ANY(:ids) AND a.severity >= :high
-UNION ALL
-SELECT 'institution', a.institution_id, a.id, a.summary, a.district, a.first_at FROM alerts a
-WHERE a.id = ANY(:ids) AND a.severity >= :high AND a.institution_id IS NOT NULL
-ON CONFLICT DO NOTHING
-""")
+        "summary": [f.summary for f in merged]}, escalate_after=escalate_after, high=HIGH)
 
 
 async def residences_known(session: AsyncSession, people: list[tuple[uuid.UUID, str]]) -> None:
     """Gift alerts are scoped by the least district of their people, which may be learnt after the gifts."""
-    await session.execute(text("""
-        UPDATE alerts a SET district = LEAST(coalesce(a.district, m.d), m.d)
-        FROM (SELECT x.id, min(r.d) AS d FROM alerts x
-              JOIN unnest(CAST(:p AS uuid[]), CAST(:d AS text[])) r(p, d) ON r.p = ANY(x.people)
-              WHERE x.rule = ANY(:rules) GROUP BY x.id) m
-        WHERE a.id = m.id"""), {"p": [p for p, _ in people], "d": [d for _, d in people], "rules": list(GIFT_RULES)})
+    await repo.rescope_by_residence(session, people, list(GIFT_RULES))
 
 
 @dataclass(frozen=True)
@@ -134,10 +87,6 @@ class AlertView:
     last_at: datetime
     summary: str
     decision: dict | None = None
-
-
-_ALERT_COLUMNS = ("a.id, a.rule, a.severity, a.status, a.district, a.people, a.institution_id, a.evidence, a.request_ids,"
-                  " a.first_at, a.last_at, a.summary")
 
 
 def _view(row, decision: dict | None = None) -> AlertView:
@@ -161,19 +110,13 @@ async def list_alerts(session: AsyncSession, reader: Principal, *, status: str |
                       district: str | None, limit: int) -> list[AlertView]:
     scope = reader_district(reader, district)
     only_own = not reader.has_role("auditor", "city_admin")
-    rows = (await session.execute(text(
-        f"SELECT {_ALERT_COLUMNS} FROM alerts a WHERE (CAST(:s AS text) IS NULL OR a.status = :s)"
-        " AND (CAST(:r AS text) IS NULL OR a.rule = :r) AND (CAST(:d AS text) IS NULL OR a.district = :d)"
-        " AND (NOT :own OR a.district IS NOT NULL)"
-        " ORDER BY a.severity DESC, a.last_at DESC, a.id LIMIT :l"),
-        {"s": status, "r": rule, "d": scope, "own": only_own, "l": limit})).all()
+    rows = await repo.listed(session, status=status, rule=rule, district=scope, districted_only=only_own, limit=limit)
     return [_view(row) for row in rows]
 
 
 async def decide(session: AsyncSession, auditor: Principal, alert: uuid.UUID, *, confirm: bool, note: str,
                  person_ids: list[uuid.UUID] | None, institution: bool, now: datetime) -> tuple[AlertView, list[uuid.UUID]]:
-    row = (await session.execute(text(f"SELECT {_ALERT_COLUMNS} FROM alerts a WHERE a.id = :id FOR UPDATE"),
-                                 {"id": alert})).first()
+    row = await repo.get(session, alert, lock=True)
     if row is None:
         raise NotFound("预警不存在", "No such alert")
     view = _view(row)
@@ -191,12 +134,8 @@ async def decide(session: AsyncSession, auditor: Principal, alert: uuid.UUID, *,
                 raise UnprocessableInput("该预警不涉及服务机构", "No institution is involved in this alert")
             sanctions.append(await _sanction(session, view, auditor, note, now, institution_id=view.institution_id))
     status = "confirmed" if confirm else "dismissed"
-    await session.execute(text("UPDATE alerts SET status = :s, updated_at = now() WHERE id = :id"), {"s": status, "id": alert})
-    await session.execute(text(
-        "INSERT INTO decisions (id, alert_id, decision, note, decided_by, decided_at, sanction_ids)"
-        " VALUES (:id, :a, :d, :n, :by, :at, CAST(:s AS uuid[]))"),
-        {"id": uuid.uuid4(), "a": alert, "d": "confirm" if confirm else "dismiss", "n": note, "by": auditor.id,
-         "at": now, "s": sanctions})
+    await repo.record_decision(session, alert, status=status, decision="confirm" if confirm else "dismiss", note=note,
+                               decided_by=auditor.id, at=now, sanction_ids=sanctions)
     return await get(session, alert), sanctions
 
 
@@ -214,18 +153,11 @@ async def _sanction(session: AsyncSession, alert: AlertView, auditor: Principal,
 
 
 async def get(session: AsyncSession, alert: uuid.UUID) -> AlertView:
-    row = (await session.execute(text(f"SELECT {_ALERT_COLUMNS} FROM alerts a WHERE a.id = :id"), {"id": alert})).first()
+    row = await repo.get(session, alert)
     if row is None:
         raise NotFound("预警不存在", "No such alert")
-    decision = (await session.execute(text(
-        "SELECT decision, note, decided_by, decided_at, sanction_ids FROM decisions WHERE alert_id = :id"),
-        {"id": alert})).mappings().first()
-    return _view(row, dict(decision) if decision else None)
+    return _view(row, await repo.decision_of(session, alert))
 
 
 async def watchlist(session: AsyncSession, *, limit: int) -> list[dict]:
-    rows = (await session.execute(text(
-        "SELECT w.subject_kind, w.subject_id, w.reason, w.district, w.since, w.alert_id, a.rule, a.status"
-        " FROM watchlist w JOIN alerts a ON a.id = w.alert_id ORDER BY w.since DESC, w.subject_id LIMIT :l"),
-        {"l": limit})).mappings().all()
-    return [dict(r) for r in rows]
+    return await repo.watchlist(session, limit=limit)

@@ -17,12 +17,13 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.events import CloudEvent
+from audit.db import trail as repo
 
 GENESIS = bytes(32)
 
@@ -35,9 +36,8 @@ def canonical(record: dict) -> bytes:
 async def unseen(session: AsyncSession, events: list[CloudEvent]) -> list[CloudEvent]:
     """The events not in the trail yet: the trail keeps every event id, so it is the consumer's de-duplication
     (no second record of them). Takes the chain's lock first, so replicas cannot both append an event."""
-    await session.execute(text("SELECT 1 FROM chain_head WHERE id = 1 FOR UPDATE"))
-    known = set((await session.execute(text("SELECT event_id FROM audit_log WHERE event_id = ANY(:ids)"),
-                                        {"ids": [e.id for e in events]})).scalars())
+    await repo.lock_head(session)
+    known = await repo.known_event_ids(session, [e.id for e in events])
     return [e for e in events if e.id not in known]
 
 
@@ -66,36 +66,25 @@ class CheckpointSigner:
 async def append(session: AsyncSession, events: list[CloudEvent], *, signer: CheckpointSigner, checkpoint_every: int,
                  now: datetime) -> None:
     """Append the events (already de-duplicated by the consumer) in the order given."""
-    head = (await session.execute(text("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"))).one()
-    seq, prev = head.seq, bytes(head.hash)
-    rows, checkpoints = [], []
+    seq, prev = await repo.lock_head(session)
+    records, checkpoints = [], []
     for event in events:
         seq += 1
         payload = canonical(event.data).decode()
         topic = f"{event.source}.events"
         digest = record_hash(prev, header(seq, str(event.id), topic, event.type, event.subject, event.actor,
                                           event.acting_for, event.time), payload)
-        rows.append((seq, event, topic, payload, prev, digest))
+        records.append({"seq": seq, "event_id": event.id, "topic": topic, "type": event.type, "subject": event.subject,
+                        "actor": event.actor, "acting_for": event.acting_for, "occurred_at": event.time,
+                        "recorded_at": now, "payload": payload, "prev_hash": prev, "hash": digest})
         if seq % checkpoint_every == 0:
             checkpoints.append((seq, digest))
         prev = digest
-    await session.execute(text("""
-        INSERT INTO audit_log (seq, event_id, topic, type, subject, actor, acting_for, occurred_at, recorded_at,
-                               payload, prev_hash, hash)
-        SELECT * FROM unnest(CAST(:seq AS bigint[]), CAST(:ids AS uuid[]), CAST(:topics AS text[]), CAST(:types AS text[]),
-                             CAST(:subjects AS text[]), CAST(:actors AS text[]), CAST(:acting AS text[]),
-                             CAST(:at AS timestamptz[]), CAST(:recorded AS timestamptz[]), CAST(:payloads AS text[]),
-                             CAST(:prev AS bytea[]), CAST(:hash AS bytea[]))"""),
-        {"seq": [r[0] for r in rows], "ids": [r[1].id for r in rows], "topics": [r[2] for r in rows],
-         "types": [r[1].type for r in rows], "subjects": [r[1].subject for r in rows],
-         "actors": [r[1].actor for r in rows], "acting": [r[1].acting_for for r in rows],
-         "at": [r[1].time for r in rows], "recorded": [now] * len(rows), "payloads": [r[3] for r in rows],
-         "prev": [r[4] for r in rows], "hash": [r[5] for r in rows]})
-    await session.execute(text("UPDATE chain_head SET seq = :s, hash = :h WHERE id = 1"), {"s": seq, "h": prev})
+    await repo.insert_records(session, records)
+    await repo.move_head(session, seq, prev)
     for cp_seq, digest in checkpoints:
-        await session.execute(text(
-            "INSERT INTO checkpoints (seq, hash, signature, key_id, created_at) VALUES (:s, :h, :sig, :k, :at)"),
-            {"s": cp_seq, "h": digest, "sig": signer.sign(cp_seq, digest), "k": signer.active, "at": now})
+        await repo.insert_checkpoint(session, cp_seq, digest, signature=signer.sign(cp_seq, digest), key_id=signer.active,
+                                     at=now)
 
 
 @dataclass(frozen=True)
@@ -111,18 +100,15 @@ class Verification:
 
 async def verify(session: AsyncSession, signer: CheckpointSigner, *, chunk: int = 5000) -> Verification:
     """Recompute the chain from the start; name the first record that does not match."""
-    checkpoints = {row.seq: row for row in (await session.execute(text(
-        "SELECT seq, hash, signature, key_id FROM checkpoints ORDER BY seq"))).all()}
-    head = (await session.execute(text("SELECT seq, hash FROM chain_head WHERE id = 1"))).one()
+    checkpoints = await repo.checkpoints(session)
+    head_seq, head_hash = await repo.head(session)
     expected_seq, prev, checked, after = 1, GENESIS, 0, 0
 
     def broken(seq: int, problem: str) -> Verification:
-        return Verification(False, seq - 1, head.seq, bytes(head.hash).hex(), checked, seq, problem)
+        return Verification(False, seq - 1, head_seq, head_hash.hex(), checked, seq, problem)
 
     while True:
-        rows = (await session.execute(text(
-            "SELECT seq, event_id, topic, type, subject, actor, acting_for, occurred_at, payload, prev_hash, hash"
-            " FROM audit_log WHERE seq > :after ORDER BY seq LIMIT :n"), {"after": after, "n": chunk})).all()
+        rows = await repo.records_after(session, after, chunk)
         if not rows:
             break
         for row in rows:
@@ -134,7 +120,7 @@ async def verify(session: AsyncSession, signer: CheckpointSigner, *, chunk: int 
                                               row.acting_for, row.occurred_at), row.payload)
             if digest != bytes(row.hash):
                 return broken(row.seq, "its content does not match its hash")
-            checkpoint = checkpoints.get(row.seq)
+            checkpoint: Any = checkpoints.get(row.seq)
             if checkpoint is not None:
                 if not signer.valid(row.seq, bytes(checkpoint.hash), bytes(checkpoint.signature), checkpoint.key_id):
                     return broken(row.seq, "the signed checkpoint at this record is not valid")
@@ -143,19 +129,15 @@ async def verify(session: AsyncSession, signer: CheckpointSigner, *, chunk: int 
                 checked += 1
             prev, expected_seq = digest, expected_seq + 1
         after = rows[-1].seq
-    if expected_seq - 1 != head.seq:
-        return broken(expected_seq, f"the log ends at {expected_seq - 1} but its head says {head.seq}")
-    if prev != bytes(head.hash):
-        return broken(head.seq, "the head's hash does not match the last record")
-    if any(seq > head.seq for seq in checkpoints):
-        return broken(head.seq + 1, "records after the head were removed (a checkpoint names them)")
-    return Verification(True, head.seq, head.seq, prev.hex(), checked)
+    if expected_seq - 1 != head_seq:
+        return broken(expected_seq, f"the log ends at {expected_seq - 1} but its head says {head_seq}")
+    if prev != head_hash:
+        return broken(head_seq, "the head's hash does not match the last record")
+    if any(seq > head_seq for seq in checkpoints):
+        return broken(head_seq + 1, "records after the head were removed (a checkpoint names them)")
+    return Verification(True, head_seq, head_seq, prev.hex(), checked)
 
 
 async def records_about(session: AsyncSession, subject: str, *, after: int, limit: int) -> list[dict]:
     """The records naming `subject` as subject, actor or person acted for, oldest first, after seq `after`."""
-    rows = (await session.execute(text(
-        "SELECT seq, event_id, type, subject, actor, acting_for, occurred_at, recorded_at, payload, encode(hash, 'hex') AS hash"
-        " FROM audit_log WHERE (subject = :s OR actor = :s OR acting_for = :s) AND seq > :after ORDER BY seq LIMIT :l"),
-        {"s": subject, "after": after, "l": limit})).mappings().all()
-    return [dict(r) for r in rows]
+    return await repo.records_about(session, subject, after=after, limit=limit)

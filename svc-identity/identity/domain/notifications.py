@@ -18,11 +18,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.matching import NotificationRequested
 from servicekit.db import Database
+from identity.db import messages as repo
 from identity.domain import contact
 from identity.pii import PersonalDataCipher
 from identity.sms import SmsClient, SmsError
@@ -32,19 +32,9 @@ log = logging.getLogger(__name__)
 
 
 async def accept(session: AsyncSession, note: NotificationRequested, *, source_event: uuid.UUID) -> None:
-    await session.execute(text(
-        "INSERT INTO notifications (id, person_id, template, data, page, source_event, requested_at, fallback)"
-        " VALUES (:id, :p, :t, CAST(:d AS jsonb), :page, :e, :at, :f) ON CONFLICT (id) DO NOTHING"),
-        {"id": note.notification_id, "p": note.person_id, "t": note.template, "d": json.dumps(note.data, ensure_ascii=False),
-         "page": note.page, "e": source_event, "at": note.requested_at, "f": note.fallback})
-
-
-_CLAIM = text("""
-SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, n.fallback, w.openid
-FROM notifications n LEFT JOIN wechat_accounts w ON w.person_id = n.person_id
-WHERE n.status = 'pending' AND n.next_attempt_at <= :now
-ORDER BY n.requested_at, n.id LIMIT :limit FOR UPDATE OF n SKIP LOCKED
-""")
+    await repo.accept(session, notification_id=note.notification_id, person_id=note.person_id, template=note.template,
+                      data=note.data, page=note.page, source_event=source_event, requested_at=note.requested_at,
+                      fallback=note.fallback)
 
 
 @dataclass(frozen=True)
@@ -62,7 +52,7 @@ async def deliver_due(db: Database, channels: Channels, *, max_attempts: int, no
     one after another in the order they were asked for (booked before finished). Rows stay locked while
     their sends run, so replicas never send the same message."""
     async with db.transaction() as session:
-        rows = (await session.execute(_CLAIM, {"now": now, "limit": limit})).mappings().all()
+        rows = await repo.claim_due(session, now, limit)
         phones = {}
         if channels.sms is not None and channels.cipher is not None:
             for person in {r["person_id"] for r in rows if r["fallback"] == "sms"}:
@@ -90,9 +80,7 @@ async def deliver_due(db: Database, channels: Channels, *, max_attempts: int, no
                 await _finish(session, row["id"], "failed", str(error), now)
             else:
                 backoff = timedelta(seconds=min(300, 2 ** row["attempts"]))
-                await session.execute(text(
-                    "UPDATE notifications SET attempts = attempts + 1, last_error = :e, next_attempt_at = :next"
-                    " WHERE id = :id"), {"e": str(error)[:500], "next": now + backoff, "id": row["id"]})
+                await repo.retry_later(session, row["id"], str(error), now + backoff)
     return sum(1 for _, error in outcomes if error in (None, "sms"))
 
 
@@ -119,7 +107,4 @@ async def _send(channels: Channels, row, phone: str | None) -> object:
 
 async def _finish(session: AsyncSession, notification_id: uuid.UUID, status: str, error: str | None,
                   now: datetime, *, channel: str | None = None) -> None:
-    await session.execute(text(
-        "UPDATE notifications SET status = :s, attempts = attempts + 1, last_error = :e, channel = :c,"
-        " sent_at = CASE WHEN :s = 'sent' THEN CAST(:now AS timestamptz) END WHERE id = :id"),
-        {"s": status, "e": error, "c": channel, "now": now, "id": notification_id})
+    await repo.finish(session, notification_id, status, error, now, channel=channel)

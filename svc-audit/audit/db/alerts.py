@@ -1,0 +1,107 @@
+"""Queries on alerts, the watchlist and decisions."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_UPSERT = text("""
+INSERT INTO alerts (id, rule, key, severity, district, people, institution_id, evidence, request_ids, first_at, last_at,
+                    summary)
+SELECT id, rule, key, severity, district, string_to_array(people, ',')::uuid[], institution_id,
+       string_to_array(evidence, ',')::uuid[], coalesce(string_to_array(requests, ',')::uuid[], '{}'), first_at, last_at,
+       summary
+FROM unnest(CAST(:id AS uuid[]), CAST(:rule AS text[]), CAST(:key AS text[]), CAST(:severity AS smallint[]),
+            CAST(:district AS text[]), CAST(:people AS text[]), CAST(:institution AS uuid[]), CAST(:evidence AS text[]),
+            CAST(:requests AS text[]), CAST(:first_at AS timestamptz[]), CAST(:last_at AS timestamptz[]),
+            CAST(:summary AS text[]))
+     AS f(id, rule, key, severity, district, people, institution_id, evidence, requests, first_at, last_at, summary)
+ON CONFLICT (rule, key) DO UPDATE SET
+    severity = GREATEST(alerts.severity, excluded.severity),
+    district = LEAST(alerts.district, excluded.district),
+    people = ARRAY(SELECT DISTINCT p FROM unnest(alerts.people || excluded.people) p ORDER BY p),
+    institution_id = LEAST(alerts.institution_id, excluded.institution_id),
+    evidence = ARRAY(SELECT DISTINCT e FROM unnest(alerts.evidence || excluded.evidence) e ORDER BY e),
+    request_ids = ARRAY(SELECT DISTINCT r FROM unnest(alerts.request_ids || excluded.request_ids) r ORDER BY r),
+    first_at = LEAST(alerts.first_at, excluded.first_at),
+    last_at = GREATEST(alerts.last_at, excluded.last_at),
+    updated_at = now()
+""")
+_ESCALATE = text("""
+UPDATE alerts a SET severity = LEAST(3, f.base + 1) FROM unnest(CAST(:id AS uuid[]), CAST(:base AS smallint[])) f(id, base)
+WHERE a.id = f.id AND cardinality(a.evidence) >= :n AND a.severity < LEAST(3, f.base + 1)
+""")
+
+# High-severity subjects are tracked (跟踪), with the reason; `since` is the pattern's first event time.
+_WATCH = text("""
+INSERT INTO watchlist (subject_kind, subject_id, alert_id, reason, district, since)
+SELECT 'person', p, a.id, a.summary, a.district, a.first_at FROM alerts a, unnest(a.people) p
+WHERE a.id = ANY(:ids) AND a.severity >= :high
+UNION ALL
+SELECT 'institution', a.institution_id, a.id, a.summary, a.district, a.first_at FROM alerts a
+WHERE a.id = ANY(:ids) AND a.severity >= :high AND a.institution_id IS NOT NULL
+ON CONFLICT DO NOTHING
+""")
+
+ALERT_COLUMNS = ("a.id, a.rule, a.severity, a.status, a.district, a.people, a.institution_id, a.evidence, a.request_ids,"
+                 " a.first_at, a.last_at, a.summary")
+
+
+async def upsert(session: AsyncSession, rows: dict[str, list], *, escalate_after: int, high: int) -> None:
+    """Alerts (columns as parallel lists) merged into the stored ones, severities raised once an alert holds
+    `escalate_after` pieces of evidence, and high-severity subjects put on the watchlist."""
+    await session.execute(_UPSERT, rows)
+    await session.execute(_ESCALATE, {"id": rows["id"], "base": rows["severity"], "n": escalate_after})
+    await session.execute(_WATCH, {"ids": rows["id"], "high": high})
+
+
+async def rescope_by_residence(session: AsyncSession, people: list[tuple[uuid.UUID, str]], rules: list[str]) -> None:
+    """Alerts of `rules` take the least district of their people, as residences become known."""
+    await session.execute(text("""
+        UPDATE alerts a SET district = LEAST(coalesce(a.district, m.d), m.d)
+        FROM (SELECT x.id, min(r.d) AS d FROM alerts x
+              JOIN unnest(CAST(:p AS uuid[]), CAST(:d AS text[])) r(p, d) ON r.p = ANY(x.people)
+              WHERE x.rule = ANY(:rules) GROUP BY x.id) m
+        WHERE a.id = m.id"""), {"p": [p for p, _ in people], "d": [d for _, d in people], "rules": rules})
+
+
+async def listed(session: AsyncSession, *, status: str | None, rule: str | None, district: str | None,
+                 districted_only: bool, limit: int) -> list:
+    return list((await session.execute(text(
+        f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE (CAST(:s AS text) IS NULL OR a.status = :s)"
+        " AND (CAST(:r AS text) IS NULL OR a.rule = :r) AND (CAST(:d AS text) IS NULL OR a.district = :d)"
+        " AND (NOT :own OR a.district IS NOT NULL)"
+        " ORDER BY a.severity DESC, a.last_at DESC, a.id LIMIT :l"),
+        {"s": status, "r": rule, "d": district, "own": districted_only, "l": limit})).all())
+
+
+async def get(session: AsyncSession, alert_id: uuid.UUID, *, lock: bool = False):
+    return (await session.execute(text(f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = :id"
+                                       + (" FOR UPDATE" if lock else "")), {"id": alert_id})).first()
+
+
+async def decision_of(session: AsyncSession, alert_id: uuid.UUID) -> dict | None:
+    row = (await session.execute(text(
+        "SELECT decision, note, decided_by, decided_at, sanction_ids FROM decisions WHERE alert_id = :id"),
+        {"id": alert_id})).mappings().first()
+    return dict(row) if row else None
+
+
+async def record_decision(session: AsyncSession, alert_id: uuid.UUID, *, status: str, decision: str, note: str,
+                          decided_by: str, at: datetime, sanction_ids: list[uuid.UUID]) -> None:
+    await session.execute(text("UPDATE alerts SET status = :s, updated_at = now() WHERE id = :id"),
+                          {"s": status, "id": alert_id})
+    await session.execute(text(
+        "INSERT INTO decisions (id, alert_id, decision, note, decided_by, decided_at, sanction_ids)"
+        " VALUES (:id, :a, :d, :n, :by, :at, CAST(:s AS uuid[]))"),
+        {"id": uuid.uuid4(), "a": alert_id, "d": decision, "n": note, "by": decided_by, "at": at, "s": sanction_ids})
+
+
+async def watchlist(session: AsyncSession, *, limit: int) -> list[dict]:
+    rows = (await session.execute(text(
+        "SELECT w.subject_kind, w.subject_id, w.reason, w.district, w.since, w.alert_id, a.rule, a.status"
+        " FROM watchlist w JOIN alerts a ON a.id = w.alert_id ORDER BY w.since DESC, w.subject_id LIMIT :l"),
+        {"l": limit})).mappings().all()
+    return [dict(r) for r in rows]

@@ -1,0 +1,71 @@
+"""Queries on the hash-chained audit log, its head and its signed checkpoints."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_INSERT_RECORDS = text("""
+    INSERT INTO audit_log (seq, event_id, topic, type, subject, actor, acting_for, occurred_at, recorded_at,
+                           payload, prev_hash, hash)
+    SELECT * FROM unnest(CAST(:seq AS bigint[]), CAST(:event_id AS uuid[]), CAST(:topic AS text[]), CAST(:type AS text[]),
+                         CAST(:subject AS text[]), CAST(:actor AS text[]), CAST(:acting_for AS text[]),
+                         CAST(:occurred_at AS timestamptz[]), CAST(:recorded_at AS timestamptz[]),
+                         CAST(:payload AS text[]), CAST(:prev_hash AS bytea[]), CAST(:hash AS bytea[]))""")
+_RECORD_FIELDS = ("seq", "event_id", "topic", "type", "subject", "actor", "acting_for", "occurred_at", "recorded_at",
+                  "payload", "prev_hash", "hash")
+
+
+async def lock_head(session: AsyncSession) -> tuple[int, bytes]:
+    """The chain's head, locked: appends serialise on it (one lock per consumed batch)."""
+    head = (await session.execute(text("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"))).one()
+    return head.seq, bytes(head.hash)
+
+
+async def head(session: AsyncSession) -> tuple[int, bytes]:
+    row = (await session.execute(text("SELECT seq, hash FROM chain_head WHERE id = 1"))).one()
+    return row.seq, bytes(row.hash)
+
+
+async def known_event_ids(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    return set((await session.execute(text("SELECT event_id FROM audit_log WHERE event_id = ANY(:ids)"),
+                                       {"ids": ids})).scalars())
+
+
+async def insert_records(session: AsyncSession, records: list[dict]) -> None:
+    """Records (dicts with the log's columns) in one statement."""
+    await session.execute(_INSERT_RECORDS, {field: [r[field] for r in records] for field in _RECORD_FIELDS})
+
+
+async def move_head(session: AsyncSession, seq: int, digest: bytes) -> None:
+    await session.execute(text("UPDATE chain_head SET seq = :s, hash = :h WHERE id = 1"), {"s": seq, "h": digest})
+
+
+async def insert_checkpoint(session: AsyncSession, seq: int, digest: bytes, *, signature: bytes, key_id: str,
+                            at: datetime) -> None:
+    await session.execute(text(
+        "INSERT INTO checkpoints (seq, hash, signature, key_id, created_at) VALUES (:s, :h, :sig, :k, :at)"),
+        {"s": seq, "h": digest, "sig": signature, "k": key_id, "at": at})
+
+
+async def checkpoints(session: AsyncSession) -> dict[int, object]:
+    """seq -> row (seq, hash, signature, key_id)."""
+    return {row.seq: row for row in (await session.execute(text(
+        "SELECT seq, hash, signature, key_id FROM checkpoints ORDER BY seq"))).all()}
+
+
+async def records_after(session: AsyncSession, after: int, limit: int) -> list:
+    return list((await session.execute(text(
+        "SELECT seq, event_id, topic, type, subject, actor, acting_for, occurred_at, payload, prev_hash, hash"
+        " FROM audit_log WHERE seq > :after ORDER BY seq LIMIT :n"), {"after": after, "n": limit})).all())
+
+
+async def records_about(session: AsyncSession, subject: str, *, after: int, limit: int) -> list[dict]:
+    """The records naming `subject` as subject, actor or person acted for, oldest first, after seq `after`."""
+    rows = (await session.execute(text(
+        "SELECT seq, event_id, type, subject, actor, acting_for, occurred_at, recorded_at, payload, encode(hash, 'hex') AS hash"
+        " FROM audit_log WHERE (subject = :s OR actor = :s OR acting_for = :s) AND seq > :after ORDER BY seq LIMIT :l"),
+        {"s": subject, "after": after, "l": limit})).mappings().all()
+    return [dict(r) for r in rows]

@@ -1,0 +1,64 @@
+"""Queries on notifications waiting to be sent and on contact phones (sealed)."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_CLAIM = text("""
+SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, n.fallback, w.openid
+FROM notifications n LEFT JOIN wechat_accounts w ON w.person_id = n.person_id
+WHERE n.status = 'pending' AND n.next_attempt_at <= :now
+ORDER BY n.requested_at, n.id LIMIT :limit FOR UPDATE OF n SKIP LOCKED
+""")
+
+
+async def accept(session: AsyncSession, *, notification_id: uuid.UUID, person_id: uuid.UUID, template: str,
+                 data: dict, page: str | None, source_event: uuid.UUID, requested_at: datetime,
+                 fallback: str | None) -> None:
+    """Once per notification id: a redelivered request is ignored."""
+    await session.execute(text(
+        "INSERT INTO notifications (id, person_id, template, data, page, source_event, requested_at, fallback)"
+        " VALUES (:id, :p, :t, CAST(:d AS jsonb), :page, :e, :at, :f) ON CONFLICT (id) DO NOTHING"),
+        {"id": notification_id, "p": person_id, "t": template, "d": json.dumps(data, ensure_ascii=False),
+         "page": page, "e": source_event, "at": requested_at, "f": fallback})
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[dict]:
+    """Due notifications with the person's openid, oldest first, locked while they are sent."""
+    return [dict(r) for r in (await session.execute(_CLAIM, {"now": now, "limit": limit})).mappings().all()]
+
+
+async def retry_later(session: AsyncSession, notification_id: uuid.UUID, error: str, next_attempt_at: datetime) -> None:
+    await session.execute(text(
+        "UPDATE notifications SET attempts = attempts + 1, last_error = :e, next_attempt_at = :next WHERE id = :id"),
+        {"e": error[:500], "next": next_attempt_at, "id": notification_id})
+
+
+async def finish(session: AsyncSession, notification_id: uuid.UUID, status: str, error: str | None, now: datetime, *,
+                 channel: str | None) -> None:
+    await session.execute(text(
+        "UPDATE notifications SET status = :s, attempts = attempts + 1, last_error = :e, channel = :c,"
+        " sent_at = CASE WHEN :s = 'sent' THEN CAST(:now AS timestamptz) END WHERE id = :id"),
+        {"s": status, "e": error, "c": channel, "now": now, "id": notification_id})
+
+
+async def save_phone(session: AsyncSession, person_id: uuid.UUID, *, key_id: str, sealed: bytes, masked: str,
+                     now: datetime) -> None:
+    await session.execute(text(
+        "INSERT INTO contact_phones VALUES (:p, :k, :s, :m, :now) ON CONFLICT (person_id) DO UPDATE"
+        " SET key_id = :k, sealed = :s, masked = :m, updated_at = :now"),
+        {"p": person_id, "k": key_id, "s": sealed, "m": masked, "now": now})
+
+
+async def masked_phone(session: AsyncSession, person_id: uuid.UUID) -> str | None:
+    return (await session.execute(text("SELECT masked FROM contact_phones WHERE person_id = :p"), {"p": person_id})).scalar()
+
+
+async def sealed_phone(session: AsyncSession, person_id: uuid.UUID) -> tuple[str, bytes] | None:
+    row = (await session.execute(text("SELECT key_id, sealed FROM contact_phones WHERE person_id = :p"),
+                                 {"p": person_id})).first()
+    return (row.key_id, bytes(row.sealed)) if row else None
