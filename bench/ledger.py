@@ -195,6 +195,7 @@ def main() -> int:
     parser.add_argument("--with-audit", action="store_true", help="keep svc-audit consuming during the rounds")
     parser.add_argument("--workers", type=int, default=2, help="svc-ledger worker processes")
     parser.add_argument("--elders", type=int, default=20, help="elders paying for the settled requests")
+    parser.add_argument("--env", action="append", default=[], help="NAME=value for the running stack (experiments)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -204,7 +205,7 @@ def main() -> int:
                    "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000000/minute",
                    "IDENTITY_ACCESS_TOKEN_TTL_S": "7200", "LEDGER_GRANT_LIMIT_MINUTES": "1000000000",
                    # pgbench's server uses both cores; so may the ledger.
-                   "LEDGER_WORKERS": str(args.workers)}
+                   "LEDGER_WORKERS": str(args.workers), **dict(e.split("=", 1) for e in args.env)}
     with embedded_infra() as infra:
         stack = start_stack(infra, extra_env=env)
         try:
