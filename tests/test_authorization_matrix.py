@@ -45,6 +45,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/me/real-name"): (PERSON, lambda: {"name": "张三", "id_number": _resident_number()}, {}),
     ("GET", "/api/v1/people/{person_id}/real-name"): (AUDIT_READERS, None, {"purpose": "核查虚假服务记录"}),
     ("PUT", "/api/v1/me/phone"): (PERSON, {"phone": "13912345678"}, {}),
+    ("POST", "/api/v1/me/phone/verification"): (PERSON, {"code": "000000"}, {}),
     ("PUT", "/api/v1/me/residence"): (PERSON, {"district": "110105", "permanent_resident": True}, {}),
     ("POST", "/api/v1/people/{person_id}/special-groups"): (OFFICER, {}, {}),
     ("GET", "/api/v1/people/{person_id}/special-groups"): (OVERSEERS, None, {}),

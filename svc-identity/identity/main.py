@@ -42,8 +42,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
     wechat = WechatClient(settings)
     cipher = PersonalDataCipher(settings)
-    channels = notifications.Channels(wechat=wechat, templates=settings.wechat_templates, sms=SmsClient(settings),
-                                      cipher=cipher)
+    sms = SmsClient(settings)
+    channels = notifications.Channels(wechat=wechat, templates=settings.wechat_templates, sms=sms, cipher=cipher)
 
     async def on_startup(runtime: Runtime) -> None:
         async with runtime.db.transaction() as session:
@@ -60,4 +60,5 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     )
     app.state.wechat = wechat
     app.state.pii = cipher
+    app.state.sms = sms
     return app

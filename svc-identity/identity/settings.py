@@ -30,7 +30,11 @@ class IdentitySettings(ServiceSettings):
     sms_base_url: str = "https://sms.example.invalid"
     sms_access_key: str = "sms-dev-key"
     sms_sign_name: str = "北京时间银行"
-    sms_templates: dict[str, str] = {"incident_alert": "SMS_INCIDENT_ALERT"}
+    sms_templates: dict[str, str] = {"incident_alert": "SMS_INCIDENT_ALERT", "phone_verification": "SMS_PHONE_CODE"}
+    # Contact phones are proven with a code sent to them: how long it lasts, how many tries, how often resent.
+    phone_code_ttl_s: int = 600
+    phone_code_max_attempts: int = 5
+    phone_code_resend_s: int = 60
     sms_timeout_s: float = 3.0
     notification_interval_s: float = 0.5
     notification_max_attempts: int = 8

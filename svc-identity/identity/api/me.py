@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from servicekit import clock
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.errors import Forbidden
 from identity.api.deps import Session
@@ -40,15 +40,36 @@ class PhoneRequest(BaseModel):
 
 
 class PhoneResponse(BaseModel):
-    phone_masked: str
+    phone_masked: str | None = Field(description="the proven number in use, if any")
+    pending_masked: str | None = Field(default=None, description="the number waiting for its code")
 
 
-@router.put("/api/v1/me/phone", response_model=PhoneResponse,
-            summary="Your contact phone, for urgent messages by SMS (a first-aid alert) when WeChat cannot deliver")
+class PhoneCode(BaseModel):
+    code: str = Field(min_length=6, max_length=6, pattern=r"^\d{6}$")
+
+
+def _own(principal: Principal) -> uuid.UUID:
+    if principal.kind != "person" or principal.acting_for:
+        raise Forbidden("仅限本人", "Persons themselves only")
+    return uuid.UUID(principal.id)
+
+
+@router.put("/api/v1/me/phone", response_model=PhoneResponse, status_code=202,
+            summary="Your contact phone, for urgent messages by SMS (a first-aid alert) when WeChat cannot deliver: "
+                    "a code is texted to it; confirm it to start using the number")
 async def set_phone(body: PhoneRequest, principal: CurrentPrincipal, session: Session, request: Request) -> PhoneResponse:
-    if principal.kind != "person":
-        raise Forbidden("仅限本人", "Persons only")
-    masked = await contact.set_phone(session, request.app.state.pii, uuid.UUID(principal.id), body.phone, datetime.now(UTC))
+    person = _own(principal)
+    pending = await contact.start_verification(session, request.app.state.pii, request.app.state.sms, person, body.phone,
+                                               settings=request.app.state.runtime.settings, now=clock.now())
+    return PhoneResponse(phone_masked=await contact.masked_phone(session, person), pending_masked=pending)
+
+
+@router.post("/api/v1/me/phone/verification", response_model=PhoneResponse,
+             summary="Confirm the code texted to your new contact phone")
+async def confirm_phone(body: PhoneCode, principal: CurrentPrincipal, session: Session, request: Request) -> PhoneResponse:
+    person = _own(principal)
+    runtime = request.app.state.runtime
+    masked = await contact.confirm(runtime.db, session, person, body.code, settings=runtime.settings, now=clock.now())
     return PhoneResponse(phone_masked=masked)
 
 

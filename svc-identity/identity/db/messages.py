@@ -62,3 +62,29 @@ async def sealed_phone(session: AsyncSession, person_id: uuid.UUID) -> tuple[str
     row = (await session.execute(text("SELECT key_id, sealed FROM contact_phones WHERE person_id = :p"),
                                  {"p": person_id})).first()
     return (row.key_id, bytes(row.sealed)) if row else None
+
+
+async def save_pending_phone(session: AsyncSession, person_id: uuid.UUID, *, key_id: str, sealed: bytes, masked: str,
+                             code_hash: bytes, salt: bytes, sent_at: datetime, expires_at: datetime) -> None:
+    await session.execute(text(
+        "INSERT INTO phone_verifications VALUES (:p, :k, :s, :m, :h, :salt, 0, :sent, :exp) ON CONFLICT (person_id)"
+        " DO UPDATE SET key_id = :k, sealed = :s, masked = :m, code_hash = :h, salt = :salt, attempts = 0,"
+        " sent_at = :sent, expires_at = :exp"),
+        {"p": person_id, "k": key_id, "s": sealed, "m": masked, "h": code_hash, "salt": salt, "sent": sent_at,
+         "exp": expires_at})
+
+
+async def pending_phone(session: AsyncSession, person_id: uuid.UUID, *, lock: bool = False) -> dict | None:
+    row = (await session.execute(text(
+        "SELECT key_id, sealed, masked, code_hash, salt, attempts, sent_at, expires_at FROM phone_verifications"
+        " WHERE person_id = :p" + (" FOR UPDATE" if lock else "")), {"p": person_id})).mappings().first()
+    return dict(row) if row else None
+
+
+async def count_attempt(session: AsyncSession, person_id: uuid.UUID) -> None:
+    await session.execute(text("UPDATE phone_verifications SET attempts = attempts + 1 WHERE person_id = :p"),
+                          {"p": person_id})
+
+
+async def drop_pending_phone(session: AsyncSession, person_id: uuid.UUID) -> None:
+    await session.execute(text("DELETE FROM phone_verifications WHERE person_id = :p"), {"p": person_id})
