@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 from servicekit.app import Runtime, create_service_app, periodically
 from ledger.api import accounts, transfers
+from ledger.desk import GiftDesk
 from ledger.domain import clock, holds
 from ledger.events import consumers
 from ledger.settings import LedgerSettings
@@ -16,9 +17,12 @@ async def expire_holds(runtime: Runtime) -> int:
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
-    return create_service_app(
+    desk = GiftDesk()
+    app = create_service_app(
         settings or LedgerSettings(), title="svc-ledger",
         description="Time-coin accounts and transfers. Amounts are integer minutes (60 = 1 coin).",
         routers=[accounts.router, transfers.router], consumers=consumers, background=[periodically(
-            expire_holds, every=lambda s: s.hold_expiry_interval_s, what="holds expired")],
+            expire_holds, every=lambda s: s.hold_expiry_interval_s, what="holds expired"), desk.run],
     )
+    app.state.gift_desk = desk
+    return app

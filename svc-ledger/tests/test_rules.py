@@ -1,4 +1,5 @@
 """The ledger's rules, each against the real PostgreSQL; the fixture checks every invariant afterwards."""
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -248,3 +249,46 @@ async def test_a_batch_of_submissions_holds_in_arrival_order_each_request_once(l
         "SELECT array_agg(payload::jsonb -> 'data' ->> 'reason_code' ORDER BY id) FROM outbox"
         " WHERE event_type = 'timebank.ledger.hold.rejected'")
     assert reasons == ["insufficient_coins", "insufficient_coins"]
+
+
+async def test_gifts_arriving_together_share_a_transaction_each_with_its_own_outcome(ledger):
+    """The desk (what the HTTP API uses): a burst of gifts — fine ones, one to a stranger, one beyond the
+    balance, a retry of an earlier key and a key reused for another body — each gets its own answer, the
+    refused ones leave nothing behind, and the burst needs far fewer transactions than gifts."""
+    from types import SimpleNamespace
+
+    from ledger.desk import GiftDesk
+
+    givers = [await ledger.person() for _ in range(8)]
+    relatives = [await ledger.person() for _ in range(8)]
+    stranger = await ledger.person()
+    for giver, relative in zip(givers, relatives):
+        await ledger.relate(giver, relative)
+        await ledger.earn(giver, 100)
+    desk = GiftDesk()
+    loop = asyncio.create_task(desk.run(SimpleNamespace(db=ledger.db)))
+    await asyncio.sleep(0)
+
+    def command(giver, to, amount, key):
+        return transfers.GiftCommand(transfers.Caller(actor=str(giver), person_id=giver), key, to, amount)
+
+    async def attempt(cmd):
+        try:
+            return await desk.gift(cmd)
+        except Exception as exc:  # noqa: BLE001 - the refusal is the answer here
+            return exc
+    try:
+        burst = [command(g, r, 30, f"k{i}") for i, (g, r) in enumerate(zip(givers, relatives))]
+        burst += [command(givers[0], stranger, 10, "s"), command(givers[1], relatives[1], 500, "big"),
+                  command(givers[2], relatives[2], 30, "k2"), command(givers[3], relatives[3], 31, "k3")]
+        outcomes = await asyncio.gather(*(attempt(c) for c in burst))
+    finally:
+        loop.cancel()
+    assert all(isinstance(o, transfers.Outcome) and not o.replayed for o in outcomes[:8])
+    assert isinstance(outcomes[8], NotADirectRelative) and isinstance(outcomes[9], InsufficientCoins)
+    assert outcomes[10].replayed and outcomes[10].result == outcomes[2].result
+    assert isinstance(outcomes[11], IdempotencyKeyReused)
+    assert [(await ledger.view(r)).balance for r in relatives] == [30] * 8
+    assert [(await ledger.view(g)).balance for g in givers] == [70] * 8
+    assert await ledger.scalar("SELECT count(*) FROM operations WHERE idempotency_key IN ('s', 'big')") == 0
+    assert desk.batches < len(burst) / 2

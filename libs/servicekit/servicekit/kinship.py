@@ -28,3 +28,14 @@ _RELATIVES = text("SELECT EXISTS (SELECT 1 FROM kin_links WHERE NOT revoked AND 
 
 async def are_direct_relatives(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> bool:
     return (await session.execute(_RELATIVES, {"a": a, "b": b})).scalar_one()
+
+
+async def related_pairs(session: AsyncSession, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Of `pairs`, those (as given) that are confirmed direct relatives, either way round; one statement."""
+    if not pairs:
+        return set()
+    rows = (await session.execute(text(
+        "SELECT p.a, p.b FROM unnest(CAST(:a AS uuid[]), CAST(:b AS uuid[])) AS p(a, b)"
+        " WHERE EXISTS (SELECT 1 FROM kin_links k WHERE NOT k.revoked AND ((k.person_id = p.a AND k.relative_id = p.b)"
+        " OR (k.person_id = p.b AND k.relative_id = p.a)))"), {"a": [a for a, _ in pairs], "b": [b for _, b in pairs]})).all()
+    return {(row.a, row.b) for row in rows}

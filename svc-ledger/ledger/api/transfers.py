@@ -70,10 +70,11 @@ def _reply(outcome: transfers.Outcome, response: Response) -> OperationResponse:
 
 @router.post("/api/v1/gifts", status_code=201, response_model=OperationResponse,
              summary="Gift coins to a confirmed direct relative (earned or gifted coins only)")
-async def gift(body: GiftRequest, principal: CurrentPrincipal, session: DbSession, response: Response,
+async def gift(body: GiftRequest, principal: CurrentPrincipal, request: Request, response: Response,
                idempotency_key: IdempotencyKey = None) -> OperationResponse:
-    outcome = await transfers.gift(session, _caller(principal), key=_key(idempotency_key), to_person_id=body.to_person_id,
-                                   amount=body.amount, now=clock.now())
+    # Through the desk: gifts arriving together share one transaction (ledger.desk).
+    outcome = await request.app.state.gift_desk.gift(transfers.GiftCommand(
+        _caller(principal), _key(idempotency_key), body.to_person_id, body.amount))
     return _reply(outcome, response)
 
 

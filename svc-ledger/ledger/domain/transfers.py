@@ -13,13 +13,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.ledger import CoinsDonated, CoinsGifted, CoinsGranted, WelfareAllocated
+from contracts.topics import Topic
 from ledger.db import holders, repository
+from ledger.db import operations as stored_operations
 from ledger.domain import operations
 from ledger.domain.book import ORIGINS, TRANSFERABLE_ORDER, Book, LockedAccount, available_in, draw
-from ledger.domain.errors import (InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict)
+from ledger.domain.errors import (IdempotencyKeyReused, InsufficientCoins, NotADirectRelative, NotASpecialElder,
+                                  OutsideDistrict)
 from ledger.domain.publish import publish
 from servicekit import kinship
-from servicekit.errors import UnprocessableInput
+from servicekit.errors import Problem, UnprocessableInput
+from servicekit.events import build_event, record_events
 
 
 @dataclass(frozen=True)
@@ -52,31 +56,79 @@ def _transferable(pockets: dict[str, LockedAccount], amount: int) -> list[tuple[
                                 transferable=movable) from None
 
 
+@dataclass(frozen=True)
+class GiftCommand:
+    caller: Caller
+    key: str
+    to_person_id: uuid.UUID
+    amount: int
+
+
 async def gift(session: AsyncSession, caller: Caller, *, key: str, to_person_id: uuid.UUID, amount: int,
                now: datetime) -> Outcome:
-    sender, operation_id = caller.person_id, uuid.uuid4()
-    result = _result(operation_id=operation_id, kind="gift", from_person_id=sender, to_person_id=to_person_id,
-                     amount=amount)
-    started = await operations.begin(session, actor=caller.actor, key=key, kind="gift", result=result,
-                                     operation_id=operation_id, body={"from": sender, "to": to_person_id, "amount": amount})
-    if isinstance(started, operations.Replayed):
-        return Outcome(started.result, replayed=True)
-    if to_person_id == sender or not await kinship.are_direct_relatives(session, sender, to_person_id):
-        raise NotADirectRelative()
-    book = Book(session, operation_id)
-    await book.lock(persons=[sender, to_person_id])
-    recipient = book.pocket(to_person_id, "gifted")
-    if recipient is None:  # the recipient's account opens from an event that has not arrived yet
-        await repository.insert_person_accounts(session, to_person_id)
-        await book.lock(persons=[to_person_id])
-        recipient = book.pocket(to_person_id, "gifted")
-    for pocket, part in _transferable(book.pockets(sender), amount):
-        book.transfer(pocket, recipient, part, kind="gift", reference=to_person_id)
+    [outcome] = await gift_many(session, [GiftCommand(caller, key, to_person_id, amount)], now=now)
+    if isinstance(outcome, Problem):
+        raise outcome
+    return outcome
+
+
+async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: datetime) -> list[Outcome | Problem]:
+    """Gifts in one transaction with a fixed number of statements, each with its own outcome: done, a replay
+    of the first result of its key, or refused (and then it leaves nothing behind). In the order given, so a
+    sender's later gift sees what the earlier ones took. Keys (per caller) must be distinct within the call."""
+    assert len({(c.caller.actor, c.key) for c in commands}) == len(commands), "one command per key per call"
+    rows = []
+    for c in commands:
+        operation_id = uuid.uuid4()
+        body = {"from": c.caller.person_id, "to": c.to_person_id, "amount": c.amount}
+        rows.append({"id": operation_id, "actor": c.caller.actor, "key": c.key, "kind": "gift",
+                     "fingerprint": operations.fingerprint("gift", body),
+                     "result": _result(operation_id=operation_id, kind="gift", from_person_id=c.caller.person_id,
+                                       to_person_id=c.to_person_id, amount=c.amount)})
+    started = await stored_operations.insert_commands(session, rows)
+    outcomes: list[Outcome | Problem | None] = [None] * len(commands)
+    earlier = await stored_operations.firsts(session, [(c.caller.actor, c.key) for c, r in zip(commands, rows)
+                                                       if r["id"] not in started])
+    for i, (c, row) in enumerate(zip(commands, rows)):
+        if row["id"] not in started:
+            first = earlier[(c.caller.actor, c.key)]
+            outcomes[i] = (Outcome(first.result, replayed=True) if first.fingerprint == row["fingerprint"]
+                           else IdempotencyKeyReused())
+    fresh = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    if not fresh:
+        return outcomes  # type: ignore[return-value]
+    related = await kinship.related_pairs(session, [(commands[i].caller.person_id, commands[i].to_person_id)
+                                                    for i in fresh if commands[i].caller.person_id != commands[i].to_person_id])
+    book = Book(session, uuid.uuid4())
+    people = sorted({p for i in fresh for p in (commands[i].caller.person_id, commands[i].to_person_id)})
+    await book.lock(persons=people)
+    unopened = sorted({commands[i].to_person_id for i in fresh if book.pocket(commands[i].to_person_id, "gifted") is None})
+    if unopened:  # a recipient's account opens from an event that may not have arrived yet
+        await repository.insert_accounts_of(session, unopened)
+        await book.lock(persons=unopened)
+    events = []
+    for i in fresh:
+        c = commands[i]
+        sender = c.caller.person_id
+        if (sender, c.to_person_id) not in related:
+            outcomes[i] = NotADirectRelative()
+            continue
+        try:
+            parts = _transferable(book.pockets(sender), c.amount)
+        except InsufficientCoins as refusal:
+            outcomes[i] = refusal
+            continue
+        book.operation_id = rows[i]["id"]
+        for pocket, part in parts:
+            book.transfer(pocket, book.pocket(c.to_person_id, "gifted"), part, kind="gift", reference=c.to_person_id)
+        events.append(build_event(source="ledger", data=CoinsGifted(
+            operation_id=rows[i]["id"], from_person_id=sender, to_person_id=c.to_person_id, amount=c.amount,
+            gifted_at=now), subject=str(sender), actor=c.caller.actor, acting_for=c.caller.acting_for))
+        outcomes[i] = Outcome(rows[i]["result"], replayed=False)
+    await stored_operations.delete(session, [rows[i]["id"] for i in fresh if isinstance(outcomes[i], Problem)])
     await book.write()
-    await publish(session, CoinsGifted(operation_id=operation_id, from_person_id=sender,
-                                       to_person_id=to_person_id, amount=amount, gifted_at=now),
-                  subject=sender, actor=caller.actor, acting_for=caller.acting_for)
-    return Outcome(result, replayed=False)
+    await record_events(session, topic=Topic.LEDGER, events=[(e, None) for e in events])
+    return outcomes  # type: ignore[return-value]
 
 
 async def donate(session: AsyncSession, caller: Caller, *, key: str, amount: int, now: datetime) -> Outcome:
