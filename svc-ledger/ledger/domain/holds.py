@@ -43,10 +43,7 @@ async def place_holds(session: AsyncSession, requests: list[RequestSubmitted], *
     whole poll): every account involved locked in one statement, in id order, so two consumers never
     deadlock over them. In arrival order, an elder's later request sees what the earlier ones held. At
     most once per request; returns how many were placed."""
-    unique = list({r.request_id: r for r in reversed(requests)}.values())[::-1]  # first of each request
-    started = await operations.begin_many(session, actor="matching", kind="hold",
-                                          keys=[f"hold:{r.request_id}" for r in unique])
-    requests = [r for r in unique if f"hold:{r.request_id}" in started]
+    requests, started = await operations.begin_once_per_request(session, requests, kind="hold", prefix="hold")
     if not requests:
         return 0
     elders = sorted({r.elder_id for r in requests})
@@ -59,7 +56,7 @@ async def place_holds(session: AsyncSession, requests: list[RequestSubmitted], *
     results: dict[uuid.UUID, dict] = {}
     new_holds: list[dict] = []
     for request in requests:
-        operation_id = book.operation_id = started[f"hold:{request.request_id}"]
+        operation_id = book.operation_id = started[request.request_id]
         elder = facts.get(request.elder_id)
         order = spendable_origins(elder.turns_60_on if elder else None, today)
         pockets = book.pockets(request.elder_id)

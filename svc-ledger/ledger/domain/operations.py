@@ -58,5 +58,15 @@ async def begin_many(session: AsyncSession, *, actor: str, kind: str, keys: list
     return await stored.insert_many(session, actor=actor, kind=kind, keys=keys)
 
 
+async def begin_once_per_request(session: AsyncSession, items: list, *, kind: str, prefix: str
+                                 ) -> tuple[list, dict[uuid.UUID, uuid.UUID]]:
+    """For events about requests (`item.request_id`): the first item of each request not handled before, in
+    order, and request id -> its operation id (key `<prefix>:<request id>`, actor `matching`)."""
+    unique = list({i.request_id: i for i in reversed(items)}.values())[::-1]
+    started = await begin_many(session, actor="matching", kind=kind, keys=[f"{prefix}:{i.request_id}" for i in unique])
+    fresh = [i for i in unique if f"{prefix}:{i.request_id}" in started]
+    return fresh, {i.request_id: started[f"{prefix}:{i.request_id}"] for i in fresh}
+
+
 async def finish_many(session: AsyncSession, results: dict[uuid.UUID, dict[str, Any]]) -> None:
     await stored.store_results(session, results)

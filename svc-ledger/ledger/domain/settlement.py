@@ -45,10 +45,7 @@ async def settle_service(session: AsyncSession, service: ServiceCompleted, *, no
 async def settle_services(session: AsyncSession, services: list[ServiceCompleted], *, now: datetime) -> int:
     """Settle many completed services in one transaction with a fixed number of statements (the consumer
     hands over a whole poll). At most once per request; returns how many were settled now."""
-    unique = list({s.request_id: s for s in reversed(services)}.values())[::-1]  # first of each request
-    started = await operations.begin_many(session, actor="matching", kind="settlement",
-                                          keys=[f"settle:{s.request_id}" for s in unique])
-    services = [s for s in unique if f"settle:{s.request_id}" in started]
+    services, started = await operations.begin_once_per_request(session, services, kind="settlement", prefix="settle")
     if not services:
         return 0
     # Nobody is paid for serving themself: that would turn restricted coins into earned ones.
@@ -67,7 +64,7 @@ async def settle_services(session: AsyncSession, services: list[ServiceCompleted
 
     settled: list[ServiceSettled] = []
     for service in services:
-        book.operation_id = started[f"settle:{service.request_id}"]
+        book.operation_id = started[service.request_id]
         settled.append(_settle_one(book, service, participants[service.request_id], holds.get(service.request_id),
                                    legs.get(service.request_id, []), facts.get(service.elder_id), now))
     await book.write()
@@ -85,7 +82,7 @@ async def settle_services(session: AsyncSession, services: list[ServiceCompleted
     else:
         milestones = []
     await publish_many(session, [(e, e.request_id) for e in settled] + [(m, m.person_id) for m in milestones])
-    await operations.finish_many(session, {started[f"settle:{e.request_id}"]: {"paid": sum(p.amount for p in e.payments)}
+    await operations.finish_many(session, {started[e.request_id]: {"paid": sum(p.amount for p in e.payments)}
                                            for e in settled})
     return len(settled)
 
