@@ -15,8 +15,7 @@ import asyncio
 import logging
 
 from servicekit.app import Runtime
-from servicekit.consumer import TRANSIENT_RETRIES, is_transient
-from servicekit.db import Database
+from servicekit.db import TRANSIENT_RETRIES, Database, conflict_backoff, is_transient
 from servicekit.errors import Problem, ServiceUnavailable
 from ledger.domain import clock, transfers
 
@@ -99,7 +98,7 @@ class GiftDesk:
                     outcomes = await transfers.gift_many(session, [command for command, _ in batch], now=clock.now())
             except Exception as exc:
                 if is_transient(exc) and attempt < TRANSIENT_RETRIES:
-                    await asyncio.sleep(0.005 * 2 ** min(attempt, 6))
+                    await conflict_backoff(attempt)
                     continue
                 if len(batch) > 1:
                     log.warning("gift batch failed; applying its gifts one by one", exc_info=True)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.context import traceparent_var
-from servicekit.db import Database
+from servicekit.db import TRANSIENT_RETRIES, Database, conflict_backoff, is_transient
 from servicekit.events import CloudEvent
 from servicekit.kafka import new_consumer, new_producer
 from servicekit.settings import ServiceSettings
@@ -47,26 +46,6 @@ DUPLICATES = Counter("consumer_events_duplicate_total", "Redelivered events skip
 DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events sent to a DLQ", ["consumer"])
 CONFLICTS = Counter("consumer_transient_conflicts_total", "Batches retried after a deadlock or serialization error",
                     ["consumer"])
-
-# deadlock_detected, serialization_failure, lock_not_available: retrying the transaction is the remedy.
-TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
-TRANSIENT_RETRIES = 10
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True if a PostgreSQL error anywhere in the chain is one that retrying the transaction resolves."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if getattr(current, "sqlstate", None) in TRANSIENT_SQLSTATES or getattr(current, "pgcode", None) in TRANSIENT_SQLSTATES:
-            return True
-        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
-    return False
-
-
-async def _conflict_backoff(attempt: int) -> None:
-    await asyncio.sleep(random.uniform(0.005, 0.02) * 2 ** min(attempt, 6))  # jittered: the two sides part
 
 _MARK_PROCESSED = text(
     "INSERT INTO processed_events (consumer, event_id, event_type) VALUES (:consumer, :event_id, :event_type) "
@@ -206,7 +185,7 @@ class EventConsumer:
             except Exception as exc:
                 if is_transient(exc) and attempt < TRANSIENT_RETRIES:
                     CONFLICTS.labels(self.name).inc()
-                    await _conflict_backoff(attempt)
+                    await conflict_backoff(attempt)
                     continue
                 log.warning("batch failed; applying its events one by one", extra={"consumer": self.name},
                             exc_info=True)
@@ -301,7 +280,7 @@ class EventConsumer:
             attempt, conflicts = 0, 0
             while attempt < self.settings.consumer_max_retries:
                 if failure.transient and conflicts < TRANSIENT_RETRIES:
-                    await _conflict_backoff(conflicts)  # a conflict is not the event's fault: no attempt spent
+                    await conflict_backoff(conflicts)  # a conflict is not the event's fault: no attempt spent
                     conflicts += 1
                 else:
                     await asyncio.sleep(self.settings.consumer_retry_backoff_s * (2**attempt))

@@ -7,11 +7,34 @@ After every successful commit the registered listeners run (the outbox relay wak
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+# deadlock_detected, serialization_failure, lock_not_available: retrying the transaction is the remedy.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+TRANSIENT_RETRIES = 10
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True if a PostgreSQL error anywhere in the chain is one that retrying the transaction resolves."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) in TRANSIENT_SQLSTATES or getattr(current, "pgcode", None) in TRANSIENT_SQLSTATES:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+async def conflict_backoff(attempt: int) -> None:
+    """The pause before retrying a transaction that met a conflict: growing, jittered so the two sides part."""
+    await asyncio.sleep(random.uniform(0.005, 0.02) * 2 ** min(attempt, 6))
 
 
 class Database:

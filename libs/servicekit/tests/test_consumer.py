@@ -4,7 +4,8 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
-from servicekit.consumer import TRANSIENT_RETRIES, EventConsumer, dlq_topic
+from servicekit.consumer import EventConsumer, dlq_topic
+from servicekit.db import TRANSIENT_RETRIES
 from servicekit.events import CloudEvent
 from servicekit.kafka import ensure_topics
 
