@@ -292,3 +292,39 @@ async def test_gifts_arriving_together_share_a_transaction_each_with_its_own_out
     assert [(await ledger.view(g)).balance for g in givers] == [70] * 8
     assert await ledger.scalar("SELECT count(*) FROM operations WHERE idempotency_key IN ('s', 'big')") == 0
     assert desk.batches < len(burst) / 2
+
+
+async def test_a_gift_batch_that_meets_a_deadlock_is_retried_whole(ledger, monkeypatch):
+    """PostgreSQL's own deadlock error (SQLSTATE 40P01, raised for real inside the batch's transaction) on the
+    first two tries: the desk retries, the gifts go through once, and nobody sees the conflict."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import text
+
+    from ledger.desk import GiftDesk
+
+    giver, relative = await ledger.person(), await ledger.person()
+    await ledger.relate(giver, relative)
+    await ledger.earn(giver, 100)
+    conflicts = {"left": 2}
+    real = transfers.gift_many
+
+    async def contended(session, commands, *, now):
+        outcomes = await real(session, commands, now=now)
+        if conflicts["left"]:
+            conflicts["left"] -= 1
+            await session.execute(text(
+                "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; END $$"))
+        return outcomes
+    monkeypatch.setattr(transfers, "gift_many", contended)
+    desk = GiftDesk()
+    loop = asyncio.create_task(desk.run(SimpleNamespace(db=ledger.db)))
+    try:
+        caller = transfers.Caller(actor=str(giver), person_id=giver)
+        outcomes = await asyncio.gather(*(desk.gift(transfers.GiftCommand(caller, f"d{i}", relative, 10))
+                                          for i in range(3)))
+    finally:
+        loop.cancel()
+    assert conflicts["left"] == 0 and all(not o.replayed for o in outcomes)
+    assert (await ledger.view(relative)).balance == 30 and (await ledger.view(giver)).balance == 70
+    assert await ledger.scalar("SELECT count(*) FROM operations WHERE kind = 'gift'") == 3
