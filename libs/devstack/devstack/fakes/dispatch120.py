@@ -2,11 +2,11 @@
 makes it answer 503 (an outage) until set back; `GET /_fake/updates?incident_id=` lists what arrived."""
 from __future__ import annotations
 
-import argparse
 
-import uvicorn
 from fastapi import Body, FastAPI
 from fastapi.responses import JSONResponse
+
+from devstack.fakes import serve
 
 
 def create_app() -> FastAPI:
@@ -30,18 +30,11 @@ def create_app() -> FastAPI:
         state["down"] = bool(body.get("down"))
         return state
 
-    @app.get("/healthz")
-    async def healthz() -> dict:
-        return {"status": "ok"}
-
     return app
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=8091)
-    args = parser.parse_args()
-    uvicorn.run(create_app(), host="127.0.0.1", port=args.port, log_level="warning")
+    serve(lambda _: create_app(), port=8091)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,11 @@
 `GET /_fake/sms?phone=` lists what was sent."""
 from __future__ import annotations
 
-import argparse
 import itertools
 
-import uvicorn
 from fastapi import Body, FastAPI
+
+from devstack.fakes import serve
 
 
 def create_app(access_key: str = "sms-dev-key") -> FastAPI:
@@ -27,18 +27,11 @@ def create_app(access_key: str = "sms-dev-key") -> FastAPI:
     async def listed(phone: str | None = None) -> list[dict]:
         return [m for m in sent if phone is None or m["phone_number"] == phone]
 
-    @app.get("/healthz")
-    async def healthz() -> dict:
-        return {"status": "ok"}
-
     return app
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=8092)
-    args = parser.parse_args()
-    uvicorn.run(create_app(), host="127.0.0.1", port=args.port, log_level="warning")
+    serve(lambda _: create_app(), port=8092)
 
 
 if __name__ == "__main__":

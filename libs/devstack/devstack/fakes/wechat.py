@@ -8,13 +8,13 @@ sends answer "system busy" (errcode -1), and openids listed in `POST /_fake/unsu
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import time
 
-import uvicorn
 from fastapi import Body, FastAPI, Query
+
+from devstack.fakes import serve
 
 
 def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> FastAPI:
@@ -77,20 +77,16 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
         tokens.clear()
         return {"expired": True}
 
-    @app.get("/healthz")
-    async def healthz() -> dict:
-        return {"status": "ok"}
-
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=8090)
+def _options(parser) -> None:
     parser.add_argument("--appid", default="wx-dev-appid")
     parser.add_argument("--secret", default="wx-dev-secret")
-    args = parser.parse_args()
-    uvicorn.run(create_app(args.appid, args.secret), host="127.0.0.1", port=args.port, log_level="warning")
+
+
+def main() -> None:
+    serve(lambda args: create_app(args.appid, args.secret), port=8090, options=_options)
 
 
 if __name__ == "__main__":
