@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from bench._harness import embedded_infra, median
 from devstack import fraud
+from servicekit import heap
 from servicekit.db import Database
 from servicekit.events import CloudEvent
 from servicekit.kafka import ensure_topics
@@ -74,11 +75,10 @@ async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings) 
     topics = await _topics(settings)
     consumer = audit_consumer(db, round_settings, name=f"audit-{uuid.uuid4().hex[:6]}", topics=list(topics.values()))
     await consumer.connect()
+    await db.warm(2)  # as the service does at start
     started = time.perf_counter()
     producing = asyncio.create_task(_produce(infra.kafka_bootstrap_servers, topics, events, settings))
-    seen = 0
-    while seen < len(events):
-        seen += await consumer.poll_once()
+    await consumer.pump(until=len(events))
     elapsed = time.perf_counter() - started
     await producing
     await consumer.stop()
@@ -101,6 +101,7 @@ async def main(args: argparse.Namespace) -> None:
           f"~{sum(len(e.to_bytes()) for e in events) // len(events)} B each")
     with embedded_infra() as infra:
         settings = AuditSettings(kafka_bootstrap_servers=infra.kafka_bootstrap_servers)
+        heap.settle(settings)  # as the service does once started (both sides of the ratio run in this process)
         raw, piped = [], []
         for round_ in range(args.rounds):
             raw.append(await raw_round(infra.kafka_bootstrap_servers, events, settings))

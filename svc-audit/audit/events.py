@@ -4,7 +4,9 @@ sign-in/out trail, gifts, residences — are recorded and judged, all in one tra
 of statements per batch."""
 from __future__ import annotations
 
+import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,32 +46,79 @@ def _gift(event: CloudEvent) -> facts.Gift:
                       event_id=event.id)
 
 
-async def judge(session: AsyncSession, events: list[CloudEvent], settings: AuditSettings) -> None:
+@dataclass(slots=True)
+class Facts:
+    """What the rules judge, read from a poll's events."""
+    event_ids: list[uuid.UUID]
+    services: list[facts.Service]
+    gifts: list[facts.Gift]
+    residences: list[tuple[uuid.UUID, str]]
+
+
+def read_facts(events: list[CloudEvent]) -> Facts:
+    return Facts([e.id for e in events],
+                 [s for e in events if e.type == ServiceCompleted.TYPE for s in _services(e)],
+                 [_gift(e) for e in events if e.type == CoinsGifted.TYPE],
+                 [(uuid.UUID(e.data["person_id"]), e.data["district"]) for e in events if e.type == ResidenceDeclared.TYPE])
+
+
+async def _read_facts_yielding(events: list[CloudEvent], *, every: int = 250) -> Facts:
+    """`read_facts`, letting the event loop run between slices (the transaction in flight reads its replies)."""
+    known = Facts([], [], [], [])
+    for start in range(0, len(events), every):
+        part = read_facts(events[start:start + every])
+        known.event_ids += part.event_ids
+        known.services += part.services
+        known.gifts += part.gifts
+        known.residences += part.residences
+        await asyncio.sleep(0)
+    return known
+
+
+async def judge(session: AsyncSession, known: Facts, settings: AuditSettings) -> None:
     """Record the facts of a batch, then judge every new one against everything known."""
-    services = [s for e in events if e.type == ServiceCompleted.TYPE for s in _services(e)]
-    gifts = [_gift(e) for e in events if e.type == CoinsGifted.TYPE]
-    residences = [(uuid.UUID(e.data["person_id"]), e.data["district"]) for e in events if e.type == ResidenceDeclared.TYPE]
     findings: list[rules.Finding] = []
-    if residences:
-        await facts.record_districts(session, residences)
-        await alerts.residences_known(session, residences)
-    if services and (new := await facts.record_services(session, services)):
+    if known.residences:
+        await facts.record_districts(session, known.residences)
+        await alerts.residences_known(session, known.residences)
+    if known.services and (new := await facts.record_services(session, known.services)):
         findings += await rules.on_services(session, new, settings.thresholds)
-    if gifts and (new_gifts := await facts.record_gifts(session, gifts)):
+    if known.gifts and (new_gifts := await facts.record_gifts(session, known.gifts)):
         findings += await rules.on_gifts(session, new_gifts, settings.rules)
     await alerts.raise_findings(session, findings, escalate_after=settings.rules.escalate_after)
+
+
+class AuditPipeline:
+    """The consumer's work for audit: `prepare` (outside any transaction, while the previous poll commits)
+    drafts the poll's chain records and reads its facts; `everything` (in the poll's transaction) appends to
+    the chain and judges, using the drafts when they are for exactly the events it got."""
+
+    def __init__(self, settings: AuditSettings) -> None:
+        self.settings = settings
+        self.chain = trail.Chain(trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key),
+                                 settings.checkpoint_every)
+        self._facts: dict[uuid.UUID, Facts] = {}  # first event id -> facts read ahead
+
+    async def prepare(self, events: list[CloudEvent]) -> None:
+        await self.chain.draft(events)
+        self._facts[events[0].id] = await _read_facts_yielding(events)
+        while len(self._facts) > 4:  # the consumer is one poll ahead; a few cover polls retried meanwhile
+            del self._facts[next(iter(self._facts))]
+
+    async def everything(self, session: AsyncSession, events: list[CloudEvent]) -> None:
+        await self.chain.append(session, events, now=clock.now())
+        ahead = self._facts.pop(events[0].id, None)
+        if ahead is None or ahead.event_ids != [e.id for e in events]:
+            ahead = read_facts(events)
+        await judge(session, ahead, self.settings)
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
     return [audit_consumer(runtime.db, runtime.settings)]  # type: ignore[arg-type]
 
 
-def audit_consumer(db, settings: AuditSettings, *, name: str = "audit", topics: list[str] | None = None) -> EventConsumer:
-    signer = trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key)
-
-    async def everything(session: AsyncSession, events: list[CloudEvent]) -> None:
-        await trail.append(session, events, signer=signer, checkpoint_every=settings.checkpoint_every, now=clock.now())
-        await judge(session, events, settings)
-
-    return EventConsumer(name=name, topics=topics or list(TOPICS), db=db, settings=settings, every_event=everything,
-                         unseen=trail.unseen)
+def audit_consumer(db, settings: AuditSettings, *, name: str = "audit", topics: list[str] | None = None,
+                   pipeline: AuditPipeline | None = None) -> EventConsumer:
+    pipeline = pipeline or AuditPipeline(settings)
+    return EventConsumer(name=name, topics=topics or list(TOPICS), db=db, settings=settings,
+                         every_event=pipeline.everything, unseen=trail.unseen, prepare=pipeline.prepare)

@@ -20,6 +20,13 @@ from audit.settings import AuditSettings
 SETTINGS = dict(district_overrides={"110105": {"allow_documented_night_items": True}}, checkpoint_every=10)
 
 
+def as_records(events: list[CloudEvent], *, first_offset: int = 0) -> list[ConsumerRecord]:
+    """The events as one poll from Kafka would hand them over."""
+    return [ConsumerRecord(topic=f"{e.source}.events", partition=0, offset=first_offset + i, timestamp=0,
+                           timestamp_type=0, key=None, value=e.to_bytes(), checksum=None, serialized_key_size=0,
+                           serialized_value_size=0, headers=[]) for i, e in enumerate(events)]
+
+
 async def fresh_audit(infra) -> SimpleNamespace:
     url = infra.create_database("audit_unit")
     settings = AuditSettings(database_url=url, **SETTINGS)
@@ -31,11 +38,7 @@ async def fresh_audit(infra) -> SimpleNamespace:
 
     async def feed(events: list[CloudEvent], *, poll: int = 200) -> None:
         for start in range(0, len(events), poll):
-            records = [ConsumerRecord(topic=f"{e.source}.events", partition=0, offset=start + i, timestamp=0,
-                                      timestamp_type=0, key=None, value=e.to_bytes(), checksum=None,
-                                      serialized_key_size=0, serialized_value_size=0, headers=[])
-                       for i, e in enumerate(events[start:start + poll])]
-            await consumer.apply(records)
+            await consumer.apply(as_records(events[start:start + poll], first_offset=start))
 
     async def alerts() -> list[dict]:
         async with db.transaction() as session:
@@ -56,7 +59,7 @@ async def fresh_audit(infra) -> SimpleNamespace:
             await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
 
     return SimpleNamespace(db=db, settings=settings, feed=feed, alerts=alerts, verify=verify, tamper=tamper,
-                           signer=signer)
+                           signer=signer, as_records=as_records)
 
 
 @pytest.fixture

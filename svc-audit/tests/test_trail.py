@@ -2,9 +2,12 @@
 names the first altered record after a change, a removal or a consistent rewrite of the chain."""
 import hashlib
 
+from sqlalchemy import text
+
 from devstack import fraud
 
 from audit.domain import trail
+from audit.events import AuditPipeline, audit_consumer
 
 
 async def _filled(audit) -> int:
@@ -68,3 +71,38 @@ async def test_the_log_refuses_updates_and_deletes(audit):
             raise AssertionError(f"{statement} was allowed")
         except Exception as exc:
             assert "append-only" in str(exc)
+
+
+async def test_records_drafted_ahead_are_used_only_where_the_chain_really_ends(audit):
+    """The consumer drafts a poll's records while the previous poll commits, guessing where the chain will end.
+    A right guess is used; a wrong one (another replica appended meanwhile, or a redelivered event made the
+    poll smaller) is thrown away and the records computed under the lock: the chain stays whole either way."""
+    events = fraud.generate(weeks=1, honest_volunteers=4, elders=10).events
+    polls = [events[i:i + 15] for i in range(0, 75, 15)]
+    mine, theirs = AuditPipeline(audit.settings), AuditPipeline(audit.settings)
+    me = audit_consumer(audit.db, audit.settings, topics=["unused"], pipeline=mine)
+    replica = audit_consumer(audit.db, audit.settings, topics=["unused"], pipeline=theirs)
+
+    async def poll(consumer, pipeline, events):
+        await pipeline.prepare(events)
+        await consumer.apply(audit.as_records(events))
+
+    await poll(me, mine, polls[0])  # nothing to guess from yet
+    await poll(me, mine, polls[1])  # drafted from where poll 0 ended
+    assert (mine.chain.drafts_used, mine.chain.drafts_discarded) == (1, 0)
+
+    await mine.prepare(polls[2])
+    await poll(replica, theirs, polls[3])  # another replica appends first
+    await me.apply(audit.as_records(polls[2]))
+    assert (mine.chain.drafts_used, mine.chain.drafts_discarded) == (1, 1)
+
+    again = polls[2][-1:] + polls[4]  # a redelivered event ahead of new ones
+    await mine.prepare(again)
+    await me.apply(audit.as_records(again))
+    assert mine.chain.drafts_used == 1  # not for a smaller poll
+
+    result = await audit.verify()
+    assert result.ok and result.records == 75
+    async with audit.db.transaction() as session:
+        order = (await session.execute(text("SELECT event_id FROM audit_log ORDER BY seq"))).scalars().all()
+    assert order == [e.id for p in (polls[0], polls[1], polls[3], polls[2], polls[4]) for e in p]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -11,7 +10,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from servicekit import clock
+from servicekit import clock, heap
 from servicekit.auth import JwksCache, KeyLoader
 from servicekit.consumer import EventConsumer, dlq_topic
 from servicekit.db import Database
@@ -114,11 +113,7 @@ def create_service_app(
             await consumer.start()
         jobs = [asyncio.create_task(job(runtime)) for job in background]
         jobs.append(asyncio.create_task(_warm(runtime)))
-        # Everything loaded so far (modules, the app, SQLAlchemy's and pydantic's structures) lives as long as
-        # the process: moved out of the collector's sight, a full collection no longer walks it — they took
-        # ~80 ms, stalling whatever request (an SOS) was in flight.
-        gc.collect()
-        gc.freeze()
+        heap.settle(settings)
         log.info("service started", extra={"port": settings.port})
         yield
         for task in jobs:

@@ -15,6 +15,12 @@ which gets consecutive events of its type together. A consumer that records ever
 registers `every_event`: it gets all new events of the poll, in order, before the typed handlers run. A
 consumer whose own records already say which events it has seen (the audit trail keeps every event id) may
 pass `unseen` to pick the new events itself instead of writing `processed_events`.
+
+The running loop is a two-stage pipeline (`pump`): while one poll's transaction runs, the next poll is
+fetched, parsed and handed to the optional `prepare` hook (work that needs no database, done outside any
+transaction) — so the service's Python work overlaps PostgreSQL's instead of waiting for it. At most one
+poll is ahead; a poll's transaction starts, and its offsets are committed, only after the one before it has
+committed, so the order of effects and of offsets is that of the serial loop (`poll_once`).
 """
 from __future__ import annotations
 
@@ -40,6 +46,11 @@ log = logging.getLogger(__name__)
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, list[CloudEvent]], Awaitable[None]]
 Unseen = Callable[[AsyncSession, list[CloudEvent]], Awaitable[list[CloudEvent]]]
+Prepare = Callable[[list[CloudEvent]], Awaitable[None]]
+
+# Parsing and preparing yield to the event loop after this many events, so the transaction in flight gets
+# its replies from PostgreSQL read (and its next statement sent) without waiting for the whole poll.
+_YIELD_EVERY = 250
 
 APPLIED = Counter("consumer_events_applied_total", "Events whose effects were committed", ["consumer", "type"])
 DUPLICATES = Counter("consumer_events_duplicate_total", "Redelivered events skipped", ["consumer"])
@@ -76,10 +87,12 @@ class EventConsumer:
 
     def __init__(self, *, name: str, topics: list[str], db: Database, settings: ServiceSettings,
                  handlers: dict[str, Handler] | None = None, batch_handlers: dict[str, BatchHandler] | None = None,
-                 every_event: BatchHandler | None = None, unseen: Unseen | None = None) -> None:
+                 every_event: BatchHandler | None = None, unseen: Unseen | None = None,
+                 prepare: Prepare | None = None) -> None:
         self.name = name
         self.every_event = every_event
         self.unseen = unseen
+        self.prepare = prepare
         self.topics = topics
         self.handlers = handlers or {}
         self.batch_handlers = batch_handlers or {}
@@ -133,7 +146,7 @@ class EventConsumer:
             try:
                 if self.consumer is None:
                     await self._open()
-                await self.poll_once()
+                await self.pump()
             except asyncio.CancelledError:
                 raise
             except Exception:  # broker gone or restarted: reconnect and resume from committed offsets
@@ -141,17 +154,57 @@ class EventConsumer:
                 await self._close()
                 await asyncio.sleep(1.0)
 
-    # -- one poll ----------------------------------------------------------------------------------
+    # -- polls ---------------------------------------------------------------------------------------
     async def poll_once(self, *, commit: bool = True, timeout_ms: int = 500) -> int:
         """Fetch, apply (one transaction for the whole poll) and, unless told not to, commit; returns events seen."""
-        assert self.consumer is not None
-        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.consumer_batch_size)
-        records = [record for partition in batches.values() for record in partition]
+        records, offsets = await self._poll(timeout_ms)
         if records:
             await self.apply(records)
             if commit:
-                await self._commit({tp: partition[-1].offset + 1 for tp, partition in batches.items()})
+                await self._commit(offsets)
         return len(records)
+
+    async def pump(self, *, until: int | None = None, timeout_ms: int = 500) -> int:
+        """Poll for ever (or until `until` events are applied and committed), the next poll fetched, parsed and
+        prepared while the previous one's transaction runs. Returns the events applied."""
+        applying: asyncio.Task[int] | None = None
+        polled = applied = 0
+        try:
+            while not self._stopping and (until is None or polled < until):
+                records, offsets = await self._poll(timeout_ms)
+                if not records:
+                    if applying is not None:  # nothing new: see the poll in flight through (and its errors)
+                        applied += await applying
+                        applying = None
+                    continue
+                polled += len(records)
+                parsed, unreadable = await self._parse(records)
+                if self.prepare is not None and parsed:
+                    await self.prepare([event for _, event in parsed])
+                if applying is not None:
+                    applied += await applying
+                applying = asyncio.create_task(self._apply_and_commit(parsed, unreadable, offsets))
+                await asyncio.sleep(0)  # let it send its first statement before this loop turns to the next poll
+            if applying is not None:
+                applied += await applying
+                applying = None
+        finally:
+            if applying is not None and not applying.done():  # stopped mid-transaction: it rolls back, and
+                applying.cancel()                             # the uncommitted offsets redeliver the poll
+                await asyncio.gather(applying, return_exceptions=True)
+        return applied
+
+    async def _poll(self, timeout_ms: int) -> tuple[list[ConsumerRecord], dict]:
+        assert self.consumer is not None
+        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.consumer_batch_size)
+        records = [record for partition in batches.values() for record in partition]
+        return records, {tp: partition[-1].offset + 1 for tp, partition in batches.items()}
+
+    async def _apply_and_commit(self, parsed: list[tuple[ConsumerRecord, CloudEvent]], unreadable: list[_Failure],
+                                offsets: dict) -> int:
+        await self._settle(await self._apply_parsed(parsed, unreadable))
+        await self._commit(offsets)
+        return len(parsed) + len(unreadable)
 
     async def _commit(self, offsets: dict) -> None:
         """aiokafka retries a retriable commit error for ever (seen after a broker restart: the group kept
@@ -162,19 +215,30 @@ class EventConsumer:
             await self.consumer.commit(offsets)
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
-        failures = await self._apply_batch(records)
+        parsed, unreadable = await self._parse(records)
+        await self._settle(await self._apply_parsed(parsed, unreadable))
+
+    async def _settle(self, failures: list[_Failure]) -> None:
         # Dead letters keep the source order within each partition.
         for failure in sorted(failures, key=lambda f: (f.record.topic, f.record.partition, f.record.offset)):
             await self._retry_or_dead_letter(failure)
 
-    async def _apply_batch(self, records: list[ConsumerRecord]) -> list[_Failure]:
-        failures: list[_Failure] = []
+    @staticmethod
+    async def _parse(records: list[ConsumerRecord]) -> tuple[list[tuple[ConsumerRecord, CloudEvent]], list[_Failure]]:
         parsed: list[tuple[ConsumerRecord, CloudEvent]] = []
-        for record in records:
+        unreadable: list[_Failure] = []
+        for i, record in enumerate(records, 1):
             try:
                 parsed.append((record, CloudEvent.from_bytes(record.value)))
             except (ValidationError, ValueError) as exc:
-                failures.append(_Failure(record, f"unreadable event: {exc}"))
+                unreadable.append(_Failure(record, f"unreadable event: {exc}"))
+            if i % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        return parsed, unreadable
+
+    async def _apply_parsed(self, parsed: list[tuple[ConsumerRecord, CloudEvent]],
+                            unreadable: list[_Failure]) -> list[_Failure]:
+        failures = list(unreadable)
         if not parsed:
             return failures
         for attempt in range(TRANSIENT_RETRIES + 1):

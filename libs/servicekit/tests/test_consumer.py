@@ -5,7 +5,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
 from servicekit.consumer import EventConsumer, dlq_topic
-from servicekit.db import TRANSIENT_RETRIES
+from servicekit.db import TRANSIENT_RETRIES, copy_rows
 from servicekit.events import CloudEvent
 from servicekit.kafka import ensure_topics
 
@@ -167,3 +167,63 @@ async def test_a_deadlock_retries_the_batch_and_never_dead_letters(kit):
     finally:
         await reader.stop()
     assert not any(letters.values())
+
+
+async def test_pump_prepares_the_next_poll_while_the_previous_one_commits_and_keeps_order(kit):
+    """The pipelined loop: poll n+1 is parsed and prepared while poll n's transaction is still open, yet
+    transactions run one after another in poll order and every poll's offsets are committed."""
+    settings, db = kit
+    topic = f"in-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(settings, [topic])
+    small = settings.model_copy(update={"consumer_batch_size": 3})
+    timeline: list[tuple[str, list[int]]] = []
+    in_transaction = asyncio.Event()
+
+    async def prepare(events):
+        timeline.append(("prepare", [e.data["n"] for e in events]))
+
+    async def slow_batch(session, events):
+        timeline.append(("begin", [e.data["n"] for e in events]))
+        for event in events:
+            await _record_effect(session, event)
+        in_transaction.set()
+        await asyncio.sleep(0.3)  # long enough for the next poll to be fetched and prepared meanwhile
+        timeline.append(("end", [e.data["n"] for e in events]))
+
+    await _produce(settings, topic, [_event(n).to_bytes() for n in range(1, 10)])  # one key: one partition
+    consumer = EventConsumer(name="c5", topics=[topic], db=db, settings=small, batch_handlers={TYPE: slow_batch},
+                             prepare=prepare)
+    await consumer._open()
+    async with asyncio.timeout(30):
+        assert await consumer.pump(until=9) == 9
+    await consumer._close()
+
+    assert [n for kind, ns in timeline if kind == "end" for n in ns] == list(range(1, 10))
+    begins_and_ends = [kind for kind, _ in timeline if kind != "prepare"]
+    assert begins_and_ends == ["begin", "end"] * (len(begins_and_ends) // 2)  # never two transactions at once
+    # Each poll after the first was prepared before the previous poll's transaction ended: the stages overlap.
+    position = {(kind, tuple(ns)): i for i, (kind, ns) in enumerate(timeline)}
+    polls = [tuple(ns) for kind, ns in timeline if kind == "end"]
+    assert all(position[("prepare", later)] < position[("end", earlier)] for earlier, later in zip(polls, polls[1:]))
+    assert await kit.scalar("SELECT count(*) FROM effects") == 9
+
+    # Every poll's offsets were committed: the group has nothing left to give.
+    again = EventConsumer(name="c5", topics=[topic], db=db, settings=small, batch_handlers={TYPE: slow_batch})
+    await again._open()
+    assert await again.poll_once(timeout_ms=1500) == 0
+    await again._close()
+
+
+async def test_copied_rows_belong_to_the_transaction_even_as_its_first_statement(kit):
+    settings, db = kit
+    rows = [(uuid.uuid4(), f"s{n}") for n in range(3)]
+    try:
+        async with db.transaction() as session:
+            await copy_rows(session, "effects", ["event_id", "subject"], rows)
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    assert await kit.scalar("SELECT count(*) FROM effects") == 0
+    async with db.transaction() as session:
+        await copy_rows(session, "effects", ["event_id", "subject"], rows)
+    assert await kit.scalar("SELECT count(*) FROM effects") == 3

@@ -9,6 +9,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.db import copy_rows
+
 
 @dataclass(slots=True)  # not frozen: built for every service consumed, and frozen init is slow
 class Service:
@@ -70,12 +72,20 @@ async def districts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[u
 
 
 async def record_services(session: AsyncSession, services: list[Service]) -> list[Service]:
-    """The services not known before (a redelivery or a replayed event adds nothing)."""
-    inserted = (await session.execute(text(
-        f"INSERT INTO services ({', '.join(SERVICE_FIELDS)}) SELECT * FROM unnest({_unnest(SERVICE_FIELDS, _SERVICE_TYPES)})"
-        " ON CONFLICT DO NOTHING RETURNING request_id, volunteer_id"), _columns(services, SERVICE_FIELDS))).all()
-    new = {(row.request_id, row.volunteer_id) for row in inserted}
-    return [s for s in services if (s.request_id, s.volunteer_id) in new]
+    """The services not known before (a service reported again adds nothing), copied in. Only audit's consumer
+    writes services, while it holds the chain's lock (trail.lock_head), so nothing can add one between the
+    look-up and the copy."""
+    known = {(row.request_id, row.volunteer_id) for row in (await session.execute(text(
+        "SELECT request_id, volunteer_id FROM services WHERE request_id = ANY(:r)"),
+        {"r": list({s.request_id for s in services})})).all()}
+    new: list[Service] = []
+    for service in services:
+        key = (service.request_id, service.volunteer_id)
+        if key not in known:
+            known.add(key)
+            new.append(service)
+    await copy_rows(session, "services", SERVICE_FIELDS, [tuple(getattr(s, f) for f in SERVICE_FIELDS) for s in new])
+    return new
 
 
 async def record_gifts(session: AsyncSession, gifts: list[Gift]) -> list[Gift]:

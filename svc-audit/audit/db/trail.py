@@ -7,13 +7,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_INSERT_RECORDS = text("""
-    INSERT INTO audit_log (seq, event_id, topic, type, subject, actor, acting_for, occurred_at, recorded_at,
-                           payload, prev_hash, hash)
-    SELECT * FROM unnest(CAST(:seq AS bigint[]), CAST(:event_id AS uuid[]), CAST(:topic AS text[]), CAST(:type AS text[]),
-                         CAST(:subject AS text[]), CAST(:actor AS text[]), CAST(:acting_for AS text[]),
-                         CAST(:occurred_at AS timestamptz[]), CAST(:recorded_at AS timestamptz[]),
-                         CAST(:payload AS text[]), CAST(:prev_hash AS bytea[]), CAST(:hash AS bytea[]))""")
+from servicekit.db import copy_rows
+
 _RECORD_FIELDS = ("seq", "event_id", "topic", "type", "subject", "actor", "acting_for", "occurred_at", "recorded_at",
                   "payload", "prev_hash", "hash")
 
@@ -35,8 +30,8 @@ async def known_event_ids(session: AsyncSession, ids: list[uuid.UUID]) -> set[uu
 
 
 async def insert_records(session: AsyncSession, records: list[dict]) -> None:
-    """Records (dicts with the log's columns) in one statement."""
-    await session.execute(_INSERT_RECORDS, {field: [r[field] for r in records] for field in _RECORD_FIELDS})
+    """Records (dicts with the log's columns), copied in: the trail only ever appends."""
+    await copy_rows(session, "audit_log", list(_RECORD_FIELDS), [tuple(r[f] for f in _RECORD_FIELDS) for r in records])
 
 
 async def move_head(session: AsyncSession, seq: int, digest: bytes) -> None:

@@ -12,6 +12,7 @@ Appends serialise on the single `chain_head` row (one lock per consumed batch, n
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -63,28 +64,90 @@ class CheckpointSigner:
         return key_id in self._keys and hmac.compare_digest(self.sign(seq, head, key_id), signature)
 
 
-async def append(session: AsyncSession, events: list[CloudEvent], *, signer: CheckpointSigner, checkpoint_every: int,
-                 now: datetime) -> None:
-    """Append the events (already de-duplicated by the consumer) in the order given."""
-    seq, prev = await repo.lock_head(session)
-    records, checkpoints = [], []
+@dataclass(slots=True)
+class _Draft:
+    start: tuple[int, bytes]  # the head the records were computed to follow
+    event_ids: list
+    records: list[dict]
+
+
+class Chain:
+    """Appends polls of events to the chain. Computing a poll's records (canonical JSON, hashes) is most of the
+    trail's work and needs no database, so `draft` does it ahead, while the previous poll's transaction runs,
+    assuming the chain will end where the previous poll's records end. `append` locks the head and uses the
+    draft only if the head is exactly where the draft starts and the events are exactly the drafted ones;
+    otherwise (the first poll, a redelivery, another replica appended meanwhile, a rolled-back poll) it
+    computes them there as before. A wrong guess costs time, never a wrong record."""
+
+    _KEPT = 4  # drafts kept at most: the consumer is one poll ahead
+
+    def __init__(self, signer: CheckpointSigner, checkpoint_every: int) -> None:
+        self.signer = signer
+        self.checkpoint_every = checkpoint_every
+        self._end: tuple[int, bytes] | None = None  # where the records last drafted or appended end
+        self._drafts: dict = {}  # first event id -> _Draft
+        self.drafts_used = self.drafts_discarded = 0
+
+    async def draft(self, events: list[CloudEvent]) -> None:
+        if self._end is None or not events:
+            return
+        start = self._end
+        records = await _records_yielding(events, *start)
+        self._drafts[events[0].id] = _Draft(start, [e.id for e in events], records)
+        while len(self._drafts) > self._KEPT:
+            del self._drafts[next(iter(self._drafts))]
+        self._end = (records[-1]["seq"], records[-1]["hash"])
+
+    async def append(self, session: AsyncSession, events: list[CloudEvent], *, now: datetime) -> None:
+        """Append the events (already de-duplicated by the consumer) in the order given."""
+        if not events:
+            return
+        head = await repo.lock_head(session)
+        draft = self._drafts.pop(events[0].id, None)
+        if draft is not None and draft.start == head and draft.event_ids == [e.id for e in events]:
+            records = draft.records
+            self.drafts_used += 1
+        else:
+            self.drafts_discarded += draft is not None
+            records = _records(events, *head)
+            self._end = (records[-1]["seq"], records[-1]["hash"])
+        for record in records:
+            record["recorded_at"] = now
+        await repo.insert_records(session, records)
+        await repo.move_head(session, records[-1]["seq"], records[-1]["hash"])
+        for record in records:
+            if record["seq"] % self.checkpoint_every == 0:
+                await repo.insert_checkpoint(session, record["seq"], record["hash"], key_id=self.signer.active, at=now,
+                                             signature=self.signer.sign(record["seq"], record["hash"]))
+
+
+def _record(seq: int, prev: bytes, event: CloudEvent) -> dict:
+    payload = canonical(event.data).decode()
+    topic = f"{event.source}.events"
+    digest = record_hash(prev, header(seq, str(event.id), topic, event.type, event.subject, event.actor,
+                                      event.acting_for, event.time), payload)
+    return {"seq": seq, "event_id": event.id, "topic": topic, "type": event.type, "subject": event.subject,
+            "actor": event.actor, "acting_for": event.acting_for, "occurred_at": event.time, "payload": payload,
+            "prev_hash": prev, "hash": digest}
+
+
+def _records(events: list[CloudEvent], seq: int, prev: bytes) -> list[dict]:
+    records = []
     for event in events:
         seq += 1
-        payload = canonical(event.data).decode()
-        topic = f"{event.source}.events"
-        digest = record_hash(prev, header(seq, str(event.id), topic, event.type, event.subject, event.actor,
-                                          event.acting_for, event.time), payload)
-        records.append({"seq": seq, "event_id": event.id, "topic": topic, "type": event.type, "subject": event.subject,
-                        "actor": event.actor, "acting_for": event.acting_for, "occurred_at": event.time,
-                        "recorded_at": now, "payload": payload, "prev_hash": prev, "hash": digest})
-        if seq % checkpoint_every == 0:
-            checkpoints.append((seq, digest))
-        prev = digest
-    await repo.insert_records(session, records)
-    await repo.move_head(session, seq, prev)
-    for cp_seq, digest in checkpoints:
-        await repo.insert_checkpoint(session, cp_seq, digest, signature=signer.sign(cp_seq, digest), key_id=signer.active,
-                                     at=now)
+        records.append(record := _record(seq, prev, event))
+        prev = record["hash"]
+    return records
+
+
+async def _records_yielding(events: list[CloudEvent], seq: int, prev: bytes, *, every: int = 250) -> list[dict]:
+    """`_records`, letting the event loop run between slices (the transaction in flight reads its replies)."""
+    records: list[dict] = []
+    for start in range(0, len(events), every):
+        records += _records(events[start:start + every], seq, prev)
+        seq, prev = records[-1]["seq"], records[-1]["hash"]
+        await asyncio.sleep(0)
+    return records
 
 
 @dataclass(frozen=True)
