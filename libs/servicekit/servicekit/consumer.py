@@ -264,6 +264,8 @@ class EventConsumer:
             DUPLICATES.labels(self.name).inc(len(events) - len(fresh))
         if self.every_event is not None and fresh:
             await self.every_event(session, fresh)
+        if not self.handlers and not self.batch_handlers:
+            return
         run: list[CloudEvent] = []
         for event in fresh:
             if run and (event.type != run[0].type or event.type not in self.batch_handlers):

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,11 @@ async def unseen(session: AsyncSession, events: list[CloudEvent]) -> list[CloudE
     await repo.lock_head(session)
     known = await repo.known_event_ids(session, [e.id for e in events])
     return [e for e in events if e.id not in known]
+
+
+async def head(session: AsyncSession) -> tuple[int, bytes]:
+    """The chain's head (sequence number and hash of the last record), not locked."""
+    return await repo.head(session)
 
 
 def record_hash(prev: bytes, header: dict, payload: str) -> bytes:
@@ -88,9 +94,13 @@ class Chain:
         self._drafts: dict = {}  # first event id -> _Draft
         self.drafts_used = self.drafts_discarded = 0
 
-    async def draft(self, events: list[CloudEvent]) -> None:
-        if self._end is None or not events:
+    async def draft(self, events: list[CloudEvent], *, head: Callable[[], Awaitable[tuple[int, bytes]]]) -> None:
+        """`head` reads the chain's head (no lock) when there is no guess yet: at start, and for a poll drafted
+        while the first one is still being appended."""
+        if not events:
             return
+        if self._end is None:
+            self._end = await head()
         start = self._end
         records = await _records_yielding(events, *start)
         self._drafts[events[0].id] = _Draft(start, [e.id for e in events], records)
