@@ -73,22 +73,32 @@ class Book:
     accounts: dict[uuid.UUID, LockedAccount] = field(default_factory=dict)
     _transfers: list[dict] = field(default_factory=list)
     _entries: list[dict] = field(default_factory=list)
+    # The locked accounts by owner and origin, and the system accounts: a settlement batch locks a thousand
+    # pockets and looks one up per payment, so a scan per look-up made a batch quadratic.
+    _pockets: dict[uuid.UUID, dict[str, LockedAccount]] = field(default_factory=dict)
+    _system: list[LockedAccount] = field(default_factory=list)
 
     async def lock(self, *, persons: Iterable[uuid.UUID] = (), welfare: bool = False,
                    districts: Iterable[str] = (), shards: Iterable[int] = ()) -> None:
         rows = (await self.session.execute(_LOCK, {"persons": list(persons), "welfare": welfare, "districts": list(districts), "shards": list(shards)})).all()
         for row in rows:
-            self.accounts[row.id] = LockedAccount(*row)
+            if row.id in self.accounts:  # locked before: the object in hand may carry staged changes
+                continue
+            account = self.accounts[row.id] = LockedAccount(*row)
+            if account.owner_person_id is None:
+                self._system.append(account)
+            elif account.origin:
+                self._pockets.setdefault(account.owner_person_id, {})[account.origin] = account
 
     # --- finding locked accounts -----------------------------------------------------------------------
     def pocket(self, person_id: uuid.UUID, origin: str) -> LockedAccount | None:
-        return next((a for a in self.accounts.values() if a.owner_person_id == person_id and a.origin == origin), None)
+        return self._pockets.get(person_id, {}).get(origin)
 
     def pockets(self, person_id: uuid.UUID) -> dict[str, LockedAccount]:
-        return {a.origin: a for a in self.accounts.values() if a.owner_person_id == person_id and a.origin}
+        return dict(self._pockets.get(person_id, {}))
 
     def system(self, kind: str, *, district: str | None = None, shard: int | None = None) -> LockedAccount:
-        return next(a for a in self.accounts.values()
+        return next(a for a in self._system
                     if a.kind == kind and (district is None or a.district == district) and (shard is None or a.shard == shard))
 
     # --- staging transfers -----------------------------------------------------------------------------
