@@ -129,18 +129,19 @@ class World:
         return pairs
 
 
-def _serialised(events: list) -> list[tuple[bytes, bytes]]:
-    return [(build_event(source="matching", data=data, subject=str(key)).to_bytes(), str(key).encode())
+def _serialised(events: list) -> list[tuple[bytes, bytes, str]]:
+    return [(build_event(source="matching", data=data, subject=str(key)).to_bytes(), str(key).encode(), data.TYPE)
             for data, key in events]
 
 
-async def _produce(bootstrap: str, records: list[tuple[bytes, bytes]]) -> None:
+async def _produce(bootstrap: str, records: list[tuple[bytes, bytes, str]]) -> None:
+    """As matching's outbox relay would: keyed by request, with the CloudEvents `ce_type` header."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=512 * 1024,
                                 enable_idempotence=False, acks="all")
     await producer.start()
     try:
-        for value, key in records:
-            await producer.send(Topic.MATCHING.value, value, key=key)
+        for value, key, event_type in records:
+            await producer.send(Topic.MATCHING.value, value, key=key, headers=[("ce_type", event_type.encode())])
         await producer.flush()
     finally:
         await producer.stop()

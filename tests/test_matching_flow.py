@@ -6,7 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from contracts.ledger import HoldPlaced
 from devstack import scenario
+from matching.domain import requests
+from servicekit.db import Database
 
 CHAT = "00000000-0000-4000-8000-0000000c0101"  # 情感慰藉 · 陪伴聊天 (city-wide)
 PLACE = {"lat": 39.9219, "lon": 116.4436}       # 朝阳, WGS-84
@@ -130,6 +133,35 @@ async def test_insufficient_coins_close_the_request_with_the_reason(stack, gatew
     assert published.status_code == 201, published.text
     closed = await _state(gateway, helpers, published.json()["id"], elder.headers, "closed")
     assert closed["close_reason"] == "hold_rejected" and closed["close_note"]
+
+
+async def test_the_ledgers_answers_to_many_requests_apply_together_each_once(stack, gateway, helpers):
+    """Requests published together get their answers in a few polls, applied as one batch each: every
+    request moves by its own answer, and an answer delivered again (another event id) moves nothing."""
+    rich = await scenario.elder_with_coins(gateway, 600)
+    poor = await scenario.elder_with_coins(gateway, 0)
+    windows = [_window(hours_ahead=3 + i) for i in range(6)]
+    published = await asyncio.gather(*(gateway.post("/api/v1/requests", headers=(rich if i < 4 else poor).headers,
+                                                    json=_body(*windows[i])) for i in range(6)))
+    assert all(p.status_code == 201 for p in published), [p.text for p in published]
+    ids = [p.json()["id"] for p in published]
+    held = [await _state(gateway, helpers, i, rich.headers, "awaiting_review") for i in ids[:4]]
+    closed = [await _state(gateway, helpers, i, poor.headers, "closed") for i in ids[4:]]
+    assert all(r["close_reason"] == "hold_rejected" for r in closed)
+
+    db = Database(stack.database_url["matching"], pool_size=1)
+    try:
+        async with db.transaction() as session:
+            await requests.holds_answered(session, [HoldPlaced(
+                hold_id=uuid.uuid4(), request_id=uuid.UUID(r["id"]), elder_id=uuid.UUID(rich.person_id), amount=120,
+                expires_at=datetime.now(UTC) + timedelta(days=1), placed_at=datetime.now(UTC)) for r in held],
+                now=datetime.now(UTC))
+    finally:
+        await db.dispose()
+    for request_id in ids[:4]:
+        seen = (await gateway.get(f"/api/v1/requests/{request_id}", headers=rich.headers)).json()
+        assert seen["state"] == "awaiting_review"
+        assert [h["action"] for h in seen["history"]] == ["submitted", "coins_held"]
 
 
 async def test_cancellation_releases_the_hold_and_tells_the_volunteer(stack, gateway, helpers, sql):

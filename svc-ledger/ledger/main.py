@@ -17,9 +17,10 @@ async def expire_holds(runtime: Runtime) -> int:
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
-    desk = GiftDesk()
+    settings = settings or LedgerSettings()
+    desk = GiftDesk(max_batch=settings.gift_desk_max_batch, in_flight=settings.gift_desk_in_flight)
     app = create_service_app(
-        settings or LedgerSettings(), title="svc-ledger",
+        settings, title="svc-ledger",
         description="Time-coin accounts and transfers. Amounts are integer minutes (60 = 1 coin).",
         routers=[accounts.router, transfers.router], consumers=consumers, background=[periodically(
             expire_holds, every=lambda s: s.hold_expiry_interval_s, what="holds expired"), desk.run],

@@ -17,5 +17,8 @@ class LedgerSettings(ServiceSettings):
     # A hold lives until the booked window ends plus this grace, then expires and releases its coins.
     hold_grace_hours: int = 168
     hold_expiry_interval_s: float = 60.0
+    # The gift desk (ledger.desk): gifts per shared transaction at most, and transactions committing at once.
+    gift_desk_max_batch: int = 64
+    gift_desk_in_flight: int = 2
     # The most one grant or welfare allocation may move (minutes; 12,000 = 200 coins).
     grant_limit_minutes: int = 12_000

@@ -16,7 +16,7 @@ from contracts.topics import Topic
 from servicekit import kinship
 from servicekit import clock
 from servicekit.app import Runtime
-from servicekit.consumer import EventConsumer
+from servicekit.consumer import BatchHandler, EventConsumer
 from servicekit.events import CloudEvent
 from matching.db import people
 from matching.domain import requests, sanctions
@@ -30,10 +30,16 @@ def _reading(reader: type[EventData], apply: Callable[[AsyncSession, EventData],
     return reader, handle
 
 
+async def _holds_answered(session: AsyncSession, events: list[CloudEvent]) -> None:
+    answers = [(HoldPlaced if e.type == HoldPlaced.TYPE else HoldRejected).read(e.data) for e in events]
+    await requests.holds_answered(session, answers, now=clock.now())  # type: ignore[arg-type]
+
+
+# The ledger answers every submitted request: a poll's answers are applied together.
+BATCH_HANDLERS: dict[str, BatchHandler] = {HoldPlaced.TYPE: _holds_answered, HoldRejected.TYPE: _holds_answered}
+
 # Event type -> (the payload class the handler reads, the handler).
 HANDLERS: dict[str, tuple[type[EventData], Handler]] = {
-    HoldPlaced.TYPE: _reading(HoldPlaced, lambda s, d: requests.hold_placed(s, d, now=clock.now())),
-    HoldRejected.TYPE: _reading(HoldRejected, lambda s, d: requests.hold_rejected(s, d, now=clock.now())),
     RoleGranted.TYPE: _reading(RoleGranted, lambda s, d: people.record_role(s, d.person_id, d.role, True)),
     RoleRevoked.TYPE: _reading(RoleRevoked, lambda s, d: people.record_role(s, d.person_id, d.role, False)),
     ResidenceDeclared.TYPE: _reading(ResidenceDeclared, lambda s, d: people.record_residence(s, d.person_id, d.district)),
@@ -53,4 +59,4 @@ HANDLERS: dict[str, tuple[type[EventData], Handler]] = {
 def consumers(runtime: Runtime) -> list[EventConsumer]:
     return [EventConsumer(name="matching", topics=[Topic.LEDGER.value, Topic.IDENTITY.value, Topic.AUDIT.value],
                           db=runtime.db, settings=runtime.settings,
-                          handlers={t: handler for t, (_, handler) in HANDLERS.items()})]
+                          handlers={t: handler for t, (_, handler) in HANDLERS.items()}, batch_handlers=BATCH_HANDLERS)]

@@ -223,17 +223,29 @@ class EventConsumer:
         for failure in sorted(failures, key=lambda f: (f.record.topic, f.record.partition, f.record.offset)):
             await self._retry_or_dead_letter(failure)
 
-    @staticmethod
-    async def _parse(records: list[ConsumerRecord]) -> tuple[list[tuple[ConsumerRecord, CloudEvent]], list[_Failure]]:
+    def wants(self, event_type: str) -> bool:
+        return self.every_event is not None or event_type in self.handlers or event_type in self.batch_handlers
+
+    async def _parse(self, records: list[ConsumerRecord]) -> tuple[list[tuple[ConsumerRecord, CloudEvent]], list[_Failure]]:
+        """The events this consumer acts on. A topic carries many types a consumer has no handler for (matching
+        reads `ledger.events` for two of its types): those are passed over — without parsing when the record's
+        `ce_type` header (CloudEvents' Kafka binding; the relay sets it) names the type — and not recorded in
+        `processed_events`: applying nothing twice is harmless."""
         parsed: list[tuple[ConsumerRecord, CloudEvent]] = []
         unreadable: list[_Failure] = []
         for i, record in enumerate(records, 1):
-            try:
-                parsed.append((record, CloudEvent.from_bytes(record.value)))
-            except (ValidationError, ValueError) as exc:
-                unreadable.append(_Failure(record, f"unreadable event: {exc}"))
             if i % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
+            declared = _declared_type(record)
+            if declared is not None and not self.wants(declared):
+                continue
+            try:
+                event = CloudEvent.from_bytes(record.value)
+            except (ValidationError, ValueError) as exc:
+                unreadable.append(_Failure(record, f"unreadable event: {exc}"))
+                continue
+            if self.wants(event.type):
+                parsed.append((record, event))
         return parsed, unreadable
 
     async def _apply_parsed(self, parsed: list[tuple[ConsumerRecord, CloudEvent]],
@@ -432,6 +444,13 @@ class EventConsumer:
         except Exception as exc:
             log.warning("dead letter still fails", extra={"consumer": self.name, "offset": record.offset})
             return False, f"{type(exc).__name__}: {exc}"
+
+
+def _declared_type(record: ConsumerRecord) -> str | None:
+    for key, value in record.headers or ():
+        if key == "ce_type":
+            return value.decode(errors="replace")
+    return None
 
 
 def _original_position(record: ConsumerRecord) -> tuple[str, str, str]:

@@ -227,3 +227,45 @@ async def test_copied_rows_belong_to_the_transaction_even_as_its_first_statement
     async with db.transaction() as session:
         await copy_rows(session, "effects", ["event_id", "subject"], rows)
     assert await kit.scalar("SELECT count(*) FROM effects") == 3
+
+
+async def test_events_no_handler_wants_are_passed_over_unparsed_and_unrecorded(kit):
+    """A topic carries types this consumer does not handle: with the relay's `ce_type` header they are not
+    even parsed (a body that would not parse is no concern of this consumer), without it they are parsed and
+    dropped; either way nothing is written for them, and the poll's offsets are committed."""
+    settings, db = kit
+    topic = f"in-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(settings, [topic, dlq_topic(topic)])
+    other = "timebank.test.other.happened"
+    unwanted = CloudEvent(source="test", type=other, subject="s", dataschema=f"urn:timebank:schema:{other}:v1", data={})
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"not json at all", key=b"k", headers=[("ce_type", other.encode())])
+        await producer.send_and_wait(topic, unwanted.to_bytes(), key=b"k")  # no header: parsed, then dropped
+        await producer.send_and_wait(topic, _event(1).to_bytes(), key=b"k", headers=[("ce_type", TYPE.encode())])
+    finally:
+        await producer.stop()
+    consumer = EventConsumer(name="c6", topics=[topic], handlers={TYPE: _record_effect}, db=db, settings=settings)
+    await consumer._open()
+    seen = 0
+    async with asyncio.timeout(20):
+        while seen < 3:
+            seen += await consumer.poll_once()
+    await consumer._close()
+    assert await kit.scalar("SELECT count(*) FROM effects") == 1
+    assert await kit.scalar("SELECT count(*) FROM processed_events") == 1
+    assert await kit.scalar("SELECT event_type FROM processed_events") == TYPE
+
+    reader = AIOKafkaConsumer(dlq_topic(topic), bootstrap_servers=settings.kafka_bootstrap_servers,
+                              group_id=f"dlq-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest")
+    await reader.start()
+    try:
+        letters = await reader.getmany(timeout_ms=1500)
+    finally:
+        await reader.stop()
+    assert not any(letters.values())  # the unparseable body of an unwanted type is not a dead letter
+    again = EventConsumer(name="c6", topics=[topic], handlers={TYPE: _record_effect}, db=db, settings=settings)
+    await again._open()
+    assert await again.poll_once(timeout_ms=1500) == 0
+    await again._close()

@@ -84,6 +84,38 @@ async def get(session: AsyncSession, request_id: uuid.UUID, *, lock: bool = Fals
     return Request(*row) if row else None
 
 
+async def get_many(session: AsyncSession, request_ids: list[uuid.UUID]) -> dict[uuid.UUID, Request]:
+    """The requests, locked in id order (so two batches never wait on each other crosswise)."""
+    rows = (await session.execute(text(f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE id = ANY(:ids) ORDER BY id"
+                                       " FOR UPDATE"), {"ids": list(set(request_ids))})).all()
+    return {row.id: Request(*row) for row in rows}
+
+
+async def save_states(session: AsyncSession, requests: list[Request], now: datetime) -> None:
+    """`save_state` for many requests in one statement."""
+    for request in requests:
+        request.updated_at = now
+    await session.execute(text(
+        "UPDATE requests SET state = u.state, close_reason = u.close_reason, close_note = u.close_note,"
+        " hold_id = u.hold_id, updated_at = :now FROM unnest(CAST(:ids AS uuid[]), CAST(:states AS text[]),"
+        " CAST(:reasons AS text[]), CAST(:notes AS text[]), CAST(:holds AS uuid[]))"
+        " AS u(id, state, close_reason, close_note, hold_id) WHERE requests.id = u.id"),
+        {"ids": [r.id for r in requests], "states": [r.state for r in requests],
+         "reasons": [r.close_reason for r in requests], "notes": [r.close_note for r in requests],
+         "holds": [r.hold_id for r in requests], "now": now})
+
+
+async def add_histories(session: AsyncSession, steps: list[tuple[Request, str, str | None]], *, at: datetime,
+                        actor: str) -> None:
+    """History rows (request, action, note) in one statement, in the order given."""
+    await session.execute(text(
+        "INSERT INTO request_history (request_id, at, state, action, actor, note)"
+        " SELECT r, :at, s, a, :actor, n FROM unnest(CAST(:r AS uuid[]), CAST(:s AS text[]), CAST(:a AS text[]),"
+        " CAST(:n AS text[])) WITH ORDINALITY AS h(r, s, a, n, ord) ORDER BY ord"),
+        {"r": [req.id for req, _, _ in steps], "s": [req.state for req, _, _ in steps],
+         "a": [action for _, action, _ in steps], "n": [note for _, _, note in steps], "at": at, "actor": actor})
+
+
 async def save_state(session: AsyncSession, request: Request, now: datetime) -> None:
     request.updated_at = now
     await session.execute(text(

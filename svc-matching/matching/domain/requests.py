@@ -115,23 +115,28 @@ def _check_window(new: NewRequest, *, settings: MatchingSettings, now: datetime,
 
 # --- the saga with the ledger --------------------------------------------------------------------------
 
-async def hold_placed(session: AsyncSession, event: HoldPlaced, *, now: datetime) -> None:
-    request = await repo.get(session, event.request_id, lock=True)
-    if request is None or request.state != "submitted":
-        return  # cancelled meanwhile (its cancellation releases the hold) or a redelivery
-    request.state, request.hold_id = "awaiting_review", event.hold_id
-    await repo.save_state(session, request, now)
-    await repo.add_history(session, request, at=now, action="coins_held", actor="ledger",
-                           note=f"{event.amount} 分钟")
-
-
-async def hold_rejected(session: AsyncSession, event: HoldRejected, *, now: datetime) -> None:
-    request = await repo.get(session, event.request_id, lock=True)
-    if request is None or request.state != "submitted":
-        return
-    request.state, request.close_reason, request.close_note = "closed", "hold_rejected", event.reason
-    await repo.save_state(session, request, now)
-    await repo.add_history(session, request, at=now, action="hold_rejected", actor="ledger", note=event.reason)
+async def holds_answered(session: AsyncSession, answers: list[HoldPlaced | HoldRejected], *, now: datetime) -> None:
+    """The ledger's answers to a poll's submitted requests, in order: a placed hold sends the request to
+    review, a rejected one closes it. Only a request still `submitted` moves (one cancelled meanwhile has its
+    hold released by the cancellation; a redelivered answer finds it moved already). One lock statement, one
+    update and one history insert for the whole poll."""
+    requests = await repo.get_many(session, [a.request_id for a in answers])
+    moved: dict[uuid.UUID, Request] = {}
+    steps: list[tuple[Request, str, str | None]] = []
+    for answer in answers:
+        request = requests.get(answer.request_id)
+        if request is None or request.state != "submitted":
+            continue
+        if isinstance(answer, HoldPlaced):
+            request.state, request.hold_id = "awaiting_review", answer.hold_id
+            steps.append((request, "coins_held", f"{answer.amount} 分钟"))
+        else:
+            request.state, request.close_reason, request.close_note = "closed", "hold_rejected", answer.reason
+            steps.append((request, "hold_rejected", answer.reason))
+        moved[request.id] = request
+    if steps:
+        await repo.save_states(session, list(moved.values()), now)
+        await repo.add_histories(session, steps, at=now, actor="ledger")
 
 
 # --- review and cancellation ---------------------------------------------------------------------------
