@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -37,6 +39,33 @@ async def conflict_backoff(attempt: int) -> None:
     await asyncio.sleep(random.uniform(0.005, 0.02) * 2 ** min(attempt, 6))
 
 
+def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
+    """Check a pooled connection before use only if it sat idle for `idle_s` (HikariCP's alive-bypass
+    window). SQLAlchemy's `pool_pre_ping` checks every checkout, and with asyncpg a check is three round
+    trips (BEGIN, an empty query, ROLLBACK): ~10 % of the ledger's CPU per batch of gifts. A connection in
+    use a moment ago is as good as a ping; if the server went away even so, the statement fails as a
+    disconnect, SQLAlchemy discards the whole pool, and the caller's retry (consumer, relay) or the next
+    request gets fresh connections."""
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "connect")
+    def _connected(dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkin")
+    def _returned(dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _check(dbapi_connection, record, proxy) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < idle_s:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:  # the pool drops this connection and checks out another
+            raise DisconnectionError() from exc
+
+
 async def copy_rows(session: AsyncSession, table: str, columns: list[str], rows: list[tuple]) -> None:
     """Insert many rows with PostgreSQL's binary COPY, in the session's transaction. For bulk appends with no
     conflict to resolve: measured on the audit trail, 13,468 rows took 0.21 s (PostgreSQL) and 0.07 s (Python)
@@ -51,8 +80,9 @@ async def copy_rows(session: AsyncSession, table: str, columns: list[str], rows:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
-        self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    def __init__(self, url: str, *, pool_size: int = 10, ping_after_idle_s: float = 1.0) -> None:
+        self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        _ping_when_idle(self.engine, ping_after_idle_s)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._after_commit: list[Callable[[], None]] = []
 

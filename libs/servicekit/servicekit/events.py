@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.context import child_traceparent, traceparent_var
+from servicekit.ids import new_id
 
 
 class CloudEvent(BaseModel):
@@ -18,7 +19,7 @@ class CloudEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    id: uuid.UUID = Field(default_factory=new_id)
     source: str
     type: str
     specversion: str = "1.0"

@@ -5,7 +5,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
 from servicekit.consumer import EventConsumer, dlq_topic
-from servicekit.db import TRANSIENT_RETRIES, copy_rows
+from servicekit.db import TRANSIENT_RETRIES, Database, copy_rows
 from servicekit.events import CloudEvent
 from servicekit.kafka import ensure_topics
 
@@ -269,3 +269,20 @@ async def test_events_no_handler_wants_are_passed_over_unparsed_and_unrecorded(k
     await again._open()
     assert await again.poll_once(timeout_ms=1500) == 0
     await again._close()
+
+
+async def test_a_pooled_connection_the_server_dropped_while_idle_is_replaced_before_use(kit):
+    """Connections idle past the window are checked before use (those used a moment ago are not: a check
+    costs three round trips)."""
+    settings, _ = kit
+    db = Database(settings.database_url, pool_size=1, ping_after_idle_s=0.1)
+    try:
+        async with db.transaction() as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar()
+        assert await kit.scalar("SELECT pg_terminate_backend(:pid)", pid=pid)
+        await asyncio.sleep(0.3)
+        async with db.transaction() as session:
+            again = (await session.execute(text("SELECT pg_backend_pid()"))).scalar()
+        assert again != pid
+    finally:
+        await db.dispose()

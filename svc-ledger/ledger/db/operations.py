@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.ids import new_id
+
 # Statements on every command's path are built once (text() parses its SQL on construction).
 _INSERT = text("INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint, result)"
                " VALUES (:id, :actor, :key, :kind, :fp, CAST(:result AS jsonb))"
@@ -37,7 +39,7 @@ async def insert_many(session: AsyncSession, *, actor: str, kind: str, keys: lis
         "INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint)"
         " SELECT id, :actor, key, :kind, :kind FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS text[])) AS o(id, key)"
         " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING idempotency_key, id"),
-        {"actor": actor, "kind": kind, "ids": [uuid.uuid4() for _ in keys], "keys": keys})).all()
+        {"actor": actor, "kind": kind, "ids": [new_id() for _ in keys], "keys": keys})).all()
     return {row.idempotency_key: row.id for row in rows}
 
 

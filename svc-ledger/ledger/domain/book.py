@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.ids import new_id
 from ledger.domain.errors import InsufficientCoins
 
 ORIGINS = ("earned", "gifted", "granted", "allocated")
@@ -142,7 +143,7 @@ class Book:
                expires_at: datetime | None = None) -> uuid.UUID:
         if amount <= 0 and code not in ("void", "expire"):
             raise ValueError("transfers move a positive amount")
-        transfer_id = uuid.uuid4()
+        transfer_id = new_id()
         self._transfers.append({"id": transfer_id, "operation_id": self.operation_id, "code": code, "kind": kind,
                                 "debit_account_id": debit.id, "credit_account_id": credit.id, "amount": amount,
                                 "pending_id": pending_id, "expires_at": expires_at, "reference": reference})

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.ledger import HoldPlaced, HoldRejected, HoldReleased
 from contracts.matching import RequestSubmitted
 from servicekit.db import Database
+from servicekit.ids import new_id
 from ledger.db import holders, repository
 from ledger.domain import operations
 from ledger.domain.book import (OWN_SERVICE_ORDER, OWN_SERVICE_UNDER_60, Book, available_in, draw, escrow_shard)
@@ -49,7 +50,7 @@ async def place_holds(session: AsyncSession, requests: list[RequestSubmitted], *
     elders = sorted({r.elder_id for r in requests})
     await repository.insert_accounts_of(session, elders)
     facts = await holders.facts_of(session, elders)
-    book = Book(session, uuid.uuid4())
+    book = Book(session, new_id())
     await book.lock(persons=elders, shards=sorted({escrow_shard(r.request_id) for r in requests}))
     today = beijing_date(now)
     events: list[tuple[HoldPlaced | HoldRejected, uuid.UUID]] = []
@@ -70,7 +71,7 @@ async def place_holds(session: AsyncSession, requests: list[RequestSubmitted], *
                 reason=UNDER_60_REASON if under_60 else INSUFFICIENT_REASON, rejected_at=now), request.request_id))
             results[operation_id] = {"placed": False}
             continue
-        hold_id, expires_at = uuid.uuid4(), request.ends_at + grace
+        hold_id, expires_at = new_id(), request.ends_at + grace
         escrow = book.system("escrow", shard=escrow_shard(request.request_id))
         for pocket, amount in parts:
             book.pend(pocket, escrow, amount, kind="settlement", reference=request.request_id, expires_at=expires_at)
@@ -92,7 +93,7 @@ async def release_hold(session: AsyncSession, request_id: uuid.UUID, *, now: dat
     hold = await repository.lock_hold(session, request_id)
     if hold is None or hold.status != "pending" or (why == "expired" and hold.expires_at > now):
         return False
-    book = Book(session, uuid.uuid4())
+    book = Book(session, new_id())
     await book.lock(persons=[hold.elder_id], shards=[escrow_shard(request_id)])
     released = 0
     for leg in (await repository.unresolved_legs(session, [request_id])).get(request_id, []):

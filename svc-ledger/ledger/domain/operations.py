@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.ids import new_id
 from ledger.db import operations as stored
 from ledger.domain.errors import IdempotencyKeyReused
 
@@ -38,7 +39,7 @@ async def begin(session: AsyncSession, *, actor: str, key: str, kind: str, body:
     """Start the operation, or return the first result of an earlier one with this key. A result known
     before the work is done (it is refused or it happens as asked) is stored now: one statement fewer."""
     digest = fingerprint(kind, body)
-    operation_id = operation_id or uuid.uuid4()
+    operation_id = operation_id or new_id()
     if await stored.insert(session, operation_id=operation_id, actor=actor, key=key, kind=kind, fingerprint=digest,
                            result=result):
         return Started(operation_id)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.audit import SanctionApplied
 from contracts.ledger import NursingHomeMilestoneReached, Payment, ServiceSettled, SettlementReversed
 from contracts.matching import ServiceCompleted
+from servicekit.ids import new_id
 from ledger.db import holders, repository
 from ledger.domain import operations
 from ledger.domain.book import OWN_SERVICE_ORDER, Book, available_in, draw, escrow_shard
@@ -58,7 +59,7 @@ async def settle_services(session: AsyncSession, services: list[ServiceCompleted
     legs = await repository.unresolved_legs(session, request_ids)
     without_hold = [s.elder_id for s in services if getattr(holds.get(s.request_id), "status", None) != "pending"]
     facts = await holders.facts_of(session, without_hold) if without_hold else {}
-    book = Book(session, uuid.uuid4())
+    book = Book(session, new_id())
     await book.lock(persons=[*{s.elder_id for s in services}, *volunteers],
                     shards=sorted({escrow_shard(r) for r in request_ids}))
 

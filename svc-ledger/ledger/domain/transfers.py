@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.ledger import CoinsDonated, CoinsGifted, CoinsGranted, WelfareAllocated
 from contracts.topics import Topic
+from servicekit.ids import new_id
 from ledger.db import holders, repository
 from ledger.db import operations as stored_operations
 from ledger.domain import operations
@@ -79,7 +80,7 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
     assert len({(c.caller.actor, c.key) for c in commands}) == len(commands), "one command per key per call"
     rows = []
     for c in commands:
-        operation_id = uuid.uuid4()
+        operation_id = new_id()
         body = {"from": c.caller.person_id, "to": c.to_person_id, "amount": c.amount}
         rows.append({"id": operation_id, "actor": c.caller.actor, "key": c.key, "kind": "gift",
                      "fingerprint": operations.fingerprint("gift", body),
@@ -99,7 +100,7 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
         return outcomes  # type: ignore[return-value]
     related = await kinship.related_pairs(session, [(commands[i].caller.person_id, commands[i].to_person_id)
                                                     for i in fresh if commands[i].caller.person_id != commands[i].to_person_id])
-    book = Book(session, uuid.uuid4())
+    book = Book(session, new_id())
     people = sorted({p for i in fresh for p in (commands[i].caller.person_id, commands[i].to_person_id)})
     await book.lock(persons=people)
     unopened = sorted({commands[i].to_person_id for i in fresh if book.pocket(commands[i].to_person_id, "gifted") is None})
@@ -132,7 +133,7 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
 
 
 async def donate(session: AsyncSession, caller: Caller, *, key: str, amount: int, now: datetime) -> Outcome:
-    donor, operation_id = caller.person_id, uuid.uuid4()
+    donor, operation_id = caller.person_id, new_id()
     result = _result(operation_id=operation_id, kind="donation", person_id=donor, amount=amount)
     started = await operations.begin(session, actor=caller.actor, key=key, kind="donation", result=result,
                                      operation_id=operation_id, body={"from": donor, "amount": amount})
@@ -165,7 +166,7 @@ async def allocate_welfare(session: AsyncSession, caller: Caller, *, key: str, p
 
 async def _to_special_elder(session: AsyncSession, caller: Caller, *, key: str, person_id: uuid.UUID, amount: int,
                             reason: str, limit: int, now: datetime, kind: str) -> Outcome:
-    operation_id = uuid.uuid4()
+    operation_id = new_id()
     result = _result(operation_id=operation_id, kind=kind, district=caller.district, person_id=person_id,
                      amount=amount, reason=reason)
     started = await operations.begin(session, actor=caller.actor, key=key, kind=kind, result=result,
