@@ -136,8 +136,15 @@ class OutboxRelay:
             except Exception:  # broker unreachable at start, DB hiccup: retry, never die
                 log.warning("outbox relay round failed", exc_info=True)
                 published = 0
+            if published >= self.settings.outbox_batch_size:
+                continue  # a full claim: more is waiting, drain at once
             if published:
-                continue  # drain without waiting
+                # A partial claim under steady load (a commit every few ms): linger so the next round
+                # carries several commits' events in one produce request. The first event after a quiet
+                # spell still goes at once.
+                if self.settings.outbox_linger_s:
+                    await asyncio.sleep(self.settings.outbox_linger_s)
+                continue
             try:
                 async with asyncio.timeout(self.settings.outbox_poll_interval_s):
                     await self._wake.wait()

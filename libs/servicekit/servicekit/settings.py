@@ -43,6 +43,8 @@ class ServiceSettings(TokenVerificationSettings):
     topic_replication_factor: int = 1
 
     outbox_batch_size: int = 500
+    # After a round that published less than a full claim, wait this long before the next (0: at once).
+    outbox_linger_s: float = 0.0
     outbox_poll_interval_s: float = 0.5
     outbox_max_backoff_s: float = 30.0
     outbox_retention_hours: int = 72

@@ -128,3 +128,37 @@ async def test_a_commit_during_a_relay_round_is_published_without_waiting_for_th
     finally:
         relay.release.set()
         await relay.stop()
+
+
+class _CountingRelay(OutboxRelay):
+    """Counts the rounds that published something."""
+
+    publishing_rounds = 0
+
+    async def publish_pending(self) -> int:
+        published = await super().publish_pending()
+        self.publishing_rounds += published > 0
+        return published
+
+
+async def test_under_steady_commits_a_lingering_relay_publishes_several_commits_in_one_round(kit):
+    settings, db = kit
+    settings = settings.model_copy(update={"outbox_linger_s": 1.0, "outbox_poll_interval_s": 3600})
+    await ensure_topics(settings, [settings.own_topic])
+    relay = _CountingRelay(db, settings)
+    await relay.start()
+    try:
+        async with db.transaction() as session:
+            await record_event(session, topic=settings.own_topic, event=_event("first", 0))
+        async with asyncio.timeout(10):  # the first after a quiet spell goes at once
+            while await kit.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+                await asyncio.sleep(0.01)
+        for n in range(1, 6):  # five commits while the relay lingers after that partial round
+            async with db.transaction() as session:
+                await record_event(session, topic=settings.own_topic, event=_event(f"next-{n}", n))
+            await asyncio.sleep(0.05)
+        events = await _consume(settings, settings.own_topic, 6)
+    finally:
+        await relay.stop()
+    assert sorted(e.data["n"] for e in events) == list(range(6))
+    assert relay.publishing_rounds == 2

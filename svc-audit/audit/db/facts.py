@@ -2,6 +2,7 @@
 consumed batch at once (unnest): one statement per kind of question, not one per event."""
 from __future__ import annotations
 
+import operator
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,7 @@ class Gift:
 
 
 SERVICE_FIELDS = list(Service.__dataclass_fields__)
+_SERVICE_ROW = operator.attrgetter(*SERVICE_FIELDS)  # a service as a row tuple, in C
 GIFT_FIELDS = list(Gift.__dataclass_fields__)
 _SERVICE_TYPES = ["uuid", "uuid", "uuid", "text", "uuid", "boolean", "timestamptz", "timestamptz", "integer", "integer",
                   "text", "text", "text", "integer", "uuid"]
@@ -84,7 +86,7 @@ async def record_services(session: AsyncSession, services: list[Service]) -> lis
         if key not in known:
             known.add(key)
             new.append(service)
-    await copy_rows(session, "services", SERVICE_FIELDS, [tuple(getattr(s, f) for f in SERVICE_FIELDS) for s in new])
+    await copy_rows(session, "services", SERVICE_FIELDS, list(map(_SERVICE_ROW, new)))
     return new
 
 
