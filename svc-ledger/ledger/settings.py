@@ -27,7 +27,8 @@ class LedgerSettings(ServiceSettings):
     outbox_linger_s: float = 0.05
     # The gift desk (ledger.desk): gifts per shared transaction at most, and transactions committing at once.
     gift_desk_max_batch: int = 64
-    # bench.ledger gifts with the 50 ms linger: 2 -> 0.23 of pgbench, 4 -> 0.27 (8 read 0.19 before the linger).
+    # bench.ledger gifts (8 connections) with the 50 ms linger, medians of runs: 2 -> 0.23 of pgbench,
+    # 4 -> 0.27 (runs 0.24-0.27), 6 -> 0.25 (runs 0.23-0.31), 8 -> 0.23 (every gift alone in its transaction).
     gift_desk_in_flight: int = 4
     # The most one grant or welfare allocation may move (minutes; 12,000 = 200 coins).
     grant_limit_minutes: int = 12_000
