@@ -4,7 +4,6 @@ sign-in/out trail, gifts, residences — are recorded and judged, all in one tra
 of statements per batch."""
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ from contracts.matching import ServiceCompleted
 from contracts.topics import TOPICS
 from servicekit import clock
 from servicekit.app import Runtime
-from servicekit.consumer import EventConsumer
+from servicekit.consumer import EventConsumer, PreparedPolls, in_slices
 from servicekit.db import Database
 from servicekit.events import CloudEvent
 from audit.db import facts
@@ -55,29 +54,25 @@ def _gift(event: CloudEvent) -> facts.Gift:
 @dataclass(slots=True)
 class Facts:
     """What the rules judge, read from a poll's events."""
-    event_ids: list[uuid.UUID]
     services: list[facts.Service]
     gifts: list[facts.Gift]
     residences: list[tuple[uuid.UUID, str]]
 
 
 def read_facts(events: list[CloudEvent]) -> Facts:
-    return Facts([e.id for e in events],
-                 [s for e in events if e.type == ServiceCompleted.TYPE for s in _services(e)],
+    return Facts([s for e in events if e.type == ServiceCompleted.TYPE for s in _services(e)],
                  [_gift(e) for e in events if e.type == CoinsGifted.TYPE],
                  [(_uuid(e.data["person_id"]), e.data["district"]) for e in events if e.type == ResidenceDeclared.TYPE])
 
 
-async def _read_facts_yielding(events: list[CloudEvent], *, every: int = 250) -> Facts:
+async def _read_facts_yielding(events: list[CloudEvent]) -> Facts:
     """`read_facts`, letting the event loop run between slices (the transaction in flight reads its replies)."""
-    known = Facts([], [], [], [])
-    for start in range(0, len(events), every):
-        part = read_facts(events[start:start + every])
-        known.event_ids += part.event_ids
-        known.services += part.services
-        known.gifts += part.gifts
-        known.residences += part.residences
-        await asyncio.sleep(0)
+    known = Facts([], [], [])
+    async for part in in_slices(events):
+        read = read_facts(list(part))
+        known.services += read.services
+        known.gifts += read.gifts
+        known.residences += read.residences
     return known
 
 
@@ -104,13 +99,11 @@ class AuditPipeline:
         self.settings = settings
         self.chain = trail.Chain(trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key),
                                  settings.checkpoint_every)
-        self._facts: dict[uuid.UUID, Facts] = {}  # first event id -> facts read ahead
+        self._facts: PreparedPolls[Facts] = PreparedPolls()
 
     async def prepare(self, events: list[CloudEvent]) -> None:
         await self.chain.draft(events, head=self._head)
-        self._facts[events[0].id] = await _read_facts_yielding(events)
-        while len(self._facts) > 4:  # the consumer is one poll ahead; a few cover polls retried meanwhile
-            del self._facts[next(iter(self._facts))]
+        self._facts.put(events, await _read_facts_yielding(events))
 
     async def _head(self) -> tuple[int, bytes]:
         async with self.db.transaction(notify=False) as session:
@@ -118,10 +111,7 @@ class AuditPipeline:
 
     async def everything(self, session: AsyncSession, events: list[CloudEvent]) -> None:
         await self.chain.append(session, events, now=clock.now())
-        ahead = self._facts.pop(events[0].id, None)
-        if ahead is None or ahead.event_ids != [e.id for e in events]:
-            ahead = read_facts(events)
-        await judge(session, ahead, self.settings)
+        await judge(session, self._facts.take(events) or read_facts(events), self.settings)
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:

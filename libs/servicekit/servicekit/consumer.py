@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from prometheus_client import Counter
@@ -51,6 +53,37 @@ Prepare = Callable[[list[CloudEvent]], Awaitable[None]]
 # Parsing and preparing yield to the event loop after this many events, so the transaction in flight gets
 # its replies from PostgreSQL read (and its next statement sent) without waiting for the whole poll.
 _YIELD_EVERY = 250
+
+T = TypeVar("T")
+V = TypeVar("V")
+
+
+async def in_slices(items: Sequence[T], *, every: int = _YIELD_EVERY) -> AsyncIterator[Sequence[T]]:
+    """`items` a slice at a time, letting the event loop run between slices: for CPU work done while a poll's
+    transaction is in flight (parsing, `prepare` hooks)."""
+    for start in range(0, len(items), every):
+        if start:
+            await asyncio.sleep(0)
+        yield items[start:start + every]
+
+
+class PreparedPolls(Generic[V]):
+    """What a `prepare` hook computed for a poll, kept for that poll's transaction. `take` gives it back only
+    for exactly the events it was computed from: a poll with a redelivered event left out, or an event
+    re-applied alone, gets nothing and computes its own. Keeps a few (the consumer is one poll ahead)."""
+
+    def __init__(self, *, kept: int = 4) -> None:
+        self._kept = kept
+        self._by_first: dict[uuid.UUID, tuple[list[uuid.UUID], V]] = {}
+
+    def put(self, events: list[CloudEvent], value: V) -> None:
+        self._by_first[events[0].id] = ([e.id for e in events], value)
+        while len(self._by_first) > self._kept:
+            del self._by_first[next(iter(self._by_first))]
+
+    def take(self, events: list[CloudEvent]) -> V | None:
+        kept = self._by_first.pop(events[0].id, None) if events else None
+        return kept[1] if kept is not None and kept[0] == [e.id for e in events] else None
 
 APPLIED = Counter("consumer_events_applied_total", "Events whose effects were committed", ["consumer", "type"])
 DUPLICATES = Counter("consumer_events_duplicate_total", "Redelivered events skipped", ["consumer"])
@@ -233,19 +266,18 @@ class EventConsumer:
         `processed_events`: applying nothing twice is harmless."""
         parsed: list[tuple[ConsumerRecord, CloudEvent]] = []
         unreadable: list[_Failure] = []
-        for i, record in enumerate(records, 1):
-            if i % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            declared = _declared_type(record)
-            if declared is not None and not self.wants(declared):
-                continue
-            try:
-                event = CloudEvent.from_bytes(record.value)
-            except (ValidationError, ValueError) as exc:
-                unreadable.append(_Failure(record, f"unreadable event: {exc}"))
-                continue
-            if self.wants(event.type):
-                parsed.append((record, event))
+        async for part in in_slices(records):
+            for record in part:
+                declared = _declared_type(record)
+                if declared is not None and not self.wants(declared):
+                    continue
+                try:
+                    event = CloudEvent.from_bytes(record.value)
+                except (ValidationError, ValueError) as exc:
+                    unreadable.append(_Failure(record, f"unreadable event: {exc}"))
+                    continue
+                if self.wants(event.type):
+                    parsed.append((record, event))
         return parsed, unreadable
 
     async def _apply_parsed(self, parsed: list[tuple[ConsumerRecord, CloudEvent]],

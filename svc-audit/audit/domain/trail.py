@@ -12,7 +12,6 @@ Appends serialise on the single `chain_head` row (one lock per consumed batch, n
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -24,6 +23,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.consumer import PreparedPolls, in_slices
 from servicekit.events import CloudEvent
 from audit.db import trail as repo
 
@@ -73,7 +73,6 @@ class CheckpointSigner:
 @dataclass(slots=True)
 class _Draft:
     start: tuple[int, bytes]  # the head the records were computed to follow
-    event_ids: list
     records: list[dict]
 
 
@@ -85,13 +84,11 @@ class Chain:
     otherwise (the first poll, a redelivery, another replica appended meanwhile, a rolled-back poll) it
     computes them there as before. A wrong guess costs time, never a wrong record."""
 
-    _KEPT = 4  # drafts kept at most: the consumer is one poll ahead
-
     def __init__(self, signer: CheckpointSigner, checkpoint_every: int) -> None:
         self.signer = signer
         self.checkpoint_every = checkpoint_every
         self._end: tuple[int, bytes] | None = None  # where the records last drafted or appended end
-        self._drafts: dict = {}  # first event id -> _Draft
+        self._drafts: PreparedPolls[_Draft] = PreparedPolls()
         self.drafts_used = self.drafts_discarded = 0
 
     async def draft(self, events: list[CloudEvent], *, head: Callable[[], Awaitable[tuple[int, bytes]]]) -> None:
@@ -101,20 +98,21 @@ class Chain:
             return
         if self._end is None:
             self._end = await head()
-        start = self._end
-        records = await _records_yielding(events, *start)
-        self._drafts[events[0].id] = _Draft(start, [e.id for e in events], records)
-        while len(self._drafts) > self._KEPT:
-            del self._drafts[next(iter(self._drafts))]
-        self._end = (records[-1]["seq"], records[-1]["hash"])
+        start, records = self._end, []
+        seq, prev = start
+        async for part in in_slices(events):
+            records += _records(part, seq, prev)
+            seq, prev = records[-1]["seq"], records[-1]["hash"]
+        self._drafts.put(events, _Draft(start, records))
+        self._end = (seq, prev)
 
     async def append(self, session: AsyncSession, events: list[CloudEvent], *, now: datetime) -> None:
         """Append the events (already de-duplicated by the consumer) in the order given."""
         if not events:
             return
         head = await repo.lock_head(session)
-        draft = self._drafts.pop(events[0].id, None)
-        if draft is not None and draft.start == head and draft.event_ids == [e.id for e in events]:
+        draft = self._drafts.take(events)
+        if draft is not None and draft.start == head:
             records = draft.records
             self.drafts_used += 1
         else:
@@ -147,16 +145,6 @@ def _records(events: list[CloudEvent], seq: int, prev: bytes) -> list[dict]:
         seq += 1
         records.append(record := _record(seq, prev, event))
         prev = record["hash"]
-    return records
-
-
-async def _records_yielding(events: list[CloudEvent], seq: int, prev: bytes, *, every: int = 250) -> list[dict]:
-    """`_records`, letting the event loop run between slices (the transaction in flight reads its replies)."""
-    records: list[dict] = []
-    for start in range(0, len(events), every):
-        records += _records(events[start:start + every], seq, prev)
-        seq, prev = records[-1]["seq"], records[-1]["hash"]
-        await asyncio.sleep(0)
     return records
 
 

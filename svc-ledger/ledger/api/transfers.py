@@ -62,14 +62,15 @@ def _settings(request: Request) -> LedgerSettings:
     return request.app.state.runtime.settings
 
 
-def _reply(outcome: transfers.Outcome, response: Response) -> OperationResponse:
-    response.status_code = 200 if outcome.replayed else 201
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return OperationResponse(**outcome.result)
-
-
 _FIELDS = tuple(OperationResponse.model_fields)
+
+
+def _reply(outcome: transfers.Outcome) -> Response:
+    """201 with the operation, or 200 and `Idempotent-Replayed` for a replay. Rendered here (the same document as
+    OperationResponse's): FastAPI's validate-then-serialise of the response model was ~8 % of a gift's handling."""
+    return Response(orjson.dumps({f: outcome.result.get(f) for f in _FIELDS}, default=str),
+                    status_code=200 if outcome.replayed else 201, media_type="application/json",
+                    headers={"Idempotent-Replayed": "true"} if outcome.replayed else None)
 
 
 @router.post("/api/v1/gifts", status_code=201, response_model=OperationResponse,
@@ -79,41 +80,36 @@ async def gift(body: GiftRequest, principal: CurrentPrincipal, request: Request,
     # Through the desk: gifts arriving together share one transaction (ledger.desk).
     outcome = await request.app.state.gift_desk.gift(transfers.GiftCommand(
         _caller(principal), _key(idempotency_key), body.to_person_id, body.amount))
-    # The busiest endpoint answers with its JSON rendered here (the same document as OperationResponse's):
-    # FastAPI's validate-then-serialise of the response model was ~8 % of a gift's HTTP handling.
-    return Response(orjson.dumps({f: outcome.result.get(f) for f in _FIELDS}, default=str),
-                    status_code=200 if outcome.replayed else 201, media_type="application/json",
-                    headers={"Idempotent-Replayed": "true"} if outcome.replayed else None)
+    return _reply(outcome)
 
 
 @router.post("/api/v1/donations", status_code=201, response_model=OperationResponse,
              summary="Donate coins to the public-welfare account (公益账户)")
-async def donate(body: DonationRequest, principal: CurrentPrincipal, session: DbSession, response: Response,
-                 idempotency_key: IdempotencyKey = None) -> OperationResponse:
+async def donate(body: DonationRequest, principal: CurrentPrincipal, session: DbSession,
+                 idempotency_key: IdempotencyKey = None) -> Response:
     outcome = await transfers.donate(session, _caller(principal), key=_key(idempotency_key), amount=body.amount,
                                      now=clock.now())
-    return _reply(outcome, response)
+    return _reply(outcome)
 
 
 @router.post("/api/v1/grants", status_code=201, response_model=OperationResponse,
              summary="Grant free coins from the district's issuance account to a special elder of the district")
 async def grant(body: SpecialElderTransferRequest, officer: Officer, session: DbSession, request: Request,
-                response: Response, idempotency_key: IdempotencyKey = None) -> OperationResponse:
-    return await _to_special_elder(transfers.grant, body, officer, session, request, response, idempotency_key)
+                idempotency_key: IdempotencyKey = None) -> Response:
+    return await _to_special_elder(transfers.grant, body, officer, session, request, idempotency_key)
 
 
 @router.post("/api/v1/welfare-allocations", status_code=201, response_model=OperationResponse,
              summary="Allocate coins from the public-welfare account to a special elder of the district")
 async def allocate(body: SpecialElderTransferRequest, officer: Officer, session: DbSession, request: Request,
-                   response: Response, idempotency_key: IdempotencyKey = None) -> OperationResponse:
-    return await _to_special_elder(transfers.allocate_welfare, body, officer, session, request, response,
-                                   idempotency_key)
+                   idempotency_key: IdempotencyKey = None) -> Response:
+    return await _to_special_elder(transfers.allocate_welfare, body, officer, session, request, idempotency_key)
 
 
 async def _to_special_elder(use_case, body: SpecialElderTransferRequest, officer: Principal, session, request: Request,
-                            response: Response, idempotency_key: str | None) -> OperationResponse:
+                            idempotency_key: str | None) -> Response:
     outcome = await use_case(
         session, transfers.Caller(actor=officer.id, district=officer.district), key=_key(idempotency_key),
         person_id=body.person_id, amount=body.amount, reason=body.reason,
         limit=_settings(request).grant_limit_minutes, now=clock.now())
-    return _reply(outcome, response)
+    return _reply(outcome)

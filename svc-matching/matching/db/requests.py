@@ -92,17 +92,18 @@ async def get_many(session: AsyncSession, request_ids: list[uuid.UUID]) -> dict[
 
 
 async def save_states(session: AsyncSession, requests: list[Request], now: datetime) -> None:
-    """`save_state` for many requests in one statement."""
+    """The requests' state, closing reason, hold and completion, in one statement."""
     for request in requests:
         request.updated_at = now
     await session.execute(text(
         "UPDATE requests SET state = u.state, close_reason = u.close_reason, close_note = u.close_note,"
-        " hold_id = u.hold_id, updated_at = :now FROM unnest(CAST(:ids AS uuid[]), CAST(:states AS text[]),"
-        " CAST(:reasons AS text[]), CAST(:notes AS text[]), CAST(:holds AS uuid[]))"
-        " AS u(id, state, close_reason, close_note, hold_id) WHERE requests.id = u.id"),
+        " hold_id = u.hold_id, completed_at = u.completed_at, updated_at = :now"
+        " FROM unnest(CAST(:ids AS uuid[]), CAST(:states AS text[]), CAST(:reasons AS text[]),"
+        " CAST(:notes AS text[]), CAST(:holds AS uuid[]), CAST(:completed AS timestamptz[]))"
+        " AS u(id, state, close_reason, close_note, hold_id, completed_at) WHERE requests.id = u.id"),
         {"ids": [r.id for r in requests], "states": [r.state for r in requests],
          "reasons": [r.close_reason for r in requests], "notes": [r.close_note for r in requests],
-         "holds": [r.hold_id for r in requests], "now": now})
+         "holds": [r.hold_id for r in requests], "completed": [r.completed_at for r in requests], "now": now})
 
 
 async def add_histories(session: AsyncSession, steps: list[tuple[Request, str, str | None]], *, at: datetime,
@@ -117,12 +118,7 @@ async def add_histories(session: AsyncSession, steps: list[tuple[Request, str, s
 
 
 async def save_state(session: AsyncSession, request: Request, now: datetime) -> None:
-    request.updated_at = now
-    await session.execute(text(
-        "UPDATE requests SET state = :state, close_reason = :close_reason, close_note = :close_note, hold_id = :hold_id,"
-        " updated_at = :updated_at, completed_at = :completed_at WHERE id = :id"),
-        {"state": request.state, "close_reason": request.close_reason, "close_note": request.close_note,
-         "hold_id": request.hold_id, "updated_at": now, "completed_at": request.completed_at, "id": request.id})
+    await save_states(session, [request], now)
 
 
 async def add_history(session: AsyncSession, request: Request, *, at: datetime, action: str, actor: str,
