@@ -1,8 +1,10 @@
 """Shared set-up for benchmarks: the same embedded PostgreSQL, broker and stack code the tests use."""
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,3 +29,32 @@ def embedded_infra():
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def _cpu_of(command: str) -> dict[int, float]:
+    """CPU seconds (user + system) of each running process named `command`, from /proc (Linux)."""
+    seconds: dict[int, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        if name == command:
+            seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+class CpuMeter:
+    """CPU used between `start` and `stop` by this process and by PostgreSQL's processes (connections must
+    stay open until `stop`: an exited backend's time is lost). Where the time goes, on a shared machine."""
+
+    def start(self) -> None:
+        self._own, self._pg = time.process_time(), _cpu_of("postgres")
+
+    def stop(self) -> tuple[float, float]:
+        pg = _cpu_of("postgres")
+        return time.process_time() - self._own, sum(t - self._pg.get(pid, 0.0) for pid, t in pg.items())

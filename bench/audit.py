@@ -16,7 +16,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
-from bench._harness import embedded_infra, median
+from bench._harness import CpuMeter, embedded_infra, median
 from devstack import fraud
 from servicekit import heap
 from servicekit.db import Database
@@ -45,7 +45,8 @@ async def _topics(settings: AuditSettings) -> dict[str, str]:
     return topics
 
 
-async def raw_round(bootstrap: str, events: list[CloudEvent], settings: AuditSettings) -> float:
+async def raw_round(bootstrap: str, events: list[CloudEvent], settings: AuditSettings) -> tuple[float, float]:
+    """Events/s, and this process's CPU seconds meanwhile (the bench's producer and the raw consumer)."""
     topics = await _topics(settings)
     consumer = AIOKafkaConsumer(*topics.values(), bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False, session_timeout_ms=2000,
@@ -53,7 +54,7 @@ async def raw_round(bootstrap: str, events: list[CloudEvent], settings: AuditSet
     await consumer.start()
     while not consumer.assignment():
         await consumer.getmany(timeout_ms=200)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     producing = asyncio.create_task(_produce(bootstrap, topics, events, settings))
     seen = 0
     while seen < len(events):
@@ -61,13 +62,15 @@ async def raw_round(bootstrap: str, events: list[CloudEvent], settings: AuditSet
         seen += sum(len(records) for records in batches.values())
         if batches:
             await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await producing
     await consumer.stop()
-    return len(events) / elapsed
+    return len(events) / elapsed, cpu
 
 
-async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings) -> tuple[float, int]:
+async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings) -> tuple[float, int, tuple[float, float]]:
+    """Events/s, alerts raised, and the CPU seconds meanwhile of this process (the bench's producer and the
+    pipeline) and of PostgreSQL."""
     url = infra.create_database("audit_bench")
     await asyncio.to_thread(upgrade_to_head, settings.migrations_path, url)
     round_settings = settings.model_copy(update={"database_url": url})
@@ -76,10 +79,13 @@ async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings) 
     consumer = audit_consumer(db, round_settings, name=f"audit-{uuid.uuid4().hex[:6]}", topics=list(topics.values()))
     await consumer.connect()
     await db.warm(2)  # as the service does at start
+    meter = CpuMeter()
+    meter.start()
     started = time.perf_counter()
     producing = asyncio.create_task(_produce(infra.kafka_bootstrap_servers, topics, events, settings))
     await consumer.pump(until=len(events))
     elapsed = time.perf_counter() - started
+    cpu = meter.stop()
     await producing
     await consumer.stop()
     async with db.transaction() as session:
@@ -88,7 +94,7 @@ async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings) 
     await db.dispose()
     if recorded != len(events):
         raise SystemExit(f"the trail holds {recorded} of {len(events)} events — the benchmark is invalid")
-    return len(events) / elapsed, alerts
+    return len(events) / elapsed, alerts, cpu
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -104,11 +110,13 @@ async def main(args: argparse.Namespace) -> None:
         heap.settle(settings)  # as the service does once started (both sides of the ratio run in this process)
         raw, piped = [], []
         for round_ in range(args.rounds):
-            raw.append(await raw_round(infra.kafka_bootstrap_servers, events, settings))
-            rate, alerts = await audit_round(infra, events, settings)
+            rate, raw_cpu = await raw_round(infra.kafka_bootstrap_servers, events, settings)
+            raw.append(rate)
+            rate, alerts, (own_cpu, pg_cpu) = await audit_round(infra, events, settings)
             piped.append(rate)
             print(f"round {round_ + 1}: raw {raw[-1]:,.0f} events/s, audit pipeline {piped[-1]:,.0f} events/s "
-                  f"({alerts} alerts) -> {piped[-1] / raw[-1]:.2f}")
+                  f"({alerts} alerts) -> {piped[-1] / raw[-1]:.2f}  | CPU s: this process {raw_cpu:.2f} raw, "
+                  f"{own_cpu:.2f} audit; PostgreSQL {pg_cpu:.2f}; audit wall {len(events) / rate:.2f}")
         print(f"\naudit pipeline (consume, chain, every rule, commit): median {median(piped):,.0f} events/s; raw aiokafka "
               f"median {median(raw):,.0f} events/s; ratio {median(piped) / median(raw):.2f} (target >= 0.5)")
 

@@ -59,3 +59,7 @@ class AuditSettings(ServiceSettings):
     def thresholds(self, district: str | None) -> RuleThresholds:
         overrides = self.district_overrides.get(district or "", {})
         return self.rules.model_copy(update=overrides) if overrides else self.rules
+
+    def district_thresholds(self) -> dict[str, RuleThresholds]:
+        """The thresholds of every district with overrides."""
+        return {district: self.thresholds(district) for district in self.district_overrides}

@@ -27,9 +27,9 @@ def as_records(events: list[CloudEvent], *, first_offset: int = 0) -> list[Consu
                            serialized_value_size=0, headers=[]) for i, e in enumerate(events)]
 
 
-async def fresh_audit(infra) -> SimpleNamespace:
+async def fresh_audit(infra, **overrides) -> SimpleNamespace:
     url = infra.create_database("audit_unit")
-    settings = AuditSettings(database_url=url, **SETTINGS)
+    settings = AuditSettings(database_url=url, **{**SETTINGS, **overrides})
     await asyncio.to_thread(upgrade_to_head, settings.migrations_path, url)
     db = Database(url, pool_size=5)
     signer = trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key)
@@ -74,3 +74,16 @@ async def second_audit(infra):
     made = await fresh_audit(infra)
     yield made
     await made.db.dispose()
+
+
+@pytest.fixture
+async def audit_with(infra):
+    """A fresh audit with settings of the test's own: `await audit_with(district_overrides={...})`."""
+    made: list[SimpleNamespace] = []
+
+    async def make(**overrides) -> SimpleNamespace:
+        made.append(await fresh_audit(infra, **overrides))
+        return made[-1]
+    yield make
+    for audit in made:
+        await audit.db.dispose()

@@ -2,8 +2,14 @@
 on its pattern and not on the honest look-alikes; precision and recall on the labelled set are printed.
 Rebuilding from the same events in another order (with redeliveries) yields the same alerts."""
 import random
+import uuid
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
+
+from contracts.matching import ServiceCompleted, ServiceParticipant
 from devstack import fraud
+from servicekit.events import build_event
 
 
 def _score(raised: set, expected: set) -> dict[str, tuple[float, float, int, int]]:
@@ -60,19 +66,60 @@ async def test_rebuilding_from_the_events_in_another_order_gives_the_same_alerts
     assert (await second_audit.verify()).records == len(scenario.events)  # duplicates never enter the trail
 
 
-def test_the_hot_path_reads_every_field_the_contracts_define():
-    """Audit reads payloads as dicts for speed; the contracts' examples must read the same as the models."""
+async def test_the_facts_read_every_field_the_contracts_define(audit):
+    """Audit reads payloads as plain JSON for speed (services in SQL, gifts as dicts); the contracts' examples
+    must read the same as the models, and a service reported again adds nothing."""
     from contracts.ledger import CoinsGifted
     from contracts.matching import ServiceCompleted
     from servicekit.events import build_event
 
-    from audit.events import _gift, _services
+    from audit.events import _gift
     done = ServiceCompleted.example()
-    [service] = _services(build_event(source="matching", data=done, subject="x"))
+    await audit.feed([build_event(source="matching", data=done, subject="x") for _ in range(2)])
+    async with audit.db.transaction() as session:
+        rows = (await session.execute(text(
+            "SELECT request_id, volunteer_id, elder_id, district, institution_id, night_item, checked_in_at,"
+            " checked_out_at, check_in_distance_m, check_out_distance_m, check_in_method, check_out_method,"
+            " recorded_by, minutes, seq FROM services"))).all()
     attended = done.attendance[0]
-    assert (service.request_id, service.volunteer_id, service.checked_in_at, service.minutes, service.night_item) == (
-        done.request_id, attended.volunteer_id, attended.checked_in_at, attended.minutes, done.night_service_item)
+    assert [tuple(r) for r in rows] == [(
+        done.request_id, attended.volunteer_id, done.elder_id, done.district, None, done.night_service_item,
+        attended.checked_in_at, attended.checked_out_at, attended.check_in_distance_m, attended.check_out_distance_m,
+        attended.check_in_method, attended.check_out_method, attended.check_out_by, attended.minutes, 1)]
     gift = CoinsGifted.example()
     read = _gift(build_event(source="ledger", data=gift, subject="x"))
     assert (read.from_id, read.to_id, read.amount, read.at) == (gift.from_person_id, gift.to_person_id, gift.amount,
                                                                 gift.gifted_at)
+
+
+def _service(n: int, district: str, *, start: datetime, minutes: int, distance_m: int = 20):
+    """A one-volunteer completed service (volunteer n, elder and request of their own)."""
+    volunteer, request = uuid.UUID(int=1000 + n), uuid.UUID(int=2000 + n)
+    done = ServiceCompleted.example()
+    attended = done.attendance[0].model_copy(update=dict(
+        volunteer_id=volunteer, checked_in_at=start, checked_out_at=start + timedelta(minutes=minutes),
+        check_in_distance_m=distance_m, check_out_distance_m=distance_m, minutes=minutes,
+        check_in_by=str(volunteer), check_out_by=str(volunteer)))
+    data = done.model_copy(update=dict(request_id=request, elder_id=uuid.UUID(int=3000 + n), district=district,
+                                       participants=[ServiceParticipant(volunteer_id=volunteer, minutes=minutes)],
+                                       attendance=[attended]))
+    return build_event(source="matching", data=data, subject=str(request))
+
+
+async def test_a_districts_own_thresholds_decide_there_and_only_there(audit_with):
+    """The single-service rules pre-select in SQL with each district's thresholds: 110105 allows 1 km, nights
+    from 23:00 and 5-minute services; 110108 keeps the city-wide 250 m, 22:00 and 10 minutes."""
+    audit = await audit_with(district_overrides={
+        "110105": {"far_distance_m": 1000, "night_starts_hour": 23, "min_service_minutes": 5}})
+    day = datetime(2026, 12, 1, 2, tzinfo=UTC)  # 10:00 in Beijing
+    late = datetime(2026, 12, 1, 14, 10, tzinfo=UTC)  # 22:10 in Beijing
+    events = []
+    for offset, district in ((0, "110105"), (10, "110108")):
+        events += [_service(offset + 1, district, start=day, minutes=90, distance_m=300),
+                   _service(offset + 2, district, start=late, minutes=40),
+                   _service(offset + 3, district, start=day, minutes=8)]
+    await audit.feed(events)
+    raised = {(a["rule"], a["key"]) for a in await audit.alerts()}
+    assert raised == {("far_from_place", f"volunteer:{uuid.UUID(int=1011)}"),
+                      ("late_night_service", f"volunteer:{uuid.UUID(int=1012)}"),
+                      ("implausible_duration", f"volunteer:{uuid.UUID(int=1013)}")}

@@ -1,8 +1,10 @@
 """Facts the rules read, kept from the events with the events' own times. Every query takes a whole
-consumed batch at once (unnest): one statement per kind of question, not one per event."""
+consumed batch at once: one statement per kind of question, not one per event. Services are read out of the
+trail's payloads by PostgreSQL, and the questions about them name the batch by trail position (the services
+added after the chain's head as the batch began), so a batch of services never travels from the service to
+the database and back (ADR 10)."""
 from __future__ import annotations
 
-import operator
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,10 +12,11 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.db import copy_rows
+from contracts.matching import ServiceCompleted
+from audit.settings import RuleThresholds
 
 
-@dataclass(slots=True)  # not frozen: built for every service consumed, and frozen init is slow
+@dataclass(slots=True)
 class Service:
     request_id: uuid.UUID
     volunteer_id: uuid.UUID
@@ -43,12 +46,10 @@ class Gift:
 
 
 SERVICE_FIELDS = list(Service.__dataclass_fields__)
-_SERVICE_ROW = operator.attrgetter(*SERVICE_FIELDS)  # a service as a row tuple, in C
 GIFT_FIELDS = list(Gift.__dataclass_fields__)
-_SERVICE_TYPES = ["uuid", "uuid", "uuid", "text", "uuid", "boolean", "timestamptz", "timestamptz", "integer", "integer",
-                  "text", "text", "text", "integer", "uuid"]
 _GIFT_TYPES = ["uuid", "uuid", "uuid", "integer", "timestamptz", "uuid"]
 _S = ", ".join(f"s.{f}" for f in SERVICE_FIELDS)
+_N = ", ".join(f"n.{f}" for f in SERVICE_FIELDS)
 _G = ", ".join(f"g.{f}" for f in GIFT_FIELDS)
 
 
@@ -73,21 +74,119 @@ async def districts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[u
     return {row.person_id: row.district for row in rows}
 
 
-async def record_services(session: AsyncSession, services: list[Service]) -> list[Service]:
-    """The services not known before (a service reported again adds nothing), copied in. Only audit's consumer
-    writes services, while it holds the chain's lock (trail.lock_head), so nothing can add one between the
-    look-up and the copy."""
-    known = {(row.request_id, row.volunteer_id) for row in (await session.execute(text(
-        "SELECT request_id, volunteer_id FROM services WHERE request_id = ANY(:r)"),
-        {"r": list({s.request_id for s in services})})).all()}
-    new: list[Service] = []
-    for service in services:
-        key = (service.request_id, service.volunteer_id)
-        if key not in known:
-            known.add(key)
-            new.append(service)
-    await copy_rows(session, "services", SERVICE_FIELDS, list(map(_SERVICE_ROW, new)))
-    return new
+async def record_services(session: AsyncSession, after: int) -> int:
+    """Read the services of the completed-service events appended after trail record `after` out of their
+    payloads (in PostgreSQL: the service sends no rows) and keep those not known before — a service reported
+    again adds nothing, and the first report in the trail's order wins. Returns how many were new."""
+    result = await session.execute(_RECORD_SERVICES, {"after": after, "type": ServiceCompleted.TYPE})
+    return result.rowcount  # type: ignore[attr-defined]
+
+
+_RECORD_SERVICES = text(f"""
+    INSERT INTO services ({', '.join(SERVICE_FIELDS)}, seq)
+    SELECT d.request_id, a.volunteer_id, d.elder_id, d.district, d.institution_id, coalesce(d.night_service_item, false),
+           a.checked_in_at, a.checked_out_at, a.check_in_distance_m, a.check_out_distance_m, a.check_in_method,
+           a.check_out_method, a.check_out_by, a.minutes, l.event_id, l.seq
+    FROM audit_log l
+    CROSS JOIN LATERAL json_to_record(l.payload::json) AS d(request_id uuid, elder_id uuid, district text,
+        institution_id uuid, night_service_item boolean, attendance json)
+    CROSS JOIN LATERAL ROWS FROM (json_to_recordset(coalesce(d.attendance, '[]')) AS (volunteer_id uuid,
+        checked_in_at timestamptz, checked_out_at timestamptz, check_in_distance_m integer, check_out_distance_m integer,
+        check_in_method text, check_out_method text, check_out_by text, minutes integer)) WITH ORDINALITY AS a(
+        volunteer_id, checked_in_at, checked_out_at, check_in_distance_m, check_out_distance_m, check_in_method,
+        check_out_method, check_out_by, minutes, n)
+    WHERE l.seq > :after AND l.type = :type
+    ORDER BY l.seq, a.n
+    ON CONFLICT (request_id, volunteer_id) DO NOTHING""")
+
+# The thresholds the service queries need, per district: a row per district with overrides, the city-wide
+# value where a district has none.
+_LIMIT_TYPES = {"two_way_window_days": "integer", "night_starts_hour": "integer", "night_ends_hour": "integer",
+                "allow_documented_night_items": "boolean", "far_distance_m": "integer", "min_service_minutes": "integer",
+                "max_span_hours": "integer"}
+_LIMITS = ("lim AS (SELECT * FROM unnest(CAST(:lim_district AS text[]), "
+           + ", ".join(f"CAST(:lim_{f} AS {t}[])" for f, t in _LIMIT_TYPES.items())
+           + f") AS l(district, {', '.join(_LIMIT_TYPES)}))")
+
+
+def _limit(field: str) -> str:
+    return f"coalesce(lim.{field}, :default_{field})"
+
+
+def _limit_params(default: RuleThresholds, districts: dict[str, RuleThresholds]) -> dict:
+    params: dict = {"lim_district": list(districts)}
+    for field in _LIMIT_TYPES:
+        params[f"lim_{field}"] = [getattr(limits, field) for limits in districts.values()]
+        params[f"default_{field}"] = getattr(default, field)
+    return params
+
+
+_NEW = "n.seq > :after"
+_N_ORDER = "n.seq, n.request_id, n.volunteer_id"
+
+
+async def overlapping_services(session: AsyncSession, after: int) -> list[tuple[Service, list[Service]]]:
+    """Each service added after trail record `after` whose volunteer has other services overlapping it in
+    time, with those services."""
+    rows = (await session.execute(text(f"""
+        SELECT {_N}, {_S} FROM services n
+        JOIN services s ON s.volunteer_id = n.volunteer_id AND s.request_id <> n.request_id
+             AND tstzrange(s.checked_in_at, s.checked_out_at) && tstzrange(n.checked_in_at, n.checked_out_at)
+        WHERE {_NEW} ORDER BY {_N_ORDER}, s.checked_in_at, s.request_id"""), {"after": after})).all()
+    return _with_related(rows)
+
+
+async def services_between(session: AsyncSession, after: int, default: RuleThresholds,
+                           districts: dict[str, RuleThresholds]) -> list[tuple[Service, list[Service]]]:
+    """Each service added after trail record `after` whose elder has ever served its volunteer (else two-way
+    service cannot be), with every service between the two (either way) within ± the district's two-way
+    window of it."""
+    rows = (await session.execute(text(f"""
+        WITH {_LIMITS}, pairs AS (
+            SELECT n.*, make_interval(secs => {_limit('two_way_window_days')} * 86400) AS w
+            FROM services n LEFT JOIN lim ON lim.district = n.district
+            WHERE {_NEW} AND EXISTS (SELECT 1 FROM services r WHERE r.volunteer_id = n.elder_id AND r.elder_id = n.volunteer_id))
+        SELECT {_N}, {_S} FROM pairs n JOIN services s ON s.volunteer_id = n.volunteer_id AND s.elder_id = n.elder_id
+             AND s.checked_in_at BETWEEN n.checked_in_at - n.w AND n.checked_in_at + n.w
+        UNION ALL
+        SELECT {_N}, {_S} FROM pairs n JOIN services s ON s.volunteer_id = n.elder_id AND s.elder_id = n.volunteer_id
+             AND s.checked_in_at BETWEEN n.checked_in_at - n.w AND n.checked_in_at + n.w
+        ORDER BY 1, 2"""), {"after": after, **_limit_params(default, districts)})).all()
+    return [(service, sorted(between, key=lambda s: (s.checked_in_at, str(s.request_id))))
+            for service, between in _with_related(rows)]
+
+
+async def single_service_suspects(session: AsyncSession, after: int, default: RuleThresholds,
+                                  districts: dict[str, RuleThresholds], *, zone: str) -> list[Service]:
+    """The services added after trail record `after` that cross one of their district's single-service
+    thresholds (late at night in `zone` without an allowed documented item, far from the place, too short or
+    too long): rules.single_service_rules names which."""
+    def night(at: str) -> str:
+        hour = f"extract(hour FROM n.{at} AT TIME ZONE :zone)"
+        return f"{hour} >= {_limit('night_starts_hour')} OR {hour} < {_limit('night_ends_hour')}"
+    rows = (await session.execute(text(f"""
+        WITH {_LIMITS}
+        SELECT {_N} FROM services n LEFT JOIN lim ON lim.district = n.district
+        WHERE {_NEW} AND (
+            (NOT (n.night_item AND {_limit('allow_documented_night_items')})
+             AND ({night('checked_in_at')} OR {night('checked_out_at')}))
+            OR greatest(n.check_in_distance_m, n.check_out_distance_m) >= {_limit('far_distance_m')}
+            OR n.minutes < {_limit('min_service_minutes')}
+            OR n.checked_out_at - n.checked_in_at > make_interval(hours => {_limit('max_span_hours')}))
+        ORDER BY {_N_ORDER}"""), {"after": after, "zone": zone, **_limit_params(default, districts)})).all()
+    return [Service(*row) for row in rows]
+
+
+def _with_related(rows) -> list[tuple[Service, list[Service]]]:
+    """Rows of (a new service's columns, a related service's columns), grouped by the new service."""
+    width = len(SERVICE_FIELDS)
+    grouped: dict[tuple, tuple[Service, list[Service]]] = {}
+    for row in rows:
+        key = (row[0], row[1])  # request_id, volunteer_id
+        if key not in grouped:
+            grouped[key] = (Service(*row[:width]), [])
+        grouped[key][1].append(Service(*row[width:]))
+    return list(grouped.values())
 
 
 async def record_gifts(session: AsyncSession, gifts: list[Gift]) -> list[Gift]:
@@ -95,39 +194,6 @@ async def record_gifts(session: AsyncSession, gifts: list[Gift]) -> list[Gift]:
         f"INSERT INTO gifts ({', '.join(GIFT_FIELDS)}) SELECT * FROM unnest({_unnest(GIFT_FIELDS, _GIFT_TYPES)})"
         " ON CONFLICT DO NOTHING RETURNING operation_id"), _columns(gifts, GIFT_FIELDS))).scalars())
     return [g for g in gifts if g.operation_id in inserted]
-
-
-async def overlapping_services(session: AsyncSession, services: list[Service]) -> dict[int, list[Service]]:
-    """For each of `services` (by position), the volunteer's other services whose spans overlap it."""
-    rows = (await session.execute(text(f"""
-        SELECT n.ord, {_S} FROM unnest(CAST(:r AS uuid[]), CAST(:v AS uuid[]), CAST(:i AS timestamptz[]),
-                                       CAST(:o AS timestamptz[])) WITH ORDINALITY n(r, v, i, o, ord)
-        JOIN services s ON s.volunteer_id = n.v AND s.request_id <> n.r
-             AND tstzrange(s.checked_in_at, s.checked_out_at) && tstzrange(n.i, n.o)
-        ORDER BY n.ord, s.checked_in_at, s.request_id"""),
-        {"r": [s.request_id for s in services], "v": [s.volunteer_id for s in services],
-         "i": [s.checked_in_at for s in services], "o": [s.checked_out_at for s in services]})).all()
-    return _by_position(rows, Service)
-
-
-async def services_between(session: AsyncSession, services: list[Service], spans_s: list[int]) -> dict[int, list[Service]]:
-    """For each of `services`, every service between its volunteer and elder (either way) within ± its span —
-    only for pairs where the elder has served the volunteer at all (else two-way service cannot be)."""
-    params = {"v": [s.volunteer_id for s in services], "e": [s.elder_id for s in services],
-              "at": [s.checked_in_at for s in services], "w": spans_s}
-    pairs = """unnest(CAST(:v AS uuid[]), CAST(:e AS uuid[]), CAST(:at AS timestamptz[]), CAST(:w AS integer[]))
-               WITH ORDINALITY n(v, e, at, w, ord)"""
-    rows = (await session.execute(text(f"""
-        WITH pairs AS (SELECT * FROM {pairs}
-                       WHERE EXISTS (SELECT 1 FROM services r WHERE r.volunteer_id = n.e AND r.elder_id = n.v))
-        SELECT p.ord, {_S} FROM pairs p JOIN services s ON s.volunteer_id = p.v AND s.elder_id = p.e
-             AND s.checked_in_at BETWEEN p.at - make_interval(secs => p.w) AND p.at + make_interval(secs => p.w)
-        UNION ALL
-        SELECT p.ord, {_S} FROM pairs p JOIN services s ON s.volunteer_id = p.e AND s.elder_id = p.v
-             AND s.checked_in_at BETWEEN p.at - make_interval(secs => p.w) AND p.at + make_interval(secs => p.w)
-        ORDER BY 1"""), params)).all()
-    found = _by_position(rows, Service)
-    return {k: sorted(v, key=lambda s: (s.checked_in_at, str(s.request_id))) for k, v in found.items()}
 
 
 async def gifts_around(session: AsyncSession, gifts: list[Gift], *, side: str, spans_s: list[int]) -> dict[int, list[Gift]]:

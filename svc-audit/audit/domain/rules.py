@@ -68,32 +68,37 @@ def windows_holding(item: T, items: Sequence[T], *, at: Callable[[T], datetime],
 
 # --- on recorded services -------------------------------------------------------------------------------
 
-async def on_services(session: AsyncSession, services: list[Service],
-                      limits_of: Callable[[str | None], RuleThresholds]) -> list[Finding]:
-    """Findings for newly recorded services (all of a consumed batch at once)."""
+async def on_services(session: AsyncSession, after: int, default: RuleThresholds,
+                      districts: dict[str, RuleThresholds]) -> list[Finding]:
+    """Findings for the services recorded after trail record `after` (all of a consumed batch at once), with
+    `districts`' thresholds where they differ from `default`. PostgreSQL picks out the services a rule may
+    fire on; the rules below decide."""
+    def limits_of(district: str | None) -> RuleThresholds:
+        return districts.get(district or "", default)
+
     found: list[Finding] = []
-    overlaps = await facts.overlapping_services(session, services)
-    spans = [limits_of(s.district).two_way_window_days * 86400 for s in services]
-    between = await facts.services_between(session, services, spans)
-    for position, service in enumerate(services, start=1):
-        limits, v = limits_of(service.district), service.volunteer_id
-        if overlaps.get(position):  # the same volunteer in several services at once (also offline-recorded)
-            found.append(_finding("overlapping_services", f"volunteer:{v}", HIGH, "同一志愿者在同一时段参与多项服务",
-                                  district=service.district, people=[v], services=[service, *overlaps[position]]))
-        span = timedelta(days=limits.two_way_window_days)
-        two_way = windows_holding(service, between.get(position, []), at=lambda s: s.checked_in_at, span=span,
+    for service, others in await facts.overlapping_services(session, after):
+        # the same volunteer in several services at once (also offline-recorded)
+        v = service.volunteer_id
+        found.append(_finding("overlapping_services", f"volunteer:{v}", HIGH, "同一志愿者在同一时段参与多项服务",
+                              district=service.district, people=[v], services=[service, *others]))
+    for service, between in await facts.services_between(session, after, default, districts):
+        limits = limits_of(service.district)
+        two_way = windows_holding(service, between, at=lambda s: s.checked_in_at,
+                                  span=timedelta(days=limits.two_way_window_days),
                                   qualifies=lambda w, n=limits.two_way_min_services: (
                                       len(w) >= n and len({s.volunteer_id for s in w}) == 2))
         if two_way:
-            a, b = sorted((v, service.elder_id))
+            a, b = sorted((service.volunteer_id, service.elder_id))
             found.append(_finding("two_way_service", f"pair:{a}:{b}",
                                   HIGH if len(two_way) >= 2 * limits.two_way_min_services else MEDIUM,
                                   "高频双向服务：双方互相服务", district=service.district, people=[a, b], services=two_way))
-        found += _single_service_rules(service, limits)
+    for service in await facts.single_service_suspects(session, after, default, districts, zone=BEIJING.key):
+        found += single_service_rules(service, limits_of(service.district))
     return found
 
 
-def _single_service_rules(service: Service, limits: RuleThresholds) -> list[Finding]:
+def single_service_rules(service: Service, limits: RuleThresholds) -> list[Finding]:
     found, v = [], service.volunteer_id
     if _at_night(service, limits) and not (service.night_item and limits.allow_documented_night_items):
         found.append(_finding("late_night_service", f"volunteer:{v}", LOW, "异常深夜服务",

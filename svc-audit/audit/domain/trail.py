@@ -28,6 +28,7 @@ from servicekit.events import CloudEvent
 from audit.db import trail as repo
 
 GENESIS = bytes(32)
+_LOCKED_HEAD = "audit.chain_head"  # the head `unseen` locked, kept in the session for the append that follows
 
 
 def canonical(record: dict) -> bytes:
@@ -38,7 +39,7 @@ def canonical(record: dict) -> bytes:
 async def unseen(session: AsyncSession, events: list[CloudEvent]) -> list[CloudEvent]:
     """The events not in the trail yet: the trail keeps every event id, so it is the consumer's de-duplication
     (no second record of them). Takes the chain's lock first, so replicas cannot both append an event."""
-    await repo.lock_head(session)
+    session.info[_LOCKED_HEAD] = await repo.lock_head(session)  # what `Chain.append` then appends after
     known = await repo.known_event_ids(session, [e.id for e in events])
     return [e for e in events if e.id not in known]
 
@@ -106,11 +107,12 @@ class Chain:
         self._drafts.put(events, _Draft(start, records))
         self._end = (seq, prev)
 
-    async def append(self, session: AsyncSession, events: list[CloudEvent], *, now: datetime) -> None:
-        """Append the events (already de-duplicated by the consumer) in the order given."""
+    async def append(self, session: AsyncSession, events: list[CloudEvent], *, now: datetime) -> int:
+        """Append the events (already de-duplicated by the consumer) in the order given; returns the sequence
+        number they follow (their records are those after it)."""
+        head = session.info.pop(_LOCKED_HEAD, None) or await repo.lock_head(session)
         if not events:
-            return
-        head = await repo.lock_head(session)
+            return head[0]
         draft = self._drafts.take(events)
         if draft is not None and draft.start == head:
             records = draft.records
@@ -127,6 +129,7 @@ class Chain:
             if record["seq"] % self.checkpoint_every == 0:
                 await repo.insert_checkpoint(session, record["seq"], record["hash"], key_id=self.signer.active, at=now,
                                              signature=self.signer.sign(record["seq"], record["hash"]))
+        return head[0]
 
 
 def _record(seq: int, prev: bytes, event: CloudEvent) -> dict:
