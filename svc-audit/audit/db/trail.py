@@ -42,11 +42,15 @@ async def move_head(session: AsyncSession, seq: int, digest: bytes) -> None:
     await session.execute(text("UPDATE chain_head SET seq = :s, hash = :h WHERE id = 1"), {"s": seq, "h": digest})
 
 
-async def insert_checkpoint(session: AsyncSession, seq: int, digest: bytes, *, signature: bytes, key_id: str,
-                            at: datetime) -> None:
-    await session.execute(text(
-        "INSERT INTO checkpoints (seq, hash, signature, key_id, created_at) VALUES (:s, :h, :sig, :k, :at)"),
-        {"s": seq, "h": digest, "sig": signature, "k": key_id, "at": at})
+async def insert_checkpoints(session: AsyncSession, signed: list[tuple[int, bytes, bytes]], *, key_id: str,
+                             at: datetime) -> None:
+    """Checkpoints (seq, hash, signature), all with one statement."""
+    if signed:
+        seqs, hashes, signatures = map(list, zip(*signed))
+        await session.execute(text(
+            "INSERT INTO checkpoints (seq, hash, signature, key_id, created_at)"
+            " SELECT s, h, sig, :k, :at FROM unnest(CAST(:s AS bigint[]), CAST(:h AS bytea[]), CAST(:sig AS bytea[]))"
+            " AS c(s, h, sig)"), {"s": seqs, "h": hashes, "sig": signatures, "k": key_id, "at": at})
 
 
 async def checkpoints(session: AsyncSession) -> dict[int, object]:

@@ -125,10 +125,10 @@ class Chain:
             record["recorded_at"] = now
         await repo.insert_records(session, records)
         await repo.move_head(session, records[-1]["seq"], records[-1]["hash"])
-        for record in records:
-            if record["seq"] % self.checkpoint_every == 0:
-                await repo.insert_checkpoint(session, record["seq"], record["hash"], key_id=self.signer.active, at=now,
-                                             signature=self.signer.sign(record["seq"], record["hash"]))
+        every = self.checkpoint_every  # the records whose seq is a multiple of it are signed
+        signed = [(r["seq"], r["hash"], self.signer.sign(r["seq"], r["hash"]))
+                  for r in records[-records[0]["seq"] % every::every]]
+        await repo.insert_checkpoints(session, signed, key_id=self.signer.active, at=now)
         return head[0]
 
 
