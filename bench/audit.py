@@ -1,5 +1,5 @@
 """Audit pipeline throughput: events/s through the whole audit pipeline — consume, append to the hash chain,
-evaluate every fraud rule, commit — against raw aiokafka consumption of the same events on the same broker
+evaluate every fraud rule (the judge following the trail, as the service runs it), commit — against raw aiokafka consumption of the same events on the same broker
 in the same run (alternating rounds). Target >= 0.5 x raw.
 
 The events are devstack.fraud's simulated weeks (completed services with their sign-in/out trail, gifts,
@@ -24,6 +24,7 @@ from servicekit.events import CloudEvent
 from servicekit.kafka import ensure_topics
 from servicekit.migrations import upgrade_to_head
 from audit.events import audit_consumer
+from audit.judging import Judge
 from audit.settings import AuditSettings
 
 
@@ -77,23 +78,29 @@ async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings) 
     db = Database(url, pool_size=4)
     topics = await _topics(settings)
     consumer = audit_consumer(db, round_settings, name=f"audit-{uuid.uuid4().hex[:6]}", topics=list(topics.values()))
+    judge = Judge(db, round_settings)  # as the service runs it: woken by each commit of the trail
+    db.on_commit(judge.wake)
     await consumer.connect()
-    await db.warm(2)  # as the service does at start
+    await db.warm(3)  # as the service does at start
     meter = CpuMeter()
     meter.start()
     started = time.perf_counter()
     producing = asyncio.create_task(_produce(infra.kafka_bootstrap_servers, topics, events, settings))
+    judging = asyncio.create_task(judge.run())
     await consumer.pump(until=len(events))
+    judged = await judge.catch_up()  # the clock stops when every rule has judged the last event
     elapsed = time.perf_counter() - started
     cpu = meter.stop()
+    judging.cancel()
+    await asyncio.gather(judging, return_exceptions=True)
     await producing
     await consumer.stop()
     async with db.transaction() as session:
         recorded = (await session.execute(text("SELECT count(*) FROM audit_log"))).scalar()
         alerts = (await session.execute(text("SELECT count(*) FROM alerts"))).scalar()
     await db.dispose()
-    if recorded != len(events):
-        raise SystemExit(f"the trail holds {recorded} of {len(events)} events — the benchmark is invalid")
+    if recorded != len(events) or judged != len(events):
+        raise SystemExit(f"the trail holds {recorded} of {len(events)} events, {judged} judged — the benchmark is invalid")
     return len(events) / elapsed, alerts, cpu
 
 

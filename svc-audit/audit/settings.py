@@ -47,6 +47,9 @@ class AuditSettings(ServiceSettings):
     # flush) and the chain lock over more events.
     consumer_batch_size: int = 5000
 
+    # The rules follow the trail (judging.py): at most this many trail records judged per transaction.
+    judge_max_records: int = 20_000
+
     rules: RuleThresholds = RuleThresholds()
     # district code -> thresholds that differ there, e.g. {"110105": {"allow_documented_night_items": true}}
     district_overrides: dict[str, dict] = {}

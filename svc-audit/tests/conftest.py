@@ -15,6 +15,7 @@ from servicekit.events import CloudEvent
 from servicekit.migrations import upgrade_to_head
 from audit.domain import trail
 from audit.events import audit_consumer
+from audit.judging import Judge
 from audit.settings import AuditSettings
 
 SETTINGS = dict(district_overrides={"110105": {"allow_documented_night_items": True}}, checkpoint_every=10)
@@ -35,10 +36,15 @@ async def fresh_audit(infra, **overrides) -> SimpleNamespace:
     signer = trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key)
 
     consumer = audit_consumer(db, settings, topics=["unused"])
+    judge = Judge(db, settings)
 
-    async def feed(events: list[CloudEvent], *, poll: int = 200) -> None:
+    async def feed(events: list[CloudEvent], *, poll: int = 200, judge_each: bool = True) -> None:
+        """Each poll appended to the trail, then judged (as the service's judge does after each commit) unless
+        told not to (`judge.catch_up()` later judges everything appended since)."""
         for start in range(0, len(events), poll):
             await consumer.apply(as_records(events[start:start + poll], first_offset=start))
+            if judge_each:
+                await judge.catch_up()
 
     async def alerts() -> list[dict]:
         async with db.transaction() as session:
@@ -58,19 +64,12 @@ async def fresh_audit(infra, **overrides) -> SimpleNamespace:
             await conn.execute(text(sql), params)
             await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
 
-    return SimpleNamespace(db=db, settings=settings, feed=feed, alerts=alerts, verify=verify, tamper=tamper,
+    return SimpleNamespace(db=db, settings=settings, feed=feed, judge=judge, alerts=alerts, verify=verify, tamper=tamper,
                            signer=signer, as_records=as_records)
 
 
 @pytest.fixture
 async def audit(infra):
-    made = await fresh_audit(infra)
-    yield made
-    await made.db.dispose()
-
-
-@pytest.fixture
-async def second_audit(infra):
     made = await fresh_audit(infra)
     yield made
     await made.db.dispose()

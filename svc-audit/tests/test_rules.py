@@ -53,13 +53,18 @@ async def test_alerts_name_rule_severity_people_and_evidence_and_repeats_update_
     assert len(gifts["evidence"]) == 6 and gifts["district"] == "110108"
 
 
-async def test_rebuilding_from_the_events_in_another_order_gives_the_same_alerts(audit, second_audit):
+async def test_rebuilding_from_the_events_in_another_order_gives_the_same_alerts(audit, audit_with):
+    """Also when the judge takes the trail in other slices than the consumer appended it (a judge behind
+    after a restart judges what piled up, `judge_max_records` at a time)."""
     scenario = fraud.generate(weeks=4, seed=7)
     await audit.feed(scenario.events)
     shuffled = list(scenario.events)
     random.Random(1).shuffle(shuffled)
     redelivered = shuffled + random.Random(2).sample(scenario.events, 40)  # at-least-once delivery
-    await second_audit.feed(redelivered, poll=37)
+    second_audit = await audit_with(judge_max_records=50)
+    await second_audit.feed(redelivered, poll=37, judge_each=False)
+    assert await second_audit.alerts() == []  # appended, not judged yet
+    assert await second_audit.judge.catch_up() == len(scenario.events)
     first, again = await audit.alerts(), await second_audit.alerts()
     differences = [(a["rule"], k, a[k], b[k]) for a, b in zip(first, again) for k in a if a[k] != b[k]]
     assert differences == [] and len(first) == len(again)
@@ -73,7 +78,7 @@ async def test_the_facts_read_every_field_the_contracts_define(audit):
     from contracts.matching import ServiceCompleted
     from servicekit.events import build_event
 
-    from audit.events import _gift
+    from audit.judging import read_gift
     done = ServiceCompleted.example()
     await audit.feed([build_event(source="matching", data=done, subject="x") for _ in range(2)])
     async with audit.db.transaction() as session:
@@ -87,7 +92,8 @@ async def test_the_facts_read_every_field_the_contracts_define(audit):
         attended.checked_in_at, attended.checked_out_at, attended.check_in_distance_m, attended.check_out_distance_m,
         attended.check_in_method, attended.check_out_method, attended.check_out_by, attended.minutes, 1)]
     gift = CoinsGifted.example()
-    read = _gift(build_event(source="ledger", data=gift, subject="x"))
+    event = build_event(source="ledger", data=gift, subject="x")
+    read = read_gift(event.data, event.id)
     assert (read.from_id, read.to_id, read.amount, read.at) == (gift.from_person_id, gift.to_person_id, gift.amount,
                                                                 gift.gifted_at)
 
@@ -123,3 +129,20 @@ async def test_a_districts_own_thresholds_decide_there_and_only_there(audit_with
     assert raised == {("far_from_place", f"volunteer:{uuid.UUID(int=1011)}"),
                       ("late_night_service", f"volunteer:{uuid.UUID(int=1012)}"),
                       ("implausible_duration", f"volunteer:{uuid.UUID(int=1013)}")}
+
+
+async def test_a_record_whose_facts_cannot_be_read_is_listed_and_passed_over(audit):
+    """The trail keeps every well-formed event; one whose payload the rules cannot read (minutes "abc") is
+    listed in `unjudged` with the error, and the records after it are judged all the same."""
+    good = _service(1, "110108", start=datetime(2026, 12, 1, 14, 10, tzinfo=UTC), minutes=40)  # 22:10 in Beijing
+    bad = _service(2, "110108", start=datetime(2026, 12, 1, 2, tzinfo=UTC), minutes=90)
+    bad = bad.model_copy(update={"data": {**bad.data, "attendance": [{**bad.data["attendance"][0], "minutes": "abc"}]}})
+    await audit.feed([bad, good], poll=1, judge_each=False)
+    assert await audit.judge.catch_up() == 2
+    assert (await audit.verify()).records == 2
+    async with audit.db.transaction() as session:
+        unjudged = (await session.execute(text("SELECT seq, error FROM unjudged"))).all()
+        judged = (await session.execute(text("SELECT seq FROM judged"))).scalar_one()
+    assert [seq for seq, _ in unjudged] == [1] and "integer" in unjudged[0].error and judged == 2
+    assert {(a["rule"], a["key"]) for a in await audit.alerts()} == {
+        ("late_night_service", f"volunteer:{uuid.UUID(int=1001)}")}

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from servicekit.auth import Principal, require_roles
 from servicekit.deps import DbSession
+from audit.db import facts
 from audit.domain import trail
 
 router = APIRouter(tags=["audit log"])
@@ -21,6 +22,9 @@ class VerificationOut(BaseModel):
     checkpoints_checked: int
     first_altered_seq: int | None
     problem: str | None
+    # How far the fraud rules have judged the trail, and records they could not read (judging.py).
+    judged_seq: int
+    unjudged: list[dict]
 
 
 @router.get("/api/v1/audit-log", summary="Who did what, when: the records about a subject (as subject, actor or "
@@ -34,6 +38,9 @@ async def audit_log(auditor: Auditor, session: DbSession,
 
 
 @router.get("/api/v1/audit-log/verification", response_model=VerificationOut,
-            summary="Recompute the hash chain and check the signed checkpoints; names the first altered record")
+            summary="Recompute the hash chain and check the signed checkpoints; names the first altered record. "
+            "Also how far the fraud rules have judged the trail and the records they could not read")
 async def verification(auditor: Auditor, session: DbSession, request: Request) -> VerificationOut:
-    return VerificationOut(**vars(await trail.verify(session, request.app.state.checkpoint_signer)))
+    verified = await trail.verify(session, request.app.state.checkpoint_signer)
+    judged_seq, unjudged = await facts.judging_state(session)
+    return VerificationOut(**vars(verified), judged_seq=judged_seq, unjudged=unjudged)

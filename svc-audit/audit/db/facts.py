@@ -74,11 +74,41 @@ async def districts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[u
     return {row.person_id: row.district for row in rows}
 
 
-async def record_services(session: AsyncSession, after: int) -> int:
-    """Read the services of the completed-service events appended after trail record `after` out of their
-    payloads (in PostgreSQL: the service sends no rows) and keep those not known before — a service reported
-    again adds nothing, and the first report in the trail's order wins. Returns how many were new."""
-    result = await session.execute(_RECORD_SERVICES, {"after": after, "type": ServiceCompleted.TYPE})
+async def lock_judged(session: AsyncSession) -> int:
+    """How far the rules have judged the trail, locked: one judge at a time records facts and alerts."""
+    return (await session.execute(text("SELECT seq FROM judged WHERE id = 1 FOR UPDATE"))).scalar_one()
+
+
+async def move_judged(session: AsyncSession, seq: int) -> None:
+    await session.execute(text("UPDATE judged SET seq = :s WHERE id = 1"), {"s": seq})
+
+
+async def record_unjudged(session: AsyncSession, seq: int, error: str, at: datetime) -> None:
+    await session.execute(text("INSERT INTO unjudged (seq, error, at) VALUES (:s, :e, :at) ON CONFLICT DO NOTHING"),
+                          {"s": seq, "e": error[:1000], "at": at})
+
+
+async def judging_state(session: AsyncSession, *, limit: int = 100) -> tuple[int, list[dict]]:
+    """The seq judged through, and the first `limit` records the rules could not read (seq, error, at)."""
+    judged = (await session.execute(text("SELECT seq FROM judged WHERE id = 1"))).scalar_one()
+    rows = (await session.execute(text("SELECT seq, error, at FROM unjudged ORDER BY seq LIMIT :l"),
+                                  {"l": limit})).mappings().all()
+    return judged, [dict(r) for r in rows]
+
+
+async def payloads(session: AsyncSession, after: int, upto: int, types: list[str]) -> list:
+    """(event_id, type, payload) of the trail records in (after, upto] of the given types, in order."""
+    return list((await session.execute(text(
+        "SELECT event_id, type, payload FROM audit_log WHERE seq > :after AND seq <= :upto AND type = ANY(:types)"
+        " ORDER BY seq"), {"after": after, "upto": upto, "types": types})).all())
+
+
+async def record_services(session: AsyncSession, after: int, upto: int) -> int:
+    """Read the services of the completed-service records in (after, upto] of the trail out of their payloads
+    (in PostgreSQL: the service sends no rows) and keep those not known before — a service reported again
+    adds nothing, and the first report in the trail's order wins. Returns how many were new; they are the
+    services with seq > after (only the judge, holding `lock_judged`, adds services)."""
+    result = await session.execute(_RECORD_SERVICES, {"after": after, "upto": upto, "type": ServiceCompleted.TYPE})
     return result.rowcount  # type: ignore[attr-defined]
 
 
@@ -95,7 +125,7 @@ _RECORD_SERVICES = text(f"""
         check_in_method text, check_out_method text, check_out_by text, minutes integer)) WITH ORDINALITY AS a(
         volunteer_id, checked_in_at, checked_out_at, check_in_distance_m, check_out_distance_m, check_in_method,
         check_out_method, check_out_by, minutes, n)
-    WHERE l.seq > :after AND l.type = :type
+    WHERE l.seq > :after AND l.seq <= :upto AND l.type = :type
     ORDER BY l.seq, a.n
     ON CONFLICT (request_id, volunteer_id) DO NOTHING""")
 
