@@ -28,7 +28,6 @@ class AuditPipeline:
 
     def __init__(self, db: Database, settings: AuditSettings) -> None:
         self.db = db
-        self.settings = settings
         self.chain = trail.Chain(trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key),
                                  settings.checkpoint_every)
 

@@ -107,12 +107,11 @@ class Chain:
         self._drafts.put(events, _Draft(start, records))
         self._end = (seq, prev)
 
-    async def append(self, session: AsyncSession, events: list[CloudEvent], *, now: datetime) -> int:
-        """Append the events (already de-duplicated by the consumer) in the order given; returns the sequence
-        number they follow (their records are those after it)."""
-        head = session.info.pop(_LOCKED_HEAD, None) or await repo.lock_head(session)
+    async def append(self, session: AsyncSession, events: list[CloudEvent], *, now: datetime) -> None:
+        """Append the events (already de-duplicated by the consumer) in the order given."""
         if not events:
-            return head[0]
+            return
+        head = session.info.pop(_LOCKED_HEAD, None) or await repo.lock_head(session)
         draft = self._drafts.take(events)
         if draft is not None and draft.start == head:
             records = draft.records
@@ -129,7 +128,6 @@ class Chain:
         signed = [(r["seq"], r["hash"], self.signer.sign(r["seq"], r["hash"]))
                   for r in records[-records[0]["seq"] % every::every]]
         await repo.insert_checkpoints(session, signed, key_id=self.signer.active, at=now)
-        return head[0]
 
 
 def _record(seq: int, prev: bytes, event: CloudEvent) -> dict:
