@@ -12,6 +12,7 @@ listed in `unjudged` with its error and passed over, so it never holds back the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -76,6 +77,11 @@ async def judge(session: AsyncSession, after: int, upto: int, settings: AuditSet
     await alerts.raise_findings(session, findings, escalate_after=settings.rules.escalate_after)
 
 
+async def state(session: AsyncSession) -> tuple[int, list[dict]]:
+    """How far the rules have judged the trail, and the records they could not read (the first hundred)."""
+    return await facts.judging_state(session)
+
+
 class Judge:
     """Judges the trail up to its committed head. `run` does so whenever a transaction of this service
     commits (the consumer's appends; `wake`) and at least every `idle_s` (records appended by another
@@ -129,10 +135,8 @@ class Judge:
 
     async def run(self, *, idle_s: float = 1.0) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):  # woken, or a second passed
                 await asyncio.wait_for(self._wake.wait(), idle_s)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 await self.catch_up()

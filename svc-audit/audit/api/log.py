@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from servicekit.auth import Principal, require_roles
 from servicekit.deps import DbSession
-from audit.db import facts
+from audit import judging
 from audit.domain import trail
 
 router = APIRouter(tags=["audit log"])
@@ -42,5 +42,5 @@ async def audit_log(auditor: Auditor, session: DbSession,
             "Also how far the fraud rules have judged the trail and the records they could not read")
 async def verification(auditor: Auditor, session: DbSession, request: Request) -> VerificationOut:
     verified = await trail.verify(session, request.app.state.checkpoint_signer)
-    judged_seq, unjudged = await facts.judging_state(session)
+    judged_seq, unjudged = await judging.state(session)
     return VerificationOut(**vars(verified), judged_seq=judged_seq, unjudged=unjudged)
