@@ -98,9 +98,9 @@ async def test_the_facts_read_every_field_the_contracts_define(audit):
                                                                 gift.gifted_at)
 
 
-def _service(n: int, district: str, *, start: datetime, minutes: int, distance_m: int = 20):
-    """A one-volunteer completed service (volunteer n, elder and request of their own)."""
-    volunteer, request = uuid.UUID(int=1000 + n), uuid.UUID(int=2000 + n)
+def _service(n: int, district: str, *, start: datetime, minutes: int, distance_m: int = 20, volunteer: int | None = None):
+    """A one-volunteer completed service (volunteer n unless named, elder and request of their own)."""
+    volunteer, request = uuid.UUID(int=1000 + (n if volunteer is None else volunteer)), uuid.UUID(int=2000 + n)
     done = ServiceCompleted.example()
     attended = done.attendance[0].model_copy(update=dict(
         volunteer_id=volunteer, checked_in_at=start, checked_out_at=start + timedelta(minutes=minutes),
@@ -110,6 +110,29 @@ def _service(n: int, district: str, *, start: datetime, minutes: int, distance_m
                                        participants=[ServiceParticipant(volunteer_id=volunteer, minutes=minutes)],
                                        attendance=[attended]))
     return build_event(source="matching", data=data, subject=str(request))
+
+
+async def test_services_overlap_when_one_starts_before_the_other_ends(audit):
+    """Spans are half-open: back-to-back services and a service of no length do not overlap, whichever
+    arrives first; one inside another does; another volunteer's service never does."""
+    ten = datetime(2026, 12, 1, 2, tzinfo=UTC)  # 10:00 in Beijing
+    first = [_service(1, "110108", start=ten, minutes=60, volunteer=1),  # 10:00-11:00, then 11:00-12:00
+             _service(3, "110108", start=ten + timedelta(hours=1), minutes=60, volunteer=6),  # 11:00-12:00, then 10-11
+             _service(5, "110108", start=ten + timedelta(minutes=30), minutes=30, volunteer=2),  # inside 10:00-12:00
+             _service(7, "110108", start=ten + timedelta(minutes=30), minutes=0, volunteer=3),  # no length, at 10:30
+             _service(9, "110108", start=ten + timedelta(minutes=30), minutes=60, volunteer=4),  # someone else
+             _service(11, "110108", start=ten, minutes=60, volunteer=7)]  # 10:00-11:00, then no length at 10:30
+    second = [_service(2, "110108", start=ten + timedelta(hours=1), minutes=60, volunteer=1),
+              _service(4, "110108", start=ten, minutes=60, volunteer=6),
+              _service(6, "110108", start=ten, minutes=120, volunteer=2),
+              _service(8, "110108", start=ten, minutes=60, volunteer=3),
+              _service(10, "110108", start=ten, minutes=60, volunteer=5),
+              _service(12, "110108", start=ten + timedelta(minutes=30), minutes=0, volunteer=7)]
+    await audit.feed(first)
+    await audit.feed(second)
+    overlaps = [a for a in await audit.alerts() if a["rule"] == "overlapping_services"]
+    assert [(a["key"], sorted(a["request_ids"])) for a in overlaps] == [
+        (f"volunteer:{uuid.UUID(int=1002)}", [uuid.UUID(int=2005), uuid.UUID(int=2006)])]
 
 
 async def test_a_districts_own_thresholds_decide_there_and_only_there(audit_with):

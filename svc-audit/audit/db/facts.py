@@ -157,12 +157,15 @@ _N_ORDER = "n.seq, n.request_id, n.volunteer_id"
 
 async def overlapping_services(session: AsyncSession, after: int) -> list[tuple[Service, list[Service]]]:
     """Each service added after trail record `after` whose volunteer has other services overlapping it in
-    time, with those services."""
+    time, with those services. Spans are half-open, [checked in, checked out): back-to-back services do not
+    overlap, nor does a service of no length. The B-tree on (volunteer, checked out, checked in) finds them:
+    the volunteer's services that end after this one starts, of which those that start before it ends."""
     rows = (await session.execute(text(f"""
         SELECT {_N}, {_S} FROM services n
-        JOIN services s ON s.volunteer_id = n.volunteer_id AND s.request_id <> n.request_id
-             AND tstzrange(s.checked_in_at, s.checked_out_at) && tstzrange(n.checked_in_at, n.checked_out_at)
-        WHERE {_NEW} ORDER BY {_N_ORDER}, s.checked_in_at, s.request_id"""), {"after": after})).all()
+        JOIN services s ON s.volunteer_id = n.volunteer_id AND s.checked_out_at > n.checked_in_at
+             AND s.checked_in_at < n.checked_out_at AND s.checked_in_at < s.checked_out_at
+             AND s.request_id <> n.request_id
+        WHERE {_NEW} AND n.checked_in_at < n.checked_out_at ORDER BY {_N_ORDER}, s.checked_in_at, s.request_id"""), {"after": after})).all()
     return _with_related(rows)
 
 
