@@ -13,7 +13,7 @@ from servicekit import clock
 from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer
 from servicekit.db import Database
-from servicekit.events import CloudEvent
+from servicekit.events import CloudEvent, read_envelope
 from audit.domain import trail
 from audit.settings import AuditSettings
 
@@ -50,4 +50,5 @@ def audit_consumer(db, settings: AuditSettings, *, name: str = "audit", topics: 
                    pipeline: AuditPipeline | None = None) -> EventConsumer:
     pipeline = pipeline or AuditPipeline(db, settings)
     return EventConsumer(name=name, topics=topics or list(TOPICS), db=db, settings=settings,
-                         every_event=pipeline.everything, unseen=trail.unseen, prepare=pipeline.prepare)
+                         every_event=pipeline.everything, unseen=trail.unseen, prepare=pipeline.prepare,
+                         parse=read_envelope)  # type: ignore[arg-type]  # the trail reads attributes only
