@@ -32,7 +32,8 @@ def median(values: list[float]) -> float:
 
 
 def _cpu_of(command: str) -> dict[int, float]:
-    """CPU seconds (user + system) of each running process named `command`, from /proc (Linux)."""
+    """CPU seconds (user + system) of each running process whose name starts with `command` (the broker's
+    binary carries its version), from /proc (Linux)."""
     seconds: dict[int, float] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -43,18 +44,20 @@ def _cpu_of(command: str) -> dict[int, float]:
         except OSError:
             continue
         name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
-        if name == command:
+        if name.startswith(command):
             seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return seconds
 
 
 class CpuMeter:
-    """CPU used between `start` and `stop` by this process and by PostgreSQL's processes (connections must
-    stay open until `stop`: an exited backend's time is lost). Where the time goes, on a shared machine."""
+    """CPU used between `start` and `stop` by this process, by PostgreSQL's processes (connections must stay
+    open until `stop`: an exited backend's time is lost) and by the broker. Where the time goes, on a shared
+    machine."""
 
     def start(self) -> None:
-        self._own, self._pg = time.process_time(), _cpu_of("postgres")
+        self._own, self._pg, self._broker = time.process_time(), _cpu_of("postgres"), _cpu_of("tansu")
 
-    def stop(self) -> tuple[float, float]:
-        pg = _cpu_of("postgres")
-        return time.process_time() - self._own, sum(t - self._pg.get(pid, 0.0) for pid, t in pg.items())
+    def stop(self) -> tuple[float, float, float]:
+        def used(before: dict[int, float], now: dict[int, float]) -> float:
+            return sum(t - before.get(pid, 0.0) for pid, t in now.items())
+        return time.process_time() - self._own, used(self._pg, _cpu_of("postgres")), used(self._broker, _cpu_of("tansu"))

@@ -46,8 +46,9 @@ async def _topics(settings: AuditSettings) -> dict[str, str]:
     return topics
 
 
-async def raw_round(bootstrap: str, events: list[CloudEvent], settings: AuditSettings) -> tuple[float, float]:
-    """Events/s, and this process's CPU seconds meanwhile (the bench's producer and the raw consumer)."""
+async def raw_round(bootstrap: str, events: list[CloudEvent], settings: AuditSettings) -> tuple[float, tuple[float, float]]:
+    """Events/s, and the CPU seconds meanwhile of this process (the bench's producer and the raw consumer)
+    and of the broker."""
     topics = await _topics(settings)
     consumer = AIOKafkaConsumer(*topics.values(), bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False, session_timeout_ms=2000,
@@ -65,15 +66,15 @@ async def raw_round(bootstrap: str, events: list[CloudEvent], settings: AuditSet
         seen += sum(len(records) for records in batches.values())
         if batches:
             await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
-    elapsed, (cpu, _) = time.perf_counter() - started, meter.stop()
+    elapsed, (cpu, _, broker_cpu) = time.perf_counter() - started, meter.stop()
     await producing
     await consumer.stop()
-    return len(events) / elapsed, cpu
+    return len(events) / elapsed, (cpu, broker_cpu)
 
 
-async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings) -> tuple[float, int, tuple[float, float]]:
+async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings) -> tuple[float, int, tuple[float, float, float]]:
     """Events/s, alerts raised, and the CPU seconds meanwhile of this process (the bench's producer and the
-    pipeline) and of PostgreSQL."""
+    pipeline), of PostgreSQL and of the broker."""
     url = infra.create_database("audit_bench")
     await asyncio.to_thread(upgrade_to_head, settings.migrations_path, url)
     round_settings = settings.model_copy(update={"database_url": url})
@@ -119,13 +120,14 @@ async def main(args: argparse.Namespace) -> None:
         heap.settle(settings)  # as the service does once started (both sides of the ratio run in this process)
         raw, piped = [], []
         for round_ in range(args.rounds):
-            rate, raw_cpu = await raw_round(infra.kafka_bootstrap_servers, events, settings)
+            rate, (raw_cpu, raw_broker) = await raw_round(infra.kafka_bootstrap_servers, events, settings)
             raw.append(rate)
-            rate, alerts, (own_cpu, pg_cpu) = await audit_round(infra, events, settings)
+            rate, alerts, (own_cpu, pg_cpu, broker_cpu) = await audit_round(infra, events, settings)
             piped.append(rate)
             print(f"round {round_ + 1}: raw {raw[-1]:,.0f} events/s, audit pipeline {piped[-1]:,.0f} events/s "
-                  f"({alerts} alerts) -> {piped[-1] / raw[-1]:.2f}  | CPU s: this process {raw_cpu:.2f} raw, "
-                  f"{own_cpu:.2f} audit; PostgreSQL {pg_cpu:.2f}; audit wall {len(events) / rate:.2f}")
+                  f"({alerts} alerts) -> {piped[-1] / raw[-1]:.2f}  | CPU s raw/audit: this process {raw_cpu:.2f}/"
+                  f"{own_cpu:.2f}, broker {raw_broker:.2f}/{broker_cpu:.2f}, PostgreSQL -/{pg_cpu:.2f}; wall "
+                  f"{len(events) / raw[-1]:.2f}/{len(events) / rate:.2f}")
         print(f"\naudit pipeline (consume, chain, every rule, commit): median {median(piped):,.0f} events/s; raw aiokafka "
               f"median {median(raw):,.0f} events/s; ratio {median(piped) / median(raw):.2f} (target >= 0.5)")
 
