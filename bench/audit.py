@@ -91,13 +91,13 @@ async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings,
     url = infra.create_database("audit_bench")
     await asyncio.to_thread(upgrade_to_head, settings.migrations_path, url)
     round_settings = settings.model_copy(update={"database_url": url})
-    db = Database(url, pool_size=4)
+    db = Database(url, pool_size=round_settings.database_pool_size)  # as the service makes it
     topics = await _topics(settings)
     consumer = audit_consumer(db, round_settings, name=f"audit-{uuid.uuid4().hex[:6]}", topics=list(topics.values()))
     judge = Judge(db, round_settings)  # as the service runs it: woken by each commit of the trail
     db.on_commit(judge.wake)
     await consumer.connect()
-    await db.warm(3)  # as the service does at start
+    await db.warm(min(4, round_settings.database_pool_size))  # as the service does at start (servicekit.app)
     if warm_up:
         await _produce(infra.kafka_bootstrap_servers, topics, warm_up, settings)
         await consumer.pump(until=len(warm_up))

@@ -6,6 +6,10 @@ the consumer appends the next, and a crash anywhere resumes from the cursor: not
 skipped. The rules depend only on the set of facts (rules.py), so judging one poll or several at once gives
 the same alerts.
 
+Service reports, most of the judge's database work, are recorded first by RECORDERS transactions at once
+(session 7), each with a cursor of its own (`recorded`), while the judge holds its lock; a judge that stops
+after they commit finds them recorded and goes on from there.
+
 A record whose facts cannot be read (a malformed payload — the trail keeps every well-formed envelope) is
 listed in `unjudged` with its error and passed over, so it never holds back the records after it.
 """
@@ -63,18 +67,53 @@ async def read_facts(session: AsyncSession, after: int, upto: int) -> Facts:
 
 
 async def judge(session: AsyncSession, after: int, upto: int, settings: AuditSettings) -> None:
-    """Record the facts of the trail's records in (after, upto], then judge every new one against everything
-    known."""
+    """Record the facts of the trail's records in (after, upto] (the services are recorded already, by
+    `record_services`), then judge every new one against everything known."""
     known = await read_facts(session, after, upto)
     findings: list[rules.Finding] = []
     if known.residences:
         await facts.record_districts(session, known.residences)
         await alerts.residences_known(session, known.residences)
-    if await facts.record_services(session, after, upto):
-        findings += await rules.on_services(session, after, settings.rules, settings.district_thresholds())
+    findings += await rules.on_services(session, after, settings.rules, settings.district_thresholds())
     if known.gifts and (new_gifts := await facts.record_gifts(session, known.gifts)):
         findings += await rules.on_gifts(session, new_gifts, settings.rules)
     await alerts.raise_findings(session, findings, escalate_after=settings.rules.escalate_after)
+
+
+# Service reports — most of the judge's work in PostgreSQL — are recorded by this many transactions at once,
+# each taking the reports whose subject (the request: matching keys its events by request) hashes to it, so
+# a judge behind uses more than one core of the database.
+RECORDERS = 2
+
+
+async def record_services(db: Database, after: int, upto: int) -> None:
+    """Record the service reports of the trail's records in (after, upto] with RECORDERS transactions at once,
+    each moving its own cursor: a recorder that committed is not repeated after a crash."""
+    await asyncio.gather(*(_record_part(db, part, upto) for part in range(RECORDERS)))
+
+
+async def _record_part(db: Database, part: int, upto: int) -> None:
+    async with db.transaction(notify=False) as session:
+        recorded = await facts.lock_recorded(session, part)
+        if recorded >= upto:
+            return
+        try:
+            async with session.begin_nested():
+                await facts.record_services(session, recorded, upto, part=part, parts=RECORDERS)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("recording services failed; recording the records one by one", exc_info=True)
+            for seq in range(recorded + 1, upto + 1):
+                try:
+                    async with session.begin_nested():
+                        await facts.record_services(session, seq - 1, seq, part=part, parts=RECORDERS)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    log.error("trail record not judged", extra={"seq": seq, "error": str(exc)})
+                    await facts.record_unjudged(session, seq, f"{type(exc).__name__}: {exc}", clock.now())
+        await facts.move_recorded(session, part, upto)
 
 
 async def state(session: AsyncSession) -> tuple[int, list[dict]]:
@@ -103,6 +142,7 @@ class Judge:
                 async with self.db.transaction(notify=False) as session:
                     after, upto, head = await self._range(session)
                     if upto > after:
+                        await record_services(self.db, after, upto)  # committed by the recorders, under this lock
                         await judge(session, after, upto, self.settings)
                         await facts.move_judged(session, upto)
             except Exception as exc:
@@ -121,6 +161,7 @@ class Judge:
     async def _one_by_one(self) -> tuple[int, int]:
         async with self.db.transaction(notify=False) as session:
             after, upto, head = await self._range(session)
+            await record_services(self.db, after, upto)
             for seq in range(after + 1, upto + 1):
                 try:
                     async with session.begin_nested():

@@ -10,6 +10,8 @@ from sqlalchemy import text
 from contracts.matching import ServiceCompleted, ServiceParticipant
 from devstack import fraud
 from servicekit.events import build_event
+from audit import judging
+from audit.db import facts
 
 
 def _score(raised: set, expected: set) -> dict[str, tuple[float, float, int, int]]:
@@ -133,6 +135,50 @@ async def test_services_overlap_when_one_starts_before_the_other_ends(audit):
     overlaps = [a for a in await audit.alerts() if a["rule"] == "overlapping_services"]
     assert [(a["key"], sorted(a["request_ids"])) for a in overlaps] == [
         (f"volunteer:{uuid.UUID(int=1002)}", [uuid.UUID(int=2005), uuid.UUID(int=2006)])]
+
+
+async def _part_of(audit, subject: str) -> int:
+    async with audit.db.transaction() as session:
+        return (await session.execute(text("SELECT mod(hashtext(:s)::bigint + 2147483648, :n)"),
+                                      {"s": subject, "n": judging.RECORDERS})).scalar_one()
+
+
+async def test_the_earliest_report_of_a_service_wins_whichever_recorder_commits_first(audit):
+    """Service reports are recorded by several transactions at once, split by subject. Two reports of one
+    service under subjects of different recorders: the later report's recorder committing first does not
+    make it win."""
+    first = _service(1, "110108", start=datetime(2026, 12, 1, 2, tzinfo=UTC), minutes=40)
+    subjects = [f"s-{i}" for i in range(20)]
+    parts = [await _part_of(audit, s) for s in subjects]
+    first = first.model_copy(update={"subject": subjects[0]})
+    later = first.model_copy(update={"id": uuid.uuid4(), "subject": subjects[parts.index(1 - parts[0])],
+                                     "data": {**first.data, "attendance": [{**first.data["attendance"][0], "minutes": 90}]}})
+    await audit.feed([first, later], judge_each=False)
+    for part in (1 - parts[0], parts[0], 1 - parts[0]):  # the later report's recorder first, and again
+        async with audit.db.transaction() as session:
+            await facts.record_services(session, 0, 2, part=part, parts=judging.RECORDERS)
+    assert await audit.judge.catch_up() == 2  # its recorders record (0, 2] again: nothing changes
+    async with audit.db.transaction() as session:
+        rows = (await session.execute(text("SELECT minutes, seq, event_id FROM services"))).all()
+    assert [tuple(r) for r in rows] == [(40, 1, first.id)]
+
+
+async def test_a_judge_stopped_after_its_recorders_committed_resumes_with_the_same_alerts(audit, audit_with):
+    """The recorders commit before the judge's transaction: a judge that stops in between (a crash) finds
+    the services recorded and their cursors moved, records nothing twice and raises what it would have."""
+    scenario = fraud.generate(weeks=2, seed=11)
+    await audit.feed(scenario.events)
+    stopped = await audit_with()
+    await stopped.feed(scenario.events, judge_each=False)
+    await judging.record_services(stopped.db, 0, len(scenario.events))  # ... and the judge stopped here
+    async with stopped.db.transaction() as session:
+        recorded = (await session.execute(text("SELECT count(*), max(seq) FROM services"))).one()
+        cursors = (await session.execute(text("SELECT part, seq FROM recorded ORDER BY part"))).all()
+    assert [tuple(c) for c in cursors] == [(p, len(scenario.events)) for p in range(judging.RECORDERS)]
+    assert await stopped.judge.catch_up() == len(scenario.events)
+    async with stopped.db.transaction() as session:
+        assert (await session.execute(text("SELECT count(*), max(seq) FROM services"))).one() == recorded
+    assert await stopped.alerts() == await audit.alerts() != []
 
 
 async def test_a_districts_own_thresholds_decide_there_and_only_there(audit_with):

@@ -103,18 +103,33 @@ async def payloads(session: AsyncSession, after: int, upto: int, types: list[str
         " ORDER BY seq"), {"after": after, "upto": upto, "types": types})).all())
 
 
-async def record_services(session: AsyncSession, after: int, upto: int) -> int:
-    """Read the services of the completed-service records in (after, upto] of the trail out of their payloads
-    (in PostgreSQL: the service sends no rows) and keep those not known before — a service reported again
-    adds nothing, and the first report in the trail's order wins. Returns how many were new; they are the
-    services with seq > after (only the judge, holding `lock_judged`, adds services)."""
-    result = await session.execute(_RECORD_SERVICES, {"after": after, "upto": upto, "type": ServiceCompleted.TYPE})
-    return result.rowcount  # type: ignore[attr-defined]
+async def lock_recorded(session: AsyncSession, part: int) -> int:
+    """How far recorder `part` has recorded the trail's service reports, locked (a recorder that did not
+    exist yet starts where the rules have judged: everything before was recorded with them)."""
+    seq = (await session.execute(text("SELECT seq FROM recorded WHERE part = :p FOR UPDATE"), {"p": part})).scalar()
+    if seq is None:
+        await session.execute(text("INSERT INTO recorded SELECT :p, seq FROM judged WHERE id = 1 ON CONFLICT DO NOTHING"),
+                              {"p": part})
+        seq = (await session.execute(text("SELECT seq FROM recorded WHERE part = :p FOR UPDATE"), {"p": part})).scalar_one()
+    return seq
+
+
+async def move_recorded(session: AsyncSession, part: int, seq: int) -> None:
+    await session.execute(text("UPDATE recorded SET seq = :s WHERE part = :p"), {"s": seq, "p": part})
+
+
+async def record_services(session: AsyncSession, after: int, upto: int, *, part: int = 0, parts: int = 1) -> None:
+    """Read the services of the completed-service records in (after, upto] of the trail whose subject hashes
+    to `part` of `parts` out of their payloads (in PostgreSQL: the service sends no rows) and keep them. A
+    service reported again adds nothing: the earliest report in the trail's order wins, whichever recorder
+    commits first."""
+    await session.execute(_RECORD_SERVICES, {"after": after, "upto": upto, "type": ServiceCompleted.TYPE,
+                                             "part": part, "parts": parts})
 
 
 _RECORD_SERVICES = text(f"""
     INSERT INTO services ({', '.join(SERVICE_FIELDS)}, seq)
-    SELECT d.request_id, a.volunteer_id, d.elder_id, d.district, d.institution_id, coalesce(d.night_service_item, false),
+    SELECT DISTINCT ON (d.request_id, a.volunteer_id) d.request_id, a.volunteer_id, d.elder_id, d.district, d.institution_id, coalesce(d.night_service_item, false),
            a.checked_in_at, a.checked_out_at, a.check_in_distance_m, a.check_out_distance_m, a.check_in_method,
            a.check_out_method, a.check_out_by, a.minutes, l.event_id, l.seq
     FROM audit_log l
@@ -126,8 +141,10 @@ _RECORD_SERVICES = text(f"""
         volunteer_id, checked_in_at, checked_out_at, check_in_distance_m, check_out_distance_m, check_in_method,
         check_out_method, check_out_by, minutes, n)
     WHERE l.seq > :after AND l.seq <= :upto AND l.type = :type
-    ORDER BY l.seq, a.n
-    ON CONFLICT (request_id, volunteer_id) DO NOTHING""")
+          AND mod(hashtext(l.subject)::bigint + 2147483648, :parts) = :part
+    ORDER BY d.request_id, a.volunteer_id, l.seq, a.n
+    ON CONFLICT (request_id, volunteer_id) DO UPDATE SET {', '.join(f"{f} = excluded.{f}" for f in [*SERVICE_FIELDS[2:], "seq"])}
+        WHERE services.seq > excluded.seq""")
 
 # The thresholds the service queries need, per district: a row per district with overrides, the city-wide
 # value where a district has none.
