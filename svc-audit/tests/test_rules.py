@@ -100,15 +100,16 @@ async def test_the_facts_read_every_field_the_contracts_define(audit):
                                                                 gift.gifted_at)
 
 
-def _service(n: int, district: str, *, start: datetime, minutes: int, distance_m: int = 20, volunteer: int | None = None):
-    """A one-volunteer completed service (volunteer n unless named, elder and request of their own)."""
+def _service(n: int, district: str, *, start: datetime, minutes: int, distance_m: int = 20, volunteer: int | None = None,
+             elder: uuid.UUID | None = None):
+    """A one-volunteer completed service (volunteer n and an elder of its own unless named; request n)."""
     volunteer, request = uuid.UUID(int=1000 + (n if volunteer is None else volunteer)), uuid.UUID(int=2000 + n)
     done = ServiceCompleted.example()
     attended = done.attendance[0].model_copy(update=dict(
         volunteer_id=volunteer, checked_in_at=start, checked_out_at=start + timedelta(minutes=minutes),
         check_in_distance_m=distance_m, check_out_distance_m=distance_m, minutes=minutes,
         check_in_by=str(volunteer), check_out_by=str(volunteer)))
-    data = done.model_copy(update=dict(request_id=request, elder_id=uuid.UUID(int=3000 + n), district=district,
+    data = done.model_copy(update=dict(request_id=request, elder_id=elder or uuid.UUID(int=3000 + n), district=district,
                                        participants=[ServiceParticipant(volunteer_id=volunteer, minutes=minutes)],
                                        attendance=[attended]))
     return build_event(source="matching", data=data, subject=str(request))
@@ -179,6 +180,22 @@ async def test_a_judge_stopped_after_its_recorders_committed_resumes_with_the_sa
     async with stopped.db.transaction() as session:
         assert (await session.execute(text("SELECT count(*), max(seq) FROM services"))).one() == recorded
     assert await stopped.alerts() == await audit.alerts() != []
+
+
+async def test_two_way_severity_depends_on_the_services_not_on_how_they_were_judged(audit_with):
+    """High at 2 × the minimum within one window: 13 services between a pair every 5 days hold at most 7 in
+    any 30 days — medium, whether judged one by one as they happened or all at once (the union of the
+    windows around the middle one holds all 13). Escalation by evidence count is off here."""
+    day0 = datetime(2026, 10, 1, 2, tzinfo=UTC)
+    a, b = uuid.UUID(int=1001), uuid.UUID(int=1002)
+    services = [_service(n, "110108", start=day0 + timedelta(days=5 * n), minutes=60, volunteer=1 if n % 2 else 2,
+                         elder=b if n % 2 else a) for n in range(1, 14)]
+    results = []
+    for poll in (1, len(services)):
+        audit = await audit_with(rules={"escalate_after": 100})
+        await audit.feed(services, poll=poll)
+        results.append([(x["rule"], x["severity"], len(x["evidence"])) for x in await audit.alerts()])
+    assert results[0] == results[1] == [("two_way_service", 2, 13)]
 
 
 async def test_a_districts_own_thresholds_decide_there_and_only_there(audit_with):

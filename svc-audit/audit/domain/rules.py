@@ -52,18 +52,30 @@ def _finding(rule: str, key: str, severity: int, summary: str, *, district: str 
         summary=summary)
 
 
-def windows_holding(item: T, items: Sequence[T], *, at: Callable[[T], datetime], span: timedelta,
-                    qualifies: Callable[[list[T]], bool]) -> list[T]:
-    """Members of every window [start, start + span] that contains `item` and qualifies (`items` sorted by
-    time and covering `item`'s time ± span)."""
-    members: dict[int, T] = {}
+def qualifying_windows(item: T, items: Sequence[T], *, at: Callable[[T], datetime], span: timedelta,
+                       qualifies: Callable[[list[T]], bool]) -> list[list[T]]:
+    """Every window [start, start + span] that contains `item` and qualifies, with its members (`items`
+    sorted by time and covering `item`'s time ± span)."""
+    windows = []
     for start in items:
         if not at(start) <= at(item) <= at(start) + span:
             continue
         window = [x for x in items if at(start) <= at(x) <= at(start) + span]
         if qualifies(window):
-            members.update({id(x): x for x in window})
-    return sorted(members.values(), key=lambda x: (at(x), str(getattr(x, "event_id", ""))))
+            windows.append(window)
+    return windows
+
+
+def members(windows: list[list[T]], *, at: Callable[[T], datetime]) -> list[T]:
+    """The union of the windows' members, in time order."""
+    union = {id(x): x for window in windows for x in window}
+    return sorted(union.values(), key=lambda x: (at(x), str(getattr(x, "event_id", ""))))
+
+
+def windows_holding(item: T, items: Sequence[T], *, at: Callable[[T], datetime], span: timedelta,
+                    qualifies: Callable[[list[T]], bool]) -> list[T]:
+    """Members of every window [start, start + span] that contains `item` and qualifies."""
+    return members(qualifying_windows(item, items, at=at, span=span, qualifies=qualifies), at=at)
 
 
 # --- on recorded services -------------------------------------------------------------------------------
@@ -84,15 +96,19 @@ async def on_services(session: AsyncSession, after: int, default: RuleThresholds
                               district=service.district, people=[v], services=[service, *others]))
     for service, between in await facts.services_between(session, after, default, districts):
         limits = limits_of(service.district)
-        two_way = windows_holding(service, between, at=lambda s: s.checked_in_at,
-                                  span=timedelta(days=limits.two_way_window_days),
-                                  qualifies=lambda w, n=limits.two_way_min_services: (
-                                      len(w) >= n and len({s.volunteer_id for s in w}) == 2))
-        if two_way:
+        windows = qualifying_windows(service, between, at=lambda s: s.checked_in_at,
+                                     span=timedelta(days=limits.two_way_window_days),
+                                     qualifies=lambda w, n=limits.two_way_min_services: (
+                                         len(w) >= n and len({s.volunteer_id for s in w}) == 2))
+        if windows:
+            # High when one window holds twice the minimum: a window's size is a fact of the set of services
+            # (its last member, judged last, sees it whole), where the union of the windows around a
+            # service depends on which services were known when it was judged.
             a, b = sorted((service.volunteer_id, service.elder_id))
             found.append(_finding("two_way_service", f"pair:{a}:{b}",
-                                  HIGH if len(two_way) >= 2 * limits.two_way_min_services else MEDIUM,
-                                  "高频双向服务：双方互相服务", district=service.district, people=[a, b], services=two_way))
+                                  HIGH if max(map(len, windows)) >= 2 * limits.two_way_min_services else MEDIUM,
+                                  "高频双向服务：双方互相服务", district=service.district, people=[a, b],
+                                  services=members(windows, at=lambda s: s.checked_in_at)))
     for service in await facts.single_service_suspects(session, after, default, districts, zone=BEIJING.key):
         found += single_service_rules(service, limits_of(service.district))
     return found
