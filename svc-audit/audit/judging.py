@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,7 +75,7 @@ async def judge(session: AsyncSession, after: int, upto: int, settings: AuditSet
     if known.residences:
         await facts.record_districts(session, known.residences)
         await alerts.residences_known(session, known.residences)
-    findings += await rules.on_services(session, after, settings.rules, settings.district_thresholds())
+    findings += await rules.on_services(session, after, upto, settings.rules, settings.district_thresholds())
     if known.gifts and (new_gifts := await facts.record_gifts(session, known.gifts)):
         findings += await rules.on_gifts(session, new_gifts, settings.rules)
     await alerts.raise_findings(session, findings, escalate_after=settings.rules.escalate_after)
@@ -130,9 +131,11 @@ class Judge:
         self.db = db
         self.settings = settings
         self._wake = asyncio.Event()
+        self._wake_recorders = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
+        self._wake_recorders.set()
 
     async def catch_up(self) -> int:
         """Judge every record committed to the trail and not judged yet (at most `judge_max_records` per
@@ -153,6 +156,19 @@ class Judge:
             if upto >= head:
                 return upto
 
+    async def record_ahead(self) -> None:
+        """Record the services of every record committed to the trail, without judging them: `run` does so
+        on every commit, so the judge finds a range's services recorded (or being recorded) when it comes to
+        it, instead of recording them before its rules."""
+        while True:
+            async with self.db.transaction(notify=False) as session:
+                head = (await trail.head(session))[0]
+                recorded = await facts.least_recorded(session)
+            upto = min(head, recorded + self.settings.judge_max_records)
+            if upto <= recorded:
+                return
+            await record_services(self.db, recorded, upto)
+
     async def _range(self, session: AsyncSession) -> tuple[int, int, int]:
         after = await facts.lock_judged(session)
         head = (await trail.head(session))[0]
@@ -161,7 +177,7 @@ class Judge:
     async def _one_by_one(self) -> tuple[int, int]:
         async with self.db.transaction(notify=False) as session:
             after, upto, head = await self._range(session)
-            await record_services(self.db, after, upto)
+            await self._recorded_through(after, upto)
             for seq in range(after + 1, upto + 1):
                 try:
                     async with session.begin_nested():
@@ -175,15 +191,20 @@ class Judge:
             return upto, head
 
     async def run(self, *, idle_s: float = 1.0) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):  # woken, or a second passed
-                await asyncio.wait_for(self._wake.wait(), idle_s)
-            self._wake.clear()
-            try:
-                await self.catch_up()
-            except Exception:  # the database briefly away: the next round retries
-                log.exception("judging failed")
-                await asyncio.sleep(idle_s)
+        """Judge on every wake-up, or every `idle_s`, with the services recorded ahead alongside."""
+        async def every_wake(event: asyncio.Event, work: Callable[[], Awaitable[object]], what: str) -> None:
+            while True:
+                with contextlib.suppress(TimeoutError):  # woken, or a second passed
+                    await asyncio.wait_for(event.wait(), idle_s)
+                event.clear()
+                try:
+                    await work()
+                except Exception:  # the database briefly away: the next round retries
+                    log.exception(f"{what} failed")
+                    await asyncio.sleep(idle_s)
+
+        await asyncio.gather(every_wake(self._wake, self.catch_up, "judging"),
+                             every_wake(self._wake_recorders, self.record_ahead, "recording services"))
 
 
 async def judging(runtime: Runtime) -> None:

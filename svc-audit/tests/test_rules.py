@@ -164,14 +164,15 @@ async def test_the_earliest_report_of_a_service_wins_whichever_recorder_commits_
     assert [tuple(r) for r in rows] == [(40, 1, first.id)]
 
 
-async def test_a_judge_stopped_after_its_recorders_committed_resumes_with_the_same_alerts(audit, audit_with):
-    """The recorders commit before the judge's transaction: a judge that stops in between (a crash) finds
-    the services recorded and their cursors moved, records nothing twice and raises what it would have."""
+async def test_services_recorded_ahead_of_the_judge_are_judged_as_if_recorded_with_it(audit, audit_with):
+    """The recorders commit before the judge's transaction — the service records ahead on every commit: a
+    judge that comes later (or stopped in between: a crash) finds the services recorded and their cursors
+    moved, records nothing twice and raises what it would have."""
     scenario = fraud.generate(weeks=2, seed=11)
     await audit.feed(scenario.events)
-    stopped = await audit_with()
+    stopped = await audit_with(judge_max_records=100)
     await stopped.feed(scenario.events, judge_each=False)
-    await judging.record_services(stopped.db, 0, len(scenario.events))  # ... and the judge stopped here
+    await stopped.judge.record_ahead()  # ... and the judge stopped here
     async with stopped.db.transaction() as session:
         recorded = (await session.execute(text("SELECT count(*), max(seq) FROM services"))).one()
         cursors = (await session.execute(text("SELECT part, seq FROM recorded ORDER BY part"))).all()

@@ -1,7 +1,7 @@
 """Facts the rules read, kept from the events with the events' own times. Every query takes a whole
 consumed batch at once: one statement per kind of question, not one per event. Services are read out of the
 trail's payloads by PostgreSQL, and the questions about them name the batch by trail position (the services
-added after the chain's head as the batch began), so a batch of services never travels from the service to
+read from the trail records of a judged range), so a batch of services never travels from the service to
 the database and back (ADR 10)."""
 from __future__ import annotations
 
@@ -114,6 +114,12 @@ async def lock_recorded(session: AsyncSession, part: int) -> int:
     return seq
 
 
+async def least_recorded(session: AsyncSession) -> int:
+    """How far every recorder has recorded the trail's service reports (not locked)."""
+    return (await session.execute(text("SELECT coalesce(min(r.seq), j.seq) FROM judged j LEFT JOIN recorded r ON true"
+                                       " WHERE j.id = 1 GROUP BY j.seq"))).scalar_one()
+
+
 async def move_recorded(session: AsyncSession, part: int, seq: int) -> None:
     await session.execute(text("UPDATE recorded SET seq = :s WHERE part = :p"), {"s": seq, "p": part})
 
@@ -168,12 +174,12 @@ def _limit_params(default: RuleThresholds, districts: dict[str, RuleThresholds])
     return params
 
 
-_NEW = "n.seq > :after"
+_NEW = "n.seq > :after AND n.seq <= :upto"
 _N_ORDER = "n.seq, n.request_id, n.volunteer_id"
 
 
-async def overlapping_services(session: AsyncSession, after: int) -> list[tuple[Service, list[Service]]]:
-    """Each service added after trail record `after` whose volunteer has other services overlapping it in
+async def overlapping_services(session: AsyncSession, after: int, upto: int) -> list[tuple[Service, list[Service]]]:
+    """Each service of trail records (after, upto] whose volunteer has other services overlapping it in
     time, with those services. Spans are half-open, [checked in, checked out): back-to-back services do not
     overlap, nor does a service of no length. The B-tree on (volunteer, checked out, checked in) finds them:
     the volunteer's services that end after this one starts, of which those that start before it ends."""
@@ -182,13 +188,13 @@ async def overlapping_services(session: AsyncSession, after: int) -> list[tuple[
         JOIN services s ON s.volunteer_id = n.volunteer_id AND s.checked_out_at > n.checked_in_at
              AND s.checked_in_at < n.checked_out_at AND s.checked_in_at < s.checked_out_at
              AND s.request_id <> n.request_id
-        WHERE {_NEW} AND n.checked_in_at < n.checked_out_at ORDER BY {_N_ORDER}, s.checked_in_at, s.request_id"""), {"after": after})).all()
+        WHERE {_NEW} AND n.checked_in_at < n.checked_out_at ORDER BY {_N_ORDER}, s.checked_in_at, s.request_id"""), {"after": after, "upto": upto})).all()
     return _with_related(rows)
 
 
-async def services_between(session: AsyncSession, after: int, default: RuleThresholds,
+async def services_between(session: AsyncSession, after: int, upto: int, default: RuleThresholds,
                            districts: dict[str, RuleThresholds]) -> list[tuple[Service, list[Service]]]:
-    """Each service added after trail record `after` whose elder has ever served its volunteer (else two-way
+    """Each service of trail records (after, upto] whose elder has ever served its volunteer (else two-way
     service cannot be), with every service between the two (either way) within ± the district's two-way
     window of it."""
     rows = (await session.execute(text(f"""
@@ -201,14 +207,14 @@ async def services_between(session: AsyncSession, after: int, default: RuleThres
         UNION ALL
         SELECT {_N}, {_S} FROM pairs n JOIN services s ON s.volunteer_id = n.elder_id AND s.elder_id = n.volunteer_id
              AND s.checked_in_at BETWEEN n.checked_in_at - n.w AND n.checked_in_at + n.w
-        ORDER BY 1, 2"""), {"after": after, **_limit_params(default, districts)})).all()
+        ORDER BY 1, 2"""), {"after": after, "upto": upto, **_limit_params(default, districts)})).all()
     return [(service, sorted(between, key=lambda s: (s.checked_in_at, str(s.request_id))))
             for service, between in _with_related(rows)]
 
 
-async def single_service_suspects(session: AsyncSession, after: int, default: RuleThresholds,
+async def single_service_suspects(session: AsyncSession, after: int, upto: int, default: RuleThresholds,
                                   districts: dict[str, RuleThresholds], *, zone: str) -> list[Service]:
-    """The services added after trail record `after` that cross one of their district's single-service
+    """The services of trail records (after, upto] that cross one of their district's single-service
     thresholds (late at night in `zone` without an allowed documented item, far from the place, too short or
     too long): rules.single_service_rules names which."""
     def night(at: str) -> str:
@@ -223,7 +229,7 @@ async def single_service_suspects(session: AsyncSession, after: int, default: Ru
             OR greatest(n.check_in_distance_m, n.check_out_distance_m) >= {_limit('far_distance_m')}
             OR n.minutes < {_limit('min_service_minutes')}
             OR n.checked_out_at - n.checked_in_at > make_interval(hours => {_limit('max_span_hours')}))
-        ORDER BY {_N_ORDER}"""), {"after": after, "zone": zone, **_limit_params(default, districts)})).all()
+        ORDER BY {_N_ORDER}"""), {"after": after, "upto": upto, "zone": zone, **_limit_params(default, districts)})).all()
     return [Service(*row) for row in rows]
 
 
