@@ -143,9 +143,10 @@ class Judge:
         while True:
             try:
                 async with self.db.transaction(notify=False) as session:
-                    after, upto, head = await self._range(session)
+                    after, upto, head, recorded = await self._range(session)
                     if upto > after:
-                        await record_services(self.db, after, upto)  # committed by the recorders, under this lock
+                        if recorded < upto:  # committed by the recorders, under this lock
+                            await record_services(self.db, after, upto)
                         await judge(session, after, upto, self.settings)
                         await facts.move_judged(session, upto)
             except Exception as exc:
@@ -169,15 +170,16 @@ class Judge:
                 return
             await record_services(self.db, recorded, upto)
 
-    async def _range(self, session: AsyncSession) -> tuple[int, int, int]:
-        after = await facts.lock_judged(session)
-        head = (await trail.head(session))[0]
-        return after, min(head, after + self.settings.judge_max_records), head
+    async def _range(self, session: AsyncSession) -> tuple[int, int, int, int]:
+        """The range to judge (after, upto], locked; the trail's head; how far services are recorded."""
+        after, head, recorded = await facts.lock_judged(session)
+        return after, min(head, after + self.settings.judge_max_records), head, recorded
 
     async def _one_by_one(self) -> tuple[int, int]:
         async with self.db.transaction(notify=False) as session:
-            after, upto, head = await self._range(session)
-            await self._recorded_through(after, upto)
+            after, upto, head, recorded = await self._range(session)
+            if recorded < upto:
+                await record_services(self.db, after, upto)
             for seq in range(after + 1, upto + 1):
                 try:
                     async with session.begin_nested():

@@ -5,6 +5,7 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from contracts.matching import ServiceCompleted, ServiceParticipant
@@ -218,18 +219,27 @@ async def test_a_districts_own_thresholds_decide_there_and_only_there(audit_with
                       ("implausible_duration", f"volunteer:{uuid.UUID(int=1013)}")}
 
 
-async def test_a_record_whose_facts_cannot_be_read_is_listed_and_passed_over(audit):
-    """The trail keeps every well-formed event; one whose payload the rules cannot read (minutes "abc") is
-    listed in `unjudged` with the error, and the records after it are judged all the same."""
+def _unreadable(kind: str):
+    if kind == "service":  # minutes "abc": read by the recorders, in PostgreSQL
+        bad = _service(2, "110108", start=datetime(2026, 12, 1, 2, tzinfo=UTC), minutes=90)
+        return bad.model_copy(update={"data": {**bad.data, "attendance": [{**bad.data["attendance"][0], "minutes": "abc"}]}}), "integer"
+    from contracts.ledger import CoinsGifted  # no receiver: read by the judge, in Python
+    gift = build_event(source="ledger", data=CoinsGifted.example(), subject="x")
+    return gift.model_copy(update={"data": {k: v for k, v in gift.data.items() if k != "to_person_id"}}), "KeyError"
+
+
+@pytest.mark.parametrize("kind", ["service", "gift"])
+async def test_a_record_whose_facts_cannot_be_read_is_listed_and_passed_over(audit, kind):
+    """The trail keeps every well-formed event; one whose payload the rules cannot read is listed in
+    `unjudged` with the error, and the records after it are judged all the same."""
     good = _service(1, "110108", start=datetime(2026, 12, 1, 14, 10, tzinfo=UTC), minutes=40)  # 22:10 in Beijing
-    bad = _service(2, "110108", start=datetime(2026, 12, 1, 2, tzinfo=UTC), minutes=90)
-    bad = bad.model_copy(update={"data": {**bad.data, "attendance": [{**bad.data["attendance"][0], "minutes": "abc"}]}})
+    bad, error = _unreadable(kind)
     await audit.feed([bad, good], poll=1, judge_each=False)
     assert await audit.judge.catch_up() == 2
     assert (await audit.verify()).records == 2
     async with audit.db.transaction() as session:
         unjudged = (await session.execute(text("SELECT seq, error FROM unjudged"))).all()
         judged = (await session.execute(text("SELECT seq FROM judged"))).scalar_one()
-    assert [seq for seq, _ in unjudged] == [1] and "integer" in unjudged[0].error and judged == 2
+    assert [seq for seq, _ in unjudged] == [1] and error in unjudged[0].error and judged == 2
     assert {(a["rule"], a["key"]) for a in await audit.alerts()} == {
         ("late_night_service", f"volunteer:{uuid.UUID(int=1001)}")}

@@ -74,9 +74,13 @@ async def districts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[u
     return {row.person_id: row.district for row in rows}
 
 
-async def lock_judged(session: AsyncSession) -> int:
-    """How far the rules have judged the trail, locked: one judge at a time records facts and alerts."""
-    return (await session.execute(text("SELECT seq FROM judged WHERE id = 1 FOR UPDATE"))).scalar_one()
+async def lock_judged(session: AsyncSession) -> tuple[int, int, int]:
+    """How far the rules have judged the trail, locked (one judge at a time records facts and alerts); the
+    trail's head; how far every recorder has recorded services."""
+    row = (await session.execute(text(
+        "SELECT j.seq, h.seq, (SELECT coalesce(min(seq), -1) FROM recorded) FROM judged j, chain_head h"
+        " WHERE j.id = 1 AND h.id = 1 FOR UPDATE OF j"))).one()
+    return row[0], row[1], row[2]
 
 
 async def move_judged(session: AsyncSession, seq: int) -> None:
@@ -175,62 +179,76 @@ def _limit_params(default: RuleThresholds, districts: dict[str, RuleThresholds])
 
 
 _NEW = "n.seq > :after AND n.seq <= :upto"
-_N_ORDER = "n.seq, n.request_id, n.volunteer_id"
 
 
-async def overlapping_services(session: AsyncSession, after: int, upto: int) -> list[tuple[Service, list[Service]]]:
-    """Each service of trail records (after, upto] whose volunteer has other services overlapping it in
-    time, with those services. Spans are half-open, [checked in, checked out): back-to-back services do not
-    overlap, nor does a service of no length. The B-tree on (volunteer, checked out, checked in) finds them:
-    the volunteer's services that end after this one starts, of which those that start before it ends."""
-    rows = (await session.execute(text(f"""
-        SELECT {_N}, {_S} FROM services n
-        JOIN services s ON s.volunteer_id = n.volunteer_id AND s.checked_out_at > n.checked_in_at
-             AND s.checked_in_at < n.checked_out_at AND s.checked_in_at < s.checked_out_at
-             AND s.request_id <> n.request_id
-        WHERE {_NEW} AND n.checked_in_at < n.checked_out_at ORDER BY {_N_ORDER}, s.checked_in_at, s.request_id"""), {"after": after, "upto": upto})).all()
-    return _with_related(rows)
+@dataclass(slots=True)
+class ServicesToJudge:
+    """What the rules need about the services of trail records (after, upto], read with one statement.
+
+    overlapping: each such service whose volunteer has other services overlapping it in time, with those.
+      Spans are half-open, [checked in, checked out): back-to-back services do not overlap, nor does a
+      service of no length. The B-tree on (volunteer, checked out, checked in) finds them: the volunteer's
+      services that end after this one starts, of which those that start before it ends.
+    between: each such service whose elder has ever served its volunteer (else two-way service cannot be),
+      with every service between the two (either way) within ± the district's two-way window of it.
+    suspects: those that cross one of their district's single-service thresholds (late at night without an
+      allowed documented item, far from the place, too short or too long): rules.single_service_rules names
+      which."""
+    overlapping: list[tuple[Service, list[Service]]]
+    between: list[tuple[Service, list[Service]]]
+    suspects: list[Service]
 
 
-async def services_between(session: AsyncSession, after: int, upto: int, default: RuleThresholds,
-                           districts: dict[str, RuleThresholds]) -> list[tuple[Service, list[Service]]]:
-    """Each service of trail records (after, upto] whose elder has ever served its volunteer (else two-way
-    service cannot be), with every service between the two (either way) within ± the district's two-way
-    window of it."""
-    rows = (await session.execute(text(f"""
-        WITH {_LIMITS}, pairs AS (
-            SELECT n.*, make_interval(secs => {_limit('two_way_window_days')} * 86400) AS w
-            FROM services n LEFT JOIN lim ON lim.district = n.district
-            WHERE {_NEW} AND EXISTS (SELECT 1 FROM services r WHERE r.volunteer_id = n.elder_id AND r.elder_id = n.volunteer_id))
-        SELECT {_N}, {_S} FROM pairs n JOIN services s ON s.volunteer_id = n.volunteer_id AND s.elder_id = n.elder_id
-             AND s.checked_in_at BETWEEN n.checked_in_at - n.w AND n.checked_in_at + n.w
-        UNION ALL
-        SELECT {_N}, {_S} FROM pairs n JOIN services s ON s.volunteer_id = n.elder_id AND s.elder_id = n.volunteer_id
-             AND s.checked_in_at BETWEEN n.checked_in_at - n.w AND n.checked_in_at + n.w
-        ORDER BY 1, 2"""), {"after": after, "upto": upto, **_limit_params(default, districts)})).all()
-    return [(service, sorted(between, key=lambda s: (s.checked_in_at, str(s.request_id))))
-            for service, between in _with_related(rows)]
+def _night(at: str) -> str:
+    hour = f"extract(hour FROM n.{at} AT TIME ZONE :zone)"
+    return f"{hour} >= {_limit('night_starts_hour')} OR {hour} < {_limit('night_ends_hour')}"
 
 
-async def single_service_suspects(session: AsyncSession, after: int, upto: int, default: RuleThresholds,
-                                  districts: dict[str, RuleThresholds], *, zone: str) -> list[Service]:
-    """The services of trail records (after, upto] that cross one of their district's single-service
-    thresholds (late at night in `zone` without an allowed documented item, far from the place, too short or
-    too long): rules.single_service_rules names which."""
-    def night(at: str) -> str:
-        hour = f"extract(hour FROM n.{at} AT TIME ZONE :zone)"
-        return f"{hour} >= {_limit('night_starts_hour')} OR {hour} < {_limit('night_ends_hour')}"
-    rows = (await session.execute(text(f"""
-        WITH {_LIMITS}
-        SELECT {_N} FROM services n LEFT JOIN lim ON lim.district = n.district
-        WHERE {_NEW} AND (
-            (NOT (n.night_item AND {_limit('allow_documented_night_items')})
-             AND ({night('checked_in_at')} OR {night('checked_out_at')}))
-            OR greatest(n.check_in_distance_m, n.check_out_distance_m) >= {_limit('far_distance_m')}
-            OR n.minutes < {_limit('min_service_minutes')}
-            OR n.checked_out_at - n.checked_in_at > make_interval(hours => {_limit('max_span_hours')}))
-        ORDER BY {_N_ORDER}"""), {"after": after, "upto": upto, "zone": zone, **_limit_params(default, districts)})).all()
-    return [Service(*row) for row in rows]
+_NO_S = ", ".join("NULL" for _ in SERVICE_FIELDS)
+_BY_RELATED = ", ".join(str(3 + len(SERVICE_FIELDS) + SERVICE_FIELDS.index(f)) for f in ("checked_in_at", "request_id"))
+_SERVICES_TO_JUDGE = f"""
+    WITH {_LIMITS},
+    new AS (SELECT * FROM services n WHERE {_NEW}),
+    pairs AS (
+        SELECT n.*, make_interval(secs => {_limit('two_way_window_days')} * 86400) AS w
+        FROM new n LEFT JOIN lim ON lim.district = n.district
+        WHERE EXISTS (SELECT 1 FROM services r WHERE r.volunteer_id = n.elder_id AND r.elder_id = n.volunteer_id))
+    SELECT 'overlapping' AS kind, n.seq, {_N}, {_S} FROM new n
+    JOIN services s ON s.volunteer_id = n.volunteer_id AND s.checked_out_at > n.checked_in_at
+         AND s.checked_in_at < n.checked_out_at AND s.checked_in_at < s.checked_out_at
+         AND s.request_id <> n.request_id
+    WHERE n.checked_in_at < n.checked_out_at
+    UNION ALL
+    SELECT 'between', n.seq, {_N}, {_S} FROM pairs n JOIN services s ON s.volunteer_id = n.volunteer_id
+         AND s.elder_id = n.elder_id AND s.checked_in_at BETWEEN n.checked_in_at - n.w AND n.checked_in_at + n.w
+    UNION ALL
+    SELECT 'between', n.seq, {_N}, {_S} FROM pairs n JOIN services s ON s.volunteer_id = n.elder_id
+         AND s.elder_id = n.volunteer_id AND s.checked_in_at BETWEEN n.checked_in_at - n.w AND n.checked_in_at + n.w
+    UNION ALL
+    SELECT 'suspect', n.seq, {_N}, {_NO_S} FROM new n LEFT JOIN lim ON lim.district = n.district
+    WHERE (NOT (n.night_item AND {_limit('allow_documented_night_items')})
+           AND ({_night('checked_in_at')} OR {_night('checked_out_at')}))
+        OR greatest(n.check_in_distance_m, n.check_out_distance_m) >= {_limit('far_distance_m')}
+        OR n.minutes < {_limit('min_service_minutes')}
+        OR n.checked_out_at - n.checked_in_at > make_interval(hours => {_limit('max_span_hours')})
+    ORDER BY 1, 2, 3, 4, {_BY_RELATED}"""
+
+
+async def services_to_judge(session: AsyncSession, after: int, upto: int, default: RuleThresholds,
+                            districts: dict[str, RuleThresholds], *, zone: str) -> ServicesToJudge:
+    """The services of trail records (after, upto] a rule may fire on, with the services the rules weigh
+    them against (ServicesToJudge), with `districts`' thresholds where they differ from `default` and
+    night hours in `zone`."""
+    rows = (await session.execute(text(_SERVICES_TO_JUDGE), {"after": after, "upto": upto, "zone": zone,
+                                                             **_limit_params(default, districts)})).all()
+    kinds: dict[str, list] = {"overlapping": [], "between": [], "suspect": []}
+    for row in rows:
+        kinds[row[0]].append(row[2:])
+    return ServicesToJudge(
+        overlapping=_with_related(kinds["overlapping"]),
+        between=[(service, sorted(between, key=lambda s: (s.checked_in_at, str(s.request_id))))
+                 for service, between in _with_related(kinds["between"])],
+        suspects=[Service(*row[:len(SERVICE_FIELDS)]) for row in kinds["suspect"]])
 
 
 def _with_related(rows) -> list[tuple[Service, list[Service]]]:

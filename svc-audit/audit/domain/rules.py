@@ -88,13 +88,14 @@ async def on_services(session: AsyncSession, after: int, upto: int, default: Rul
     def limits_of(district: str | None) -> RuleThresholds:
         return districts.get(district or "", default)
 
+    known = await facts.services_to_judge(session, after, upto, default, districts, zone=BEIJING.key)
     found: list[Finding] = []
-    for service, others in await facts.overlapping_services(session, after, upto):
+    for service, others in known.overlapping:
         # the same volunteer in several services at once (also offline-recorded)
         v = service.volunteer_id
         found.append(_finding("overlapping_services", f"volunteer:{v}", HIGH, "同一志愿者在同一时段参与多项服务",
                               district=service.district, people=[v], services=[service, *others]))
-    for service, between in await facts.services_between(session, after, upto, default, districts):
+    for service, between in known.between:
         limits = limits_of(service.district)
         windows = qualifying_windows(service, between, at=lambda s: s.checked_in_at,
                                      span=timedelta(days=limits.two_way_window_days),
@@ -109,7 +110,7 @@ async def on_services(session: AsyncSession, after: int, upto: int, default: Rul
                                   HIGH if max(map(len, windows)) >= 2 * limits.two_way_min_services else MEDIUM,
                                   "高频双向服务：双方互相服务", district=service.district, people=[a, b],
                                   services=members(windows, at=lambda s: s.checked_in_at)))
-    for service in await facts.single_service_suspects(session, after, upto, default, districts, zone=BEIJING.key):
+    for service in known.suspects:
         found += single_service_rules(service, limits_of(service.district))
     return found
 
