@@ -7,8 +7,9 @@ skipped. The rules depend only on the set of facts (rules.py), so judging one po
 the same alerts.
 
 Service reports, most of the judge's database work, are recorded first by RECORDERS transactions at once
-(session 7), each with a cursor of its own (`recorded`), while the judge holds its lock; a judge that stops
-after they commit finds them recorded and goes on from there.
+(session 7), each with a cursor of its own (`recorded`): on every commit, ahead of the judge, and by the
+judge itself (under its lock) when they have not got that far. A judge that stops after they commit finds
+them recorded and goes on from there.
 
 A record whose facts cannot be read (a malformed payload — the trail keeps every well-formed envelope) is
 listed in `unjudged` with its error and passed over, so it never holds back the records after it.
@@ -87,9 +88,9 @@ async def judge(session: AsyncSession, after: int, upto: int, settings: AuditSet
 RECORDERS = 2
 
 
-async def record_services(db: Database, after: int, upto: int) -> None:
-    """Record the service reports of the trail's records in (after, upto] with RECORDERS transactions at once,
-    each moving its own cursor: a recorder that committed is not repeated after a crash."""
+async def record_services(db: Database, upto: int) -> None:
+    """Record the service reports of the trail's records up to `upto` with RECORDERS transactions at once,
+    each from its own cursor on: a recorder that committed is not repeated after a crash."""
     await asyncio.gather(*(_record_part(db, part, upto) for part in range(RECORDERS)))
 
 
@@ -146,7 +147,7 @@ class Judge:
                     after, upto, head, recorded = await self._range(session)
                     if upto > after:
                         if recorded < upto:  # committed by the recorders, under this lock
-                            await record_services(self.db, after, upto)
+                            await record_services(self.db, upto)
                         await judge(session, after, upto, self.settings)
                         await facts.move_judged(session, upto)
             except Exception as exc:
@@ -168,7 +169,7 @@ class Judge:
             upto = min(head, recorded + self.settings.judge_max_records)
             if upto <= recorded:
                 return
-            await record_services(self.db, recorded, upto)
+            await record_services(self.db, upto)
 
     async def _range(self, session: AsyncSession) -> tuple[int, int, int, int]:
         """The range to judge (after, upto], locked; the trail's head; how far services are recorded."""
@@ -179,7 +180,7 @@ class Judge:
         async with self.db.transaction(notify=False) as session:
             after, upto, head, recorded = await self._range(session)
             if recorded < upto:
-                await record_services(self.db, after, upto)
+                await record_services(self.db, upto)
             for seq in range(after + 1, upto + 1):
                 try:
                     async with session.begin_nested():

@@ -76,19 +76,20 @@ _STR, _NONE, _DICT = str, type(None), dict
 
 def read_envelope(raw: bytes) -> Envelope:
     """The envelope in `raw`, accepted exactly when `CloudEvent.from_bytes` accepts it (ValueError otherwise)
-    and with equal attributes. The common form — what every relay writes: a canonical UUID, the relays' form
-    of time, every attribute present — is checked by hand (pydantic's validation of the model is most of its
+    and with equal attributes. The common form — what every relay writes: a UUID in its 8-4-4-4-12 form, the
+    relays' form of time, every attribute present — is checked by hand (pydantic's validation of the model is most of its
     cost); anything else goes through `CloudEvent` itself, so no envelope reads differently here."""
     try:
         d = orjson.loads(raw)
-        time_, traceparent, actor, acting_for = d["time"], d["traceparent"], d["actor"], d["acting_for"]
-        if not (type(time_) is _STR and _RELAY_TIME.fullmatch(time_) and type(d["source"]) is _STR
+        id_, time_, traceparent, actor, acting_for = d["id"], d["time"], d["traceparent"], d["actor"], d["acting_for"]
+        if not (type(id_) is _STR and len(id_) == 36 and id_[8] == id_[13] == id_[18] == id_[23] == "-"
+                and type(time_) is _STR and _RELAY_TIME.fullmatch(time_) and type(d["source"]) is _STR
                 and type(d["type"]) is _STR and type(d["subject"]) is _STR and type(d["dataschema"]) is _STR
                 and type(d["specversion"]) is _STR and type(d["datacontenttype"]) is _STR
                 and type(d["data"]) is _DICT and type(traceparent) in (_STR, _NONE)
                 and type(actor) in (_STR, _NONE) and type(acting_for) in (_STR, _NONE)):
             raise ValueError("not in the relays' form")
-        return Envelope(pgproto.UUID(d["id"]), d["source"], d["type"], d["specversion"], datetime.fromisoformat(time_),
+        return Envelope(pgproto.UUID(id_), d["source"], d["type"], d["specversion"], datetime.fromisoformat(time_),
                         d["subject"], d["dataschema"], d["datacontenttype"], traceparent, actor, acting_for, d["data"])
     except (ValueError, KeyError, TypeError):
         try:

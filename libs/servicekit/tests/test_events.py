@@ -40,6 +40,9 @@ def test_every_contracts_example_reads_alike(contract):
     {"time": "2026-13-01T01:45:00Z"}, {"time": "2026-09-01T01:45:00"}, {"time": None},
     {"id": "6592F8F34DAA46D4B94CE72623E84649"}, {"id": "{6592f8f3-4daa-46d4-b94c-e72623e84649}"},
     {"id": "urn:uuid:6592f8f3-4daa-46d4-b94c-e72623e84649"}, {"id": "not-a-uuid"}, {"id": 7},
+    {"id": "6592F8F3-4DAA-46D4-B94C-E72623E84649"}, {"id": "6592f8f3-4daa46d4-b94c-e72623e84649"},
+    {"id": "-6592f8f34daa46d4b94ce72623e84649"}, {"id": "6592f8f3-4daa-46d4-b94c-e72623e8464g"},
+    {"id": "6592f8f34daa-46d4-b94c-e72623e84649-"},
     {"actor": 7}, {"actor": None}, {"subject": None}, {"type": ["a"]}, {"data": []}, {"data": "x"},
     {"specversion": 1}, {"dataschema": None}, {"extra": "ignored"}, {"traceparent": {"a": 1}},
 ], ids=repr)
