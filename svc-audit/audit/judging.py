@@ -106,16 +106,23 @@ async def _record_part(db: Database, part: int, upto: int) -> None:
             if is_transient(exc):
                 raise
             log.warning("recording services failed; recording the records one by one", exc_info=True)
-            for seq in range(recorded + 1, upto + 1):
-                try:
-                    async with session.begin_nested():
-                        await facts.record_services(session, seq - 1, seq, part=part, parts=RECORDERS)
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    log.error("trail record not judged", extra={"seq": seq, "error": str(exc)})
-                    await facts.record_unjudged(session, seq, f"{type(exc).__name__}: {exc}", clock.now())
+            await _each_alone(session, recorded, upto, lambda seq: facts.record_services(
+                session, seq - 1, seq, part=part, parts=RECORDERS))
         await facts.move_recorded(session, part, upto)
+
+
+async def _each_alone(session: AsyncSession, after: int, upto: int, work: Callable[[int], Awaitable[None]]) -> None:
+    """`work` for each trail record in (after, upto], each in a savepoint of its own; a record it fails on is
+    listed in `unjudged` with the error and passed over (a transient error is no record's fault: raised)."""
+    for seq in range(after + 1, upto + 1):
+        try:
+            async with session.begin_nested():
+                await work(seq)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.error("trail record not judged", extra={"seq": seq, "error": str(exc)})
+            await facts.record_unjudged(session, seq, f"{type(exc).__name__}: {exc}", clock.now())
 
 
 async def state(session: AsyncSession) -> tuple[int, list[dict]]:
@@ -181,15 +188,7 @@ class Judge:
             after, upto, head, recorded = await self._range(session)
             if recorded < upto:
                 await record_services(self.db, upto)
-            for seq in range(after + 1, upto + 1):
-                try:
-                    async with session.begin_nested():
-                        await judge(session, seq - 1, seq, self.settings)
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    log.error("trail record not judged", extra={"seq": seq, "error": str(exc)})
-                    await facts.record_unjudged(session, seq, f"{type(exc).__name__}: {exc}", clock.now())
+            await _each_alone(session, after, upto, lambda seq: judge(session, seq - 1, seq, self.settings))
             await facts.move_judged(session, upto)
             return upto, head
 

@@ -141,8 +141,7 @@ async def test_services_overlap_when_one_starts_before_the_other_ends(audit):
 
 async def _part_of(audit, subject: str) -> int:
     async with audit.db.transaction() as session:
-        return (await session.execute(text("SELECT mod(hashtext(:s)::bigint + 2147483648, :n)"),
-                                      {"s": subject, "n": judging.RECORDERS})).scalar_one()
+        return await facts.recorder_of(session, subject, judging.RECORDERS)
 
 
 async def test_the_earliest_report_of_a_service_wins_whichever_recorder_commits_first(audit):

@@ -74,11 +74,14 @@ async def districts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[u
     return {row.person_id: row.district for row in rows}
 
 
+_LEAST_RECORDED = "(SELECT min(seq) FROM recorded)"  # how far every recorder has got
+
+
 async def lock_judged(session: AsyncSession) -> tuple[int, int, int]:
     """How far the rules have judged the trail, locked (one judge at a time records facts and alerts); the
     trail's head; how far every recorder has recorded services."""
     row = (await session.execute(text(
-        "SELECT j.seq, h.seq, (SELECT coalesce(min(seq), -1) FROM recorded) FROM judged j, chain_head h"
+        f"SELECT j.seq, h.seq, coalesce({_LEAST_RECORDED}, -1) FROM judged j, chain_head h"
         " WHERE j.id = 1 AND h.id = 1 FOR UPDATE OF j"))).one()
     return row[0], row[1], row[2]
 
@@ -120,8 +123,7 @@ async def lock_recorded(session: AsyncSession, part: int) -> int:
 
 async def least_recorded(session: AsyncSession) -> int:
     """How far every recorder has recorded the trail's service reports (not locked)."""
-    return (await session.execute(text("SELECT coalesce(min(r.seq), j.seq) FROM judged j LEFT JOIN recorded r ON true"
-                                       " WHERE j.id = 1 GROUP BY j.seq"))).scalar_one()
+    return (await session.execute(text(f"SELECT coalesce({_LEAST_RECORDED}, seq) FROM judged WHERE id = 1"))).scalar_one()
 
 
 async def move_recorded(session: AsyncSession, part: int, seq: int) -> None:
@@ -135,6 +137,16 @@ async def record_services(session: AsyncSession, after: int, upto: int, *, part:
     commits first."""
     await session.execute(_RECORD_SERVICES, {"after": after, "upto": upto, "type": ServiceCompleted.TYPE,
                                              "part": part, "parts": parts})
+
+
+# Which of `:parts` recorders takes a record's service reports: by its subject, so the reports of one
+# request fall to one recorder, in trail order.
+_RECORDER_OF = "mod(hashtext({subject})::bigint + 2147483648, :parts)"
+
+
+async def recorder_of(session: AsyncSession, subject: str, parts: int) -> int:
+    return (await session.execute(text(f"SELECT {_RECORDER_OF.format(subject=':s')}"),
+                                  {"s": subject, "parts": parts})).scalar_one()
 
 
 _RECORD_SERVICES = text(f"""
@@ -151,7 +163,7 @@ _RECORD_SERVICES = text(f"""
         volunteer_id, checked_in_at, checked_out_at, check_in_distance_m, check_out_distance_m, check_in_method,
         check_out_method, check_out_by, minutes, n)
     WHERE l.seq > :after AND l.seq <= :upto AND l.type = :type
-          AND mod(hashtext(l.subject)::bigint + 2147483648, :parts) = :part
+          AND {_RECORDER_OF.format(subject="l.subject")} = :part
     ORDER BY d.request_id, a.volunteer_id, l.seq, a.n
     ON CONFLICT (request_id, volunteer_id) DO UPDATE SET {', '.join(f"{f} = excluded.{f}" for f in [*SERVICE_FIELDS[2:], "seq"])}
         WHERE services.seq > excluded.seq""")
