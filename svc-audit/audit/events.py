@@ -13,7 +13,7 @@ from servicekit import clock
 from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer
 from servicekit.db import Database
-from servicekit.events import CloudEvent, read_envelope
+from servicekit.events import Envelope, read_envelope
 from audit.domain import trail
 from audit.settings import AuditSettings
 
@@ -31,14 +31,14 @@ class AuditPipeline:
         self.chain = trail.Chain(trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key),
                                  settings.checkpoint_every)
 
-    async def prepare(self, events: list[CloudEvent]) -> None:
+    async def prepare(self, events: list[Envelope]) -> None:
         await self.chain.draft(events, head=self._head)
 
     async def _head(self) -> tuple[int, bytes]:
         async with self.db.transaction(notify=False) as session:
             return await trail.head(session)
 
-    async def everything(self, session: AsyncSession, events: list[CloudEvent]) -> None:
+    async def everything(self, session: AsyncSession, events: list[Envelope]) -> None:
         await self.chain.append(session, events, now=clock.now())
 
 
@@ -51,4 +51,4 @@ def audit_consumer(db, settings: AuditSettings, *, name: str = "audit", topics: 
     pipeline = pipeline or AuditPipeline(db, settings)
     return EventConsumer(name=name, topics=topics or list(TOPICS), db=db, settings=settings,
                          every_event=pipeline.everything, unseen=trail.unseen, prepare=pipeline.prepare,
-                         parse=read_envelope)  # type: ignore[arg-type]  # the trail reads attributes only
+                         parse=read_envelope)  # type: ignore[arg-type]  # the trail keeps the data as text

@@ -2,11 +2,13 @@
 names the first altered record after a change, a removal or a consistent rewrite of the chain."""
 import hashlib
 import json
-from datetime import UTC
+import uuid
+from datetime import UTC, timedelta, timezone
 
 from sqlalchemy import text
 
 from devstack import fraud
+from servicekit.events import read_envelope
 
 from audit.domain import trail
 from audit.events import AuditPipeline, audit_consumer
@@ -26,21 +28,30 @@ async def test_an_untouched_log_verifies(audit):
 
 
 def test_records_hash_exactly_the_documented_bytes():
-    """hash(n) = SHA-256(hash(n-1) || header || 0x1E || data), header and data as JSON with sorted keys and no
-    whitespace (the module's docstring), recomputed here with the standard library: a chain stored by any
-    earlier version keeps verifying, however the hot path is made faster."""
+    """hash(n) = SHA-256(hash(n-1) || header || 0x1E || data), the header as JSON with sorted keys and no
+    whitespace, the data as the JSON text the event came in, without whitespace (the module's docstring),
+    recomputed here with the standard library from the envelopes as the consumer receives them: a chain stored
+    by any earlier version keeps verifying, however the hot path is made faster."""
     def canonical(document: dict) -> bytes:
         return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
-    scenario = fraud.generate(weeks=1, honest_volunteers=4, elders=10)
+    def as_sent(data: dict) -> bytes:  # key order kept
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+    events = fraud.generate(weeks=1, honest_volunteers=4, elders=10).events
+    at = events[0].time.astimezone(timezone(timedelta(hours=8)))  # sub-second times, another offset, any text
+    events += [events[0].model_copy(update={"id": uuid.uuid4(), "time": at + timedelta(microseconds=us),
+                                            "data": {"z": "引号\"和\\反斜杠\n", "a": [1, {"c": None, "b": True}]}})
+               for us in (5000, 123456, 1)]
     prev = trail.GENESIS
-    for number, (record, event) in enumerate(zip(trail._records(scenario.events, 0, prev), scenario.events), 1):
+    received = [read_envelope(event.to_bytes()) for event in events]
+    for number, (record, event) in enumerate(zip(trail._records(received, 0, prev), events), 1):
         header = {"seq": number, "event_id": str(event.id), "topic": f"{event.source}.events", "type": event.type,
                   "subject": event.subject, "actor": event.actor, "acting_for": event.acting_for,
                   "occurred_at": event.time.astimezone(UTC).isoformat()}
-        expected = hashlib.sha256(prev + canonical(header) + b"\x1e" + canonical(event.data)).digest()
+        expected = hashlib.sha256(prev + canonical(header) + b"\x1e" + as_sent(event.data)).digest()
         assert (record["seq"], record["prev_hash"], record["hash"]) == (number, prev, expected)
-        assert record["payload"].encode() == canonical(event.data)
+        assert record["payload"].encode() == as_sent(event.data)
         prev = expected
 
 
@@ -105,21 +116,24 @@ async def test_records_drafted_ahead_are_used_only_where_the_chain_really_ends(a
     me = audit_consumer(audit.db, audit.settings, topics=["unused"], pipeline=mine)
     replica = audit_consumer(audit.db, audit.settings, topics=["unused"], pipeline=theirs)
 
+    def received(events):  # as the consumer reads them
+        return [read_envelope(event.to_bytes()) for event in events]
+
     async def poll(consumer, pipeline, events):
-        await pipeline.prepare(events)
+        await pipeline.prepare(received(events))
         await consumer.apply(audit.as_records(events))
 
     await poll(me, mine, polls[0])  # drafted from the head as read
     await poll(me, mine, polls[1])  # drafted from where poll 0 ended
     assert (mine.chain.drafts_used, mine.chain.drafts_discarded) == (2, 0)
 
-    await mine.prepare(polls[2])
+    await mine.prepare(received(polls[2]))
     await poll(replica, theirs, polls[3])  # another replica appends first
     await me.apply(audit.as_records(polls[2]))
     assert (mine.chain.drafts_used, mine.chain.drafts_discarded) == (2, 1)
 
     again = polls[2][-1:] + polls[4]  # a redelivered event ahead of new ones
-    await mine.prepare(again)
+    await mine.prepare(received(again))
     await me.apply(audit.as_records(again))
     assert mine.chain.drafts_used == 2  # not for a smaller poll
 

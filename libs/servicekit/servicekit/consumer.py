@@ -271,17 +271,17 @@ class EventConsumer:
         `processed_events`: applying nothing twice is harmless."""
         parsed: list[tuple[ConsumerRecord, CloudEvent]] = []
         unreadable: list[_Failure] = []
+        everything = self.every_event is not None  # wants every type: no header to look at
         async for part in in_slices(records):
             for record in part:
-                declared = _declared_type(record)
-                if declared is not None and not self.wants(declared):
+                if not everything and (declared := _declared_type(record)) is not None and not self.wants(declared):
                     continue
                 try:
                     event = self.parse(record.value)
                 except (ValidationError, ValueError) as exc:
                     unreadable.append(_Failure(record, f"unreadable event: {exc}"))
                     continue
-                if self.wants(event.type):
+                if everything or self.wants(event.type):
                     parsed.append((record, event))
         return parsed, unreadable
 

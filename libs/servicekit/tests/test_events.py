@@ -7,7 +7,7 @@ import pytest
 from contracts.base import registry
 from servicekit.events import CloudEvent, Envelope, build_event, read_envelope
 
-ATTRIBUTES = list(Envelope.__dataclass_fields__)
+ATTRIBUTES = [name for name in Envelope.__dataclass_fields__ if name != "data_json"]
 
 
 def _same(raw: bytes, *, ids_generated: bool = False) -> None:
@@ -25,6 +25,8 @@ def _same(raw: bytes, *, ids_generated: bool = False) -> None:
             continue  # both stamp the time of reading
         assert getattr(read, name) == getattr(expected, name), name
         assert str(getattr(read, name)) == str(getattr(expected, name)), name
+    assert read.data == expected.data  # its text parsed again reads as CloudEvent's data
+    assert orjson.loads(read.data_json) == expected.data
 
 
 @pytest.mark.parametrize("contract", sorted(registry().values(), key=lambda c: c.TYPE), ids=lambda c: c.TYPE)
@@ -65,3 +67,49 @@ def test_envelopes_missing_an_attribute_read_as_cloud_event_reads_them(missing):
 def test_what_is_no_envelope_is_unreadable(raw):
     with pytest.raises(ValueError):
         read_envelope(raw)
+
+
+def _with(data: bytes = b'{"n":1}', **attributes: bytes) -> bytes:
+    """A relay-form envelope (every attribute once) with raw JSON spliced in, for what orjson cannot write."""
+    event = build_event(source="test", data=registry()[("timebank.ledger.coins.gifted", 1)].example(), subject="s")
+    fields = {name: orjson.dumps(value) for name, value in orjson.loads(event.to_bytes()).items()}
+    fields.update(attributes, data=data)
+    return b"{" + b",".join(b'"%s":%s' % (name.encode(), value) for name, value in fields.items()) + b"}"
+
+
+@pytest.mark.parametrize("raw", [
+    b"\xef\xbb\xbf" + _with(),  # a byte-order mark: simdjson skips it, orjson refuses
+    b"  " + _with() + b"\n",  # whitespace around
+    _with() + b" x",  # trailing content
+    _with(b'{"a":1,"a":2}'),  # a repeated key in the data: the last counts
+    _with(actor=b'"first"') .replace(b'"data":', b'"actor":"second","data":'),  # a repeated attribute
+    _with(b'{"big":123456789012345678901234567890,"neg":-9223372036854775809,"u64":18446744073709551615}'),
+    _with(b'{"f":1.5e300,"g":-0.0,"h":1E2,"i":-1e-7,"j":0.1}'),
+    _with(b'{"f":1e400}'),  # out of range
+    _with(b'{"s":"\\u00e9\\/\\n\\u0000\\ud83d\\ude00\\"\\\\"}'),  # escapes, a surrogate pair
+    _with(b'{"s":"\\ud800"}'), _with(b'{"s":"\\udc00x"}'),  # lone surrogates
+    _with(b'{"s":"\xff"}'),  # not UTF-8
+    _with(b'{"s":"\xe4\xb8\xad\xe6\x96\x87"}'),  # UTF-8
+    _with(b'{"n":NaN}'), _with(b'{"n":01}'), _with(b'{"n":1,}'),
+    _with(b"[" * 1100 + b"]" * 1100), _with(b'{"a":' + b"[" * 1100 + b"]" * 1100 + b"}"),  # deeper than either allows
+    _with(b'{"a":' + b"[" * 500 + b"]" * 500 + b"}"),
+    _with(subject=b'"a\\"'), _with(subject=b'"\\u0073"'), _with(id=b'"6592f8f3-4daa-46d4-b94c-e72623e84649 "'),
+], ids=lambda raw: repr(raw[:12] + b"..." + raw[-40:]))
+def test_envelopes_in_unusual_json_read_as_cloud_event_reads_them(raw):
+    _same(raw)
+
+
+def test_the_data_is_kept_as_the_text_it_came_in():
+    raw = _with(b'{"z": 1, "a" :[true, null],"s":"\xe4\xb8\xad"}')
+    assert read_envelope(raw).data_json == '{"z":1,"a":[true,null],"s":"\u4e2d"}'
+
+
+def test_what_relays_write_is_read_without_cloud_event(monkeypatch):
+    """The fast path is taken for the relays' own form (else the audit trail reads at CloudEvent's pace)."""
+    raws = [build_event(source="test", data=contract.example(), subject="s-1").to_bytes()
+            for contract in registry().values()]
+
+    def refuse(raw):
+        raise AssertionError("read through CloudEvent")
+    monkeypatch.setattr(CloudEvent, "from_bytes", refuse)
+    assert [read_envelope(raw).type for raw in raws] == [contract.TYPE for contract in registry().values()]

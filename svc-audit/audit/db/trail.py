@@ -38,19 +38,17 @@ async def insert_records(session: AsyncSession, records: list[dict]) -> None:
     await copy_rows(session, "audit_log", list(_RECORD_FIELDS), list(map(_RECORD_ROW, records)))
 
 
-async def move_head(session: AsyncSession, seq: int, digest: bytes) -> None:
-    await session.execute(text("UPDATE chain_head SET seq = :s, hash = :h WHERE id = 1"), {"s": seq, "h": digest})
-
-
-async def insert_checkpoints(session: AsyncSession, signed: list[tuple[int, bytes, bytes]], *, key_id: str,
-                             at: datetime) -> None:
-    """Checkpoints (seq, hash, signature), all with one statement."""
-    if signed:
-        seqs, hashes, signatures = map(list, zip(*signed))
-        await session.execute(text(
-            "INSERT INTO checkpoints (seq, hash, signature, key_id, created_at)"
-            " SELECT s, h, sig, :k, :at FROM unnest(CAST(:s AS bigint[]), CAST(:h AS bytea[]), CAST(:sig AS bytea[]))"
-            " AS c(s, h, sig)"), {"s": seqs, "h": hashes, "sig": signatures, "k": key_id, "at": at})
+async def move_head(session: AsyncSession, seq: int, digest: bytes, signed: list[tuple[int, bytes, bytes]], *,
+                    key_id: str, at: datetime) -> None:
+    """Move the head to (seq, digest) and keep the checkpoints signed on the way (seq, hash, signature), with
+    one statement (one round trip less per appended poll)."""
+    seqs, hashes, signatures = (list(column) for column in zip(*signed)) if signed else ([], [], [])
+    await session.execute(text(
+        "WITH head AS (UPDATE chain_head SET seq = :seq, hash = :digest WHERE id = 1)"
+        " INSERT INTO checkpoints (seq, hash, signature, key_id, created_at)"
+        " SELECT s, h, sig, :k, :at FROM unnest(CAST(:s AS bigint[]), CAST(:h AS bytea[]), CAST(:sig AS bytea[]))"
+        " AS c(s, h, sig)"), {"seq": seq, "digest": digest, "s": seqs, "h": hashes, "sig": signatures, "k": key_id,
+                              "at": at})
 
 
 async def checkpoints(session: AsyncSession) -> dict[int, object]:

@@ -2,9 +2,10 @@
 
 Record n carries hash(n) = SHA-256(hash(n-1) || canonical(header n) || 0x1E || data n), hash(0) = 32 zero
 bytes, where the header is the record's fields (sequence number, event id, topic, type, subject, actor,
-acting for, event time) as JSON with sorted keys and no whitespace, and the data is the event's payload in
-that same canonical JSON, stored as such. Changing, removing or
-reordering any record changes every hash after it. Every `checkpoint_every` records the head (seq, hash)
+acting for, event time in UTC, ISO 8601) as JSON with sorted keys and no whitespace, and the data is the
+event's payload as the JSON text it came in, without whitespace, stored as such (records appended before
+session 8 hold it with sorted keys; verification hashes whatever text is stored, so both verify). Changing,
+removing or reordering any record changes every hash after it. Every `checkpoint_every` records the head (seq, hash)
 is signed with an HMAC key kept outside the database, so even a consistent rewrite of the whole chain by
 someone with database access fails verification against the checkpoints.
 
@@ -24,7 +25,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.consumer import PreparedPolls, in_slices
-from servicekit.events import CloudEvent
+from servicekit.events import Envelope
 from audit.db import trail as repo
 
 GENESIS = bytes(32)
@@ -32,11 +33,12 @@ _LOCKED_HEAD = "audit.chain_head"  # the head `unseen` locked, kept in the sessi
 
 
 def canonical(record: dict) -> bytes:
-    """Sorted keys, no whitespace, UTF-8 (orjson: a third of json.dumps's time on the hot path)."""
+    """Sorted keys, no whitespace, UTF-8; an aware datetime as ISO 8601 (orjson writes it as `isoformat`
+    does, in C: a third of json.dumps's time on the hot path)."""
     return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
 
 
-async def unseen(session: AsyncSession, events: list[CloudEvent]) -> list[CloudEvent]:
+async def unseen(session: AsyncSession, events: list[Envelope]) -> list[Envelope]:
     """The events not in the trail yet: the trail keeps every event id, so it is the consumer's de-duplication
     (no second record of them). Takes the chain's lock first, so replicas cannot both append an event."""
     session.info[_LOCKED_HEAD] = await repo.lock_head(session)  # what `Chain.append` then appends after
@@ -56,7 +58,7 @@ def record_hash(prev: bytes, header: dict, payload: str) -> bytes:
 def header(seq: int, event_id: str, topic: str, type_: str, subject: str, actor: str | None, acting_for: str | None,
            occurred_at: datetime) -> dict:
     return {"seq": seq, "event_id": str(event_id), "topic": topic, "type": type_, "subject": subject, "actor": actor,
-            "acting_for": acting_for, "occurred_at": occurred_at.astimezone(UTC).isoformat()}
+            "acting_for": acting_for, "occurred_at": occurred_at.astimezone(UTC)}
 
 
 class CheckpointSigner:
@@ -92,7 +94,7 @@ class Chain:
         self._drafts: PreparedPolls[_Draft] = PreparedPolls()
         self.drafts_used = self.drafts_discarded = 0
 
-    async def draft(self, events: list[CloudEvent], *, head: Callable[[], Awaitable[tuple[int, bytes]]]) -> None:
+    async def draft(self, events: list[Envelope], *, head: Callable[[], Awaitable[tuple[int, bytes]]]) -> None:
         """`head` reads the chain's head (no lock) when there is no guess yet: at start, and for a poll drafted
         while the first one is still being appended."""
         if not events:
@@ -107,7 +109,7 @@ class Chain:
         self._drafts.put(events, _Draft(start, records))
         self._end = (seq, prev)
 
-    async def append(self, session: AsyncSession, events: list[CloudEvent], *, now: datetime) -> None:
+    async def append(self, session: AsyncSession, events: list[Envelope], *, now: datetime) -> None:
         """Append the events (already de-duplicated by the consumer) in the order given."""
         if not events:
             return
@@ -123,15 +125,15 @@ class Chain:
         for record in records:
             record["recorded_at"] = now
         await repo.insert_records(session, records)
-        await repo.move_head(session, records[-1]["seq"], records[-1]["hash"])
         every = self.checkpoint_every  # the records whose seq is a multiple of it are signed
         signed = [(r["seq"], r["hash"], self.signer.sign(r["seq"], r["hash"]))
                   for r in records[-records[0]["seq"] % every::every]]
-        await repo.insert_checkpoints(session, signed, key_id=self.signer.active, at=now)
+        await repo.move_head(session, records[-1]["seq"], records[-1]["hash"], signed, key_id=self.signer.active,
+                             at=now)
 
 
-def _record(seq: int, prev: bytes, event: CloudEvent) -> dict:
-    payload = canonical(event.data).decode()
+def _record(seq: int, prev: bytes, event: Envelope) -> dict:
+    payload = event.data_json
     topic = f"{event.source}.events"
     digest = record_hash(prev, header(seq, str(event.id), topic, event.type, event.subject, event.actor,
                                       event.acting_for, event.time), payload)
@@ -140,7 +142,7 @@ def _record(seq: int, prev: bytes, event: CloudEvent) -> dict:
             "prev_hash": prev, "hash": digest}
 
 
-def _records(events: list[CloudEvent], seq: int, prev: bytes) -> list[dict]:
+def _records(events: list[Envelope], seq: int, prev: bytes) -> list[dict]:
     records = []
     for event in events:
         seq += 1
