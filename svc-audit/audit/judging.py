@@ -34,7 +34,7 @@ from servicekit import clock
 from servicekit.app import Runtime
 from servicekit.db import Database, is_transient
 from audit.db import facts
-from audit.domain import alerts, rules, trail
+from audit.domain import alerts, rules
 from audit.settings import AuditSettings
 
 log = logging.getLogger(__name__)
@@ -95,20 +95,24 @@ async def record_services(db: Database, upto: int) -> None:
 
 
 async def _record_part(db: Database, part: int, upto: int) -> None:
+    """One transaction of four round trips (begin, lock, record and move, commit): no savepoint. If recording
+    the range fails, a second transaction records its records one by one."""
+    try:
+        async with db.transaction(notify=False) as session:
+            recorded = await facts.lock_recorded(session, part)
+            if recorded < upto:
+                await facts.record_services(session, recorded, upto, part=part, parts=RECORDERS, move_cursor=True)
+        return
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.warning("recording services failed; recording the records one by one", exc_info=True)
     async with db.transaction(notify=False) as session:
         recorded = await facts.lock_recorded(session, part)
-        if recorded >= upto:
-            return
-        try:
-            async with session.begin_nested():
-                await facts.record_services(session, recorded, upto, part=part, parts=RECORDERS)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.warning("recording services failed; recording the records one by one", exc_info=True)
+        if recorded < upto:
             await _each_alone(session, recorded, upto, lambda seq: facts.record_services(
                 session, seq - 1, seq, part=part, parts=RECORDERS))
-        await facts.move_recorded(session, part, upto)
+            await facts.move_recorded(session, part, upto)
 
 
 async def _each_alone(session: AsyncSession, after: int, upto: int, work: Callable[[int], Awaitable[None]]) -> None:
@@ -151,12 +155,11 @@ class Judge:
         while True:
             try:
                 async with self.db.transaction(notify=False) as session:
-                    after, upto, head, recorded = await self._range(session)
+                    after, upto, head, recorded = await facts.claim_judging(session, self.settings.judge_max_records)
                     if upto > after:
                         if recorded < upto:  # committed by the recorders, under this lock
                             await record_services(self.db, upto)
                         await judge(session, after, upto, self.settings)
-                        await facts.move_judged(session, upto)
             except Exception as exc:
                 if is_transient(exc):  # a deadlock or the like is no record's fault: the next round retries
                     raise
@@ -171,25 +174,18 @@ class Judge:
         it, instead of recording them before its rules."""
         while True:
             async with self.db.transaction(notify=False) as session:
-                head = (await trail.head(session))[0]
-                recorded = await facts.least_recorded(session)
+                head, recorded = await facts.recording_state(session)
             upto = min(head, recorded + self.settings.judge_max_records)
             if upto <= recorded:
                 return
             await record_services(self.db, upto)
 
-    async def _range(self, session: AsyncSession) -> tuple[int, int, int, int]:
-        """The range to judge (after, upto], locked; the trail's head; how far services are recorded."""
-        after, head, recorded = await facts.lock_judged(session)
-        return after, min(head, after + self.settings.judge_max_records), head, recorded
-
     async def _one_by_one(self) -> tuple[int, int]:
         async with self.db.transaction(notify=False) as session:
-            after, upto, head, recorded = await self._range(session)
+            after, upto, head, recorded = await facts.claim_judging(session, self.settings.judge_max_records)
             if recorded < upto:
                 await record_services(self.db, upto)
             await _each_alone(session, after, upto, lambda seq: judge(session, seq - 1, seq, self.settings))
-            await facts.move_judged(session, upto)
             return upto, head
 
     async def run(self, *, idle_s: float = 1.0) -> None:

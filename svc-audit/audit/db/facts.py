@@ -77,17 +77,22 @@ async def districts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[u
 _LEAST_RECORDED = "(SELECT min(seq) FROM recorded)"  # how far every recorder has got
 
 
-async def lock_judged(session: AsyncSession) -> tuple[int, int, int]:
-    """How far the rules have judged the trail, locked (one judge at a time records facts and alerts); the
-    trail's head; how far every recorder has recorded services."""
-    row = (await session.execute(text(
-        f"SELECT j.seq, h.seq, coalesce({_LEAST_RECORDED}, -1) FROM judged j, chain_head h"
-        " WHERE j.id = 1 AND h.id = 1 FOR UPDATE OF j"))).one()
-    return row[0], row[1], row[2]
-
-
-async def move_judged(session: AsyncSession, seq: int) -> None:
-    await session.execute(text("UPDATE judged SET seq = :s WHERE id = 1"), {"s": seq})
+async def claim_judging(session: AsyncSession, most: int) -> tuple[int, int, int, int]:
+    """The range of the trail the rules judge next, (after, upto]: at most `most` records up to the trail's
+    head. Claimed with one statement: the `judged` cursor is locked (one judge at a time records facts and
+    alerts) and moved to `upto` in the caller's transaction, so it moves only if the judging commits. Returns
+    (after, upto, head, how far every recorder has recorded services); after == upto when there is nothing to
+    judge (nothing is written then, and the recorders are not asked)."""
+    row = (await session.execute(text(f"""
+        WITH claimed AS (
+            UPDATE judged j SET seq = least(h.seq, j.seq + :most) FROM chain_head h
+            WHERE j.id = 1 AND h.id = 1 AND j.seq < h.seq
+            RETURNING old.seq AS after, new.seq AS upto, h.seq AS head)
+        SELECT after, upto, head, coalesce({_LEAST_RECORDED}, -1) FROM claimed
+        UNION ALL
+        SELECT j.seq, j.seq, h.seq, j.seq FROM judged j, chain_head h
+        WHERE j.id = 1 AND h.id = 1 AND NOT EXISTS (SELECT 1 FROM claimed)"""), {"most": most})).one()
+    return row[0], row[1], row[2], row[3]
 
 
 async def record_unjudged(session: AsyncSession, seq: int, error: str, at: datetime) -> None:
@@ -121,22 +126,25 @@ async def lock_recorded(session: AsyncSession, part: int) -> int:
     return seq
 
 
-async def least_recorded(session: AsyncSession) -> int:
-    """How far every recorder has recorded the trail's service reports (not locked)."""
-    return (await session.execute(text(f"SELECT coalesce({_LEAST_RECORDED}, seq) FROM judged WHERE id = 1"))).scalar_one()
+async def recording_state(session: AsyncSession) -> tuple[int, int]:
+    """The trail's head, and how far every recorder has recorded its service reports (not locked)."""
+    row = (await session.execute(text(
+        f"SELECT h.seq, coalesce({_LEAST_RECORDED}, j.seq) FROM chain_head h, judged j WHERE h.id = 1 AND j.id = 1"))).one()
+    return row[0], row[1]
 
 
 async def move_recorded(session: AsyncSession, part: int, seq: int) -> None:
     await session.execute(text("UPDATE recorded SET seq = :s WHERE part = :p"), {"s": seq, "p": part})
 
 
-async def record_services(session: AsyncSession, after: int, upto: int, *, part: int = 0, parts: int = 1) -> None:
+async def record_services(session: AsyncSession, after: int, upto: int, *, part: int = 0, parts: int = 1,
+                          move_cursor: bool = False) -> None:
     """Read the services of the completed-service records in (after, upto] of the trail whose subject hashes
     to `part` of `parts` out of their payloads (in PostgreSQL: the service sends no rows) and keep them. A
     service reported again adds nothing: the earliest report in the trail's order wins, whichever recorder
-    commits first."""
+    commits first. With `move_cursor`, recorder `part`'s cursor moves to `upto` in the same statement."""
     await session.execute(_RECORD_SERVICES, {"after": after, "upto": upto, "type": ServiceCompleted.TYPE,
-                                             "part": part, "parts": parts})
+                                             "part": part, "parts": parts, "move": move_cursor})
 
 
 # Which of `:parts` recorders takes a record's service reports: by its subject, so the reports of one
@@ -150,6 +158,7 @@ async def recorder_of(session: AsyncSession, subject: str, parts: int) -> int:
 
 
 _RECORD_SERVICES = text(f"""
+    WITH moved AS (UPDATE recorded SET seq = :upto WHERE part = :part AND CAST(:move AS boolean))
     INSERT INTO services ({', '.join(SERVICE_FIELDS)}, seq)
     SELECT DISTINCT ON (d.request_id, a.volunteer_id) d.request_id, a.volunteer_id, d.elder_id, d.district, d.institution_id, coalesce(d.night_service_item, false),
            a.checked_in_at, a.checked_out_at, a.check_in_distance_m, a.check_out_distance_m, a.check_in_method,
