@@ -95,13 +95,11 @@ async def record_services(db: Database, upto: int) -> None:
 
 
 async def _record_part(db: Database, part: int, upto: int) -> None:
-    """One transaction of four round trips (begin, lock, record and move, commit): no savepoint. If recording
-    the range fails, a second transaction records its records one by one."""
+    """One transaction of three round trips (begin; claim the cursor, record and move it, in one statement;
+    commit), no savepoint. If recording the range fails, a second transaction records its records one by one."""
     try:
         async with db.transaction(notify=False) as session:
-            recorded = await facts.lock_recorded(session, part)
-            if recorded < upto:
-                await facts.record_services(session, recorded, upto, part=part, parts=RECORDERS, move_cursor=True)
+            await facts.claim_and_record_services(session, upto, part=part, parts=RECORDERS)
         return
     except Exception as exc:
         if is_transient(exc):
@@ -144,6 +142,15 @@ class Judge:
         self.settings = settings
         self._wake = asyncio.Event()
         self._wake_recorders = asyncio.Event()
+        self._recorders_exist = False
+
+    async def _record(self, upto: int) -> None:
+        """record_services, every recorder's cursor made sure of first (once)."""
+        if not self._recorders_exist:
+            async with self.db.transaction(notify=False) as session:
+                await facts.ensure_recorders(session, RECORDERS)
+            self._recorders_exist = True
+        await record_services(self.db, upto)
 
     def wake(self) -> None:
         self._wake.set()
@@ -158,7 +165,7 @@ class Judge:
                     after, upto, head, recorded = await facts.claim_judging(session, self.settings.judge_max_records)
                     if upto > after:
                         if recorded < upto:  # committed by the recorders, under this lock
-                            await record_services(self.db, upto)
+                            await self._record(upto)
                         await judge(session, after, upto, self.settings)
             except Exception as exc:
                 if is_transient(exc):  # a deadlock or the like is no record's fault: the next round retries
@@ -178,13 +185,13 @@ class Judge:
             upto = min(head, recorded + self.settings.judge_max_records)
             if upto <= recorded:
                 return
-            await record_services(self.db, upto)
+            await self._record(upto)
 
     async def _one_by_one(self) -> tuple[int, int]:
         async with self.db.transaction(notify=False) as session:
             after, upto, head, recorded = await facts.claim_judging(session, self.settings.judge_max_records)
             if recorded < upto:
-                await record_services(self.db, upto)
+                await self._record(upto)
             await _each_alone(session, after, upto, lambda seq: judge(session, seq - 1, seq, self.settings))
             return upto, head
 

@@ -242,3 +242,24 @@ async def test_a_record_whose_facts_cannot_be_read_is_listed_and_passed_over(aud
     assert [seq for seq, _ in unjudged] == [1] and error in unjudged[0].error and judged == 2
     assert {(a["rule"], a["key"]) for a in await audit.alerts()} == {
         ("late_night_service", f"volunteer:{uuid.UUID(int=1001)}")}
+
+
+async def test_a_recorder_without_a_cursor_starts_where_the_rules_judged(audit, audit_with, monkeypatch):
+    """Raising RECORDERS adds recorders whose cursors do not exist yet: the judge makes them, at the judged
+    position (everything before was recorded with the others), and every service of what follows is kept."""
+    scenario = fraud.generate(weeks=2, seed=11)
+    half = len(scenario.events) // 2
+    await audit.feed(scenario.events)
+    more = await audit_with()
+    await more.feed(scenario.events[:half])
+    monkeypatch.setattr(judging, "RECORDERS", judging.RECORDERS + 1)
+    restarted = judging.Judge(more.db, more.settings)  # the service restarted with one more recorder
+    await more.feed(scenario.events[half:], judge_each=False)
+    assert await restarted.catch_up() == len(scenario.events)
+    async with more.db.transaction() as session:
+        cursors = (await session.execute(text("SELECT part, seq FROM recorded ORDER BY part"))).all()
+        services = (await session.execute(text("SELECT count(*) FROM services"))).scalar()
+    async with audit.db.transaction() as session:
+        assert services == (await session.execute(text("SELECT count(*) FROM services"))).scalar()
+    assert [tuple(c) for c in cursors] == [(p, len(scenario.events)) for p in range(judging.RECORDERS)]
+    assert await more.alerts() == await audit.alerts() != []

@@ -137,14 +137,27 @@ async def move_recorded(session: AsyncSession, part: int, seq: int) -> None:
     await session.execute(text("UPDATE recorded SET seq = :s WHERE part = :p"), {"s": seq, "p": part})
 
 
-async def record_services(session: AsyncSession, after: int, upto: int, *, part: int = 0, parts: int = 1,
-                          move_cursor: bool = False) -> None:
+async def record_services(session: AsyncSession, after: int, upto: int, *, part: int = 0, parts: int = 1) -> None:
     """Read the services of the completed-service records in (after, upto] of the trail whose subject hashes
     to `part` of `parts` out of their payloads (in PostgreSQL: the service sends no rows) and keep them. A
     service reported again adds nothing: the earliest report in the trail's order wins, whichever recorder
-    commits first. With `move_cursor`, recorder `part`'s cursor moves to `upto` in the same statement."""
+    commits first."""
     await session.execute(_RECORD_SERVICES, {"after": after, "upto": upto, "type": ServiceCompleted.TYPE,
-                                             "part": part, "parts": parts, "move": move_cursor})
+                                             "part": part, "parts": parts})
+
+
+async def claim_and_record_services(session: AsyncSession, upto: int, *, part: int, parts: int) -> None:
+    """`record_services` from recorder `part`'s cursor to `upto`, the cursor locked and moved to `upto` by the
+    same statement (nothing is done if it is there already)."""
+    await session.execute(_CLAIM_AND_RECORD_SERVICES, {"upto": upto, "type": ServiceCompleted.TYPE, "part": part,
+                                                       "parts": parts})
+
+
+async def ensure_recorders(session: AsyncSession, parts: int) -> None:
+    """A cursor for each of `parts` recorders; one that did not exist starts where the rules have judged
+    (everything before was recorded with them)."""
+    await session.execute(text("INSERT INTO recorded SELECT p, seq FROM judged, generate_series(0, :n - 1) AS p"
+                               " WHERE id = 1 ON CONFLICT DO NOTHING"), {"n": parts})
 
 
 # Which of `:parts` recorders takes a record's service reports: by its subject, so the reports of one
@@ -157,8 +170,8 @@ async def recorder_of(session: AsyncSession, subject: str, parts: int) -> int:
                                   {"s": subject, "parts": parts})).scalar_one()
 
 
-_RECORD_SERVICES = text(f"""
-    WITH moved AS (UPDATE recorded SET seq = :upto WHERE part = :part AND CAST(:move AS boolean))
+def _recording(after: str) -> str:
+    return f"""
     INSERT INTO services ({', '.join(SERVICE_FIELDS)}, seq)
     SELECT DISTINCT ON (d.request_id, a.volunteer_id) d.request_id, a.volunteer_id, d.elder_id, d.district, d.institution_id, coalesce(d.night_service_item, false),
            a.checked_in_at, a.checked_out_at, a.check_in_distance_m, a.check_out_distance_m, a.check_in_method,
@@ -171,11 +184,18 @@ _RECORD_SERVICES = text(f"""
         check_in_method text, check_out_method text, check_out_by text, minutes integer)) WITH ORDINALITY AS a(
         volunteer_id, checked_in_at, checked_out_at, check_in_distance_m, check_out_distance_m, check_in_method,
         check_out_method, check_out_by, minutes, n)
-    WHERE l.seq > :after AND l.seq <= :upto AND l.type = :type
+    WHERE l.seq > {after} AND l.seq <= :upto AND l.type = :type
           AND {_RECORDER_OF.format(subject="l.subject")} = :part
     ORDER BY d.request_id, a.volunteer_id, l.seq, a.n
     ON CONFLICT (request_id, volunteer_id) DO UPDATE SET {', '.join(f"{f} = excluded.{f}" for f in [*SERVICE_FIELDS[2:], "seq"])}
-        WHERE services.seq > excluded.seq""")
+        WHERE services.seq > excluded.seq"""
+
+
+_RECORD_SERVICES = text(_recording(":after"))
+# The cursor claimed in the statement: none returned (it is at `upto` already) makes the range empty.
+_CLAIM_AND_RECORD_SERVICES = text(
+    "WITH claimed AS (UPDATE recorded SET seq = :upto WHERE part = :part AND seq < :upto RETURNING old.seq AS after)"
+    + _recording("(SELECT after FROM claimed)"))
 
 # The thresholds the service queries need, per district: a row per district with overrides, the city-wide
 # value where a district has none.
