@@ -57,9 +57,18 @@ class Facts:
     residences: list[tuple[uuid.UUID, str]]
 
 
+# The records whose payloads the judge reads in Python.
+READ_IN_PYTHON = [CoinsGifted.TYPE, ResidenceDeclared.TYPE]
+
+
 async def read_facts(session: AsyncSession, after: int, upto: int) -> Facts:
+    return facts_of(await facts.payloads(session, after, upto, READ_IN_PYTHON))
+
+
+def facts_of(payloads: list) -> Facts:
+    """The facts in (event_id, type, payload) rows of the trail."""
     known = Facts([], [])
-    for event_id, type_, payload in await facts.payloads(session, after, upto, [CoinsGifted.TYPE, ResidenceDeclared.TYPE]):
+    for event_id, type_, payload in payloads:
         data = orjson.loads(payload)
         if type_ == CoinsGifted.TYPE:
             known.gifts.append(read_gift(data, event_id))
@@ -68,10 +77,12 @@ async def read_facts(session: AsyncSession, after: int, upto: int) -> Facts:
     return known
 
 
-async def judge(session: AsyncSession, after: int, upto: int, settings: AuditSettings) -> None:
+async def judge(session: AsyncSession, after: int, upto: int, settings: AuditSettings, *,
+                known: Facts | None = None) -> None:
     """Record the facts of the trail's records in (after, upto] (the services are recorded already, by
-    `record_services`), then judge every new one against everything known."""
-    known = await read_facts(session, after, upto)
+    `record_services`; the rest read here unless `known`), then judge every new one against everything
+    known."""
+    known = known if known is not None else await read_facts(session, after, upto)
     findings: list[rules.Finding] = []
     if known.residences:
         await facts.record_districts(session, known.residences)
@@ -162,11 +173,12 @@ class Judge:
         while True:
             try:
                 async with self.db.transaction(notify=False) as session:
-                    after, upto, head, recorded = await facts.claim_judging(session, self.settings.judge_max_records)
-                    if upto > after:
-                        if recorded < upto:  # committed by the recorders, under this lock
+                    claimed = await facts.claim_judging(session, self.settings.judge_max_records, READ_IN_PYTHON)
+                    upto, head = claimed.upto, claimed.head
+                    if upto > claimed.after:
+                        if claimed.recorded < upto:  # committed by the recorders, under this lock
                             await self._record(upto)
-                        await judge(session, after, upto, self.settings)
+                        await judge(session, claimed.after, upto, self.settings, known=facts_of(claimed.payloads))
             except Exception as exc:
                 if is_transient(exc):  # a deadlock or the like is no record's fault: the next round retries
                     raise
@@ -189,11 +201,12 @@ class Judge:
 
     async def _one_by_one(self) -> tuple[int, int]:
         async with self.db.transaction(notify=False) as session:
-            after, upto, head, recorded = await facts.claim_judging(session, self.settings.judge_max_records)
-            if recorded < upto:
-                await self._record(upto)
-            await _each_alone(session, after, upto, lambda seq: judge(session, seq - 1, seq, self.settings))
-            return upto, head
+            claimed = await facts.claim_judging(session, self.settings.judge_max_records, [])
+            if claimed.recorded < claimed.upto:
+                await self._record(claimed.upto)
+            await _each_alone(session, claimed.after, claimed.upto,
+                              lambda seq: judge(session, seq - 1, seq, self.settings))
+            return claimed.upto, claimed.head
 
     async def run(self, *, idle_s: float = 1.0) -> None:
         """Judge on every wake-up, or every `idle_s`, with the services recorded ahead alongside."""

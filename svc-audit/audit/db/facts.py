@@ -77,22 +77,41 @@ async def districts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[u
 _LEAST_RECORDED = "(SELECT min(seq) FROM recorded)"  # how far every recorder has got
 
 
-async def claim_judging(session: AsyncSession, most: int) -> tuple[int, int, int, int]:
-    """The range of the trail the rules judge next, (after, upto]: at most `most` records up to the trail's
-    head. Claimed with one statement: the `judged` cursor is locked (one judge at a time records facts and
-    alerts) and moved to `upto` in the caller's transaction, so it moves only if the judging commits. Returns
-    (after, upto, head, how far every recorder has recorded services); after == upto when there is nothing to
-    judge (nothing is written then, and the recorders are not asked)."""
-    row = (await session.execute(text(f"""
+@dataclass(slots=True)
+class Claimed:
+    """A range of the trail claimed for judging, (after, upto] (after == upto: nothing to judge), the trail's
+    head, how far every recorder has recorded services, and the (event_id, type, payload) of the range's
+    records of the types asked for, in order."""
+    after: int
+    upto: int
+    head: int
+    recorded: int
+    payloads: list
+
+
+async def claim_judging(session: AsyncSession, most: int, types: list[str]) -> Claimed:
+    """The range of the trail the rules judge next: at most `most` records up to the trail's head, with the
+    payloads of its records of `types`. Claimed with one statement: the `judged` cursor is locked (one judge
+    at a time records facts and alerts) and moved to `upto` in the caller's transaction, so it moves only if
+    the judging commits. When there is nothing to judge nothing is written (and `recorded` is `upto`: the
+    recorders are not asked)."""
+    rows = (await session.execute(text(f"""
         WITH claimed AS (
             UPDATE judged j SET seq = least(h.seq, j.seq + :most) FROM chain_head h
             WHERE j.id = 1 AND h.id = 1 AND j.seq < h.seq
-            RETURNING old.seq AS after, new.seq AS upto, h.seq AS head)
-        SELECT after, upto, head, coalesce({_LEAST_RECORDED}, -1) FROM claimed
+            RETURNING old.seq AS after, new.seq AS upto, h.seq AS head),
+        range AS (
+            SELECT after, upto, head, coalesce({_LEAST_RECORDED}, -1) AS recorded FROM claimed
+            UNION ALL
+            SELECT j.seq, j.seq, h.seq, j.seq FROM judged j, chain_head h
+            WHERE j.id = 1 AND h.id = 1 AND NOT EXISTS (SELECT 1 FROM claimed))
+        SELECT 0 AS at, after, upto, head, recorded, NULL::uuid, NULL::text, NULL::text FROM range
         UNION ALL
-        SELECT j.seq, j.seq, h.seq, j.seq FROM judged j, chain_head h
-        WHERE j.id = 1 AND h.id = 1 AND NOT EXISTS (SELECT 1 FROM claimed)"""), {"most": most})).one()
-    return row[0], row[1], row[2], row[3]
+        SELECT l.seq, NULL, NULL, NULL, NULL, l.event_id, l.type, l.payload
+        FROM claimed c JOIN audit_log l ON l.seq > c.after AND l.seq <= c.upto AND l.type = ANY(:types)
+        ORDER BY 1"""), {"most": most, "types": types})).all()
+    first = rows[0]
+    return Claimed(first[1], first[2], first[3], first[4], [row[5:] for row in rows[1:]])
 
 
 async def record_unjudged(session: AsyncSession, seq: int, error: str, at: datetime) -> None:
