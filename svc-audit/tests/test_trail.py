@@ -29,7 +29,7 @@ async def test_an_untouched_log_verifies(audit):
 
 def test_records_hash_exactly_the_documented_bytes():
     """hash(n) = SHA-256(hash(n-1) || header || 0x1E || data), the header as JSON with sorted keys and no
-    whitespace, the data as the JSON text the event came in, without whitespace (the module's docstring),
+    whitespace, the data as the JSON text the event came in (relays write no whitespace; the module's docstring),
     recomputed here with the standard library from the envelopes as the consumer receives them: a chain stored
     by any earlier version keeps verifying, however the hot path is made faster."""
     def canonical(document: dict) -> bytes:

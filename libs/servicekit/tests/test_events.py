@@ -99,9 +99,29 @@ def test_envelopes_in_unusual_json_read_as_cloud_event_reads_them(raw):
     _same(raw)
 
 
+def _data_at(position: int) -> bytes:
+    """A relay-form envelope with its data member moved to `position` among the members."""
+    members = list(orjson.loads(_with(b'{"n":1,"data":{"data":2}}')).items())
+    data = members.pop(-1)
+    members.insert(position, data)
+    return orjson.dumps(dict(members))
+
+
+@pytest.mark.parametrize("raw", [
+    _data_at(0), _data_at(5), _data_at(11),  # data first, in the middle, last
+    _with(b'{"data":{"data":{}},"x":"\\"data\\":{"}'),  # "data":{ nested and inside a string
+    _with(subject=b'"\\"data\\":{\\"x\\":1}"'),  # an attribute holding "data":{ as text
+    _with(b'{"a" : [1, 2] }'), _with() + b" ", _with()[:-1] + b" }",  # whitespace
+], ids=repr)
+def test_the_data_is_read_wherever_it_stands(raw):
+    _same(raw)
+
+
 def test_the_data_is_kept_as_the_text_it_came_in():
+    """Its bytes as sent when it is the last member (as relays write it), else without whitespace."""
     raw = _with(b'{"z": 1, "a" :[true, null],"s":"\xe4\xb8\xad"}')
-    assert read_envelope(raw).data_json == '{"z":1,"a":[true,null],"s":"\u4e2d"}'
+    assert read_envelope(raw).data_json == '{"z": 1, "a" :[true, null],"s":"\u4e2d"}'
+    assert read_envelope(_data_at(0)).data_json == '{"n":1,"data":{"data":2}}'
 
 
 def test_what_relays_write_is_read_without_cloud_event(monkeypatch):
