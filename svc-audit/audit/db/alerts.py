@@ -7,11 +7,20 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_UPSERT = text("""
+_MERGED_EVIDENCE = "ARRAY(SELECT DISTINCT e FROM unnest(alerts.evidence || excluded.evidence) e ORDER BY e)"
+
+# One statement merges the alerts, escalates them and watches their subjects. Escalation: an alert holding at
+# least :n pieces of evidence is raised one step above its finding's severity (at most 3). The proposed row is
+# escalated already when its own evidence reaches :n (so `excluded.severity` is the finding's severity plus
+# one exactly then); else it is the finding's and the merged evidence decides.
+_UPSERT = text(f"""
+WITH merged AS (
 INSERT INTO alerts (id, rule, key, severity, district, people, institution_id, evidence, request_ids, first_at, last_at,
                     summary)
-SELECT id, rule, key, severity, district, string_to_array(people, ',')::uuid[], institution_id,
-       string_to_array(evidence, ',')::uuid[], coalesce(string_to_array(requests, ',')::uuid[], '{}'), first_at, last_at,
+SELECT id, rule, key,
+       CASE WHEN cardinality(string_to_array(evidence, ',')) >= :n THEN LEAST(3, severity + 1) ELSE severity END,
+       district, string_to_array(people, ',')::uuid[], institution_id,
+       string_to_array(evidence, ',')::uuid[], coalesce(string_to_array(requests, ',')::uuid[], '{{}}'), first_at, last_at,
        summary
 FROM unnest(CAST(:id AS uuid[]), CAST(:rule AS text[]), CAST(:key AS text[]), CAST(:severity AS smallint[]),
             CAST(:district AS text[]), CAST(:people AS text[]), CAST(:institution AS uuid[]), CAST(:evidence AS text[]),
@@ -19,29 +28,24 @@ FROM unnest(CAST(:id AS uuid[]), CAST(:rule AS text[]), CAST(:key AS text[]), CA
             CAST(:summary AS text[]))
      AS f(id, rule, key, severity, district, people, institution_id, evidence, requests, first_at, last_at, summary)
 ON CONFLICT (rule, key) DO UPDATE SET
-    severity = GREATEST(alerts.severity, excluded.severity),
+    severity = GREATEST(alerts.severity, CASE
+        WHEN cardinality(excluded.evidence) < :n AND cardinality({_MERGED_EVIDENCE}) >= :n
+        THEN LEAST(3, excluded.severity + 1) ELSE excluded.severity END),
     district = LEAST(alerts.district, excluded.district),
     people = ARRAY(SELECT DISTINCT p FROM unnest(alerts.people || excluded.people) p ORDER BY p),
     institution_id = LEAST(alerts.institution_id, excluded.institution_id),
-    evidence = ARRAY(SELECT DISTINCT e FROM unnest(alerts.evidence || excluded.evidence) e ORDER BY e),
+    evidence = {_MERGED_EVIDENCE},
     request_ids = ARRAY(SELECT DISTINCT r FROM unnest(alerts.request_ids || excluded.request_ids) r ORDER BY r),
     first_at = LEAST(alerts.first_at, excluded.first_at),
     last_at = GREATEST(alerts.last_at, excluded.last_at),
     updated_at = now()
-""")
-_ESCALATE = text("""
-UPDATE alerts a SET severity = LEAST(3, f.base + 1) FROM unnest(CAST(:id AS uuid[]), CAST(:base AS smallint[])) f(id, base)
-WHERE a.id = f.id AND cardinality(a.evidence) >= :n AND a.severity < LEAST(3, f.base + 1)
-""")
-
-# High-severity subjects are tracked (跟踪), with the reason; `since` is the pattern's first event time.
-_WATCH = text("""
+RETURNING id, severity, district, people, institution_id, summary, first_at)
+-- High-severity subjects are tracked (跟踪), with the reason; `since` is the pattern's first event time.
 INSERT INTO watchlist (subject_kind, subject_id, alert_id, reason, district, since)
-SELECT 'person', p, a.id, a.summary, a.district, a.first_at FROM alerts a, unnest(a.people) p
-WHERE a.id = ANY(:ids) AND a.severity >= :high
+SELECT 'person', p, a.id, a.summary, a.district, a.first_at FROM merged a, unnest(a.people) p WHERE a.severity >= :high
 UNION ALL
-SELECT 'institution', a.institution_id, a.id, a.summary, a.district, a.first_at FROM alerts a
-WHERE a.id = ANY(:ids) AND a.severity >= :high AND a.institution_id IS NOT NULL
+SELECT 'institution', a.institution_id, a.id, a.summary, a.district, a.first_at FROM merged a
+WHERE a.severity >= :high AND a.institution_id IS NOT NULL
 ON CONFLICT DO NOTHING
 """)
 
@@ -51,10 +55,8 @@ ALERT_COLUMNS = ("a.id, a.rule, a.severity, a.status, a.district, a.people, a.in
 
 async def upsert(session: AsyncSession, rows: dict[str, list], *, escalate_after: int, high: int) -> None:
     """Alerts (columns as parallel lists) merged into the stored ones, severities raised once an alert holds
-    `escalate_after` pieces of evidence, and high-severity subjects put on the watchlist."""
-    await session.execute(_UPSERT, rows)
-    await session.execute(_ESCALATE, {"id": rows["id"], "base": rows["severity"], "n": escalate_after})
-    await session.execute(_WATCH, {"ids": rows["id"], "high": high})
+    `escalate_after` pieces of evidence, and high-severity subjects put on the watchlist: one statement."""
+    await session.execute(_UPSERT, {**rows, "n": escalate_after, "high": high})
 
 
 async def rescope_by_residence(session: AsyncSession, people: list[tuple[uuid.UUID, str]], rules: list[str]) -> None:
