@@ -142,3 +142,34 @@ async def test_records_drafted_ahead_are_used_only_where_the_chain_really_ends(a
     async with audit.db.transaction() as session:
         order = (await session.execute(text("SELECT event_id FROM audit_log ORDER BY seq"))).scalars().all()
     assert order == [e.id for p in (polls[0], polls[1], polls[3], polls[2], polls[4]) for e in p]
+
+
+async def test_events_appended_by_another_replica_meanwhile_are_not_appended_twice(audit, monkeypatch):
+    """Which events the trail holds is read with the lock on the chain, in a snapshot taken before the lock is
+    granted: a replica that appended some of them meanwhile goes unseen. The trail's event-id key refuses the
+    append, the error is transient, and the consumer's retry appends only what is new."""
+    from audit.db import trail as repo
+    from servicekit.consumer import CONFLICTS
+    from servicekit.db import is_transient
+
+    events = fraud.generate(weeks=1, honest_volunteers=4, elders=10).events[:40]
+    consumer = audit_consumer(audit.db, audit.settings, topics=["unused"])
+    await consumer.apply(audit.as_records(events[:25]))
+
+    real, stale = repo.lock_head_and_known, [True]
+
+    async def as_if_appended_meanwhile(session, ids):  # the first read misses what the other replica appended
+        head, known = await real(session, ids)
+        if stale.pop() if stale else False:
+            return head, set()
+        return head, known
+    monkeypatch.setattr(repo, "lock_head_and_known", as_if_appended_meanwhile)
+    retried = CONFLICTS.labels(consumer.name)._value.get()
+    await consumer.apply(audit.as_records(events[15:], first_offset=15))
+    assert CONFLICTS.labels(consumer.name)._value.get() == retried + 1  # the whole poll again, not one by one
+
+    result = await audit.verify()
+    assert result.ok and result.records == 40
+    async with audit.db.transaction() as session:
+        assert (await session.execute(text("SELECT count(DISTINCT event_id) FROM audit_log"))).scalar() == 40
+    assert is_transient(repo.ConcurrentAppend("x"))

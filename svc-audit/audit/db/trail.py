@@ -5,6 +5,7 @@ import operator
 import uuid
 from datetime import datetime
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,14 +29,31 @@ async def head(session: AsyncSession) -> tuple[int, bytes]:
     return row.seq, bytes(row.hash)
 
 
-async def known_event_ids(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    return set((await session.execute(text("SELECT event_id FROM audit_log WHERE event_id = ANY(:ids)"),
-                                       {"ids": ids})).scalars())
+async def lock_head_and_known(session: AsyncSession, ids: list[uuid.UUID]) -> tuple[tuple[int, bytes], set[uuid.UUID]]:
+    """The chain's head, locked, and which of `ids` the trail holds, with one statement. The ids are read in
+    the statement's snapshot, taken before the lock is granted: records another replica appended while this
+    waited for the lock are not among them (the event-id key then refuses the append: `ConcurrentAppend`)."""
+    row = (await session.execute(text(
+        "SELECT seq, hash, ARRAY(SELECT event_id FROM audit_log WHERE event_id = ANY(:ids)) FROM chain_head"
+        " WHERE id = 1 FOR UPDATE"), {"ids": ids})).one()
+    return (row[0], bytes(row[1])), set(row[2])
+
+
+class ConcurrentAppend(Exception):
+    """Records of these events were appended by another replica after this transaction read which events the
+    trail holds: retrying the transaction resolves it (hence serialization_failure's SQLSTATE, which
+    `servicekit.db.is_transient` recognises)."""
+    sqlstate = "40001"
 
 
 async def insert_records(session: AsyncSession, records: list[dict]) -> None:
     """Records (dicts with the log's columns), copied in: the trail only ever appends."""
-    await copy_rows(session, "audit_log", list(_RECORD_FIELDS), list(map(_RECORD_ROW, records)))
+    try:
+        await copy_rows(session, "audit_log", list(_RECORD_FIELDS), list(map(_RECORD_ROW, records)))
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "audit_log_event_id_key":
+            raise ConcurrentAppend(str(exc)) from exc
+        raise
 
 
 async def move_head(session: AsyncSession, seq: int, digest: bytes, signed: list[tuple[int, bytes, bytes]], *,

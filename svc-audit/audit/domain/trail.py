@@ -40,9 +40,10 @@ def canonical(record: dict) -> bytes:
 
 async def unseen(session: AsyncSession, events: list[Envelope]) -> list[Envelope]:
     """The events not in the trail yet: the trail keeps every event id, so it is the consumer's de-duplication
-    (no second record of them). Takes the chain's lock first, so replicas cannot both append an event."""
-    session.info[_LOCKED_HEAD] = await repo.lock_head(session)  # what `Chain.append` then appends after
-    known = await repo.known_event_ids(session, [e.id for e in events])
+    (no second record of them). The same statement takes the chain's lock, so replicas cannot both append an
+    event: one that appended some of them while this waited for the lock makes the append fail on the trail's
+    event-id key, and the consumer retries the poll (`repo.ConcurrentAppend` is transient)."""
+    session.info[_LOCKED_HEAD], known = await repo.lock_head_and_known(session, [e.id for e in events])
     return [e for e in events if e.id not in known]
 
 
