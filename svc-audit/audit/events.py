@@ -14,6 +14,7 @@ from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer
 from servicekit.db import Database
 from servicekit.events import Envelope, read_envelope
+from audit.db.trail import DuplicateEvents
 from audit.domain import trail
 from audit.settings import AuditSettings
 
@@ -30,6 +31,11 @@ class AuditPipeline:
         self.db = db
         self.chain = trail.Chain(trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key),
                                  settings.checkpoint_every)
+        self._ask = True  # whether the next poll asks the trail which events it holds (trail.unseen)
+
+    async def unseen(self, session: AsyncSession, events: list[Envelope]) -> list[Envelope]:
+        # A single event (applied alone, or a quiet moment's poll) costs one look-up: always asked.
+        return await trail.unseen(session, events, ask=self._ask or len(events) == 1)
 
     async def prepare(self, events: list[Envelope]) -> None:
         await self.chain.draft(events, head=self._head)
@@ -39,7 +45,12 @@ class AuditPipeline:
             return await trail.head(session)
 
     async def everything(self, session: AsyncSession, events: list[Envelope]) -> None:
-        await self.chain.append(session, events, now=clock.now())
+        try:
+            await self.chain.append(session, events, now=clock.now())
+        except DuplicateEvents:
+            self._ask = True  # the consumer retries the poll: that attempt asks
+            raise
+        self._ask = False  # the first poll after a start asks (it may be a redelivery); later ones do not
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
@@ -50,5 +61,5 @@ def audit_consumer(db, settings: AuditSettings, *, name: str = "audit", topics: 
                    pipeline: AuditPipeline | None = None) -> EventConsumer:
     pipeline = pipeline or AuditPipeline(db, settings)
     return EventConsumer(name=name, topics=topics or list(TOPICS), db=db, settings=settings,
-                         every_event=pipeline.everything, unseen=trail.unseen, prepare=pipeline.prepare,
+                         every_event=pipeline.everything, unseen=pipeline.unseen, prepare=pipeline.prepare,
                          parse=read_envelope)  # type: ignore[arg-type]  # the trail keeps the data as text

@@ -135,7 +135,9 @@ async def test_records_drafted_ahead_are_used_only_where_the_chain_really_ends(a
     again = polls[2][-1:] + polls[4]  # a redelivered event ahead of new ones
     await mine.prepare(received(again))
     await me.apply(audit.as_records(again))
-    assert mine.chain.drafts_used == 2  # not for a smaller poll
+    # The draft went to the whole poll, which the trail refused (it repeats an event); the retry, smaller,
+    # computed its own records.
+    assert mine.chain.drafts_used == 3
 
     result = await audit.verify()
     assert result.ok and result.records == 75
@@ -144,32 +146,33 @@ async def test_records_drafted_ahead_are_used_only_where_the_chain_really_ends(a
     assert order == [e.id for p in (polls[0], polls[1], polls[3], polls[2], polls[4]) for e in p]
 
 
-async def test_events_appended_by_another_replica_meanwhile_are_not_appended_twice(audit, monkeypatch):
-    """Which events the trail holds is read with the lock on the chain, in a snapshot taken before the lock is
-    granted: a replica that appended some of them meanwhile goes unseen. The trail's event-id key refuses the
-    append, the error is transient, and the consumer's retry appends only what is new."""
+async def test_a_poll_repeating_events_of_the_trail_appends_only_the_new_ones(audit, monkeypatch):
+    """The trail is asked which events of a poll it holds when the poll is the first after a start, a single
+    event, or a retry after the trail refused it: redeliveries are rare, and its event-id key refuses one
+    anyway. A poll repeating events — redelivered, or appended by another replica while this one waited for the
+    chain's lock (the look-up's snapshot predates the lock) — is refused, retried asking, and appends only the
+    new ones."""
     from audit.db import trail as repo
     from servicekit.consumer import CONFLICTS
-    from servicekit.db import is_transient
 
     events = fraud.generate(weeks=1, honest_volunteers=4, elders=10).events[:40]
     consumer = audit_consumer(audit.db, audit.settings, topics=["unused"])
-    await consumer.apply(audit.as_records(events[:25]))
+    retried = CONFLICTS.labels(consumer.name)._value.get()
+    await consumer.apply(audit.as_records(events[:25]))  # the first poll asks
+    await consumer.apply(audit.as_records(events[15:35], first_offset=15))  # redelivered in part: refused once
+    assert CONFLICTS.labels(consumer.name)._value.get() == retried + 1  # the whole poll again, not one by one
 
     real, stale = repo.lock_head_and_known, [True]
 
-    async def as_if_appended_meanwhile(session, ids):  # the first read misses what the other replica appended
+    async def as_if_appended_meanwhile(session, ids):  # the first look-up misses what another replica appended
         head, known = await real(session, ids)
-        if stale.pop() if stale else False:
-            return head, set()
-        return head, known
+        return (head, set()) if stale and stale.pop() else (head, known)
     monkeypatch.setattr(repo, "lock_head_and_known", as_if_appended_meanwhile)
-    retried = CONFLICTS.labels(consumer.name)._value.get()
-    await consumer.apply(audit.as_records(events[15:], first_offset=15))
-    assert CONFLICTS.labels(consumer.name)._value.get() == retried + 1  # the whole poll again, not one by one
+    await consumer.apply(audit.as_records(events[30:31], first_offset=30))  # one event: asked, stale, refused
+    assert CONFLICTS.labels(consumer.name)._value.get() == retried + 2 and not stale
+    await consumer.apply(audit.as_records(events[35:], first_offset=35))
 
     result = await audit.verify()
     assert result.ok and result.records == 40
     async with audit.db.transaction() as session:
         assert (await session.execute(text("SELECT count(DISTINCT event_id) FROM audit_log"))).scalar() == 40
-    assert is_transient(repo.ConcurrentAppend("x"))

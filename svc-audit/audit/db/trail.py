@@ -32,17 +32,17 @@ async def head(session: AsyncSession) -> tuple[int, bytes]:
 async def lock_head_and_known(session: AsyncSession, ids: list[uuid.UUID]) -> tuple[tuple[int, bytes], set[uuid.UUID]]:
     """The chain's head, locked, and which of `ids` the trail holds, with one statement. The ids are read in
     the statement's snapshot, taken before the lock is granted: records another replica appended while this
-    waited for the lock are not among them (the event-id key then refuses the append: `ConcurrentAppend`)."""
+    waited for the lock are not among them (the event-id key then refuses the append: `DuplicateEvents`)."""
     row = (await session.execute(text(
         "SELECT seq, hash, ARRAY(SELECT event_id FROM audit_log WHERE event_id = ANY(:ids)) FROM chain_head"
         " WHERE id = 1 FOR UPDATE"), {"ids": ids})).one()
     return (row[0], bytes(row[1])), set(row[2])
 
 
-class ConcurrentAppend(Exception):
-    """Records of these events were appended by another replica after this transaction read which events the
-    trail holds: retrying the transaction resolves it (hence serialization_failure's SQLSTATE, which
-    `servicekit.db.is_transient` recognises)."""
+class DuplicateEvents(Exception):
+    """The trail holds records of some of these events already (a redelivery, or another replica appended
+    them meanwhile): retrying the transaction, asking the trail which first, resolves it (hence
+    serialization_failure's SQLSTATE, which `servicekit.db.is_transient` recognises)."""
     sqlstate = "40001"
 
 
@@ -52,7 +52,7 @@ async def insert_records(session: AsyncSession, records: list[dict]) -> None:
         await copy_rows(session, "audit_log", list(_RECORD_FIELDS), list(map(_RECORD_ROW, records)))
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "audit_log_event_id_key":
-            raise ConcurrentAppend(str(exc)) from exc
+            raise DuplicateEvents(str(exc)) from exc
         raise
 
 

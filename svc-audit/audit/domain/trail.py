@@ -38,11 +38,19 @@ def canonical(record: dict) -> bytes:
     return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
 
 
-async def unseen(session: AsyncSession, events: list[Envelope]) -> list[Envelope]:
+async def unseen(session: AsyncSession, events: list[Envelope], *, ask: bool = True) -> list[Envelope]:
     """The events not in the trail yet: the trail keeps every event id, so it is the consumer's de-duplication
-    (no second record of them). The same statement takes the chain's lock, so replicas cannot both append an
-    event: one that appended some of them while this waited for the lock makes the append fail on the trail's
-    event-id key, and the consumer retries the poll (`repo.ConcurrentAppend` is transient)."""
+    (no second record of them). Takes the chain's lock first, so replicas cannot both append an event.
+
+    Unless `ask`, the trail is not asked and every event is taken for new: the trail's event-id key refuses
+    an append that repeats one (`repo.DuplicateEvents`, transient), and the retry asks. Redeliveries are rare
+    (a poll applied and not yet acknowledged when the consumer stopped; a relay sending again), so the common
+    poll skips a look-up of each of its ids that inserting them into the key repeats anyway. When it asks,
+    one statement locks and looks up: records another replica appended while this one waited for the lock are
+    not seen, and the key refuses them in the same way."""
+    if not ask:
+        session.info[_LOCKED_HEAD] = await repo.lock_head(session)
+        return events
     session.info[_LOCKED_HEAD], known = await repo.lock_head_and_known(session, [e.id for e in events])
     return [e for e in events if e.id not in known]
 
