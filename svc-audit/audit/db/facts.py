@@ -330,35 +330,41 @@ async def record_gifts(session: AsyncSession, gifts: list[Gift]) -> list[Gift]:
     return [g for g in gifts if g.operation_id in inserted]
 
 
-async def gifts_around(session: AsyncSession, gifts: list[Gift], *, side: str, spans_s: list[int]) -> dict[int, list[Gift]]:
-    """For each of `gifts`, the gifts by (side='from') or to (side='to') the same person within ± its span."""
-    column = {"from": "from_id", "to": "to_id"}[side]
+async def gifts_around(session: AsyncSession, gifts: list[Gift], *, spans_s: list[int]) -> dict[str, dict[int, list[Gift]]]:
+    """For each of `gifts` (by position, from 1), the gifts by the same giver ('from') and to the same receiver
+    ('to') within ± its span: one statement."""
     rows = (await session.execute(text(f"""
-        SELECT n.ord, {_G} FROM unnest(CAST(:p AS uuid[]), CAST(:at AS timestamptz[]), CAST(:w AS integer[]))
-             WITH ORDINALITY n(p, at, w, ord)
-        JOIN gifts g ON g.{column} = n.p AND g.at BETWEEN n.at - make_interval(secs => n.w) AND n.at + make_interval(secs => n.w)
-        ORDER BY n.ord, g.at, g.operation_id"""),
-        {"p": [getattr(g, column) for g in gifts], "at": [g.at for g in gifts], "w": spans_s})).all()
-    return _by_position(rows, Gift)
+        WITH n AS (SELECT * FROM unnest(CAST(:frm AS uuid[]), CAST(:to AS uuid[]), CAST(:at AS timestamptz[]),
+                                        CAST(:w AS integer[])) WITH ORDINALITY n(frm, to_, at, w, ord))
+        SELECT 'from' AS side, n.ord, {_G} FROM n JOIN gifts g ON g.from_id = n.frm
+             AND g.at BETWEEN n.at - make_interval(secs => n.w) AND n.at + make_interval(secs => n.w)
+        UNION ALL
+        SELECT 'to', n.ord, {_G} FROM n JOIN gifts g ON g.to_id = n.to_
+             AND g.at BETWEEN n.at - make_interval(secs => n.w) AND n.at + make_interval(secs => n.w)
+        ORDER BY 1, 2, {2 + GIFT_FIELDS.index("at") + 1}, {2 + GIFT_FIELDS.index("operation_id") + 1}"""),
+        {"frm": [g.from_id for g in gifts], "to": [g.to_id for g in gifts], "at": [g.at for g in gifts],
+         "w": spans_s})).all()
+    return {side: _by_position([row[1:] for row in rows if row[0] == side], Gift) for side in ("from", "to")}
 
 
 async def chained_gifts(session: AsyncSession, gifts: list[Gift], spans_s: list[int]) -> dict[int, list[tuple[Gift, Gift]]]:
     """For each of `gifts`, the (earlier, later) pairs it forms with a gift passing on from the earlier one's
-    receiver within the span."""
-    params = {"op": [g.operation_id for g in gifts], "frm": [g.from_id for g in gifts], "to": [g.to_id for g in gifts],
-              "at": [g.at for g in gifts], "w": spans_s}
-    batch = """unnest(CAST(:op AS uuid[]), CAST(:frm AS uuid[]), CAST(:to AS uuid[]), CAST(:at AS timestamptz[]),
-               CAST(:w AS integer[])) WITH ORDINALITY n(op, frm, to_, at, w, ord)"""
-    onward = (await session.execute(text(f"""
-        SELECT n.ord, {_G} FROM {batch} JOIN gifts g ON g.from_id = n.to_ AND g.operation_id <> n.op
-             AND g.at >= n.at AND g.at <= n.at + make_interval(secs => n.w) ORDER BY 1, g.at"""), params)).all()
-    inbound = (await session.execute(text(f"""
-        SELECT n.ord, {_G} FROM {batch} JOIN gifts g ON g.to_id = n.frm AND g.operation_id <> n.op
-             AND g.at <= n.at AND g.at >= n.at - make_interval(secs => n.w) ORDER BY 1, g.at"""), params)).all()
+    receiver within the span (onward from it, or inbound to its giver): one statement."""
+    rows = (await session.execute(text(f"""
+        WITH n AS (SELECT * FROM unnest(CAST(:op AS uuid[]), CAST(:frm AS uuid[]), CAST(:to AS uuid[]),
+                                        CAST(:at AS timestamptz[]), CAST(:w AS integer[])) WITH ORDINALITY n(op, frm, to_, at, w, ord))
+        SELECT 'onward' AS way, n.ord, {_G} FROM n JOIN gifts g ON g.from_id = n.to_ AND g.operation_id <> n.op
+             AND g.at >= n.at AND g.at <= n.at + make_interval(secs => n.w)
+        UNION ALL
+        SELECT 'inbound', n.ord, {_G} FROM n JOIN gifts g ON g.to_id = n.frm AND g.operation_id <> n.op
+             AND g.at <= n.at AND g.at >= n.at - make_interval(secs => n.w)
+        ORDER BY 1 DESC, 2, {2 + GIFT_FIELDS.index("at") + 1}"""),
+        {"op": [g.operation_id for g in gifts], "frm": [g.from_id for g in gifts], "to": [g.to_id for g in gifts],
+         "at": [g.at for g in gifts], "w": spans_s})).all()
     pairs: dict[int, list[tuple[Gift, Gift]]] = {}
-    for position, found in _by_position(onward, Gift).items():
+    for position, found in _by_position([row[1:] for row in rows if row[0] == "onward"], Gift).items():
         pairs.setdefault(position, []).extend((gifts[position - 1], g) for g in found)
-    for position, found in _by_position(inbound, Gift).items():
+    for position, found in _by_position([row[1:] for row in rows if row[0] == "inbound"], Gift).items():
         pairs.setdefault(position, []).extend((g, gifts[position - 1]) for g in found)
     return pairs
 

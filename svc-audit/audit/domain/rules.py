@@ -146,7 +146,7 @@ async def on_gifts(session: AsyncSession, gifts: list[Gift], limits: RuleThresho
     found: list[Finding] = []
     window = timedelta(days=limits.gift_window_days)
     spans = [int(window.total_seconds())] * len(gifts)
-    around = {side: await facts.gifts_around(session, gifts, side=side, spans_s=spans) for side in ("from", "to")}
+    around = await facts.gifts_around(session, gifts, spans_s=spans)
     chains = await facts.chained_gifts(session, gifts, [limits.gift_chain_hours * 3600] * len(gifts))
     for position, gift in enumerate(gifts, start=1):
         for side, person in (("from", gift.from_id), ("to", gift.to_id)):
@@ -161,5 +161,7 @@ async def on_gifts(session: AsyncSession, gifts: list[Gift], limits: RuleThresho
             found.append(_finding("gift_chain", f"via:{earlier.to_id}", MEDIUM, "时间币连续转赠（A→B→C）",
                                   district=None, people=[earlier.from_id, earlier.to_id, later.to_id],
                                   gifts=[earlier, later]))
+    if not found:
+        return found
     districts = await facts.districts_of(session, [p for f in found for p in f.people])
     return [replace(f, district=min((districts[p] for p in f.people if p in districts), default=None)) for f in found]
