@@ -96,7 +96,10 @@ def read_envelope(raw: bytes) -> Envelope:
     try:
         return _read_relay_form(raw)
     except (ValueError, RuntimeError, KeyError, TypeError):  # simdjson raises ValueError or RuntimeError
-        pass
+        return _read_as_cloud_event(raw)
+
+
+def _read_as_cloud_event(raw: bytes) -> Envelope:
     try:
         return Envelope.of(CloudEvent.from_bytes(raw))
     except ValidationError as exc:  # a ValueError, as the consumer expects of an unreadable event

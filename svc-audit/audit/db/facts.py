@@ -135,14 +135,9 @@ async def payloads(session: AsyncSession, after: int, upto: int, types: list[str
 
 
 async def lock_recorded(session: AsyncSession, part: int) -> int:
-    """How far recorder `part` has recorded the trail's service reports, locked (a recorder that did not
-    exist yet starts where the rules have judged: everything before was recorded with them)."""
-    seq = (await session.execute(text("SELECT seq FROM recorded WHERE part = :p FOR UPDATE"), {"p": part})).scalar()
-    if seq is None:
-        await session.execute(text("INSERT INTO recorded SELECT :p, seq FROM judged WHERE id = 1 ON CONFLICT DO NOTHING"),
-                              {"p": part})
-        seq = (await session.execute(text("SELECT seq FROM recorded WHERE part = :p FOR UPDATE"), {"p": part})).scalar_one()
-    return seq
+    """How far recorder `part` has recorded the trail's service reports, locked (its cursor exists:
+    `ensure_recorders`)."""
+    return (await session.execute(text("SELECT seq FROM recorded WHERE part = :p FOR UPDATE"), {"p": part})).scalar_one()
 
 
 async def recording_state(session: AsyncSession) -> tuple[int, int]:
