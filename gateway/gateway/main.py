@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from servicekit.auth import JwksCache, bearer_token
 from servicekit.errors import NotFound, Problem, install_problem_handlers
@@ -16,6 +17,7 @@ from servicekit.logs import configure_logging
 from servicekit.observability import RequestContextMiddleware, metrics_endpoint
 from gateway import proxy
 from gateway.openapi import OpenApiAggregator
+from gateway.paths import CheckedPathMiddleware, RequestPath
 from gateway.ratelimit import RateLimits
 from gateway.routes import PUBLIC_LOOKUPS, RouteTable, is_public
 from gateway.settings import GatewaySettings
@@ -59,7 +61,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await jwks.close()
 
     app = FastAPI(title="gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(CheckedPathMiddleware)
+    app.add_middleware(RequestContextMiddleware)  # outermost: a refused path is logged with its request id
     install_problem_handlers(app)
     app.state.jwks = jwks
 
@@ -88,13 +91,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def openapi() -> JSONResponse:
         return JSONResponse(await aggregator.document())
 
+    # Swagger UI's assets come from the gateway itself (the fastapi-swagger wheel carries a current build), not a
+    # CDN: the docs must work on an isolated network and in mainland China.
+    app.mount("/docs/assets", StaticFiles(packages=[("fastapi_swagger", "resources")]), name="docs-assets")
+
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Time bank API")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Time bank API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs/assets/favicon-32x32.png")
 
     @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
     async def route(request: Request) -> Response:
-        path = request.url.path
+        checked: RequestPath = request.state.path
+        path = checked.decoded
         target = table.resolve(path)
         if target is None:
             raise NotFound("没有这个接口", "No such endpoint")
@@ -109,6 +120,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             principal = await jwks.verify(bearer_token(request))
             if (wait := await limits.check(limits.per_principal, "principal", principal.id)) is not None:
                 raise RateLimited(wait)
-        return await proxy.forward(client, settings, target, request, ip)
+        return await proxy.forward(client, settings, target, request, ip, checked.raw)
 
     return app

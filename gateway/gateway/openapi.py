@@ -35,12 +35,12 @@ def merge_openapi(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "info": {"title": "Beijing time bank and 急救宝 — public API", "version": "1.0.0",
                  "description": "All services behind the gateway. Errors are RFC 9457 problem details."},
         "paths": {},
-        "components": {"schemas": {}, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                                                      "bearerFormat": "JWT"}}},
-        "security": [{"bearer": []}],
+        # Each operation that needs a token names the scheme itself; public ones name none.
+        "components": {"schemas": {}, "securitySchemes": {}},
     }
     schemas = merged["components"]["schemas"]
     for service, doc in sorted(documents.items()):
+        merged["components"]["securitySchemes"].update(doc.get("components", {}).get("securitySchemes", {}))
         renames: dict[str, str] = {}
         for name, schema in doc.get("components", {}).get("schemas", {}).items():
             if name in schemas and json.dumps(schemas[name], sort_keys=True) != json.dumps(schema, sort_keys=True):

@@ -38,6 +38,13 @@ class UpstreamTimeout(Problem):
     status, type, title_zh, title_en = 504, "upstream-timeout", "服务响应超时，请稍后再试", "Upstream timed out"
 
 
+class PayloadTooLarge(Problem):
+    status, type, title_zh, title_en = 413, "payload-too-large", "请求内容过大", "Payload too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"请求内容不能超过 {limit} 字节", f"The request body may not exceed {limit} bytes", limit=limit)
+
+
 def new_client(settings: GatewaySettings) -> httpx.AsyncClient:
     """One pooled client for every upstream. The transport is aiohttp's connection pool (httpx-aiohttp):
     httpcore's pool re-polls every pooled socket on each request and cost 3/4 of the gateway's CPU under
@@ -69,11 +76,45 @@ def _forward_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
     return headers
 
 
-def _response_headers(upstream: httpx.Response) -> dict[str, str]:
+def _response_headers(upstream: httpx.Response, route: Route) -> dict[str, str]:
     connection_tokens = {t.strip().lower() for t in upstream.headers.get("connection", "").split(",")}
-    return {name: value for name, value in upstream.headers.items()
-            if name not in HOP_BY_HOP and name not in connection_tokens
-            and name not in ("x-request-id", "traceparent")}  # the gateway's own ids are added by its middleware
+    headers = {name: value for name, value in upstream.headers.items()
+               if name not in HOP_BY_HOP and name not in connection_tokens
+               and name not in ("x-request-id", "traceparent")}  # the gateway's own ids are added by its middleware
+    if "location" in headers:
+        headers["location"] = _public_location(headers["location"], route)
+    return headers
+
+
+def _public_location(location: str, route: Route) -> str:
+    """A redirect target the client may see: a service's own address never leaves the gateway. A target on the
+    upstream itself becomes a path the client resolves against the gateway; a relative one passes as it is;
+    one anywhere else is not the gateway's to pass on."""
+    try:
+        target = httpx.URL(location)
+    except httpx.InvalidURL:
+        raise BadGateway() from None
+    if not target.is_absolute_url:
+        return location
+    upstream = httpx.URL(route.base_url)
+    if (target.scheme, target.host, target.port) == (upstream.scheme, upstream.host, upstream.port):
+        return target.raw_path.decode("ascii")
+    raise BadGateway()
+
+
+class _LimitedBody:
+    """The request body as it streams to the upstream, stopped once it exceeds the limit."""
+
+    def __init__(self, request: Request, limit: int) -> None:
+        self.request, self.limit, self.exceeded, self._seen = request, limit, False, 0
+
+    async def __aiter__(self):
+        async for chunk in self.request.stream():
+            self._seen += len(chunk)
+            if self._seen > self.limit:
+                self.exceeded = True
+                raise PayloadTooLarge(self.limit)
+            yield chunk
 
 
 def _transport_problem(exc: BaseException) -> Problem:
@@ -86,17 +127,40 @@ def _transport_problem(exc: BaseException) -> Problem:
     return BadGateway()
 
 
+def _declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise Problem("Content-Length 无效", "Invalid Content-Length")
+    return int(value)
+
+
 async def forward(client: httpx.AsyncClient, settings: GatewaySettings, route: Route, request: Request,
-                  client_ip: str) -> Response:
-    url = httpx.URL(route.base_url + request.url.path, query=request.url.query.encode())
-    has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or "content-length" in request.headers
+                  client_ip: str, path: str) -> Response:
+    """Forward to `route`'s upstream at `path`, the path as received (percent-escapes intact, see paths.py)."""
+    declared = _declared_length(request)
+    if declared is not None and declared > settings.max_body_bytes:
+        raise PayloadTooLarge(settings.max_body_bytes)
+    url = httpx.URL(route.base_url + path, query=request.scope["query_string"])  # not request.url: it re-parses the decoded path
+    has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or declared is not None
+    body = _LimitedBody(request, settings.max_body_bytes) if has_body else None
     timeout = httpx.Timeout(settings.upstream_timeouts_s.get(route.service, settings.default_timeout_s),
                             connect=settings.connect_timeout_s)
     upstream_request = client.build_request(request.method, url, headers=_forward_headers(request, client_ip),
-                                            content=request.stream() if has_body else None, timeout=timeout)
+                                            content=body, timeout=timeout)
     try:
         upstream = await client.send(upstream_request, stream=True)
+    except PayloadTooLarge:
+        raise
     except (httpx.HTTPError, aiohttp.ClientError) as exc:
+        if body is not None and body.exceeded:
+            raise PayloadTooLarge(settings.max_body_bytes) from None
         raise _transport_problem(exc) from None
-    return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
-                             headers=_response_headers(upstream), background=BackgroundTask(upstream.aclose))
+    try:
+        headers = _response_headers(upstream, route)
+    except Problem:
+        await upstream.aclose()
+        raise
+    return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=headers,
+                             background=BackgroundTask(upstream.aclose))

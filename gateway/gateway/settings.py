@@ -24,6 +24,8 @@ class GatewaySettings(TokenVerificationSettings):
     upstream_timeouts_s: dict[str, float] = Field(default_factory=dict)
     default_timeout_s: float = 15.0
     max_connections: int = 200
+    # The largest request body passed on (413 beyond): room for the largest AED import (5,000 rows).
+    max_body_bytes: int = 10 * 1024 * 1024
 
     rate_limit_per_ip: str = "600/minute"
     rate_limit_per_principal: str = "300/minute"

@@ -13,6 +13,7 @@ class RawUpstream:
     """A tiny HTTP/1.1 server on loopback whose behaviour a test chooses: echo, hang, or talk nonsense."""
 
     mode: str = "echo"
+    location: str = ""  # mode "redirect": where the upstream sends the client
     seen: list[dict] = field(default_factory=list)
     server: asyncio.AbstractServer | None = None
 
@@ -50,6 +51,12 @@ class RawUpstream:
                     await writer.drain()
                     writer.close()
                     return
+                if self.mode == "redirect":
+                    location = self.location.replace("{self}", self.url)
+                    writer.write(b"HTTP/1.1 307 Temporary Redirect\r\ncontent-length: 0\r\n"
+                                 + f"location: {location}\r\n\r\n".encode())
+                    await writer.drain()
+                    continue
                 payload = json.dumps({"target": target, "body_length": len(body)}).encode()
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                              b"set-cookie: session=secret-of-someone; Path=/\r\nconnection: keep-alive, x-internal\r\n"
@@ -58,6 +65,36 @@ class RawUpstream:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
             writer.close()
+
+
+async def _raw_request(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (no client library normalises `../` or escapes on the way) and read the answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ")[1])
+        headers = {}
+        for line in head[1:]:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding") == "chunked":
+            body = b""
+            while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                body += (await reader.readexactly(size + 2))[:-2]
+        else:
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+        return status, headers, body
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+def raw_request():
+    """`await raw_request(port, bytes)` → (status, headers, body)."""
+    return _raw_request
 
 
 @pytest.fixture

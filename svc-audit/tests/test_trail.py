@@ -47,7 +47,7 @@ def test_records_hash_exactly_the_documented_bytes():
     received = [read_envelope(event.to_bytes()) for event in events]
     for number, (record, event) in enumerate(zip(trail._records(received, 0, prev), events), 1):
         header = {"seq": number, "event_id": str(event.id), "topic": f"{event.source}.events", "type": event.type,
-                  "subject": event.subject, "actor": event.actor, "acting_for": event.acting_for,
+                  "subject": event.subject, "actor": event.actor, "acting_for": event.actingfor,
                   "occurred_at": event.time.astimezone(UTC).isoformat()}
         expected = hashlib.sha256(prev + canonical(header) + b"\x1e" + as_sent(event.data)).digest()
         assert (record["seq"], record["prev_hash"], record["hash"]) == (number, prev, expected)

@@ -46,7 +46,7 @@ async def test_an_institution_registers_and_acts_for_a_person_without_a_phone(ga
     registered_event = events["timebank.identity.person.registered"]
     assert (registered_event.data["channel"], registered_event.data["registered_by"]) == ("offline", operator_id)
     verified_event = events["timebank.identity.person.verified"]
-    assert (verified_event.actor, verified_event.acting_for) == (operator_id, person_id)
+    assert (verified_event.actor, verified_event.actingfor) == (operator_id, person_id)
 
     haidian = await helpers.staff_headers(gateway, "officer-110108")
     assert (await gateway.post("/api/v1/auth/act-for", headers=haidian, json={"person_id": person_id})).status_code == 403

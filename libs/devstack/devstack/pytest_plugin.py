@@ -104,7 +104,9 @@ def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Sta
     env = {f"{svc.upper()}_{key}": value for svc in SERVICES for key, value in FAST_RECOVERY.items()}
     env["GATEWAY_JWKS_MIN_REFRESH_INTERVAL_S"] = FAST_RECOVERY["JWKS_MIN_REFRESH_INTERVAL_S"]
     # The whole suite is one client address; the gateway's own tests check the limits with their own settings.
+    # So are the seeded staff tokens, which the fuzz suite drives hard.
     env["GATEWAY_RATE_LIMIT_PER_IP"] = env["GATEWAY_RATE_LIMIT_PUBLIC_LOOKUP"] = "100000/minute"
+    env["GATEWAY_RATE_LIMIT_PER_PRINCIPAL"] = "100000/minute"
     env["MATCHING_LIFECYCLE_INTERVAL_S"] = "0.5"  # no-shows and expiries show up within a test's patience
     env["AED_UPKEEP_INTERVAL_S"] = "0.5"
     env.update(extra_env or {})

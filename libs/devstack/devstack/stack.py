@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from devstack.processes import Child, ChildDied, wait_until
+from devstack.processes import Child, ChildDied, stop_all, wait_until
 
 SERVICES = ["identity", "ledger", "matching", "aed", "audit"]
 
@@ -115,6 +115,4 @@ class Stack:
             raise TimeoutError(f"{exc}\n--- {name} log ---\n{self.children[name].tail()}") from None
 
     def stop(self) -> None:
-        for name in ["gateway", *reversed(SERVICES), "sms", "dispatch120", "wechat"]:
-            if name in self.children:
-                self.children[name].stop()
+        stop_all(list(self.children.values()))

@@ -7,17 +7,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from servicekit import clock, heap
 from servicekit.auth import JwksCache, KeyLoader
 from servicekit.consumer import EventConsumer, dlq_topic
-from servicekit.db import Database
-from servicekit.errors import install_problem_handlers
+from servicekit.db import Database, problem_for_database_error
+from servicekit.errors import install_problem_handlers, render_problem
+from servicekit.guard import RequestGuard
 from servicekit.kafka import ensure_topics
 from servicekit.logs import configure_logging
 from servicekit.observability import RequestContextMiddleware, metrics_endpoint
+from servicekit.openapi import document_problems
 from servicekit.outbox import OutboxRelay
 from servicekit.settings import ServiceSettings
 
@@ -128,8 +132,19 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.jwks = runtime.jwks
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     install_problem_handlers(app)
+
+    async def database_refused(request: Request, exc: Exception) -> JSONResponse:
+        problem = problem_for_database_error(exc)
+        if problem is None:
+            raise exc  # not the request's doing: the generic 500 handler logs it
+        log.info("database refused a request", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+        return render_problem(request, problem)
+
+    app.add_exception_handler(DBAPIError, database_refused)
+    app.add_exception_handler(asyncpg.PostgresError, database_refused)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -151,4 +166,5 @@ def create_service_app(
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in routers:
         app.include_router(router)
+    document_problems(app)
     return app

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 
 import httpx
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from servicekit.errors import Forbidden, Unauthorized
 from servicekit.settings import TokenVerificationSettings
@@ -158,7 +159,14 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def current_principal(request: Request) -> Principal:
+# Declared as a security scheme so every operation that needs a token says so in the OpenAPI (and only those:
+# public operations show no lock). The token is read and checked by `bearer_token`, with problem answers.
+BEARER = HTTPBearer(scheme_name="bearer", bearerFormat="JWT", auto_error=False,
+                    description="An access token from /api/v1/auth/wechat-login or /api/v1/auth/token")
+
+
+async def current_principal(request: Request,
+                            _: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None) -> Principal:
     principal = getattr(request.state, "principal", None)
     if principal is None:
         cache: JwksCache = request.app.state.jwks

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.context import traceparent_var
 from servicekit.db import TRANSIENT_RETRIES, Database, conflict_backoff, is_transient
-from servicekit.events import CloudEvent
+from servicekit.events import CONTENT_TYPE_HEADER, TYPE_HEADER, CloudEvent
 from servicekit.kafka import new_consumer, new_producer
 from servicekit.settings import ServiceSettings
 
@@ -267,7 +267,7 @@ class EventConsumer:
     async def _parse(self, records: list[ConsumerRecord]) -> tuple[list[tuple[ConsumerRecord, CloudEvent]], list[_Failure]]:
         """The events this consumer acts on. A topic carries many types a consumer has no handler for (matching
         reads `ledger.events` for two of its types): those are passed over — without parsing when the record's
-        `ce_type` header (CloudEvents' Kafka binding; the relay sets it) names the type — and not recorded in
+        type header (servicekit.events.TYPE_HEADER; the relay sets it) names the type — and not recorded in
         `processed_events`: applying nothing twice is harmless."""
         parsed: list[tuple[ConsumerRecord, CloudEvent]] = []
         unreadable: list[_Failure] = []
@@ -417,6 +417,7 @@ class EventConsumer:
             await self._dlq_producer.start()
         topic, partition, offset = original or (record.topic, str(record.partition), str(record.offset))
         headers = [
+            CONTENT_TYPE_HEADER,  # the letter is the event as it came: still a structured-mode CloudEvent
             ("dlq_consumer", self.name.encode()),
             ("dlq_error", error[:1000].encode()),
             ("dlq_original_topic", topic.encode()),
@@ -485,9 +486,12 @@ class EventConsumer:
 
 def _declared_type(record: ConsumerRecord) -> str | None:
     for key, value in record.headers or ():
-        if key == "ce_type":
+        if key in _TYPE_HEADERS:
             return value.decode(errors="replace")
     return None
+
+
+_TYPE_HEADERS = (TYPE_HEADER, "ce_type")  # records relayed before the move to structured mode carry `ce_type`
 
 
 def _original_position(record: ConsumerRecord) -> tuple[str, str, str]:

@@ -16,22 +16,73 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from servicekit.errors import Conflict, Problem, ServiceUnavailable, UnprocessableInput
+
 
 # deadlock_detected, serialization_failure, lock_not_available: retrying the transaction is the remedy.
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 TRANSIENT_RETRIES = 10
 
 
-def is_transient(exc: BaseException) -> bool:
-    """True if a PostgreSQL error anywhere in the chain is one that retrying the transaction resolves."""
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of the first PostgreSQL error in the chain (SQLAlchemy wraps asyncpg's), or None."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if getattr(current, "sqlstate", None) in TRANSIENT_SQLSTATES or getattr(current, "pgcode", None) in TRANSIENT_SQLSTATES:
-            return True
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(state, str):
+            return state
         current = getattr(current, "orig", None) or current.__cause__ or current.__context__
-    return False
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True if a PostgreSQL error anywhere in the chain is one that retrying the transaction resolves."""
+    return sqlstate_of(exc) in TRANSIENT_SQLSTATES
+
+
+class AlreadyExists(Conflict):
+    type = "already-exists"
+    title_zh, title_en = "该记录已存在或正被同时创建", "It already exists, or is being created at the same time"
+
+
+class StateConflict(Conflict):
+    type = "state-conflict"
+    title_zh, title_en = "与当前数据冲突，请刷新后重试", "Conflicts with the current data; reload and retry"
+
+
+class InvalidValue(UnprocessableInput):
+    type = "invalid-value"
+    title_zh, title_en = "输入的值无法保存", "A value in the request cannot be stored"
+
+
+class BusyRetry(ServiceUnavailable):
+    type = "busy-retry"
+    title_zh, title_en = "操作与其他请求冲突，请稍后重试", "Conflicted with another request; retry shortly"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers["Retry-After"] = "1"
+
+
+def problem_for_database_error(exc: BaseException) -> Problem | None:
+    """The problem a client should get when PostgreSQL refused its change, by SQLSTATE class; None when the
+    error is not the request's doing (a lost connection, a bug), which stays a 500. Use cases check the
+    rules they know; this is the net under them for races between two requests and for values the edge let
+    through, so neither becomes a 500."""
+    state = sqlstate_of(exc)
+    if state is None:
+        return None
+    if state in ("23505", "23P01"):  # unique, exclusion: two creates of one thing, the second loses
+        return AlreadyExists()
+    if state in ("23503", "23514"):  # foreign key, check: the data changed under the request
+        return StateConflict()
+    if state.startswith("22") or state in ("23502", "54000"):  # data exception, not null, value too big to index
+        return InvalidValue()
+    if state in TRANSIENT_SQLSTATES:
+        return BusyRetry()
+    return None
 
 
 async def conflict_backoff(attempt: int) -> None:

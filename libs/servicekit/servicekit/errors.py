@@ -62,6 +62,15 @@ class ServiceUnavailable(Problem):
     status, type, title_zh, title_en = 503, "service-unavailable", "服务暂不可用，请稍后再试", "Service unavailable"
 
 
+_ERROR_CODE_PROBLEMS: dict[str, type[Problem]] = {}
+
+
+def problem_for_error_code(code: str, problem: type[Problem]) -> None:
+    """Answer a 422 whose every field error has this code (a pydantic custom error raised by a validator) with
+    `problem`'s type and title instead of the generic validation error."""
+    _ERROR_CODE_PROBLEMS[code] = problem
+
+
 def wants_english(request: Request) -> bool:
     return request.headers.get("accept-language", "").lower().lstrip().startswith("en")
 
@@ -75,7 +84,7 @@ def problem_body(
         "type": PROBLEM_BASE + type_,
         "title": title_en if english else title_zh,
         "status": status,
-        "instance": request.url.path,
+        "instance": request.scope.get("path", ""),  # not request.url: it re-parses a path holding '#' or '?'
     }
     detail = detail_en if english else detail_zh
     if detail:
@@ -104,12 +113,16 @@ _STATUS_TEXT = {
 }
 
 
+def render_problem(request: Request, exc: Problem) -> JSONResponse:
+    body = problem_body(request, status=exc.status, type_=exc.type, title_zh=exc.title_zh,
+                        title_en=exc.title_en, detail_zh=exc.detail_zh, detail_en=exc.detail_en, extra=exc.extra)
+    return problem_response(request, exc.status, body, exc.headers)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        body = problem_body(request, status=exc.status, type_=exc.type, title_zh=exc.title_zh,
-                            title_en=exc.title_en, detail_zh=exc.detail_zh, detail_en=exc.detail_en, extra=exc.extra)
-        return problem_response(request, exc.status, body, exc.headers)
+        return render_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,9 +130,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             {"location": [str(p) for p in err.get("loc", ())], "message": err.get("msg", ""), "code": err.get("type", "")}
             for err in exc.errors()
         ]
-        body = problem_body(request, status=422, type_="validation-error", title_zh="输入不符合要求",
-                            title_en="Invalid input", detail_zh="请检查标出的字段", detail_en="Check the fields listed in errors",
-                            extra={"errors": errors})
+        # A rule checked while validating (a position outside Beijing) keeps its own stable problem type.
+        kinds = {_ERROR_CODE_PROBLEMS.get(error["code"]) for error in errors}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        if kind is not None:
+            body = problem_body(request, status=422, type_=kind.type, title_zh=kind.title_zh, title_en=kind.title_en,
+                                extra={"errors": errors})
+        else:
+            body = problem_body(request, status=422, type_="validation-error", title_zh="输入不符合要求",
+                                title_en="Invalid input", detail_zh="请检查标出的字段",
+                                detail_en="Check the fields listed in errors", extra={"errors": errors})
         return problem_response(request, 422, body)
 
     @app.exception_handler(StarletteHTTPException)

@@ -8,8 +8,15 @@ one-step approximation which is off by metres.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from fastapi import Query
+from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from servicekit.errors import UnprocessableInput, problem_for_error_code
 
 CoordSystem = Literal["wgs84", "gcj02"]
 
@@ -63,7 +70,19 @@ def gcj02_to_wgs84(point: Point) -> Point:
 
 
 def to_wgs84(lat: float, lon: float, system: CoordSystem) -> Point:
-    return gcj02_to_wgs84(Point(lat, lon)) if system == "gcj02" else Point(lat, lon)
+    """The WGS-84 point a client's coordinates name; coordinates that are not on the Earth raise ValueError.
+    GCJ-02 is defined within China only (outside it, as in every published implementation, the two agree):
+    applied far away the transform divides by cos(lat) and fails at a pole."""
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # also false for NaN
+        raise ValueError("latitude must lie in [-90, 90] and longitude in [-180, 180]")
+    if system == "gcj02" and in_china(Point(lat, lon)):
+        return gcj02_to_wgs84(Point(lat, lon))
+    return Point(lat, lon)
+
+
+def in_china(point: Point) -> bool:
+    """The box within which GCJ-02 differs from WGS-84."""
+    return 0.8293 <= point.lat <= 55.8271 and 72.004 <= point.lon <= 137.8347
 
 
 def in_beijing(point: Point) -> bool:
@@ -76,3 +95,55 @@ def distance_m(a: Point, b: Point) -> float:
     dp, dl = p2 - p1, math.radians(b.lon - a.lon)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+
+class OutsideBeijing(UnprocessableInput):
+    type = "outside-beijing"
+    title_zh, title_en = "位置不在北京市范围内", "The position is outside Beijing"
+
+
+problem_for_error_code("outside_beijing", OutsideBeijing)
+
+
+class Position(BaseModel):
+    """A position as clients send it: WGS-84, or GCJ-02 as WeChat's `wx.getLocation` returns it; it must lie in
+    Beijing (everything this system serves does)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    coord_system: CoordSystem = "wgs84"
+
+    @model_validator(mode="after")
+    def _in_beijing(self) -> "Position":
+        if not in_beijing(self.wgs84()):
+            raise PydanticCustomError("outside_beijing", "the position is outside Beijing (北京市)")
+        return self
+
+    def wgs84(self) -> Point:
+        return to_wgs84(self.lat, self.lon, self.coord_system)
+
+
+class PositionOut(BaseModel):
+    """A stored position as answered."""
+
+    lat: float
+    lon: float
+    coord_system: CoordSystem = "wgs84"
+
+
+_NEAR = re.compile(r"^(-?\d{1,3}(?:\.\d{1,12})?),(-?\d{1,3}(?:\.\d{1,12})?)$")
+NearQuery = Annotated[str, Query(pattern=_NEAR.pattern, max_length=40, description="LAT,LON (e.g. 39.9087,116.3975)")]
+
+
+def near_point(near: str, system: CoordSystem) -> Point:
+    """The WGS-84 point of a `near=LAT,LON` query, refused (422) unless it is a position in Beijing."""
+    match = _NEAR.match(near)
+    if match is None:
+        raise UnprocessableInput("near 应为 纬度,经度", "near must be LAT,LON")
+    try:
+        point = to_wgs84(float(match.group(1)), float(match.group(2)), system)
+    except ValueError:
+        raise UnprocessableInput("坐标超出范围", "The coordinates are out of range") from None
+    if not in_beijing(point):
+        raise OutsideBeijing()
+    return point

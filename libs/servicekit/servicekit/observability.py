@@ -9,9 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.errors import problem_body, problem_response
 from servicekit.context import child_traceparent, new_request_id, request_id_var, traceparent_var, valid_traceparent
 
 log = logging.getLogger("access")
+errors_log = logging.getLogger(__name__)
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route"],
@@ -37,10 +39,12 @@ class RequestContextMiddleware:
         tp_token = traceparent_var.set(traceparent)
         status = 500
         started = time.perf_counter()
+        response_started = False
 
         async def send_with_ids(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode()),
@@ -49,6 +53,16 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_ids)
+        except Exception:
+            # Answered here rather than by Starlette's outermost handler, which re-raises after answering: the
+            # server then closes the connection, and the gateway's next request on it failed with a 502.
+            if response_started:
+                raise
+            errors_log.exception("unhandled error")
+            request = Request(scope)
+            body = problem_body(request, status=500, type_="internal-error", title_zh="系统内部错误",
+                                title_en="Internal error")
+            await problem_response(request, 500, body)(scope, receive, send_with_ids)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"

@@ -20,6 +20,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 
 from servicekit.db import Database
+from servicekit.events import record_headers
 from servicekit.kafka import ensure_topics, new_producer
 from servicekit.settings import ServiceSettings
 
@@ -193,7 +194,7 @@ class OutboxRelay:
             batch, members = self.producer.create_batch(), []
             for row in group:
                 record = {"key": row.key.encode(), "value": row.payload.encode(), "timestamp": None,
-                          "headers": [("ce_type", row.event_type.encode())]}
+                          "headers": record_headers(row.event_type)}
                 if batch.append(**record) is None:  # batch full: send it, start the next
                     sent.append((members, await self.producer.send_batch(batch, topic, partition=partition)))
                     places.append((topic, partition))

@@ -22,6 +22,8 @@ class ServiceSettings(TokenVerificationSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    # The largest request body a handler sees (413 beyond); the gateway has the same limit in front.
+    max_body_bytes: int = 10 * 1024 * 1024
     # HTTP worker processes. Each runs its own relay and consumers (they share the work as replicas do).
     workers: int = 1
 

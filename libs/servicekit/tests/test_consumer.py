@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from servicekit.consumer import EventConsumer, dlq_topic
 from servicekit.db import TRANSIENT_RETRIES, Database, copy_rows
-from servicekit.events import CloudEvent
+from servicekit.events import CloudEvent, record_headers
 from servicekit.kafka import ensure_topics
 
 TYPE = "timebank.test.thing.happened"
@@ -228,7 +228,7 @@ async def test_copied_rows_belong_to_the_transaction_even_as_its_first_statement
 
 
 async def test_events_no_handler_wants_are_passed_over_unparsed_and_unrecorded(kit):
-    """A topic carries types this consumer does not handle: with the relay's `ce_type` header they are not
+    """A topic carries types this consumer does not handle: with the relay's type header they are not
     even parsed (a body that would not parse is no concern of this consumer), without it they are parsed and
     dropped; either way nothing is written for them, and the poll's offsets are committed."""
     settings, db = kit
@@ -239,9 +239,9 @@ async def test_events_no_handler_wants_are_passed_over_unparsed_and_unrecorded(k
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, b"not json at all", key=b"k", headers=[("ce_type", other.encode())])
+        await producer.send_and_wait(topic, b"not json at all", key=b"k", headers=record_headers(other))
         await producer.send_and_wait(topic, unwanted.to_bytes(), key=b"k")  # no header: parsed, then dropped
-        await producer.send_and_wait(topic, _event(1).to_bytes(), key=b"k", headers=[("ce_type", TYPE.encode())])
+        await producer.send_and_wait(topic, _event(1).to_bytes(), key=b"k", headers=record_headers(TYPE))
     finally:
         await producer.stop()
     consumer = EventConsumer(name="c6", topics=[topic], handlers={TYPE: _record_effect}, db=db, settings=settings)

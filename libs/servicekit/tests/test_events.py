@@ -54,7 +54,7 @@ def test_envelopes_in_other_forms_read_as_cloud_event_reads_them(change):
     _same(orjson.dumps({**orjson.loads(event.to_bytes()), **change}))
 
 
-@pytest.mark.parametrize("missing", ["id", "time", "actor", "acting_for", "traceparent", "specversion", "data",
+@pytest.mark.parametrize("missing", ["id", "time", "actor", "actingfor", "traceparent", "specversion", "data",
                                      "type", "source", "subject", "dataschema", "datacontenttype"])
 def test_envelopes_missing_an_attribute_read_as_cloud_event_reads_them(missing):
     event = build_event(source="test", data=registry()[("timebank.ledger.coins.gifted", 1)].example(), subject="s")
@@ -133,3 +133,27 @@ def test_what_relays_write_is_read_without_cloud_event(monkeypatch):
         raise AssertionError("read through CloudEvent")
     monkeypatch.setattr(CloudEvent, "from_bytes", refuse)
     assert [read_envelope(raw).type for raw in raws] == [contract.TYPE for contract in registry().values()]
+
+
+@pytest.mark.parametrize("contract", sorted(registry().values(), key=lambda c: c.TYPE), ids=lambda c: c.TYPE)
+def test_the_official_cloudevents_sdk_reads_every_event_as_a_relay_writes_it(contract):
+    from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
+
+    from servicekit.events import record_headers
+
+    event = build_event(source="identity", data=contract.example(), subject="s-1", actor="a-1", acting_for="p-1")
+    message = KafkaMessage(headers=dict(record_headers(event.type)), key=b"s-1", value=event.to_bytes())
+    read = from_kafka_event(message)  # structured mode: the content type says so, no `ce_` header says otherwise
+    attributes = read.get_attributes()
+    assert attributes["id"] == str(event.id) and attributes["type"] == event.type
+    assert attributes["source"] == "identity" and attributes["specversion"] == "1.0"
+    assert attributes["actingfor"] == "p-1" and attributes["actor"] == "a-1"
+    assert attributes["time"] == event.time and attributes["dataschema"] == event.dataschema
+    assert read.get_data() == event.data
+
+
+def test_records_written_with_the_old_attribute_name_are_still_read():
+    event = build_event(source="matching", data=sorted(registry().values(), key=lambda c: c.TYPE)[0].example(),
+                        subject="s-1", acting_for="p-9")
+    old = event.to_bytes().replace(b'"actingfor"', b'"acting_for"')
+    assert CloudEvent.from_bytes(old).actingfor == "p-9" and read_envelope(old).actingfor == "p-9"

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from contracts.districts import District
 from servicekit import clock, geo
 from servicekit.auth import Principal, require_roles
 from servicekit.deps import DbSession
@@ -25,10 +26,7 @@ def _settings(request: Request) -> AedSettings:
     return request.app.state.runtime.settings
 
 
-class PositionOut(BaseModel):
-    lat: float
-    lon: float
-    coord_system: str = "wgs84"
+PositionOut = geo.PositionOut
 
 
 class NearbyAed(BaseModel):
@@ -96,7 +94,7 @@ class InspectionIn(BaseModel):
 class OrganisationIn(BaseModel):
     name: str = Field(min_length=2, max_length=100)
     kind: organisations.Kind
-    district: str = Field(pattern=r"^\d{6}$")
+    district: District
     headcount: int = Field(ge=0, le=200_000)
 
 
@@ -107,16 +105,13 @@ class StaffIn(BaseModel):
 @router.get("/api/v1/aeds", response_model=list[NearbyAed],
             summary="Nearest AEDs usable now (no token): working, public, consumables valid, open now in Beijing time")
 async def nearest(session: DbSession, request: Request,
-                  near: Annotated[str, Query(pattern=r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$", description="LAT,LON")],
+                  near: geo.NearQuery,
                   coord_system: Annotated[geo.CoordSystem, Query()] = "wgs84",
                   limit: Annotated[int | None, Query(ge=1, le=20)] = None,
                   open_now: Annotated[bool, Query(description="false: also devices closed at this moment")] = True
                   ) -> list[NearbyAed]:
     settings = _settings(request)
-    lat, lon = (float(x) for x in near.split(","))
-    point = geo.to_wgs84(lat, lon, coord_system)
-    if not geo.in_beijing(point):
-        raise UnprocessableInput("位置不在北京市范围内", "The position is outside Beijing")
+    point = geo.near_point(near, coord_system)
     found = await lookup.nearest(session, point, limit=limit or settings.lookup_default_limit,
                                  radius_m=settings.lookup_max_radius_m, open_now=open_now,
                                  holidays=set(settings.public_holidays), now=clock.now())
@@ -127,7 +122,7 @@ async def nearest(session: DbSession, request: Request,
 
 @router.get("/api/v1/aeds/coverage", summary="Devices per 1,000 people by district and by school, and those below 2")
 async def get_coverage(staff: Overseer, session: DbSession, request: Request,
-                       district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> dict:
+                       district: Annotated[District | None, Query()] = None) -> dict:
     if not staff.has_role("city_admin"):
         if district is not None and district != staff.district:
             raise Forbidden("只能查看本区", "Only your own district")
@@ -147,7 +142,13 @@ async def add_organisation_staff(organisation_id: uuid.UUID, body: StaffIn, staf
     return await organisations.add_staff(session, staff, organisation_id, body.staff_id)
 
 
-@router.post("/api/v1/aeds/import", summary="Bulk import, CSV (text/csv) or JSON: all or nothing, problems by row; "
+_IMPORT_BODY = {"requestBody": {"required": True, "content": {
+    "text/csv": {"schema": {"type": "string"}, "example": imports.CSV_EXAMPLE},
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}}
+
+
+@router.post("/api/v1/aeds/import", openapi_extra=_IMPORT_BODY,
+             summary="Bulk import, CSV (text/csv) or JSON: all or nothing, problems by row; "
              "matched by serial, so the same file again changes nothing")
 async def import_devices(admin: CityAdmin, session: DbSession, request: Request) -> dict:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

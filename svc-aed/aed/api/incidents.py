@@ -86,7 +86,7 @@ async def duty(body: DutyIn, me: Person, session: DbSession, request: Request) -
         raise Forbidden("需持有有效的急救证书", "A valid first-aid certificate is required")
     if body.position is None:
         raise UnprocessableInput("上岗须提供当前位置", "Your position is required to be on duty")
-    point = geo.to_wgs84(body.position.lat, body.position.lon, body.position.coord_system)
+    point = body.position.wgs84()
     await repo.go_on_duty(session, person, point.lat, point.lon, now)
     return {"on_duty": True, "refresh_before": now + timedelta(seconds=settings.duty_ttl_s)}
 
@@ -98,9 +98,7 @@ async def my_alerts(me: Person, session: DbSession) -> list[dict]:
 
 @router.post("/api/v1/incidents", status_code=201, summary="SOS at a position (anyone signed in, or 120)")
 async def sos(body: SosIn, who: Reporter, session: DbSession, request: Request) -> dict:
-    point = geo.to_wgs84(body.position.lat, body.position.lon, body.position.coord_system)
-    if not geo.in_beijing(point):
-        raise UnprocessableInput("位置不在北京市范围内", "The position is outside Beijing")
+    point = body.position.wgs84()
     incident_id = await incidents.open_incident(session, who, point=point, address=body.address, note=body.note,
                                                 dispatch_ref=body.dispatch_ref, settings=_settings(request), now=clock.now())
     return await incidents.view(session, who, incident_id)

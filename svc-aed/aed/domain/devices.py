@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.aed import AedChanged, AedInspected, AedRegistered
-from contracts.districts import DISTRICTS
+from contracts.districts import District
 from contracts.topics import Topic
 from servicekit import geo
 from servicekit.auth import Principal
@@ -25,10 +25,7 @@ Status = Literal["working", "out_of_service", "temporarily_absent", "removed", "
 Access = Literal["public", "customers", "staff"]
 
 
-class Position(BaseModel):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    coord_system: geo.CoordSystem = "wgs84"
+Position = geo.Position
 
 
 class DeviceFields(BaseModel):
@@ -37,7 +34,7 @@ class DeviceFields(BaseModel):
     name: str | None = Field(default=None, min_length=2, max_length=100)
     position: Position | None = None
     address: str | None = Field(default=None, min_length=2, max_length=200)
-    district: str | None = Field(default=None, pattern=r"^\d{6}$")
+    district: District | None = None
     indoor: bool | None = None
     floor: str | None = Field(default=None, max_length=20)
     access_directions: str | None = Field(default=None, max_length=500, description="how to find it: entrance, room")
@@ -69,22 +66,6 @@ class DeviceFields(BaseModel):
                 raise ValueError(f"opening_hours: {exc}") from None
         return value
 
-    @field_validator("district")
-    @classmethod
-    def _district(cls, value: str | None) -> str | None:
-        if value is not None and value not in DISTRICTS:
-            raise ValueError(f"unknown district {value}")
-        return value
-
-    @field_validator("position")
-    @classmethod
-    def _in_beijing(cls, value: Position | None) -> Position | None:
-        if value is not None:
-            point = geo.to_wgs84(value.lat, value.lon, value.coord_system)
-            if not geo.in_beijing(point):
-                raise ValueError("the position is outside Beijing")
-        return value
-
     @model_validator(mode="after")
     def _season(self) -> "DeviceFields":
         if self.season_from and self.season_until and self.season_until < self.season_from:
@@ -97,7 +78,7 @@ class NewDevice(DeviceFields):
     name: str = Field(min_length=2, max_length=100)
     position: Position
     address: str = Field(min_length=2, max_length=200)
-    district: str = Field(pattern=r"^\d{6}$")
+    district: District
     indoor: bool
     access: Access
     opening_hours: str = Field(default="24/7", max_length=300)
@@ -112,7 +93,7 @@ def columns_of(fields: DeviceFields) -> dict[str, Any]:
     if isinstance(fields, NewDevice):
         values = {**fields.model_dump(exclude={"position"}), **values}
     if fields.position is not None:
-        point = geo.to_wgs84(fields.position.lat, fields.position.lon, fields.position.coord_system)
+        point = fields.position.wgs84()
         values["lat"], values["lon"] = round(point.lat, 7), round(point.lon, 7)
     if values.get("opening_hours") is not None:
         parsed = opening.parse(values["opening_hours"])

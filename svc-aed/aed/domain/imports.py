@@ -24,6 +24,8 @@ CSV_COLUMNS = ["serial", "name", "lat", "lon", "coord_system", "address", "distr
                "manufacturer", "model", "install_date", "battery_expires_on", "adult_pads_expires_on",
                "child_pads_expires_on", "last_inspected_on", "organisation_id", "contact_phone",
                "kiosk_with_first_aid_kit"]
+CSV_EXAMPLE = ("serial,name,lat,lon,address,district,opening_hours,status\n"
+               "SCH-0001,北京市第一中学 体育馆,39.9289,116.3883,西城区某路1号,110102,Mo-Fr 07:30-18:00,working\n")
 _TRUE, _FALSE = {"true", "1", "yes", "y", "是"}, {"false", "0", "no", "n", "否"}
 
 

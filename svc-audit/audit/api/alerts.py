@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from contracts.districts import District
 from servicekit import clock
 from servicekit.auth import Principal, require_roles
 from servicekit.deps import DbSession
@@ -52,7 +53,7 @@ class DecisionOut(BaseModel):
 async def list_alerts(reader: Overseer, session: DbSession,
                       status: Annotated[Literal["open", "confirmed", "dismissed"] | None, Query()] = None,
                       rule: Annotated[RULES | None, Query()] = None,
-                      district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+                      district: Annotated[District | None, Query()] = None,
                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[AlertOut]:
     found = await alerts.list_alerts(session, reader, status=status, rule=rule, district=district, limit=limit)
     return [AlertOut(**vars(a)) for a in found]

@@ -145,9 +145,9 @@ def _record(seq: int, prev: bytes, event: Envelope) -> dict:
     payload = event.data_json
     topic = f"{event.source}.events"
     digest = record_hash(prev, header(seq, str(event.id), topic, event.type, event.subject, event.actor,
-                                      event.acting_for, event.time), payload)
+                                      event.actingfor, event.time), payload)
     return {"seq": seq, "event_id": event.id, "topic": topic, "type": event.type, "subject": event.subject,
-            "actor": event.actor, "acting_for": event.acting_for, "occurred_at": event.time, "payload": payload,
+            "actor": event.actor, "acting_for": event.actingfor, "occurred_at": event.time, "payload": payload,
             "prev_hash": prev, "hash": digest}
 
 

@@ -6,11 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-
 from pydantic import BaseModel
 
 from servicekit.auth import Principal, require_roles
 from servicekit.errors import Forbidden, Problem, Unauthorized
+from servicekit.openapi import problem_responses
 from identity.api.deps import Session, settings_of, wechat_of
 from identity.api.schemas import RefreshRequest, TokenResponse, WechatLoginRequest, WechatLoginResponse
 from identity.domain import keys, offline, refresh, sign_in
@@ -18,7 +18,7 @@ from identity.domain import keys, offline, refresh, sign_in
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/api/v1/auth/wechat-login", response_model=WechatLoginResponse,
+@router.post("/api/v1/auth/wechat-login", response_model=WechatLoginResponse, responses=problem_responses(401, 403),
              summary="Exchange a wx.login code for tokens; creates the person on first login")
 async def wechat_login(body: WechatLoginRequest, request: Request, session: Session) -> WechatLoginResponse:
     wechat_session = await wechat_of(request).code_to_session(body.code)
@@ -43,7 +43,7 @@ def _basic_client(request: Request) -> tuple[str, str] | None:
     return client_id, secret
 
 
-@router.post("/api/v1/auth/token", response_model=TokenResponse,
+@router.post("/api/v1/auth/token", response_model=TokenResponse, responses=problem_responses(401, 403),
              summary="OAuth2 token endpoint: password grant for staff, client_credentials for partners")
 async def token(
     request: Request, session: Session,
@@ -73,7 +73,7 @@ async def token(
     return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
-@router.post("/api/v1/auth/refresh", response_model=TokenResponse,
+@router.post("/api/v1/auth/refresh", response_model=TokenResponse, responses=problem_responses(401, 403),
              summary="Exchange a refresh token for new tokens (rotation; a reused token ends the sign-in)")
 async def refresh_tokens(body: RefreshRequest, request: Request, session: Session) -> TokenResponse:
     pair = await refresh.rotate(session, request.app.state.runtime.db, settings_of(request),
@@ -93,7 +93,7 @@ class ActForRequest(BaseModel):
     person_id: uuid.UUID
 
 
-@router.post("/api/v1/auth/act-for", response_model=TokenResponse,
+@router.post("/api/v1/auth/act-for", response_model=TokenResponse, responses=problem_responses(404),
              summary="An institution operator's token acting for a person the institution represents offline")
 async def act_for(body: ActForRequest, request: Request, session: Session,
                   operator: Annotated[Principal, Depends(require_roles("institution_operator"))]) -> TokenResponse:

@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from contracts.districts import District
 from servicekit.auth import Principal, require_roles
 from identity.api.deps import Session
 from identity.domain import institutions
@@ -43,6 +44,6 @@ async def register(body: InstitutionRequest, officer: Officer, session: Session)
 
 @router.get("/api/v1/institutions", response_model=list[InstitutionResponse],
             summary="Institutions and their standing (officers: their own district)")
-async def listing(staff: Staff, session: Session, district: str | None = None) -> list[InstitutionResponse]:
+async def listing(staff: Staff, session: Session, district: Annotated[District | None, Query()] = None) -> list[InstitutionResponse]:
     return [InstitutionResponse.model_validate(i, from_attributes=True)
             for i in await institutions.visible_to(session, staff, district)]

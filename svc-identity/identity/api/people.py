@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from contracts.districts import District
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.errors import Forbidden
 from identity.api.deps import Session
@@ -19,7 +20,7 @@ Category = Literal["economic_hardship", "severe_disability_or_dementia", "family
 
 
 class ResidenceRequest(BaseModel):
-    district: str = Field(pattern=r"^1101\d\d$", description="one of Beijing's 16 district codes, e.g. 110105")
+    district: District = Field(description="one of Beijing's 16 district codes, e.g. 110105")
     permanent_resident: bool = Field(description="a Beijing permanent resident (常住居民)")
 
 

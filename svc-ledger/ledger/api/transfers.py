@@ -16,8 +16,9 @@ from ledger.settings import LedgerSettings
 
 router = APIRouter(tags=["transfers"])
 Amount = Annotated[int, Field(gt=0, le=10_000_000, description="minutes (60 = 1 time coin)")]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128,
-                                               description="client-chosen; a replay returns the first result")]
+IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=128,
+                                       description="required, client-chosen: a replay returns the first result; "
+                                                   "the same key with another body is 409")]
 Officer = Annotated[Principal, Depends(require_roles("district_officer"))]
 
 
@@ -47,8 +48,8 @@ class OperationResponse(BaseModel):
     reason: str | None = None
 
 
-def _key(key: str | None) -> str:
-    if not key or not key.strip():
+def _key(key: str) -> str:
+    if not key.strip():
         raise UnprocessableInput("请提供 Idempotency-Key 请求头，以便安全重试",
                                  "An Idempotency-Key header is required so the request can be retried safely")
     return key.strip()
@@ -76,7 +77,7 @@ def _reply(outcome: transfers.Outcome) -> Response:
 @router.post("/api/v1/gifts", status_code=201, response_model=OperationResponse,
              summary="Gift coins to a confirmed direct relative (earned or gifted coins only)")
 async def gift(body: GiftRequest, principal: CurrentPrincipal, request: Request,
-               idempotency_key: IdempotencyKey = None) -> Response:
+               idempotency_key: IdempotencyKey) -> Response:
     # Through the desk: gifts arriving together share one transaction (ledger.desk).
     outcome = await request.app.state.gift_desk.gift(transfers.GiftCommand(
         _caller(principal), _key(idempotency_key), body.to_person_id, body.amount))
@@ -86,7 +87,7 @@ async def gift(body: GiftRequest, principal: CurrentPrincipal, request: Request,
 @router.post("/api/v1/donations", status_code=201, response_model=OperationResponse,
              summary="Donate coins to the public-welfare account (公益账户)")
 async def donate(body: DonationRequest, principal: CurrentPrincipal, session: DbSession,
-                 idempotency_key: IdempotencyKey = None) -> Response:
+                 idempotency_key: IdempotencyKey) -> Response:
     outcome = await transfers.donate(session, _caller(principal), key=_key(idempotency_key), amount=body.amount,
                                      now=clock.now())
     return _reply(outcome)
@@ -95,14 +96,14 @@ async def donate(body: DonationRequest, principal: CurrentPrincipal, session: Db
 @router.post("/api/v1/grants", status_code=201, response_model=OperationResponse,
              summary="Grant free coins from the district's issuance account to a special elder of the district")
 async def grant(body: SpecialElderTransferRequest, officer: Officer, session: DbSession, request: Request,
-                idempotency_key: IdempotencyKey = None) -> Response:
+                idempotency_key: IdempotencyKey) -> Response:
     return await _to_special_elder(transfers.grant, body, officer, session, request, idempotency_key)
 
 
 @router.post("/api/v1/welfare-allocations", status_code=201, response_model=OperationResponse,
              summary="Allocate coins from the public-welfare account to a special elder of the district")
 async def allocate(body: SpecialElderTransferRequest, officer: Officer, session: DbSession, request: Request,
-                   idempotency_key: IdempotencyKey = None) -> Response:
+                   idempotency_key: IdempotencyKey) -> Response:
     return await _to_special_elder(transfers.allocate_welfare, body, officer, session, request, idempotency_key)
 
 

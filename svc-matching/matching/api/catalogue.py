@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from contracts.districts import District
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.deps import DbSession
 from matching.domain import catalogue
@@ -62,7 +63,7 @@ class ItemChanges(BaseModel):
 @router.get("/api/v1/service-catalog", response_model=list[CategoryOut],
             summary="The eight categories with the items offered city-wide and in `district` (every district's if omitted)")
 async def list_catalogue(principal: CurrentPrincipal, session: DbSession,
-                         district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> list[CategoryOut]:
+                         district: Annotated[District | None, Query()] = None) -> list[CategoryOut]:
     items = await catalogue.items_for(session, district)
     return [CategoryOut(code=code, name=name, items=[ItemOut.of(i) for i in items if i.category == code])
             for code, name in catalogue.CATEGORIES.items()]

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
+from contracts.districts import District
 from servicekit import clock
 from servicekit.auth import Principal, require_roles, require_scope
 from servicekit.deps import DbSession
@@ -41,7 +42,7 @@ class VolunteerRecord(BaseModel):
 @router.get("/api/v1/requests/statistics", tags=["statistics"],
             summary="Per district: requests by category and state, hours served, ratings, requests left unbooked")
 async def statistics(officer: Overseer, session: DbSession,
-                     district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+                     district: Annotated[District | None, Query()] = None,
                      from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
                      to: Annotated[AwareDatetime | None, Query()] = None) -> dict:
     return await records.district_statistics(session, officer, district=district, since=from_, until=to, now=clock.now())

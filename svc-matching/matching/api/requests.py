@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
-from servicekit import clock
+from contracts.districts import District
+from servicekit import clock, geo
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, UnprocessableInput
 from matching.api.deps import PeopleAndStaff, PersonOrOperator, Reviewer, cipher_of, settings_of
 from matching.api.schemas import (AttendanceBody, AttendanceOut, BookingOut, CancelBody, NearbyRequest,
-                                  NewRequestBody, Position, RatingBody, RatingOut, RequestOut, ReviewBody)
+                                  NewRequestBody, PositionOut, RatingBody, RatingOut, RequestOut, ReviewBody)
 from matching.db import requests as repo
 from matching.domain import attendance, bookings, catalogue, ratings, requests, search
 from matching.domain.callers import person_of
@@ -37,33 +38,33 @@ async def publish(body: NewRequestBody, principal: PersonOrOperator, session: Db
                     "requests, a volunteer's bookings (`as=volunteer`), or staff's queue (`state`, `district`)")
 async def list_requests(
     principal: PeopleAndStaff, session: DbSession, request: Request,
-    near: Annotated[str | None, Query(pattern=r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$", description="LAT,LON")] = None,
-    coord_system: Annotated[str, Query(pattern="^(wgs84|gcj02)$")] = "wgs84",
+    near: geo.NearQuery | None = None,
+    coord_system: Annotated[geo.CoordSystem, Query()] = "wgs84",
     radius_m: Annotated[int | None, Query(ge=50)] = None,
     category: Annotated[str | None, Query()] = None,
     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     to: Annotated[AwareDatetime | None, Query()] = None,
     as_: Annotated[str, Query(alias="as", pattern="^(elder|volunteer)$")] = "elder",
     state: Annotated[str | None, Query(pattern="^(submitted|awaiting_review|open|booked|in_progress|completed|closed)$")] = None,
-    district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    district: Annotated[District | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ):
     settings = settings_of(request)
     now = clock.now()
     if near is not None:
-        lat, lon = (float(x) for x in near.split(","))
+        point = geo.near_point(near, coord_system)
         if category is not None and category not in catalogue.CATEGORIES:
             raise UnprocessableInput("服务类别不存在", f"Unknown category {category}")
         radius = radius_m or settings.default_radius_m
         if radius > settings.max_radius_m:
             raise UnprocessableInput(f"搜索半径不超过{settings.max_radius_m}米", f"radius_m is at most {settings.max_radius_m}")
         found = await search.nearby(
-            session, principal, point=Position(lat=lat, lon=lon, coord_system=coord_system).wgs84(), radius_m=radius,
+            session, principal, point=point, radius_m=radius,
             category=category, starts_from=from_ or now, starts_before=to or now + timedelta(days=settings.max_days_ahead),
             limit=min(limit, settings.search_limit))
         return [NearbyRequest(
             id=r.id, category=r.category, category_name=catalogue.CATEGORIES[r.category], item_id=r.item_id,
-            district=r.district, distance_m=round(d), approximate_position=Position(lat=round(r.lat, 3), lon=round(r.lon, 3)),
+            district=r.district, distance_m=round(d), approximate_position=PositionOut(lat=round(r.lat, 3), lon=round(r.lon, 3)),
             starts_at=r.starts_at, ends_at=r.ends_at, volunteers_needed=r.volunteers_needed, priority=r.priority,
             notes=r.notes) for r, d in found]
     me = person_of(principal)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from contracts.districts import District
 from servicekit import geo
 from matching.db.requests import Booking, Request
 from matching.domain import catalogue
@@ -13,13 +14,7 @@ from matching.domain.ratings import Rating
 from matching.domain.requests import RequestView
 
 
-class Position(BaseModel):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    coord_system: geo.CoordSystem = "wgs84"
-
-    def wgs84(self) -> geo.Point:
-        return geo.to_wgs84(self.lat, self.lon, self.coord_system)
+Position, PositionOut = geo.Position, geo.PositionOut
 
 
 class NewRequestBody(BaseModel):
@@ -27,7 +22,7 @@ class NewRequestBody(BaseModel):
     item_id: uuid.UUID
     position: Position
     address: str = Field(min_length=2, max_length=200)
-    district: str = Field(pattern=r"^\d{6}$")
+    district: District
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     notes: str | None = Field(default=None, max_length=500)
@@ -102,7 +97,7 @@ class RequestOut(BaseModel):
     estimated_minutes: int
     priority: bool
     notes: str | None = None
-    position: Position | None = Field(default=None, description="exact place, for the parties only")
+    position: PositionOut | None = Field(default=None, description="exact place, for the parties only")
     address: str | None = Field(default=None, description="for the elder, booked volunteers and staff in scope")
     created_at: datetime
     completed_at: datetime | None = None
@@ -117,7 +112,7 @@ class RequestOut(BaseModel):
                    category=r.category, category_name=catalogue.CATEGORIES[r.category], item_id=r.item_id,
                    district=r.district, starts_at=r.starts_at, ends_at=r.ends_at, volunteers_needed=r.volunteers_needed,
                    estimated_minutes=r.estimated_minutes, priority=r.priority, notes=r.notes,
-                   position=Position(lat=r.lat, lon=r.lon) if address is not None else None, address=address,
+                   position=PositionOut(lat=r.lat, lon=r.lon) if address is not None else None, address=address,
                    created_at=r.created_at, completed_at=r.completed_at,
                    bookings=[BookingOut.of(b) for b in bookings], history=list(history),
                    rating=RatingOut.of(rating) if rating else None)
@@ -134,7 +129,7 @@ class NearbyRequest(BaseModel):
     item_id: uuid.UUID
     district: str
     distance_m: int
-    approximate_position: Position = Field(description="rounded to about 100 m; the exact address comes with the booking")
+    approximate_position: PositionOut = Field(description="rounded to about 100 m; the exact address comes with the booking")
     starts_at: datetime
     ends_at: datetime
     volunteers_needed: int

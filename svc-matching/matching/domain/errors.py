@@ -2,11 +2,7 @@
 from __future__ import annotations
 
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
-
-
-class OutsideBeijing(UnprocessableInput):
-    type = "outside-beijing"
-    title_zh, title_en = "服务地点不在北京市范围内", "The place is outside Beijing"
+from servicekit.geo import OutsideBeijing  # noqa: F401  (one problem type for every service)
 
 
 class UnknownItem(UnprocessableInput):
