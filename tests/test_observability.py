@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from servicekit.events import CloudEvent
 
@@ -49,9 +50,11 @@ async def test_every_process_serves_health_readiness_and_metrics(stack):
         assert 'consumer_events_applied_total{consumer="ledger",type="timebank.identity.person.registered"}' in ledger_metrics
 
 
-def test_dlq_replay_command_runs_against_the_live_topics(stack):
-    result = subprocess.run([sys.executable, "-m", "ledger", "dlq-replay", "--idle-timeout-ms", "1500"],
+@pytest.mark.parametrize("service", ["identity", "ledger", "matching", "aed", "audit"])
+def test_every_consuming_service_replays_its_dead_letters(stack, service):
+    result = subprocess.run([sys.executable, "-m", service, "dlq-replay", "--idle-timeout-ms", "1000"],
                             capture_output=True, text=True, timeout=120,
-                            env={**os.environ, **stack.service_env("ledger")})
+                            env={**os.environ, **stack.service_env(service)})
     assert result.returncode == 0, result.stderr
-    assert "ledger: 0 applied, 0 still failing" in result.stdout
+    assert "consumes no events" not in result.stdout
+    assert ": 0 applied, 0 still failing" in result.stdout, result.stdout

@@ -1,12 +1,13 @@
-"""Operator CLI: `python -m aed serve|migrate|dlq-replay`."""
+"""Operator CLI: `python -m aed serve|migrate|dlq-replay|outbox-republish`."""
 import sys
 
 from servicekit.cli import run_cli
+from aed.events import consumers
 from aed.settings import AedSettings
 
 
 def main() -> int:
-    return run_cli(settings=AedSettings(), app_factory="aed.main:create_app")
+    return run_cli(settings=AedSettings(), app_factory="aed.main:create_app", consumers=consumers)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ import argparse
 import asyncio
 import sys
 
-from servicekit.app import build_runtime
 from servicekit.cli import Command, run_cli
 from servicekit.db import Database
 from audit.domain import trail
@@ -32,7 +31,7 @@ def verify_trail(args: argparse.Namespace, settings: AuditSettings) -> int:
 def main() -> int:
     settings = AuditSettings()
     return run_cli(settings=settings, app_factory="audit.main:create_app",
-                   consumers=lambda: consumers(build_runtime(settings)),
+                   consumers=consumers,
                    commands={"verify-trail": Command("verify the audit trail's hash chain (exit 1 if altered)",
                                                      verify_trail)})
 

@@ -7,7 +7,6 @@ import getpass
 import sys
 import uuid
 
-from servicekit.app import build_runtime
 from servicekit.cli import Command, run_cli
 from servicekit.db import Database
 from identity.domain import staff
@@ -74,7 +73,7 @@ def _partner_args(p: argparse.ArgumentParser) -> None:
 def main() -> int:
     settings = IdentitySettings()
     return run_cli(settings=settings, app_factory="identity.main:create_app",
-                   consumers=lambda: consumers(build_runtime(settings)), commands={
+                   consumers=consumers, commands={
         "create-staff": Command("create a staff user", _create_staff, _staff_args),
         "create-partner": Command("create a partner (OAuth2 client-credentials) client", _create_partner, _partner_args),
         "seed-demo": Command("create the documented demo staff and partner clients (dev only)", _seed_demo),

@@ -3,7 +3,6 @@ import argparse
 import asyncio
 import sys
 
-from servicekit.app import build_runtime
 from servicekit.cli import Command, run_cli
 from servicekit.db import Database
 from ledger.domain import clock, holds, invariants
@@ -42,7 +41,7 @@ def expire_holds(args: argparse.Namespace, settings: LedgerSettings) -> int:
 def main() -> int:
     settings = LedgerSettings()
     return run_cli(settings=settings, app_factory="ledger.main:create_app",
-                   consumers=lambda: consumers(build_runtime(settings)),
+                   consumers=consumers,
                    commands={"verify": Command("check the ledger invariants (exit 1 if any is broken)", verify),
                              "expire-holds": Command("release holds past their expiry now", expire_holds)})
 

@@ -4,7 +4,6 @@ import asyncio
 import sys
 
 from servicekit import clock
-from servicekit.app import build_runtime
 from servicekit.cli import Command, run_cli
 from servicekit.db import Database
 from matching.domain import lifecycle
@@ -26,7 +25,7 @@ def advance(args: argparse.Namespace, settings: MatchingSettings) -> int:
 def main() -> int:
     settings = MatchingSettings()
     return run_cli(settings=settings, app_factory="matching.main:create_app",
-                   consumers=lambda: consumers(build_runtime(settings)),
+                   consumers=consumers,
                    commands={"lifecycle": Command("apply no-shows, closed windows and expiries now", advance)})
 
 

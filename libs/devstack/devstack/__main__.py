@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 from devstack.broker import TansuBroker
-from devstack.processes import ChildDied
 from devstack.postgres import EmbeddedPostgres, port_is_free
+from devstack.processes import Child, ChildDied, stop_all
 from devstack.stack import SERVICES, Ports, Stack
+from devstack.supervise import Supervisor
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -35,10 +36,14 @@ def up(args: argparse.Namespace) -> int:
         return 1
 
     postgres = broker = stack = None
+
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupted)  # SIGINT (Ctrl-C) raises KeyboardInterrupt already
+    # Installed explicitly, not left to Python's default: a runner started from a script's background job
+    # inherits SIGINT ignored, and then Ctrl-C (or `kill -INT`) would do nothing.
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         if external_db:
             base = external_db.rsplit("/", 1)[0]
@@ -69,27 +74,35 @@ def up(args: argparse.Namespace) -> int:
         print(f"  fake WeChat  {stack.url('wechat')}      (login code dev-<openid>)")
         print(f"  fake 120     {stack.url('dispatch120')}      (incident updates: GET /_fake/updates)")
         print(f"  logs         {logs}")
-        print("Press Ctrl-C to stop.")
+        print("A child that exits is restarted. Press Ctrl-C to stop.", flush=True)
+        supervisor = Supervisor(_children(postgres, broker, stack), say=lambda line: print(line, file=sys.stderr,
+                                                                                         flush=True))
         while True:
-            time.sleep(1.0)
-            for name, child in stack.children.items():
-                if not child.running:
-                    print(f"{name} exited unexpectedly; last log lines:\n{child.tail()}", file=sys.stderr)
-                    return 1
+            time.sleep(0.5)
+            supervisor.watch_once()
     except KeyboardInterrupt:
         return 0
     except ChildDied as exc:
         print(exc, file=sys.stderr)
         return 1
     finally:
-        print("\nstopping …")
-        if stack:
-            stack.stop()
-        if broker:
-            broker.stop()
-        if postgres:
-            postgres.stop()
-        print("stopped.")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+        print("\nstopping …", flush=True)
+        stop_all(list(_children(postgres, broker, stack).values()), timeout=STOP_TIMEOUT_S)
+        print("stopped.", flush=True)
+
+
+# Every child is signalled at once and given this long, together, before what is left is killed.
+STOP_TIMEOUT_S = 8.0
+
+
+def _children(postgres: EmbeddedPostgres | None, broker: TansuBroker | None, stack: Stack | None) -> dict[str, Child]:
+    children: dict[str, Child] = dict(stack.children) if stack else {}
+    if broker:
+        children["tansu"] = broker.child
+    if postgres:
+        children["postgres"] = postgres.child
+    return children
 
 
 def main() -> int:

@@ -7,9 +7,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from datetime import datetime
+
 import uvicorn
 
+from servicekit.app import ConsumerFactory, build_runtime
+from servicekit.db import Database
 from servicekit.errors import Problem
+from servicekit.outbox import republish_since
 from servicekit.migrations import upgrade_to_head
 from servicekit.settings import ServiceSettings
 
@@ -21,16 +26,21 @@ class Command:
     arguments: Callable[[argparse.ArgumentParser], None] = field(default=lambda parser: None)
 
 
-def run_cli(*, settings: ServiceSettings, app_factory: str, commands: dict[str, Command] | None = None,
-            consumers: Callable[[], list] | None = None, argv: list[str] | None = None) -> int:
-    """`app_factory` is an import string ("ledger.main:create_app"); `consumers` builds the service's
-    consumers for DLQ replay."""
+def run_cli(*, settings: ServiceSettings, app_factory: str, consumers: ConsumerFactory | None,
+            commands: dict[str, Command] | None = None, argv: list[str] | None = None) -> int:
+    """`app_factory` is an import string ("ledger.main:create_app"); `consumers` is the factory the app runs its
+    consumers with (the CLI replays their dead letters), or None for a service that consumes nothing — a
+    required argument, so no consuming service can leave its dead letters without a replay."""
     parser = argparse.ArgumentParser(prog=f"python -m {settings.service_name}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations up to head")
     sub.add_parser("serve", help="run the HTTP service (migrates first when MIGRATE_ON_START is set)")
     replay = sub.add_parser("dlq-replay", help="re-apply this service's dead-lettered events")
     replay.add_argument("--idle-timeout-ms", type=int, default=3000)
+    republish = sub.add_parser("outbox-republish", help="publish again the outbox rows published since a time and "
+                               "still retained (after a broker lost data; consumers drop what they applied)")
+    republish.add_argument("--since", type=_aware_time, required=True,
+                           help="ISO 8601 time with offset, e.g. 2026-12-05T10:00:00+08:00")
     for name, cmd in (commands or {}).items():
         cmd.arguments(sub.add_parser(name, help=cmd.help))
     args = parser.parse_args(argv)
@@ -48,7 +58,9 @@ def run_cli(*, settings: ServiceSettings, app_factory: str, commands: dict[str, 
                     timeout_keep_alive=75)
         return 0
     if args.command == "dlq-replay":
-        return asyncio.run(_replay(consumers, args.idle_timeout_ms))
+        return asyncio.run(_replay(settings, consumers, args.idle_timeout_ms))
+    if args.command == "outbox-republish":
+        return asyncio.run(_republish(settings, args.since))
     try:
         return (commands or {})[args.command].run(args, settings) or 0
     except Problem as problem:
@@ -56,12 +68,29 @@ def run_cli(*, settings: ServiceSettings, app_factory: str, commands: dict[str, 
         return 2
 
 
-async def _replay(consumers: Callable[[], list] | None, idle_timeout_ms: int) -> int:
+def _aware_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give the time with its offset, e.g. +08:00")
+    return moment
+
+
+async def _republish(settings: ServiceSettings, since: datetime) -> int:
+    db = Database(settings.database_url, pool_size=1)
+    try:
+        count = await republish_since(db, since)
+    finally:
+        await db.dispose()
+    print(f"{count} outbox rows published since {since.isoformat()} will be published again by the running relay")
+    return 0
+
+
+async def _replay(settings: ServiceSettings, consumers: ConsumerFactory | None, idle_timeout_ms: int) -> int:
     if consumers is None:
         print("this service consumes no events")
         return 0
     failing_total = 0
-    for consumer in consumers():
+    for consumer in consumers(build_runtime(settings)):
         applied, failing = await consumer.replay_dead_letters(idle_timeout_ms=idle_timeout_ms)
         print(f"{consumer.name}: {applied} applied, {failing} still failing")
         failing_total += failing

@@ -94,6 +94,11 @@ DUPLICATES = Counter("consumer_events_duplicate_total", "Redelivered events skip
 DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events sent to a DLQ", ["consumer"])
 CONFLICTS = Counter("consumer_transient_conflicts_total", "Batches retried after a deadlock or serialization error",
                     ["consumer"])
+REWOUND = Counter("consumer_log_rewinds_total", "Partitions re-read from the start because the broker's log ended "
+                  "before this group's position (the broker lost or rewound its log)", ["consumer"])
+
+# How often an idle consumer asks whether the broker's log still reaches its position.
+REWIND_CHECK_INTERVAL_S = 2.0
 
 _MARK_PROCESSED = text(
     "INSERT INTO processed_events (consumer, event_id, event_type) VALUES (:consumer, :event_id, :event_type) "
@@ -140,6 +145,7 @@ class EventConsumer:
         self._dlq_producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._rewind_checked_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -214,6 +220,7 @@ class EventConsumer:
                     if applying is not None:  # nothing new: see the poll in flight through (and its errors)
                         applied += await applying
                         applying = None
+                    await self.reread_rewound_partitions()
                     continue
                 polled += len(records)
                 parsed, unreadable = await self._parse(records)
@@ -231,6 +238,29 @@ class EventConsumer:
                 applying.cancel()                             # the uncommitted offsets redeliver the poll
                 await asyncio.gather(applying, return_exceptions=True)
         return applied
+
+    async def reread_rewound_partitions(self, *, force: bool = False) -> list:
+        """Partitions whose log now ends before this group's position are read again from their earliest offset.
+
+        A broker that lost its log (Tansu's memory storage after a restart; Apache Kafka after an unclean leader
+        election) answers a fetch beyond its end with nothing rather than an out-of-range error, so the group
+        would wait there for ever while new events pile up below it. The idempotent consumer drops what it
+        applied before. Checked when a poll comes back empty, at most every REWIND_CHECK_INTERVAL_S."""
+        now = asyncio.get_running_loop().time()
+        if self.consumer is None or (not force and now - self._rewind_checked_at < REWIND_CHECK_INTERVAL_S):
+            return []
+        self._rewind_checked_at = now
+        assignment = list(self.consumer.assignment())
+        if not assignment:
+            return []
+        ends = await self.consumer.end_offsets(assignment)
+        rewound = [tp for tp in assignment if await self.consumer.position(tp) > ends[tp]]
+        if rewound:
+            await self.consumer.seek_to_beginning(*rewound)
+            REWOUND.labels(self.name).inc(len(rewound))
+            log.warning("broker log ends before this group's position; re-reading from the earliest offset",
+                        extra={"consumer": self.name, "partitions": [f"{tp.topic}:{tp.partition}" for tp in rewound]})
+        return rewound
 
     async def _poll(self, timeout_ms: int) -> tuple[list[ConsumerRecord], dict]:
         assert self.consumer is not None

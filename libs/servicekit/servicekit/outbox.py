@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -46,6 +47,16 @@ _MARK_FAILED = text(
 )
 _PURGE = text("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => :hours)")
 _COUNT_PENDING = text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+_REPUBLISH = text("UPDATE outbox SET published_at = NULL, attempts = 0, last_error = NULL, next_attempt_at = now() "
+                  "WHERE published_at >= :since")
+
+
+async def republish_since(db: Database, since: datetime) -> int:
+    """Make the rows published since `since` (and not yet purged) pending again: the relay publishes them anew, in
+    id order, so each key's order holds; consumers de-duplicate. For after a broker lost acknowledged events."""
+    async with db.transaction() as session:  # the commit wakes a relay of this process, if one runs
+        result = await session.execute(_REPUBLISH, {"since": since})
+    return result.rowcount
 
 
 @dataclass(frozen=True)

@@ -274,3 +274,31 @@ async def test_a_pooled_connection_the_server_dropped_while_idle_is_replaced_bef
         assert again != pid
     finally:
         await db.dispose()
+
+
+async def test_a_group_positioned_beyond_a_rewound_log_reads_it_again_from_the_start(kit):
+    """As after a broker restart that lost its log: the group's committed offset lies beyond the new log end.
+    The consumer notices, re-reads from the earliest offset and applies the new events (the old ones once)."""
+    settings, db = kit
+    topic = f"rewound-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(settings, [topic])
+    first = _event(1)
+    await _produce(settings, topic, [first.to_bytes()])
+    consumer = EventConsumer(name="rewound", topics=[topic], handlers={TYPE: _record_effect}, db=db, settings=settings)
+    await consumer._open()
+    await _poll_until_seen(consumer, 1)
+    # The broker's log is now "shorter" than the group's position: commit far past its end, as a rewound log leaves it.
+    from aiokafka import TopicPartition
+    await consumer.consumer.commit({TopicPartition(topic, p): 1000 for p in consumer.consumer.partitions_for_topic(topic)})
+    await consumer._close()
+
+    again = EventConsumer(name="rewound", topics=[topic], handlers={TYPE: _record_effect}, db=db, settings=settings)
+    await again.start()  # the running loop, as in a service
+    try:
+        await _produce(settings, topic, [_event(2).to_bytes(), first.to_bytes()])
+        async with asyncio.timeout(20):
+            while await kit.scalar("SELECT count(*) FROM effects") < 2:
+                await asyncio.sleep(0.2)
+    finally:
+        await again.stop()
+    assert await kit.scalar("SELECT count(*) FROM effects") == 2  # the new event applied, the old one not twice
