@@ -30,7 +30,7 @@ from servicekit.consumer import EventConsumer
 from servicekit.db import Database
 from servicekit.events import CloudEvent, record_event
 from servicekit.kafka import ensure_topics
-from servicekit.migrations import create_messaging_tables
+from servicekit.migrations import create_messaging_tables, create_outbox_marks
 from servicekit.outbox import OutboxRelay
 from servicekit.settings import ServiceSettings
 
@@ -46,6 +46,7 @@ def _event(n: int) -> CloudEvent:
 def _tables(connection) -> None:
     with Operations.context(MigrationContext.configure(connection)):
         create_messaging_tables()
+        create_outbox_marks()
     connection.exec_driver_sql("CREATE TABLE effects (event_id uuid PRIMARY KEY, n int NOT NULL)")
 
 

@@ -61,10 +61,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that restart the shared Tansu run after the others. Tansu's memory storage forgets topics and
-    offsets; consumers recover, but one positioned past a re-created topic's new end waits until the
-    offsets catch up (a known issue, docs/adr/0003), which would delay the events of the tests
-    that follow on the same broker."""
+    """Tests that restart the shared Tansu run after the others. Tansu's memory storage forgets topics, records
+    and offsets; relays publish the retained outbox again and consumers re-read (ADR 13), a flood of
+    duplicates that would slow the tests that follow on the same broker."""
     items.sort(key=lambda item: item.get_closest_marker("restarts_broker") is not None)
 
 

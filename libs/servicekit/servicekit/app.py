@@ -143,8 +143,8 @@ def create_service_app(
         log.info("database refused a request", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
         return render_problem(request, problem)
 
-    app.add_exception_handler(DBAPIError, database_refused)
-    app.add_exception_handler(asyncpg.PostgresError, database_refused)
+    for error in (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError):
+        app.add_exception_handler(error, database_refused)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> dict[str, str]:

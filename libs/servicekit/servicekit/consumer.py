@@ -8,7 +8,8 @@ event by event, each in its own savepoint, so one bad event does not hold back t
 keeps failing is retried, then sent to `<topic>.dlq` with the error (ADR 3). A transient conflict —
 PostgreSQL's deadlock, serialization or lock-timeout errors, which two consumers of one group touching the
 same accounts can meet — is not the event's fault: the batch is retried whole, and such an error never
-counts toward dead-lettering.
+counts toward dead-lettering. Nor is a database that is down or restarting: the batch waits, its offsets
+uncommitted, until the database is back (crash tests: tests/test_crash_recovery.py).
 
 Handlers take one event; a projection that can write many effects at once may register a batch handler,
 which gets consecutive events of its type together. A consumer that records everything (the audit trail)
@@ -38,7 +39,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.context import traceparent_var
-from servicekit.db import TRANSIENT_RETRIES, Database, conflict_backoff, is_transient
+from servicekit.db import TRANSIENT_RETRIES, Database, conflict_backoff, is_transient, is_unavailable
 from servicekit.events import CONTENT_TYPE_HEADER, TYPE_HEADER, CloudEvent
 from servicekit.kafka import new_consumer, new_producer
 from servicekit.settings import ServiceSettings
@@ -97,6 +98,9 @@ CONFLICTS = Counter("consumer_transient_conflicts_total", "Batches retried after
 REWOUND = Counter("consumer_log_rewinds_total", "Partitions re-read from the start because the broker's log ended "
                   "before this group's position (the broker lost or rewound its log)", ["consumer"])
 
+# The longest wait between tries while the database is unavailable.
+OUTAGE_MAX_BACKOFF_S = 5.0
+
 # How often an idle consumer asks whether the broker's log still reaches its position.
 REWIND_CHECK_INTERVAL_S = 2.0
 
@@ -122,6 +126,7 @@ class _Failure:
     record: ConsumerRecord
     error: str
     transient: bool = False
+    unavailable: bool = False  # the database was away, not the event at fault
 
 
 class EventConsumer:
@@ -146,6 +151,8 @@ class EventConsumer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._rewind_checked_at = 0.0
+        self._log_ends_seen: dict = {}  # partition -> the end its log had at the last look
+        self._log_ends_verified: set = set()  # (partition, reported end) whose true end reached our position
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -245,7 +252,10 @@ class EventConsumer:
         A broker that lost its log (Tansu's memory storage after a restart; Apache Kafka after an unclean leader
         election) answers a fetch beyond its end with nothing rather than an out-of-range error, so the group
         would wait there for ever while new events pile up below it. The idempotent consumer drops what it
-        applied before. Checked when a poll comes back empty, at most every REWIND_CHECK_INTERVAL_S."""
+        applied before. A log is taken as rewound when its end went down since the last look, or lies before
+        the group's position; Tansu reports a log's end as its last batch's base offset + 1, so a position past
+        that is checked against the true end (the last batch read) once per reported end. Checked when a poll
+        comes back empty, at most every REWIND_CHECK_INTERVAL_S."""
         now = asyncio.get_running_loop().time()
         if self.consumer is None or (not force and now - self._rewind_checked_at < REWIND_CHECK_INTERVAL_S):
             return []
@@ -254,13 +264,38 @@ class EventConsumer:
         if not assignment:
             return []
         ends = await self.consumer.end_offsets(assignment)
-        rewound = [tp for tp in assignment if await self.consumer.position(tp) > ends[tp]]
+        rewound = []
+        for tp in assignment:
+            end, seen = ends[tp], self._log_ends_seen.get(tp, 0)
+            self._log_ends_seen[tp] = end
+            if end < seen:
+                rewound.append(tp)
+            elif await self.consumer.position(tp) > end and (tp, end) not in self._log_ends_verified:
+                if await self.consumer.position(tp) > await self._true_end(tp, end):
+                    rewound.append(tp)
+                else:
+                    self._log_ends_verified.add((tp, end))
         if rewound:
             await self.consumer.seek_to_beginning(*rewound)
             REWOUND.labels(self.name).inc(len(rewound))
             log.warning("broker log ends before this group's position; re-reading from the earliest offset",
                         extra={"consumer": self.name, "partitions": [f"{tp.topic}:{tp.partition}" for tp in rewound]})
         return rewound
+
+    async def _true_end(self, tp, reported_end: int) -> int:
+        """The offset after the last record of `tp`, read from the batch at `reported_end - 1`."""
+        if reported_end == 0:
+            return 0
+        probe = new_consumer(self.settings, group_id=None)
+        await probe.start()
+        try:
+            probe.assign([tp])
+            probe.seek(tp, reported_end - 1)
+            batches = await probe.getmany(tp, timeout_ms=1000)
+            records = batches.get(tp, [])
+            return records[-1].offset + 1 if records else reported_end
+        finally:
+            await probe.stop()
 
     async def _poll(self, timeout_ms: int) -> tuple[list[ConsumerRecord], dict]:
         assert self.consumer is not None
@@ -320,7 +355,8 @@ class EventConsumer:
         failures = list(unreadable)
         if not parsed:
             return failures
-        for attempt in range(TRANSIENT_RETRIES + 1):
+        attempt = outage = 0
+        while True:
             try:
                 async with self.db.transaction() as session:
                     await self._apply_together(session, [event for _, event in parsed])
@@ -329,12 +365,23 @@ class EventConsumer:
                 if is_transient(exc) and attempt < TRANSIENT_RETRIES:
                     CONFLICTS.labels(self.name).inc()
                     await conflict_backoff(attempt)
+                    attempt += 1
+                    continue
+                if is_unavailable(exc):
+                    # The database is down or restarting: no event's fault, so none is retried alone or
+                    # dead-lettered; the batch waits (its offsets uncommitted) until the database is back.
+                    if self._stopping:
+                        raise asyncio.CancelledError from exc  # uncommitted: redelivered after the restart
+                    if outage == 0:
+                        log.warning("database unavailable; holding the batch until it is back",
+                                    extra={"consumer": self.name, "error": f"{type(exc).__name__}: {exc}"[:200]})
+                    await asyncio.sleep(min(OUTAGE_MAX_BACKOFF_S, 0.1 * 2 ** min(outage, 6)))
+                    outage += 1
                     continue
                 log.warning("batch failed; applying its events one by one", extra={"consumer": self.name},
                             exc_info=True)
                 failures += await self._apply_one_by_one(parsed)
                 return failures
-        return failures
 
     async def _apply_together(self, session: AsyncSession, events: list[CloudEvent]) -> None:
         """The fast path: one statement marks the batch processed; handlers run for the events it marked."""
@@ -400,7 +447,8 @@ class EventConsumer:
                     async with session.begin_nested():
                         await self._apply_one(session, event)
                 except Exception as exc:
-                    failures.append(_Failure(record, f"{type(exc).__name__}: {exc}", transient=is_transient(exc)))
+                    failures.append(_Failure(record, f"{type(exc).__name__}: {exc}", transient=is_transient(exc),
+                                             unavailable=is_unavailable(exc)))
         return failures
 
     async def _apply_one(self, session: AsyncSession, event: CloudEvent) -> bool:
@@ -424,7 +472,11 @@ class EventConsumer:
         if not error.startswith("unreadable"):
             attempt, conflicts = 0, 0
             while attempt < self.settings.consumer_max_retries:
-                if failure.transient and conflicts < TRANSIENT_RETRIES:
+                if failure.unavailable:  # the database is away: no attempt spent, never dead-lettered
+                    if self._stopping:
+                        raise asyncio.CancelledError  # uncommitted: redelivered after the restart
+                    await asyncio.sleep(OUTAGE_MAX_BACKOFF_S)
+                elif failure.transient and conflicts < TRANSIENT_RETRIES:
                     await conflict_backoff(conflicts)  # a conflict is not the event's fault: no attempt spent
                     conflicts += 1
                 else:
@@ -437,7 +489,8 @@ class EventConsumer:
                     return
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
-                    failure = _Failure(failure.record, error, transient=is_transient(exc))
+                    failure = _Failure(failure.record, error, transient=is_transient(exc),
+                                       unavailable=is_unavailable(exc))
         await self._dead_letter(failure.record, error)
 
     async def _dead_letter(self, record: ConsumerRecord, error: str,

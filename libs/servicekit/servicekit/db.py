@@ -42,6 +42,26 @@ def is_transient(exc: BaseException) -> bool:
     return sqlstate_of(exc) in TRANSIENT_SQLSTATES
 
 
+# admin_shutdown, crash_shutdown, cannot_connect_now (starting up or recovering after a crash).
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True if the database could not be reached or went away (down, restarting, recovering, the connection
+    reset): nobody's fault, and over once it is back."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(current, (ConnectionError, TimeoutError)) or getattr(current, "connection_invalidated", False):
+            return True
+        if isinstance(state, str) and (state.startswith("08") or state in UNAVAILABLE_SQLSTATES):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
 class AlreadyExists(Conflict):
     type = "already-exists"
     title_zh, title_en = "该记录已存在或正被同时创建", "It already exists, or is being created at the same time"
@@ -68,19 +88,20 @@ class BusyRetry(ServiceUnavailable):
 
 def problem_for_database_error(exc: BaseException) -> Problem | None:
     """The problem a client should get when PostgreSQL refused its change, by SQLSTATE class; None when the
-    error is not the request's doing (a lost connection, a bug), which stays a 500. Use cases check the
+    error is not the request's doing and will not pass (a bug), which stays a 500; the database being away is a
+    503 with Retry-After. Use cases check the
     rules they know; this is the net under them for races between two requests and for values the edge let
     through, so neither becomes a 500."""
     state = sqlstate_of(exc)
     if state is None:
-        return None
+        return BusyRetry() if is_unavailable(exc) else None
     if state in ("23505", "23P01"):  # unique, exclusion: two creates of one thing, the second loses
         return AlreadyExists()
     if state in ("23503", "23514"):  # foreign key, check: the data changed under the request
         return StateConflict()
     if state.startswith("22") or state in ("23502", "54000"):  # data exception, not null, value too big to index
         return InvalidValue()
-    if state in TRANSIENT_SQLSTATES:
+    if state in TRANSIENT_SQLSTATES or is_unavailable(exc):
         return BusyRetry()
     return None
 

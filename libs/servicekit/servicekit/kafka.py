@@ -24,7 +24,7 @@ def new_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
-def new_consumer(settings: ServiceSettings, *topics: str, group_id: str) -> AIOKafkaConsumer:
+def new_consumer(settings: ServiceSettings, *topics: str, group_id: str | None) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.kafka_bootstrap_servers,

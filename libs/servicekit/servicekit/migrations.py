@@ -75,6 +75,15 @@ def create_messaging_tables() -> None:
     )
 
 
+def create_outbox_marks() -> None:
+    """The highest offset the broker acknowledged to this service's relays, per partition: a broker whose log
+    now ends below it has lost acknowledged events (servicekit.outbox)."""
+    from alembic import op
+
+    op.execute("CREATE TABLE outbox_marks (topic text NOT NULL, partition integer NOT NULL, "
+               "acked_offset bigint NOT NULL, PRIMARY KEY (topic, partition))")
+
+
 def drop_messaging_tables() -> None:
     from alembic import op
 

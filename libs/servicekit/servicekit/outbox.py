@@ -5,6 +5,13 @@ pending rows with `FOR UPDATE SKIP LOCKED` so replicas share the work, publishes
 published only after the broker acknowledged. Per-key order holds across replicas: a relay publishes a
 row only if every earlier pending row of the same key is in its own claim (see `_ready_in_key_order`).
 A broker outage leaves rows pending with exponential backoff; nothing is dropped.
+
+A broker can also lose events it acknowledged (Tansu's memory storage on a restart; Apache Kafka after an
+unclean leader election). The relay keeps, per partition, the highest batch offset the broker acknowledged to it
+(`outbox_marks`, shared by replicas) and checks that the broker's log still reaches past it — before it publishes
+after a failure, and at least every `outbox_log_check_interval_s`. A log that ends below the mark has lost
+events: every retained row of that topic is made pending again and published anew, in id order, and the
+consumers drop what they applied before (see `republish_since` for the operator's form of the same).
 """
 from __future__ import annotations
 
@@ -14,7 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Gauge
@@ -30,6 +38,8 @@ log = logging.getLogger(__name__)
 PUBLISHED = Counter("outbox_published_total", "Outbox events acknowledged by the broker", ["topic"])
 FAILED = Counter("outbox_publish_failures_total", "Outbox publish attempts that failed", ["topic"])
 PENDING = Gauge("outbox_pending", "Outbox rows not yet published")
+LOSSES = Counter("outbox_broker_log_losses_total", "Times the broker's log was found to end below offsets it had "
+                 "acknowledged; the topic's retained rows were published again", ["topic"])
 
 _CLAIM = text(
     "SELECT id, topic, key, payload, event_type FROM outbox "
@@ -47,6 +57,15 @@ _MARK_FAILED = text(
 )
 _PURGE = text("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => :hours)")
 _COUNT_PENDING = text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+_MARK_ACKED = text(
+    "INSERT INTO outbox_marks (topic, partition, acked_offset) "
+    "SELECT * FROM unnest(CAST(:topics AS text[]), CAST(:partitions AS int[]), CAST(:offsets AS bigint[])) "
+    "ON CONFLICT (topic, partition) DO UPDATE SET acked_offset = GREATEST(outbox_marks.acked_offset, "
+    "EXCLUDED.acked_offset)")
+_MARKS = text("SELECT topic, partition, acked_offset FROM outbox_marks")
+_REPUBLISH_TOPIC = text("UPDATE outbox SET published_at = NULL, attempts = 0, last_error = NULL, "
+                        "next_attempt_at = now() WHERE topic = :topic AND published_at IS NOT NULL")
+_FORGET_MARKS = text("DELETE FROM outbox_marks WHERE topic = :topic")
 _REPUBLISH = text("UPDATE outbox SET published_at = NULL, attempts = 0, last_error = NULL, next_attempt_at = now() "
                   "WHERE published_at >= :since")
 
@@ -57,6 +76,14 @@ async def republish_since(db: Database, since: datetime) -> int:
     async with db.transaction() as session:  # the commit wakes a relay of this process, if one runs
         result = await session.execute(_REPUBLISH, {"since": since})
     return result.rowcount
+
+
+@dataclass
+class _Sent:
+    ok: list[int]
+    failed: list[int]
+    error: str
+    acked: dict[tuple[str, int], int]  # (topic, partition) -> base offset of the last batch the broker acknowledged
 
 
 @dataclass(frozen=True)
@@ -97,6 +124,9 @@ class OutboxRelay:
         self._started = False
         self._stopping = False
         self._last_purge = 0.0
+        self._log_checked_at = float("-inf")  # the first round checks
+        self._probe: AIOKafkaConsumer | None = None  # asks the broker where each partition's log ends
+        self._admin: AIOKafkaAdminClient | None = None  # … and which partitions it still has
         db.on_commit(self.wake)
 
     @property
@@ -121,6 +151,10 @@ class OutboxRelay:
                 pass
         if self._started and self.producer is not None:
             await self.producer.stop()
+        if self._probe is not None:
+            await self._probe.stop()
+        if self._admin is not None:
+            await self._admin.close()
 
     async def _ensure_producer(self) -> None:
         if not self._started:
@@ -141,12 +175,15 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 await self._ensure_producer()
+                if asyncio.get_running_loop().time() - self._log_checked_at >= self.settings.outbox_log_check_interval_s:
+                    await self.check_broker_log()
                 published = await self.publish_pending()
                 await self._purge_old()
             except asyncio.CancelledError:
                 raise
             except Exception:  # broker unreachable at start, DB hiccup: retry, never die
                 log.warning("outbox relay round failed", exc_info=True)
+                self._log_checked_at = float("-inf")  # the broker may have restarted: check before publishing
                 published = 0
             if published >= self.settings.outbox_batch_size:
                 continue  # a full claim: more is waiting, drain at once
@@ -173,17 +210,62 @@ class OutboxRelay:
             keys = sorted({r.key for r in claimed})
             pending = (await session.execute(_PENDING_OF_KEYS, {"keys": keys, "max_id": max(r.id for r in claimed)})).all()
             ready = _ready_in_key_order(claimed, [(k, i) for k, i in pending])
-            ok, failed, error = await self._send(ready)
-            if ok:
-                await session.execute(_MARK_PUBLISHED, {"ids": ok})
-            if failed:
-                await session.execute(_MARK_FAILED, {"ids": failed, "error": error[:500],
+            sent = await self._send(ready)
+            if sent.ok:
+                await session.execute(_MARK_PUBLISHED, {"ids": sent.ok})
+                places = sorted(sent.acked)
+                await session.execute(_MARK_ACKED, {"topics": [t for t, _ in places], "partitions": [p for _, p in places],
+                                                    "offsets": [sent.acked[place] for place in places]})
+            if sent.failed:
+                await session.execute(_MARK_FAILED, {"ids": sent.failed, "error": sent.error[:500],
                                                      "max_backoff": self.settings.outbox_max_backoff_s})
-        return len(ok)
+        if sent.failed:
+            self._log_checked_at = float("-inf")
+        return len(sent.ok)
 
-    async def _send(self, rows: list[_Row]) -> tuple[list[int], list[int], str]:
+    async def check_broker_log(self) -> list[str]:
+        """The topics whose log at the broker ends below an offset it acknowledged to us: their retained rows are
+        made pending again (published anew by the next rounds). Returns those topics."""
+        async with self.db.transaction(notify=False) as session:
+            marks = (await session.execute(_MARKS)).all()
+        if marks:
+            if self._probe is None:
+                self._probe = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                                               request_timeout_ms=self.settings.kafka_request_timeout_ms,
+                                               enable_auto_commit=False)
+                await self._probe.start()
+            ends = await self._log_ends(self._probe, [TopicPartition(topic, partition) for topic, partition, _ in marks])
+            lost = sorted({topic for topic, partition, acked in marks if ends[TopicPartition(topic, partition)] <= acked})
+        else:
+            lost = []
+        if lost:
+            async with self.db.transaction() as session:  # the commit wakes this relay to publish them
+                for topic in lost:
+                    count = (await session.execute(_REPUBLISH_TOPIC, {"topic": topic})).rowcount
+                    await session.execute(_FORGET_MARKS, {"topic": topic})
+                    LOSSES.labels(topic).inc()
+                    log.error("the broker lost events it had acknowledged; publishing the retained ones again",
+                              extra={"topic": topic, "rows": count})
+            await ensure_topics(self.settings, lost)
+        self._log_checked_at = asyncio.get_running_loop().time()
+        return lost
+
+    async def _log_ends(self, probe: AIOKafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Where each partition's log ends; 0 for a topic or partition the broker no longer has."""
+        if self._admin is None:
+            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                                              request_timeout_ms=self.settings.kafka_request_timeout_ms)
+            await self._admin.start()
+        described = await self._admin.describe_topics(sorted({tp.topic for tp in partitions}))
+        existing = {(topic["topic"], partition["partition"]) for topic in described if topic["error_code"] == 0
+                    for partition in topic["partitions"]}
+        known = [tp for tp in partitions if (tp.topic, tp.partition) in existing]
+        ends = await probe.end_offsets(known) if known else {}
+        return {tp: ends.get(tp, 0) for tp in partitions}
+
+    async def _send(self, rows: list[_Row]) -> _Sent:
         """Publish rows as per-partition batches, in id order within each partition; returns ids that the
-        broker acknowledged, ids that failed, and the last error."""
+        broker acknowledged, ids that failed, the last error, and the last offset acknowledged per partition."""
         assert self.producer is not None
         groups: dict[tuple[str, int], list[_Row]] = defaultdict(list)
         error = ""
@@ -216,6 +298,7 @@ class OutboxRelay:
             places.append((topic, partition))
         results = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
         ok: list[int] = []
+        acked: dict[tuple[str, int], int] = {}
         broken: set[tuple[str, int]] = set()  # partitions with a failed batch: later batches retry too
         for (members, _), result, place in zip(sent, results, places):
             if isinstance(result, BaseException) or place in broken:
@@ -225,6 +308,9 @@ class OutboxRelay:
                     error = f"{type(result).__name__}: {result}"
             else:
                 ok += [r.id for r in members]
+                # The batch's base offset, not its last: Tansu reports a log's end as its last batch's base + 1
+                # (Kafka: its last offset + 1), so only an end at or below a base we were given means a lost log.
+                acked[place] = max(acked.get(place, -1), result.offset)
                 PUBLISHED.labels(members[0].topic).inc(len(members))
         # A key's rows share a partition; after a failed batch the partition's later batches count as failed
         # too, so no row is marked published ahead of an earlier row of its key (re-sends are de-duplicated
@@ -239,7 +325,7 @@ class OutboxRelay:
                 await ensure_topics(self.settings, sorted({r.topic for r in rows}))
             except Exception:
                 log.debug("topic re-creation failed", exc_info=True)
-        return ok, failed, error
+        return _Sent(ok, failed, error, acked)
 
     async def _purge_old(self) -> None:
         now = asyncio.get_running_loop().time()

@@ -50,6 +50,9 @@ class ServiceSettings(TokenVerificationSettings):
     outbox_poll_interval_s: float = 0.5
     outbox_max_backoff_s: float = 30.0
     outbox_retention_hours: int = 72
+    # How often (at most) the relay checks that the broker's log still holds what it acknowledged; it also checks
+    # before publishing after any failure.
+    outbox_log_check_interval_s: float = 1.0
 
     consumer_batch_size: int = 1000  # events applied per transaction at most
     consumer_max_retries: int = 3

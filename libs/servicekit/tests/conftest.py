@@ -9,13 +9,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from servicekit.db import Database
-from servicekit.migrations import create_messaging_tables
+from servicekit.migrations import create_messaging_tables, create_outbox_marks
 from servicekit.settings import ServiceSettings
 
 
 def _create_tables(connection) -> None:
     with Operations.context(MigrationContext.configure(connection)):
         create_messaging_tables()
+        create_outbox_marks()
         Operations(MigrationContext.configure(connection)).execute(
             "CREATE TABLE effects (event_id uuid PRIMARY KEY, subject text NOT NULL)")
 

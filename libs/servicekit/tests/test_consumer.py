@@ -302,3 +302,28 @@ async def test_a_group_positioned_beyond_a_rewound_log_reads_it_again_from_the_s
     finally:
         await again.stop()
     assert await kit.scalar("SELECT count(*) FROM effects") == 2  # the new event applied, the old one not twice
+
+
+async def test_a_healthy_log_written_in_batches_is_not_taken_for_a_rewound_one(kit):
+    """Tansu reports a log's end as its last batch's base offset + 1: after a batch of ten, a group at offset 10
+    is past the reported end (1) but not past the log's true end, and must not re-read."""
+    settings, db = kit
+    topic = f"batched-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(settings, [topic])
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        batch = producer.create_batch()
+        for n in range(10):
+            batch.append(key=b"k", value=_event(n).to_bytes(), timestamp=None, headers=record_headers(TYPE))
+        await (await producer.send_batch(batch, topic, partition=0))
+    finally:
+        await producer.stop()
+    consumer = EventConsumer(name="batched", topics=[topic], handlers={TYPE: _record_effect}, db=db, settings=settings)
+    await consumer._open()
+    try:
+        await _poll_until_seen(consumer, 10)
+        assert await consumer.reread_rewound_partitions(force=True) == []
+        assert await consumer.reread_rewound_partitions(force=True) == []  # the verified end is not read again
+    finally:
+        await consumer._close()

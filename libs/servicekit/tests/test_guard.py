@@ -89,3 +89,17 @@ async def test_the_guard_answers_problems_and_lets_clean_requests_through():
     assert large.status_code == 413 and large.json()["limit"] == 100
     assert fine.json() == {"length": 100}
     assert boom.status_code == 500 and boom.headers["content-type"] == "application/problem+json"
+
+
+def test_a_database_that_went_away_is_unavailable_not_a_conflict():
+    from servicekit.db import is_transient, is_unavailable
+
+    class Recovering(Exception):
+        sqlstate = "57P03"
+
+    reset = RuntimeError("wrapped")
+    reset.__cause__ = ConnectionResetError(104, "Connection reset by peer")
+    assert is_unavailable(Recovering()) and is_unavailable(reset)
+    assert not is_unavailable(FakeUnique()) and not is_transient(Recovering())
+    assert problem_for_database_error(Recovering()).status == 503
+    assert problem_for_database_error(reset).status == 503

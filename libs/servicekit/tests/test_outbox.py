@@ -162,3 +162,45 @@ async def test_under_steady_commits_a_lingering_relay_publishes_several_commits_
         await relay.stop()
     assert sorted(e.data["n"] for e in events) == list(range(6))
     assert relay.publishing_rounds == 2
+
+
+async def test_a_broker_that_lost_acknowledged_events_gets_them_again(kit):
+    """As when Tansu's memory storage restarts: the topic and its records are gone. The relay notices that the
+    broker's log ends below what it acknowledged and publishes every retained row of the topic again."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    settings, db = kit
+    await ensure_topics(settings, [settings.own_topic])
+    for n in range(5):
+        async with db.transaction() as session:
+            await record_event(session, topic=settings.own_topic, event=_event(f"agg-{n}", n))
+    relay = OutboxRelay(db, settings)
+    await relay.start()
+    try:
+        assert len(await _consume(settings, settings.own_topic, 5)) == 5
+        assert await kit.scalar("SELECT count(*) FROM outbox_marks") >= 1
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.delete_topics([settings.own_topic])
+        finally:
+            await admin.close()
+        again = await _consume(settings, settings.own_topic, 5, timeout=30)  # re-published, no operator involved
+    finally:
+        await relay.stop()
+    assert sorted(e.data["n"] for e in again) == [0, 1, 2, 3, 4]
+    assert await kit.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_a_broker_that_kept_its_log_is_left_alone(kit):
+    settings, db = kit
+    await ensure_topics(settings, [settings.own_topic])
+    async with db.transaction() as session:
+        await record_event(session, topic=settings.own_topic, event=_event("agg", 1))
+    relay = OutboxRelay(db, settings)
+    await relay.start()
+    try:
+        await _consume(settings, settings.own_topic, 1)
+        assert await relay.check_broker_log() == []
+    finally:
+        await relay.stop()
