@@ -2,6 +2,7 @@
 to the next wave, the first to accept fetches the AED (locked to them) and the others go straight to the
 patient, pending alerts are cancelled once enough accepted, the exact address is for those who accepted,
 120 receives every step in order — also after being down for a while — and closes the incident."""
+import json
 import random
 import uuid
 from datetime import date, timedelta
@@ -31,7 +32,7 @@ async def _fake_120(stack, path: str, **kwargs):
         return (await client.request(kwargs.pop("method", "GET"), path, **kwargs)).json()
 
 
-async def test_waves_fetcher_and_direct_responders_and_120_follows_every_step(stack, gateway, helpers):
+async def test_waves_fetcher_and_direct_responders_and_120_follows_every_step(stack, gateway, helpers, sql):
     spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
     admin = await scenario.staff(gateway, "admin")
     device = await gateway.post("/api/v1/aeds", headers=admin, json={
@@ -53,6 +54,9 @@ async def test_waves_fetcher_and_direct_responders_and_120_follows_every_step(st
     first_wave = {a["responder_id"] for a in opened.json()["alerts"]}
     assert first_wave == {p.person_id for p in team[:3]}  # the three nearest
     assert all("lat" not in a and "lon" not in a for a in opened.json()["alerts"])  # positions never shown
+    event = await sql["aed"].scalar("SELECT payload FROM outbox WHERE key = :i AND event_type = "
+                                    "'timebank.aed.incident.opened'", i=incident)
+    assert json.loads(event)["data"]["responders_nearby"] >= len(team)  # counted, not a constant
 
     alerted = (await gateway.get("/api/v1/responders/me/alerts", headers=team[0].headers)).json()[0]
     assert alerted["incident_id"] == incident and "address" not in alerted and alerted["approximate_position"]

@@ -156,3 +156,18 @@ async def test_an_officer_checks_a_declared_residence_and_a_refusal_withdraws_th
     refused = await gateway.post(path, headers=haidian, json={"confirmed": False, "note": "户籍已迁出"})
     assert refused.json()["permanent_resident"] is False
     assert (await gateway.get("/api/v1/me", headers=bearer(person))).json()["roles"] == ["elder"]
+
+
+async def test_me_shows_the_district_of_residence_once_declared(gateway, helpers):
+    person = await helpers.login(gateway)
+    assert (await gateway.get("/api/v1/me", headers=bearer(person))).json()["district"] is None
+    await gateway.put("/api/v1/me/residence", headers=bearer(person), json={"district": "110105", "permanent_resident": True})
+    assert (await gateway.get("/api/v1/me", headers=bearer(person))).json()["district"] == "110105"
+
+
+async def test_a_missing_role_says_which_and_that_a_refresh_picks_up_a_new_grant(gateway, helpers):
+    person = await helpers.login(gateway)
+    refused = await gateway.post("/api/v1/people", headers={**bearer(person), "Accept-Language": "en"}, json={
+        "name": "王芳", "id_number": resident_number("19500101"), "district": "110108"})
+    assert refused.status_code == 403
+    assert refused.json()["required_roles"] == ["institution_operator"] and "refresh" in refused.json()["detail"]

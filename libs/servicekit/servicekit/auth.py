@@ -181,7 +181,10 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.has_role(*roles):
-            raise Forbidden("您的角色无权执行此操作", f"Requires one of the roles: {', '.join(roles)}")
+            # Roles travel in the access token: one granted since it was issued counts after a refresh.
+            raise Forbidden("您的角色无权执行此操作。如刚获得所需角色，请刷新登录凭证（POST /api/v1/auth/refresh）后重试",
+                            f"Requires one of the roles: {', '.join(roles)}. If you were granted one since you signed "
+                            "in, refresh your token (POST /api/v1/auth/refresh) and retry", required_roles=list(roles))
         return principal
     return dependency
 

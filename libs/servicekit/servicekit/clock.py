@@ -1,6 +1,10 @@
 """The time a service acts on. In production it is the system clock. Tests move time forward (a booked
 window starting, a sign-out two hours later) through a file named by `<SERVICE>_CLOCK_FILE` holding a
-number of seconds to add, so the running services never have to wait for real time to pass."""
+number of seconds to add, so the running services never have to wait for real time to pass.
+
+Every domain time comes from `now()`: when a sanction was applied, when a certificate lapses, when a gift was
+made. Only security timers — token and refresh-token expiry, signing-key rotation, lock-out after wrong
+passwords — use `real_now()`: moving a test's clock must not make a token outlive its real lifetime."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -34,3 +38,8 @@ def configure(offset_file: str | None) -> None:
 
 def now() -> datetime:
     return _clock.now()
+
+
+def real_now() -> datetime:
+    """The system clock, for security timers only (see above)."""
+    return datetime.now(UTC)

@@ -5,7 +5,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -15,6 +15,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit import clock
 from servicekit.context import child_traceparent, traceparent_var
 from servicekit.ids import new_id
 
@@ -31,7 +32,7 @@ class CloudEvent(BaseModel):
     source: str
     type: str
     specversion: str = "1.0"
-    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    time: datetime = Field(default_factory=clock.now)  # when it happened, on the service's clock
     subject: str
     dataschema: str
     datacontenttype: str = "application/json"

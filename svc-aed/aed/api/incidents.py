@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from servicekit import clock, geo
+from servicekit import clock
 from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, UnprocessableInput

@@ -51,6 +51,25 @@ LIMIT :limit
 """)
 
 
+_RESPONDERS_NEARBY = text("""
+SELECT count(*)
+FROM duty d JOIN responders r ON r.person_id = d.person_id
+WHERE earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(d.lat, d.lon)
+  AND earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(d.lat, d.lon)) <= :radius
+  AND d.updated_at >= :fresh_since
+  AND r.active AND (r.valid_until IS NULL OR r.valid_until > :now)
+  AND CAST(d.person_id AS text) <> :reporter
+""")
+
+
+async def count_responders_nearby(session: AsyncSession, *, incident: dict, radius_m: int, fresh_since: datetime,
+                                  now: datetime) -> int:
+    """On-duty responders with a valid certificate and a fresh position within the radius (the reporter aside)."""
+    return (await session.execute(_RESPONDERS_NEARBY, {
+        "lat": incident["lat"], "lon": incident["lon"], "radius": radius_m, "fresh_since": fresh_since, "now": now,
+        "reporter": incident["reported_by"]})).scalar_one()
+
+
 async def nearest_responders(session: AsyncSession, *, incident: dict, radius_m: int, fresh_since: datetime,
                              now: datetime, limit: int) -> list[dict]:
     """On-duty responders with a valid certificate and a fresh position, nearest first, not alerted yet."""

@@ -56,9 +56,11 @@ async def open_incident(session: AsyncSession, who: Principal, *, point: geo.Poi
                 "needed": settings.responders_needed, "wave": 0, "next_wave_at": now, "opened_at": now}
     await repo.insert_incident(session, incident)
     aeds = await _usable_aeds(session, incident, settings, now)
+    responders = await repo.count_responders_nearby(session, incident=incident, radius_m=settings.incident_radius_m,
+                                                    fresh_since=now - timedelta(seconds=settings.duty_ttl_s), now=now)
     await record_event(session, topic=Topic.AED, event=build_event(source="aed", data=IncidentOpened(
         incident_id=incident["id"], source=source, reported_by=who.id, aeds_nearby=len(aeds),
-        responders_nearby=0, opened_at=now), subject=str(incident["id"]), actor=who.id))
+        responders_nearby=responders, opened_at=now), subject=str(incident["id"]), actor=who.id))
     if settings.dispatch_webhook_url:
         await dispatch_repo.queue(session, incident["id"], [{
             "kind": "opened", "incident_id": str(incident["id"]), "position": {"lat": point.lat, "lon": point.lon},

@@ -11,7 +11,7 @@ from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.errors import Forbidden
 from identity.api.deps import Session
 from identity.api.schemas import MeResponse, RealNameRequest, RealNameResponse
-from identity.domain import contact, real_name, roles
+from identity.domain import contact, real_name, residence, roles
 
 router = APIRouter(tags=["people"])
 
@@ -24,14 +24,15 @@ class UnmaskedRealNameResponse(BaseModel):
 
 @router.get("/api/v1/me", response_model=MeResponse, summary="The caller's profile, roles and verification state")
 async def me(principal: CurrentPrincipal, session: Session) -> MeResponse:
-    verification, held_roles = None, sorted(principal.roles)
+    verification, held_roles, district = None, sorted(principal.roles), principal.district
     if principal.kind == "person" or principal.acting_for:
         verification = await real_name.verification_of(session, uuid.UUID(principal.subject))
-        if principal.kind == "person":  # current grants, not the (up to 15 min old) token's copy
+        if principal.kind == "person":  # current grants and residence, not the (up to 15 min old) token's copy
             held_roles = list(await roles.live_roles(session, uuid.UUID(principal.subject)))
+            district = await residence.district_of(session, uuid.UUID(principal.subject))
     phone = await contact.masked_phone(session, uuid.UUID(principal.subject)) if principal.kind == "person" else None
     return MeResponse(id=principal.id, kind=principal.kind, roles=held_roles,
-                      district=principal.district, acting_for=principal.acting_for, phone_masked=phone,
+                      district=district, acting_for=principal.acting_for, phone_masked=phone,
                       real_name=RealNameResponse.model_validate(verification, from_attributes=True) if verification else None)
 
 

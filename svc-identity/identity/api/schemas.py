@@ -45,7 +45,7 @@ class MeResponse(BaseModel):
     id: str
     kind: str
     roles: list[str]
-    district: str | None
+    district: str | None = Field(description="a person's declared district of residence; a staff member's district")
     acting_for: str | None
     phone_masked: str | None = None
     real_name: RealNameResponse | None = Field(None, description="Absent until real-name verification")

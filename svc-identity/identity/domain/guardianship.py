@@ -4,11 +4,11 @@ lets the minor hold the volunteer role (they serve accompanied by the guardian).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import GuardianshipConfirmed, GuardianshipRevoked
+from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
 from identity.db import repository
@@ -46,7 +46,7 @@ async def confirm(session: AsyncSession, *, guardianship_id: uuid.UUID, by: Prin
         raise UnprocessableInput("工作人员确认须填写证明材料编号", "Staff confirmation needs a document reference")
     if record.status != "pending":
         raise Conflict("该登记已处理", f"The guardianship is {record.status}")
-    record.status, record.confirmed_at, record.confirmed_by = "confirmed", datetime.now(UTC), by.id
+    record.status, record.confirmed_at, record.confirmed_by = "confirmed", clock.now(), by.id
     record.document_ref = document_ref if as_staff else None
     await publish(session, GuardianshipConfirmed(
         guardianship_id=record.id, guardian_id=record.guardian_id, minor_id=record.minor_id, confirmed_by=by.id,
@@ -63,7 +63,7 @@ async def revoke(session: AsyncSession, *, guardianship_id: uuid.UUID, by: Princ
     if record.status == "revoked":
         return record
     was_confirmed = record.status == "confirmed"
-    record.status, record.revoked_at, record.revoked_by, record.revoke_reason = "revoked", datetime.now(UTC), by.id, reason
+    record.status, record.revoked_at, record.revoked_by, record.revoke_reason = "revoked", clock.now(), by.id, reason
     if was_confirmed:
         await publish(session, GuardianshipRevoked(
             guardianship_id=record.id, guardian_id=record.guardian_id, minor_id=record.minor_id, revoked_by=by.id,

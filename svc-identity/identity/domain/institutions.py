@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, UnprocessableInput
 from identity.db.models import Institution, StaffUser
@@ -27,7 +27,7 @@ async def register(session: AsyncSession, *, officer: Principal, name: str, subd
     if exists.scalar_one_or_none() is not None:
         raise Conflict("本区已有同名机构", "An institution of that name exists in the district")
     institution = Institution(name=name, district=officer.district, subdistrict=subdistrict,
-                              confirmation_ref=confirmation_ref, confirmed_by=officer.id, confirmed_at=datetime.now(UTC))
+                              confirmation_ref=confirmation_ref, confirmed_by=officer.id, confirmed_at=clock.now())
     session.add(institution)
     await session.flush()
     return institution
@@ -61,4 +61,4 @@ async def check_operator_standing(session: AsyncSession, staff: StaffUser) -> No
 async def set_listed(session: AsyncSession, institution_id: uuid.UUID | None, listed: bool) -> None:
     institution = await session.get(Institution, institution_id, with_for_update=True) if institution_id else None
     if institution is not None:
-        institution.listed_at = datetime.now(UTC) if listed else None
+        institution.listed_at = clock.now() if listed else None

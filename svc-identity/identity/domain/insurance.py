@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import InsuranceRecorded
+from servicekit import clock
 from servicekit.errors import NotFound, UnprocessableInput
 from identity.db import repository
 from identity.domain.publish import publish
@@ -33,7 +34,7 @@ async def record_insurance(session: AsyncSession, *, person_id: uuid.UUID, repor
         raise UnprocessableInput("保险有效期结束日期早于开始日期", "valid_until is before valid_from", field="valid_until")
     if await repository.person(session, person_id) is None:
         raise NotFound("用户不存在", "No such person")
-    now = datetime.now(UTC)
+    now = clock.now()
     state = await session.get(VolunteerInsurance, person_id, with_for_update=True)
     entry = {**{k: (v.isoformat() if isinstance(v, date) else v) for k, v in report.__dict__.items()},
              "recorded_by": partner, "recorded_at": now.isoformat()}

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.db import repository
+from identity.db import repository  # signing keys live on the real clock: a security timer (servicekit.clock)
 from identity.db.models import SigningKey
 from identity.settings import IdentitySettings
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import KinshipConfirmed, KinshipRevoked
+from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
 from identity.db import repository
@@ -70,7 +70,7 @@ async def confirm(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, d
         raise UnprocessableInput("工作人员确认须填写证明材料编号", "Staff confirmation needs a document reference")
     if link.status != "pending":
         raise Conflict("该登记已处理", f"The link is {link.status}")
-    link.status, link.confirmed_at, link.confirmed_by = "confirmed", datetime.now(UTC), by.id
+    link.status, link.confirmed_at, link.confirmed_by = "confirmed", clock.now(), by.id
     link.document_ref = document_ref if as_staff else None
     data = KinshipConfirmed(link_id=link.id, person_id=link.claimant_id, relative_id=link.relative_id,
                             relation=link.relation, confirmed_by=by.id, document_ref=link.document_ref,
@@ -87,7 +87,7 @@ async def revoke(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, re
     if link.status == "revoked":
         return link  # already revoked: a retry changes nothing
     was_confirmed = link.status == "confirmed"
-    link.status, link.revoked_at, link.revoked_by, link.revoke_reason = "revoked", datetime.now(UTC), by.id, reason
+    link.status, link.revoked_at, link.revoked_by, link.revoke_reason = "revoked", clock.now(), by.id, reason
     if was_confirmed:  # a pending claim never granted anything, so nobody needs to hear it ended
         data = KinshipRevoked(link_id=link.id, person_id=link.claimant_id, relative_id=link.relative_id,
                               revoked_by=by.id, reason=reason, revoked_at=link.revoked_at)

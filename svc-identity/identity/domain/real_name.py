@@ -5,12 +5,13 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import PersonalDataAccessed, PersonVerified
+from servicekit import clock
 from servicekit.errors import Conflict, NotFound
 from identity.db import repository
 from identity.domain.publish import publish
@@ -41,7 +42,7 @@ class Verification:
 
 
 def beijing_today() -> date:
-    return datetime.now(BEIJING).date()
+    return clock.now().astimezone(BEIJING).date()
 
 
 def age_on(record: RealName, day: date) -> int:
@@ -80,7 +81,7 @@ async def verify_real_name(session: AsyncSession, cipher: PersonalDataCipher, *,
     record = RealName(person_id=person_id, key_id=sealed_number.key_id, name_encrypted=sealed_name.blob,
                       id_number_encrypted=sealed_number.blob, id_number_lookup=lookup, name_masked=mask_name(name),
                       id_number_masked=resident.masked, turns_18_on=resident.turns(18), turns_60_on=resident.turns(60),
-                      verified_at=datetime.now(UTC))
+                      verified_at=clock.now())
     session.add(record)
     await session.flush()
     data = PersonVerified(person_id=person_id, verified_at=record.verified_at, turns_18_on=record.turns_18_on,
@@ -92,7 +93,7 @@ async def verify_real_name(session: AsyncSession, cipher: PersonalDataCipher, *,
 
 async def verification_of(session: AsyncSession, person_id: uuid.UUID) -> Verification | None:
     record = await repository.real_name(session, person_id)
-    return _view(record, datetime.now(BEIJING).date()) if record else None
+    return _view(record, clock.now().astimezone(BEIJING).date()) if record else None
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ async def read_unmasked(session: AsyncSession, cipher: PersonalDataCipher, *, pe
         name=cipher.open(Sealed(record.key_id, record.name_encrypted), purpose="name", owner=owner),
         id_number=cipher.open(Sealed(record.key_id, record.id_number_encrypted), purpose="id_number", owner=owner))
     data = PersonalDataAccessed(person_id=person_id, accessed_by=reader, accessor_roles=sorted(reader_roles),
-                                fields=["name", "id_number"], purpose=purpose, accessed_at=datetime.now(UTC))
+                                fields=["name", "id_number"], purpose=purpose, accessed_at=clock.now())
     await publish(session, data, subject=owner, actor=reader)
     log.info("personal data read", extra={"person_id": owner, "reader": reader, "purpose": purpose})
     return result

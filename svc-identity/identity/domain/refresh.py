@@ -10,10 +10,11 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit import clock
 from servicekit.db import Database
 from servicekit.errors import Problem
 from identity.db import repository
@@ -52,7 +53,7 @@ async def start_family(session: AsyncSession, settings: IdentitySettings, *, sub
                        family_id: uuid.UUID | None = None) -> tuple[str, int]:
     token = secrets.token_urlsafe(32)
     session.add(RefreshToken(family_id=family_id or uuid.uuid4(), subject=subject, kind=kind, token_hash=_hash(token),
-                             expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_s)))
+                             expires_at=clock.real_now() + timedelta(seconds=settings.refresh_token_ttl_s)))
     await session.flush()
     return token, settings.refresh_token_ttl_s
 
@@ -84,7 +85,7 @@ async def _claims_for(session: AsyncSession, record: RefreshToken) -> AccessClai
 async def rotate(session: AsyncSession, db: Database, settings: IdentitySettings, *, refresh_token: str) -> TokenPair:
     token_hash = _hash(refresh_token)
     record = await repository.refresh_token(session, token_hash)
-    now = datetime.now(UTC)
+    now = clock.real_now()
     if record is None or record.revoked_at is not None or record.expires_at <= now:
         raise RefreshRejected()
     if record.used_at is not None:

@@ -4,12 +4,12 @@ only for residents of their district, and the ledger groups its liability by it.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.districts import DISTRICTS
 from contracts.identity import ResidenceDeclared
+from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
 from identity.db import repository
@@ -25,7 +25,7 @@ async def declare_residence(session: AsyncSession, *, person_id: uuid.UUID, dist
     person = await repository.person(session, person_id, lock=True)
     if person is None:
         raise NotFound("用户不存在", "No such person")
-    now = datetime.now(UTC)
+    now = clock.now()
     person.residence_district, person.permanent_resident = district, permanent_resident
     person.residence_declared_by, person.residence_declared_at = actor, now
     data = ResidenceDeclared(person_id=person_id, district=district, permanent_resident=permanent_resident,
@@ -44,7 +44,7 @@ async def check_residence(session: AsyncSession, *, person_id: uuid.UUID, office
         raise NotFound("用户不存在", "No such person")
     if person.residence_district is None or person.residence_district != officer.district:
         raise Forbidden("只能核查本区居民的居住登记", "Officers check residents of their own district only")
-    now = datetime.now(UTC)
+    now = clock.now()
     person.residence_checked_by, person.residence_checked_at, person.residence_check_note = officer.id, now, note
     if not confirmed and person.permanent_resident:
         person.permanent_resident = False
@@ -53,3 +53,9 @@ async def check_residence(session: AsyncSession, *, person_id: uuid.UUID, office
         await publish(session, data, subject=person_id, actor=officer.id)
         await roles.refresh_roles(session, person_id, actor=officer.id, why=f"常住居民登记未通过核查：{note}")
     return person
+
+
+async def district_of(session: AsyncSession, person_id: uuid.UUID) -> str | None:
+    """The district the person declared as their residence, if any."""
+    person = await repository.person(session, person_id)
+    return person.residence_district if person else None

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import RoleGranted, RoleRevoked
+from servicekit import clock
 from servicekit.db import Database
 from identity.db import repository
 from identity.domain.publish import publish
@@ -65,7 +66,7 @@ async def eligible_roles(session: AsyncSession, person_id: uuid.UUID, now: datet
 async def refresh_roles(session: AsyncSession, person_id: uuid.UUID, *, actor: str, now: datetime | None = None,
                         why: str | None = None) -> list[str]:
     """Bring the person's grants in line with their facts; returns the live roles."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     eligible = await eligible_roles(session, person_id, now)
     live = {grant.role: grant for grant in await repository.live_role_grants(session, person_id, lock=True)}
     for role, basis in eligible.items():
@@ -87,7 +88,7 @@ async def refresh_roles(session: AsyncSession, person_id: uuid.UUID, *, actor: s
 
 async def lapse_expired_roles(db: Database, *, now: datetime | None = None) -> int:
     """Revoke every grant whose expiry has passed (responders whose certificate expired)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     async with db.transaction() as session:
         due = await repository.expired_role_grants(session, now)
         for grant in due:
@@ -104,6 +105,6 @@ async def _revoke(session: AsyncSession, grant: RoleGrant, *, actor: str, reason
 
 async def live_roles(session: AsyncSession, person_id: uuid.UUID) -> tuple[str, ...]:
     """What goes into the person's access token."""
-    now = datetime.now(UTC)
+    now = clock.now()
     return tuple(sorted(g.role for g in await repository.live_role_grants(session, person_id)
                         if g.expires_at is None or g.expires_at > now))

@@ -4,12 +4,12 @@ revoked and not granted again while the sanction stands), or an institution goes
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
 from contracts.identity import SanctionLifted
+from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import NotFound
 from identity.db import repository
@@ -40,7 +40,7 @@ async def lift_sanction(session: AsyncSession, *, sanction_id: uuid.UUID, audito
         raise NotFound("处罚记录不存在", "No such sanction")
     if record.lifted_at is not None:
         return record  # already lifted: a retry changes nothing
-    record.lifted_at, record.lifted_by, record.lift_reason = datetime.now(UTC), auditor.id, reason
+    record.lifted_at, record.lifted_by, record.lift_reason = clock.now(), auditor.id, reason
     await session.flush()
     data = SanctionLifted(sanction_id=record.id, kind=record.kind, person_id=record.person_id,
                           institution_id=record.institution_id, lifted_by=auditor.id, reason=reason,

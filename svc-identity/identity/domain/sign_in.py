@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import PersonRegistered
+from servicekit import clock
 from servicekit.errors import Problem
 from servicekit.db import Database
 from identity.db import repository
@@ -62,7 +63,7 @@ async def register_person(session: AsyncSession, *, channel: str, registered_by:
     person = Person(id=uuid.uuid4(), registered_via=channel)
     session.add(person)
     await session.flush()
-    data = PersonRegistered(person_id=person.id, channel=channel, registered_at=datetime.now(UTC),
+    data = PersonRegistered(person_id=person.id, channel=channel, registered_at=clock.now(),
                             registered_by=registered_by)
     await publish(session, data, subject=person.id, actor=str(registered_by or person.id))
     return person
@@ -90,7 +91,7 @@ async def wechat_login(session: AsyncSession, settings: IdentitySettings, wechat
 async def staff_password_grant(session: AsyncSession, db: Database, settings: IdentitySettings, *, username: str,
                                password: str) -> TokenPair:
     staff = await repository.staff_by_username(session, username)
-    if staff is not None and staff.locked_until is not None and staff.locked_until > datetime.now(UTC):
+    if staff is not None and staff.locked_until is not None and staff.locked_until > clock.real_now():
         raise AccountLocked(staff.locked_until)  # checked before the password: a lock cannot be guessed past
     if not verify_secret(staff.password_hash if staff else None, password) or staff is None or staff.disabled:
         if staff is not None:

@@ -3,11 +3,12 @@ live in their own district. Every change is kept with who made it and why, and p
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import SpecialGroupsSet
+from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
 from identity.db import repository
@@ -44,7 +45,7 @@ async def set_special_groups(session: AsyncSession, *, person_id: uuid.UUID, off
         raise UnprocessableInput("只有已实名认证、年满60周岁的老人可以认定为特殊老年群体",
                                  "Only verified elders aged 60 or over can be special elders")
     change = SpecialGroupChange(person_id=person_id, district=officer.district, categories=sorted(set(categories)),
-                                note=note, reason=reason, set_by=officer.id, set_at=datetime.now(UTC))
+                                note=note, reason=reason, set_by=officer.id, set_at=clock.now())
     session.add(change)
     await session.flush()
     data = SpecialGroupsSet(person_id=person_id, district=change.district, categories=change.categories, note=note,

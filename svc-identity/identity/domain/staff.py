@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit import clock
 from servicekit.errors import Conflict, UnprocessableInput
 from identity.db import repository
 from identity.db.models import Institution, PartnerClient, StaffUser
@@ -88,7 +88,7 @@ async def seed_demo(session: AsyncSession) -> list[str]:
     if await session.get(Institution, DEMO_INSTITUTION_ID) is None:
         session.add(Institution(id=DEMO_INSTITUTION_ID, name="朝阳区示范养老服务驿站", district="110105",
                                 subdistrict="朝外街道", confirmation_ref="朝外街道-确认-2026-001",
-                                confirmed_by="seed-demo", confirmed_at=datetime.now(UTC)))
+                                confirmed_by="seed-demo", confirmed_at=clock.now()))
         await session.flush()
     for person in demo_staff():
         if await repository.staff_by_username(session, person["username"]) is None:

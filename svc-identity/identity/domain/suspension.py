@@ -4,11 +4,11 @@ reinstated. Access tokens already issued are short-lived (IDENTITY_ACCESS_TOKEN_
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import AccountReinstated, AccountSuspended
+from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound
 from identity.db import repository
@@ -21,7 +21,7 @@ async def suspend(session: AsyncSession, *, kind: str, subject_id: uuid.UUID, by
     account = await _locked(session, kind, subject_id)
     if kind == "staff" and str(subject_id) == by.id:
         raise Forbidden("不能停用自己的账户", "Staff cannot suspend themselves")
-    now = datetime.now(UTC)
+    now = clock.now()
     if kind == "person":
         if account.suspended_at is not None:
             return 0
@@ -47,7 +47,7 @@ async def reinstate(session: AsyncSession, *, kind: str, subject_id: uuid.UUID, 
             return
         account.disabled, account.disabled_by, account.disabled_reason = False, None, None
     await publish(session, AccountReinstated(subject_id=subject_id, kind=kind, reinstated_by=by.id, reason=reason,
-                                             reinstated_at=datetime.now(UTC)), subject=subject_id, actor=by.id)
+                                             reinstated_at=clock.now()), subject=subject_id, actor=by.id)
 
 
 async def _locked(session: AsyncSession, kind: str, subject_id: uuid.UUID) -> Person | StaffUser:

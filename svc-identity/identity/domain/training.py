@@ -3,10 +3,11 @@ certificate and its expiry), which may make the person a volunteer or a responde
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit import clock
 from servicekit.errors import NotFound, UnprocessableInput
 from identity.db import repository
 from identity.db.models import Training
@@ -26,7 +27,7 @@ async def record_training(session: AsyncSession, *, person_id: uuid.UUID, kind: 
                                  "expiry after the completion date", field="certificate_expires_on")
     training = Training(person_id=person_id, kind=kind, completed_on=completed_on, certificate_number=certificate_number,
                         certificate_expires_on=certificate_expires_on if kind == "first_aid" else None,
-                        recorded_by=recorded_by, recorded_at=datetime.now(UTC))
+                        recorded_by=recorded_by, recorded_at=clock.now())
     session.add(training)
     await session.flush()
     live = await roles.refresh_roles(session, person_id, actor=recorded_by)
