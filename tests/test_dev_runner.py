@@ -16,8 +16,10 @@ from devstack.postgres import free_port, port_is_free
 
 
 def _free_base() -> int:
+    """Below the kernel's ephemeral range (from 32768), where an outgoing connection could take a port between
+    this check and the child's bind (devstack.postgres.free_port)."""
     for _ in range(50):
-        base = random.randrange(20000, 40000)
+        base = random.randrange(20000, 32000 - 92)
         if all(port_is_free(base + offset) for offset in (0, 1, 2, 3, 4, 5, 90, 91, 92)):
             return base
     raise RuntimeError("no free port range")

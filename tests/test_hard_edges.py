@@ -108,3 +108,20 @@ async def test_a_body_over_the_limit_is_413(gateway):
     response = await gateway.post("/api/v1/auth/wechat-login", content=b"x" * (10 * 1024 * 1024 + 1),
                                   headers={"content-type": "application/json"})
     _is_problem(response, 413)
+
+
+async def test_a_retried_sos_raises_one_incident_and_another_body_with_the_key_is_409(gateway, helpers, sql):
+    person = await helpers.login(gateway)
+    key = {"Authorization": f"Bearer {person['access_token']}", "Idempotency-Key": f"sos-{uuid.uuid4()}"}
+    sos = {"position": {"lat": 39.95, "lon": 116.35}, "note": "老人倒地"}
+    first = await gateway.post("/api/v1/incidents", json=sos, headers=key)
+    retries = await asyncio.gather(*(gateway.post("/api/v1/incidents", json=sos, headers=key) for _ in range(3)))
+    assert first.status_code == 201
+    assert {r.json()["id"] for r in retries} == {first.json()["id"]}
+    assert all(r.headers.get("idempotent-replayed") == "true" for r in retries)
+    assert await sql["aed"].scalar("SELECT count(*) FROM incidents WHERE reported_by = :p", p=person["person_id"]) == 1
+    other = await gateway.post("/api/v1/incidents", json={**sos, "note": "另一处"}, headers=key)
+    assert _is_problem(other, 409)["type"].endswith("/idempotency-key-reused")
+    again = await gateway.post("/api/v1/incidents", json=sos,
+                               headers={"Authorization": key["Authorization"], "Idempotency-Key": f"sos-{uuid.uuid4()}"})
+    assert again.status_code == 201 and again.json()["id"] != first.json()["id"]  # a new key is a new SOS

@@ -285,3 +285,17 @@ async def test_bad_requests_are_refused_and_store_nothing(stack, gateway, helper
     wrong_category = _body(start, end, category="legal_aid")
     assert (await gateway.post("/api/v1/requests", headers=elder.headers, json=wrong_category)).status_code == 422
     assert await sql["matching"].scalar("SELECT count(*) FROM requests") == before
+
+
+async def test_a_retried_publish_creates_one_request_and_another_body_with_the_key_is_409(stack, gateway, sql):
+    elder = await scenario.elder_with_coins(gateway, 600)
+    start, end = _window()
+    headers = {**elder.headers, "Idempotency-Key": f"publish-{uuid.uuid4()}"}
+    first = await gateway.post("/api/v1/requests", headers=headers, json=_body(start, end))
+    retry = await gateway.post("/api/v1/requests", headers=headers, json=_body(start, end))
+    assert first.status_code == 201 and retry.status_code == 201
+    assert retry.json()["id"] == first.json()["id"] and retry.headers["idempotent-replayed"] == "true"
+    assert await sql["matching"].scalar("SELECT count(*) FROM requests WHERE elder_id = :e",
+                                        e=elder.person_id) == 1
+    other = await gateway.post("/api/v1/requests", headers=headers, json=_body(start, end, notes="另一个需求"))
+    assert other.status_code == 409 and other.json()["type"].endswith("/idempotency-key-reused")

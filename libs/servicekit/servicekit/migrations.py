@@ -84,6 +84,15 @@ def create_outbox_marks() -> None:
                "acked_offset bigint NOT NULL, PRIMARY KEY (topic, partition))")
 
 
+def create_idempotency_keys() -> None:
+    """Keys of creates a client may retry (servicekit.idempotency): the first answer, kept with the change."""
+    from alembic import op
+
+    op.execute("CREATE TABLE idempotency_keys (caller text NOT NULL, key text NOT NULL, fingerprint bytea NOT NULL, "
+               "status integer, response text, created_at timestamptz NOT NULL DEFAULT now(), "
+               "PRIMARY KEY (caller, key))")
+
+
 def drop_messaging_tables() -> None:
     from alembic import op
 

@@ -5,9 +5,11 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from servicekit import clock
+from servicekit import clock, idempotency
+from servicekit.idempotency import OptionalIdempotencyKey
 from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, UnprocessableInput
@@ -96,12 +98,20 @@ async def my_alerts(me: Person, session: DbSession) -> list[dict]:
     return await incidents.my_alerts(session, uuid.UUID(me.id), limit=20)
 
 
-@router.post("/api/v1/incidents", status_code=201, summary="SOS at a position (anyone signed in, or 120)")
-async def sos(body: SosIn, who: Reporter, session: DbSession, request: Request) -> dict:
+@router.post("/api/v1/incidents", status_code=201, response_model=dict, summary="SOS at a position (anyone signed in, or 120)")
+async def sos(body: SosIn, who: Reporter, session: DbSession, request: Request,
+              idempotency_key: OptionalIdempotencyKey = None) -> dict | JSONResponse:
+    # A phone retrying an SOS over a bad network must not raise a second incident (and a second wave of alerts).
+    held = await idempotency.claim(session, caller=who.id, key=idempotency_key, request=body.model_dump(mode="json"))
+    if isinstance(held, JSONResponse):
+        return held
     point = body.position.wgs84()
     incident_id = await incidents.open_incident(session, who, point=point, address=body.address, note=body.note,
                                                 dispatch_ref=body.dispatch_ref, settings=_settings(request), now=clock.now())
-    return await incidents.view(session, who, incident_id)
+    answer = await incidents.view(session, who, incident_id)
+    if held is not None:
+        await held.answer(session, 201, answer)
+    return answer
 
 
 @router.get("/api/v1/incidents/{incident_id}", summary="State, alerts and assignments (caller, 120, staff); "

@@ -5,12 +5,14 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
 from contracts.districts import District
-from servicekit import clock, geo
+from servicekit import clock, geo, idempotency
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, UnprocessableInput
+from servicekit.idempotency import OptionalIdempotencyKey
 from matching.api.deps import PeopleAndStaff, PersonOrOperator, Reviewer, cipher_of, settings_of
 from matching.api.schemas import (AttendanceBody, AttendanceOut, BookingOut, CancelBody, NearbyRequest,
                                   NewRequestBody, PositionOut, RatingBody, RatingOut, RequestOut, ReviewBody)
@@ -23,14 +25,22 @@ router = APIRouter(tags=["requests"])
 
 @router.post("/api/v1/requests", status_code=201, response_model=RequestOut,
              summary="Publish a need (elder, or an institution operator acting for one); coins are held next")
-async def publish(body: NewRequestBody, principal: PersonOrOperator, session: DbSession, request: Request) -> RequestOut:
+async def publish(body: NewRequestBody, principal: PersonOrOperator, session: DbSession, request: Request,
+                  idempotency_key: OptionalIdempotencyKey = None) -> RequestOut | JSONResponse:
+    held = await idempotency.claim(session, caller=principal.id, key=idempotency_key,
+                                   request={"acting_for": principal.acting_for, **body.model_dump(mode="json")})
+    if isinstance(held, JSONResponse):
+        return held  # a retry: the first answer
     new = requests.NewRequest(
         category=body.category, item_id=body.item_id, lat=body.position.lat, lon=body.position.lon,
         coord_system=body.position.coord_system, address=body.address.strip(), district=body.district,
         starts_at=body.starts_at, ends_at=body.ends_at, notes=body.notes, volunteers_needed=body.volunteers_needed)
     created = await requests.publish_request(session, principal, new, settings=settings_of(request),
                                              cipher=cipher_of(request), now=clock.now())
-    return RequestOut.of(created, address=new.address)
+    answer = RequestOut.of(created, address=new.address)
+    if held is not None:
+        await held.answer(session, 201, answer.model_dump(mode="json"))
+    return answer
 
 
 @router.get("/api/v1/requests", response_model=list[NearbyRequest] | list[RequestOut],
