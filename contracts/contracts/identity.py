@@ -25,8 +25,8 @@ class PersonRegistered(EventData):
         return cls(person_id=uuid.UUID(int=1), channel="wechat", registered_at=datetime(2026, 11, 30, tzinfo=UTC))
 
 
-class PersonVerified(EventData):
-    """Real-name verification succeeded. Carries derived facts only: never the number or the birth date."""
+class PersonVerifiedV1(EventData):
+    """Version 1, no longer produced: its dates disclosed the birth date. Read only for events still in flight."""
 
     TYPE = "timebank.identity.person.verified"
     VERSION = 1
@@ -37,9 +37,54 @@ class PersonVerified(EventData):
     turns_60_on: date
 
     @classmethod
-    def example(cls) -> "PersonVerified":
+    def example(cls) -> "PersonVerifiedV1":
         return cls(person_id=uuid.UUID(int=1), verified_at=datetime(2026, 11, 30, tzinfo=UTC),
                    turns_18_on=date(1968, 1, 1), turns_60_on=date(2010, 1, 1))
+
+
+class PersonVerified(EventData):
+    """Real-name verification succeeded. Carries the facts other services need as they stand now, never the
+    number, the birth date or a date it follows from; a fact that becomes true later is its own event
+    (PersonCameOfAge, PersonReachedRedemptionAge)."""
+
+    TYPE = "timebank.identity.person.verified"
+    VERSION = 2
+
+    person_id: uuid.UUID
+    verified_at: datetime
+    adult: bool
+    redemption_age: bool  # 60 or over: redeems their own coins for their own services
+
+    @classmethod
+    def example(cls) -> "PersonVerified":
+        return cls(person_id=uuid.UUID(int=1), verified_at=datetime(2026, 11, 30, tzinfo=UTC), adult=True,
+                   redemption_age=False)
+
+
+class PersonCameOfAge(EventData):
+    """A verified person turned 18 (announced by identity's daily look at the stored facts)."""
+
+    TYPE = "timebank.identity.person.came-of-age"
+    VERSION = 1
+
+    person_id: uuid.UUID
+
+    @classmethod
+    def example(cls) -> "PersonCameOfAge":
+        return cls(person_id=uuid.UUID(int=1))
+
+
+class PersonReachedRedemptionAge(EventData):
+    """A verified person turned 60: from now on they redeem their own coins (announced daily, as above)."""
+
+    TYPE = "timebank.identity.person.reached-redemption-age"
+    VERSION = 1
+
+    person_id: uuid.UUID
+
+    @classmethod
+    def example(cls) -> "PersonReachedRedemptionAge":
+        return cls(person_id=uuid.UUID(int=1))
 
 
 class PersonalDataAccessed(EventData):

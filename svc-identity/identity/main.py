@@ -8,7 +8,7 @@ from servicekit.app import Runtime, create_service_app, periodically
 from servicekit.auth import KeyLoader
 from identity.api import (auth, guardianships, institutions, insurance, kinships, me, people, sanctions,
                           suspension)
-from identity.domain import keys, notifications, roles
+from identity.domain import age_facts, keys, notifications, roles
 from identity.events import consumers
 from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
@@ -55,6 +55,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                  insurance.router, sanctions.router, suspension.router, institutions.router],
         consumers=consumers, key_loader=local_keys, on_startup=on_startup,
         background=[periodically(lapse_roles, every=lambda s: s.role_lapse_interval_s, what="roles lapsed"),
+                    periodically(lambda runtime: age_facts.announce_due(runtime.db),
+                                 every=lambda s: s.age_facts_interval_s, what="ages announced"),
                     periodically(deliver_notifications(channels), every=lambda s: s.notification_interval_s,
                                  what="notifications sent")],
     )

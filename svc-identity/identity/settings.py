@@ -41,6 +41,8 @@ class IdentitySettings(ServiceSettings):
 
     access_token_ttl_s: int = 900
     role_lapse_interval_s: float = 60.0
+    # How often identity looks for people who turned 18 or 60 today (in Beijing) and tells the other services.
+    age_facts_interval_s: float = 3600.0
     refresh_token_ttl_s: int = 30 * 24 * 3600
     # Staff sign-in: this many wrong passwords in a row lock the account for lockout_minutes.
     lockout_threshold: int = 5

@@ -63,8 +63,8 @@ async def test_verification_masks_everywhere_seals_at_rest_and_publishes_derived
         "SELECT payload FROM outbox WHERE event_type = 'timebank.identity.person.verified' AND key = :p", p=person["person_id"])
     event = CloudEvent.model_validate_json(payload)
     assert number not in payload and "19580615" not in payload and "王" not in payload
-    facts = PersonVerified.read(event.data)
-    assert (facts.turns_18_on, facts.turns_60_on) == (date(1976, 6, 15), date(2018, 6, 15))
+    facts = PersonVerified.read(event.data)  # facts only: no date the birth date follows from
+    assert (facts.adult, facts.redemption_age) == (True, True) and "turns_" not in payload
     logs = "".join(path.read_text() for path in stack.log_dir.glob("*.log"))
     assert number not in logs
 

@@ -40,13 +40,12 @@ async def ledger_db(infra):
 def ledger(ledger_db):
     db = ledger_db
 
-    async def person(*, turns_60_on: date | None = OLD, district: str | None = "110105",
+    async def person(*, redemption_age: bool = True, district: str | None = "110105",
                      special: list[str] | None = None) -> uuid.UUID:
         person_id = uuid.uuid4()
         async with db.transaction() as session:
             await accounts.open_person_account(session, person_id)
-            if turns_60_on:
-                await holders.record_age(session, person_id, turns_60_on)
+            await holders.record_redemption_age(session, person_id, redemption_age)
             if district:
                 await holders.record_residence(session, person_id, district)
             if special:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
@@ -112,7 +112,7 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
             async def setup(session):
                 for index, person in enumerate(self.ids):
                     await accounts.open_person_account(session, person)
-                    await holders.record_age(session, person, date(1950, 1, 1) if self.model.old[index] else date(2040, 1, 1))
+                    await holders.record_redemption_age(session, person, self.model.old[index])
                     if self.model.special[index]:
                         await holders.record_special_groups(session, person, DISTRICT, ["economic_hardship"])
                 await kinship.record_kinship(session, uuid.uuid4(), self.ids[0], self.ids[2])

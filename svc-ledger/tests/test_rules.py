@@ -68,7 +68,7 @@ async def test_a_hold_expires_after_its_window_and_grace_and_then_pays_from_what
 
 
 async def test_an_elder_under_60_cannot_spend_own_earned_coins_on_their_own_request(ledger):
-    young = await ledger.person(turns_60_on=YOUNG)
+    young = await ledger.person(redemption_age=False)
     await ledger.earn(young, 120)
     request = await ledger.submit(young, 60)
     assert await ledger.scalar("SELECT count(*) FROM holds WHERE request_id = :r", r=request) == 0
@@ -221,7 +221,7 @@ async def test_a_batch_of_completions_settles_each_request_once(ledger):
 async def test_a_batch_of_submissions_holds_in_arrival_order_each_request_once(ledger):
     from contracts.matching import RequestSubmitted
 
-    elder, young, other = (await ledger.person(special=["advanced_age"]), await ledger.person(turns_60_on=YOUNG),
+    elder, young, other = (await ledger.person(special=["advanced_age"]), await ledger.person(redemption_age=False),
                            await ledger.person(special=["advanced_age"]))
     await ledger.grant(elder, 100)
     await ledger.grant(other, 60)

@@ -120,6 +120,9 @@ class RealName(Base):
     turns_18_on: Mapped[date] = mapped_column(Date)
     turns_60_on: Mapped[date] = mapped_column(Date)
     verified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Whether the other services were told (the dates themselves never leave identity).
+    came_of_age_announced: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    redemption_age_announced: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class RefreshToken(Base):

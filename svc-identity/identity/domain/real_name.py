@@ -84,8 +84,11 @@ async def verify_real_name(session: AsyncSession, cipher: PersonalDataCipher, *,
                       verified_at=clock.now())
     session.add(record)
     await session.flush()
-    data = PersonVerified(person_id=person_id, verified_at=record.verified_at, turns_18_on=record.turns_18_on,
-                          turns_60_on=record.turns_60_on)
+    # The facts as they stand today; those still to come are announced on their day (age_facts.announce_due).
+    record.came_of_age_announced = record.turns_18_on <= today
+    record.redemption_age_announced = record.turns_60_on <= today
+    data = PersonVerified(person_id=person_id, verified_at=record.verified_at, adult=record.came_of_age_announced,
+                          redemption_age=record.redemption_age_announced)
     await publish(session, data, subject=owner, actor=actor, acting_for=owner if actor != owner else None)
     await roles.refresh_roles(session, person_id, actor=actor)
     return _view(record, today)

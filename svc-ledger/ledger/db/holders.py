@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,13 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 @dataclass(frozen=True)
 class HolderFacts:
     person_id: uuid.UUID
-    turns_60_on: date | None
+    redemption_age: bool  # 60 or over (identity says so; the ledger keeps no date of birth or of a birthday)
     district: str | None
     special_district: str | None
     special_categories: list[str]
-
-    def is_60_or_over(self, today: date) -> bool:
-        return self.turns_60_on is not None and today >= self.turns_60_on
 
     def is_special_elder_of(self, district: str) -> bool:
         return bool(self.special_categories) and self.special_district == district
@@ -40,7 +36,7 @@ async def facts(session: AsyncSession, person_id: uuid.UUID) -> HolderFacts | No
 
 async def facts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[uuid.UUID, HolderFacts]:
     rows = (await session.execute(text(
-        "SELECT person_id, turns_60_on, district, special_district, special_categories FROM holders"
+        "SELECT person_id, redemption_age, district, special_district, special_categories FROM holders"
         " WHERE person_id = ANY(:p)"), {"p": list(set(people))})).all()
     return {row.person_id: HolderFacts(*row) for row in rows}
 
@@ -59,9 +55,11 @@ async def mark_milestone(session: AsyncSession, people: list[uuid.UUID], at) -> 
         " RETURNING person_id"), {"p": people, "at": at})).scalars())
 
 
-async def record_age(session: AsyncSession, person_id: uuid.UUID, turns_60_on: date) -> None:
+async def record_redemption_age(session: AsyncSession, person_id: uuid.UUID, reached: bool) -> None:
+    """Identity's word that the person is 60 or over (never taken back: age only grows)."""
     await ensure_holder(session, person_id)
-    await session.execute(text("UPDATE holders SET turns_60_on = :d WHERE person_id = :p"), {"p": person_id, "d": turns_60_on})
+    if reached:
+        await session.execute(text("UPDATE holders SET redemption_age = true WHERE person_id = :p"), {"p": person_id})
 
 
 async def record_residence(session: AsyncSession, person_id: uuid.UUID, district: str) -> None:

@@ -8,9 +8,9 @@ the balance after them.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import (BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, Uuid, func)
+from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, Uuid, func)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -42,7 +42,7 @@ class Holder(Base):
     __tablename__ = "holders"
 
     person_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    turns_60_on: Mapped[date | None] = mapped_column(Date)
+    redemption_age: Mapped[bool] = mapped_column(Boolean, server_default="false")
     district: Mapped[str | None] = mapped_column(String(6))
     special_district: Mapped[str | None] = mapped_column(String(6))
     special_categories: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)

@@ -37,7 +37,7 @@ async def person_pockets(session: AsyncSession, person_id: uuid.UUID) -> list:
 
 async def holder_row(session: AsyncSession, person_id: uuid.UUID):
     return (await session.execute(text(
-        "SELECT lifetime_earned, clawback_due, milestone_reached_at, district, turns_60_on FROM holders WHERE person_id = :p"),
+        "SELECT lifetime_earned, clawback_due, milestone_reached_at, district, redemption_age FROM holders WHERE person_id = :p"),
         {"p": person_id})).first()
 
 

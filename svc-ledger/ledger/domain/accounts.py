@@ -13,7 +13,7 @@ from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
 from ledger.db import holders, repository
 from ledger.domain.book import OWN_SERVICE_ORDER, TRANSFERABLE_ORDER
-from ledger.domain.clock import beijing_date, now as clock_now
+from ledger.domain.clock import now as clock_now
 from ledger.domain.holds import spendable_origins
 from ledger.domain.publish import publish
 from ledger.domain.settlement import MILESTONE_MINUTES
@@ -63,7 +63,7 @@ async def view_person_account(session: AsyncSession, person_id: uuid.UUID, *, to
         raise NotFound("账户尚未开立，请稍后再试", "No account yet; it opens shortly after registration")
     pockets = {row.origin: row for row in rows}
     available = {o: row.balance - row.held for o, row in pockets.items()}
-    spendable = spendable_origins(holder.turns_60_on, today or beijing_date(clock_now()))
+    spendable = spendable_origins(holder.redemption_age)
     earned = pockets["earned"].balance
     milestones = [{"milestone": "nursing_home_eligibility", "goal": MILESTONE_MINUTES, "progress": min(earned, MILESTONE_MINUTES),
                    "reached_at": holder.milestone_reached_at}]

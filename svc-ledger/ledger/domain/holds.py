@@ -18,7 +18,6 @@ from servicekit.ids import new_id
 from ledger.db import holders, repository
 from ledger.domain import operations
 from ledger.domain.book import (OWN_SERVICE_ORDER, OWN_SERVICE_UNDER_60, Book, available_in, draw, escrow_shard)
-from ledger.domain.clock import beijing_date
 from ledger.domain.errors import InsufficientCoins
 from ledger.domain.publish import publish, publish_many
 
@@ -26,10 +25,10 @@ UNDER_60_REASON = "未满60周岁，本人服务所得和受赠的时间币暂�
 INSUFFICIENT_REASON = "时间币可用余额不足，无法发布该需求"
 
 
-def spendable_origins(turns_60_on, today) -> tuple[str, ...]:
+def spendable_origins(redemption_age: bool) -> tuple[str, ...]:
     """From 60 a holder redeems all their coins for their own services; before that only the coins a
     district granted or the welfare account allocated to them."""
-    return OWN_SERVICE_ORDER if turns_60_on is not None and today >= turns_60_on else OWN_SERVICE_UNDER_60
+    return OWN_SERVICE_ORDER if redemption_age else OWN_SERVICE_UNDER_60
 
 
 async def place_hold(session: AsyncSession, request: RequestSubmitted, *, now: datetime, grace: timedelta) -> bool:
@@ -52,14 +51,13 @@ async def place_holds(session: AsyncSession, requests: list[RequestSubmitted], *
     facts = await holders.facts_of(session, elders)
     book = Book(session, new_id())
     await book.lock(persons=elders, shards=sorted({escrow_shard(r.request_id) for r in requests}))
-    today = beijing_date(now)
     events: list[tuple[HoldPlaced | HoldRejected, uuid.UUID]] = []
     results: dict[uuid.UUID, dict] = {}
     new_holds: list[dict] = []
     for request in requests:
         operation_id = book.operation_id = started[request.request_id]
         elder = facts.get(request.elder_id)
-        order = spendable_origins(elder.turns_60_on if elder else None, today)
+        order = spendable_origins(elder.redemption_age if elder else False)
         pockets = book.pockets(request.elder_id)
         try:
             parts = draw(pockets, order, request.estimated_minutes)

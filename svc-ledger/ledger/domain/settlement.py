@@ -19,7 +19,6 @@ from servicekit.ids import new_id
 from ledger.db import holders, repository
 from ledger.domain import operations
 from ledger.domain.book import OWN_SERVICE_ORDER, Book, available_in, draw, escrow_shard
-from ledger.domain.clock import beijing_date
 from ledger.domain.holds import spendable_origins
 from ledger.domain.publish import publish, publish_many
 
@@ -105,7 +104,7 @@ def _settle_one(book: Book, service: ServiceCompleted, participants: list, hold,
                 book.release(leg, code="void", reference=service.request_id)
         released = hold.amount - collected
     else:
-        order = spendable_origins(facts.turns_60_on if facts else None, beijing_date(now))
+        order = spendable_origins(facts.redemption_age if facts else False)
         pockets = book.pockets(service.elder_id)
         collected = min(owed, available_in(pockets, order))
         for pocket, part in (draw(pockets, order, collected) if collected else []):

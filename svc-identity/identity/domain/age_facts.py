@@ -1,0 +1,39 @@
+"""Facts of age told to the other services on the day they become true — never a date they could be derived
+from. `person.verified` says whether the person is an adult and of redemption age (60) when verified; this job
+announces the rest from the stored days (`person.came-of-age`, `person.reached-redemption-age`), once each."""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from contracts.identity import PersonCameOfAge, PersonReachedRedemptionAge
+from servicekit import clock
+from servicekit.db import Database
+from identity.domain.publish import publish
+from identity.domain.real_name import BEIJING
+
+_BATCH = 500
+_DUE = {
+    "came_of_age_announced": ("turns_18_on", PersonCameOfAge),
+    "redemption_age_announced": ("turns_60_on", PersonReachedRedemptionAge),
+}
+
+
+async def announce_due(db: Database) -> int:
+    """Announce the ages reached by today (Beijing time); returns how many. Replicas share the work (SKIP LOCKED)."""
+    today = clock.now().astimezone(BEIJING).date()
+    announced = 0
+    for flag, (day, event) in _DUE.items():
+        while True:
+            async with db.transaction() as session:
+                people = (await session.execute(text(
+                    f"SELECT person_id FROM real_names WHERE NOT {flag} AND {day} <= :today "
+                    f"ORDER BY person_id LIMIT :n FOR UPDATE SKIP LOCKED"), {"today": today, "n": _BATCH})).scalars().all()
+                for person_id in people:
+                    await publish(session, event(person_id=person_id), subject=person_id, actor="system")
+                if people:
+                    await session.execute(text(f"UPDATE real_names SET {flag} = true WHERE person_id = ANY(:p)"),
+                                          {"p": list(people)})
+            announced += len(people)
+            if len(people) < _BATCH:
+                break
+    return announced

@@ -1,0 +1,40 @@
+"""No birth date leaves identity, even by arithmetic: `person.verified` carries the facts as they stand, and a
+birthday that makes a new fact true (18, 60) is announced on its day — the ledger then redeems the holder's own
+coins without ever having held a date."""
+import json
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from devstack import people
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+async def test_turning_60_is_told_on_the_day_and_no_event_carries_a_date_of_birth(gateway, helpers, sql, clock):
+    today = datetime.now(UTC).astimezone(BEIJING).date()
+    sixtieth = today + timedelta(days=2)
+    born = date(sixtieth.year - 60, sixtieth.month, sixtieth.day if (sixtieth.month, sixtieth.day) != (2, 29) else 28)
+    person = await helpers.login(gateway)
+    pid, headers = person["person_id"], {"Authorization": f"Bearer {person['access_token']}"}
+    verified = await gateway.post("/api/v1/me/real-name", headers=headers, json={
+        "name": "赵大爷", "id_number": people.resident_number(born.strftime("%Y%m%d"))})
+    assert verified.status_code == 200, verified.text
+
+    facts = json.loads(await sql["identity"].scalar(
+        "SELECT payload FROM outbox WHERE key = :p AND event_type = 'timebank.identity.person.verified'", p=pid))["data"]
+    assert set(facts) == {"person_id", "verified_at", "adult", "redemption_age"}
+    assert facts["adult"] is True and facts["redemption_age"] is False
+
+    redeems = "SELECT redemption_age FROM holders WHERE person_id = :p"
+    assert await helpers.eventually(lambda: sql["ledger"].scalar("SELECT count(*) FROM holders WHERE person_id = :p "
+                                                                 "AND district IS NULL", p=pid), timeout=30)
+    assert await sql["ledger"].scalar(redeems, p=pid) is False
+
+    clock.advance(hours=72)  # past the 60th birthday
+    told = "SELECT count(*) FROM outbox WHERE key = :p AND event_type = 'timebank.identity.person.reached-redemption-age'"
+    assert await helpers.eventually(lambda: sql["identity"].scalar(told, p=pid), timeout=30) == 1
+    assert await helpers.eventually(lambda: sql["ledger"].scalar(redeems, p=pid), timeout=30) is True
+    came_of_age = "SELECT count(*) FROM outbox WHERE key = :p AND event_type = 'timebank.identity.person.came-of-age'"
+    assert await sql["identity"].scalar(came_of_age, p=pid) == 0  # an adult when verified: nothing more to tell
+    for (payload,) in await sql["identity"].rows("SELECT payload FROM outbox WHERE key = :p", p=pid):
+        assert "turns_" not in payload and born.isoformat() not in payload
