@@ -125,3 +125,16 @@ async def test_a_retried_sos_raises_one_incident_and_another_body_with_the_key_i
     again = await gateway.post("/api/v1/incidents", json=sos,
                                headers={"Authorization": key["Authorization"], "Idempotency-Key": f"sos-{uuid.uuid4()}"})
     assert again.status_code == 201 and again.json()["id"] != first.json()["id"]  # a new key is a new SOS
+
+
+async def test_the_same_import_twice_at_once_stores_each_device_once_and_never_answers_500(gateway, helpers, sql):
+    admin = await helpers.staff_headers(gateway, "admin")
+    header = "serial,name,lat,lon,address,district,indoor,access,opening_hours,battery_expires_on,adult_pads_expires_on"
+    serials = [f"TWICE-{uuid.uuid4().hex[:8]}" for _ in range(20)]
+    rows = [f"{s},教学楼{n},{39.9 + n / 1000},116.3,海淀区某校,110108,是,public,24/7,{FAR_FUTURE},{FAR_FUTURE}"
+            for n, s in enumerate(serials)]
+    body = "\n".join([header, *rows]).encode()
+    answers = await asyncio.gather(*(gateway.post("/api/v1/aeds/import", headers=admin | {"content-type": "text/csv"},
+                                                  content=body) for _ in range(2)))
+    assert sorted(a.status_code for a in answers) in ([200, 200], [200, 409]), [a.text for a in answers]
+    assert await sql["aed"].scalar("SELECT count(*) FROM aeds WHERE serial = ANY(:s)", s=serials) == len(serials)
