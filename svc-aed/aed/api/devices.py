@@ -102,6 +102,39 @@ class StaffIn(BaseModel):
     staff_id: uuid.UUID
 
 
+class OrganisationOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: organisations.Kind
+    district: str
+    headcount: int
+
+
+class DistrictCoverage(BaseModel):
+    district: str
+    name: str
+    devices: int
+    population: int
+    per_1000: float | None = Field(description="devices per 1,000 residents; null without a population figure")
+    needed_for_standard: int
+    below_standard: bool
+
+
+class OrganisationCoverage(OrganisationOut):
+    devices: int
+    per_1000: float | None = Field(description="devices per 1,000 of its headcount; null without a headcount")
+    needed_for_standard: int
+    below_standard: bool
+
+
+class CoverageOut(BaseModel):
+    standard_per_1000: float
+    districts: list[DistrictCoverage]
+    organisations: list[OrganisationCoverage]
+    districts_below: list[str]
+    organisations_below: list[uuid.UUID]
+
+
 @router.get("/api/v1/aeds", response_model=list[NearbyAed],
             summary="Nearest AEDs usable now (no token): working, public, consumables valid, open now in Beijing time")
 async def nearest(session: DbSession, request: Request,
@@ -120,26 +153,31 @@ async def nearest(session: DbSession, request: Request,
                       position_gcj02=PositionOut(**d["gcj02"])) for d in found]
 
 
-@router.get("/api/v1/aeds/coverage", summary="Devices per 1,000 people by district and by school, and those below 2")
+@router.get("/api/v1/aeds/coverage", response_model=CoverageOut,
+            summary="Devices per 1,000 people by district and by school, and those below 2")
 async def get_coverage(staff: Overseer, session: DbSession, request: Request,
-                       district: Annotated[District | None, Query()] = None) -> dict:
+                       district: Annotated[District | None, Query()] = None) -> CoverageOut:
     if not staff.has_role("city_admin"):
         if district is not None and district != staff.district:
             raise Forbidden("只能查看本区", "Only your own district")
         district = staff.district
     settings = _settings(request)
-    return await coverage.coverage(session, district=district, population=settings.district_population,
-                                   standard=settings.coverage_standard_per_1000)
+    return CoverageOut.model_validate(await coverage.coverage(
+        session, district=district, population=settings.district_population,
+        standard=settings.coverage_standard_per_1000))
 
 
-@router.post("/api/v1/aeds/organisations", status_code=201, summary="Register an owner organisation (school, venue)")
-async def create_organisation(body: OrganisationIn, staff: Overseer, session: DbSession) -> dict:
-    return await organisations.create(session, staff, **body.model_dump())
+@router.post("/api/v1/aeds/organisations", status_code=201, response_model=OrganisationOut,
+             summary="Register an owner organisation (school, venue)")
+async def create_organisation(body: OrganisationIn, staff: Overseer, session: DbSession) -> OrganisationOut:
+    return OrganisationOut.model_validate(await organisations.create(session, staff, **body.model_dump()))
 
 
-@router.post("/api/v1/aeds/organisations/{organisation_id}/staff", summary="Let an owner-staff account keep its devices")
-async def add_organisation_staff(organisation_id: uuid.UUID, body: StaffIn, staff: Overseer, session: DbSession) -> dict:
-    return await organisations.add_staff(session, staff, organisation_id, body.staff_id)
+@router.post("/api/v1/aeds/organisations/{organisation_id}/staff", response_model=OrganisationOut,
+             summary="Let an owner-staff account keep its devices")
+async def add_organisation_staff(organisation_id: uuid.UUID, body: StaffIn, staff: Overseer,
+                                 session: DbSession) -> OrganisationOut:
+    return OrganisationOut.model_validate(await organisations.add_staff(session, staff, organisation_id, body.staff_id))
 
 
 _IMPORT_BODY = {"requestBody": {"required": True, "content": {

@@ -76,7 +76,19 @@ async def decide(alert_id: uuid.UUID, body: DecisionIn, auditor: Auditor, sessio
     return DecisionOut(alert=AlertOut(**vars(decided)), sanction_ids=sanctions)
 
 
-@router.get("/api/v1/watchlist", summary="People and institutions under tracking (跟踪), with the reason")
+class WatchedOut(BaseModel):
+    subject_kind: Literal["person", "institution"]
+    subject_id: uuid.UUID
+    reason: str
+    district: str | None
+    since: datetime
+    alert_id: uuid.UUID
+    rule: str
+    status: str = Field(description="the alert's status")
+
+
+@router.get("/api/v1/watchlist", response_model=list[WatchedOut],
+            summary="People and institutions under tracking (跟踪), with the reason")
 async def watchlist(auditor: Auditor, session: DbSession,
-                    limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
-    return await alerts.watchlist(session, limit=limit)
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[WatchedOut]:
+    return [WatchedOut(**row) for row in await alerts.watchlist(session, limit=limit)]

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from servicekit.auth import Principal, require_roles
 from servicekit.deps import DbSession
@@ -12,6 +14,24 @@ from audit.domain import trail
 
 router = APIRouter(tags=["audit log"])
 Auditor = Annotated[Principal, Depends(require_roles("auditor"))]
+
+
+class TrailRecord(BaseModel):
+    seq: int
+    event_id: uuid.UUID
+    type: str
+    subject: str
+    actor: str | None
+    acting_for: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+    payload: str = Field(description="the event's data as the JSON text that was hashed")
+    hash: str = Field(description="this record's link in the hash chain, hex")
+
+
+class TrailPage(BaseModel):
+    records: list[TrailRecord]
+    next_after: int = Field(description="pass as `after` for the next page")
 
 
 class VerificationOut(BaseModel):
@@ -27,14 +47,14 @@ class VerificationOut(BaseModel):
     unjudged: list[dict]
 
 
-@router.get("/api/v1/audit-log", summary="Who did what, when: the records about a subject (as subject, actor or "
+@router.get("/api/v1/audit-log", response_model=TrailPage, summary="Who did what, when: the records about a subject (as subject, actor or "
             "the person acted for), oldest first; page with `after` (the last seq seen)")
 async def audit_log(auditor: Auditor, session: DbSession,
                     subject: Annotated[str, Query(min_length=1, max_length=128)],
                     after: Annotated[int, Query(ge=0)] = 0,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
+                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> TrailPage:
     records = await trail.records_about(session, subject, after=after, limit=limit)
-    return {"records": records, "next_after": records[-1]["seq"] if records else after}
+    return TrailPage(records=[TrailRecord(**r) for r in records], next_after=records[-1]["seq"] if records else after)
 
 
 @router.get("/api/v1/audit-log/verification", response_model=VerificationOut,
