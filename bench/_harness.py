@@ -2,32 +2,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
-import tempfile
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
-from devstack.broker import TansuBroker
-from devstack.postgres import EmbeddedPostgres, free_port
-from devstack.pytest_plugin import Infra
+from devstack.pytest_plugin import embedded_infra as _embedded_infra
 
 
-@contextmanager
 def embedded_infra():
-    workdir = Path(tempfile.mkdtemp(prefix="timebank-bench-"))
-    postgres = EmbeddedPostgres(workdir / "pg", free_port(), log_dir=workdir / "logs", durable=True)
-    broker = TansuBroker(free_port(), log_dir=workdir / "logs")
-    postgres.start()
-    broker.start()
-    try:
-        yield Infra(postgres.url("").rstrip("/"), broker.bootstrap_servers, postgres, broker, workdir)
-    finally:
-        broker.stop()
-        postgres.stop()
-        if not os.environ.get("BENCH_KEEP"):  # a run leaves up to ~0.5 GB of durable PostgreSQL data
-            shutil.rmtree(workdir, ignore_errors=True)
+    return _embedded_infra("timebank-bench-", keep=bool(os.environ.get("BENCH_KEEP")))
 
 
 def median(values: list[float]) -> float:

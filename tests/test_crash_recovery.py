@@ -11,22 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from devstack.broker import TansuBroker
-from devstack.postgres import EmbeddedPostgres, free_port
-from devstack.pytest_plugin import Infra, start_stack
+from devstack.pytest_plugin import Infra, embedded_infra, start_stack
 from devstack.stack import SERVICES, Stack
 
 VICTIMS = [*SERVICES, "broker", "postgres"]
@@ -35,18 +30,8 @@ WORKERS = 4
 
 @pytest.fixture(scope="module")
 def crash_infra() -> Iterator[Infra]:
-    workdir = Path(tempfile.mkdtemp(prefix="timebank-crash-"))
-    postgres = EmbeddedPostgres(workdir / "pg", free_port(), log_dir=workdir / "logs", durable=True)
-    broker = TansuBroker(free_port(), log_dir=workdir / "logs")
-    postgres.start()
-    broker.start()
-    try:
-        yield Infra(postgres.url("").rstrip("/"), broker.bootstrap_servers, postgres, broker, workdir)
-    finally:
-        broker.stop()
-        postgres.stop()
-        if not os.environ.get("KEEP_TEST_LOGS"):
-            shutil.rmtree(workdir, ignore_errors=True)
+    with embedded_infra("timebank-crash-", keep=bool(os.environ.get("KEEP_TEST_LOGS"))) as infra:
+        yield infra
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +61,7 @@ async def _register(client: httpx.AsyncClient, openid: str) -> str:
                 response = await client.post("/api/v1/auth/wechat-login", json={"code": f"dev-{openid}"})
                 if response.status_code == 200:
                     return response.json()["person_id"]
-            except httpx.TransportError:
+            except httpx.TransportError:  # the gateway itself restarting: retry
                 pass
             await asyncio.sleep(0.3)
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote_to_bytes
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from servicekit.errors import Problem, problem_body, problem_response
+from servicekit.errors import Problem, render_problem
 
 _ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _ENCODED_SEPARATOR = re.compile(rb"%(2[Ff]|5[Cc])")
@@ -69,10 +69,6 @@ class CheckedPathMiddleware:
         try:
             scope.setdefault("state", {})["path"] = checked_path(scope.get("raw_path") or scope["path"].encode())
         except BadPath as exc:
-            request = Request(scope)
-            body = problem_body(request, status=exc.status, type_=exc.type, title_zh=exc.title_zh,
-                                title_en=exc.title_en, detail_zh=exc.detail_zh, detail_en=exc.detail_en)
-            body["instance"] = scope.get("raw_path", b"").decode("latin-1")  # as received, not decoded
-            await problem_response(request, exc.status, body)(scope, receive, send)
+            await render_problem(Request(scope), exc)(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from servicekit.context import request_id_var, traceparent_var
-from servicekit.errors import Problem
+from servicekit.errors import PayloadTooLarge, Problem
 from gateway.routes import Route
 from gateway.settings import GatewaySettings
 
@@ -36,13 +36,6 @@ class UpstreamUnavailable(Problem):
 
 class UpstreamTimeout(Problem):
     status, type, title_zh, title_en = 504, "upstream-timeout", "服务响应超时，请稍后再试", "Upstream timed out"
-
-
-class PayloadTooLarge(Problem):
-    status, type, title_zh, title_en = 413, "payload-too-large", "请求内容过大", "Payload too large"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"请求内容不能超过 {limit} 字节", f"The request body may not exceed {limit} bytes", limit=limit)
 
 
 def new_client(settings: GatewaySettings) -> httpx.AsyncClient:

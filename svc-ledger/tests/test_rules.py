@@ -7,9 +7,9 @@ import pytest
 
 from servicekit import kinship
 from servicekit.errors import UnprocessableInput
+from servicekit.idempotency import IdempotencyKeyReused
 from ledger.domain import holds, transfers
-from ledger.domain.errors import (IdempotencyKeyReused, InsufficientCoins, NotADirectRelative, NotASpecialElder,
-                                  OutsideDistrict)
+from ledger.domain.errors import InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict
 
 YOUNG = date(2040, 1, 1)
 

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,24 @@ class Infra:
                     await conn.close()
             asyncio.run(create())
         return f"{self.server_url}/{name}"
+
+
+@contextmanager
+def embedded_infra(prefix: str, *, keep: bool = False) -> Iterator[Infra]:
+    """A durable PostgreSQL and a Tansu of their own, for benchmarks and for tests that kill them; the working
+    directory (up to ~0.5 GB of PostgreSQL data) is removed afterwards unless `keep`."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    postgres = EmbeddedPostgres(workdir / "pg", free_port(), log_dir=workdir / "logs", durable=True)
+    broker = TansuBroker(free_port(), log_dir=workdir / "logs")
+    postgres.start()
+    broker.start()
+    try:
+        yield Infra(postgres.url("").rstrip("/"), broker.bootstrap_servers, postgres, broker, workdir)
+    finally:
+        broker.stop()
+        postgres.stop()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -58,6 +58,13 @@ class UnprocessableInput(Problem):
     status, type, title_zh, title_en = 422, "validation-error", "输入不符合要求", "Invalid input"
 
 
+class PayloadTooLarge(Problem):
+    status, type, title_zh, title_en = 413, "payload-too-large", "请求内容过大", "Payload too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"请求内容不能超过 {limit} 字节", f"The request body may not exceed {limit} bytes", limit=limit)
+
+
 class ServiceUnavailable(Problem):
     status, type, title_zh, title_en = 503, "service-unavailable", "服务暂不可用，请稍后再试", "Service unavailable"
 

@@ -14,7 +14,7 @@ import re
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit.errors import problem_body, problem_response
+from servicekit.errors import PayloadTooLarge, Problem, UnprocessableInput, render_problem
 
 _JSON_ESCAPE = re.compile(rb"(\\+)u([0-9a-fA-F]{4})")
 _PERCENT_NUL = re.compile(rb"%00")
@@ -51,9 +51,15 @@ def text_flaw(content_type: str, body: bytes) -> str | None:
     return None
 
 
+class InvalidText(UnprocessableInput):
+    type = "invalid-text"
+    title_zh, title_en = "输入不符合要求", "Invalid input"
+
+
 _FLAWS = {
-    "nul": ("请求中不允许出现空字符 (U+0000)", "The request may not contain a NUL character (U+0000)"),
-    "surrogate": ("请求中有无效的 Unicode 字符（孤立代理项）", "The request contains an invalid Unicode character (lone surrogate)"),
+    "nul": InvalidText("请求中不允许出现空字符 (U+0000)", "The request may not contain a NUL character (U+0000)"),
+    "surrogate": InvalidText("请求中有无效的 Unicode 字符（孤立代理项）",
+                             "The request contains an invalid Unicode character (lone surrogate)"),
 }
 
 
@@ -69,12 +75,12 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         if "\x00" in scope["path"] or _PERCENT_NUL.search(scope["query_string"]):
-            await self._refuse(scope, receive, send, 422, "nul")
+            await self._refuse(scope, receive, send, _FLAWS["nul"])
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._refuse(scope, receive, send, 413)
+            await self._refuse(scope, receive, send, PayloadTooLarge(self.max_body_bytes))
             return
         body = bytearray()
         while True:
@@ -83,13 +89,13 @@ class RequestGuard:
                 return
             body += message.get("body", b"")
             if len(body) > self.max_body_bytes:
-                await self._refuse(scope, receive, send, 413)
+                await self._refuse(scope, receive, send, PayloadTooLarge(self.max_body_bytes))
                 return
             if not message.get("more_body", False):
                 break
         flaw = text_flaw(headers.get(b"content-type", b"").decode("latin-1").lower(), bytes(body)) if body else None
         if flaw is not None:
-            await self._refuse(scope, receive, send, 422, flaw)
+            await self._refuse(scope, receive, send, _FLAWS[flaw])
             return
         handed_on = False
 
@@ -102,15 +108,6 @@ class RequestGuard:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, flaw: str | None = None) -> None:
-        request = Request(scope)
-        if status == 413:
-            body = problem_body(request, status=413, type_="payload-too-large", title_zh="请求内容过大",
-                                title_en="Payload too large", detail_zh=f"请求内容不能超过 {self.max_body_bytes} 字节",
-                                detail_en=f"The request body may not exceed {self.max_body_bytes} bytes",
-                                extra={"limit": self.max_body_bytes})
-        else:
-            zh, en = _FLAWS[flaw or "nul"]
-            body = problem_body(request, status=422, type_="invalid-text", title_zh="输入不符合要求",
-                                title_en="Invalid input", detail_zh=zh, detail_en=en)
-        await problem_response(request, status, body)(scope, receive, send)
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, problem: Problem) -> None:
+        await render_problem(Request(scope), problem)(scope, receive, send)

@@ -6,7 +6,7 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.db import repository  # signing keys live on the real clock: a security timer (servicekit.clock)
+from servicekit import clock  # signing keys live on the real clock: a security timer
+from identity.db import repository
 from identity.db.models import SigningKey
 from identity.settings import IdentitySettings
 
@@ -35,7 +36,7 @@ def _decrypt(settings: IdentitySettings, blob: bytes, kid: str) -> bytes:
 
 def new_signing_key(settings: IdentitySettings) -> SigningKey:
     private = Ed25519PrivateKey.generate()
-    kid = f"ed-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
+    kid = f"ed-{clock.real_now():%Y%m%d}-{secrets.token_hex(4)}"
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     public_raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -64,7 +65,7 @@ async def rotate_signing_key(session: AsyncSession, settings: IdentitySettings) 
     await repository.lock_signing_keys(session)
     old = await repository.active_signing_key(session)
     if old is not None:
-        old.retired_at = datetime.now(UTC)
+        old.retired_at = clock.real_now()
     new = new_signing_key(settings)
     session.add(new)
     await session.flush()
@@ -73,7 +74,7 @@ async def rotate_signing_key(session: AsyncSession, settings: IdentitySettings) 
 
 async def public_jwks(session: AsyncSession, settings: IdentitySettings) -> dict[str, Any]:
     """Active keys plus retired ones whose tokens may still be valid."""
-    horizon = datetime.now(UTC) - timedelta(seconds=settings.access_token_ttl_s)
+    horizon = clock.real_now() - timedelta(seconds=settings.access_token_ttl_s)
     return {"keys": [k.public_jwk for k in await repository.published_signing_keys(session, horizon)]}
 
 
@@ -98,7 +99,7 @@ class IssuedToken:
 async def issue_access_token(session: AsyncSession, settings: IdentitySettings, claims: AccessClaims) -> IssuedToken:
     key = await ensure_signing_key(session, settings)
     private = private_key_of(settings, key)
-    now = datetime.now(UTC)
+    now = clock.real_now()
     payload: dict[str, Any] = {
         "iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": str(claims.subject),
         "iat": now, "exp": now + timedelta(seconds=settings.access_token_ttl_s), "jti": uuid.uuid4().hex,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from servicekit.errors import Conflict, Forbidden, UnprocessableInput
+from servicekit.errors import Forbidden, UnprocessableInput
 
 
 class InsufficientCoins(UnprocessableInput):
@@ -29,11 +29,6 @@ class NotASpecialElder(UnprocessableInput):
 class OutsideDistrict(Forbidden):
     type = "outside-district"
     title_zh, title_en = "只能处理本区的老人", "Officers act only for elders of their own district"
-
-
-class IdempotencyKeyReused(Conflict):
-    type = "idempotency-key-reused"
-    title_zh, title_en = "该幂等键已用于另一笔不同的请求", "This Idempotency-Key was used for a different request"
 
 
 def restricted_detail(**extra: Any) -> dict[str, str]:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.ids import new_id
 from ledger.db import operations as stored
-from ledger.domain.errors import IdempotencyKeyReused
+from servicekit.idempotency import IdempotencyKeyReused
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,13 @@ from ledger.db import holders, repository
 from ledger.db import operations as stored_operations
 from ledger.domain import operations
 from ledger.domain.book import ORIGINS, TRANSFERABLE_ORDER, Book, LockedAccount, available_in, draw
-from ledger.domain.errors import (IdempotencyKeyReused, InsufficientCoins, NotADirectRelative, NotASpecialElder,
+from ledger.domain.errors import (InsufficientCoins, NotADirectRelative, NotASpecialElder,
                                   OutsideDistrict)
 from ledger.domain.publish import publish
 from servicekit import kinship
 from servicekit.errors import Problem, UnprocessableInput
 from servicekit.events import build_event, record_events
+from servicekit.idempotency import IdempotencyKeyReused
 
 
 @dataclass(frozen=True)
