@@ -12,6 +12,7 @@ import random
 import socket
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 from devstack.processes import Child, ChildDied, as_user, wait_until
@@ -80,8 +81,18 @@ class EmbeddedPostgres:
             settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self.child.argv = [str(_bin_dir() / "postgres"), "-D", str(self.data_dir), *settings]
         self.child.stop_signal = 2  # SIGINT: fast shutdown
-        self.child.start()
-        wait_until(self._accepting, timeout=30, what=f"PostgreSQL on port {self.port}")
+        deadline = time.monotonic() + 60
+        while True:
+            self.child.start()
+            try:
+                wait_until(self._accepting, timeout=30, what=f"PostgreSQL on port {self.port}")
+                return
+            except ChildDied as died:
+                # After a crash the old server's backends take a moment to exit and detach from its shared
+                # memory; PostgreSQL refuses to start beside them, so wait for them as an operator would.
+                if "pre-existing shared memory block" not in str(died) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _accepting(self) -> bool:
         if not self.child.running:

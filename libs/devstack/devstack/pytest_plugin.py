@@ -154,6 +154,8 @@ def stack(infra: Infra) -> Iterator[Stack]:
 class TestClock:
     """Moves the running services' time (servicekit.clock): `advance(hours=2)`; back to real time after the test."""
 
+    __test__ = False  # a helper, not a test class, wherever it is imported
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = 0.0
