@@ -130,7 +130,7 @@ async def test_a_responder_with_an_expired_certificate_is_never_alerted(stack, g
     # Membership, not equality: responders other tests left on duty may happen to stand near the random spot.
     assert valid.person_id in alerted and expired.person_id not in alerted
     off = await gateway.put("/api/v1/responders/me/duty", headers=valid.headers, json={"on_duty": False})
-    assert off.json() == {"on_duty": False}
+    assert off.json() == {"on_duty": False, "refresh_before": None}
 
 
 async def _texts(stack, phone: str) -> list[dict]:

@@ -148,6 +148,45 @@ async def test_import_is_all_or_nothing_with_row_numbers_and_re_import_changes_n
     assert (await gateway.post("/api/v1/aeds/import", headers=school | csv, content=header.encode())).status_code == 403
 
 
+async def test_an_import_of_the_documented_maximum_answers_and_a_larger_one_is_refused(stack, gateway, sql):
+    """5,000 rows (the documented maximum) are stored in one answer — well inside the gateway's timeout, so a
+    client never sees a 504 for an import that commits later — and the same file again changes nothing."""
+    admin = await scenario.staff(gateway, "admin")
+    csv = {"content-type": "text/csv"}
+    tag = uuid.uuid4().hex[:8]
+    header = "serial,name,lat,lon,address,district,indoor,access,opening_hours,status"
+
+    def file(rows: int, name: str) -> bytes:  # 怀柔, out of service: no other test's lookup meets them
+        return "\n".join([header, *(f"M-{tag}-{n:05d},{name}{n},{40.30 + n % 70 * 0.001:.4f},{116.60 + n // 70 * 0.001:.4f},"
+                                     f"怀柔区某校,110116,true,public,Mo-Fr 07:30-18:00,out_of_service"
+                                     for n in range(rows))]).encode()
+
+    assert (await gateway.post("/api/v1/aeds/import", headers=admin | csv, content=file(5001, "校园"))).status_code == 422
+    first = await gateway.post("/api/v1/aeds/import", headers=admin | csv, content=file(5000, "校园"))
+    assert first.status_code == 200, first.text
+    assert (first.json()["created"], len(first.json()["rows"])) == (5000, 5000)
+    assert [r["row"] for r in first.json()["rows"]] == list(range(2, 5002))
+    mine = "SELECT count(*) FROM {} x JOIN aeds a ON a.id = x.{} WHERE a.serial LIKE :s"
+    like = f"M-{tag}-%"
+    assert await sql["aed"].scalar(mine.format("aed_hours", "aed_id"), s=like) == 5 * 5000  # Mo-Fr, each
+    assert await sql["aed"].scalar("SELECT count(*) FROM outbox o JOIN aeds a ON o.key = a.id::text WHERE "
+                                   "o.event_type = 'timebank.aed.device.registered' AND a.serial LIKE :s", s=like) == 5000
+
+    again = await gateway.post("/api/v1/aeds/import", headers=admin | csv, content=file(5000, "校园"))
+    assert (again.json()["created"], again.json()["updated"], again.json()["unchanged"]) == (0, 0, 5000)
+    renamed = await gateway.post("/api/v1/aeds/import", headers=admin | csv, content=file(5000, "学校"))
+    assert (renamed.json()["updated"], renamed.json()["unchanged"]) == (5000, 0)
+    assert await sql["aed"].scalar(mine.format("aed_history", "aed_id"), s=like) == 2 * 5000
+
+
+async def test_the_documented_import_example_imports(stack, gateway):
+    spec = (await gateway.get("/openapi.json")).json()
+    example = spec["paths"]["/api/v1/aeds/import"]["post"]["requestBody"]["content"]["text/csv"]["example"]
+    answer = await gateway.post("/api/v1/aeds/import", headers=await scenario.staff(gateway, "admin") | {
+        "content-type": "text/csv"}, content=example.encode())
+    assert answer.status_code == 200, answer.text
+
+
 async def test_coverage_against_two_per_thousand(stack, gateway):
     organisation, school, officer = await _school(gateway, headcount=1500)
     spot = _spot()

@@ -54,3 +54,26 @@ async def test_the_docs_page_serves_its_own_assets(stack):
     assert page.status_code == 200 and "cdn" not in page.text.lower() and "/docs/assets/swagger-ui-bundle.js" in page.text
     assert script.status_code == 200 and "SwaggerUIBundle" in script.text[:5000]
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
+
+
+def _untyped(schema: dict | None) -> bool:
+    """A schema that tells a client nothing: missing, `{}`, or an object with no properties."""
+    if not schema:
+        return True
+    if "$ref" in schema:
+        return False
+    if schema.get("type") == "array":
+        return _untyped(schema.get("items"))
+    if "anyOf" in schema or "oneOf" in schema:
+        return any(_untyped(s) for s in schema.get("anyOf", schema.get("oneOf", [])) if s.get("type") != "null")
+    return schema.get("type") == "object" and not schema.get("properties")
+
+
+async def test_every_answer_has_a_typed_schema(stack):
+    spec = await _spec(stack)
+    untyped = [(method.upper(), path, status)
+               for path, item in spec["paths"].items() for method, operation in item.items()
+               for status, response in operation["responses"].items() if int(status) < 300
+               for media, content in response.get("content", {}).items()
+               if media.endswith("json") and _untyped(content.get("schema"))]
+    assert untyped == []

@@ -11,12 +11,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 import jwt
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from servicekit.errors import Forbidden, Unauthorized
 from servicekit.settings import TokenVerificationSettings
@@ -49,6 +50,20 @@ class Principal:
 
 
 KeyLoader = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class Jwk(BaseModel):
+    """A public Ed25519 key (RFC 8037), as identity signs tokens and matching signs claim evidence."""
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str
+    kid: str
+    alg: Literal["EdDSA"]
+    use: Literal["sig"]
+
+
+class Jwks(BaseModel):
+    keys: list[Jwk]
 
 
 class JwksCache:

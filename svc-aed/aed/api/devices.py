@@ -185,10 +185,24 @@ _IMPORT_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}}
 
 
-@router.post("/api/v1/aeds/import", openapi_extra=_IMPORT_BODY,
+class ImportedRow(BaseModel):
+    row: int = Field(description="the CSV line (header = 1) or the JSON item (first = 1)")
+    serial: str
+    aed_id: uuid.UUID
+    outcome: Literal["created", "updated", "unchanged"]
+
+
+class ImportOut(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    rows: list[ImportedRow]
+
+
+@router.post("/api/v1/aeds/import", openapi_extra=_IMPORT_BODY, response_model=ImportOut,
              summary="Bulk import, CSV (text/csv) or JSON: all or nothing, problems by row; "
              "matched by serial, so the same file again changes nothing")
-async def import_devices(admin: CityAdmin, session: DbSession, request: Request) -> dict:
+async def import_devices(admin: CityAdmin, session: DbSession, request: Request) -> ImportOut:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
     if len(body) > 10_000_000:
@@ -203,7 +217,7 @@ async def import_devices(admin: CityAdmin, session: DbSession, request: Request)
         rows = imports.rows_from_json(content)
     else:
         raise UnprocessableInput("请以 text/csv 或 application/json 上传", "Send text/csv or application/json")
-    return await imports.import_devices(session, admin, rows, now=clock.now())
+    return ImportOut.model_validate(await imports.import_devices(session, admin, rows, now=clock.now()))
 
 
 @router.post("/api/v1/aeds", status_code=201, response_model=AedOut, summary="Register a device")

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -13,6 +13,7 @@ from servicekit.idempotency import OptionalIdempotencyKey
 from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, UnprocessableInput
+from servicekit.geo import PositionOut
 from aed.db import incidents as repo
 from aed.domain import incidents
 from aed.domain.devices import Position
@@ -76,31 +77,96 @@ class DispatchIn(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
-@router.put("/api/v1/responders/me/duty", summary="Go on or off duty with your position (kept only while on duty "
+AlertStatus = Literal["sent", "accepted", "declined", "cancelled"]
+Role = Literal["fetch_aed", "direct"]
+
+
+class DutyOut(BaseModel):
+    on_duty: bool
+    refresh_before: datetime | None = Field(default=None, description="report your position again before this, "
+                                            "or you are taken off duty")
+
+
+class AlertOut(BaseModel):
+    """One responder's alert as the caller, 120 and staff see it (never the responder's position)."""
+    responder_id: uuid.UUID
+    wave: int
+    distance_m: int
+    status: AlertStatus
+    role: Role | None = Field(description="fetch_aed: sent for the AED first; direct: straight to the patient")
+    aed_id: uuid.UUID | None
+    sent_at: datetime
+    answered_at: datetime | None
+    arrived_at: datetime | None
+    arrived_with_aed: bool | None
+
+
+class IncidentOut(BaseModel):
+    """The whole incident: for the caller, 120 and staff."""
+    id: uuid.UUID
+    lat: float
+    lon: float
+    address: str | None
+    note: str | None
+    source: Literal["app", "120"]
+    reported_by: str
+    dispatch_ref: str | None
+    state: Literal["open", "closed"]
+    outcome: str | None
+    needed: int = Field(description="responders the incident needs")
+    wave: int
+    next_wave_at: datetime | None
+    opened_at: datetime
+    closed_at: datetime | None
+    alerts: list[AlertOut]
+    accepted: int
+
+
+class MyIncident(BaseModel):
+    """An incident as an alerted responder sees it: the exact place, address and note only once they accepted
+    (absent before)."""
+    incident_id: uuid.UUID
+    state: Literal["open", "closed"]
+    my_status: AlertStatus | None
+    my_role: Role | None
+    aed_id: uuid.UUID | None = Field(description="the AED you are sent to fetch")
+    distance_m: int | None
+    approximate_position: PositionOut = Field(description="rounded to about 100 m")
+    position: PositionOut | None = None
+    address: str | None = None
+    note: str | None = None
+
+
+class MyAlert(MyIncident):
+    sent_at: datetime
+
+
+@router.put("/api/v1/responders/me/duty", response_model=DutyOut, summary="Go on or off duty with your position (kept only while on duty "
             "and fresh; never shown to anyone)")
-async def duty(body: DutyIn, me: Person, session: DbSession, request: Request) -> dict:
+async def duty(body: DutyIn, me: Person, session: DbSession, request: Request) -> DutyOut:
     settings, now = _settings(request), clock.now()
     person = uuid.UUID(me.id)
     if not body.on_duty:
         await repo.go_off_duty(session, person)
-        return {"on_duty": False}
+        return DutyOut(on_duty=False)
     if not await repo.certified(session, person, now):
         raise Forbidden("需持有有效的急救证书", "A valid first-aid certificate is required")
     if body.position is None:
         raise UnprocessableInput("上岗须提供当前位置", "Your position is required to be on duty")
     point = body.position.wgs84()
     await repo.go_on_duty(session, person, point.lat, point.lon, now)
-    return {"on_duty": True, "refresh_before": now + timedelta(seconds=settings.duty_ttl_s)}
+    return DutyOut(on_duty=True, refresh_before=now + timedelta(seconds=settings.duty_ttl_s))
 
 
-@router.get("/api/v1/responders/me/alerts", summary="Your alerts, newest first (for the app to poll)")
+@router.get("/api/v1/responders/me/alerts", response_model=list[MyAlert], response_model_exclude_unset=True,
+            summary="Your alerts, newest first (for the app to poll)")
 async def my_alerts(me: Person, session: DbSession) -> list[dict]:
     return await incidents.my_alerts(session, uuid.UUID(me.id), limit=20)
 
 
-@router.post("/api/v1/incidents", status_code=201, response_model=dict, summary="SOS at a position (anyone signed in, or 120)")
+@router.post("/api/v1/incidents", status_code=201, response_model=IncidentOut, summary="SOS at a position (anyone signed in, or 120)")
 async def sos(body: SosIn, who: Reporter, session: DbSession, request: Request,
-              idempotency_key: OptionalIdempotencyKey = None) -> dict | JSONResponse:
+              idempotency_key: OptionalIdempotencyKey = None) -> IncidentOut | JSONResponse:
     # A phone retrying an SOS over a bad network must not raise a second incident (and a second wave of alerts).
     held = await idempotency.claim(session, caller=who.id, key=idempotency_key, request=body.model_dump(mode="json"))
     if isinstance(held, JSONResponse):
@@ -108,38 +174,40 @@ async def sos(body: SosIn, who: Reporter, session: DbSession, request: Request,
     point = body.position.wgs84()
     incident_id = await incidents.open_incident(session, who, point=point, address=body.address, note=body.note,
                                                 dispatch_ref=body.dispatch_ref, settings=_settings(request), now=clock.now())
-    answer = await incidents.view(session, who, incident_id)
+    answer = IncidentOut.model_validate(await incidents.view(session, who, incident_id))
     if held is not None:
-        await held.answer(session, 201, answer)
+        await held.answer(session, 201, answer.model_dump(mode="json"))
     return answer
 
 
-@router.get("/api/v1/incidents/{incident_id}", summary="State, alerts and assignments (caller, 120, staff); "
-            "an alerted responder sees their part")
+@router.get("/api/v1/incidents/{incident_id}", response_model=IncidentOut | MyIncident, response_model_exclude_unset=True,
+            summary="State, alerts and assignments (caller, 120, staff); an alerted responder sees their part")
 async def get_incident(incident_id: uuid.UUID, who: CurrentPrincipal, session: DbSession) -> dict:
     return await incidents.view(session, who, incident_id)
 
 
-@router.post("/api/v1/incidents/{incident_id}/responses", summary="Accept or decline an alert")
+@router.post("/api/v1/incidents/{incident_id}/responses", response_model=MyIncident, response_model_exclude_unset=True,
+             summary="Accept or decline an alert")
 async def respond(incident_id: uuid.UUID, body: ResponseIn, me: Person, session: DbSession, request: Request) -> dict:
     return await incidents.respond(session, me, incident_id, accept=body.accept, settings=_settings(request),
                                    now=clock.now())
 
 
-@router.post("/api/v1/incidents/{incident_id}/arrival", summary="Arrived at the patient (with or without the AED)")
+@router.post("/api/v1/incidents/{incident_id}/arrival", response_model=MyIncident, response_model_exclude_unset=True,
+             summary="Arrived at the patient (with or without the AED)")
 async def arrival(incident_id: uuid.UUID, body: ArrivalIn, me: Person, session: DbSession, request: Request) -> dict:
     return await incidents.arrive(session, me, incident_id, with_aed=body.with_aed, settings=_settings(request),
                                   now=clock.now())
 
 
-@router.post("/api/v1/incidents/{incident_id}/updates", summary="120's status updates (ambulance dispatched, …)")
+@router.post("/api/v1/incidents/{incident_id}/updates", response_model=IncidentOut, summary="120's status updates (ambulance dispatched, …)")
 async def dispatch_update(incident_id: uuid.UUID, body: DispatchIn, who: Dispatcher, session: DbSession,
                           request: Request) -> dict:
     return await incidents.dispatch_update(session, who, incident_id, status=body.status, note=body.note, close=False,
                                            settings=_settings(request), now=clock.now())
 
 
-@router.post("/api/v1/incidents/{incident_id}/close", summary="Close with an outcome (120 or staff)")
+@router.post("/api/v1/incidents/{incident_id}/close", response_model=IncidentOut, summary="Close with an outcome (120 or staff)")
 async def close(incident_id: uuid.UUID, body: DispatchIn, who: Dispatcher, session: DbSession, request: Request) -> dict:
     return await incidents.dispatch_update(session, who, incident_id, status=body.status, note=body.note, close=True,
                                            settings=_settings(request), now=clock.now())

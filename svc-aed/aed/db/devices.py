@@ -31,33 +31,56 @@ async def by_serials(session: AsyncSession, serials: list[str]) -> dict[str, dic
     return {r["serial"]: dict(r) for r in rows}
 
 
-async def insert(session: AsyncSession, device: dict[str, Any]) -> None:
-    fields = [c for c in COLUMNS if c in device]
-    await session.execute(text(f"INSERT INTO aeds ({', '.join(fields)}) VALUES ({', '.join(':' + f for f in fields)})"),
-                          device)
+async def by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
+    rows = (await session.execute(text(f"SELECT {_SELECT} FROM aeds a WHERE a.id = ANY(:ids)"),
+                                  {"ids": ids})).mappings().all()
+    return {r["id"]: dict(r) for r in rows}
 
 
-async def update(session: AsyncSession, aed_id: uuid.UUID, changes: dict[str, Any]) -> None:
-    if changes:
-        await session.execute(text(f"UPDATE aeds SET {', '.join(f'{k} = :{k}' for k in changes)} WHERE id = :id"),
-                              {**changes, "id": aed_id})
+async def insert_many(session: AsyncSession, devices: list[dict[str, Any]]) -> None:
+    """One executemany per set of columns given (a whole import is usually one)."""
+    for fields, group in _by_columns(devices).items():
+        await session.execute(text(f"INSERT INTO aeds ({', '.join(fields)}) VALUES ({', '.join(':' + f for f in fields)})"),
+                              group)
 
 
-async def set_hours(session: AsyncSession, aed_id: uuid.UUID, hours: OpeningHours) -> None:
-    await session.execute(text("DELETE FROM aed_hours WHERE aed_id = :id"), {"id": aed_id})
-    if hours.intervals:
+async def update_many(session: AsyncSession, changes: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+    """Each device its own changes; one executemany per set of columns changed."""
+    for fields, group in _by_columns([{**values, "id": aed_id} for aed_id, values in changes if values]).items():
+        assignments = ", ".join(f"{k} = :{k}" for k in fields if k != "id")
+        await session.execute(text(f"UPDATE aeds SET {assignments} WHERE id = :id"), group)
+
+
+def _by_columns(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(c for c in COLUMNS if c in row), []).append(row)
+    return groups
+
+
+async def set_hours_many(session: AsyncSession, hours: dict[uuid.UUID, OpeningHours]) -> None:
+    """Replace the weekly intervals of each device given."""
+    if not hours:
+        return
+    await session.execute(text("DELETE FROM aed_hours WHERE aed_id = ANY(:ids)"), {"ids": list(hours)})
+    rows = [(aed_id, i) for aed_id, h in hours.items() for i in h.intervals]
+    if rows:
         await session.execute(text(
-            "INSERT INTO aed_hours (aed_id, weekday, opens, closes) SELECT :id, w, o, c"
-            " FROM unnest(CAST(:w AS smallint[]), CAST(:o AS time[]), CAST(:c AS time[])) AS t(w, o, c)"),
-            {"id": aed_id, "w": [i.weekday for i in hours.intervals], "o": [i.opens for i in hours.intervals],
-             "c": [i.closes for i in hours.intervals]})
+            "INSERT INTO aed_hours (aed_id, weekday, opens, closes) SELECT a, w, o, c FROM unnest("
+            "CAST(:a AS uuid[]), CAST(:w AS smallint[]), CAST(:o AS time[]), CAST(:c AS time[])) AS t(a, w, o, c)"),
+            {"a": [a for a, _ in rows], "w": [i.weekday for _, i in rows], "o": [i.opens for _, i in rows],
+             "c": [i.closes for _, i in rows]})
 
 
-async def add_history(session: AsyncSession, aed_id: uuid.UUID, *, at: datetime, by: str, action: str,
-                      changes: dict[str, Any]) -> None:
-    await session.execute(text(
-        "INSERT INTO aed_history (aed_id, at, by, action, changes) VALUES (:a, :at, :by, :act, CAST(:c AS jsonb))"),
-        {"a": aed_id, "at": at, "by": by, "act": action, "c": json.dumps(changes, ensure_ascii=False, default=str)})
+async def add_history_many(session: AsyncSession, entries: list[tuple[uuid.UUID, dict[str, Any]]], *, at: datetime,
+                           by: str, action: str) -> None:
+    """One history entry (device, changes) each, all by one person at one time for one reason."""
+    if entries:
+        await session.execute(text(
+            "INSERT INTO aed_history (aed_id, at, by, action, changes) SELECT a, :at, :by, :act, CAST(c AS jsonb)"
+            " FROM unnest(CAST(:a AS uuid[]), CAST(:c AS text[])) WITH ORDINALITY AS t(a, c, n) ORDER BY n"),
+            {"a": [a for a, _ in entries], "at": at, "by": by, "act": action,
+             "c": [json.dumps(changes, ensure_ascii=False, default=str) for _, changes in entries]})
 
 
 async def history(session: AsyncSession, aed_id: uuid.UUID) -> list[dict]:

@@ -16,7 +16,7 @@ from contracts.topics import Topic
 from servicekit import geo
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound
-from servicekit.events import build_event, record_event
+from servicekit.events import build_event, record_events
 from aed.db import devices as repo
 from aed.db import organisations as organisation_repo
 from aed.domain import hours as opening
@@ -120,33 +120,39 @@ async def may_manage(session: AsyncSession, who: Principal, *, district: str, or
     return who.has_role("aed_owner") and await _member(session, who.id, organisation_id)
 
 
-async def _organisation_district(session: AsyncSession, organisation_id: uuid.UUID | None) -> str | None:
-    if organisation_id is None:
-        return None
-    district = (await organisation_repo.districts_of(session, [organisation_id])).get(organisation_id)
-    if district is None:
-        raise NotFound("所属单位不存在", "No such organisation")
-    return district
-
-
 async def register(session: AsyncSession, who: Principal, new: NewDevice, *, now: datetime,
                    action: str = "registered") -> dict:
-    if not await may_manage(session, who, district=new.district, organisation_id=new.organisation_id):
-        raise Forbidden("只能登记本单位或本区的设备", "Owner staff register their organisation's devices; districts theirs")
-    org_district = await _organisation_district(session, new.organisation_id)
-    if org_district is not None and org_district != new.district:
-        raise Forbidden("设备所在区须与所属单位一致", "A device is in its organisation's district")
-    if (await repo.by_serials(session, [new.serial])):
-        raise Conflict("该序列号的设备已登记", "A device with that serial is registered already", serial=new.serial)
-    aed_id = uuid.uuid4()
-    values = {**columns_of(new), "id": aed_id, "created_at": now, "updated_at": now, "updated_by": who.id}
-    await repo.insert(session, values)
-    await repo.set_hours(session, aed_id, opening.parse(new.opening_hours))
-    await repo.add_history(session, aed_id, at=now, by=who.id, action=action, changes=_plain(columns_of(new)))
-    await _publish(session, AedRegistered(aed_id=aed_id, serial=new.serial, district=new.district,
-                                          organisation_id=new.organisation_id, registered_by=who.id, registered_at=now),
-                   aed_id, who.id)
-    return await repo.get(session, aed_id)  # type: ignore[return-value]
+    return (await register_many(session, who, [new], now=now, action=action))[0]
+
+
+async def register_many(session: AsyncSession, who: Principal, news: list[NewDevice], *, now: datetime,
+                        action: str = "registered") -> list[dict]:
+    """Devices `who` may keep, each in its organisation's district, with serials not registered yet; stored
+    with their hours, history and events in a fixed number of statements however many there are (a bulk
+    import of the documented maximum answers well inside the gateway's timeout). In the order given."""
+    for district, organisation_id in {(n.district, n.organisation_id) for n in news}:
+        if not await may_manage(session, who, district=district, organisation_id=organisation_id):
+            raise Forbidden("只能登记本单位或本区的设备", "Owner staff register their organisation's devices; districts theirs")
+    owners = await organisation_repo.districts_of(session, list({n.organisation_id for n in news if n.organisation_id}))
+    for new in news:
+        if new.organisation_id is not None and new.organisation_id not in owners:
+            raise NotFound("所属单位不存在", "No such organisation")
+        if new.organisation_id is not None and owners[new.organisation_id] != new.district:
+            raise Forbidden("设备所在区须与所属单位一致", "A device is in its organisation's district")
+    if taken := await repo.by_serials(session, [n.serial for n in news]):
+        raise Conflict("该序列号的设备已登记", "A device with that serial is registered already", serial=min(taken))
+    columns = [columns_of(n) for n in news]
+    rows = [{**c, "id": uuid.uuid4(), "created_at": now, "updated_at": now, "updated_by": who.id} for c in columns]
+    ids = [r["id"] for r in rows]
+    await repo.insert_many(session, rows)
+    await repo.set_hours_many(session, {r["id"]: opening.parse(r["opening_hours"]) for r in rows})
+    await repo.add_history_many(session, [(i, _plain(c)) for i, c in zip(ids, columns)], at=now, by=who.id,
+                                action=action)
+    await _publish(session, [(AedRegistered(aed_id=i, serial=n.serial, district=n.district,
+                                            organisation_id=n.organisation_id, registered_by=who.id, registered_at=now), i)
+                             for i, n in zip(ids, news)], who.id)
+    stored = await repo.by_ids(session, ids)
+    return [stored[i] for i in ids]
 
 
 async def change(session: AsyncSession, who: Principal, aed_id: uuid.UUID, fields: DeviceFields, *, now: datetime,
@@ -168,20 +174,32 @@ async def change(session: AsyncSession, who: Principal, aed_id: uuid.UUID, field
 async def apply_changes(session: AsyncSession, by: str, current: dict, wanted: dict[str, Any], *, now: datetime,
                         action: str) -> dict:
     """Write what differs (nothing if nothing does), with its history and event."""
-    diff = {k: v for k, v in wanted.items() if current.get(k) != v}
-    if not diff:
-        return current
-    await repo.update(session, current["id"], {**diff, "updated_at": now, "updated_by": by})
-    if "opening_hours" in diff:
-        await repo.set_hours(session, current["id"], opening.parse(diff["opening_hours"]))
-    await repo.add_history(session, current["id"], at=now, by=by, action=action,
-                           changes={k: [_plain_value(current.get(k)), _plain_value(v)] for k, v in diff.items()})
-    after = {**current, **diff}
-    await _publish(session, AedChanged(
-        aed_id=current["id"], district=after["district"], fields=sorted(diff), status=after["status"],
-        usable_now_possible=after["status"] == "working" and after["access"] == "public" and not after["restock_required"],
-        changed_by=by, changed_at=now), current["id"], by)
-    return await repo.get(session, current["id"])  # type: ignore[return-value]
+    return (await apply_changes_many(session, by, [(current, wanted)], now=now, action=action))[0]
+
+
+async def apply_changes_many(session: AsyncSession, by: str, changes: list[tuple[dict, dict[str, Any]]], *,
+                             now: datetime, action: str) -> list[dict]:
+    """For each (device as stored, values wanted): write what differs, with its history and event, in a fixed
+    number of statements. Returns each device as it now stands — the very `current` where nothing differed."""
+    diffs = [(current, {k: v for k, v in wanted.items() if current.get(k) != v}) for current, wanted in changes]
+    changed = [(current, diff) for current, diff in diffs if diff]
+    if not changed:
+        return [current for current, _ in diffs]
+    await repo.update_many(session, [(c["id"], {**diff, "updated_at": now, "updated_by": by}) for c, diff in changed])
+    await repo.set_hours_many(session, {c["id"]: opening.parse(diff["opening_hours"])
+                                        for c, diff in changed if "opening_hours" in diff})
+    await repo.add_history_many(session, [(c["id"], {k: [_plain_value(c.get(k)), _plain_value(v)] for k, v in diff.items()})
+                                          for c, diff in changed], at=now, by=by, action=action)
+    events = []
+    for current, diff in changed:
+        after = {**current, **diff}
+        events.append((AedChanged(
+            aed_id=current["id"], district=after["district"], fields=sorted(diff), status=after["status"],
+            usable_now_possible=after["status"] == "working" and after["access"] == "public" and not after["restock_required"],
+            changed_by=by, changed_at=now), current["id"]))
+    await _publish(session, events, by)
+    stored = await repo.by_ids(session, [c["id"] for c, _ in changed])
+    return [stored[current["id"]] if diff else current for current, diff in diffs]
 
 
 async def inspect(session: AsyncSession, who: Principal, aed_id: uuid.UUID, *, inspected_on: date,
@@ -200,14 +218,16 @@ async def inspect(session: AsyncSession, who: Principal, aed_id: uuid.UUID, *, i
     if result == "needs_repair":
         wanted["status"] = "out_of_service"
     after = await apply_changes(session, who.id, current, wanted, now=now, action="inspected")
-    await _publish(session, AedInspected(aed_id=aed_id, district=current["district"], result=result,
-                                         restock_cleared=cleared, inspected_by=who.id, inspected_on=inspected_on),
-                   aed_id, who.id)
+    await _publish(session, [(AedInspected(aed_id=aed_id, district=current["district"], result=result,
+                                           restock_cleared=cleared, inspected_by=who.id, inspected_on=inspected_on),
+                              aed_id)], who.id)
     return after
 
 
-async def _publish(session: AsyncSession, data, aed_id: uuid.UUID, actor: str) -> None:
-    await record_event(session, topic=Topic.AED, event=build_event(source="aed", data=data, subject=str(aed_id), actor=actor))
+async def _publish(session: AsyncSession, events: list[tuple[Any, uuid.UUID]], actor: str) -> None:
+    """Each (event data, device) to the outbox, in order."""
+    await record_events(session, topic=Topic.AED, events=[
+        (build_event(source="aed", data=data, subject=str(aed_id), actor=actor), None) for data, aed_id in events])
 
 
 def _plain_value(value: Any) -> Any:

@@ -24,8 +24,8 @@ CSV_COLUMNS = ["serial", "name", "lat", "lon", "coord_system", "address", "distr
                "manufacturer", "model", "install_date", "battery_expires_on", "adult_pads_expires_on",
                "child_pads_expires_on", "last_inspected_on", "organisation_id", "contact_phone",
                "kiosk_with_first_aid_kit"]
-CSV_EXAMPLE = ("serial,name,lat,lon,address,district,opening_hours,status\n"
-               "SCH-0001,北京市第一中学 体育馆,39.9289,116.3883,西城区某路1号,110102,Mo-Fr 07:30-18:00,working\n")
+CSV_EXAMPLE = ("serial,name,lat,lon,address,district,indoor,access,opening_hours,status\n"
+               "SCH-0001,北京市第一中学 体育馆,39.9289,116.3883,西城区某路1号,110102,true,public,Mo-Fr 07:30-18:00,working\n")
 _TRUE, _FALSE = {"true", "1", "yes", "y", "是"}, {"false", "0", "no", "n", "否"}
 
 
@@ -101,17 +101,16 @@ async def import_devices(session: AsyncSession, admin: Principal, rows: list[tup
         raise ImportRejected(f"共 {len(errors)} 处错误，未导入任何设备", f"{len(errors)} problems; nothing was imported",
                              errors=sorted(errors, key=lambda e: (e["row"] or 0, e["field"] or "")))
     existing = await repo.by_serials(session, [d.serial for _, d in parsed])
-    outcome = {"created": 0, "updated": 0, "unchanged": 0}
-    report = []
-    for row, device in parsed:
-        current = existing.get(device.serial)
-        if current is None:
-            saved = await devices.register(session, admin, device, now=now, action="imported")
-            result = "created"
-        else:
-            saved = await devices.apply_changes(session, admin.id, current, devices.columns_of(device), now=now,
-                                                action="updated by import")
-            result = "unchanged" if saved is current else "updated"
-        outcome[result] += 1
-        report.append({"row": row, "serial": device.serial, "aed_id": saved["id"], "outcome": result})
+    new = [(row, d) for row, d in parsed if d.serial not in existing]
+    known = [(row, d) for row, d in parsed if d.serial in existing]
+    created = await devices.register_many(session, admin, [d for _, d in new], now=now, action="imported") if new else []
+    changes = [(existing[d.serial], devices.columns_of(d)) for _, d in known]
+    updated = await devices.apply_changes_many(session, admin.id, changes, now=now, action="updated by import")
+    report = [{"row": row, "serial": d.serial, "aed_id": saved["id"], "outcome": "created"}
+              for (row, d), saved in zip(new, created)]
+    report += [{"row": row, "serial": d.serial, "aed_id": saved["id"],
+                "outcome": "unchanged" if saved is current else "updated"}
+               for (row, d), (current, _), saved in zip(known, changes, updated)]
+    report.sort(key=lambda r: r["row"])
+    outcome = {kind: sum(1 for r in report if r["outcome"] == kind) for kind in ("created", "updated", "unchanged")}
     return {**outcome, "rows": report}

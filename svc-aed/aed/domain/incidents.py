@@ -202,7 +202,7 @@ async def dispatch_update(session: AsyncSession, who: Principal, incident_id: uu
         await _step(session, settings, incident_id, "closed", now, actor=who.id, detail=f"{status}: {note or ''}".strip())
     else:
         await _step(session, settings, incident_id, "dispatch_update", now, actor=who.id, detail=f"{status}: {note or ''}")
-    return await repo.incident(session, incident_id)  # type: ignore[return-value]
+    return await view(session, who, incident_id)
 
 
 async def view_for_responder(session: AsyncSession, incident_id: uuid.UUID, responder: uuid.UUID) -> dict:

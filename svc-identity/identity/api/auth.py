@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 
-from servicekit.auth import Principal, require_roles
+from servicekit.auth import Jwks, Principal, require_roles
 from servicekit.errors import Forbidden, Problem, Unauthorized
 from servicekit.openapi import problem_responses
 from identity.api.deps import Session, settings_of, wechat_of
@@ -81,9 +81,9 @@ async def refresh_tokens(body: RefreshRequest, request: Request, session: Sessio
     return TokenResponse(**_token_fields(pair))
 
 
-@router.get("/.well-known/jwks.json", summary="Public token signing keys (JWKS)")
-async def jwks(request: Request, session: Session) -> dict:
-    return await keys.public_jwks(session, settings_of(request))
+@router.get("/.well-known/jwks.json", response_model=Jwks, summary="Public token signing keys (JWKS)")
+async def jwks(request: Request, session: Session) -> Jwks:
+    return Jwks.model_validate(await keys.public_jwks(session, settings_of(request)))
 
 
 

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.districts import District
 from servicekit import clock
-from servicekit.auth import Principal, require_roles, require_scope
+from servicekit.auth import Jwks, Principal, require_roles, require_scope
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden
+from servicekit.geo import PositionOut
 from matching.api.deps import PeopleAndStaff, cipher_of
 from matching.domain import records
 from matching.domain.callers import person_of
@@ -39,13 +41,129 @@ class VolunteerRecord(BaseModel):
     revoked_records: int
 
 
-@router.get("/api/v1/requests/statistics", tags=["statistics"],
+class RequestCount(BaseModel):
+    district: str
+    category: str
+    state: str
+    requests: int
+
+
+class RequestStatistics(BaseModel):
+    """For requests created in the period, in the district (null: every district, for city staff)."""
+    model_config = ConfigDict(populate_by_name=True)
+
+    district: str | None
+    from_: datetime = Field(alias="from")
+    to: datetime
+    by_category_and_state: list[RequestCount]
+    minutes_served: int
+    services: int
+    volunteers: int
+    average_rating: float | None
+    ratings: int
+    flagged: int = Field(description="ratings flagged for review")
+    expired_unserved: int = Field(description="requests that expired with nobody booked")
+    open_past_start: int = Field(description="requests still open after their start")
+
+
+class Participant(BaseModel):
+    volunteer_id: uuid.UUID
+    minutes: int = Field(description="0 once the record is revoked")
+
+
+class ServiceRecord(BaseModel):
+    record_id: uuid.UUID
+    district: str
+    category: str
+    category_name: str
+    item_id: uuid.UUID
+    item_name: str | None
+    starts_at: datetime
+    ends_at: datetime
+    completed_at: datetime
+    revoked: bool = Field(description="audit confirmed it false: no longer counts")
+    participants: list[Participant]
+
+
+class ServiceRecordPage(BaseModel):
+    records: list[ServiceRecord]
+    next_cursor: str | None = Field(description="pass back as `since` for the next page")
+
+
+# Claim evidence keeps the values exactly as signed (times as the ISO text the signature covers), so a
+# partner can verify the signature over the `record` it received.
+class EvidenceItem(BaseModel):
+    category: str
+    category_name: str
+    item_id: str
+    name: str | None
+
+
+class EvidencePlace(BaseModel):
+    district: str
+    address: str | None
+    position: PositionOut
+
+
+class EvidencePeriod(BaseModel):
+    starts_at: str
+    ends_at: str
+    completed_at: str | None
+
+
+class EvidenceParties(BaseModel):
+    elder_id: str
+    volunteer_ids: list[str]
+    institution_id: str | None
+
+
+class AttendanceMark(BaseModel):
+    at: str | None
+    distance_m: int | None
+    method: str | None
+    by: str | None
+
+
+class EvidenceAttendance(BaseModel):
+    volunteer_id: str
+    minutes: int | None
+    check_in: AttendanceMark
+    check_out: AttendanceMark
+
+
+class EvidenceRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field not modelled here would be dropped and break the signature
+
+    record_id: str
+    issued_at: str
+    issuer: str
+    item: EvidenceItem
+    place: EvidencePlace
+    period: EvidencePeriod
+    parties: EvidenceParties
+    attendance: list[EvidenceAttendance]
+    revoked: bool
+
+
+class EvidenceSignature(BaseModel):
+    alg: Literal["Ed25519"]
+    key_id: str
+    value: str = Field(description="base64url, unpadded, over the record as canonical JSON (sorted keys, no spaces)")
+
+
+class ClaimEvidence(BaseModel):
+    record: EvidenceRecord
+    signature: EvidenceSignature
+
+
+@router.get("/api/v1/requests/statistics", tags=["statistics"], response_model=RequestStatistics,
             summary="Per district: requests by category and state, hours served, ratings, requests left unbooked")
 async def statistics(officer: Overseer, session: DbSession,
                      district: Annotated[District | None, Query()] = None,
                      from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-                     to: Annotated[AwareDatetime | None, Query()] = None) -> dict:
-    return await records.district_statistics(session, officer, district=district, since=from_, until=to, now=clock.now())
+                     to: Annotated[AwareDatetime | None, Query()] = None) -> RequestStatistics:
+    return RequestStatistics.model_validate(await records.district_statistics(
+        session, officer, district=district, since=from_, until=to, now=clock.now()))
 
 
 @router.get("/api/v1/volunteers/me/record", response_model=VolunteerRecord,
@@ -63,21 +181,24 @@ async def volunteer_record(person_id: uuid.UUID, officer: Overseer, session: DbS
     return VolunteerRecord(**await records.volunteer_record(session, person_id))
 
 
-@router.get("/partner/v1/service-records", summary="Completed services for 志愿北京's unified volunteer record, "
+@router.get("/partner/v1/service-records", response_model=ServiceRecordPage, summary="Completed services for 志愿北京's unified volunteer record, "
             "oldest first; pass `next_cursor` back as `since` (or an ISO time to start from)")
 async def service_records(partner: VolunteerBeijing, session: DbSession,
                           since: Annotated[str | None, Query(max_length=200)] = None,
-                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
-    return await records.service_records(session, since=since, limit=limit)
+                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ServiceRecordPage:
+    return ServiceRecordPage.model_validate(await records.service_records(session, since=since, limit=limit))
 
 
-@router.get("/partner/v1/service-records/signing-keys", summary="Public keys (JWKS) that verify claim evidence")
-async def signing_keys(partner: VolunteerBeijing, request: Request) -> dict:
-    return request.app.state.evidence_signer.jwks()
+@router.get("/partner/v1/service-records/signing-keys", response_model=Jwks,
+            summary="Public keys (JWKS) that verify claim evidence")
+async def signing_keys(partner: VolunteerBeijing, request: Request) -> Jwks:
+    return Jwks.model_validate(request.app.state.evidence_signer.jwks())
 
 
-@router.get("/partner/v1/service-records/{request_id}",
+@router.get("/partner/v1/service-records/{request_id}", response_model=ClaimEvidence,
             summary="Claim evidence for one service: item, place, period, parties, sign-in/out trail; Ed25519-signed")
-async def claim_evidence(request_id: uuid.UUID, partner: VolunteerBeijing, session: DbSession, request: Request) -> dict:
-    return await records.claim_evidence(session, partner, request_id, cipher=cipher_of(request),
-                                        signer=request.app.state.evidence_signer, now=clock.now())
+async def claim_evidence(request_id: uuid.UUID, partner: VolunteerBeijing, session: DbSession,
+                         request: Request) -> ClaimEvidence:
+    return ClaimEvidence.model_validate(await records.claim_evidence(
+        session, partner, request_id, cipher=cipher_of(request), signer=request.app.state.evidence_signer,
+        now=clock.now()))
