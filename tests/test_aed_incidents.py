@@ -196,3 +196,34 @@ async def test_an_alert_goes_by_sms_when_wechat_cannot_deliver(stack, gateway, h
     [message] = await helpers.eventually(texted, timeout=30)
     assert message["template_code"] == "SMS_INCIDENT_ALERT" and "约60米" in message["template_param"]["status"]
     assert incident  # the SMS names no address: accepting in the app reveals it
+
+
+async def test_staff_see_their_districts_incidents_and_read_the_address_only_with_a_reason(stack, gateway, sql):
+    spot = {"lat": round(random.uniform(39.95, 40.02), 5), "lon": round(random.uniform(116.28, 116.33), 5)}  # 海淀
+    caller = await scenario.resident(gateway, born=1970)
+    opened = await gateway.post("/api/v1/incidents", headers=caller.headers, json={
+        "position": spot, "district": "110108", "address": "海淀区某小区5号楼门口", "note": "老人倒地"})
+    assert opened.status_code == 201 and opened.json()["address"] == "海淀区某小区5号楼门口"
+    incident = opened.json()["id"]
+    unplaced = (await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot})).json()["id"]
+    haidian, chaoyang = await scenario.staff(gateway, "officer-110108"), await scenario.staff(gateway, "officer-110105")
+    admin = await scenario.staff(gateway, "admin")
+    accessed = ("SELECT count(*) FROM outbox WHERE key = :i AND event_type = "
+                "'timebank.aed.incident.address-accessed'")
+
+    seen = await gateway.get(f"/api/v1/incidents/{incident}", headers=haidian)
+    assert seen.status_code == 200 and "address" not in seen.json() and seen.json()["district"] == "110108"
+    assert await sql["aed"].scalar(accessed, i=incident) == 0
+    read = await gateway.get(f"/api/v1/incidents/{incident}", headers=haidian, params={"reason": "核实120调度记录"})
+    assert read.json()["address"] == "海淀区某小区5号楼门口"
+    assert await sql["aed"].scalar(accessed, i=incident) == 1
+    assert "address" not in (await gateway.get(f"/api/v1/incidents/{incident}", headers=admin)).json()
+
+    for other in (f"/api/v1/incidents/{incident}", f"/api/v1/incidents/{unplaced}"):  # not theirs: as if absent
+        assert (await gateway.get(other, headers=chaoyang)).status_code == 404
+    assert (await gateway.get(f"/api/v1/incidents/{unplaced}", headers=haidian)).status_code == 404
+    assert (await gateway.get(f"/api/v1/incidents/{unplaced}", headers=admin)).status_code == 200
+    refused = await gateway.post(f"/api/v1/incidents/{incident}/close", headers=chaoyang, json={"status": "false_alarm"})
+    assert refused.status_code == 404
+    closed = await gateway.post(f"/api/v1/incidents/{incident}/close", headers=haidian, json={"status": "false_alarm"})
+    assert closed.status_code == 200 and closed.json()["state"] == "closed" and "address" not in closed.json()

@@ -44,3 +44,21 @@ async def test_bad_token_requests_are_refused(gateway, form):
 async def test_unknown_paths_are_problem_404s(gateway):
     response = await gateway.get("/api/v1/nothing-here")
     assert response.status_code == 404 and response.json()["type"].endswith("/not-found")
+
+
+async def test_field_messages_are_chinese_by_default_and_english_on_request(gateway):
+    from devstack import scenario
+    admin = await scenario.staff(gateway, "admin")
+    device = {"serial": "x", "name": "A" * 101, "position": {"lat": "north", "lon": 116.4}, "address": "某地",
+              "district": "999999", "indoor": "maybe", "access": "public", "opening_hours": "sometimes",
+              "season_from": "2026-10-01", "season_until": "2026-09-01"}
+    zh = await gateway.post("/api/v1/aeds", headers=admin, json=device)
+    en = await gateway.post("/api/v1/aeds", headers=admin | {"accept-language": "en"}, json=device)
+    assert zh.status_code == en.status_code == 422
+    said = {e["location"][-1]: e["message"] for e in zh.json()["errors"]}
+    assert said["serial"] == "至少 3 个字符" and said["name"] == "最多 100 个字符" and said["lat"] == "须为数字"
+    assert said["indoor"] == "须为 true 或 false" and said["district"].startswith("须为以下之一：'110101'、")
+    assert said["opening_hours"].startswith("开放时间格式不正确")
+    english = {e["location"][-1]: e["message"] for e in en.json()["errors"]}
+    assert english["serial"] == "String should have at least 3 characters"
+    assert said.keys() == english.keys() and not set(said.values()) & set(english.values())

@@ -106,6 +106,25 @@ class IncidentOpened(EventData):
                    responders_nearby=4, opened_at=_T)
 
 
+class IncidentAddressAccessed(EventData):
+    """Staff read an incident's exact address, giving a reason: every access to it beyond the caller, 120
+    and the responders who accepted is on record for audit."""
+
+    TYPE = "timebank.aed.incident.address-accessed"
+    VERSION = 1
+
+    incident_id: uuid.UUID
+    accessed_by: str
+    accessor_roles: list[str]
+    reason: str
+    accessed_at: datetime
+
+    @classmethod
+    def example(cls) -> "IncidentAddressAccessed":
+        return cls(incident_id=uuid.UUID(int=30), accessed_by="officer-110108", accessor_roles=["district_officer"],
+                   reason="核实120调度记录", accessed_at=_T)
+
+
 IncidentStepName = Literal["alerted", "accepted", "declined", "sent_for_aed", "sent_to_patient", "alerts_cancelled",
                            "arrived", "dispatch_update", "closed"]
 

@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from servicekit.field_messages import custom_message, field_message
+
 PROBLEM_BASE = "https://timebank.beijing.example/problems/"
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -74,8 +76,9 @@ _ERROR_CODE_PROBLEMS: dict[str, type[Problem]] = {}
 
 def problem_for_error_code(code: str, problem: type[Problem]) -> None:
     """Answer a 422 whose every field error has this code (a pydantic custom error raised by a validator) with
-    `problem`'s type and title instead of the generic validation error."""
+    `problem`'s type and title instead of the generic validation error; the title is also the field's message."""
     _ERROR_CODE_PROBLEMS[code] = problem
+    custom_message(code, problem.title_zh)
 
 
 def wants_english(request: Request) -> bool:
@@ -133,8 +136,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        english = wants_english(request)
         errors = [
-            {"location": [str(p) for p in err.get("loc", ())], "message": err.get("msg", ""), "code": err.get("type", "")}
+            {"location": [str(p) for p in err.get("loc", ())], "message": field_message(err, english=english),
+             "code": err.get("type", "")}
             for err in exc.errors()
         ]
         # A rule checked while validating (a position outside Beijing) keeps its own stable problem type.

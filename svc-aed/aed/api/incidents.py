@@ -4,10 +4,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from contracts.districts import District
 from servicekit import clock, idempotency
 from servicekit.idempotency import OptionalIdempotencyKey
 from servicekit.auth import CurrentPrincipal, Principal
@@ -59,6 +60,8 @@ class DutyIn(BaseModel):
 
 class SosIn(BaseModel):
     position: Position
+    district: District | None = Field(default=None, description="the position's district code, as the map SDK "
+                                      "(adcode) or 120 reports it: its district's officers see the incident")
     address: str | None = Field(default=None, max_length=200, description="shown only to responders who accept")
     note: str | None = Field(default=None, max_length=500)
     dispatch_ref: str | None = Field(default=None, max_length=64, description="120's case number")
@@ -102,11 +105,13 @@ class AlertOut(BaseModel):
 
 
 class IncidentOut(BaseModel):
-    """The whole incident: for the caller, 120 and staff."""
+    """The whole incident: for the caller, 120 and staff in scope (the exact address only with a reason)."""
     id: uuid.UUID
     lat: float
     lon: float
-    address: str | None
+    district: str | None
+    address: str | None = Field(default=None, description="for the caller and 120; staff get it by giving a "
+                                "`reason` (put on record), otherwise it is absent")
     note: str | None
     source: Literal["app", "120"]
     reported_by: str
@@ -172,8 +177,9 @@ async def sos(body: SosIn, who: Reporter, session: DbSession, request: Request,
     if isinstance(held, JSONResponse):
         return held
     point = body.position.wgs84()
-    incident_id = await incidents.open_incident(session, who, point=point, address=body.address, note=body.note,
-                                                dispatch_ref=body.dispatch_ref, settings=_settings(request), now=clock.now())
+    incident_id = await incidents.open_incident(session, who, point=point, district=body.district, address=body.address,
+                                                note=body.note, dispatch_ref=body.dispatch_ref,
+                                                settings=_settings(request), now=clock.now())
     answer = IncidentOut.model_validate(await incidents.view(session, who, incident_id))
     if held is not None:
         await held.answer(session, 201, answer.model_dump(mode="json"))
@@ -182,8 +188,11 @@ async def sos(body: SosIn, who: Reporter, session: DbSession, request: Request,
 
 @router.get("/api/v1/incidents/{incident_id}", response_model=IncidentOut | MyIncident, response_model_exclude_unset=True,
             summary="State, alerts and assignments (caller, 120, staff); an alerted responder sees their part")
-async def get_incident(incident_id: uuid.UUID, who: CurrentPrincipal, session: DbSession) -> dict:
-    return await incidents.view(session, who, incident_id)
+async def get_incident(incident_id: uuid.UUID, who: CurrentPrincipal, session: DbSession,
+                       reason: Annotated[str | None, Query(min_length=2, max_length=200, description=
+                                                          "staff: why you need the exact address (put on record)")] = None,
+                       ) -> dict:
+    return await incidents.view(session, who, incident_id, reason=reason, now=clock.now())
 
 
 @router.post("/api/v1/incidents/{incident_id}/responses", response_model=MyIncident, response_model_exclude_unset=True,
@@ -200,14 +209,16 @@ async def arrival(incident_id: uuid.UUID, body: ArrivalIn, me: Person, session: 
                                   now=clock.now())
 
 
-@router.post("/api/v1/incidents/{incident_id}/updates", response_model=IncidentOut, summary="120's status updates (ambulance dispatched, …)")
+@router.post("/api/v1/incidents/{incident_id}/updates", response_model=IncidentOut, response_model_exclude_unset=True,
+             summary="120's status updates (ambulance dispatched, …)")
 async def dispatch_update(incident_id: uuid.UUID, body: DispatchIn, who: Dispatcher, session: DbSession,
                           request: Request) -> dict:
     return await incidents.dispatch_update(session, who, incident_id, status=body.status, note=body.note, close=False,
                                            settings=_settings(request), now=clock.now())
 
 
-@router.post("/api/v1/incidents/{incident_id}/close", response_model=IncidentOut, summary="Close with an outcome (120 or staff)")
+@router.post("/api/v1/incidents/{incident_id}/close", response_model=IncidentOut, response_model_exclude_unset=True,
+             summary="Close with an outcome (120 or staff)")
 async def close(incident_id: uuid.UUID, body: DispatchIn, who: Dispatcher, session: DbSession, request: Request) -> dict:
     return await incidents.dispatch_update(session, who, incident_id, status=body.status, note=body.note, close=True,
                                            settings=_settings(request), now=clock.now())

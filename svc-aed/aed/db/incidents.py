@@ -85,7 +85,7 @@ async def position_of(session: AsyncSession, person_id: uuid.UUID) -> dict | Non
     return dict(row) if row else None
 
 
-INCIDENT_COLUMNS = ("id, lat, lon, address, note, source, reported_by, dispatch_ref, state, outcome, needed, wave,"
+INCIDENT_COLUMNS = ("id, lat, lon, district, address, note, source, reported_by, dispatch_ref, state, outcome, needed, wave,"
                     " next_wave_at, opened_at, closed_at")
 
 

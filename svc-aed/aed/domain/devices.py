@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.aed import AedChanged, AedInspected, AedRegistered
@@ -16,10 +17,14 @@ from contracts.topics import Topic
 from servicekit import geo
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound
+from servicekit.field_messages import custom_message
 from servicekit.events import build_event, record_events
 from aed.db import devices as repo
 from aed.db import organisations as organisation_repo
 from aed.domain import hours as opening
+
+custom_message("opening_hours_syntax", "开放时间格式不正确（OpenStreetMap 写法，如 Mo-Fr 07:30-18:00）：{reason}")
+custom_message("season_order", "季节结束日期早于开始日期")
 
 Status = Literal["working", "out_of_service", "temporarily_absent", "removed", "unknown"]
 Access = Literal["public", "customers", "staff"]
@@ -63,13 +68,13 @@ class DeviceFields(BaseModel):
             try:
                 opening.parse(value)
             except opening.OpeningHoursError as exc:
-                raise ValueError(f"opening_hours: {exc}") from None
+                raise PydanticCustomError("opening_hours_syntax", "opening_hours: {reason}", {"reason": str(exc)}) from None
         return value
 
     @model_validator(mode="after")
     def _season(self) -> "DeviceFields":
         if self.season_from and self.season_until and self.season_until < self.season_from:
-            raise ValueError("season_until is before season_from")
+            raise PydanticCustomError("season_order", "season_until is before season_from")
         return self
 
 

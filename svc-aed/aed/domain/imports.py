@@ -1,6 +1,7 @@
 """Bulk import (CSV or JSON) for programmes like the 1,469 school kiosks: all or nothing — any bad row and
-nothing is stored, the answer lists every problem by row; devices are matched by serial, so importing the
-same file again changes nothing (a changed row updates its device, with history)."""
+nothing is stored, the answer lists every problem by row (in Chinese: the file is an office's); devices are
+matched by serial, so importing the same file again changes nothing (a changed row updates its device, with
+history)."""
 from __future__ import annotations
 
 import csv
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
 from servicekit.errors import UnprocessableInput
+from servicekit.field_messages import field_message
 from aed.db import devices as repo
 from aed.db import organisations as organisation_repo
 from aed.domain import devices
@@ -40,7 +42,7 @@ def rows_from_csv(content: str) -> list[tuple[int, dict[str, Any]]]:
     unknown = set(reader.fieldnames or []) - set(CSV_COLUMNS)
     if not reader.fieldnames or unknown:
         raise ImportRejected("表头不正确", f"Unknown or missing columns: {sorted(unknown) or 'no header'}",
-                             errors=[{"row": 1, "field": None, "message": f"columns must be among {CSV_COLUMNS}"}])
+                             errors=[{"row": 1, "field": None, "message": f"表头须为以下列之一：{'、'.join(CSV_COLUMNS)}"}])
     rows = []
     for line, raw in enumerate(reader, start=2):
         cells = {k: v.strip() for k, v in raw.items() if k and v is not None and v.strip() != ""}
@@ -66,7 +68,7 @@ def rows_from_json(content: str) -> list[tuple[int, dict[str, Any]]]:
     items = data.get("devices") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ImportRejected("JSON 须为设备数组", "Expected a list of devices (or {\"devices\": [...]})",
-                             errors=[{"row": None, "field": None, "message": "not a list"}])
+                             errors=[{"row": None, "field": None, "message": "须为设备数组"}])
     return [(n, item if isinstance(item, dict) else {"_": item}) for n, item in enumerate(items, start=1)]
 
 
@@ -83,20 +85,21 @@ async def import_devices(session: AsyncSession, admin: Principal, rows: list[tup
         try:
             device = devices.NewDevice.model_validate(record)
         except ValidationError as exc:
-            errors += [{"row": row, "field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
+            errors += [{"row": row, "field": ".".join(str(p) for p in e["loc"]) or None,
+                        "message": field_message(e, english=False)}
                        for e in exc.errors()]
             continue
         if device.serial in seen:
-            errors.append({"row": row, "field": "serial", "message": f"the same serial as row {seen[device.serial]}"})
+            errors.append({"row": row, "field": "serial", "message": f"与第 {seen[device.serial]} 行序列号重复"})
         seen.setdefault(device.serial, row)
         parsed.append((row, device))
     organisations = {d.organisation_id for _, d in parsed if d.organisation_id}
     known = await organisation_repo.districts_of(session, list(organisations))
     for row, d in parsed:
         if d.organisation_id and d.organisation_id not in known:
-            errors.append({"row": row, "field": "organisation_id", "message": "no such organisation"})
+            errors.append({"row": row, "field": "organisation_id", "message": "所属单位不存在"})
         elif d.organisation_id and known[d.organisation_id] != d.district:
-            errors.append({"row": row, "field": "district", "message": "not the organisation's district"})
+            errors.append({"row": row, "field": "district", "message": "与所属单位不在同一区"})
     if errors:
         raise ImportRejected(f"共 {len(errors)} 处错误，未导入任何设备", f"{len(errors)} problems; nothing was imported",
                              errors=sorted(errors, key=lambda e: (e["row"] or 0, e["field"] or "")))

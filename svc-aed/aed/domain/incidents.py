@@ -2,7 +2,8 @@
 accept. Of those who accept, the first (up to `max_fetchers`) are sent to fetch an AED first — the usable
 device minimising responder → AED → patient, locked to that one responder — when that path is at most
 `fetch_max_path_m`; the others go straight to the patient. Once enough have accepted, the alerts still
-pending are cancelled. The exact address is shown only to those who accepted (and to 120 and staff); an
+pending are cancelled. The exact address is shown only to those who accepted, the caller and 120; staff in
+scope (city admins, the district's officers) read it by giving a reason, put on record for audit. An
 alerted responder sees the distance and a position rounded to ~100 m. Every step is an event and is
 pushed to 120's system (aed.domain.dispatch)."""
 from __future__ import annotations
@@ -12,11 +13,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.aed import IncidentAlertRequested, IncidentOpened, IncidentStep
+from contracts.aed import IncidentAddressAccessed, IncidentAlertRequested, IncidentOpened, IncidentStep
 from contracts.topics import Topic
-from servicekit import geo
+from servicekit import clock, geo
 from servicekit.auth import Principal
-from servicekit.errors import Conflict, Forbidden, NotFound
+from servicekit.errors import Conflict, NotFound
 from servicekit.events import CloudEvent, build_event, record_event, record_events
 from aed.db import devices as device_repo
 from aed.db import dispatch as dispatch_repo
@@ -46,12 +47,14 @@ async def _record_steps(session: AsyncSession, settings: AedSettings, incident_i
             {"kind": "step", **data.model_dump(mode="json")} for data in steps], now)
 
 
-async def open_incident(session: AsyncSession, who: Principal, *, point: geo.Point, address: str | None,
-                        note: str | None, dispatch_ref: str | None, settings: AedSettings, now: datetime) -> uuid.UUID:
+async def open_incident(session: AsyncSession, who: Principal, *, point: geo.Point, district: str | None,
+                        address: str | None, note: str | None, dispatch_ref: str | None, settings: AedSettings,
+                        now: datetime) -> uuid.UUID:
     """Stores the incident and alerts the first wave in the caller's transaction (one commit: an SOS is
     never stored without its alerts); returns the incident's id."""
     source = "120" if who.kind == "partner" else "app"
-    incident = {"id": uuid.uuid4(), "lat": point.lat, "lon": point.lon, "address": address, "note": note,
+    incident = {"id": uuid.uuid4(), "lat": point.lat, "lon": point.lon, "district": district, "address": address,
+                "note": note,
                 "source": source, "reported_by": who.id, "dispatch_ref": dispatch_ref, "state": "open",
                 "needed": settings.responders_needed, "wave": 0, "next_wave_at": now, "opened_at": now}
     await repo.insert_incident(session, incident)
@@ -64,7 +67,7 @@ async def open_incident(session: AsyncSession, who: Principal, *, point: geo.Poi
     if settings.dispatch_webhook_url:
         await dispatch_repo.queue(session, incident["id"], [{
             "kind": "opened", "incident_id": str(incident["id"]), "position": {"lat": point.lat, "lon": point.lon},
-            "address": address, "note": note, "source": source, "dispatch_ref": dispatch_ref,
+            "district": district, "address": address, "note": note, "source": source, "dispatch_ref": dispatch_ref,
             "aeds_nearby": [{"aed_id": str(a["id"]), "distance_m": round(a["distance_m"])} for a in aeds],
             "opened_at": now.isoformat()}], now)
     await next_wave(session, incident["id"], settings=settings, now=now, force=True, incident=incident)
@@ -192,7 +195,7 @@ async def dispatch_update(session: AsyncSession, who: Principal, incident_id: uu
                           note: str | None, close: bool, settings: AedSettings, now: datetime) -> dict:
     """120's updates (ambulance dispatched, arrived …) and the close with an outcome (120 or staff)."""
     incident = await repo.incident(session, incident_id, lock=True)
-    if incident is None:
+    if incident is None or (who.kind == "staff" and not staff_in_scope(who, incident)):
         raise NotFound("事件不存在", "No such incident")
     if incident["state"] == "closed":
         raise Conflict("事件已结束", "The incident is closed")
@@ -229,24 +232,35 @@ def responder_view(incident: dict, mine: dict | None) -> dict:
     return view
 
 
-async def view(session: AsyncSession, who: Principal, incident_id: uuid.UUID) -> dict:
-    """The caller, 120 and staff see everything; an alerted responder sees their own part."""
+def staff_in_scope(who: Principal, incident: dict) -> bool:
+    """City admins see every incident; a district officer those in their district (not those whose district
+    nobody reported)."""
+    if who.kind != "staff":
+        return False
+    return who.has_role("city_admin") or (who.has_role("district_officer") and who.district is not None
+                                          and who.district == incident["district"])
+
+
+async def view(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, reason: str | None = None,
+               now: datetime | None = None) -> dict:
+    """The caller and 120 see everything. Staff in scope see everything but the exact address, which they
+    read by giving a reason (put on record for audit). An alerted responder sees their own part."""
     incident = await repo.incident(session, incident_id)
     if incident is None:
         raise NotFound("事件不存在", "No such incident")
     alerts = await repo.alerts(session, incident_id)
-    full = (who.id == incident["reported_by"] or (who.kind == "partner" and "emergency-120" in who.scopes)
-            or (who.kind == "staff" and who.has_role("city_admin", "district_officer")))
-    if full:
-        return {**incident, "alerts": alerts,
-                "accepted": sum(1 for a in alerts if a["status"] == "accepted")}
+    whole = {**incident, "alerts": alerts, "accepted": sum(1 for a in alerts if a["status"] == "accepted")}
+    if who.id == incident["reported_by"] or (who.kind == "partner" and "emergency-120" in who.scopes):
+        return whole
+    if staff_in_scope(who, incident):
+        if reason is None:
+            return {k: v for k, v in whole.items() if k != "address"}
+        await record_event(session, topic=Topic.AED, event=build_event(source="aed", data=IncidentAddressAccessed(
+            incident_id=incident_id, accessed_by=who.id, accessor_roles=sorted(who.roles), reason=reason,
+            accessed_at=now or clock.now()), subject=str(incident_id), actor=who.id))
+        return whole
     if who.kind == "person":
         mine = next((a for a in alerts if str(a["responder_id"]) == who.id), None)
         if mine is not None:
             return responder_view(incident, mine)
     raise NotFound("事件不存在", "No such incident")
-
-
-def check_reporter(who: Principal) -> None:
-    if who.kind == "partner" and "emergency-120" not in who.scopes:
-        raise Forbidden("仅限120调度系统", "120 dispatch only")
