@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -172,8 +169,7 @@ async def sos_bench(infra, args) -> None:
                                                   "AED_UPKEEP_INTERVAL_S": "3600", "MATCHING_LIFECYCLE_INTERVAL_S": "60",
                                                   **dict(e.split("=", 1) for e in args.env)})
     try:
-        subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True, capture_output=True,
-                       env={**os.environ, **stack.service_env("identity")})
+        stack.seed_demo()
         async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10) as gateway:
             token = (await gateway.post("/api/v1/auth/wechat-login", json={"code": "dev-bench-caller"})).json()["access_token"]
         aed_db = Database(stack.database_url["aed"], pool_size=2)

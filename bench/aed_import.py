@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import time
 import uuid
 
@@ -51,8 +48,7 @@ def main() -> None:
     with embedded_infra() as infra:
         # The stack's gateway waits as long as it takes, so a slow import is measured rather than cut off.
         stack = start_stack(infra, extra_env={"GATEWAY_DEFAULT_TIMEOUT_S": "600"})
-        subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True, capture_output=True,
-                       env={**os.environ, **stack.service_env("identity")})
+        stack.seed_demo()
         try:
             seconds = asyncio.run(_measure(stack.gateway_url, args.rounds))
         finally:

@@ -211,8 +211,7 @@ def main() -> int:
     with embedded_infra() as infra:
         stack = start_stack(infra, extra_env=env)
         try:
-            subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True, capture_output=True,
-                           env={**os.environ, **stack.service_env("identity")})
+            stack.seed_demo()
             pgbench_url = infra.create_database("pgbench")
             parts = urlsplit(pgbench_url.replace("postgresql+asyncpg", "postgresql"))
             subprocess.run([str(PGBENCH), "-i", "-s", "10", "-q", "-h", parts.hostname, "-p", str(parts.port),

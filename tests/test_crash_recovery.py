@@ -49,8 +49,7 @@ def crash_stack(crash_infra: Infra) -> Iterator[Stack]:
     # Services are delivered by moving the clock 50 minutes at a time: a responder's position reported just
     # before an SOS must still be fresh when the SOS arrives.
     stack = start_stack(crash_infra, extra_env={"GATEWAY_DEFAULT_TIMEOUT_S": "10", "AED_DUTY_TTL_S": "86400"})
-    subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True, capture_output=True,
-                   env={**os.environ, **stack.service_env("identity")})
+    stack.seed_demo()
     yield stack
     stack.stop()
 
@@ -126,8 +125,7 @@ async def _cast(client: httpx.AsyncClient) -> Cast:
     await scenario.known_volunteer(client, volunteer)
     spot = {"lat": round(random.uniform(39.85, 39.95), 5), "lon": round(random.uniform(116.30, 116.45), 5)}
     responders = [await scenario.responder(client) for _ in range(2)]
-    cast_so_far = Cast({}, {}, elder, volunteer, elder, responders, spot, granted)
-    await scenario.until(lambda: _on_duty(client, cast_so_far), what="responders on duty")  # learnt from identity
+    await scenario.until(lambda: _on_duty(client, responders, spot), what="responders on duty")  # learnt from identity
     return Cast(officer=await scenario.staff(client, "officer-110105"),
                 emergency_120=await scenario.partner(client, "emergency-120"), elder=elder, volunteer=volunteer,
                 caller=await scenario.resident(client, born=1970), responders=responders, spot=spot, granted=granted)
@@ -177,10 +175,10 @@ async def _deliver_a_service(client: httpx.AsyncClient, cast: Cast, clock: TestC
     return request_id, booking["minutes"]
 
 
-async def _on_duty(client: httpx.AsyncClient, cast: Cast) -> bool:
-    """The responders' apps report their positions (as they do every few minutes on duty)."""
-    for n, person in enumerate(cast.responders):
-        place = {"lat": cast.spot["lat"] + 0.001 * (n + 1), "lon": cast.spot["lon"]}
+async def _on_duty(client: httpx.AsyncClient, responders: list[scenario.Person], spot: dict[str, float]) -> bool:
+    """The responders' apps report their positions near `spot` (as they do every few minutes on duty)."""
+    for n, person in enumerate(responders):
+        place = {"lat": spot["lat"] + 0.001 * (n + 1), "lon": spot["lon"]}
         response = await client.put("/api/v1/responders/me/duty", headers=person.headers,
                                     json={"on_duty": True, "position": place})
         if response.status_code != 200:
@@ -192,7 +190,7 @@ async def _raise_an_sos(client: httpx.AsyncClient, cast: Cast) -> tuple[str, set
     """An SOS from start to close by 120; returns the incident and the responders alerted."""
     async def on_duty() -> bool:
         try:
-            return await _on_duty(client, cast)
+            return await _on_duty(client, cast.responders, cast.spot)
         except httpx.TransportError:
             return False
     await scenario.until(on_duty, timeout=PATIENCE_S, what="responders reporting their positions")

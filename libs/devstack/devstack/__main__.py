@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -65,8 +64,7 @@ def up(args: argparse.Namespace) -> int:
         stack = Stack(ports=ports, database_url=urls, kafka_bootstrap_servers=bootstrap, log_dir=logs)
         print("starting services (migrations run at start) …")
         stack.start()
-        subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True,
-                       env={**os.environ, **stack.service_env("identity")})
+        stack.seed_demo(quiet=False)
         print("\nThe time bank is up:")
         print(f"  gateway      {stack.gateway_url}      (API docs: {stack.gateway_url}/docs)")
         for name in SERVICES:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -145,8 +143,7 @@ def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Sta
 def stack(infra: Infra) -> Iterator[Stack]:
     """The whole system (five services, gateway, fake WeChat) as real processes, for the whole run."""
     running = start_stack(infra)
-    subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True, capture_output=True,
-                   env={**os.environ, **running.service_env("identity")})
+    running.seed_demo()
     yield running
     running.stop()
 

@@ -5,6 +5,8 @@ Used by `python -m devstack up` (fixed ports, data kept under .data/) and by the
 """
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +95,11 @@ class Stack:
         self._child("gateway", [python, "-m", "gateway", "serve"], self.gateway_env()).start()
         for name in ["wechat", "dispatch120", "sms", *SERVICES, "gateway"]:
             self.wait_ready(name, timeout=timeout)
+
+    def seed_demo(self, *, quiet: bool = True) -> None:
+        """The documented demo staff and partner clients (`python -m identity seed-demo`; idempotent)."""
+        subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True, capture_output=quiet,
+                       env={**os.environ, **self.service_env("identity")})
 
     def restart(self, name: str, *, crash: bool = False, timeout: float = 60) -> None:
         child = self.children[name]
