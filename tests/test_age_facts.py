@@ -38,3 +38,27 @@ async def test_turning_60_is_told_on_the_day_and_no_event_carries_a_date_of_birt
     assert await sql["identity"].scalar(came_of_age, p=pid) == 0  # an adult when verified: nothing more to tell
     for (payload,) in await sql["identity"].rows("SELECT payload FROM outbox WHERE key = :p", p=pid):
         assert "turns_" not in payload and born.isoformat() not in payload
+
+
+async def test_a_trained_minor_becomes_elder_and_volunteer_on_the_eighteenth_birthday(gateway, helpers, clock):
+    """Roles that wait for 18 are granted on the day by the age job, with no other fact changing."""
+    today = datetime.now(UTC).astimezone(BEIJING).date()
+    eighteenth = today + timedelta(days=2)
+    born = date(eighteenth.year - 18, eighteenth.month, eighteenth.day if (eighteenth.month, eighteenth.day) != (2, 29) else 28)
+    person = await helpers.login(gateway)
+    pid, headers = person["person_id"], {"Authorization": f"Bearer {person['access_token']}"}
+    assert (await gateway.post("/api/v1/me/real-name", headers=headers, json={
+        "name": "钱同学", "id_number": people.resident_number(born.strftime("%Y%m%d"))})).status_code == 200
+    assert (await gateway.put("/api/v1/me/residence", headers=headers,
+                              json={"district": "110105", "permanent_resident": True})).status_code == 200
+    institution = await helpers.staff_headers(gateway, "institution")
+    trained = await gateway.post(f"/api/v1/people/{pid}/training", headers=institution,
+                                 json={"kind": "volunteer", "completed_on": "2026-11-01"})
+    assert trained.json()["roles"] == []  # a minor with no guardian: neither asks nor serves
+
+    clock.advance(hours=72)  # past the 18th birthday
+
+    async def grown_up():
+        found = (await gateway.get("/api/v1/me", headers=headers)).json()["roles"]
+        return found if found == ["elder", "volunteer"] else None
+    assert await helpers.eventually(grown_up, timeout=30)

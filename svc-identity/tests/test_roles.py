@@ -59,10 +59,11 @@ async def test_a_trained_adult_resident_becomes_a_volunteer_and_the_token_says_s
 
 async def test_no_volunteer_role_without_permanent_residence_or_under_18(gateway, helpers):
     institution = await helpers.staff_headers(gateway, "institution")
-    for person in (await _person(gateway, helpers, permanent=False), await _person(gateway, helpers, born="20120601")):
+    for person, expected in ((await _person(gateway, helpers, permanent=False), ["elder"]),
+                             (await _person(gateway, helpers, born="20120601"), [])):  # a minor is no elder either
         recorded = await gateway.post(f"/api/v1/people/{person['person_id']}/training", headers=institution,
                                       json={"kind": "volunteer", "completed_on": "2026-11-01"})
-        assert recorded.json()["roles"] == ["elder"]
+        assert recorded.json()["roles"] == expected
 
 
 async def test_a_responder_role_lapses_by_itself_when_the_certificate_expires(stack, gateway, helpers, sql):
@@ -122,7 +123,7 @@ async def test_a_trained_minor_volunteers_only_with_a_confirmed_guardian(gateway
     institution = await helpers.staff_headers(gateway, "institution")
     trained = await gateway.post(f"/api/v1/people/{minor['person_id']}/training", headers=institution,
                                  json={"kind": "volunteer", "completed_on": "2026-11-01"})
-    assert trained.json()["roles"] == ["elder"]
+    assert trained.json()["roles"] == []  # a minor asks for no services
 
     assert (await gateway.post("/api/v1/guardianships", headers=bearer(minor),
                                json={"minor_id": guardian["person_id"]})).status_code == 422  # the ward must be a minor
@@ -133,13 +134,13 @@ async def test_a_trained_minor_volunteers_only_with_a_confirmed_guardian(gateway
     assert (await gateway.post(path + "/confirm", headers=bearer(stranger))).status_code == 403
     assert (await gateway.post(path + "/confirm", headers=institution)).status_code == 422  # staff need a document
     assert (await gateway.post(path + "/confirm", headers=bearer(minor))).json()["status"] == "confirmed"
-    assert (await gateway.get("/api/v1/me", headers=bearer(minor))).json()["roles"] == ["elder", "volunteer"]
+    assert (await gateway.get("/api/v1/me", headers=bearer(minor))).json()["roles"] == ["volunteer"]
 
     revoked = await gateway.post(path + "/revoke", headers=institution, json={"reason": "监护关系变更"})
     assert revoked.json()["status"] == "revoked"
-    assert (await gateway.get("/api/v1/me", headers=bearer(minor))).json()["roles"] == ["elder"]
+    assert (await gateway.get("/api/v1/me", headers=bearer(minor))).json()["roles"] == []
     events = await _role_events(sql, minor["person_id"])
-    assert [e[:2] for e in events] == [("granted", "elder"), ("granted", "volunteer"), ("revoked", "volunteer")]
+    assert [e[:2] for e in events] == [("granted", "volunteer"), ("revoked", "volunteer")]
 
 
 async def test_an_officer_checks_a_declared_residence_and_a_refusal_withdraws_the_volunteer_role(gateway, helpers):

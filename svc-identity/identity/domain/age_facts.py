@@ -1,6 +1,7 @@
 """Facts of age told to the other services on the day they become true — never a date they could be derived
 from. `person.verified` says whether the person is an adult and of redemption age (60) when verified; this job
-announces the rest from the stored days (`person.came-of-age`, `person.reached-redemption-age`), once each."""
+announces the rest from the stored days (`person.came-of-age`, `person.reached-redemption-age`), once each,
+and grants on the 18th birthday the roles that waited for it."""
 from __future__ import annotations
 
 from sqlalchemy import text
@@ -8,6 +9,7 @@ from sqlalchemy import text
 from contracts.identity import PersonCameOfAge, PersonReachedRedemptionAge
 from servicekit import clock
 from servicekit.db import Database
+from identity.domain import roles
 from identity.domain.publish import publish
 from identity.domain.real_name import BEIJING
 
@@ -30,6 +32,8 @@ async def announce_due(db: Database) -> int:
                     f"ORDER BY person_id LIMIT :n FOR UPDATE SKIP LOCKED"), {"today": today, "n": _BATCH})).scalars().all()
                 for person_id in people:
                     await publish(session, event(person_id=person_id), subject=person_id, actor="system")
+                    if event is PersonCameOfAge:  # roles that wait for 18: elder, and volunteer without a guardian
+                        await roles.refresh_roles(session, person_id, actor="system", why="年满18周岁")
                 if people:
                     await session.execute(text(f"UPDATE real_names SET {flag} = true WHERE person_id = ANY(:p)"),
                                           {"p": list(people)})

@@ -1,6 +1,6 @@
 """Person roles, derived from facts and kept as grants with their history (who, when, why).
 
-- elder: real-name verified.
+- elder: real-name verified and 18 or over.
 - volunteer: verified, a declared Beijing permanent resident, volunteer training recorded by an
   institution, and 18 or over — or a minor with a confirmed guardian (they serve accompanied by them);
   never while a sanction removing recording rights stands.
@@ -47,8 +47,9 @@ async def eligible_roles(session: AsyncSession, person_id: uuid.UUID, now: datet
     trainings = await repository.trainings_of(session, person_id)
     today = now.astimezone(BEIJING).date()
     roles: dict[str, Eligible] = {}
+    if verified is not None and verified.turns_18_on <= today:  # a minor may volunteer (with a guardian), never ask
+        roles["elder"] = Eligible("已实名认证、年满18周岁")
     if verified is not None:
-        roles["elder"] = Eligible("已实名认证")
         trained = any(t.kind == "volunteer" for t in trainings)
         may_volunteer = (person is not None and bool(person.permanent_resident) and trained
                          and not await repository.recording_revoked(session, person_id))
