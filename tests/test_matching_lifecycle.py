@@ -172,3 +172,35 @@ async def test_special_elders_come_first_in_search_and_in_the_review_queue(stack
     ranked = [r["id"] for r in found if r["id"] in (near_id, far_id)]
     assert ranked == [far_id, near_id]
     assert [r["distance_m"] for r in found if r["id"] == near_id] == [0]
+
+
+async def test_a_minor_books_only_alongside_a_confirmed_guardian(stack, gateway, helpers):
+    elder = await scenario.elder_with_coins(gateway, 600)
+    guardian = await scenario.volunteer(gateway)
+    minor = await scenario.resident(gateway, born=datetime.now(UTC).year - 15, name="钱同学")
+    institution = await scenario.staff(gateway, "institution")
+    trained = await gateway.post(f"/api/v1/people/{minor.person_id}/training", headers=institution,
+                                 json={"kind": "volunteer", "completed_on": "2026-11-01"})
+    assert trained.status_code == 201 and trained.json()["roles"] == []  # no guardian yet: not a volunteer
+    claimed = await gateway.post("/api/v1/guardianships", headers=guardian.headers, json={"minor_id": minor.person_id})
+    confirmed = await gateway.post(f"/api/v1/guardianships/{claimed.json()['id']}/confirm", headers=minor.headers)
+    assert confirmed.json()["status"] == "confirmed"
+    minor = await scenario.sign_in(gateway, minor.openid)  # the token carries the volunteer role now
+    for volunteer in (guardian, minor):
+        await scenario.known_volunteer(gateway, volunteer)
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=3, minutes=90, item=GROUP,
+                                                 category="culture_sports", volunteers=2)
+    booking = f"/api/v1/requests/{request_id}/booking"
+
+    async def refused_alone():  # matching learns the minor's age and guardian from identity's events
+        alone = await gateway.post(booking, headers=minor.headers)
+        assert alone.status_code in (201, 409), alone.text
+        return alone.json()["type"].endswith("/guardian-must-accompany") if alone.status_code == 409 else None
+    assert await helpers.eventually(refused_alone, timeout=30)
+    assert (await gateway.post(booking, headers=guardian.headers)).status_code == 201
+
+    async def accompanied():  # the guardianship too reaches matching as an event
+        answer = await gateway.post(booking, headers=minor.headers)
+        return answer if answer.status_code == 201 else None
+    booked = await helpers.eventually(accompanied, timeout=30)
+    assert booked and booked.json()["state"] == "booked"

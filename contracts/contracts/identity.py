@@ -61,6 +61,15 @@ class PersonVerified(EventData):
                    redemption_age=False)
 
 
+class PersonVerifiedAnyVersion:
+    """Reads `person.verified` of either version a consumer may still receive: version 1 (its dates, still
+    possible in flight) or the current one. Consumers keep the facts, never version 1's dates."""
+
+    @staticmethod
+    def read(data: dict) -> PersonVerified | PersonVerifiedV1:
+        return (PersonVerifiedV1 if "turns_18_on" in data else PersonVerified).read(data)
+
+
 class PersonCameOfAge(EventData):
     """A verified person turned 18 (announced by identity's daily look at the stored facts)."""
 

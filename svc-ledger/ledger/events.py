@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.audit import SanctionApplied
 from contracts.base import EventData
 from contracts.identity import (KinshipConfirmed, KinshipRevoked, PersonReachedRedemptionAge, PersonRegistered,
-                                PersonVerified, PersonVerifiedV1, ResidenceDeclared, SpecialGroupsSet)
+                                PersonVerified, PersonVerifiedAnyVersion, ResidenceDeclared,
+                                SpecialGroupsSet)
 from contracts.matching import RequestCancelled, RequestSubmitted, ServiceCompleted
 from contracts.topics import Topic
 from servicekit import kinship
@@ -25,15 +26,6 @@ from ledger.settings import LedgerSettings
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 
-class VerifiedFacts:
-    """`person.verified` of either version: version 1's dates (still possible in flight) are read into the one
-    fact the ledger keeps, redemption age, and not stored."""
-
-    @staticmethod
-    def read(data: dict) -> PersonVerified | PersonVerifiedV1:
-        return (PersonVerifiedV1 if "turns_60_on" in data else PersonVerified).read(data)
-
-
 def handlers(settings: LedgerSettings) -> dict[str, tuple[type[EventData], Handler]]:
     """Event type -> (the payload class the handler reads, the handler)."""
     grace = timedelta(hours=settings.hold_grace_hours)
@@ -45,7 +37,7 @@ def handlers(settings: LedgerSettings) -> dict[str, tuple[type[EventData], Handl
 
     return {
         PersonRegistered.TYPE: reading(PersonRegistered, lambda s, d: accounts.open_person_account(s, d.person_id)),
-        PersonVerified.TYPE: reading(VerifiedFacts, lambda s, d: holders.record_redemption_age(
+        PersonVerified.TYPE: reading(PersonVerifiedAnyVersion, lambda s, d: holders.record_redemption_age(
             s, d.person_id, d.redemption_age if isinstance(d, PersonVerified)
             else d.turns_60_on <= clock.beijing_date(clock.now()))),
         PersonReachedRedemptionAge.TYPE: reading(PersonReachedRedemptionAge,

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
 from contracts.base import EventData
-from contracts.identity import (AccountReinstated, AccountSuspended, KinshipConfirmed, KinshipRevoked,
+from contracts.identity import (AccountReinstated, AccountSuspended, GuardianshipConfirmed, GuardianshipRevoked,
+                                KinshipConfirmed, KinshipRevoked, PersonCameOfAge, PersonVerified,
+                                PersonVerifiedAnyVersion, PersonVerifiedV1,
                                 ResidenceDeclared, RoleGranted, RoleRevoked, SanctionLifted, SpecialGroupsSet)
 from contracts.ledger import HoldPlaced, HoldRejected
 from contracts.topics import Topic
@@ -19,6 +21,7 @@ from servicekit.app import Runtime
 from servicekit.consumer import BatchHandler, EventConsumer
 from servicekit.events import CloudEvent
 from matching.db import people
+from matching.domain.notify import BEIJING
 from matching.domain import requests, sanctions
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
@@ -35,6 +38,12 @@ async def _holds_answered(session: AsyncSession, events: list[CloudEvent]) -> No
     await requests.holds_answered(session, answers, now=clock.now())  # type: ignore[arg-type]
 
 
+def _minor(verified: PersonVerified | PersonVerifiedV1) -> bool:
+    if isinstance(verified, PersonVerifiedV1):
+        return verified.turns_18_on > clock.now().astimezone(BEIJING).date()
+    return not verified.adult
+
+
 # The ledger answers every submitted request: a poll's answers are applied together.
 BATCH_HANDLERS: dict[str, BatchHandler] = {HoldPlaced.TYPE: _holds_answered, HoldRejected.TYPE: _holds_answered}
 
@@ -49,6 +58,13 @@ HANDLERS: dict[str, tuple[type[EventData], Handler]] = {
                                     lambda s, d: kinship.record_kinship(s, d.link_id, d.person_id, d.relative_id)),
     KinshipRevoked.TYPE: _reading(KinshipRevoked,
                                   lambda s, d: kinship.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)),
+    PersonVerified.TYPE: _reading(PersonVerifiedAnyVersion,
+                                  lambda s, d: people.record_minor(s, d.person_id, _minor(d))),
+    PersonCameOfAge.TYPE: _reading(PersonCameOfAge, lambda s, d: people.record_minor(s, d.person_id, False)),
+    GuardianshipConfirmed.TYPE: _reading(GuardianshipConfirmed, lambda s, d: people.record_guardianship(
+        s, d.guardianship_id, minor_id=d.minor_id, guardian_id=d.guardian_id, active=True)),
+    GuardianshipRevoked.TYPE: _reading(GuardianshipRevoked, lambda s, d: people.record_guardianship(
+        s, d.guardianship_id, minor_id=d.minor_id, guardian_id=d.guardian_id, active=False)),
     AccountSuspended.TYPE: _reading(AccountSuspended, lambda s, d: sanctions.suspended(s, d, now=clock.now())),
     AccountReinstated.TYPE: _reading(AccountReinstated, lambda s, d: sanctions.reinstated(s, d)),
     SanctionApplied.TYPE: _reading(SanctionApplied, lambda s, d: sanctions.applied(s, d, now=clock.now())),

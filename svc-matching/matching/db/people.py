@@ -17,6 +17,7 @@ class PersonFacts:
     special_categories: list[str]
     recording_revoked: bool
     suspended: bool
+    minor: bool
 
     @property
     def may_serve(self) -> bool:
@@ -30,7 +31,8 @@ class PersonFacts:
 
 async def facts(session: AsyncSession, person_id: uuid.UUID) -> PersonFacts | None:
     row = (await session.execute(text(
-        "SELECT person_id, volunteer, elder, district, special_categories, recording_revoked, suspended FROM people"
+        "SELECT person_id, volunteer, elder, district, special_categories, recording_revoked, suspended, minor"
+        " FROM people"
         " WHERE person_id = :p"), {"p": person_id})).first()
     return PersonFacts(*row) if row else None
 
@@ -60,3 +62,21 @@ async def record_recording_revoked(session: AsyncSession, person_id: uuid.UUID, 
 
 async def record_suspension(session: AsyncSession, person_id: uuid.UUID, suspended: bool) -> None:
     await _set(session, person_id, "suspended", suspended)
+
+
+async def record_minor(session: AsyncSession, person_id: uuid.UUID, minor: bool) -> None:
+    await _set(session, person_id, "minor", minor)
+
+
+async def record_guardianship(session: AsyncSession, guardianship_id: uuid.UUID, *, minor_id: uuid.UUID,
+                              guardian_id: uuid.UUID, active: bool) -> None:
+    await session.execute(text(
+        "INSERT INTO guardians (guardianship_id, minor_id, guardian_id, active) VALUES (:g, :m, :p, :a)"
+        " ON CONFLICT (guardianship_id) DO UPDATE SET active = excluded.active"),
+        {"g": guardianship_id, "m": minor_id, "p": guardian_id, "a": active})
+
+
+async def guardians_of(session: AsyncSession, minor_id: uuid.UUID) -> set[uuid.UUID]:
+    rows = await session.execute(text("SELECT guardian_id FROM guardians WHERE minor_id = :m AND active"),
+                                 {"m": minor_id})
+    return set(rows.scalars().all())

@@ -1,5 +1,6 @@
 """Booking (预约): atomic, never two overlapping bookings for one volunteer (the database's exclusion
-constraint decides races), never one's own or a direct relative's request, several volunteers for a group."""
+constraint decides races), never one's own or a direct relative's request, several volunteers for a group, a
+minor only alongside a confirmed guardian."""
 from __future__ import annotations
 
 import uuid
@@ -16,8 +17,8 @@ from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
 from matching.domain.callers import person_of
-from matching.domain.errors import (FullyBooked, NotEligibleVolunteer, OverlappingBooking, OwnOrRelativesRequest,
-                                    RequestNotFound, WrongState)
+from matching.domain.errors import (FullyBooked, GuardianMustAccompany, NotEligibleVolunteer, OverlappingBooking,
+                                    OwnOrRelativesRequest, RequestNotFound, WrongState)
 from matching.domain.notify import notify
 from matching.domain.publish import publish
 
@@ -36,6 +37,15 @@ async def eligible_volunteer(session: AsyncSession, principal: Principal) -> uui
     return volunteer_id
 
 
+async def _accompanied_if_minor(session: AsyncSession, volunteer_id: uuid.UUID, live: list[Booking]) -> None:
+    """A minor student serves only accompanied by a confirmed guardian (DOMAIN.md): one of them must already
+    hold a booking of the same request."""
+    facts = await people.facts(session, volunteer_id)
+    if facts is not None and facts.minor and not (
+            await people.guardians_of(session, volunteer_id) & {b.volunteer_id for b in live}):
+        raise GuardianMustAccompany()
+
+
 async def book(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, now: datetime) -> tuple[Request, Booking]:
     volunteer_id = await eligible_volunteer(session, principal)
     request = await repo.get(session, request_id, lock=True)  # serialises bookings of one request
@@ -52,6 +62,7 @@ async def book(session: AsyncSession, principal: Principal, request_id: uuid.UUI
     live = [b for b in await repo.bookings(session, request.id) if b.live]
     if any(b.volunteer_id == volunteer_id for b in live):
         raise Conflict("您已预约该需求", "You have already booked this request")
+    await _accompanied_if_minor(session, volunteer_id, live)
     if len(live) >= request.volunteers_needed:
         raise FullyBooked()
     booking_id = uuid.uuid4()

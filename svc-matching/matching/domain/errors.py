@@ -40,6 +40,12 @@ class OverlappingBooking(Conflict):
     title_zh, title_en = "同一时段您已有其他预约", "You already have a booking in that time period"
 
 
+class GuardianMustAccompany(Conflict):
+    type = "guardian-must-accompany"
+    title_zh, title_en = "未成年志愿者须由监护人陪同：请监护人先预约同一服务", \
+        "A minor volunteers accompanied by a guardian: the guardian books the same request first"
+
+
 class FullyBooked(Conflict):
     type = "fully-booked"
     title_zh, title_en = "该需求已约满", "The request is fully booked"
