@@ -174,9 +174,14 @@ class OutboxRelay:
             # the wait below returns at once — cleared after, that wake was lost until the next poll.
             self._wake.clear()
             try:
-                await self._ensure_producer()
-                if asyncio.get_running_loop().time() - self._log_checked_at >= self.settings.outbox_log_check_interval_s:
-                    await self.check_broker_log()
+                try:
+                    await self._ensure_producer()
+                    since_check = asyncio.get_running_loop().time() - self._log_checked_at
+                    if since_check >= self.settings.outbox_log_check_interval_s:
+                        await self.check_broker_log()
+                except (KafkaError, OSError, TimeoutError) as exc:
+                    await self._record_unreachable(exc)
+                    raise
                 published = await self.publish_pending()
                 await self._purge_old()
             except asyncio.CancelledError:
@@ -222,6 +227,18 @@ class OutboxRelay:
         if sent.failed:
             self._log_checked_at = float("-inf")
         return len(sent.ok)
+
+    async def _record_unreachable(self, exc: Exception) -> None:
+        """The broker could not be reached before sending: the due rows count the attempt and back off, as after
+        a failed send, so the outbox shows why they wait (the check runs first after any failure, so while the
+        broker is away no send would ever be tried and record it)."""
+        async with self.db.transaction(notify=False) as session:
+            due = (await session.execute(_CLAIM, {"limit": self.settings.outbox_batch_size})).all()
+            if due:
+                await session.execute(_MARK_FAILED, {"ids": [r.id for r in due], "error": f"broker unreachable: {exc!r}"[:500],
+                                                     "max_backoff": self.settings.outbox_max_backoff_s})
+                for row in due:
+                    FAILED.labels(row.topic).inc()
 
     async def check_broker_log(self) -> list[str]:
         """The topics whose log at the broker ends below an offset it acknowledged to us: their retained rows are
