@@ -274,14 +274,33 @@ async def _each_effect_once(db: dict[str, AsyncEngine], effects: Effects) -> Non
             return (await conn.execute(text(sql), params)).all()
 
     async def until_rows(service: str, sql: str, want: int, **params) -> list:
+        found: list = []
         async def enough():
+            nonlocal found
             found = await rows(service, sql, **params)
             return found if len(found) >= want else None
-        return await scenario.until(enough, timeout=PATIENCE_S, what=f"{want} rows from {service}")
+        try:
+            return await scenario.until(enough, timeout=PATIENCE_S, what=f"{want} rows from {service}")
+        except AssertionError:
+            raise AssertionError(f"{len(found)} of {want} rows from {service} after {PATIENCE_S} s") from None
 
     people = sorted(effects.registered)
-    accounts = await until_rows("ledger", "SELECT owner_person_id::text, count(*) FROM accounts WHERE origin = 'earned' "
-                                          "AND owner_person_id::text = ANY(:ids) GROUP BY 1", len(people), ids=people)
+    try:
+        accounts = await until_rows("ledger", "SELECT owner_person_id::text, count(*) FROM accounts "
+                                              "WHERE origin = 'earned' AND owner_person_id::text = ANY(:ids) GROUP BY 1",
+                                    len(people), ids=people)
+    except AssertionError as missing:
+        # Say where the missing ones stopped: never published, published but never applied, or applied.
+        opened = {p for (p,) in await rows("ledger", "SELECT owner_person_id::text FROM accounts "
+                                                     "WHERE owner_person_id::text = ANY(:ids)", ids=people)}
+        lost = sorted(effects.registered - opened)
+        sent = await rows("identity", "SELECT key, event_id::text, published_at IS NOT NULL, attempts FROM outbox "
+                                      "WHERE event_type = 'timebank.identity.person.registered' AND key = ANY(:ids)",
+                          ids=lost[:20])
+        applied = {e for (e,) in await rows("ledger", "SELECT event_id::text FROM processed_events "
+                                                      "WHERE event_id::text = ANY(:ids)", ids=[e for _, e, _, _ in sent])}
+        raise AssertionError(f"{missing}; {len(lost)} without an account, e.g. (person, event, published, attempts, "
+                             f"applied): {[(*row, row[1] in applied) for row in sent]}") from None
     assert {p for p, _ in accounts} == effects.registered and {n for _, n in accounts} == {1}, "one account each"
 
     requests = sorted(effects.served)

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -95,13 +95,13 @@ DUPLICATES = Counter("consumer_events_duplicate_total", "Redelivered events skip
 DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events sent to a DLQ", ["consumer"])
 CONFLICTS = Counter("consumer_transient_conflicts_total", "Batches retried after a deadlock or serialization error",
                     ["consumer"])
-REWOUND = Counter("consumer_log_rewinds_total", "Partitions re-read from the start because the broker's log ended "
-                  "before this group's position (the broker lost or rewound its log)", ["consumer"])
+REWOUND = Counter("consumer_log_rewinds_total", "Partitions re-read from the start because the broker's log no "
+                  "longer held the record read last (the broker lost or replaced its log)", ["consumer"])
 
 # The longest wait between tries while the database is unavailable.
 OUTAGE_MAX_BACKOFF_S = 5.0
 
-# How often an idle consumer asks whether the broker's log still reaches its position.
+# How often a consumer asks whether the broker's log still holds the record it read last.
 REWIND_CHECK_INTERVAL_S = 2.0
 
 _MARK_PROCESSED = text(
@@ -119,6 +119,19 @@ DLQ_SUFFIX = ".dlq"
 
 def dlq_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What identifies a record at its offset: a republished event has the same value but a new timestamp."""
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value_hash: int
+
+    @classmethod
+    def of(cls, record: ConsumerRecord) -> _Read:
+        return cls(record.offset, record.timestamp, record.key, hash(record.value))
 
 
 @dataclass
@@ -151,8 +164,9 @@ class EventConsumer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._rewind_checked_at = 0.0
-        self._log_ends_seen: dict = {}  # partition -> the end its log had at the last look
-        self._log_ends_verified: set = set()  # (partition, reported end) whose true end reached our position
+        self._last_read: dict[TopicPartition, _Read] = {}  # per partition, the record this group read last
+        self._noted: dict[TopicPartition, _Read] = {}  # per partition, the record to look up at the next check
+        self._probe: AIOKafkaConsumer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -188,6 +202,12 @@ class EventConsumer:
             except Exception:
                 log.debug("consumer stop failed", exc_info=True)
             self.consumer = None
+        if self._probe is not None:
+            try:
+                await self._probe.stop()
+            except Exception:
+                log.debug("probe stop failed", exc_info=True)
+            self._probe = None
         if self._dlq_producer is not None:
             await self._dlq_producer.stop()
             self._dlq_producer = None
@@ -222,12 +242,16 @@ class EventConsumer:
         polled = applied = 0
         try:
             while not self._stopping and (until is None or polled < until):
+                if self._rewind_check_due():  # under load too: a replaced log is no emptier than the old one
+                    if applying is not None:  # offsets committed before any seek
+                        applied += await applying
+                        applying = None
+                    await self.reread_rewound_partitions()
                 records, offsets = await self._poll(timeout_ms)
                 if not records:
                     if applying is not None:  # nothing new: see the poll in flight through (and its errors)
                         applied += await applying
                         applying = None
-                    await self.reread_rewound_partitions()
                     continue
                 polled += len(records)
                 parsed, unreadable = await self._parse(records)
@@ -246,61 +270,82 @@ class EventConsumer:
                 await asyncio.gather(applying, return_exceptions=True)
         return applied
 
-    async def reread_rewound_partitions(self, *, force: bool = False) -> list:
-        """Partitions whose log now ends before this group's position are read again from their earliest offset.
+    def _rewind_check_due(self) -> bool:
+        return asyncio.get_running_loop().time() - self._rewind_checked_at >= REWIND_CHECK_INTERVAL_S
+
+    async def reread_rewound_partitions(self, *, force: bool = False) -> list[TopicPartition]:
+        """Partitions whose log no longer holds a record this group read are read again from their earliest
+        offset; the idempotent consumer drops what it applied before.
 
         A broker that lost its log (Tansu's memory storage after a restart; Apache Kafka after an unclean leader
-        election) answers a fetch beyond its end with nothing rather than an out-of-range error, so the group
-        would wait there for ever while new events pile up below it. The idempotent consumer drops what it
-        applied before. A log is taken as rewound when its end went down since the last look, or lies before
-        the group's position; Tansu reports a log's end as its last batch's base offset + 1, so a position past
-        that is checked against the true end (the last batch read) once per reported end. Checked when a poll
-        comes back empty, at most every REWIND_CHECK_INTERVAL_S."""
-        now = asyncio.get_running_loop().time()
-        if self.consumer is None or (not force and now - self._rewind_checked_at < REWIND_CHECK_INTERVAL_S):
+        election) does not say so: a fetch beyond the new end answers nothing rather than an out-of-range error,
+        and once relays have republished, the new log may reach past the group's position, so the group reads
+        on from there and skips every new event below it. Each check therefore looks up the record noted at the
+        check before (Kafka's own clients do the like with leader epochs): found unchanged, the record read last
+        becomes the one to look for next; changed or gone, the log was replaced, whether it is shorter or longer
+        now — noticed within two checks of the replacement, at most REWIND_CHECK_INTERVAL_S apart. A partition
+        this process has not read yet is looked up at the offset before its position (committed earlier): a
+        log that ends before it was rewound."""
+        if self.consumer is None or not (force or self._rewind_check_due()):
             return []
-        self._rewind_checked_at = now
-        assignment = list(self.consumer.assignment())
-        if not assignment:
+        self._rewind_checked_at = asyncio.get_running_loop().time()
+        offsets = {}
+        for tp in self.consumer.assignment():
+            if tp in self._noted:
+                offsets[tp] = self._noted[tp].offset
+            elif (position := await self.consumer.position(tp)) > 0:
+                offsets[tp] = position - 1
+        if not offsets:
             return []
-        ends = await self.consumer.end_offsets(assignment)
+        now_there = await self._records_at(offsets)
         rewound = []
-        for tp in assignment:
-            end, seen = ends[tp], self._log_ends_seen.get(tp, 0)
-            self._log_ends_seen[tp] = end
-            if end < seen:
-                rewound.append(tp)
-            elif await self.consumer.position(tp) > end and (tp, end) not in self._log_ends_verified:
-                if await self.consumer.position(tp) > await self._true_end(tp, end):
+        for tp, offset in offsets.items():
+            there, noted = now_there.get(tp), self._noted.get(tp)
+            if there is None:  # nothing at that offset: gone only if the log really ends there
+                if (await self.consumer.end_offsets([tp]))[tp] <= offset:
                     rewound.append(tp)
-                else:
-                    self._log_ends_verified.add((tp, end))
+            elif noted is None or there == noted:
+                self._noted[tp] = self._last_read.get(tp, there)
+            else:
+                rewound.append(tp)
         if rewound:
+            for tp in rewound:
+                self._noted.pop(tp, None)
+                self._last_read.pop(tp, None)
             await self.consumer.seek_to_beginning(*rewound)
             REWOUND.labels(self.name).inc(len(rewound))
-            log.warning("broker log ends before this group's position; re-reading from the earliest offset",
-                        extra={"consumer": self.name, "partitions": [f"{tp.topic}:{tp.partition}" for tp in rewound]})
+            log.warning("the broker's log no longer holds a record this group read; re-reading from the earliest "
+                        "offset", extra={"consumer": self.name,
+                                         "partitions": [f"{tp.topic}:{tp.partition}" for tp in rewound]})
         return rewound
 
-    async def _true_end(self, tp, reported_end: int) -> int:
-        """The offset after the last record of `tp`, read from the batch at `reported_end - 1`."""
-        if reported_end == 0:
-            return 0
-        probe = new_consumer(self.settings, group_id=None)
-        await probe.start()
+    async def _records_at(self, offsets: dict[TopicPartition, int]) -> dict[TopicPartition, _Read]:
+        """The record now at each partition's offset, for the partitions that have one there."""
+        if self._probe is None:
+            self._probe = new_consumer(self.settings, group_id=None)
+            await self._probe.start()
+        self._probe.assign(list(offsets))
+        for tp, offset in offsets.items():
+            self._probe.seek(tp, offset)
+        found: dict[TopicPartition, _Read] = {}
         try:
-            probe.assign([tp])
-            probe.seek(tp, reported_end - 1)
-            batches = await probe.getmany(tp, timeout_ms=1000)
-            records = batches.get(tp, [])
-            return records[-1].offset + 1 if records else reported_end
-        finally:
-            await probe.stop()
+            async with asyncio.timeout(1.0):
+                while len(found) < len(offsets):
+                    batches = await self._probe.getmany(*[tp for tp in offsets if tp not in found], timeout_ms=200)
+                    for tp, records in batches.items():
+                        if records and tp not in found:
+                            found[tp] = _Read.of(records[0])
+        except TimeoutError:
+            pass
+        return found
 
     async def _poll(self, timeout_ms: int) -> tuple[list[ConsumerRecord], dict]:
         assert self.consumer is not None
         batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.consumer_batch_size)
         records = [record for partition in batches.values() for record in partition]
+        for tp, partition in batches.items():
+            self._last_read[tp] = _Read.of(partition[-1])
+            self._noted.setdefault(tp, self._last_read[tp])
         return records, {tp: partition[-1].offset + 1 for tp, partition in batches.items()}
 
     async def _apply_and_commit(self, parsed: list[tuple[ConsumerRecord, CloudEvent]], unreadable: list[_Failure],
