@@ -24,9 +24,10 @@ run: env  ## start PostgreSQL, Tansu, the five services and the gateway; Ctrl-C 
 test: env  ## every test, on an embedded PostgreSQL and broker started by the harness
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-bench: env  ## benchmarks (not tests): gateway vs direct, event backbone vs raw aiokafka
-	$(VENV)/bin/python -m bench.backbone
-	$(VENV)/bin/python -m bench.gateway
+bench: env  ## every benchmark (not tests), then one table of each figure against its floor; BENCH_ARGS=--quick
+	@command -v wrk >/dev/null || { echo "installing wrk (the HTTP load generator of three benchmarks)"; \
+		apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache

@@ -26,6 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from bench._harness import embedded_infra, median
+from bench._results import Figure, report
 from servicekit.consumer import EventConsumer
 from servicekit.db import Database
 from servicekit.events import CloudEvent, record_event
@@ -175,7 +176,9 @@ async def run(rounds: int, count: int) -> int:
     print(f"  raw aiokafka produce->consume                 : {r:8.0f} events/s  rounds {[round(x) for x in raw]}")
     print(f"  outbox -> effect, batch handler (projection)  : {b:8.0f} events/s  rounds {[round(x) for x in batched]}")
     print(f"  outbox -> effect, per-event handler           : {s:8.0f} events/s  rounds {[round(x) for x in single]}")
-    print(f"  ratio backbone/raw = {b / r:.2f} with a batch handler, {s / r:.2f} per event  (target >= 0.50)")
+    print(f"  per-event handler / raw = {s / r:.2f} (no floor: fast handlers are batch handlers)")
+    report(Figure("backbone", "outbox → effect, batch handler", f"{b:,.0f} events/s", f"raw aiokafka {r:,.0f} events/s",
+                  b / r, 0.5))
     return 0
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench._harness import embedded_infra, median
+from bench._results import Figure, report
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
 from contracts.topics import Topic
 from devstack.pytest_plugin import start_stack
@@ -245,9 +246,10 @@ def main() -> int:
     p, s, h = median(pg), median(settle), median(http)
     print(f"medians of {args.rounds} rounds, {args.clients} clients:")
     print(f"  pgbench TPC-B-like           : {p:8.0f} tps")
-    print(f"  settlement from Kafka events : {s:8.0f} /s   ratio {s / p:.2f}  (target >= 1.00)")
-    print(f"  single gifts over HTTP       : {h:8.0f} /s   ratio {h / p:.2f}  (target >= 0.25)")
     print("ledger verify after the run:", "ok" if verify.returncode == 0 else "BROKEN\n" + verify.stdout)
+    report(Figure("ledger", "settlements from Kafka events", f"{s:,.0f} /s", f"pgbench TPC-B-like {p:,.0f} tps", s / p, 1.0))
+    report(Figure("ledger", f"single gifts over HTTP, {args.clients} connections", f"{h:,.0f} /s",
+                  f"pgbench TPC-B-like {p:,.0f} tps", h / p, 0.25))
     return 0 if verify.returncode == 0 else 1
 
 
