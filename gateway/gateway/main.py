@@ -5,7 +5,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
+import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -48,16 +48,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level)
     table = RouteTable.from_settings(settings)
-    client = proxy.new_client(settings)
+    upstreams = proxy.Upstreams(settings)
     jwks = JwksCache(settings)
     limits = RateLimits(settings)
-    aggregator = OpenApiAggregator(client, table.services, settings.openapi_cache_s)
+    aggregator = OpenApiAggregator(upstreams, table.services, settings.openapi_cache_s)
     trusted = set(settings.trusted_proxies)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        await client.aclose()
+        await upstreams.close()
         await jwks.close()
 
     app = FastAPI(title="gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
@@ -74,9 +74,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def readyz() -> JSONResponse:
         async def check(base: str) -> str:
             try:
-                response = await client.get(base + "/healthz", timeout=2.0)
-                return "ok" if response.status_code == 200 else "unavailable"
-            except httpx.HTTPError:
+                async with upstreams.session.get(base + "/healthz", timeout=aiohttp.ClientTimeout(total=2.0)) as response:
+                    return "ok" if response.status == 200 else "unavailable"
+            except (aiohttp.ClientError, TimeoutError):
                 return "unavailable"
         names = list(table.services)
         results = await asyncio.gather(*(check(table.services[n]) for n in names))
@@ -120,6 +120,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             principal = await jwks.verify(bearer_token(request))
             if (wait := await limits.check(limits.per_principal, "principal", principal.id)) is not None:
                 raise RateLimited(wait)
-        return await proxy.forward(client, settings, target, request, ip, checked.raw)
+        return await proxy.forward(upstreams, target, request, ip, checked.raw)
 
     return app

@@ -8,7 +8,9 @@ import logging
 import time
 from typing import Any
 
-import httpx
+import aiohttp
+
+from gateway.proxy import Upstreams
 
 log = logging.getLogger(__name__)
 _OPERATIONS_PATHS = {"/healthz", "/readyz", "/metrics"}
@@ -59,18 +61,18 @@ def merge_openapi(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 class OpenApiAggregator:
-    def __init__(self, client: httpx.AsyncClient, services: dict[str, str], cache_s: float) -> None:
-        self.client = client
+    def __init__(self, upstreams: Upstreams, services: dict[str, str], cache_s: float) -> None:
+        self.upstreams = upstreams
         self.services = services
         self.cache_s = cache_s
         self._cached: tuple[float, dict[str, Any]] | None = None
 
     async def _fetch(self, service: str, base: str) -> tuple[str, dict[str, Any] | None]:
         try:
-            response = await self.client.get(base + "/openapi.json", timeout=3.0)
-            response.raise_for_status()
-            return service, response.json()
-        except (httpx.HTTPError, ValueError):
+            async with self.upstreams.session.get(base + "/openapi.json", timeout=aiohttp.ClientTimeout(total=3.0),
+                                                  raise_for_status=True) as response:
+                return service, await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
             log.warning("OpenAPI of %s unavailable", service)
             return service, None
 

@@ -1,19 +1,20 @@
-"""Streaming reverse proxy over one pooled httpx.AsyncClient.
+"""Streaming reverse proxy over one pooled aiohttp session.
 
-Both directions stream; hop-by-hop headers and any client-supplied identity headers are dropped; the
-upstream never learns about, and never stores, another user's cookies; transport failures become
-502/503/504 problems that say nothing about the inside.
+Hop-by-hop headers and any client-supplied identity headers are dropped; the upstream never learns about, and
+never stores, another user's cookies; transport failures become 502/503/504 problems that say nothing about
+the inside. The session is aiohttp's own, not wrapped in httpx: httpcore's pool re-polled every pooled socket on
+each request (3/4 of the gateway's CPU under load), and httpx over aiohttp's transport still cost a fifth of it
+in request building, cookie handling and URL parsing (bench/README.md).
 """
 from __future__ import annotations
 
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+import asyncio
 
 import aiohttp
-import httpx
-from httpx_aiohttp import AiohttpTransport
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from yarl import URL
 
 from servicekit.context import request_id_var, traceparent_var
 from servicekit.errors import PayloadTooLarge, Problem
@@ -24,6 +25,10 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "trailers", "transfer-encoding", "upgrade", "host", "cookie", "set-cookie"})
 IDENTITY_PREFIXES = ("x-principal", "x-user", "x-auth", "x-forwarded", "x-real-ip", "x-acting", "x-roles",
                      "x-remote-user", "remote-user", "x-consumer", "x-client-id", "x-district")
+# An answer up to this size is read whole and sent in one piece; a larger or unsized one streams. Most answers are
+# a few KiB of JSON, and a stream costs a task group and a message per chunk.
+BUFFERED_MAX_BYTES = 256 * 1024
+STREAM_CHUNK_BYTES = 64 * 1024
 
 
 class BadGateway(Problem):
@@ -38,22 +43,33 @@ class UpstreamTimeout(Problem):
     status, type, title_zh, title_en = 504, "upstream-timeout", "服务响应超时，请稍后再试", "Upstream timed out"
 
 
-def new_client(settings: GatewaySettings) -> httpx.AsyncClient:
-    """One pooled client for every upstream. The transport is aiohttp's connection pool (httpx-aiohttp):
-    httpcore's pool re-polls every pooled socket on each request and cost 3/4 of the gateway's CPU under
-    load (see bench/README.md). Neither httpx's jar nor aiohttp's stores cookies, so one user's cookie can
-    never reach another."""
+class Upstreams:
+    """The pooled connections to every upstream, opened on first use (a session belongs to the running loop).
+    aiohttp's dummy jar stores no cookie, so one user's cookie can never reach another; only the caller's own
+    headers are sent (no User-Agent or Accept-Encoding of aiohttp's), and bodies pass through undecoded."""
 
-    def session() -> aiohttp.ClientSession:
-        # Idle upstream connections are dropped after 30 s: services keep them 75 s (servicekit.cli).
-        connector = aiohttp.TCPConnector(limit=settings.max_connections, keepalive_timeout=30)
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
 
-    never_store = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-    client = httpx.AsyncClient(transport=AiohttpTransport(client=session), cookies=never_store, follow_redirects=False,
-                               timeout=httpx.Timeout(settings.default_timeout_s, connect=settings.connect_timeout_s))
-    client.headers.clear()  # forward the caller's headers, not httpx's defaults (e.g. Accept-Encoding)
-    return client
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # Idle upstream connections are dropped after 30 s: services keep them 75 s (servicekit.cli), so the
+            # gateway never reuses one a service is closing.
+            connector = aiohttp.TCPConnector(limit=self.settings.max_connections, keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"))
+        return self._session
+
+    def timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(sock_read=seconds, connect=self.settings.connect_timeout_s)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 def _forward_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
@@ -69,11 +85,13 @@ def _forward_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
     return headers
 
 
-def _response_headers(upstream: httpx.Response, route: Route) -> dict[str, str]:
+def _response_headers(upstream: aiohttp.ClientResponse, route: Route) -> dict[str, str]:
     connection_tokens = {t.strip().lower() for t in upstream.headers.get("connection", "").split(",")}
-    headers = {name: value for name, value in upstream.headers.items()
-               if name not in HOP_BY_HOP and name not in connection_tokens
-               and name not in ("x-request-id", "traceparent")}  # the gateway's own ids are added by its middleware
+    headers = {}
+    for name, value in upstream.headers.items():
+        name = name.lower()
+        if name not in HOP_BY_HOP and name not in connection_tokens and name not in ("x-request-id", "traceparent"):
+            headers[name] = value  # the gateway's own ids are added by its middleware
     if "location" in headers:
         headers["location"] = _public_location(headers["location"], route)
     return headers
@@ -84,14 +102,15 @@ def _public_location(location: str, route: Route) -> str:
     upstream itself becomes a path the client resolves against the gateway; a relative one passes as it is;
     one anywhere else is not the gateway's to pass on."""
     try:
-        target = httpx.URL(location)
-    except httpx.InvalidURL:
+        target = URL(location, encoded=True)
+        if not target.absolute:
+            return location
+        upstream = URL(route.base_url)
+        same = (target.scheme, target.host, target.port) == (upstream.scheme, upstream.host, upstream.port)
+    except ValueError:
         raise BadGateway() from None
-    if not target.is_absolute_url:
-        return location
-    upstream = httpx.URL(route.base_url)
-    if (target.scheme, target.host, target.port) == (upstream.scheme, upstream.host, upstream.port):
-        return target.raw_path.decode("ascii")
+    if same:
+        return target.raw_path_qs
     raise BadGateway()
 
 
@@ -112,10 +131,9 @@ class _LimitedBody:
 
 def _transport_problem(exc: BaseException) -> Problem:
     """503 when the upstream cannot be reached, 504 when it is too slow, 502 when it answers nonsense."""
-    cause = exc.__cause__ or exc
-    if isinstance(cause, (aiohttp.ClientConnectorError, httpx.ConnectError, httpx.PoolTimeout)):
+    if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
         return UpstreamUnavailable()
-    if isinstance(cause, (TimeoutError, aiohttp.ServerTimeoutError, httpx.TimeoutException)):
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return UpstreamTimeout()
     return BadGateway()
 
@@ -129,31 +147,39 @@ def _declared_length(request: Request) -> int | None:
     return int(value)
 
 
-async def forward(client: httpx.AsyncClient, settings: GatewaySettings, route: Route, request: Request,
-                  client_ip: str, path: str) -> Response:
+async def forward(upstreams: Upstreams, route: Route, request: Request, client_ip: str, path: str) -> Response:
     """Forward to `route`'s upstream at `path`, the path as received (percent-escapes intact, see paths.py)."""
+    settings = upstreams.settings
     declared = _declared_length(request)
     if declared is not None and declared > settings.max_body_bytes:
         raise PayloadTooLarge(settings.max_body_bytes)
-    url = httpx.URL(route.base_url + path, query=request.scope["query_string"])  # not request.url: it re-parses the decoded path
+    query = request.scope["query_string"].decode("latin-1")
+    # encoded=True: sent exactly as received and checked, never re-quoted or normalised.
+    url = URL(route.base_url + path + (f"?{query}" if query else ""), encoded=True)
     has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or declared is not None
     body = _LimitedBody(request, settings.max_body_bytes) if has_body else None
-    timeout = httpx.Timeout(settings.upstream_timeouts_s.get(route.service, settings.default_timeout_s),
-                            connect=settings.connect_timeout_s)
-    upstream_request = client.build_request(request.method, url, headers=_forward_headers(request, client_ip),
-                                            content=body, timeout=timeout)
+    timeout = upstreams.timeout(settings.upstream_timeouts_s.get(route.service, settings.default_timeout_s))
     try:
-        upstream = await client.send(upstream_request, stream=True)
+        upstream = await upstreams.session.request(
+            request.method, url, headers=_forward_headers(request, client_ip), data=body, allow_redirects=False,
+            timeout=timeout)
     except PayloadTooLarge:
         raise
-    except (httpx.HTTPError, aiohttp.ClientError) as exc:
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         if body is not None and body.exceeded:
             raise PayloadTooLarge(settings.max_body_bytes) from None
         raise _transport_problem(exc) from None
     try:
         headers = _response_headers(upstream, route)
+        if upstream.content_length is not None and upstream.content_length <= BUFFERED_MAX_BYTES:
+            content = await upstream.read()
+            upstream.release()
+            return Response(content, status_code=upstream.status, headers=headers)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        upstream.release()
+        raise _transport_problem(exc) from None
     except Problem:
-        await upstream.aclose()
+        upstream.release()
         raise
-    return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=headers,
-                             background=BackgroundTask(upstream.aclose))
+    return StreamingResponse(upstream.content.iter_chunked(STREAM_CHUNK_BYTES), status_code=upstream.status,
+                             headers=headers, background=BackgroundTask(upstream.release))
