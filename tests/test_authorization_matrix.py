@@ -6,6 +6,7 @@ entry in MATRIX fails the test. "Allowed" means the caller passes the endpoint's
 or 403 (a made-up id then gives 404, a deliberately empty body 422); "denied" means 401 without a token
 and 403 with the wrong one.
 """
+import re
 import uuid
 
 import httpx
@@ -25,6 +26,7 @@ OVERSEERS = frozenset({"district_officer", "city_admin", "auditor"})
 AUDIT_READERS = frozenset({"auditor", "city_admin"})
 OPERATOR = frozenset({"institution_operator"})
 PEOPLE_AND_STAFF = frozenset({"person", "city_admin", "auditor", "district_officer", "institution_operator"})
+PARTNERS = frozenset({"partner_volunteer_beijing", "partner_120"})
 ID = str(uuid.UUID(int=12345))
 
 
@@ -41,6 +43,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/auth/refresh"): (EVERYONE, {}, {}),
     ("GET", "/.well-known/jwks.json"): (EVERYONE, None, {}),
     ("POST", "/api/v1/auth/act-for"): (OPERATOR, {}, {}),
+    ("POST", "/api/v1/auth/sign-out"): (SIGNED_IN - PARTNERS, {"everywhere": True}, {}),
     ("GET", "/api/v1/me"): (SIGNED_IN, None, {}),
     ("POST", "/api/v1/me/real-name"): (PERSON, lambda: {"name": "张三", "id_number": _resident_number()}, {}),
     ("GET", "/api/v1/people/{person_id}/real-name"): (AUDIT_READERS, None, {"purpose": "核查虚假服务记录"}),
@@ -60,6 +63,11 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/guardianships/{guardianship_id}/revoke"): (SIGNED_IN, {"reason": "监护变更"}, {}),
     ("PUT", "/partner/v1/volunteers/{person_id}/insurance"): (frozenset({"partner_volunteer_beijing"}), {}, {}),
     ("GET", "/api/v1/me/insurance"): (PERSON, None, {}),
+    ("GET", "/api/v1/me/inbox"): (PERSON, None, {}),
+    ("GET", "/api/v1/me/inbox/unread-count"): (PERSON, None, {}),
+    ("POST", "/api/v1/me/inbox/{message_id}/read"): (PERSON, None, {}),
+    ("POST", "/api/v1/me/inbox/read-all"): (PERSON, None, {}),
+    ("GET", "/api/v1/guardianships"): (PERSON, None, {}),
     ("GET", "/api/v1/sanctions"): (frozenset({"auditor", "city_admin", "district_officer", "institution_operator"}),
                                    None, {}),
     ("POST", "/api/v1/sanctions/{sanction_id}/lift"): (frozenset({"auditor"}), {"reason": "复核后撤销"}, {}),
@@ -84,6 +92,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/service-catalog/items/{item_id}/retire"): (OFFICER, None, {}),
     ("POST", "/api/v1/requests"): (PERSON | OPERATOR, {}, {}),
     ("GET", "/api/v1/requests"): (PEOPLE_AND_STAFF, None, {}),
+    ("GET", "/api/v1/requests/mine"): (PERSON, None, {}),
     ("GET", "/api/v1/requests/{request_id}"): (PEOPLE_AND_STAFF, None, {}),
     ("POST", "/api/v1/requests/{request_id}/review"): (OFFICER | OPERATOR, {"decision": "approve"}, {}),
     # eligible volunteers only (identity's projection), which none of these callers is
@@ -171,9 +180,7 @@ async def test_each_caller_passes_exactly_the_gates_the_matrix_allows(stack, gat
     async with httpx.AsyncClient(timeout=10) as client:
         for service, method, path in await _endpoints(stack):
             allowed, body, query = MATRIX[(method, path)]
-            url = stack.url(service) + path.format(person_id=ID, link_id=ID, guardianship_id=ID, sanction_id=ID, staff_id=ID,
-                                                   request_id=ID, item_id=ID, alert_id=ID,
-                                                   aed_id=ID, organisation_id=ID, incident_id=ID)
+            url = stack.url(service) + re.sub(r"\{[^}]+\}", ID, path)  # every path parameter is an id
             headers = tokens[caller] | {"Idempotency-Key": uuid.uuid4().hex}
             json_body = body() if callable(body) else body
             response = await client.request(method, url, headers=headers, params=query,

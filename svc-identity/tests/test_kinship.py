@@ -24,8 +24,10 @@ async def test_the_relative_confirms_and_both_see_the_link_from_their_side(gatew
     confirmed = await gateway.post(f"/api/v1/kinships/{link}/confirm", headers=bearer(mother))
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
     seen_by_mother = (await gateway.get("/api/v1/kinships", headers=bearer(mother))).json()
-    assert seen_by_mother == [{"id": link, "relative_id": daughter["person_id"], "relation": "child",
-                               "status": "confirmed", "claimed_by_me": False}]
+    assert [{k: v for k, v in item.items() if k != "created_at"} for item in seen_by_mother["items"]] == [
+        {"id": link, "relative_id": daughter["person_id"], "relation": "child", "status": "confirmed",
+         "claimed_by_me": False, "awaiting_me": False}]
+    assert seen_by_mother["next_cursor"] is None
     [event] = await _events(sql, "timebank.identity.kinship.confirmed", link)
     assert (event.data["person_id"], event.data["relative_id"], event.data["relation"]) == (
         daughter["person_id"], mother["person_id"], "parent")

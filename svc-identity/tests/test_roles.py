@@ -130,6 +130,14 @@ async def test_a_trained_minor_volunteers_only_with_a_confirmed_guardian(gateway
     claimed = await gateway.post("/api/v1/guardianships", headers=bearer(guardian), json={"minor_id": minor["person_id"]})
     assert claimed.status_code == 201 and claimed.json()["status"] == "pending"
     path = f"/api/v1/guardianships/{claimed.json()['id']}"
+    # The minor finds the guardianship to confirm in their own list (they were never told its id).
+    [waiting] = (await gateway.get("/api/v1/guardianships", headers=bearer(minor),
+                                   params={"status": "pending"})).json()["items"]
+    assert (waiting["id"], waiting["my_part"], waiting["awaiting_me"]) == (claimed.json()["id"], "minor", True)
+    [claimed_view] = (await gateway.get("/api/v1/guardianships", headers=bearer(guardian))).json()["items"]
+    assert (claimed_view["my_part"], claimed_view["awaiting_me"]) == ("guardian", False)
+    assert (await gateway.get("/api/v1/guardianships", headers=bearer(stranger))).json() == {"items": [],
+                                                                                           "next_cursor": None}
     assert (await gateway.post(path + "/confirm", headers=bearer(guardian))).status_code == 403
     assert (await gateway.post(path + "/confirm", headers=bearer(stranger))).status_code == 403
     assert (await gateway.post(path + "/confirm", headers=institution)).status_code == 422  # staff need a document

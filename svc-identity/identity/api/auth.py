@@ -6,10 +6,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from servicekit.auth import Jwks, Principal, require_roles
-from servicekit.errors import Forbidden, Problem, Unauthorized
+from servicekit.auth import CurrentPrincipal, Jwks, Principal, require_roles
+from servicekit.errors import Forbidden, Problem, Unauthorized, UnprocessableInput
 from servicekit.openapi import problem_responses
 from identity.api.deps import Session, settings_of, wechat_of
 from identity.api.schemas import RefreshRequest, TokenResponse, WechatLoginRequest, WechatLoginResponse
@@ -79,6 +79,27 @@ async def refresh_tokens(body: RefreshRequest, request: Request, session: Sessio
     pair = await refresh.rotate(session, request.app.state.runtime.db, settings_of(request),
                                 refresh_token=body.refresh_token)
     return TokenResponse(**_token_fields(pair))
+
+
+class SignOutRequest(BaseModel):
+    refresh_token: str | None = Field(None, max_length=200, description="the sign-in to end (this device's)")
+    everywhere: bool = Field(False, description="end every sign-in of yours, on every device")
+
+
+class SignOutResponse(BaseModel):
+    sessions_ended: int
+
+
+@router.post("/api/v1/auth/sign-out", response_model=SignOutResponse,
+             summary="Sign out: this device's sign-in (its refresh token) or every one of yours (everywhere)")
+async def sign_out(body: SignOutRequest, principal: CurrentPrincipal, session: Session) -> SignOutResponse:
+    if principal.kind not in ("person", "staff"):
+        raise Forbidden("合作方凭证无需退出登录", "Partner tokens have no sign-in to end")
+    if body.refresh_token is None and not body.everywhere:
+        raise UnprocessableInput("请提供 refresh_token 或 everywhere", "Give refresh_token, or everywhere: true")
+    ended = await refresh.sign_out(session, subject=principal.subject, refresh_token=body.refresh_token,
+                                   everywhere=body.everywhere)
+    return SignOutResponse(sessions_ended=ended)
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, summary="Public token signing keys (JWKS)")

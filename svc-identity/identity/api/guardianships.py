@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from servicekit.auth import CurrentPrincipal
 from servicekit.errors import Forbidden
+from servicekit.pagination import Page, PageParams
 from identity.api.deps import Session
-from identity.api.kinships import KinshipConfirmation, KinshipRevocation
+from identity.api.kinships import KinshipConfirmation, KinshipRevocation, LinkStatus
 from identity.domain import guardianship
 
 router = APIRouter(tags=["guardianships"])
@@ -23,6 +26,23 @@ class GuardianshipResponse(BaseModel):
     guardian_id: uuid.UUID
     minor_id: uuid.UUID
     status: str
+
+
+class MyGuardianship(GuardianshipResponse):
+    my_part: Literal["guardian", "minor"]
+    awaiting_me: bool = Field(description="pending, and the caller (the minor) is the one to confirm it")
+    created_at: datetime
+
+
+@router.get("/api/v1/guardianships", response_model=Page[MyGuardianship],
+            summary="Guardianships I am the guardian or the minor of, newest first (cursor pages)")
+async def mine(principal: CurrentPrincipal, session: Session, page: PageParams, status: LinkStatus | None = None) -> Page[MyGuardianship]:
+    if principal.kind != "person":
+        raise Forbidden("仅限本人", "Persons themselves only")
+    views, cursor = await guardianship.records_of(session, uuid.UUID(principal.subject),
+                                                  page.for_list(guardianship.GUARDIANSHIPS), status=status)
+    return Page[MyGuardianship](items=[MyGuardianship.model_validate(v, from_attributes=True) for v in views],
+                                next_cursor=cursor)
 
 
 @router.post("/api/v1/guardianships", response_model=GuardianshipResponse, status_code=201,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
@@ -8,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from servicekit.auth import CurrentPrincipal
 from servicekit.errors import Forbidden
+from servicekit.pagination import Page, PageParams
 from identity.api.deps import Session
 from identity.domain import kinship
 
@@ -35,6 +37,11 @@ class KinshipResponse(BaseModel):
     relation: str = Field(description="What the relative is to the caller")
     status: str
     claimed_by_me: bool
+    awaiting_me: bool = Field(description="pending, and the caller is the one to confirm it")
+    created_at: datetime
+
+
+LinkStatus = Literal["pending", "confirmed", "revoked"]
 
 
 def _person(principal) -> uuid.UUID:
@@ -51,10 +58,13 @@ async def claim(body: KinshipClaim, principal: CurrentPrincipal, session: Sessio
     return KinshipResponse.model_validate(kinship.view_for(link, me), from_attributes=True)
 
 
-@router.get("/api/v1/kinships", response_model=list[KinshipResponse], summary="My relatives, claimed either way")
-async def mine(principal: CurrentPrincipal, session: Session) -> list[KinshipResponse]:
-    views = await kinship.links_of(session, _person(principal))
-    return [KinshipResponse.model_validate(v, from_attributes=True) for v in views]
+@router.get("/api/v1/kinships", response_model=Page[KinshipResponse],
+            summary="My relatives, claimed either way, newest first (cursor pages); pending ones to confirm say so")
+async def mine(principal: CurrentPrincipal, session: Session, page: PageParams,
+               status: LinkStatus | None = None) -> Page[KinshipResponse]:
+    views, cursor = await kinship.links_of(session, _person(principal), page.for_list(kinship.KINSHIPS), status=status)
+    return Page[KinshipResponse](items=[KinshipResponse.model_validate(v, from_attributes=True) for v in views],
+                                 next_cursor=cursor)
 
 
 @router.post("/api/v1/kinships/{link_id}/confirm", response_model=KinshipResponse, summary="Confirm a claimed link")

@@ -49,7 +49,7 @@ class PhoneCode(BaseModel):
     code: str = Field(min_length=6, max_length=6, pattern=r"^\d{6}$")
 
 
-def _own(principal: Principal) -> uuid.UUID:
+def own_person(principal: Principal) -> uuid.UUID:
     if principal.kind != "person" or principal.acting_for:
         raise Forbidden("仅限本人", "Persons themselves only")
     return uuid.UUID(principal.id)
@@ -59,7 +59,7 @@ def _own(principal: Principal) -> uuid.UUID:
             summary="Your contact phone, for urgent messages by SMS (a first-aid alert) when WeChat cannot deliver: "
                     "a code is texted to it; confirm it to start using the number")
 async def set_phone(body: PhoneRequest, principal: CurrentPrincipal, session: Session, request: Request) -> PhoneResponse:
-    person = _own(principal)
+    person = own_person(principal)
     pending = await contact.start_verification(session, request.app.state.pii, request.app.state.sms, person, body.phone,
                                                settings=request.app.state.runtime.settings, now=clock.now())
     return PhoneResponse(phone_masked=await contact.masked_phone(session, person), pending_masked=pending)
@@ -68,7 +68,7 @@ async def set_phone(body: PhoneRequest, principal: CurrentPrincipal, session: Se
 @router.post("/api/v1/me/phone/verification", response_model=PhoneResponse,
              summary="Confirm the code texted to your new contact phone")
 async def confirm_phone(body: PhoneCode, principal: CurrentPrincipal, session: Session, request: Request) -> PhoneResponse:
-    person = _own(principal)
+    person = own_person(principal)
     runtime = request.app.state.runtime
     masked = await contact.confirm(runtime.db, session, person, body.code, settings=runtime.settings, now=clock.now())
     return PhoneResponse(phone_masked=masked)

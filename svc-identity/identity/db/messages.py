@@ -88,3 +88,41 @@ async def count_attempt(session: AsyncSession, person_id: uuid.UUID) -> None:
 
 async def drop_pending_phone(session: AsyncSession, person_id: uuid.UUID) -> None:
     await session.execute(text("DELETE FROM phone_verifications WHERE person_id = :p"), {"p": person_id})
+
+
+_INBOX_COLUMNS = "id, template, data, page, status, channel, requested_at, sent_at, read_at"
+
+
+async def inbox(session: AsyncSession, person_id: uuid.UUID, *, after: tuple[datetime, str] | None, fetch: int,
+                unread_only: bool) -> list[dict]:
+    """A person's messages, newest first, from just after `after` (the keyset of the previous page's last)."""
+    where = ["person_id = :p"]
+    params: dict = {"p": person_id, "n": fetch}
+    if unread_only:
+        where.append("read_at IS NULL")
+    if after is not None:
+        where.append("(requested_at, id) < (:at, CAST(:id AS uuid))")
+        params |= {"at": after[0], "id": after[1]}
+    rows = await session.execute(text(
+        f"SELECT {_INBOX_COLUMNS} FROM notifications WHERE {' AND '.join(where)}"
+        " ORDER BY requested_at DESC, id DESC LIMIT :n"), params)
+    return [dict(r) for r in rows.mappings().all()]
+
+
+async def unread_count(session: AsyncSession, person_id: uuid.UUID) -> int:
+    return (await session.execute(text("SELECT count(*) FROM notifications WHERE person_id = :p AND read_at IS NULL"),
+                                  {"p": person_id})).scalar_one()
+
+
+async def mark_read(session: AsyncSession, person_id: uuid.UUID, message_id: uuid.UUID, now: datetime) -> dict | None:
+    """Read once: a second mark keeps the first time. None when the person has no such message."""
+    row = (await session.execute(text(
+        "UPDATE notifications SET read_at = COALESCE(read_at, :now) WHERE id = :id AND person_id = :p"
+        f" RETURNING {_INBOX_COLUMNS}"), {"now": now, "id": message_id, "p": person_id})).mappings().first()
+    return dict(row) if row else None
+
+
+async def mark_all_read(session: AsyncSession, person_id: uuid.UUID, now: datetime) -> int:
+    result = await session.execute(text(
+        "UPDATE notifications SET read_at = :now WHERE person_id = :p AND read_at IS NULL"), {"now": now, "p": person_id})
+    return result.rowcount

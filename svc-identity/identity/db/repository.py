@@ -1,9 +1,10 @@
 """Every identity query lives here."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.db.models import (Guardianship, KinshipLink, Sanction, PartnerClient, Person, RealName, RefreshToken, RoleGrant, SigningKey,
@@ -113,9 +114,28 @@ async def active_kinship_between(session: AsyncSession, a, b) -> KinshipLink | N
     return (await session.execute(query)).scalars().first()
 
 
-async def kinships_of(session: AsyncSession, person_id) -> list[KinshipLink]:
+async def kinships_of(session: AsyncSession, person_id, *, status: str | None = None,
+                      after: tuple[datetime, str] | None = None, fetch: int | None = None) -> list[KinshipLink]:
+    """A person's links claimed either way, newest first, from just after `after` (created_at, id)."""
     query = select(KinshipLink).where(or_(KinshipLink.claimant_id == person_id, KinshipLink.relative_id == person_id))
-    return list((await session.execute(query.order_by(KinshipLink.created_at.desc()))).scalars())
+    if status is not None:
+        query = query.where(KinshipLink.status == status)
+    if after is not None:
+        query = query.where(tuple_(KinshipLink.created_at, KinshipLink.id) < tuple_(after[0], uuid.UUID(after[1])))
+    query = query.order_by(KinshipLink.created_at.desc(), KinshipLink.id.desc()).limit(fetch)
+    return list((await session.execute(query)).scalars())
+
+
+async def guardianships_of(session: AsyncSession, person_id, *, status: str | None,
+                           after: tuple[datetime, str] | None, fetch: int) -> list[Guardianship]:
+    """Guardianships where the person is the guardian or the minor, newest first, from just after `after`."""
+    query = select(Guardianship).where(or_(Guardianship.guardian_id == person_id, Guardianship.minor_id == person_id))
+    if status is not None:
+        query = query.where(Guardianship.status == status)
+    if after is not None:
+        query = query.where(tuple_(Guardianship.created_at, Guardianship.id) < tuple_(after[0], uuid.UUID(after[1])))
+    query = query.order_by(Guardianship.created_at.desc(), Guardianship.id.desc()).limit(fetch)
+    return list((await session.execute(query)).scalars())
 
 
 async def lock_pair(session: AsyncSession, a, b) -> None:

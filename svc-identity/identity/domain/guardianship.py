@@ -4,6 +4,8 @@ lets the minor hold the volunteer role (they serve accompanied by the guardian).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +13,7 @@ from contracts.identity import GuardianshipConfirmed, GuardianshipRevoked
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
+from servicekit.pagination import PageRequest, page_of
 from identity.db import repository
 from identity.domain.publish import publish
 from identity.db.models import Guardianship
@@ -78,3 +81,30 @@ async def _locked(session: AsyncSession, guardianship_id: uuid.UUID) -> Guardian
         raise NotFound("监护关系登记不存在", "No such guardianship")
     return record
 
+
+
+GUARDIANSHIPS = "guardianships"  # the list's name in its cursors
+
+
+@dataclass(frozen=True)
+class GuardianshipView:
+    id: uuid.UUID
+    guardian_id: uuid.UUID
+    minor_id: uuid.UUID
+    status: str
+    my_part: str        # guardian or minor
+    awaiting_me: bool   # pending, and the viewer (the minor) is the one to confirm it
+    created_at: datetime
+
+
+async def records_of(session: AsyncSession, person_id: uuid.UUID, page: PageRequest, *,
+                     status: str | None) -> tuple[list[GuardianshipView], str | None]:
+    """Guardianships the person is the guardian or the minor of, newest first: a minor finds here the one to
+    confirm."""
+    records = await repository.guardianships_of(session, person_id, status=status, fetch=page.fetch,
+                                                after=(page.after.at, page.after.id) if page.after else None)
+    shown, cursor = page_of(GUARDIANSHIPS, records, page, at="created_at")
+    return [GuardianshipView(id=r.id, guardian_id=r.guardian_id, minor_id=r.minor_id, status=r.status,
+                             my_part="guardian" if r.guardian_id == person_id else "minor",
+                             awaiting_me=r.status == "pending" and r.minor_id == person_id, created_at=r.created_at)
+            for r in shown], cursor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +12,7 @@ from contracts.identity import KinshipConfirmed, KinshipRevoked
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
+from servicekit.pagination import PageRequest, page_of
 from identity.db import repository
 from identity.domain.publish import publish
 from identity.db.models import KinshipLink
@@ -31,12 +33,15 @@ class KinshipView:
     relation: str  # the relative's relation to the viewer
     status: str
     claimed_by_me: bool
+    awaiting_me: bool  # pending, and the viewer is the one to confirm it
+    created_at: datetime
 
 
 def view_for(link: KinshipLink, viewer: uuid.UUID) -> KinshipView:
     mine = link.claimant_id == viewer
     return KinshipView(id=link.id, relative_id=link.relative_id if mine else link.claimant_id,
-                       relation=link.relation if mine else INVERSE[link.relation], status=link.status, claimed_by_me=mine)
+                       relation=link.relation if mine else INVERSE[link.relation], status=link.status, claimed_by_me=mine,
+                       awaiting_me=link.status == "pending" and not mine, created_at=link.created_at)
 
 
 async def claim(session: AsyncSession, *, claimant: uuid.UUID, relative: uuid.UUID, relation: str) -> KinshipLink:
@@ -95,5 +100,13 @@ async def revoke(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, re
     return link
 
 
-async def links_of(session: AsyncSession, person_id: uuid.UUID) -> list[KinshipView]:
-    return [view_for(link, person_id) for link in await repository.kinships_of(session, person_id)]
+KINSHIPS = "kinships"  # the list's name in its cursors
+
+
+async def links_of(session: AsyncSession, person_id: uuid.UUID, page: PageRequest, *,
+                   status: str | None) -> tuple[list[KinshipView], str | None]:
+    """The person's links claimed either way, newest first; pending ones they must confirm say so."""
+    links = await repository.kinships_of(session, person_id, status=status, fetch=page.fetch,
+                                         after=(page.after.at, page.after.id) if page.after else None)
+    shown, cursor = page_of(KINSHIPS, links, page, at="created_at")
+    return [view_for(link, person_id) for link in shown], cursor

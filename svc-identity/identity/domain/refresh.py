@@ -104,3 +104,18 @@ async def rotate(session: AsyncSession, db: Database, settings: IdentitySettings
     token, ttl = await start_family(session, settings, subject=record.subject, kind=record.kind,
                                     family_id=record.family_id)
     return TokenPair(await issue_access_token(session, settings, claims), token, ttl)
+
+
+async def sign_out(session: AsyncSession, *, subject: str, refresh_token: str | None, everywhere: bool) -> int:
+    """End the caller's sign-in whose refresh token is given (its whole family: every token rotated from it), or
+    every sign-in of theirs. A token that is not the caller's, or already ended, changes nothing and says
+    nothing. Returns how many sign-ins ended; access tokens already issued expire within their short life."""
+    if everywhere:
+        return await repository.revoke_sessions_of(session, subject)
+    if refresh_token is None:
+        return 0
+    record = await repository.refresh_token(session, _hash(refresh_token))
+    if record is None or record.subject != subject or record.revoked_at is not None:
+        return 0
+    await repository.revoke_refresh_family(session, record.family_id)
+    return 1

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -10,9 +10,11 @@ from pydantic import AwareDatetime
 
 from contracts.districts import District
 from servicekit import clock, geo, idempotency
+from servicekit.auth import CurrentPrincipal
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.idempotency import OptionalIdempotencyKey
+from servicekit.pagination import Page, PageParams
 from matching.api.deps import PeopleAndStaff, PersonOrOperator, Reviewer, cipher_of, settings_of
 from matching.api.schemas import (AttendanceBody, AttendanceOut, BookingOut, CancelBody, NearbyRequest,
                                   NewRequestBody, PositionOut, RatingBody, RatingOut, RequestOut, ReviewBody)
@@ -44,8 +46,8 @@ async def publish(body: NewRequestBody, principal: PersonOrOperator, session: Db
 
 
 @router.get("/api/v1/requests", response_model=list[NearbyRequest] | list[RequestOut],
-            summary="Volunteers: open requests near a point (`near=LAT,LON`), ranked. Otherwise: an elder's own "
-                    "requests, a volunteer's bookings (`as=volunteer`), or staff's queue (`state`, `district`)")
+            summary="Volunteers: open requests near a point (`near=LAT,LON`), ranked. Staff without `near`: the "
+                    "queue (`state`, `district`). A person's own lists: /api/v1/requests/mine")
 async def list_requests(
     principal: PeopleAndStaff, session: DbSession, request: Request,
     near: geo.NearQuery | None = None,
@@ -54,7 +56,6 @@ async def list_requests(
     category: Annotated[str | None, Query()] = None,
     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     to: Annotated[AwareDatetime | None, Query()] = None,
-    as_: Annotated[str, Query(alias="as", pattern="^(elder|volunteer)$")] = "elder",
     state: Annotated[str | None, Query(pattern="^(submitted|awaiting_review|open|booked|in_progress|completed|closed)$")] = None,
     district: Annotated[District | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -77,15 +78,30 @@ async def list_requests(
             district=r.district, distance_m=round(d), approximate_position=PositionOut(lat=round(r.lat, 3), lon=round(r.lon, 3)),
             starts_at=r.starts_at, ends_at=r.ends_at, volunteers_needed=r.volunteers_needed, priority=r.priority,
             notes=r.notes) for r, d in found]
-    me = person_of(principal)
-    if me is not None:
-        rows = await (repo.booked_by(session, me, limit=limit) if as_ == "volunteer" else repo.mine(session, me, limit=limit))
-        return [RequestOut.of(r) for r in rows]
+    if person_of(principal) is not None:
+        raise UnprocessableInput("请提供 near=纬度,经度；自己的需求见 /api/v1/requests/mine",
+                                 "near=LAT,LON is required; your own requests are at /api/v1/requests/mine")
     if principal.kind != "staff":
         raise Forbidden("仅限志愿者、老人或工作人员", "Persons or staff only")
     scope = search.staff_district(principal, district)
     return [RequestOut.of(r) for r in await repo.queue(session, district=scope, state=state or "awaiting_review",
                                                        limit=limit)]
+
+
+RequestState = Literal["submitted", "awaiting_review", "open", "booked", "in_progress", "completed", "closed"]
+
+
+@router.get("/api/v1/requests/mine", response_model=Page[RequestOut],
+            summary="My requests (role=elder), those of elders I am a confirmed direct relative of (role=relative), "
+                    "or the ones I booked (role=volunteer); newest first, cursor pages")
+async def my_requests(principal: CurrentPrincipal, session: DbSession, page: PageParams,
+                      role: Annotated[Literal["elder", "relative", "volunteer"], Query()] = "elder",
+                      state: Annotated[RequestState | None, Query()] = None) -> Page[RequestOut]:
+    me = person_of(principal)
+    if me is None or principal.acting_for:
+        raise Forbidden("仅限本人", "Persons themselves only")
+    rows, next_cursor = await requests.mine(session, me, role=role, state=state, page=page.for_list(requests.MINE[role]))
+    return Page[RequestOut](items=[RequestOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/api/v1/requests/{request_id}", response_model=RequestOut, summary="State and history (parties, staff in scope)")

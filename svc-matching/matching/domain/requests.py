@@ -16,6 +16,7 @@ from contracts.matching import BookingCancelled, RequestCancelled, RequestReview
 from servicekit import geo
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, UnprocessableInput
+from servicekit.pagination import PageRequest, page_of
 from servicekit.pii import PersonalDataCipher, Sealed
 from matching.db import people
 from matching.db import requests as repo
@@ -297,3 +298,19 @@ async def view(session: AsyncSession, principal: Principal, request_id: uuid.UUI
     if viewer == "volunteer":  # a volunteer sees their own booking, not the others' nor the staff trail
         return RequestView(request, [b for b in bookings if b.volunteer_id == me], [], address, viewer)
     return RequestView(request, bookings, await repo.history(session, request.id), address, viewer)
+
+
+MINE = {"elder": "requests-as-elder", "relative": "requests-as-relative", "volunteer": "requests-as-volunteer"}
+
+
+async def mine(session: AsyncSession, person_id: uuid.UUID, *, role: str, state: str | None,
+               page: PageRequest) -> tuple[list[Request], str | None]:
+    """A person's own lists: their requests as an elder, those of the elders they are a confirmed direct relative
+    of (who follow and act for them), or the requests they booked as a volunteer — newest first."""
+    after = (page.after.at, page.after.id) if page.after else None
+    if role == "volunteer":
+        rows = await repo.booked_page(session, person_id, state=state, after=after, fetch=page.fetch)
+        return page_of(MINE[role], rows, page, at="starts_at")
+    rows = await repo.of_elders(session, "self" if role == "elder" else "relatives", person_id=person_id, state=state,
+                                after=after, fetch=page.fetch)
+    return page_of(MINE[role], rows, page, at="created_at")

@@ -1,0 +1,25 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from servicekit.pagination import InvalidCursor, PageRequest, decode_cursor, encode_cursor, page_of
+
+
+def test_a_cursor_names_its_list_and_round_trips():
+    at = datetime(2026, 12, 6, 8, 30, tzinfo=UTC)
+    cursor = encode_cursor("inbox", at, "00000000-0000-4000-8000-000000000001")
+    after = decode_cursor("inbox", cursor)
+    assert (after.at, after.id) == (at, "00000000-0000-4000-8000-000000000001")
+    with pytest.raises(InvalidCursor):
+        decode_cursor("requests", cursor)  # another list's cursor
+    with pytest.raises(InvalidCursor):
+        decode_cursor("inbox", cursor[:-3])
+
+
+def test_a_page_says_whether_another_follows_from_one_extra_row():
+    rows = [{"id": f"00000000-0000-4000-8000-00000000000{n}", "at": datetime(2026, 12, 6, 8, n, tzinfo=UTC)}
+            for n in range(3)]
+    shown, cursor = page_of("inbox", rows, PageRequest(None, 2), at="at")
+    assert shown == rows[:2] and decode_cursor("inbox", cursor).id == rows[1]["id"]
+    shown, cursor = page_of("inbox", rows[:2], PageRequest(None, 2), at="at")
+    assert shown == rows[:2] and cursor is None

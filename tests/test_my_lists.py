@@ -1,0 +1,56 @@
+""""Mine" lists in cursor pages: an elder's own requests, those of the elders a person is a confirmed direct
+relative of, and the ones a volunteer booked — each newest first, pages that never repeat or skip."""
+from devstack import scenario
+
+
+async def _mine(gateway, person, **params) -> dict:
+    response = await gateway.get("/api/v1/requests/mine", headers=person.headers, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _all_pages(gateway, person, **params) -> list[str]:
+    ids, cursor = [], None
+    while True:
+        page = await _mine(gateway, person, limit=1, **params, **({"cursor": cursor} if cursor else {}))
+        ids += [r["id"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return ids
+
+
+async def test_an_elder_a_relative_and_a_volunteer_each_find_theirs(gateway, helpers):
+    elder = await scenario.elder_with_coins(gateway, 600)
+    daughter = await scenario.resident(gateway, born=1975)
+    claimed = await gateway.post("/api/v1/kinships", headers=daughter.headers,
+                                 json={"relative_id": elder.person_id, "relation": "parent"})
+    assert claimed.status_code == 201, claimed.text
+    confirmed = await gateway.post(f"/api/v1/kinships/{claimed.json()['id']}/confirm", headers=elder.headers)
+    assert confirmed.status_code == 200, confirmed.text
+    first = await scenario.approved_request(gateway, elder, hours_ahead=20)
+    second = await scenario.approved_request(gateway, elder, hours_ahead=30)
+
+    assert await _all_pages(gateway, elder) == [second, first], "newest first, each once"
+    open_only = await _mine(gateway, elder, state="open")
+    assert {r["id"] for r in open_only["items"]} == {first, second}
+
+    async def followed():
+        return await _all_pages(gateway, daughter, role="relative") == [second, first]
+    assert await helpers.eventually(followed, timeout=30), "the relative follows the elder's requests"
+    assert (await _mine(gateway, daughter))["items"] == [], "none of her own"
+
+    volunteer = await scenario.volunteer(gateway)
+    await scenario.known_volunteer(gateway, volunteer)
+    booked = await gateway.post(f"/api/v1/requests/{first}/booking", headers=volunteer.headers)
+    assert booked.status_code == 201, booked.text
+    assert await _all_pages(gateway, volunteer, role="volunteer") == [first]
+    assert (await _mine(gateway, volunteer, role="volunteer", state="open"))["items"] == []
+
+    stranger = await scenario.resident(gateway, born=1960)
+    assert (await _mine(gateway, stranger, role="relative"))["items"] == []
+    officer = await scenario.staff(gateway, "officer-110105")
+    assert (await gateway.get("/api/v1/requests/mine", headers=officer)).status_code == 403
+    wrong_list = (await _mine(gateway, elder, limit=1))["next_cursor"]
+    reused = await gateway.get("/api/v1/requests/mine", headers=daughter.headers,
+                               params={"role": "relative", "cursor": wrong_list})
+    assert reused.status_code == 400, "a cursor of another list is refused"
