@@ -58,8 +58,11 @@ async def test_waves_fetcher_and_direct_responders_and_120_follows_every_step(st
                                     "'timebank.aed.incident.opened'", i=incident)
     assert json.loads(event)["data"]["responders_nearby"] >= len(team)  # counted, not a constant
 
-    alerted = (await gateway.get("/api/v1/responders/me/alerts", headers=team[0].headers)).json()[0]
+    alerted = (await gateway.get("/api/v1/responders/me/alerts", headers=team[0].headers)).json()["items"][0]
     assert alerted["incident_id"] == incident and "address" not in alerted and alerted["approximate_position"]
+    raised = (await gateway.get("/api/v1/incidents/mine", headers=caller.headers)).json()
+    assert [(i["id"], i["state"], i["address"]) for i in raised["items"]] == [(incident, "open", "某小区3号楼2单元门口")]
+    assert (await gateway.get("/api/v1/incidents/mine", headers=team[0].headers)).json()["items"] == []
 
     declined = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[0].headers,
                                   json={"accept": False})

@@ -123,6 +123,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("PATCH", "/api/v1/aeds/{aed_id}"): (frozenset({"city_admin", "district_officer", "aed_owner"}), None, {}),
     ("PUT", "/api/v1/responders/me/duty"): (PERSON, {"on_duty": False}, {}),
     ("GET", "/api/v1/responders/me/alerts"): (PERSON, None, {}),
+    ("GET", "/api/v1/incidents/mine"): (PERSON, None, {}),
     ("POST", "/api/v1/incidents"): (frozenset({"person", "partner_120"}), {}, {}),
     ("GET", "/api/v1/incidents/{incident_id}"): (SIGNED_IN, None, {}),  # who may: checked on the incident (404 here)
     ("POST", "/api/v1/incidents/{incident_id}/responses"): (PERSON, {"accept": True}, {}),

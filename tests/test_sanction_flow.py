@@ -89,7 +89,7 @@ async def test_a_confirmed_sanction_revokes_recording_rights_and_reverses_the_co
     assert await helpers.eventually(sanctioned, timeout=60), (
         (await gateway.get("/api/v1/me", headers=bearer(volunteer))).json()["roles"], await balance(volunteer))
     assert await balance(elder) == 300
-    listed = (await gateway.get(f"/api/v1/sanctions?person_id={volunteer_id}", headers=auditor)).json()
+    listed = (await gateway.get(f"/api/v1/sanctions?person_id={volunteer_id}", headers=auditor)).json()["items"]
     assert [(s["id"], s["kind"], s["lifted_at"]) for s in listed] == [(str(sanction_id), "volunteer_recording_revoked", None)]
 
     assert (await gateway.post(f"/api/v1/sanctions/{sanction_id}/lift", headers=officer,
@@ -110,7 +110,7 @@ async def test_an_institution_on_the_dishonesty_list_cannot_sign_its_operators_i
         "name": f"海淀区测试养老驿站-{uuid.uuid4().hex[:6]}", "subdistrict": "中关村街道", "confirmation_ref": "中关村-2026-17"})
     assert registered.status_code == 201 and registered.json()["district"] == "110108"
     institution_id = registered.json()["id"]
-    assert institution_id in [i["id"] for i in (await gateway.get("/api/v1/institutions", headers=officer)).json()]
+    assert institution_id in [i["id"] for i in (await gateway.get("/api/v1/institutions", headers=officer)).json()["items"]]
     assert (await gateway.get("/api/v1/institutions?district=110105", headers=officer)).status_code == 403
 
     username = f"operator-{uuid.uuid4().hex[:8]}"
@@ -130,7 +130,8 @@ async def test_an_institution_on_the_dishonesty_list_cannot_sign_its_operators_i
         return response if response.status_code == 403 else None
     denied = await helpers.eventually(refused, timeout=60)
     assert denied is not None and denied.json()["type"].endswith("/institution-not-in-good-standing")
-    listed = [i for i in (await gateway.get("/api/v1/institutions", headers=officer)).json() if i["id"] == institution_id]
+    listed = [i for i in (await gateway.get("/api/v1/institutions", headers=officer)).json()["items"]
+              if i["id"] == institution_id]
     assert listed[0]["listed_at"] is not None
 
     await gateway.post(f"/api/v1/sanctions/{sanction_id}/lift", headers=auditor, json={"reason": "整改完成，复核通过"})

@@ -17,6 +17,7 @@ from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
+from sqlalchemy import tuple_
 
 from servicekit.errors import Problem
 
@@ -104,3 +105,11 @@ def page_of(list_name: str, rows: list, request: PageRequest, *, at: str, id: st
         return shown, None
     last = shown[-1]
     return shown, encode_cursor(list_name, value(last, at), value(last, id))
+
+
+def keyset(query, at_column, id_column, page: PageRequest):
+    """A SQLAlchemy select as one page of a newest-first list: ordered by (at, id) descending, from just after
+    the page's cursor, one row more than the page (see `page_of`)."""
+    if page.after is not None:
+        query = query.where(tuple_(at_column, id_column) < tuple_(page.after.at, uuid.UUID(page.after.id)))
+    return query.order_by(at_column.desc(), id_column.desc()).limit(page.fetch)

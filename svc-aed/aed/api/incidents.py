@@ -15,6 +15,7 @@ from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.geo import PositionOut
+from servicekit.pagination import Page, PageParams
 from aed.db import incidents as repo
 from aed.domain import incidents
 from aed.domain.devices import Position
@@ -163,10 +164,31 @@ async def duty(body: DutyIn, me: Person, session: DbSession, request: Request) -
     return DutyOut(on_duty=True, refresh_before=now + timedelta(seconds=settings.duty_ttl_s))
 
 
-@router.get("/api/v1/responders/me/alerts", response_model=list[MyAlert], response_model_exclude_unset=True,
-            summary="Your alerts, newest first (for the app to poll)")
-async def my_alerts(me: Person, session: DbSession) -> list[dict]:
-    return await incidents.my_alerts(session, uuid.UUID(me.id), limit=20)
+@router.get("/api/v1/responders/me/alerts", response_model=Page[MyAlert], response_model_exclude_unset=True,
+            summary="Your alerts, newest first (for the app to poll; cursor pages)")
+async def my_alerts(me: Person, session: DbSession, page: PageParams) -> dict:
+    shown, cursor = await incidents.my_alerts(session, uuid.UUID(me.id), page.for_list(incidents.MY_ALERTS))
+    return {"items": shown, "next_cursor": cursor}
+
+
+class ReportedIncident(BaseModel):
+    """An incident the caller raised, as they follow it."""
+    id: uuid.UUID
+    district: str | None
+    address: str | None
+    note: str | None
+    state: Literal["open", "closed"]
+    outcome: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+    accepted: int = Field(description="responders on their way or there")
+
+
+@router.get("/api/v1/incidents/mine", response_model=Page[ReportedIncident],
+            summary="The SOS calls you raised, newest first (cursor pages)")
+async def my_incidents(me: Person, session: DbSession, page: PageParams) -> Page[ReportedIncident]:
+    shown, cursor = await incidents.reported_by(session, me, page.for_list(incidents.MY_INCIDENTS))
+    return Page[ReportedIncident](items=[ReportedIncident.model_validate(r) for r in shown], next_cursor=cursor)
 
 
 @router.post("/api/v1/incidents", status_code=201, response_model=IncidentOut, summary="SOS at a position (anyone signed in, or 120)")

@@ -19,6 +19,7 @@ from servicekit import clock, geo
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, NotFound
 from servicekit.events import CloudEvent, build_event, record_event, record_events
+from servicekit.pagination import PageRequest, page_of
 from aed.db import devices as device_repo
 from aed.db import dispatch as dispatch_repo
 from aed.db import incidents as repo
@@ -214,11 +215,21 @@ async def view_for_responder(session: AsyncSession, incident_id: uuid.UUID, resp
     return responder_view(incident, mine)  # type: ignore[arg-type]
 
 
-async def my_alerts(session: AsyncSession, responder: uuid.UUID, *, limit: int) -> list[dict]:
+MY_ALERTS, MY_INCIDENTS = "responder-alerts", "reported-incidents"  # the lists' names in their cursors
+
+
+async def my_alerts(session: AsyncSession, responder: uuid.UUID, page: PageRequest) -> tuple[list[dict], str | None]:
     """A responder's alerts, newest first, each as that responder may see it."""
-    rows = await repo.my_alerts(session, responder, limit=limit)
+    rows, cursor = page_of(MY_ALERTS, await repo.my_alerts(session, responder, page), page, at="sent_at",
+                           id="incident_id")
     return [responder_view({"id": r["incident_id"], "state": r["state"], "lat": r["lat"], "lon": r["lon"],
-                            "address": r["address"], "note": r["note"]}, r) | {"sent_at": r["sent_at"]} for r in rows]
+                            "address": r["address"], "note": r["note"]}, r) | {"sent_at": r["sent_at"]}
+            for r in rows], cursor
+
+
+async def reported_by(session: AsyncSession, who: Principal, page: PageRequest) -> tuple[list[dict], str | None]:
+    """The incidents the caller raised, newest first: theirs to follow (and the address is their own)."""
+    return page_of(MY_INCIDENTS, await repo.reported_by(session, who.id, page), page, at="opened_at")
 
 
 def responder_view(incident: dict, mine: dict | None) -> dict:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from contracts.districts import District
 from servicekit.auth import Principal, require_roles
+from servicekit.pagination import Page, PageParams
 from identity.api.deps import Session
 from identity.domain import institutions
 
@@ -42,8 +43,10 @@ async def register(body: InstitutionRequest, officer: Officer, session: Session)
     return InstitutionResponse.model_validate(institution, from_attributes=True)
 
 
-@router.get("/api/v1/institutions", response_model=list[InstitutionResponse],
-            summary="Institutions and their standing (officers: their own district)")
-async def listing(staff: Staff, session: Session, district: Annotated[District | None, Query()] = None) -> list[InstitutionResponse]:
-    return [InstitutionResponse.model_validate(i, from_attributes=True)
-            for i in await institutions.visible_to(session, staff, district)]
+@router.get("/api/v1/institutions", response_model=Page[InstitutionResponse],
+            summary="Institutions and their standing (officers: their own district), newest first (cursor pages)")
+async def listing(staff: Staff, session: Session, page: PageParams,
+                  district: Annotated[District | None, Query()] = None) -> Page[InstitutionResponse]:
+    shown, cursor = await institutions.visible_to(session, staff, district, page.for_list(institutions.INSTITUTIONS))
+    return Page[InstitutionResponse](items=[InstitutionResponse.model_validate(i, from_attributes=True) for i in shown],
+                                     next_cursor=cursor)

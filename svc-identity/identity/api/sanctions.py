@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from servicekit.auth import Principal, require_roles
+from servicekit.pagination import Page, PageParams
 from identity.api.deps import Session
-from identity.db import repository
 from identity.domain import sanctions
 
 router = APIRouter(tags=["sanctions"])
@@ -34,12 +34,15 @@ class LiftRequest(BaseModel):
     reason: str = Field(min_length=4, max_length=500)
 
 
-@router.get("/api/v1/sanctions", response_model=list[SanctionResponse],
-            summary="Sanctions in force or lifted: volunteers without recording rights, institutions on 失信名单")
-async def list_sanctions(staff: Staff, session: Session, person_id: uuid.UUID | None = None,
-                         institution_id: uuid.UUID | None = None, live: bool = False) -> list[SanctionResponse]:
-    rows = await repository.sanctions(session, person_id=person_id, institution_id=institution_id, live_only=live)
-    return [SanctionResponse.model_validate(r, from_attributes=True) for r in rows]
+@router.get("/api/v1/sanctions", response_model=Page[SanctionResponse],
+            summary="Sanctions in force or lifted: volunteers without recording rights, institutions on 失信名单; "
+                    "newest first (cursor pages)")
+async def list_sanctions(staff: Staff, session: Session, page: PageParams, person_id: uuid.UUID | None = None,
+                         institution_id: uuid.UUID | None = None, live: bool = False) -> Page[SanctionResponse]:
+    shown, cursor = await sanctions.listed(session, page.for_list(sanctions.SANCTIONS), person_id=person_id,
+                                           institution_id=institution_id, live_only=live)
+    return Page[SanctionResponse](items=[SanctionResponse.model_validate(r, from_attributes=True) for r in shown],
+                                  next_cursor=cursor)
 
 
 @router.post("/api/v1/sanctions/{sanction_id}/lift", response_model=SanctionResponse,

@@ -1,13 +1,13 @@
 """Every identity query lives here."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, text, tuple_
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.db.models import (Guardianship, KinshipLink, Sanction, PartnerClient, Person, RealName, RefreshToken, RoleGrant, SigningKey,
+from servicekit.pagination import PageRequest, keyset
+from identity.db.models import (Guardianship, Institution, KinshipLink, Sanction, PartnerClient, Person, RealName, RefreshToken, RoleGrant, SigningKey,
                                  SpecialGroupChange, StaffUser, Training, WechatAccount)
 
 
@@ -114,28 +114,32 @@ async def active_kinship_between(session: AsyncSession, a, b) -> KinshipLink | N
     return (await session.execute(query)).scalars().first()
 
 
-async def kinships_of(session: AsyncSession, person_id, *, status: str | None = None,
-                      after: tuple[datetime, str] | None = None, fetch: int | None = None) -> list[KinshipLink]:
-    """A person's links claimed either way, newest first, from just after `after` (created_at, id)."""
+async def kinships_of(session: AsyncSession, person_id, page: PageRequest, *, status: str | None) -> list[KinshipLink]:
+    """A person's links claimed either way, one page newest first."""
     query = select(KinshipLink).where(or_(KinshipLink.claimant_id == person_id, KinshipLink.relative_id == person_id))
     if status is not None:
         query = query.where(KinshipLink.status == status)
-    if after is not None:
-        query = query.where(tuple_(KinshipLink.created_at, KinshipLink.id) < tuple_(after[0], uuid.UUID(after[1])))
-    query = query.order_by(KinshipLink.created_at.desc(), KinshipLink.id.desc()).limit(fetch)
-    return list((await session.execute(query)).scalars())
+    return list((await session.execute(keyset(query, KinshipLink.created_at, KinshipLink.id, page))).scalars())
 
 
-async def guardianships_of(session: AsyncSession, person_id, *, status: str | None,
-                           after: tuple[datetime, str] | None, fetch: int) -> list[Guardianship]:
-    """Guardianships where the person is the guardian or the minor, newest first, from just after `after`."""
+async def guardianships_of(session: AsyncSession, person_id, page: PageRequest, *, status: str | None) -> list[Guardianship]:
+    """Guardianships where the person is the guardian or the minor, one page newest first."""
     query = select(Guardianship).where(or_(Guardianship.guardian_id == person_id, Guardianship.minor_id == person_id))
     if status is not None:
         query = query.where(Guardianship.status == status)
-    if after is not None:
-        query = query.where(tuple_(Guardianship.created_at, Guardianship.id) < tuple_(after[0], uuid.UUID(after[1])))
-    query = query.order_by(Guardianship.created_at.desc(), Guardianship.id.desc()).limit(fetch)
-    return list((await session.execute(query)).scalars())
+    return list((await session.execute(keyset(query, Guardianship.created_at, Guardianship.id, page))).scalars())
+
+
+async def institution_named(session: AsyncSession, district: str, name: str) -> Institution | None:
+    query = select(Institution).where(Institution.district == district, Institution.name == name)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def institutions_in(session: AsyncSession, district: str | None, page: PageRequest) -> list[Institution]:
+    query = select(Institution)
+    if district is not None:
+        query = query.where(Institution.district == district)
+    return list((await session.execute(keyset(query, Institution.confirmed_at, Institution.id, page))).scalars())
 
 
 async def lock_pair(session: AsyncSession, a, b) -> None:
@@ -177,15 +181,16 @@ async def recording_revoked(session: AsyncSession, person_id) -> bool:
     return (await session.execute(query)).scalar_one() > 0
 
 
-async def sanctions(session: AsyncSession, *, person_id=None, institution_id=None, live_only: bool = False) -> list[Sanction]:
-    query = select(Sanction).order_by(Sanction.applied_at.desc()).limit(200)
+async def sanctions(session: AsyncSession, page: PageRequest, *, person_id=None, institution_id=None,
+                    live_only: bool = False) -> list[Sanction]:
+    query = select(Sanction)
     if person_id is not None:
         query = query.where(Sanction.person_id == person_id)
     if institution_id is not None:
         query = query.where(Sanction.institution_id == institution_id)
     if live_only:
         query = query.where(Sanction.lifted_at.is_(None))
-    return list((await session.execute(query)).scalars())
+    return list((await session.execute(keyset(query, Sanction.applied_at, Sanction.id, page))).scalars())
 
 
 async def revoke_sessions_of(session: AsyncSession, subject: str) -> int:

@@ -101,8 +101,7 @@ async def records_of(session: AsyncSession, person_id: uuid.UUID, page: PageRequ
                      status: str | None) -> tuple[list[GuardianshipView], str | None]:
     """Guardianships the person is the guardian or the minor of, newest first: a minor finds here the one to
     confirm."""
-    records = await repository.guardianships_of(session, person_id, status=status, fetch=page.fetch,
-                                                after=(page.after.at, page.after.id) if page.after else None)
+    records = await repository.guardianships_of(session, person_id, page, status=status)
     shown, cursor = page_of(GUARDIANSHIPS, records, page, at="created_at")
     return [GuardianshipView(id=r.id, guardian_id=r.guardian_id, minor_id=r.minor_id, status=r.status,
                              my_part="guardian" if r.guardian_id == person_id else "minor",

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, UnprocessableInput
+from servicekit.pagination import PageRequest, page_of
+from identity.db import repository
 from identity.db.models import Institution, StaffUser
 
 
@@ -22,9 +23,7 @@ async def register(session: AsyncSession, *, officer: Principal, name: str, subd
     """A district officer records an institution of their district with its sub-district's confirmation."""
     if officer.district is None:
         raise UnprocessableInput("区民政账号未设置所属区", "The officer's account has no district")
-    exists = await session.execute(select(Institution).where(Institution.district == officer.district,
-                                                             Institution.name == name))
-    if exists.scalar_one_or_none() is not None:
+    if await repository.institution_named(session, officer.district, name) is not None:
         raise Conflict("本区已有同名机构", "An institution of that name exists in the district")
     institution = Institution(name=name, district=officer.district, subdistrict=subdistrict,
                               confirmation_ref=confirmation_ref, confirmed_by=officer.id, confirmed_at=clock.now())
@@ -33,20 +32,17 @@ async def register(session: AsyncSession, *, officer: Principal, name: str, subd
     return institution
 
 
-async def visible_to(session: AsyncSession, reader: Principal, district: str | None) -> list[Institution]:
-    """City admins and auditors see any district's institutions; officers their own."""
+INSTITUTIONS = "institutions"  # the list's name in its cursors
+
+
+async def visible_to(session: AsyncSession, reader: Principal, district: str | None,
+                     page: PageRequest) -> tuple[list[Institution], str | None]:
+    """City admins and auditors see any district's institutions; officers their own. Newest first."""
     if not reader.has_role("city_admin", "auditor"):
         if district not in (None, reader.district):
             raise Forbidden("只能查看本区数据", "Officers see their own district only")
         district = reader.district
-    return await in_district(session, district)
-
-
-async def in_district(session: AsyncSession, district: str | None) -> list[Institution]:
-    query = select(Institution).order_by(Institution.name)
-    if district is not None:
-        query = query.where(Institution.district == district)
-    return list((await session.execute(query)).scalars())
+    return page_of(INSTITUTIONS, await repository.institutions_in(session, district, page), page, at="confirmed_at")
 
 
 async def check_operator_standing(session: AsyncSession, staff: StaffUser) -> None:

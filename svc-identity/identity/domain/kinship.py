@@ -106,7 +106,6 @@ KINSHIPS = "kinships"  # the list's name in its cursors
 async def links_of(session: AsyncSession, person_id: uuid.UUID, page: PageRequest, *,
                    status: str | None) -> tuple[list[KinshipView], str | None]:
     """The person's links claimed either way, newest first; pending ones they must confirm say so."""
-    links = await repository.kinships_of(session, person_id, status=status, fetch=page.fetch,
-                                         after=(page.after.at, page.after.id) if page.after else None)
+    links = await repository.kinships_of(session, person_id, page, status=status)
     shown, cursor = page_of(KINSHIPS, links, page, at="created_at")
     return [view_for(link, person_id) for link in shown], cursor

@@ -12,6 +12,7 @@ from contracts.identity import SanctionLifted
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import NotFound
+from servicekit.pagination import PageRequest, page_of
 from identity.db import repository
 from identity.domain.publish import publish
 from identity.db.models import Sanction
@@ -51,3 +52,13 @@ async def lift_sanction(session: AsyncSession, *, sanction_id: uuid.UUID, audito
     if record.person_id is not None and await repository.person(session, record.person_id) is not None:
         await roles.refresh_roles(session, record.person_id, actor=auditor.id, why=f"处罚已撤销：{reason}")
     return record
+
+
+SANCTIONS = "sanctions"  # the list's name in its cursors
+
+
+async def listed(session: AsyncSession, page: PageRequest, *, person_id: uuid.UUID | None,
+                 institution_id: uuid.UUID | None, live_only: bool) -> tuple[list, str | None]:
+    rows = await repository.sanctions(session, page, person_id=person_id, institution_id=institution_id,
+                                      live_only=live_only)
+    return page_of(SANCTIONS, rows, page, at="applied_at")
