@@ -91,7 +91,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("PATCH", "/api/v1/service-catalog/items/{item_id}"): (OFFICER, None, {}),
     ("POST", "/api/v1/service-catalog/items/{item_id}/retire"): (OFFICER, None, {}),
     ("POST", "/api/v1/requests"): (PERSON | OPERATOR, {}, {}),
-    ("GET", "/api/v1/requests"): (PEOPLE_AND_STAFF, None, {}),
+    # Eligible volunteers only (a fact matching holds; none of these callers is one): 403 for all.
+    ("GET", "/api/v1/requests"): (frozenset(), None, {"near": "39.92,116.44"}),
+    ("GET", "/api/v1/requests/queue"): (frozenset(PEOPLE_AND_STAFF - PERSON), None, {}),
     ("GET", "/api/v1/requests/mine"): (PERSON, None, {}),
     ("GET", "/api/v1/requests/{request_id}"): (PEOPLE_AND_STAFF, None, {}),
     ("POST", "/api/v1/requests/{request_id}/review"): (OFFICER | OPERATOR, {"decision": "approve"}, {}),

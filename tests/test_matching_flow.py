@@ -65,7 +65,7 @@ async def test_a_request_from_publication_to_paid_rated_service(stack, gateway, 
     refused = await gateway.post(f"/api/v1/requests/{request_id}/review", headers=haidian, json={"decision": "approve"})
     assert refused.status_code == 403
     chaoyang = await scenario.staff(gateway, "officer-110105")
-    queue = (await gateway.get("/api/v1/requests?state=awaiting_review", headers=chaoyang)).json()
+    queue = (await gateway.get("/api/v1/requests/queue?limit=100", headers=chaoyang)).json()["items"]
     assert request_id in [r["id"] for r in queue]
     approved = await gateway.post(f"/api/v1/requests/{request_id}/review", headers=chaoyang,
                                   json={"decision": "approve", "note": "情况属实"})

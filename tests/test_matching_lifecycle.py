@@ -159,7 +159,14 @@ async def test_special_elders_come_first_in_search_and_in_the_review_queue(stack
     for request_id, elder in ((near_id, ordinary), (far_id, special)):
         await _until(gateway, helpers, request_id, elder.headers, lambda r: r["state"] == "awaiting_review")
 
-    queue = (await gateway.get("/api/v1/requests?state=awaiting_review&limit=100", headers=officer)).json()
+    queue, cursor = [], None  # page by page, two at a time: the cursor carries the priority across pages
+    while True:
+        page = (await gateway.get("/api/v1/requests/queue", headers=officer, params={
+            "state": "awaiting_review", "limit": 2, **({"cursor": cursor} if cursor else {})})).json()
+        queue += page["items"]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert len({r["id"] for r in queue}) == len(queue), "no request twice"
     flags = [r["priority"] for r in queue]
     assert flags == sorted(flags, reverse=True) and far_id in [r["id"] for r in queue]  # special elders first
     ids = [r["id"] for r in queue]

@@ -36,9 +36,11 @@ class InvalidCursor(Problem):
 
 @dataclass(frozen=True)
 class After:
-    """Where the previous page ended: the last item's sort key (a time) and id."""
+    """Where the previous page ended: the last item's sort key (a time) and id, and its rank for lists that put
+    some items first (severity, priority)."""
     at: datetime
     id: str
+    rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,20 +54,21 @@ class PageRequest:
         return self.limit + 1
 
 
-def encode_cursor(list_name: str, at: datetime, item_id: object) -> str:
-    raw = json.dumps([list_name, at.isoformat(), str(item_id)], separators=(",", ":")).encode()
+def encode_cursor(list_name: str, at: datetime, item_id: object, rank: int | None = None) -> str:
+    keys = [list_name, at.isoformat(), str(item_id)] + ([rank] if rank is not None else [])
+    raw = json.dumps(keys, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(list_name: str, cursor: str) -> After:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        name, at, item_id = json.loads(raw)
-        if name != list_name:
+        name, at, item_id, *rank = json.loads(raw)
+        if name != list_name or len(rank) > 1 or (rank and type(rank[0]) is not int):
             raise ValueError(name)
         parsed = datetime.fromisoformat(at)
         uuid.UUID(item_id)
-        return After(parsed, item_id)
+        return After(parsed, item_id, rank[0] if rank else None)
     except (ValueError, TypeError, UnicodeDecodeError):
         raise InvalidCursor() from None
 
@@ -95,16 +98,17 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
 
 
-def page_of(list_name: str, rows: list, request: PageRequest, *, at: str, id: str = "id") -> tuple[list, str | None]:
-    """The rows of this page and the cursor of the next, from `request.fetch` rows in list order; `at` and `id`
-    name the attributes (or keys) holding each row's sort key and id."""
+def page_of(list_name: str, rows: list, request: PageRequest, *, at: str, id: str = "id",
+            rank: str | None = None) -> tuple[list, str | None]:
+    """The rows of this page and the cursor of the next, from `request.fetch` rows in list order; `at`, `id` and
+    `rank` name the attributes (or keys) holding each row's sort key, id and rank."""
     def value(row, name: str):
         return row[name] if isinstance(row, dict) else getattr(row, name)
     shown = rows[:request.limit]
     if len(rows) <= request.limit or not shown:
         return shown, None
     last = shown[-1]
-    return shown, encode_cursor(list_name, value(last, at), value(last, id))
+    return shown, encode_cursor(list_name, value(last, at), value(last, id), int(value(last, rank)) if rank else None)
 
 
 def keyset(query, at_column, id_column, page: PageRequest):

@@ -23,3 +23,14 @@ def test_a_page_says_whether_another_follows_from_one_extra_row():
     assert shown == rows[:2] and decode_cursor("inbox", cursor).id == rows[1]["id"]
     shown, cursor = page_of("inbox", rows[:2], PageRequest(None, 2), at="at")
     assert shown == rows[:2] and cursor is None
+
+
+def test_a_ranked_list_carries_the_rank_and_a_forged_one_is_refused():
+    at = datetime(2026, 12, 6, 8, 30, tzinfo=UTC)
+    after = decode_cursor("alerts", encode_cursor("alerts", at, "00000000-0000-4000-8000-000000000001", 3))
+    assert after.rank == 3
+    import base64
+    forged = base64.urlsafe_b64encode(b'["alerts","2026-12-06T08:30:00+00:00","00000000-0000-4000-8000-000000000001",'
+                                      b'"3 OR 1=1"]').decode()
+    with pytest.raises(InvalidCursor):
+        decode_cursor("alerts", forged)

@@ -12,6 +12,7 @@ from servicekit import clock
 from servicekit.auth import Principal, require_roles
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden
+from servicekit.pagination import Page, PageParams
 from audit.domain import alerts
 
 router = APIRouter(tags=["alerts"])
@@ -49,14 +50,15 @@ class DecisionOut(BaseModel):
     sanction_ids: list[uuid.UUID]
 
 
-@router.get("/api/v1/alerts", response_model=list[AlertOut], summary="Fraud warnings (预警), highest severity first")
-async def list_alerts(reader: Overseer, session: DbSession,
+@router.get("/api/v1/alerts", response_model=Page[AlertOut],
+            summary="Fraud warnings (预警), highest severity first, then the latest (cursor pages)")
+async def list_alerts(reader: Overseer, session: DbSession, page: PageParams,
                       status: Annotated[Literal["open", "confirmed", "dismissed"] | None, Query()] = None,
                       rule: Annotated[RULES | None, Query()] = None,
-                      district: Annotated[District | None, Query()] = None,
-                      limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[AlertOut]:
-    found = await alerts.list_alerts(session, reader, status=status, rule=rule, district=district, limit=limit)
-    return [AlertOut(**vars(a)) for a in found]
+                      district: Annotated[District | None, Query()] = None) -> Page[AlertOut]:
+    found, cursor = await alerts.list_alerts(session, reader, page.for_list(alerts.ALERTS), status=status, rule=rule,
+                                             district=district)
+    return Page[AlertOut](items=[AlertOut(**vars(a)) for a in found], next_cursor=cursor)
 
 
 @router.get("/api/v1/alerts/{alert_id}", response_model=AlertOut, summary="One alert with its evidence and decision")

@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.pagination import PageRequest
+
 _MERGED_EVIDENCE = "ARRAY(SELECT DISTINCT e FROM unnest(alerts.evidence || excluded.evidence) e ORDER BY e)"
 
 # One statement merges the alerts, escalates them and watches their subjects. Escalation: an alert holding at
@@ -69,14 +71,19 @@ async def rescope_by_residence(session: AsyncSession, people: list[tuple[uuid.UU
         WHERE a.id = m.id"""), {"p": [p for p, _ in people], "d": [d for _, d in people], "rules": rules})
 
 
-async def listed(session: AsyncSession, *, status: str | None, rule: str | None, district: str | None,
-                 districted_only: bool, limit: int) -> list:
+async def listed(session: AsyncSession, page: PageRequest, *, status: str | None, rule: str | None,
+                 district: str | None, districted_only: bool) -> list:
+    """One page of alerts, most severe first, then the latest (severity, last_at, id, all descending)."""
+    after = page.after
     return list((await session.execute(text(
         f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE (CAST(:s AS text) IS NULL OR a.status = :s)"
         " AND (CAST(:r AS text) IS NULL OR a.rule = :r) AND (CAST(:d AS text) IS NULL OR a.district = :d)"
         " AND (NOT :own OR a.district IS NOT NULL)"
-        " ORDER BY a.severity DESC, a.last_at DESC, a.id LIMIT :l"),
-        {"s": status, "r": rule, "d": district, "own": districted_only, "l": limit})).all())
+        " AND (CAST(:rank AS int) IS NULL OR (a.severity, a.last_at, a.id) < (:rank, :at, CAST(:after_id AS uuid)))"
+        " ORDER BY a.severity DESC, a.last_at DESC, a.id DESC LIMIT :n"),
+        {"s": status, "r": rule, "d": district, "own": districted_only, "n": page.fetch,
+         "rank": after.rank if after else None, "at": after.at if after else None,
+         "after_id": after.id if after else None})).all())
 
 
 async def get(session: AsyncSession, alert_id: uuid.UUID, *, lock: bool = False):

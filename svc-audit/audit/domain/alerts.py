@@ -19,6 +19,7 @@ from contracts.topics import Topic
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
 from servicekit.events import build_event, record_event
+from servicekit.pagination import PageRequest, page_of
 from audit.db import alerts as repo
 from audit.domain.rules import HIGH, Finding
 
@@ -106,12 +107,16 @@ def reader_district(reader: Principal, district: str | None) -> str | None:
     return reader.district
 
 
-async def list_alerts(session: AsyncSession, reader: Principal, *, status: str | None, rule: str | None,
-                      district: str | None, limit: int) -> list[AlertView]:
+ALERTS = "alerts"  # the list's name in its cursors
+
+
+async def list_alerts(session: AsyncSession, reader: Principal, page: PageRequest, *, status: str | None,
+                      rule: str | None, district: str | None) -> tuple[list[AlertView], str | None]:
     scope = reader_district(reader, district)
     only_own = not reader.has_role("auditor", "city_admin")
-    rows = await repo.listed(session, status=status, rule=rule, district=scope, districted_only=only_own, limit=limit)
-    return [_view(row) for row in rows]
+    rows = await repo.listed(session, page, status=status, rule=rule, district=scope, districted_only=only_own)
+    shown, cursor = page_of(ALERTS, rows, page, at="last_at", rank="severity")
+    return [_view(row) for row in shown], cursor
 
 
 async def decide(session: AsyncSession, auditor: Principal, alert: uuid.UUID, *, confirm: bool, note: str,

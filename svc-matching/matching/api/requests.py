@@ -18,7 +18,6 @@ from servicekit.pagination import Page, PageParams
 from matching.api.deps import PeopleAndStaff, PersonOrOperator, Reviewer, cipher_of, settings_of
 from matching.api.schemas import (AttendanceBody, AttendanceOut, BookingOut, CancelBody, NearbyRequest,
                                   NewRequestBody, PositionOut, RatingBody, RatingOut, RequestOut, ReviewBody)
-from matching.db import requests as repo
 from matching.domain import attendance, bookings, catalogue, ratings, requests, search
 from matching.domain.callers import person_of
 
@@ -45,47 +44,36 @@ async def publish(body: NewRequestBody, principal: PersonOrOperator, session: Db
     return answer
 
 
-@router.get("/api/v1/requests", response_model=list[NearbyRequest] | list[RequestOut],
-            summary="Volunteers: open requests near a point (`near=LAT,LON`), ranked. Staff without `near`: the "
-                    "queue (`state`, `district`). A person's own lists: /api/v1/requests/mine")
-async def list_requests(
+@router.get("/api/v1/requests", response_model=list[NearbyRequest],
+            summary="Eligible volunteers: open requests near a point, ranked (special elders first, then distance); a "
+                    "bounded search, not a list to page through. A person's own: /requests/mine; staff: /requests/queue")
+async def search_nearby(
     principal: PeopleAndStaff, session: DbSession, request: Request,
-    near: geo.NearQuery | None = None,
+    near: geo.NearQuery,
     coord_system: Annotated[geo.CoordSystem, Query()] = "wgs84",
     radius_m: Annotated[int | None, Query(ge=50)] = None,
     category: Annotated[str | None, Query()] = None,
     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     to: Annotated[AwareDatetime | None, Query()] = None,
-    state: Annotated[str | None, Query(pattern="^(submitted|awaiting_review|open|booked|in_progress|completed|closed)$")] = None,
-    district: Annotated[District | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-):
+) -> list[NearbyRequest]:
     settings = settings_of(request)
     now = clock.now()
-    if near is not None:
-        point = geo.near_point(near, coord_system)
-        if category is not None and category not in catalogue.CATEGORIES:
-            raise UnprocessableInput("服务类别不存在", f"Unknown category {category}")
-        radius = radius_m or settings.default_radius_m
-        if radius > settings.max_radius_m:
-            raise UnprocessableInput(f"搜索半径不超过{settings.max_radius_m}米", f"radius_m is at most {settings.max_radius_m}")
-        found = await search.nearby(
-            session, principal, point=point, radius_m=radius,
-            category=category, starts_from=from_ or now, starts_before=to or now + timedelta(days=settings.max_days_ahead),
-            limit=min(limit, settings.search_limit))
-        return [NearbyRequest(
-            id=r.id, category=r.category, category_name=catalogue.CATEGORIES[r.category], item_id=r.item_id,
-            district=r.district, distance_m=round(d), approximate_position=PositionOut(lat=round(r.lat, 3), lon=round(r.lon, 3)),
-            starts_at=r.starts_at, ends_at=r.ends_at, volunteers_needed=r.volunteers_needed, priority=r.priority,
-            notes=r.notes) for r, d in found]
-    if person_of(principal) is not None:
-        raise UnprocessableInput("请提供 near=纬度,经度；自己的需求见 /api/v1/requests/mine",
-                                 "near=LAT,LON is required; your own requests are at /api/v1/requests/mine")
-    if principal.kind != "staff":
-        raise Forbidden("仅限志愿者、老人或工作人员", "Persons or staff only")
-    scope = search.staff_district(principal, district)
-    return [RequestOut.of(r) for r in await repo.queue(session, district=scope, state=state or "awaiting_review",
-                                                       limit=limit)]
+    point = geo.near_point(near, coord_system)
+    if category is not None and category not in catalogue.CATEGORIES:
+        raise UnprocessableInput("服务类别不存在", f"Unknown category {category}")
+    radius = radius_m or settings.default_radius_m
+    if radius > settings.max_radius_m:
+        raise UnprocessableInput(f"搜索半径不超过{settings.max_radius_m}米", f"radius_m is at most {settings.max_radius_m}")
+    found = await search.nearby(
+        session, principal, point=point, radius_m=radius,
+        category=category, starts_from=from_ or now, starts_before=to or now + timedelta(days=settings.max_days_ahead),
+        limit=min(limit, settings.search_limit))
+    return [NearbyRequest(
+        id=r.id, category=r.category, category_name=catalogue.CATEGORIES[r.category], item_id=r.item_id,
+        district=r.district, distance_m=round(d), approximate_position=PositionOut(lat=round(r.lat, 3), lon=round(r.lon, 3)),
+        starts_at=r.starts_at, ends_at=r.ends_at, volunteers_needed=r.volunteers_needed, priority=r.priority,
+        notes=r.notes) for r, d in found]
 
 
 RequestState = Literal["submitted", "awaiting_review", "open", "booked", "in_progress", "completed", "closed"]
@@ -101,6 +89,17 @@ async def my_requests(principal: CurrentPrincipal, session: DbSession, page: Pag
     if me is None or principal.acting_for:
         raise Forbidden("仅限本人", "Persons themselves only")
     rows, next_cursor = await requests.mine(session, me, role=role, state=state, page=page.for_list(requests.MINE[role]))
+    return Page[RequestOut](items=[RequestOut.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/api/v1/requests/queue", response_model=Page[RequestOut],
+            summary="Staff: requests in a state (default awaiting_review) in their district, special elders first, "
+                    "then the oldest (cursor pages)")
+async def staff_queue(principal: PeopleAndStaff, session: DbSession, page: PageParams,
+                      state: Annotated[RequestState, Query()] = "awaiting_review",
+                      district: Annotated[District | None, Query()] = None) -> Page[RequestOut]:
+    rows, next_cursor = await requests.queue(session, principal, page.for_list(requests.QUEUE), district=district,
+                                             state=state)
     return Page[RequestOut](items=[RequestOut.of(r) for r in rows], next_cursor=next_cursor)
 
 

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.pagination import PageRequest
+
 LIVE_STATES = ("submitted", "awaiting_review", "open", "booked", "in_progress")
 LIVE_BOOKINGS = ("booked", "checked_in", "checked_out")
 
@@ -210,11 +212,17 @@ async def booked_page(session: AsyncSession, volunteer_id: uuid.UUID, *, state: 
     return [Request(*row) for row in rows]
 
 
-async def queue(session: AsyncSession, *, district: str | None, state: str, limit: int) -> list[Request]:
-    """Staff's list: special elders first, then oldest first (the review queue's order)."""
+async def queue(session: AsyncSession, page: PageRequest, *, district: str | None, state: str) -> list[Request]:
+    """One page of staff's list: special elders first, then the oldest (the review queue's order): priority
+    descending, then (created_at, id) ascending."""
+    after = page.after
     rows = (await session.execute(text(
         f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE state = :s AND (CAST(:d AS text) IS NULL OR district = :d)"
-        " ORDER BY priority DESC, created_at LIMIT :l"), {"s": state, "d": district, "l": limit})).all()
+        " AND (CAST(:rank AS int) IS NULL OR priority::int < :rank"
+        "      OR (priority::int = :rank AND (created_at, id) > (:at, CAST(:after_id AS uuid))))"
+        " ORDER BY priority DESC, created_at, id LIMIT :n"),
+        {"s": state, "d": district, "n": page.fetch, "rank": after.rank if after else None,
+         "at": after.at if after else None, "after_id": after.id if after else None})).all()
     return [Request(*row) for row in rows]
 
 

@@ -21,7 +21,7 @@ from servicekit.pii import PersonalDataCipher, Sealed
 from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
-from matching.domain import access, catalogue
+from matching.domain import access, catalogue, search
 from matching.domain.notify import notify
 from matching.domain.callers import institution_of, may_review, person_of, staff_in_scope
 from matching.domain.errors import (BadWindow, OutsideBeijing, OutsideDistrict, RequestNotFound, UnknownItem,
@@ -314,3 +314,17 @@ async def mine(session: AsyncSession, person_id: uuid.UUID, *, role: str, state:
     rows = await repo.of_elders(session, "self" if role == "elder" else "relatives", person_id=person_id, state=state,
                                 after=after, fetch=page.fetch)
     return page_of(MINE[role], rows, page, at="created_at")
+
+
+QUEUE = "request-queue"  # the list's name in its cursors
+
+
+async def queue(session: AsyncSession, principal: Principal, page: PageRequest, *, district: str | None,
+                state: str) -> tuple[list[Request], str | None]:
+    """Staff's list of requests in a state within their district (city-wide staff: any, or all), in the review
+    queue's order: special elders first, then the oldest."""
+    if principal.kind != "staff":
+        raise Forbidden("仅限工作人员", "Staff only")
+    scope = search.staff_district(principal, district)
+    rows = await repo.queue(session, page, district=scope, state=state)
+    return page_of(QUEUE, rows, page, at="created_at", rank="priority")
