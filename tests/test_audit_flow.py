@@ -80,7 +80,7 @@ async def test_confirmed_fraud_reverses_the_coins_and_stops_the_bookings(stack, 
     refusal = await helpers.eventually(refused, timeout=30)
     assert refusal is not None and refusal.json()["type"].endswith("/not-an-eligible-volunteer")
 
-    log = (await gateway.get("/api/v1/audit-log", params={"subject": request_id}, headers=auditor)).json()["records"]
+    log = (await gateway.get("/api/v1/audit-log", params={"subject": request_id}, headers=auditor)).json()["items"]
     types = [r["type"].rsplit(".", 2)[-2] + "." + r["type"].rsplit(".", 1)[-1] for r in log]
     assert {"request.submitted", "request.booked", "attendance.recorded", "service.completed"} <= set(types)
     verification = (await gateway.get("/api/v1/audit-log/verification", headers=auditor)).json()

@@ -56,8 +56,10 @@ async def test_an_officer_grants_coins_to_a_special_elder_of_their_district_only
 
     account = (await gateway.get("/api/v1/accounts/me", headers=bearer(elder))).json()
     assert (account["balance"], account["redeemable_for_own_services"], account["transferable"]) == (600, 600, 0)
-    entries = (await gateway.get("/api/v1/accounts/me/entries", headers=bearer(elder))).json()["entries"]
-    assert [(e["kind"], e["amount"], e["origin"], e["balance_after"]) for e in entries] == [("grant", 600, "granted", 600)]
+    statement = (await gateway.get("/api/v1/accounts/me/entries", headers=bearer(elder))).json()
+    assert [(e["kind"], e["amount"], e["origin"], e["balance_after"]) for e in statement["items"]] == [
+        ("grant", 600, "granted", 600)]
+    assert statement["next_cursor"] is None, "one entry: no empty page after it"
 
     liability = await gateway.get("/api/v1/accounts/liability", headers=chaoyang)
     assert any(r["district"] == "110105" and r["origin"] == "granted" and r["outstanding"] >= 600 for r in liability.json())

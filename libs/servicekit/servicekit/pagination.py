@@ -36,8 +36,8 @@ class InvalidCursor(Problem):
 
 @dataclass(frozen=True)
 class After:
-    """Where the previous page ended: the last item's sort key (a time) and id, and its rank for lists that put
-    some items first (severity, priority)."""
+    """Where the previous page ended: the last item's sort key (a time) and id (a UUID, or a sequence number as
+    digits), and its rank for lists that put some items first (severity, priority)."""
     at: datetime
     id: str
     rank: int | None = None
@@ -67,7 +67,8 @@ def decode_cursor(list_name: str, cursor: str) -> After:
         if name != list_name or len(rank) > 1 or (rank and type(rank[0]) is not int):
             raise ValueError(name)
         parsed = datetime.fromisoformat(at)
-        uuid.UUID(item_id)
+        if not (item_id.isdigit() and len(item_id) <= 18):  # a sequence number, else a UUID
+            uuid.UUID(item_id)
         return After(parsed, item_id, rank[0] if rank else None)
     except (ValueError, TypeError, UnicodeDecodeError):
         raise InvalidCursor() from None

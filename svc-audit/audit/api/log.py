@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from servicekit.auth import Principal, require_roles
 from servicekit.deps import DbSession
+from servicekit.pagination import Page, PageParams
 from audit import judging
 from audit.domain import trail
 
@@ -29,11 +30,6 @@ class TrailRecord(BaseModel):
     hash: str = Field(description="this record's link in the hash chain, hex")
 
 
-class TrailPage(BaseModel):
-    records: list[TrailRecord]
-    next_after: int = Field(description="pass as `after` for the next page")
-
-
 class VerificationOut(BaseModel):
     ok: bool
     records: int
@@ -47,14 +43,13 @@ class VerificationOut(BaseModel):
     unjudged: list[dict]
 
 
-@router.get("/api/v1/audit-log", response_model=TrailPage, summary="Who did what, when: the records about a subject (as subject, actor or "
-            "the person acted for), oldest first; page with `after` (the last seq seen)")
-async def audit_log(auditor: Auditor, session: DbSession,
-                    subject: Annotated[str, Query(min_length=1, max_length=128)],
-                    after: Annotated[int, Query(ge=0)] = 0,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> TrailPage:
-    records = await trail.records_about(session, subject, after=after, limit=limit)
-    return TrailPage(records=[TrailRecord(**r) for r in records], next_after=records[-1]["seq"] if records else after)
+@router.get("/api/v1/audit-log", response_model=Page[TrailRecord],
+            summary="Who did what, when: the records about a subject (as subject, actor or the person acted for), "
+                    "oldest first (cursor pages)")
+async def audit_log(auditor: Auditor, session: DbSession, page: PageParams,
+                    subject: Annotated[str, Query(min_length=1, max_length=128)]) -> Page[TrailRecord]:
+    records, cursor = await trail.records_about(session, subject, page.for_list(trail.LOG))
+    return Page[TrailRecord](items=[TrailRecord(**r) for r in records], next_cursor=cursor)
 
 
 @router.get("/api/v1/audit-log/verification", response_model=VerificationOut,

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.db import copy_rows
+from servicekit.pagination import PageRequest
 
 _RECORD_FIELDS = ("seq", "event_id", "topic", "type", "subject", "actor", "acting_for", "occurred_at", "recorded_at",
                   "payload", "prev_hash", "hash")
@@ -81,10 +82,11 @@ async def records_after(session: AsyncSession, after: int, limit: int) -> list:
         " FROM audit_log WHERE seq > :after ORDER BY seq LIMIT :n"), {"after": after, "n": limit})).all())
 
 
-async def records_about(session: AsyncSession, subject: str, *, after: int, limit: int) -> list[dict]:
-    """The records naming `subject` as subject, actor or person acted for, oldest first, after seq `after`."""
+async def records_about(session: AsyncSession, subject: str, page: PageRequest) -> list[dict]:
+    """One page of the records naming `subject` as subject, actor or person acted for, oldest first (by seq)."""
     rows = (await session.execute(text(
         "SELECT seq, event_id, type, subject, actor, acting_for, occurred_at, recorded_at, payload, encode(hash, 'hex') AS hash"
-        " FROM audit_log WHERE (subject = :s OR actor = :s OR acting_for = :s) AND seq > :after ORDER BY seq LIMIT :l"),
-        {"s": subject, "after": after, "l": limit})).mappings().all()
+        " FROM audit_log WHERE (subject = :s OR actor = :s OR acting_for = :s) AND seq > CAST(:after AS bigint)"
+        " ORDER BY seq LIMIT :n"),
+        {"s": subject, "after": page.after.id if page.after else 0, "n": page.fetch})).mappings().all()
     return [dict(r) for r in rows]

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.consumer import PreparedPolls, in_slices
 from servicekit.events import Envelope
+from servicekit.pagination import PageRequest, page_of
 from audit.db import trail as repo
 
 GENESIS = bytes(32)
@@ -211,6 +212,10 @@ async def verify(session: AsyncSession, signer: CheckpointSigner, *, chunk: int 
     return Verification(True, head_seq, head_seq, prev.hex(), checked)
 
 
-async def records_about(session: AsyncSession, subject: str, *, after: int, limit: int) -> list[dict]:
-    """The records naming `subject` as subject, actor or person acted for, oldest first, after seq `after`."""
-    return await repo.records_about(session, subject, after=after, limit=limit)
+LOG = "audit-log"  # the list's name in its cursors
+
+
+async def records_about(session: AsyncSession, subject: str, page: PageRequest) -> tuple[list[dict], str | None]:
+    """The records naming `subject` as subject, actor or person acted for, oldest first: the order things
+    happened in, and the chain's."""
+    return page_of(LOG, await repo.records_about(session, subject, page), page, at="recorded_at", id="seq")

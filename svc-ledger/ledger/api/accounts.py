@@ -4,13 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden
-from ledger.db import repository
+from servicekit.pagination import Page, PageParams
 from ledger.domain import accounts
 
 router = APIRouter(tags=["accounts"])
@@ -58,11 +58,6 @@ class EntryResponse(BaseModel):
     operation_id: uuid.UUID
 
 
-class StatementResponse(BaseModel):
-    entries: list[EntryResponse]
-    next_before: int | None = Field(description="pass as `before` for the next (older) page")
-
-
 class LiabilityRow(BaseModel):
     district: str
     origin: str
@@ -90,14 +85,13 @@ async def my_account(principal: CurrentPrincipal, session: DbSession) -> Account
     return _response(await accounts.view_person_account(session, own_person_id(principal)))
 
 
-@router.get("/api/v1/accounts/me/entries", response_model=StatementResponse, summary="The caller's statement, newest first")
-async def my_entries(principal: CurrentPrincipal, session: DbSession,
-                     before: Annotated[int | None, Query(ge=1)] = None,
-                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> StatementResponse:
-    rows = await repository.statement(session, own_person_id(principal), before=before, limit=limit)
-    entries = [EntryResponse(entry_id=r.id, at=r.created_at, amount=r.amount, origin=r.origin, balance_after=r.balance_after,
-                             kind=r.kind, reference=r.reference, operation_id=r.operation_id) for r in rows]
-    return StatementResponse(entries=entries, next_before=entries[-1].entry_id if len(entries) == limit else None)
+@router.get("/api/v1/accounts/me/entries", response_model=Page[EntryResponse],
+            summary="The caller's statement, newest first (cursor pages)")
+async def my_entries(principal: CurrentPrincipal, session: DbSession, page: PageParams) -> Page[EntryResponse]:
+    rows, cursor = await accounts.statement(session, own_person_id(principal), page.for_list(accounts.STATEMENT))
+    return Page[EntryResponse](items=[EntryResponse(
+        entry_id=r.id, at=r.created_at, amount=r.amount, origin=r.origin, balance_after=r.balance_after, kind=r.kind,
+        reference=r.reference, operation_id=r.operation_id) for r in rows], next_cursor=cursor)
 
 
 StaffReader = Annotated[Principal, Depends(require_roles("district_officer", "city_admin", "auditor"))]

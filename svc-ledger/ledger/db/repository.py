@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.pagination import PageRequest
+
 from ledger.domain.book import ORIGINS, OWN_SERVICE_ORDER, Pending
 
 
@@ -41,14 +43,15 @@ async def holder_row(session: AsyncSession, person_id: uuid.UUID):
         {"p": person_id})).first()
 
 
-async def statement(session: AsyncSession, person_id: uuid.UUID, *, before: int | None, limit: int) -> list:
-    """A person's entries, newest first, across their origin accounts; `before` is an entry id cursor."""
+async def statement(session: AsyncSession, person_id: uuid.UUID, page: PageRequest) -> list:
+    """One page of a person's entries across their origin accounts, newest first (entry ids grow with time)."""
     return (await session.execute(text(
         "SELECT e.id, e.amount, e.balance_after, e.created_at, a.origin, t.kind, t.code, t.reference,"
         "       t.operation_id"
         " FROM entries e JOIN accounts a ON a.id = e.account_id JOIN transfers t ON t.id = e.transfer_id"
-        " WHERE a.owner_person_id = :p AND (CAST(:before AS bigint) IS NULL OR e.id < :before)"
-        " ORDER BY e.id DESC LIMIT :limit"), {"p": person_id, "before": before, "limit": limit})).all()
+        " WHERE a.owner_person_id = :p AND (CAST(:before AS bigint) IS NULL OR e.id < CAST(:before AS bigint))"
+        " ORDER BY e.id DESC LIMIT :n"),
+        {"p": person_id, "before": page.after.id if page.after else None, "n": page.fetch})).all()
 
 
 async def liability(session: AsyncSession, district: str | None) -> list:

@@ -11,6 +11,7 @@ from contracts.ledger import AccountOpened
 from contracts.districts import DISTRICTS
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
+from servicekit.pagination import PageRequest, page_of
 from ledger.db import holders, repository
 from ledger.domain.book import OWN_SERVICE_ORDER, TRANSFERABLE_ORDER
 from ledger.domain.clock import now as clock_now
@@ -97,3 +98,11 @@ async def liability(session: AsyncSession, reader: Principal, district: str | No
             raise Forbidden("只能查看本区数据", "Officers see their own district only")
         district = reader.district
     return await repository.liability(session, district)
+
+
+STATEMENT = "statement"  # the list's name in its cursors
+
+
+async def statement(session: AsyncSession, person_id: uuid.UUID, page: PageRequest) -> tuple[list, str | None]:
+    """A person's entries across their origin accounts, newest first."""
+    return page_of(STATEMENT, await repository.statement(session, person_id, page), page, at="created_at")
