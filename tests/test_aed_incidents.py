@@ -230,3 +230,55 @@ async def test_staff_see_their_districts_incidents_and_read_the_address_only_wit
     assert refused.status_code == 404
     closed = await gateway.post(f"/api/v1/incidents/{incident}/close", headers=haidian, json={"status": "false_alarm"})
     assert closed.status_code == 200 and closed.json()["state"] == "closed" and "address" not in closed.json()
+
+
+async def test_a_responder_withdraws_and_the_aed_passes_on_then_the_caller_calls_it_off(stack, gateway, helpers):
+    spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
+    admin = await scenario.staff(gateway, "admin")
+    device = await gateway.post("/api/v1/aeds", headers=admin, json={
+        "serial": f"W-{uuid.uuid4().hex[:10]}", "name": "社区卫生站", "position": _near(spot, 150),
+        "address": "某社区卫生站门口", "district": "110108", "indoor": False, "access": "public", "opening_hours": "24/7",
+        "battery_expires_on": FAR_FUTURE, "adult_pads_expires_on": FAR_FUTURE})
+    assert device.status_code == 201, device.text
+    aed_id = device.json()["id"]
+    team = [await scenario.responder(gateway) for _ in range(4)]
+    for n, person in enumerate(team):
+        await _on_duty(gateway, helpers, person, _near(spot, 100 * (n + 1)))
+    caller = await scenario.resident(gateway, born=1970)
+    opened = await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot})
+    incident = opened.json()["id"]
+    path = f"/api/v1/incidents/{incident}"
+
+    fetcher = await gateway.post(path + "/responses", headers=team[0].headers, json={"accept": True})
+    assert fetcher.json()["my_role"] == "fetch_aed" and fetcher.json()["aed_id"] == aed_id
+    direct = await gateway.post(path + "/responses", headers=team[1].headers, json={"accept": True})
+    assert direct.json()["my_role"] == "direct"
+    assert (await gateway.post(path + "/withdrawal", headers=team[2].headers,
+                               json={"reason": "临时有事"})).status_code == 404, "only one who accepted withdraws"
+
+    withdrew = await gateway.post(path + "/withdrawal", headers=team[0].headers, json={"reason": "扭伤了脚"})
+    assert withdrew.status_code == 200, withdrew.text
+    assert (withdrew.json()["my_status"], withdrew.json()["aed_id"]) == ("withdrawn", None)
+    mine = (await gateway.get(path, headers=team[1].headers)).json()
+    assert (mine["my_role"], mine["aed_id"]) == ("fetch_aed", aed_id), "the AED passed to the one on the way"
+    whole = (await gateway.get(path, headers=caller.headers)).json()
+    alerted = {a["responder_id"]: a for a in whole["alerts"]}
+    assert team[3].person_id in alerted, "too few left: the next nearest is alerted"
+    assert alerted[team[0].person_id]["status"] == "withdrawn"
+
+    called_off = await gateway.post(path + "/cancel", headers=caller.headers, json={"reason": "老人已清醒，误报"})
+    assert called_off.status_code == 200, called_off.text
+    assert (called_off.json()["state"], called_off.json()["outcome"]) == ("closed", "cancelled_by_caller")
+    assert {a["status"] for a in called_off.json()["alerts"] if a["responder_id"] in (
+        team[2].person_id, team[3].person_id)} == {"cancelled"}, "alerts not yet answered are cancelled"
+    assert (await gateway.post(path + "/cancel", headers=caller.headers, json={"reason": "再次取消"})).status_code == 409
+    assert (await gateway.post(path + "/withdrawal", headers=team[1].headers,
+                               json={"reason": "已取消"})).status_code == 409
+    stranger = await scenario.resident(gateway, born=1980)
+    assert (await gateway.post(path + "/cancel", headers=stranger.headers, json={"reason": "恶作剧"})).status_code == 404
+
+    async def told_120():
+        got = await _fake_120(stack, "/_fake/updates", params={"incident_id": incident})
+        return [u.get("step") for u in got] if got and got[-1].get("step") == "cancelled_by_caller" else None
+    steps = await helpers.eventually(told_120, timeout=30)
+    assert steps and "withdrew" in steps

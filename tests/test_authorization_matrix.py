@@ -130,6 +130,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("GET", "/api/v1/incidents/{incident_id}"): (SIGNED_IN, None, {}),  # who may: checked on the incident (404 here)
     ("POST", "/api/v1/incidents/{incident_id}/responses"): (PERSON, {"accept": True}, {}),
     ("POST", "/api/v1/incidents/{incident_id}/arrival"): (PERSON, {}, {}),
+    ("POST", "/api/v1/incidents/{incident_id}/withdrawal"): (PERSON, {"reason": "临时有事"}, {}),
+    ("POST", "/api/v1/incidents/{incident_id}/cancel"): (PERSON, {"reason": "误报"}, {}),
     ("POST", "/api/v1/incidents/{incident_id}/updates"): (frozenset({"partner_120", "city_admin", "district_officer"}),
                                                           {"status": "ambulance_dispatched"}, {}),
     ("POST", "/api/v1/incidents/{incident_id}/close"): (frozenset({"partner_120", "city_admin", "district_officer"}),

@@ -126,7 +126,7 @@ class IncidentAddressAccessed(EventData):
 
 
 IncidentStepName = Literal["alerted", "accepted", "declined", "sent_for_aed", "sent_to_patient", "alerts_cancelled",
-                           "arrived", "dispatch_update", "closed"]
+                           "arrived", "dispatch_update", "closed", "withdrew", "cancelled_by_caller"]
 
 
 class IncidentStep(EventData):

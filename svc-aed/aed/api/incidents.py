@@ -81,7 +81,7 @@ class DispatchIn(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
-AlertStatus = Literal["sent", "accepted", "declined", "cancelled"]
+AlertStatus = Literal["sent", "accepted", "declined", "cancelled", "withdrawn"]
 Role = Literal["fetch_aed", "direct"]
 
 
@@ -222,6 +222,25 @@ async def get_incident(incident_id: uuid.UUID, who: CurrentPrincipal, session: D
 async def respond(incident_id: uuid.UUID, body: ResponseIn, me: Person, session: DbSession, request: Request) -> dict:
     return await incidents.respond(session, me, incident_id, accept=body.accept, settings=_settings(request),
                                    now=clock.now())
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=2, max_length=200)
+
+
+@router.post("/api/v1/incidents/{incident_id}/withdrawal", response_model=MyIncident, response_model_exclude_unset=True,
+             summary="Withdraw after accepting, before arriving: an AED you were fetching passes to another responder, "
+                     "and others are alerted if too few remain")
+async def withdraw(incident_id: uuid.UUID, body: ReasonIn, me: Person, session: DbSession, request: Request) -> dict:
+    return await incidents.withdraw(session, me, incident_id, reason=body.reason, settings=_settings(request),
+                                    now=clock.now())
+
+
+@router.post("/api/v1/incidents/{incident_id}/cancel", response_model=IncidentOut, response_model_exclude_unset=True,
+             summary="The caller calls off their SOS (a false alarm, or the person came round); 120 is told")
+async def cancel(incident_id: uuid.UUID, body: ReasonIn, me: Person, session: DbSession, request: Request) -> dict:
+    return await incidents.cancel_by_caller(session, me, incident_id, reason=body.reason, settings=_settings(request),
+                                            now=clock.now())
 
 
 @router.post("/api/v1/incidents/{incident_id}/arrival", response_model=MyIncident, response_model_exclude_unset=True,

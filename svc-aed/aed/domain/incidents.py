@@ -209,6 +209,65 @@ async def dispatch_update(session: AsyncSession, who: Principal, incident_id: uu
     return await view(session, who, incident_id)
 
 
+async def cancel_by_caller(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, reason: str,
+                           settings: AedSettings, now: datetime) -> dict:
+    """The caller calls it off (a false alarm, or the person came round): the incident closes, alerts not yet
+    answered are cancelled, those on their way see it closed, and 120 is told (a queued step)."""
+    incident = await repo.incident(session, incident_id, lock=True)
+    if incident is None or incident["reported_by"] != who.id:
+        raise NotFound("事件不存在", "No such incident")
+    if incident["state"] == "closed":
+        raise Conflict("事件已结束", "The incident is closed")
+    await repo.update_incident(session, incident_id, state="closed", outcome="cancelled_by_caller", closed_at=now,
+                               next_wave_at=None)
+    await repo.cancel_pending(session, incident_id, now)
+    await _step(session, settings, incident_id, "cancelled_by_caller", now, actor=who.id, detail=reason)
+    return await view(session, who, incident_id)
+
+
+async def withdraw(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, reason: str,
+                   settings: AedSettings, now: datetime) -> dict:
+    """A responder who accepted but cannot go on withdraws before arriving. An AED they were to fetch passes to
+    another responder on their way to the patient (the one with the shortest path through it), and when fewer
+    than needed remain the next nearest are alerted."""
+    incident = await repo.incident(session, incident_id, lock=True)
+    me = uuid.UUID(who.id)
+    mine = next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == me), None) if incident else None
+    if mine is None or mine["status"] != "accepted":
+        raise NotFound("您未接受该事件", "You have not accepted this incident")
+    if incident["state"] != "open" or mine["arrived_at"] is not None:
+        raise Conflict("事件已结束或您已到达现场", "The incident is closed or you have arrived")
+    freed = mine["aed_id"] if mine["role"] == "fetch_aed" else None
+    await repo.answer(session, incident_id, me, status="withdrawn", role=None, aed_id=None, answered_at=now)
+    await _step(session, settings, incident_id, "withdrew", now, actor=who.id, responder_id=me, aed_id=freed,
+                detail=reason)
+    if freed is not None:
+        await _pass_aed(session, settings, incident, freed, now)
+    await next_wave(session, incident_id, settings=settings, now=now)
+    return await view_for_responder(session, incident_id, me)
+
+
+async def _pass_aed(session: AsyncSession, settings: AedSettings, incident: dict, aed_id: uuid.UUID,
+                    now: datetime) -> None:
+    """Hand a freed AED to the responder going straight to the patient whose path through it is shortest."""
+    device = next((a for a in await _usable_aeds(session, incident, settings, now) if a["id"] == aed_id), None)
+    if device is None:
+        return
+    options = []
+    for alert in await repo.alerts(session, incident["id"]):
+        if alert["status"] != "accepted" or alert["role"] != "direct" or alert["arrived_at"] is not None:
+            continue
+        position = await repo.position_of(session, alert["responder_id"])
+        if position is not None:
+            path = geo.distance_m(geo.Point(position["lat"], position["lon"]), geo.Point(device["lat"], device["lon"]))
+            options.append((path + device["distance_m"], str(alert["responder_id"]), alert["responder_id"]))
+    if options and min(options)[0] <= settings.fetch_max_path_m:
+        path, _, responder = min(options)
+        await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id)
+        await _step(session, settings, incident["id"], "sent_for_aed", now, actor="system", responder_id=responder,
+                    aed_id=aed_id, detail=f"path {round(path)} m; taken over from a responder who withdrew")
+
+
 async def view_for_responder(session: AsyncSession, incident_id: uuid.UUID, responder: uuid.UUID) -> dict:
     incident = await repo.incident(session, incident_id)
     mine = next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == responder), None)
