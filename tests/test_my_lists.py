@@ -54,3 +54,46 @@ async def test_an_elder_a_relative_and_a_volunteer_each_find_theirs(gateway, hel
     reused = await gateway.get("/api/v1/requests/mine", headers=daughter.headers,
                                params={"role": "relative", "cursor": wrong_list})
     assert reused.status_code == 400, "a cursor of another list is refused"
+
+
+async def test_a_confirmed_relative_publishes_follows_and_cancels_for_the_elder(gateway, helpers):
+    from datetime import UTC, datetime, timedelta
+    elder = await scenario.elder_with_coins(gateway, 300)
+    son = await scenario.resident(gateway, born=1972)
+    claimed = await gateway.post("/api/v1/kinships", headers=son.headers,
+                                 json={"relative_id": elder.person_id, "relation": "parent"})
+    await gateway.post(f"/api/v1/kinships/{claimed.json()['id']}/confirm", headers=elder.headers)
+    start = (datetime.now(UTC) + timedelta(hours=30)).replace(microsecond=0)
+    body = {"category": "emotional_comfort", "item_id": scenario.CHAT_ITEM, "position": scenario.PLACE,
+            "address": "朝阳区幸福里8号", "district": "110105", "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(minutes=60)).isoformat(), "for_elder": elder.person_id}
+
+    stranger = await scenario.resident(gateway, born=1980)
+    refused = await gateway.post("/api/v1/requests", headers=stranger.headers, json=body)
+    assert refused.status_code == 403, "only a confirmed relative acts for the elder"
+
+    async def published():  # matching hears of the kinship from identity's events
+        response = await gateway.post("/api/v1/requests", headers=son.headers, json=body)
+        assert response.status_code in (201, 403), response.text
+        return response if response.status_code == 201 else None
+    created = await helpers.eventually(published, timeout=30)
+    assert created is not None and created.json()["elder_id"] == elder.person_id
+    request_id = created.json()["id"]
+
+    async def held():
+        seen = (await gateway.get(f"/api/v1/requests/{request_id}", headers=son.headers)).json()
+        return seen if seen["state"] == "awaiting_review" else None
+    seen = await helpers.eventually(held, timeout=30)
+    assert seen["address"] == "朝阳区幸福里8号", "the relative sees what the elder sees"
+    assert seen["history"][0]["acting_for"] == elder.person_id and seen["history"][0]["actor"] == son.person_id
+    account = (await gateway.get("/api/v1/accounts/me", headers=elder.headers)).json()
+    assert account["held"] == 60, "the elder's coins are held"
+    assert (await gateway.get(f"/api/v1/requests/{request_id}", headers=stranger.headers)).status_code == 404
+
+    cancelled = await gateway.post(f"/api/v1/requests/{request_id}/cancel", headers=son.headers,
+                                   json={"reason": "父亲住院，暂不需要"})
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "closed", cancelled.text
+
+    async def released():
+        return (await gateway.get("/api/v1/accounts/me", headers=elder.headers)).json()["held"] == 0
+    assert await helpers.eventually(released, timeout=30)

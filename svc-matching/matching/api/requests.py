@@ -25,7 +25,8 @@ router = APIRouter(tags=["requests"])
 
 
 @router.post("/api/v1/requests", status_code=201, response_model=RequestOut,
-             summary="Publish a need (elder, or an institution operator acting for one); coins are held next")
+             summary="Publish a need (the elder, a confirmed direct relative for them, or an institution operator "
+                     "acting for one); the elder's coins are held next")
 async def publish(body: NewRequestBody, principal: PersonOrOperator, session: DbSession, request: Request,
                   idempotency_key: OptionalIdempotencyKey = None) -> RequestOut | JSONResponse:
     held = await idempotency.claim(session, caller=principal.id, key=idempotency_key,
@@ -35,7 +36,8 @@ async def publish(body: NewRequestBody, principal: PersonOrOperator, session: Db
     new = requests.NewRequest(
         category=body.category, item_id=body.item_id, lat=body.position.lat, lon=body.position.lon,
         coord_system=body.position.coord_system, address=body.address.strip(), district=body.district,
-        starts_at=body.starts_at, ends_at=body.ends_at, notes=body.notes, volunteers_needed=body.volunteers_needed)
+        starts_at=body.starts_at, ends_at=body.ends_at, notes=body.notes, volunteers_needed=body.volunteers_needed,
+        for_elder=body.for_elder)
     created = await requests.publish_request(session, principal, new, settings=settings_of(request),
                                              cipher=cipher_of(request), now=clock.now())
     answer = RequestOut.of(created, address=new.address)

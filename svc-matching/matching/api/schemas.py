@@ -27,6 +27,8 @@ class NewRequestBody(BaseModel):
     ends_at: AwareDatetime
     notes: str | None = Field(default=None, max_length=500)
     volunteers_needed: int = Field(default=1, ge=1, le=50)
+    for_elder: uuid.UUID | None = Field(default=None, description="a confirmed direct relative publishing for an "
+                                        "elder: the elder's person id (the elder's coins are held)")
 
 
 class ReviewBody(BaseModel):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.districts import DISTRICTS
 from contracts.ledger import HoldPlaced, HoldRejected
 from contracts.matching import BookingCancelled, RequestCancelled, RequestReviewed, RequestSubmitted
-from servicekit import geo
+from servicekit import geo, kinship
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.pagination import PageRequest, page_of
@@ -45,6 +45,16 @@ class NewRequest:
     ends_at: datetime
     notes: str | None = None
     volunteers_needed: int = 1
+    for_elder: uuid.UUID | None = None  # a relative publishing for this elder
+
+
+async def relative_acting_for(session: AsyncSession, principal: Principal, elder_id: uuid.UUID) -> uuid.UUID:
+    """The elder a person acts for as their confirmed direct relative (子女代办): anyone else is refused."""
+    me = person_of(principal)
+    if principal.kind != "person" or principal.acting_for or me is None \
+            or not await kinship.are_direct_relatives(session, me, elder_id):
+        raise Forbidden("只有已确认的直系亲属可以代为办理", "Only a confirmed direct relative may act for the elder")
+    return elder_id
 
 
 def seal_address(cipher: PersonalDataCipher, request_id: uuid.UUID, address: str) -> tuple[str, bytes]:
@@ -58,12 +68,17 @@ def open_address(cipher: PersonalDataCipher, request: Request) -> str:
 
 async def publish_request(session: AsyncSession, principal: Principal, new: NewRequest, *, settings: MatchingSettings,
                           cipher: PersonalDataCipher, now: datetime) -> Request:
-    """An elder, or an institution operator acting for one, publishes a need (发布养老服务需求)."""
-    elder_id = person_of(principal)
+    """An elder, a confirmed direct relative for them, or an institution operator acting for one publishes a
+    need (发布养老服务需求); a relative's and an operator's are recorded as acting for the elder."""
+    elder_id, acting_for = person_of(principal), principal.acting_for
     if elder_id is None:
         raise Forbidden("请由老人本人或代办机构发布需求", "Requests are published by the elder or an institution acting for them")
+    if new.for_elder is not None and new.for_elder != elder_id:
+        elder_id = await relative_acting_for(session, principal, new.for_elder)
+        acting_for = str(elder_id)
     facts = await people.facts(session, elder_id)
-    is_elder = principal.has_role("elder") if principal.kind == "person" else bool(facts and facts.elder)
+    own = principal.kind == "person" and acting_for is None
+    is_elder = principal.has_role("elder") if own else bool(facts and facts.elder)
     if not is_elder:
         raise Forbidden("实名认证后才能发布需求", "Real-name verification is required to publish a request")
     place = geo.to_wgs84(new.lat, new.lon, new.coord_system)
@@ -90,13 +105,11 @@ async def publish_request(session: AsyncSession, principal: Principal, new: NewR
         state="submitted", close_reason=None, close_note=None, hold_id=None, submitted_by=principal.id,
         institution_id=institution_of(principal), created_at=now, updated_at=now, completed_at=None)
     await repo.insert(session, request)
-    await repo.add_history(session, request, at=now, action="submitted", actor=principal.id,
-                           acting_for=principal.acting_for)
+    await repo.add_history(session, request, at=now, action="submitted", actor=principal.id, acting_for=acting_for)
     await publish(session, RequestSubmitted(
         request_id=request.id, elder_id=elder_id, district=request.district, category=request.category,
         estimated_minutes=request.estimated_minutes, starts_at=request.starts_at, ends_at=request.ends_at,
-        submitted_by=principal.id, submitted_at=now), subject=request.id, actor=principal.id,
-        acting_for=principal.acting_for)
+        submitted_by=principal.id, submitted_at=now), subject=request.id, actor=principal.id, acting_for=acting_for)
     return request
 
 
@@ -172,8 +185,8 @@ async def review(session: AsyncSession, principal: Principal, request_id: uuid.U
 
 async def cancel(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, reason: str,
                  settings: MatchingSettings, now: datetime) -> Request:
-    """The elder (or their institution) or staff in scope cancel the request: every booking ends and the hold
-    is released. A volunteer cancels only their own booking and the request reopens for others."""
+    """The elder (or their institution, or a confirmed direct relative for them) or staff in scope cancel the
+    request: every booking ends and the hold is released. A volunteer cancels only their own booking and the request reopens for others."""
     request = await repo.get(session, request_id, lock=True)
     if request is None:
         raise RequestNotFound()
@@ -182,7 +195,11 @@ async def cancel(session: AsyncSession, principal: Principal, request_id: uuid.U
     mine = next((b for b in bookings if b.volunteer_id == me and b.live), None) if me else None
     if me is not None and me != request.elder_id and mine is not None and not principal.acting_for:
         return await _volunteer_cancels(session, principal, request, mine, reason=reason, settings=settings, now=now)
-    if me != request.elder_id and not staff_in_scope(principal, request.district):
+    acting_for = principal.acting_for
+    if me is not None and me != request.elder_id and principal.kind == "person" and not principal.acting_for \
+            and await kinship.are_direct_relatives(session, me, request.elder_id):
+        acting_for = str(request.elder_id)  # a confirmed relative cancels for the elder
+    elif me != request.elder_id and not staff_in_scope(principal, request.district):
         if me is not None and principal.kind == "person":
             raise RequestNotFound()
         raise OutsideDistrict()
@@ -194,7 +211,7 @@ async def cancel(session: AsyncSession, principal: Principal, request_id: uuid.U
             await end_booking(session, request, booking, by=principal.id, reason=reason, why="request_cancelled",
                                late=late, now=now)
     return await _close(session, request, reason="cancelled", note=reason, actor=principal.id, now=now,
-                        acting_for=principal.acting_for, late=late)
+                        acting_for=acting_for, late=late)
 
 
 def _late(request: Request, settings: MatchingSettings, now: datetime) -> bool:
@@ -269,13 +286,14 @@ class RequestView:
     bookings: list[Booking]
     history: list[dict]
     address: str | None
-    viewer_is: str  # elder | volunteer | staff
+    viewer_is: str  # elder | relative | volunteer | staff
 
 
 async def view(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *,
                cipher: PersonalDataCipher, now: datetime) -> RequestView:
-    """Parties and staff in scope see the request; the exact address only the elder, booked volunteers and
-    staff in scope (each reveal to someone other than the elder is an audited access to personal data)."""
+    """Parties, the elder's confirmed direct relatives and staff in scope see the request; the exact address only
+    the elder, their relatives, booked volunteers and staff in scope (each reveal to someone other than the
+    elder is an audited access to personal data)."""
     request = await repo.get(session, request_id)
     if request is None:
         raise RequestNotFound()
@@ -287,11 +305,14 @@ async def view(session: AsyncSession, principal: Principal, request_id: uuid.UUI
         viewer = "volunteer"
     elif staff_in_scope(principal, request.district):
         viewer = "staff"
+    elif me is not None and principal.kind == "person" and not principal.acting_for \
+            and await kinship.are_direct_relatives(session, me, request.elder_id):
+        viewer = "relative"  # follows and acts for the elder
     elif principal.kind == "staff" and not principal.acting_for:
         raise OutsideDistrict("只能查看本区的需求", "Only your own district's requests")
     else:
         raise RequestNotFound()  # no one learns that someone else's request exists
-    reveal = viewer in ("elder", "staff") or any(b.volunteer_id == me and b.live for b in bookings)
+    reveal = viewer in ("elder", "relative", "staff") or any(b.volunteer_id == me and b.live for b in bookings)
     address = open_address(cipher, request) if reveal else None
     if reveal and viewer != "elder":
         await access.address_revealed(session, principal, request, purpose=f"{viewer} views the request", now=now)
