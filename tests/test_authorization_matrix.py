@@ -95,6 +95,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("GET", "/api/v1/requests"): (frozenset(), None, {"near": "39.92,116.44"}),
     ("GET", "/api/v1/requests/queue"): (frozenset(PEOPLE_AND_STAFF - PERSON), None, {}),
     ("GET", "/api/v1/requests/mine"): (PERSON, None, {}),
+    ("PATCH", "/api/v1/requests/{request_id}"): (PERSON | OPERATOR, {"notes": "请带上老花镜"}, {}),
     ("GET", "/api/v1/requests/{request_id}"): (PEOPLE_AND_STAFF, None, {}),
     ("POST", "/api/v1/requests/{request_id}/review"): (OFFICER | OPERATOR, {"decision": "approve"}, {}),
     # eligible volunteers only (identity's projection), which none of these callers is

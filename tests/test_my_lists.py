@@ -97,3 +97,41 @@ async def test_a_confirmed_relative_publishes_follows_and_cancels_for_the_elder(
     async def released():
         return (await gateway.get("/api/v1/accounts/me", headers=elder.headers)).json()["held"] == 0
     assert await helpers.eventually(released, timeout=30)
+
+
+async def test_a_request_changes_before_anyone_books_it_and_is_reviewed_again_when_time_or_place_moves(gateway, helpers):
+    from datetime import datetime, timedelta
+    elder = await scenario.elder_with_coins(gateway, 300)
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=30)
+    path = f"/api/v1/requests/{request_id}"
+    before = (await gateway.get(path, headers=elder.headers)).json()
+
+    notes = await gateway.patch(path, headers=elder.headers, json={"notes": "请带上老花镜"})
+    assert notes.status_code == 200, notes.text
+    assert (notes.json()["state"], notes.json()["notes"]) == ("open", "请带上老花镜"), "notes alone: still open"
+
+    start = datetime.fromisoformat(before["starts_at"]) + timedelta(hours=2)
+    moved = await gateway.patch(path, headers=elder.headers, json={"starts_at": start.isoformat()})
+    assert moved.status_code == 200, moved.text
+    body = moved.json()
+    assert body["state"] == "awaiting_review", "a new time goes back to review"
+    assert datetime.fromisoformat(body["ends_at"]) - datetime.fromisoformat(body["starts_at"]) == (
+        datetime.fromisoformat(before["ends_at"]) - datetime.fromisoformat(before["starts_at"])), "the length stays"
+    assert body["history"][-1]["action"] == "edited"
+    account = (await gateway.get("/api/v1/accounts/me", headers=elder.headers)).json()
+    assert account["held"] == 60, "the hold is unchanged"
+    past = await gateway.patch(path, headers=elder.headers, json={"starts_at": "2020-01-01T08:00:00+08:00"})
+    assert past.status_code == 422
+    assert (await gateway.patch(path, headers=elder.headers, json={"ends_at": start.isoformat()})).status_code == 422
+
+    stranger = await scenario.resident(gateway, born=1980)
+    assert (await gateway.patch(path, headers=stranger.headers, json={"notes": "x"})).status_code == 404
+
+    officer = await scenario.staff(gateway, "officer-110105")
+    reviewed = await gateway.post(path + "/review", headers=officer, json={"decision": "approve", "note": "已核实"})
+    assert reviewed.json()["state"] == "open"
+    volunteer = await scenario.volunteer(gateway)
+    await scenario.known_volunteer(gateway, volunteer)
+    assert (await gateway.post(path + "/booking", headers=volunteer.headers)).status_code == 201
+    booked = await gateway.patch(path, headers=elder.headers, json={"address": "朝阳区幸福里9号"})
+    assert booked.status_code == 409, "once booked, a change is a cancellation and a new request"

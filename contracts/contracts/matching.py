@@ -58,6 +58,30 @@ class RequestCancelled(EventData):
                    reason="临时有事", cancelled_at=datetime(2026, 11, 30, tzinfo=UTC))
 
 
+class RequestEdited(EventData):
+    """The elder (or a relative or institution acting for them) changed a request before anyone booked it: its
+    time, place or notes. The length, and so the hold, never changes (a different length is a new request); a
+    change of time or place to an approved request sends it back to review."""
+
+    TYPE = "timebank.matching.request.edited"
+    VERSION = 1
+
+    request_id: uuid.UUID
+    elder_id: uuid.UUID
+    changed: list[Literal["time", "place", "notes"]]
+    starts_at: datetime
+    ends_at: datetime
+    back_to_review: bool
+    edited_by: str
+    edited_at: datetime
+
+    @classmethod
+    def example(cls) -> "RequestEdited":
+        return cls(request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), changed=["time"],
+                   starts_at=datetime(2026, 12, 2, 1, tzinfo=UTC), ends_at=datetime(2026, 12, 2, 2, tzinfo=UTC),
+                   back_to_review=True, edited_by=str(uuid.UUID(int=1)), edited_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
 class ServiceParticipant(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -16,7 +16,7 @@ from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.idempotency import OptionalIdempotencyKey
 from servicekit.pagination import Page, PageParams
 from matching.api.deps import PeopleAndStaff, PersonOrOperator, Reviewer, cipher_of, settings_of
-from matching.api.schemas import (AttendanceBody, AttendanceOut, BookingOut, CancelBody, NearbyRequest,
+from matching.api.schemas import (AttendanceBody, AttendanceOut, BookingOut, CancelBody, NearbyRequest, RequestEditBody,
                                   NewRequestBody, PositionOut, RatingBody, RatingOut, RequestOut, ReviewBody)
 from matching.domain import attendance, bookings, catalogue, ratings, requests, search
 from matching.domain.callers import person_of
@@ -103,6 +103,23 @@ async def staff_queue(principal: PeopleAndStaff, session: DbSession, page: PageP
     rows, next_cursor = await requests.queue(session, principal, page.for_list(requests.QUEUE), district=district,
                                              state=state)
     return Page[RequestOut](items=[RequestOut.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.patch("/api/v1/requests/{request_id}", response_model=RequestOut,
+              summary="Change a request before anyone booked it (the elder, a confirmed relative or their "
+                      "institution): its start, place or notes; an approved one whose time or place changed is "
+                      "reviewed again")
+async def edit_request(request_id: uuid.UUID, body: RequestEditBody, principal: PersonOrOperator, session: DbSession,
+                       request: Request) -> RequestOut:
+    position = body.position
+    changes = requests.RequestChanges(
+        starts_at=body.starts_at, address=body.address.strip() if body.address else None,
+        lat=position.lat if position else None, lon=position.lon if position else None,
+        coord_system=position.coord_system if position else "wgs84", notes=body.notes)
+    await requests.edit(session, principal, request_id, changes, settings=settings_of(request),
+                        cipher=cipher_of(request), now=clock.now())
+    seen = await requests.view(session, principal, request_id, cipher=cipher_of(request), now=clock.now())
+    return RequestOut.of_view(seen, await ratings.rating_of(session, request_id))
 
 
 @router.get("/api/v1/requests/{request_id}", response_model=RequestOut, summary="State and history (parties, staff in scope)")

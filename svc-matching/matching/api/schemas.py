@@ -31,6 +31,16 @@ class NewRequestBody(BaseModel):
                                         "elder: the elder's person id (the elder's coins are held)")
 
 
+class RequestEditBody(BaseModel):
+    """What may change before anyone booked: the start (the length stays), the place, the notes."""
+    model_config = {"extra": "forbid"}
+
+    starts_at: AwareDatetime | None = Field(default=None, description="the new start; the end moves with it")
+    position: Position | None = None
+    address: str | None = Field(default=None, min_length=2, max_length=200)
+    notes: str | None = Field(default=None, max_length=500)
+
+
 class ReviewBody(BaseModel):
     decision: Literal["approve", "reject"]
     note: str | None = Field(default=None, max_length=500)

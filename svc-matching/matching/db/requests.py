@@ -119,6 +119,16 @@ async def add_histories(session: AsyncSession, steps: list[tuple[Request, str, s
          "a": [action for _, action, _ in steps], "n": [note for _, _, note in steps], "at": at, "actor": actor})
 
 
+async def save_details(session: AsyncSession, request: Request) -> None:
+    """What an edit may change: time, place, notes, and the state it returns to."""
+    await session.execute(text(
+        "UPDATE requests SET starts_at = :starts, ends_at = :ends, lat = :lat, lon = :lon, address_key = :key,"
+        " address_sealed = :sealed, notes = :notes, state = :state, updated_at = :at WHERE id = :id"),
+        {"starts": request.starts_at, "ends": request.ends_at, "lat": request.lat, "lon": request.lon,
+         "key": request.address_key, "sealed": request.address_sealed, "notes": request.notes, "state": request.state,
+         "at": request.updated_at, "id": request.id})
+
+
 async def save_state(session: AsyncSession, request: Request, now: datetime) -> None:
     await save_states(session, [request], now)
 

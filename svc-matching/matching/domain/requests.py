@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.districts import DISTRICTS
 from contracts.ledger import HoldPlaced, HoldRejected
-from contracts.matching import BookingCancelled, RequestCancelled, RequestReviewed, RequestSubmitted
+from contracts.matching import BookingCancelled, RequestCancelled, RequestEdited, RequestReviewed, RequestSubmitted
 from servicekit import geo, kinship
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, UnprocessableInput
@@ -212,6 +212,76 @@ async def cancel(session: AsyncSession, principal: Principal, request_id: uuid.U
                                late=late, now=now)
     return await _close(session, request, reason="cancelled", note=reason, actor=principal.id, now=now,
                         acting_for=acting_for, late=late)
+
+
+EDITABLE = ("submitted", "awaiting_review", "open")
+
+
+@dataclass(frozen=True)
+class RequestChanges:
+    starts_at: datetime | None = None  # the end moves with it: the length stays
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    coord_system: geo.CoordSystem = "wgs84"
+    notes: str | None = None
+
+
+async def edit(session: AsyncSession, principal: Principal, request_id: uuid.UUID, changes: RequestChanges, *,
+               settings: MatchingSettings, cipher: PersonalDataCipher, now: datetime) -> Request:
+    """The elder (or a confirmed relative, or their institution, acting for them) changes a request before anyone
+    booked it: a new start (the length, and so the hold, stays: a different length is a new request), a new
+    place within the same district, or notes. An approved request whose time or place changed goes back to
+    review: the reviewer approved that time and place."""
+    request = await repo.get(session, request_id, lock=True)
+    if request is None:
+        raise RequestNotFound()
+    me, acting_for = person_of(principal), principal.acting_for
+    if me != request.elder_id:
+        if me is None or principal.kind != "person" or principal.acting_for \
+                or not await kinship.are_direct_relatives(session, me, request.elder_id):
+            raise RequestNotFound()
+        acting_for = str(request.elder_id)
+    if request.state not in EDITABLE:
+        raise WrongState(f"需求当前状态为 {request.state}，不能修改", f"A {request.state} request cannot be edited")
+    if any(b.live for b in await repo.bookings(session, request.id)):
+        raise WrongState("已有志愿者预约，请先取消需求后重新发布", "Already booked: cancel and publish anew")
+    changed: list[str] = []
+    if changes.starts_at is not None and changes.starts_at != request.starts_at:
+        length = request.ends_at - request.starts_at
+        item = await catalogue.item(session, request.item_id)
+        window = NewRequest(category=request.category, item_id=request.item_id, lat=request.lat, lon=request.lon,
+                            coord_system="wgs84", address="", district=request.district, starts_at=changes.starts_at,
+                            ends_at=changes.starts_at + length)
+        _check_window(window, settings=settings, now=now, max_minutes=item.max_minutes if item else 0)
+        request.starts_at, request.ends_at = window.starts_at, window.ends_at
+        changed.append("time")
+    if changes.address is not None or changes.lat is not None:
+        if changes.lat is not None and changes.lon is not None:
+            place = geo.to_wgs84(changes.lat, changes.lon, changes.coord_system)
+            if not geo.in_beijing(place):
+                raise OutsideBeijing("服务地点须在北京市范围内", f"({place.lat:.5f}, {place.lon:.5f}) is outside Beijing")
+            request.lat, request.lon = place.lat, place.lon
+        if changes.address is not None:
+            request.address_key, request.address_sealed = seal_address(cipher, request.id, changes.address)
+        changed.append("place")
+    if changes.notes is not None and changes.notes != request.notes:
+        request.notes = changes.notes
+        changed.append("notes")
+    if not changed:
+        return request
+    back_to_review = request.state == "open" and bool({"time", "place"} & set(changed))
+    if back_to_review:
+        request.state = "awaiting_review"
+    request.updated_at = now
+    await repo.save_details(session, request)
+    await repo.add_history(session, request, at=now, action="edited", actor=principal.id, acting_for=acting_for,
+                           note=", ".join(changed) + ("; back to review" if back_to_review else ""))
+    await publish(session, RequestEdited(
+        request_id=request.id, elder_id=request.elder_id, changed=changed, starts_at=request.starts_at,
+        ends_at=request.ends_at, back_to_review=back_to_review, edited_by=principal.id, edited_at=now),
+        subject=request.id, actor=principal.id, acting_for=acting_for)
+    return request
 
 
 def _late(request: Request, settings: MatchingSettings, now: datetime) -> bool:
