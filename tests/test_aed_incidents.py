@@ -27,6 +27,16 @@ async def _on_duty(gateway, helpers, person, position) -> None:
     assert await helpers.eventually(on, timeout=30)
 
 
+async def _device_near(gateway, spot: dict) -> str:
+    """A usable public AED 150 m north of the spot, open around the clock; its id."""
+    device = await gateway.post("/api/v1/aeds", headers=await scenario.staff(gateway, "admin"), json={
+        "serial": f"I-{uuid.uuid4().hex[:10]}", "name": "社区服务中心", "position": _near(spot, 150),
+        "address": "某社区服务中心一层", "district": "110108", "indoor": True, "access": "public", "opening_hours": "24/7",
+        "battery_expires_on": FAR_FUTURE, "adult_pads_expires_on": FAR_FUTURE})
+    assert device.status_code == 201, device.text
+    return device.json()["id"]
+
+
 async def _fake_120(stack, path: str, **kwargs):
     async with httpx.AsyncClient(base_url=stack.url("dispatch120")) as client:
         return (await client.request(kwargs.pop("method", "GET"), path, **kwargs)).json()
@@ -34,13 +44,7 @@ async def _fake_120(stack, path: str, **kwargs):
 
 async def test_waves_fetcher_and_direct_responders_and_120_follows_every_step(stack, gateway, helpers, sql):
     spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
-    admin = await scenario.staff(gateway, "admin")
-    device = await gateway.post("/api/v1/aeds", headers=admin, json={
-        "serial": f"I-{uuid.uuid4().hex[:10]}", "name": "社区服务中心", "position": _near(spot, 150),
-        "address": "某社区服务中心一层", "district": "110108", "indoor": True, "access": "public", "opening_hours": "24/7",
-        "battery_expires_on": FAR_FUTURE, "adult_pads_expires_on": FAR_FUTURE})
-    assert device.status_code == 201, device.text
-    aed_id = device.json()["id"]
+    aed_id = await _device_near(gateway, spot)
 
     team = [await scenario.responder(gateway) for _ in range(5)]
     for n, person in enumerate(team):  # 100 m, 200 m, … 500 m north of the patient
@@ -234,13 +238,7 @@ async def test_staff_see_their_districts_incidents_and_read_the_address_only_wit
 
 async def test_a_responder_withdraws_and_the_aed_passes_on_then_the_caller_calls_it_off(stack, gateway, helpers):
     spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
-    admin = await scenario.staff(gateway, "admin")
-    device = await gateway.post("/api/v1/aeds", headers=admin, json={
-        "serial": f"W-{uuid.uuid4().hex[:10]}", "name": "社区卫生站", "position": _near(spot, 150),
-        "address": "某社区卫生站门口", "district": "110108", "indoor": False, "access": "public", "opening_hours": "24/7",
-        "battery_expires_on": FAR_FUTURE, "adult_pads_expires_on": FAR_FUTURE})
-    assert device.status_code == 201, device.text
-    aed_id = device.json()["id"]
+    aed_id = await _device_near(gateway, spot)
     team = [await scenario.responder(gateway) for _ in range(4)]
     for n, person in enumerate(team):
         await _on_duty(gateway, helpers, person, _near(spot, 100 * (n + 1)))

@@ -106,11 +106,7 @@ async def test_nobody_books_a_direct_relatives_request(stack, gateway, helpers):
     elder = await scenario.elder_with_coins(gateway, 300)
     son = await scenario.volunteer(gateway)
     await scenario.known_volunteer(gateway, son)
-    claimed = await gateway.post("/api/v1/kinships", headers=son.headers,
-                                 json={"relative_id": elder.person_id, "relation": "parent"})
-    assert claimed.status_code == 201, claimed.text
-    confirmed = await gateway.post(f"/api/v1/kinships/{claimed.json()['id']}/confirm", headers=elder.headers)
-    assert confirmed.status_code == 200, confirmed.text
+    await scenario.confirmed_child(gateway, son, elder)
     request_id = await scenario.approved_request(gateway, elder, hours_ahead=20)
 
     async def refused():

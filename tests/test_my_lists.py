@@ -22,11 +22,7 @@ async def _all_pages(gateway, person, **params) -> list[str]:
 async def test_an_elder_a_relative_and_a_volunteer_each_find_theirs(gateway, helpers):
     elder = await scenario.elder_with_coins(gateway, 600)
     daughter = await scenario.resident(gateway, born=1975)
-    claimed = await gateway.post("/api/v1/kinships", headers=daughter.headers,
-                                 json={"relative_id": elder.person_id, "relation": "parent"})
-    assert claimed.status_code == 201, claimed.text
-    confirmed = await gateway.post(f"/api/v1/kinships/{claimed.json()['id']}/confirm", headers=elder.headers)
-    assert confirmed.status_code == 200, confirmed.text
+    await scenario.confirmed_child(gateway, daughter, elder)
     first = await scenario.approved_request(gateway, elder, hours_ahead=20)
     second = await scenario.approved_request(gateway, elder, hours_ahead=30)
 
@@ -60,9 +56,7 @@ async def test_a_confirmed_relative_publishes_follows_and_cancels_for_the_elder(
     from datetime import UTC, datetime, timedelta
     elder = await scenario.elder_with_coins(gateway, 300)
     son = await scenario.resident(gateway, born=1972)
-    claimed = await gateway.post("/api/v1/kinships", headers=son.headers,
-                                 json={"relative_id": elder.person_id, "relation": "parent"})
-    await gateway.post(f"/api/v1/kinships/{claimed.json()['id']}/confirm", headers=elder.headers)
+    await scenario.confirmed_child(gateway, son, elder)
     start = (datetime.now(UTC) + timedelta(hours=30)).replace(microsecond=0)
     body = {"category": "emotional_comfort", "item_id": scenario.CHAT_ITEM, "position": scenario.PLACE,
             "address": "朝阳区幸福里8号", "district": "110105", "starts_at": start.isoformat(),

@@ -101,6 +101,17 @@ PLACE = {"lat": 39.9219, "lon": 116.4436}        # 朝阳, WGS-84
 CHAT_ITEM = "00000000-0000-4000-8000-0000000c0101"  # 情感慰藉 · 陪伴聊天 (city-wide)
 
 
+async def confirmed_child(client: httpx.AsyncClient, child: Person, parent: Person) -> str:
+    """`child` claims `parent` as their parent and the parent confirms (identity); the link's id. Other services
+    hear of it from identity's events, a moment later."""
+    claimed = await client.post("/api/v1/kinships", headers=child.headers,
+                                json={"relative_id": parent.person_id, "relation": "parent"})
+    assert claimed.status_code == 201, claimed.text
+    confirmed = await client.post(f"/api/v1/kinships/{claimed.json()['id']}/confirm", headers=parent.headers)
+    assert confirmed.status_code == 200, confirmed.text
+    return claimed.json()["id"]
+
+
 async def until(check, *, timeout: float = 30, what: str = "condition"):
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
