@@ -3,12 +3,20 @@ a forgotten sign-out is closed at the end of the window (paid for the window), a
 and its coins come back; several volunteers share a group activity; nobody books a relative's request."""
 import asyncio
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 
 from devstack import scenario
 
 PLACE = scenario.PLACE
 GROUP = "00000000-0000-4000-8000-0000000c0401"  # 文体活动组织: up to 10 volunteers
+CHORES = "00000000-0000-4000-8000-0000000c0201"  # 助餐助洁 (assistance)
+
+
+def _hours_until_beijing(hour: int) -> float:
+    """Hours from now until tomorrow at `hour`:00, Beijing time."""
+    now = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    return ((now + timedelta(days=1)).replace(hour=hour, minute=0, second=0, microsecond=0) - now).total_seconds() / 3600
 
 
 async def _until(gateway, helpers, request_id, headers, condition, timeout: float = 30) -> dict:
@@ -191,9 +199,21 @@ async def test_a_minor_books_only_alongside_a_confirmed_guardian(stack, gateway,
     minor = await scenario.sign_in(gateway, minor.openid)  # the token carries the volunteer role now
     for volunteer in (guardian, minor):
         await scenario.known_volunteer(gateway, volunteer)
-    request_id = await scenario.approved_request(gateway, elder, hours_ahead=3, minutes=90, item=GROUP,
-                                                 category="culture_sports", volunteers=2)
+    # Minors serve only suitable services, by day (08:00–20:00 Beijing): tomorrow 10:00 is, 21:00 is not.
+    night = await scenario.approved_request(gateway, elder, hours_ahead=_hours_until_beijing(21), minutes=60,
+                                            item=GROUP, category="culture_sports", volunteers=2)
+    chores = await scenario.approved_request(gateway, elder, hours_ahead=_hours_until_beijing(10), minutes=60,
+                                             item=CHORES, category="assistance")
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=_hours_until_beijing(10), minutes=90,
+                                                 item=GROUP, category="culture_sports", volunteers=2)
     booking = f"/api/v1/requests/{request_id}/booking"
+
+    async def not_for_minors(other: str):
+        answer = await gateway.post(f"/api/v1/requests/{other}/booking", headers=minor.headers)
+        assert answer.status_code in (201, 403, 409), answer.text
+        return answer.json()["type"].endswith("/not-for-minors") if answer.status_code == 403 else None
+    for other in (night, chores):
+        assert await helpers.eventually(lambda other=other: not_for_minors(other), timeout=30)
 
     async def refused_alone():  # matching learns the minor's age and guardian from identity's events
         alone = await gateway.post(booking, headers=minor.headers)

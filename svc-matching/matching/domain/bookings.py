@@ -4,7 +4,8 @@ minor only alongside a confirmed guardian."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,7 @@ from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
 from matching.domain.callers import person_of
-from matching.domain.errors import (FullyBooked, GuardianMustAccompany, NotEligibleVolunteer, OverlappingBooking,
+from matching.domain.errors import (FullyBooked, GuardianMustAccompany, NotEligibleVolunteer, NotForMinors, OverlappingBooking,
                                     OwnOrRelativesRequest, RequestNotFound, WrongState)
 from matching.domain.notify import notify
 from matching.domain.publish import publish
@@ -37,12 +38,27 @@ async def eligible_volunteer(session: AsyncSession, principal: Principal) -> uui
     return volunteer_id
 
 
-async def _accompanied_if_minor(session: AsyncSession, volunteer_id: uuid.UUID, live: list[Booking]) -> None:
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+# What a minor student may take on (decided here; DOMAIN.md asks only for a guardian's company): company,
+# culture and sports, lessons and help with phones and online risks — not physical help, escorting outdoors,
+# health advice or legal aid — and only by day, the whole window within 08:00–20:00 Beijing time.
+MINOR_CATEGORIES = frozenset({"emotional_comfort", "culture_sports", "training_lectures", "fraud_prevention"})
+MINOR_DAY = (time(8, 0), time(20, 0))
+
+
+async def _minor_rules(session: AsyncSession, volunteer_id: uuid.UUID, request: Request, live: list[Booking]) -> None:
     """A minor student serves only accompanied by a confirmed guardian (DOMAIN.md): one of them must already
-    hold a booking of the same request."""
+    hold a booking of the same request; and only suitable services, by day."""
     facts = await people.facts(session, volunteer_id)
-    if facts is not None and facts.minor and not (
-            await people.guardians_of(session, volunteer_id) & {b.volunteer_id for b in live}):
+    if facts is None or not facts.minor:
+        return
+    starts, ends = request.starts_at.astimezone(BEIJING), request.ends_at.astimezone(BEIJING)
+    if request.category not in MINOR_CATEGORIES:
+        raise NotForMinors("该类服务不适合未成年志愿者", f"{request.category} is not a service for minors")
+    if starts.date() != ends.date() or starts.time() < MINOR_DAY[0] or ends.time() > MINOR_DAY[1]:
+        raise NotForMinors("未成年志愿者只能在8:00至20:00之间服务", "Minors serve between 08:00 and 20:00 only")
+    if not await people.guardians_of(session, volunteer_id) & {b.volunteer_id for b in live}:
         raise GuardianMustAccompany()
 
 
@@ -62,7 +78,7 @@ async def book(session: AsyncSession, principal: Principal, request_id: uuid.UUI
     live = [b for b in await repo.bookings(session, request.id) if b.live]
     if any(b.volunteer_id == volunteer_id for b in live):
         raise Conflict("您已预约该需求", "You have already booked this request")
-    await _accompanied_if_minor(session, volunteer_id, live)
+    await _minor_rules(session, volunteer_id, request, live)
     if len(live) >= request.volunteers_needed:
         raise FullyBooked()
     booking_id = uuid.uuid4()

@@ -40,6 +40,10 @@ class OverlappingBooking(Conflict):
     title_zh, title_en = "同一时段您已有其他预约", "You already have a booking in that time period"
 
 
+class NotForMinors(Forbidden):
+    type, title_zh, title_en = "not-for-minors", "未成年志愿者不能预约该服务", "Not a service a minor may book"
+
+
 class GuardianMustAccompany(Conflict):
     type = "guardian-must-accompany"
     title_zh, title_en = "未成年志愿者须由监护人陪同：请监护人先预约同一服务", \
