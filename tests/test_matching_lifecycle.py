@@ -227,3 +227,10 @@ async def test_a_minor_books_only_alongside_a_confirmed_guardian(stack, gateway,
         return answer if answer.status_code == 201 else None
     booked = await helpers.eventually(accompanied, timeout=30)
     assert booked and booked.json()["state"] == "booked"
+
+    # The guardian cancels: the minor cannot serve alone, so their booking ends too and the request reopens.
+    left = await gateway.post(f"/api/v1/requests/{request_id}/cancel", headers=guardian.headers,
+                              json={"reason": "临时有事"})
+    assert left.status_code == 200, left.text
+    seen = (await gateway.get(f"/api/v1/requests/{request_id}", headers=elder.headers)).json()
+    assert seen["state"] == "open" and all(b["status"] != "booked" for b in seen["bookings"]), seen["bookings"]

@@ -203,7 +203,7 @@ class BookingCancelled(EventData):
     district: str
     cancelled_by: str
     reason: str
-    why: Literal["volunteer_cancelled", "request_cancelled", "sanctioned", "no_show"]
+    why: Literal["volunteer_cancelled", "request_cancelled", "sanctioned", "no_show", "guardian_left"]
     late: bool = False
     cancelled_at: datetime
 

@@ -295,9 +295,23 @@ async def _volunteer_cancels(session: AsyncSession, principal: Principal, reques
     late = _late(request, settings, now)
     await end_booking(session, request, booking, by=principal.id, reason=reason, why="volunteer_cancelled",
                        late=late, now=now)
+    await _minors_left_alone(session, request, now=now)
     await reopen_if_needed(session, request, now=now, actor=principal.id,
                            note=("迟取消：" if late else "") + reason)
     return request
+
+
+async def _minors_left_alone(session: AsyncSession, request: Request, *, now: datetime) -> None:
+    """A minor serves only with a guardian (DOMAIN.md): when the last of their guardians booked on the request
+    leaves, the minor's booking ends too, and they are told."""
+    live = [b for b in await repo.bookings(session, request.id) if b.live]
+    booked = {b.volunteer_id for b in live}
+    for other in live:
+        facts = await people.facts(session, other.volunteer_id)
+        if facts is not None and facts.minor and other.status == "booked" \
+                and not await people.guardians_of(session, other.volunteer_id) & booked:
+            await end_booking(session, request, other, by="system", reason="监护人已取消预约，未成年志愿者不能单独服务",
+                              why="guardian_left", late=False, now=now)
 
 
 async def end_booking(session: AsyncSession, request: Request, booking: Booking, *, by: str, reason: str,
