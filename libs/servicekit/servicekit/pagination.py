@@ -118,3 +118,13 @@ def keyset(query, at_column, id_column, page: PageRequest):
     if page.after is not None:
         query = query.where(tuple_(at_column, id_column) < tuple_(page.after.at, uuid.UUID(page.after.id)))
     return query.order_by(at_column.desc(), id_column.desc()).limit(page.fetch)
+
+
+def keyset_text(page: PageRequest, at: str, id: str) -> tuple[str, dict]:
+    """The same page condition for a hand-written statement: a SQL condition on the columns `at` and `id` (a uuid)
+    and its parameters (`after_at`, `after_id`, and `fetch` for the LIMIT), newest first."""
+    params = {"after_at": page.after.at if page.after else None, "after_id": page.after.id if page.after else None,
+              "fetch": page.fetch}
+    if page.after is None:
+        return "true", params
+    return f"({at}, {id}) < (:after_at, CAST(:after_id AS uuid))", params

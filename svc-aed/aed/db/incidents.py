@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.pagination import PageRequest
+from servicekit.pagination import PageRequest, keyset_text
 
 
 async def record_role(session: AsyncSession, person_id: uuid.UUID, *, active: bool, valid_until: datetime | None) -> None:
@@ -136,30 +136,25 @@ async def cancel_pending(session: AsyncSession, incident_id: uuid.UUID, now: dat
         " RETURNING responder_id"), {"i": incident_id, "now": now})).scalars())
 
 
-def _after(page: PageRequest) -> dict:
-    return {"at": page.after.at if page.after else None, "after_id": page.after.id if page.after else None,
-            "n": page.fetch}
-
-
 async def my_alerts(session: AsyncSession, responder_id: uuid.UUID, page: PageRequest) -> list[dict]:
     """One page of a responder's alerts, newest first (sent_at, incident id)."""
+    after, params = keyset_text(page, "a.sent_at", "a.incident_id")
     rows = (await session.execute(text(
         "SELECT a.incident_id, a.wave, a.distance_m, a.status, a.role, a.aed_id, a.sent_at, a.answered_at,"
         " i.lat, i.lon, i.address, i.note, i.state FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id"
-        " WHERE a.responder_id = :r"
-        " AND (CAST(:at AS timestamptz) IS NULL OR (a.sent_at, a.incident_id) < (:at, CAST(:after_id AS uuid)))"
-        " ORDER BY a.sent_at DESC, a.incident_id DESC LIMIT :n"), {"r": responder_id} | _after(page))).mappings().all()
+        f" WHERE a.responder_id = :r AND {after} ORDER BY a.sent_at DESC, a.incident_id DESC LIMIT :fetch"),
+        {"r": responder_id} | params)).mappings().all()
     return [dict(r) for r in rows]
 
 
 async def reported_by(session: AsyncSession, reporter: str, page: PageRequest) -> list[dict]:
     """One page of the incidents someone raised, newest first (opened_at, id), with how many responders accepted."""
+    after, params = keyset_text(page, "i.opened_at", "i.id")
     rows = (await session.execute(text(
         "SELECT i.id, i.district, i.address, i.note, i.state, i.outcome, i.opened_at, i.closed_at,"
         " (SELECT count(*) FROM incident_alerts a WHERE a.incident_id = i.id AND a.status = 'accepted') AS accepted"
-        " FROM incidents i WHERE i.reported_by = :who"
-        " AND (CAST(:at AS timestamptz) IS NULL OR (i.opened_at, i.id) < (:at, CAST(:after_id AS uuid)))"
-        " ORDER BY i.opened_at DESC, i.id DESC LIMIT :n"), {"who": reporter} | _after(page))).mappings().all()
+        f" FROM incidents i WHERE i.reported_by = :who AND {after} ORDER BY i.opened_at DESC, i.id DESC LIMIT :fetch"),
+        {"who": reporter} | params)).mappings().all()
     return [dict(r) for r in rows]
 
 

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.pagination import PageRequest, keyset_text
+
 _CLAIM = text("""
 SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, n.fallback, w.openid
 FROM notifications n LEFT JOIN wechat_accounts w ON w.person_id = n.person_id
@@ -93,19 +95,13 @@ async def drop_pending_phone(session: AsyncSession, person_id: uuid.UUID) -> Non
 _INBOX_COLUMNS = "id, template, data, page, status, channel, requested_at, sent_at, read_at"
 
 
-async def inbox(session: AsyncSession, person_id: uuid.UUID, *, after: tuple[datetime, str] | None, fetch: int,
-                unread_only: bool) -> list[dict]:
-    """A person's messages, newest first, from just after `after` (the keyset of the previous page's last)."""
-    where = ["person_id = :p"]
-    params: dict = {"p": person_id, "n": fetch}
-    if unread_only:
-        where.append("read_at IS NULL")
-    if after is not None:
-        where.append("(requested_at, id) < (:at, CAST(:id AS uuid))")
-        params |= {"at": after[0], "id": after[1]}
+async def inbox(session: AsyncSession, person_id: uuid.UUID, page: PageRequest, *, unread_only: bool) -> list[dict]:
+    """One page of a person's messages, newest first (requested_at, id)."""
+    after, params = keyset_text(page, "requested_at", "id")
+    unread = " AND read_at IS NULL" if unread_only else ""
     rows = await session.execute(text(
-        f"SELECT {_INBOX_COLUMNS} FROM notifications WHERE {' AND '.join(where)}"
-        " ORDER BY requested_at DESC, id DESC LIMIT :n"), params)
+        f"SELECT {_INBOX_COLUMNS} FROM notifications WHERE person_id = :p{unread} AND {after}"
+        " ORDER BY requested_at DESC, id DESC LIMIT :fetch"), {"p": person_id} | params)
     return [dict(r) for r in rows.mappings().all()]
 
 

@@ -54,8 +54,7 @@ class Message:
 
 async def messages(session: AsyncSession, person_id: uuid.UUID, page: PageRequest, *,
                    unread_only: bool) -> tuple[list[Message], str | None]:
-    after = (page.after.at, page.after.id) if page.after else None
-    rows = await repo.inbox(session, person_id, after=after, fetch=page.fetch, unread_only=unread_only)
+    rows = await repo.inbox(session, person_id, page, unread_only=unread_only)
     shown, cursor = page_of(INBOX, rows, page, at="requested_at")
     return [Message.of(r) for r in shown], cursor
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.pagination import PageRequest
+from servicekit.pagination import PageRequest, keyset_text
 
 LIVE_STATES = ("submitted", "awaiting_review", "open", "booked", "in_progress")
 LIVE_BOOKINGS = ("booked", "checked_in", "checked_out")
@@ -191,34 +191,29 @@ async def record_check_out(session: AsyncSession, booking: Booking, *, at: datet
 
 
 async def of_elders(session: AsyncSession, elders: str, *, person_id: uuid.UUID, state: str | None,
-                    after: tuple[datetime, str] | None, fetch: int) -> list[Request]:
-    """Requests of the person as an elder (`elders="self"`) or of the elders they are a confirmed direct relative
-    of (`"relatives"`), newest first, from just after `after` (created_at, id)."""
+                    page: PageRequest) -> list[Request]:
+    """One page of the requests of the person as an elder (`elders="self"`) or of the elders they are a
+    confirmed direct relative of (`"relatives"`), newest first (created_at, id)."""
     whose = ("r.elder_id = :me" if elders == "self" else
              "r.elder_id IN (SELECT CASE WHEN k.person_id = :me THEN k.relative_id ELSE k.person_id END FROM kin_links k"
              " WHERE NOT k.revoked AND (k.person_id = :me OR k.relative_id = :me))")
+    after, params = keyset_text(page, "r.created_at", "r.id")
     rows = (await session.execute(text(
         f"SELECT {', '.join('r.' + c for c in Request.__dataclass_fields__)} FROM requests r WHERE {whose}"
-        " AND (CAST(:state AS text) IS NULL OR r.state = :state)"
-        " AND (CAST(:at AS timestamptz) IS NULL OR (r.created_at, r.id) < (:at, CAST(:id AS uuid)))"
-        " ORDER BY r.created_at DESC, r.id DESC LIMIT :n"),
-        {"me": person_id, "state": state, "at": after[0] if after else None, "id": after[1] if after else None,
-         "n": fetch})).all()
+        f" AND (CAST(:state AS text) IS NULL OR r.state = :state) AND {after}"
+        " ORDER BY r.created_at DESC, r.id DESC LIMIT :fetch"), {"me": person_id, "state": state} | params)).all()
     return [Request(*row) for row in rows]
 
 
 async def booked_page(session: AsyncSession, volunteer_id: uuid.UUID, *, state: str | None,
-                      after: tuple[datetime, str] | None, fetch: int) -> list[Request]:
-    """Requests the volunteer booked (any booking status), latest start first, from just after `after`
-    (starts_at, id)."""
+                      page: PageRequest) -> list[Request]:
+    """One page of the requests the volunteer booked (any booking status), latest start first (starts_at, id)."""
+    after, params = keyset_text(page, "r.starts_at", "r.id")
     rows = (await session.execute(text(
         f"SELECT DISTINCT {', '.join('r.' + c for c in Request.__dataclass_fields__)} FROM requests r"
         " JOIN bookings b ON b.request_id = r.id WHERE b.volunteer_id = :v"
-        " AND (CAST(:state AS text) IS NULL OR r.state = :state)"
-        " AND (CAST(:at AS timestamptz) IS NULL OR (r.starts_at, r.id) < (:at, CAST(:id AS uuid)))"
-        " ORDER BY r.starts_at DESC, r.id DESC LIMIT :n"),
-        {"v": volunteer_id, "state": state, "at": after[0] if after else None, "id": after[1] if after else None,
-         "n": fetch})).all()
+        f" AND (CAST(:state AS text) IS NULL OR r.state = :state) AND {after}"
+        " ORDER BY r.starts_at DESC, r.id DESC LIMIT :fetch"), {"v": volunteer_id, "state": state} | params)).all()
     return [Request(*row) for row in rows]
 
 

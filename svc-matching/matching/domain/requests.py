@@ -412,12 +412,11 @@ async def mine(session: AsyncSession, person_id: uuid.UUID, *, role: str, state:
                page: PageRequest) -> tuple[list[Request], str | None]:
     """A person's own lists: their requests as an elder, those of the elders they are a confirmed direct relative
     of (who follow and act for them), or the requests they booked as a volunteer — newest first."""
-    after = (page.after.at, page.after.id) if page.after else None
     if role == "volunteer":
-        rows = await repo.booked_page(session, person_id, state=state, after=after, fetch=page.fetch)
+        rows = await repo.booked_page(session, person_id, state=state, page=page)
         return page_of(MINE[role], rows, page, at="starts_at")
     rows = await repo.of_elders(session, "self" if role == "elder" else "relatives", person_id=person_id, state=state,
-                                after=after, fetch=page.fetch)
+                                page=page)
     return page_of(MINE[role], rows, page, at="created_at")
 
 
