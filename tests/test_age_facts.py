@@ -62,3 +62,33 @@ async def test_a_trained_minor_becomes_elder_and_volunteer_on_the_eighteenth_bir
         found = (await gateway.get("/api/v1/me", headers=headers)).json()["roles"]
         return found if found == ["elder", "volunteer"] else None
     assert await helpers.eventually(grown_up, timeout=30)
+
+
+async def test_a_minor_volunteers_from_the_fourteenth_birthday_with_a_guardian(gateway, helpers, clock):
+    """Under 14 no guardian's consent makes a volunteer; on the day they turn 14 the age job grants the role."""
+    today = datetime.now(UTC).astimezone(BEIJING).date()
+    fourteenth = today + timedelta(days=2)
+    born = date(fourteenth.year - 14, fourteenth.month, fourteenth.day if (fourteenth.month, fourteenth.day) != (2, 29) else 28)
+    minor, guardian = await helpers.login(gateway), await helpers.login(gateway)
+    headers = {"Authorization": f"Bearer {minor['access_token']}"}
+    guardian_headers = {"Authorization": f"Bearer {guardian['access_token']}"}
+    assert (await gateway.post("/api/v1/me/real-name", headers=headers, json={
+        "name": "孙同学", "id_number": people.resident_number(born.strftime("%Y%m%d"))})).status_code == 200
+    assert (await gateway.post("/api/v1/me/real-name", headers=guardian_headers, json={
+        "name": "孙女士", "id_number": people.resident_number("19850101")})).status_code == 200
+    assert (await gateway.put("/api/v1/me/residence", headers=headers,
+                              json={"district": "110105", "permanent_resident": True})).status_code == 200
+    institution = await helpers.staff_headers(gateway, "institution")
+    assert (await gateway.post(f"/api/v1/people/{minor['person_id']}/training", headers=institution,
+                               json={"kind": "volunteer", "completed_on": "2026-11-01"})).status_code == 201
+    claimed = await gateway.post("/api/v1/guardianships", headers=guardian_headers, json={"minor_id": minor["person_id"]})
+    assert (await gateway.post(f"/api/v1/guardianships/{claimed.json()['id']}/confirm",
+                               headers=headers)).json()["status"] == "confirmed"
+    assert (await gateway.get("/api/v1/me", headers=headers)).json()["roles"] == []  # 13: too young, even so
+
+    clock.advance(hours=72)  # past the 14th birthday
+
+    async def volunteers():
+        found = (await gateway.get("/api/v1/me", headers=headers)).json()["roles"]
+        return found if found == ["volunteer"] else None
+    assert await helpers.eventually(volunteers, timeout=30)

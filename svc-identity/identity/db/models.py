@@ -123,6 +123,8 @@ class RealName(Base):
     # Whether the other services were told (the dates themselves never leave identity).
     came_of_age_announced: Mapped[bool] = mapped_column(Boolean, server_default="false")
     redemption_age_announced: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Whether the roles that wait for the 14th birthday were looked at (nothing is announced for it).
+    volunteer_age_reached: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class RefreshToken(Base):

@@ -87,6 +87,7 @@ async def verify_real_name(session: AsyncSession, cipher: PersonalDataCipher, *,
     # The facts as they stand today; those still to come are announced on their day (age_facts.announce_due).
     record.came_of_age_announced = record.turns_18_on <= today
     record.redemption_age_announced = record.turns_60_on <= today
+    record.volunteer_age_reached = roles.volunteer_age_day(record.turns_18_on) <= today
     data = PersonVerified(person_id=person_id, verified_at=record.verified_at, adult=record.came_of_age_announced,
                           redemption_age=record.redemption_age_announced)
     await publish(session, data, subject=owner, actor=actor, acting_for=owner if actor != owner else None)

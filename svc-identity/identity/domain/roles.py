@@ -2,7 +2,8 @@
 
 - elder: real-name verified and 18 or over.
 - volunteer: verified, a declared Beijing permanent resident, volunteer training recorded by an
-  institution, and 18 or over — or a minor with a confirmed guardian (they serve accompanied by them);
+  institution, and 18 or over — or a minor of 14 or over with a confirmed guardian (they serve accompanied
+  by them);
   never while a sanction removing recording rights stands.
 - responder: a first-aid certificate that has not expired; the grant carries the expiry and lapses by
   itself (`lapse_expired_roles`).
@@ -28,6 +29,14 @@ from identity.db.models import RoleGrant
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 EXPIRED_CERTIFICATE = "急救证书已过期"
+# The youngest who may volunteer, with a guardian's consent: the age from which a citizen may register as a
+# volunteer (中国注册志愿者管理办法: 年满14周岁).
+VOLUNTEER_MINIMUM_AGE = 14
+
+
+def volunteer_age_day(turns_18_on: date) -> date:
+    """The 14th birthday, from the stored 18th (four years apart, both fall on 1 March for a 29 February birth)."""
+    return turns_18_on.replace(year=turns_18_on.year - (18 - VOLUNTEER_MINIMUM_AGE))
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,8 @@ async def eligible_roles(session: AsyncSession, person_id: uuid.UUID, now: datet
                          and not await repository.recording_revoked(session, person_id))
         if may_volunteer and verified.turns_18_on <= today:
             roles["volunteer"] = Eligible("已实名认证、北京市常住居民、年满18周岁、已完成志愿服务培训")
-        elif may_volunteer and await repository.has_confirmed_guardian(session, person_id):
+        elif (may_volunteer and volunteer_age_day(verified.turns_18_on) <= today
+              and await repository.has_confirmed_guardian(session, person_id)):
             roles["volunteer"] = Eligible("未成年在校学生：已实名认证、北京市常住居民、已完成培训、监护人已确认（须由监护人陪同）")
     valid = [t.certificate_expires_on for t in trainings
              if t.kind == "first_aid" and t.certificate_expires_on is not None and end_of_validity(t.certificate_expires_on) > now]
