@@ -54,6 +54,11 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("GET", "/api/v1/people/{person_id}/special-groups"): (OVERSEERS, None, {}),
     ("POST", "/api/v1/people/{person_id}/training"): (OPERATOR, {}, {}),
     ("POST", "/api/v1/people"): (OPERATOR, {}, {}),
+    ("POST", "/api/v1/people/{person_id}/qualifications"): (OPERATOR, {}, {}),
+    ("POST", "/api/v1/people/{person_id}/qualifications/{qualification_id}/revoke"): (
+        frozenset({"institution_operator", "district_officer", "city_admin"}), {"reason": "证书吊销"}, {}),
+    ("GET", "/api/v1/people/{person_id}/qualifications"): (OVERSEERS | OPERATOR, None, {}),
+    ("GET", "/api/v1/me/qualifications"): (PERSON, None, {}),
     ("GET", "/api/v1/kinships"): (PERSON, None, {}),
     ("POST", "/api/v1/kinships"): (PERSON, {"relative_id": ID, "relation": "parent"}, {}),
     ("POST", "/api/v1/kinships/{link_id}/confirm"): (SIGNED_IN, None, {}),  # who may: checked on the link (404 here)

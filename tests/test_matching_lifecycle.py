@@ -2,12 +2,13 @@
 a forgotten sign-out is closed at the end of the window (paid for the window), an unbooked request expires
 and its coins come back; several volunteers share a group activity; nobody books a relative's request."""
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-
 from devstack import scenario
 
+BEIJING = ZoneInfo("Asia/Shanghai")
 PLACE = scenario.PLACE
 GROUP = "00000000-0000-4000-8000-0000000c0401"  # 文体活动组织: up to 10 volunteers
 CHORES = "00000000-0000-4000-8000-0000000c0201"  # 助餐助洁 (assistance)
@@ -234,3 +235,76 @@ async def test_a_minor_books_only_alongside_a_confirmed_guardian(stack, gateway,
     assert left.status_code == 200, left.text
     seen = (await gateway.get(f"/api/v1/requests/{request_id}", headers=elder.headers)).json()
     assert seen["state"] == "open" and all(b["status"] != "booked" for b in seen["bookings"]), seen["bookings"]
+
+
+LEGAL_ADVICE = "00000000-0000-4000-8000-0000000c0601"  # 法律咨询: needs 法律职业资格
+
+
+async def test_legal_advice_is_booked_only_with_a_legal_qualification_valid_on_the_day(stack, gateway, helpers, sql):
+    catalogue = (await gateway.get("/api/v1/service-catalog", headers=(await scenario.volunteer(gateway)).headers)).json()
+    [legal] = [i for c in catalogue for i in c["items"] if i["id"] == LEGAL_ADVICE]
+    assert legal["qualification"] == "legal"
+    elder = await scenario.elder_with_coins(gateway, 300)
+    lawyer = await scenario.volunteer(gateway)
+    await scenario.known_volunteer(gateway, lawyer)
+    request_id = await scenario.approved_request(gateway, elder, hours_ahead=50, item=LEGAL_ADVICE, category="legal_aid")
+    booking = f"/api/v1/requests/{request_id}/booking"
+    refused = await gateway.post(booking, headers=lawyer.headers)
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/qualification-required"), refused.text
+
+    institution = await scenario.staff(gateway, "institution")
+    path = f"/api/v1/people/{lawyer.person_id}/qualifications"
+    service_day = (datetime.now(UTC) + timedelta(hours=51)).astimezone(BEIJING).date()
+    short = await gateway.post(path, headers=institution, json={
+        "kind": "legal", "evidence_ref": "11101201810000001", "valid_until": str(service_day - timedelta(days=1))})
+    assert short.status_code == 201 and short.json()["valid_today"] is True, short.text
+    known = "SELECT valid_until FROM qualifications WHERE person_id = :p AND kind = 'legal'"
+    assert await helpers.eventually(lambda: sql["matching"].scalar(known, p=lawyer.person_id), timeout=30)
+    expired_by_then = await gateway.post(booking, headers=lawyer.headers)
+    assert expired_by_then.status_code == 403, "a qualification must last through the day of service"
+
+    renewed = await gateway.post(path, headers=institution, json={
+        "kind": "legal", "evidence_ref": "11101201810000002", "valid_until": str(service_day + timedelta(days=365))})
+    assert renewed.status_code == 201
+
+    async def booked():
+        answer = await gateway.post(booking, headers=lawyer.headers)
+        return answer if answer.status_code == 201 else None
+    assert await helpers.eventually(booked, timeout=30)
+
+    listed = (await gateway.get(path, headers=institution)).json()["items"]
+    assert [(q["evidence_ref"], q["valid_today"]) for q in listed] == [("11101201810000002", True),
+                                                                       ("11101201810000001", False)]
+    assert listed[1]["revoke_reason"]  # replaced by the newer record, kept with why
+    mine = (await gateway.get("/api/v1/me/qualifications", headers=lawyer.headers)).json()["items"]
+    assert [q["id"] for q in mine] == [q["id"] for q in listed]
+    elsewhere = await scenario.staff(gateway, "officer-110108")
+    assert (await gateway.get(path, headers=elsewhere)).status_code == 403  # not a resident of 海淀
+    assert (await gateway.get(path, headers=elder.headers)).status_code == 403
+    assert (await gateway.post(f"{path}/{listed[0]['id']}/revoke", headers=elsewhere,
+                               json={"reason": "证书吊销"})).status_code == 403
+
+    # Staff withdraw it: the booking that needed it ends, the request reopens, the volunteer is told.
+    withdrawn = await gateway.post(f"{path}/{listed[0]['id']}/revoke", headers=institution, json={"reason": "执业证被吊销"})
+    assert withdrawn.status_code == 200 and withdrawn.json()["valid_today"] is False
+    assert (await gateway.post(f"{path}/{listed[0]['id']}/revoke", headers=institution,
+                               json={"reason": "再次撤销"})).status_code == 409
+    reopened = await _until(gateway, helpers, request_id, elder.headers, lambda r: r["state"] == "open")
+    assert [b["status"] for b in reopened["bookings"]] == ["cancelled"]
+    ended = "SELECT count(*) FROM outbox WHERE event_type = 'timebank.matching.booking.cancelled' AND key = :r" \
+            " AND payload::jsonb -> 'data' ->> 'why' = 'qualification_withdrawn'"
+    assert await sql["matching"].scalar(ended, r=request_id) == 1
+    assert (await gateway.post(booking, headers=lawyer.headers)).status_code == 403
+
+
+async def test_a_district_names_the_qualification_its_own_items_need(stack, gateway):
+    officer = await scenario.staff(gateway, "officer-110105")
+    added = await gateway.post("/api/v1/service-catalog/items", headers=officer, json={
+        "category": "health_education", "name": f"上门康复指导{uuid.uuid4().hex[:6]}", "qualification": "medical"})
+    assert added.status_code == 201 and added.json()["qualification"] == "medical", added.text
+    item = f"/api/v1/service-catalog/items/{added.json()['id']}"
+    kept = await gateway.patch(item, headers=officer, json={"max_minutes": 90})
+    assert kept.json()["qualification"] == "medical"  # not named: unchanged
+    dropped = await gateway.patch(item, headers=officer, json={"qualification": None})
+    assert dropped.status_code == 200 and dropped.json()["qualification"] is None
+    assert (await gateway.patch(item, headers=officer, json={"qualification": "chef"})).status_code == 422

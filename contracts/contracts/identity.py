@@ -239,6 +239,52 @@ class RoleRevoked(EventData):
                    revoked_at=datetime(2026, 11, 30, tzinfo=UTC))
 
 
+# Professional qualifications some service items need (the catalogue names which): 法律职业资格 (a lawyer's
+# or basic-level legal worker's licence) and 医护执业资格 (a physician's or nurse's practising certificate).
+QualificationKind = Literal["legal", "medical"]
+
+
+class QualificationRecorded(EventData):
+    """An institution recorded a volunteer's professional qualification, valid through `valid_until`. The
+    evidence (certificate number) stays in identity; a newer record of the same kind replaces the older."""
+
+    TYPE = "timebank.identity.qualification.recorded"
+    VERSION = 1
+
+    qualification_id: uuid.UUID
+    person_id: uuid.UUID
+    kind: QualificationKind
+    valid_until: date
+    recorded_by: str
+    recorded_at: datetime
+
+    @classmethod
+    def example(cls) -> "QualificationRecorded":
+        return cls(qualification_id=uuid.UUID(int=12), person_id=uuid.UUID(int=3), kind="legal",
+                   valid_until=date(2028, 5, 31), recorded_by="institution-1",
+                   recorded_at=datetime(2026, 11, 30, tzinfo=UTC))
+
+
+class QualificationRevoked(EventData):
+    """Staff withdrew a qualification: it no longer counts, and bookings that needed it end. (One replaced by a
+    newer record of its kind is not withdrawn: `qualification.recorded` of the newer one says it all.)"""
+
+    TYPE = "timebank.identity.qualification.revoked"
+    VERSION = 1
+
+    qualification_id: uuid.UUID
+    person_id: uuid.UUID
+    kind: QualificationKind
+    revoked_by: str
+    reason: str
+    revoked_at: datetime
+
+    @classmethod
+    def example(cls) -> "QualificationRevoked":
+        return cls(qualification_id=uuid.UUID(int=12), person_id=uuid.UUID(int=3), kind="legal",
+                   revoked_by="institution-1", reason="执业证书被吊销", revoked_at=datetime(2026, 12, 1, tzinfo=UTC))
+
+
 class InsuranceRecorded(EventData):
     """志愿北京 reported a volunteer's registration and accident-insurance status (被保险人资格)."""
 

@@ -203,7 +203,8 @@ class BookingCancelled(EventData):
     district: str
     cancelled_by: str
     reason: str
-    why: Literal["volunteer_cancelled", "request_cancelled", "sanctioned", "no_show", "guardian_left"]
+    why: Literal["volunteer_cancelled", "request_cancelled", "sanctioned", "no_show", "guardian_left",
+                 "qualification_withdrawn"]
     late: bool = False
     cancelled_at: datetime
 

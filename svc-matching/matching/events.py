@@ -11,7 +11,7 @@ from contracts.audit import SanctionApplied
 from contracts.base import EventData
 from contracts.identity import (AccountReinstated, AccountSuspended, GuardianshipConfirmed, GuardianshipRevoked,
                                 KinshipConfirmed, KinshipRevoked, PersonCameOfAge, PersonVerified,
-                                PersonVerifiedAnyVersion, PersonVerifiedV1,
+                                PersonVerifiedAnyVersion, PersonVerifiedV1, QualificationRecorded, QualificationRevoked,
                                 ResidenceDeclared, RoleGranted, RoleRevoked, SanctionLifted, SpecialGroupsSet)
 from contracts.ledger import HoldPlaced, HoldRejected
 from contracts.topics import Topic
@@ -65,6 +65,10 @@ HANDLERS: dict[str, tuple[type[EventData], Handler]] = {
         s, d.guardianship_id, minor_id=d.minor_id, guardian_id=d.guardian_id, active=True)),
     GuardianshipRevoked.TYPE: _reading(GuardianshipRevoked, lambda s, d: people.record_guardianship(
         s, d.guardianship_id, minor_id=d.minor_id, guardian_id=d.guardian_id, active=False)),
+    QualificationRecorded.TYPE: _reading(QualificationRecorded, lambda s, d: people.record_qualification(
+        s, d.person_id, d.kind, qualification_id=d.qualification_id, valid_until=d.valid_until)),
+    QualificationRevoked.TYPE: _reading(QualificationRevoked,
+                                        lambda s, d: sanctions.qualification_withdrawn(s, d, now=clock.now())),
     AccountSuspended.TYPE: _reading(AccountSuspended, lambda s, d: sanctions.suspended(s, d, now=clock.now())),
     AccountReinstated.TYPE: _reading(AccountReinstated, lambda s, d: sanctions.reinstated(s, d)),
     SanctionApplied.TYPE: _reading(SanctionApplied, lambda s, d: sanctions.applied(s, d, now=clock.now())),

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from contracts.districts import District
+from contracts.identity import QualificationKind
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.errors import Forbidden
+from servicekit.pagination import Page, PageParams
 from identity.api.deps import Session
-from identity.domain import offline, residence, special_groups, training
+from identity.domain import offline, qualifications, residence, special_groups, training
 from identity.domain.real_name import beijing_today
 
 router = APIRouter(tags=["people"])
@@ -118,6 +120,89 @@ async def record_training(person_id: uuid.UUID, body: TrainingRequest, session: 
     return TrainingResponse(training_id=record.id, person_id=person_id, kind=record.kind,
                             completed_on=record.completed_on, certificate_expires_on=record.certificate_expires_on,
                             recorded_by=record.recorded_by, roles=live)
+
+
+class QualificationRequest(BaseModel):
+    kind: QualificationKind = Field(description="legal: 法律职业资格; medical: 医护执业资格")
+    evidence_ref: str = Field(min_length=3, max_length=128, description="the certificate's number (执业证号) seen")
+    valid_until: date = Field(description="the last day the certificate is valid")
+
+
+class QualificationRevocation(BaseModel):
+    reason: str = Field(min_length=2, max_length=200)
+
+
+class QualificationResponse(BaseModel):
+    id: uuid.UUID
+    person_id: uuid.UUID
+    kind: QualificationKind
+    name: str = Field(description="the kind in Chinese")
+    evidence_ref: str
+    valid_until: date
+    valid_today: bool
+    institution_id: uuid.UUID | None
+    recorded_by: str
+    recorded_at: datetime
+    revoked_at: datetime | None
+    revoke_reason: str | None
+
+    @classmethod
+    def of(cls, record, today: date) -> "QualificationResponse":
+        return cls(id=record.id, person_id=record.person_id, kind=record.kind, name=qualifications.KINDS[record.kind],
+                   evidence_ref=record.evidence_ref, valid_until=record.valid_until,
+                   valid_today=record.revoked_at is None and record.valid_until >= today,
+                   institution_id=record.institution_id, recorded_by=record.recorded_by,
+                   recorded_at=record.recorded_at, revoked_at=record.revoked_at, revoke_reason=record.revoke_reason)
+
+
+@router.post("/api/v1/people/{person_id}/qualifications", response_model=QualificationResponse, status_code=201,
+             summary="Record a volunteer's professional qualification with its evidence (institution operators); "
+                     "it replaces a live one of the same kind")
+async def record_qualification(person_id: uuid.UUID, body: QualificationRequest, session: Session,
+                               operator: Annotated[Principal, Depends(require_roles("institution_operator"))]
+                               ) -> QualificationResponse:
+    today = beijing_today()
+    record = await qualifications.record(session, person_id=person_id, kind=body.kind, evidence_ref=body.evidence_ref,
+                                         valid_until=body.valid_until, operator=operator, today=today)
+    return QualificationResponse.of(record, today)
+
+
+@router.post("/api/v1/people/{person_id}/qualifications/{qualification_id}/revoke",
+             response_model=QualificationResponse,
+             summary="Withdraw a qualification with a reason (its institution, the district's officers, city admins)")
+async def revoke_qualification(
+        person_id: uuid.UUID, qualification_id: uuid.UUID, body: QualificationRevocation, session: Session,
+        staff: Annotated[Principal, Depends(require_roles("institution_operator", "district_officer", "city_admin"))]
+) -> QualificationResponse:
+    record = await qualifications.revoke(session, person_id=person_id, qualification_id=qualification_id, by=staff,
+                                         reason=body.reason)
+    return QualificationResponse.of(record, beijing_today())
+
+
+@router.get("/api/v1/people/{person_id}/qualifications", response_model=Page[QualificationResponse],
+            summary="A person's qualifications, live and revoked, newest first (staff of their district, city staff)")
+async def person_qualifications(
+        person_id: uuid.UUID, session: Session, page: PageParams,
+        staff: Annotated[Principal, Depends(require_roles("institution_operator", "district_officer", "city_admin",
+                                                          "auditor"))]) -> Page[QualificationResponse]:
+    return await _qualification_page(session, person_id, staff, page)
+
+
+@router.get("/api/v1/me/qualifications", response_model=Page[QualificationResponse],
+            summary="My professional qualifications, newest first")
+async def my_qualifications(principal: CurrentPrincipal, session: Session,
+                            page: PageParams) -> Page[QualificationResponse]:
+    if principal.kind != "person":
+        raise Forbidden("仅限个人", "People only")
+    return await _qualification_page(session, uuid.UUID(principal.id), principal, page)
+
+
+async def _qualification_page(session, person_id: uuid.UUID, reader: Principal,
+                              page: PageParams) -> Page[QualificationResponse]:
+    today = beijing_today()
+    records, cursor = await qualifications.of_person(session, person_id=person_id, reader=reader,
+                                                     page=page.for_list(qualifications.QUALIFICATIONS))
+    return Page[QualificationResponse](items=[QualificationResponse.of(r, today) for r in records], next_cursor=cursor)
 
 
 class OfflineRegistrationRequest(BaseModel):

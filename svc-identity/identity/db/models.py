@@ -177,6 +177,25 @@ class Training(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class Qualification(Base):
+    """A volunteer's professional qualification (法律职业资格, 医护执业资格), recorded by an institution with its
+    evidence; never deleted — a revoked or replaced one keeps who and why."""
+
+    __tablename__ = "qualifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    evidence_ref: Mapped[str] = mapped_column(String(128))
+    valid_until: Mapped[date] = mapped_column(Date)
+    institution_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    recorded_by: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
 class RoleGrant(Base):
     """A person's role, from grant to revocation (rows are never deleted: the history of who and why)."""
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.pagination import PageRequest, keyset
-from identity.db.models import (Guardianship, Institution, KinshipLink, Sanction, PartnerClient, Person, RealName, RefreshToken, RoleGrant, SigningKey,
+from identity.db.models import (Guardianship, Institution, KinshipLink, Sanction, PartnerClient, Person, Qualification, RealName, RefreshToken, RoleGrant, SigningKey,
                                  SpecialGroupChange, StaffUser, Training, WechatAccount)
 
 
@@ -199,3 +199,15 @@ async def revoke_sessions_of(session: AsyncSession, subject: str) -> int:
         "UPDATE refresh_tokens SET revoked_at = now() WHERE subject = :s AND revoked_at IS NULL RETURNING family_id"),
         {"s": subject})).scalars().all()
     return len(set(families))
+
+
+async def live_qualification(session: AsyncSession, person_id, kind: str) -> Qualification | None:
+    query = select(Qualification).where(Qualification.person_id == person_id, Qualification.kind == kind,
+                                        Qualification.revoked_at.is_(None)).with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def qualifications_of(session: AsyncSession, person_id, page: PageRequest) -> list[Qualification]:
+    """A person's qualifications, live and revoked, one page newest first."""
+    query = select(Qualification).where(Qualification.person_id == person_id)
+    return list((await session.execute(keyset(query, Qualification.recorded_at, Qualification.id, page))).scalars())

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from contracts.districts import District
+from contracts.identity import QualificationKind
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.deps import DbSession
 from matching.domain import catalogue
@@ -25,6 +26,9 @@ class ItemOut(BaseModel):
     group_activity: bool
     max_volunteers: int
     night_service: bool
+    qualification: QualificationKind | None = Field(
+        description="the professional qualification a volunteer must hold to book it (legal: 法律职业资格, "
+                    "medical: 医护执业资格); null: none")
     retired: bool
 
     @classmethod
@@ -32,7 +36,7 @@ class ItemOut(BaseModel):
         return cls(id=item.id, category=item.category, district=item.district, name=item.name,
                    description=item.description, max_minutes=item.max_minutes, group_activity=item.group_activity,
                    max_volunteers=item.max_volunteers, night_service=item.night_service,
-                   retired=item.retired_at is not None)
+                   qualification=item.qualification, retired=item.retired_at is not None)
 
 
 class CategoryOut(BaseModel):
@@ -49,6 +53,7 @@ class NewItem(BaseModel):
     group_activity: bool = False
     max_volunteers: int = Field(default=1, ge=1, le=50)
     night_service: bool = Field(default=False, description="a documented late-night item (e.g. night care)")
+    qualification: QualificationKind | None = Field(default=None, description="a qualification volunteers must hold")
 
 
 class ItemChanges(BaseModel):
@@ -58,6 +63,7 @@ class ItemChanges(BaseModel):
     group_activity: bool | None = None
     max_volunteers: int | None = Field(default=None, ge=1, le=50)
     night_service: bool | None = None
+    qualification: QualificationKind | None = Field(default=None, description="null (given) drops the requirement")
 
 
 @router.get("/api/v1/service-catalog", response_model=list[CategoryOut],
@@ -77,8 +83,8 @@ async def add_item(body: NewItem, officer: Officer, session: DbSession) -> ItemO
 
 @router.patch("/api/v1/service-catalog/items/{item_id}", response_model=ItemOut, summary="Edit a local item of the district")
 async def edit_item(item_id: uuid.UUID, body: ItemChanges, officer: Officer, session: DbSession) -> ItemOut:
-    return ItemOut.of(await catalogue.edit_item(session, officer, item_id, body.model_dump(exclude_unset=True,
-                                                                                           exclude_none=True)))
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k == "qualification"}
+    return ItemOut.of(await catalogue.edit_item(session, officer, item_id, changes))
 
 
 @router.post("/api/v1/service-catalog/items/{item_id}/retire", response_model=ItemOut,

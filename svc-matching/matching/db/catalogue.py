@@ -22,14 +22,15 @@ class Item:
     max_volunteers: int
     night_service: bool
     retired_at: datetime | None
+    qualification: str | None  # the professional qualification a volunteer needs to book it
 
     def offered_in(self, district: str) -> bool:
         return self.retired_at is None and self.district in (None, district)
 
 
 _COLUMNS = ("id, category, district, name, description, max_minutes, group_activity, max_volunteers, night_service,"
-            " retired_at")
-EDITABLE = ("name", "description", "max_minutes", "group_activity", "max_volunteers", "night_service")
+            " retired_at, qualification")
+EDITABLE = ("name", "description", "max_minutes", "group_activity", "max_volunteers", "night_service", "qualification")
 
 
 async def get(session: AsyncSession, item_id: uuid.UUID) -> Item | None:
@@ -51,8 +52,9 @@ async def insert(session: AsyncSession, *, item_id: uuid.UUID, category: str, di
     """False when the district already offers a live item of that name under the category."""
     inserted = (await session.execute(text(
         "INSERT INTO catalogue_items (id, category, district, name, description, max_minutes, group_activity,"
-        " max_volunteers, night_service, created_by, updated_by) VALUES (:id, :c, :d, :name, :description,"
-        " :max_minutes, :group_activity, :max_volunteers, :night_service, :by, :by) ON CONFLICT DO NOTHING RETURNING id"),
+        " max_volunteers, night_service, qualification, created_by, updated_by) VALUES (:id, :c, :d, :name,"
+        " :description, :max_minutes, :group_activity, :max_volunteers, :night_service, :qualification, :by, :by)"
+        " ON CONFLICT DO NOTHING RETURNING id"),
         {"id": item_id, "c": category, "d": district, "by": by, **fields})).first()
     return inserted is not None
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,3 +81,26 @@ async def guardians_of(session: AsyncSession, minor_id: uuid.UUID) -> set[uuid.U
     rows = await session.execute(text("SELECT guardian_id FROM guardians WHERE minor_id = :m AND active"),
                                  {"m": minor_id})
     return set(rows.scalars().all())
+
+
+async def record_qualification(session: AsyncSession, person_id: uuid.UUID, kind: str, *,
+                               qualification_id: uuid.UUID, valid_until: date) -> None:
+    """The person's live qualification of `kind` (a newer one replaces it)."""
+    await session.execute(text(
+        "INSERT INTO qualifications (person_id, kind, qualification_id, valid_until) VALUES (:p, :k, :q, :v)"
+        " ON CONFLICT (person_id, kind) DO UPDATE SET qualification_id = excluded.qualification_id,"
+        " valid_until = excluded.valid_until"), {"p": person_id, "k": kind, "q": qualification_id, "v": valid_until})
+
+
+async def withdraw_qualification(session: AsyncSession, qualification_id: uuid.UUID) -> bool:
+    """False when it no longer counted (replaced by a newer one, or withdrawn already)."""
+    gone = await session.execute(text("DELETE FROM qualifications WHERE qualification_id = :q RETURNING person_id"),
+                                 {"q": qualification_id})
+    return gone.first() is not None
+
+
+async def qualified(session: AsyncSession, person_id: uuid.UUID, kind: str, *, through: date) -> bool:
+    """Whether the person holds a qualification of `kind` valid through the day `through`."""
+    return bool(await session.scalar(text(
+        "SELECT EXISTS (SELECT 1 FROM qualifications WHERE person_id = :p AND kind = :k AND valid_until >= :d)"),
+        {"p": person_id, "k": kind, "d": through}))

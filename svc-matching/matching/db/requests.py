@@ -293,11 +293,16 @@ async def rating(session: AsyncSession, request_id: uuid.UUID) -> dict | None:
     return dict(row) if row else None
 
 
-async def booked_by_volunteer(session: AsyncSession, volunteer_id: uuid.UUID) -> list[uuid.UUID]:
-    """The requests a volunteer is booked on and has not started."""
+async def booked_by_volunteer(session: AsyncSession, volunteer_id: uuid.UUID, *,
+                              needing: str | None = None) -> list[uuid.UUID]:
+    """The requests a volunteer is booked on and has not started (only those whose item needs the qualification
+    `needing`, if given)."""
     return list((await session.execute(text(
-        "SELECT request_id FROM bookings WHERE volunteer_id = :v AND status = 'booked' ORDER BY request_id"),
-        {"v": volunteer_id})).scalars())
+        "SELECT b.request_id FROM bookings b"
+        " JOIN requests r ON r.id = b.request_id JOIN catalogue_items i ON i.id = r.item_id"
+        " WHERE b.volunteer_id = :v AND b.status = 'booked'"
+        " AND (CAST(:q AS text) IS NULL OR i.qualification = :q) ORDER BY b.request_id"),
+        {"v": volunteer_id, "q": needing})).scalars())
 
 
 _DUE = text("""

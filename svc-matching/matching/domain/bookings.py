@@ -1,6 +1,6 @@
 """Booking (预约): atomic, never two overlapping bookings for one volunteer (the database's exclusion
 constraint decides races), never one's own or a direct relative's request, several volunteers for a group, a
-minor only alongside a confirmed guardian."""
+minor only alongside a confirmed guardian, an item that needs a qualification only by its holders."""
 from __future__ import annotations
 
 import uuid
@@ -14,12 +14,15 @@ from contracts.matching import RequestBooked
 from servicekit import kinship
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden
+from matching.db import catalogue as catalogue_repo
 from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
 from matching.domain.callers import person_of
+from matching.domain.catalogue import QUALIFICATIONS
 from matching.domain.errors import (FullyBooked, GuardianMustAccompany, NotEligibleVolunteer, NotForMinors, OverlappingBooking,
-                                    OwnOrRelativesRequest, RequestNotFound, WrongState)
+                                    OwnOrRelativesRequest, QualificationRequired, RequestNotFound,
+                                    WrongState)
 from matching.domain.notify import notify
 from matching.domain.publish import publish
 
@@ -62,6 +65,19 @@ async def _minor_rules(session: AsyncSession, volunteer_id: uuid.UUID, request: 
         raise GuardianMustAccompany()
 
 
+async def _qualification_rule(session: AsyncSession, volunteer_id: uuid.UUID, request: Request) -> None:
+    """An item that needs a professional qualification (法律咨询 needs 法律职业资格) is booked only by a holder
+    whose qualification is valid through the day of service."""
+    item = await catalogue_repo.get(session, request.item_id)
+    if item is None or item.qualification is None:
+        return
+    last_day = request.ends_at.astimezone(BEIJING).date()
+    if not await people.qualified(session, volunteer_id, item.qualification, through=last_day):
+        name = QUALIFICATIONS[item.qualification]
+        raise QualificationRequired(f"该服务须持有在服务当日有效的{name}",
+                                    f"The service needs a {item.qualification} qualification valid on the day")
+
+
 async def book(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, now: datetime) -> tuple[Request, Booking]:
     volunteer_id = await eligible_volunteer(session, principal)
     request = await repo.get(session, request_id, lock=True)  # serialises bookings of one request
@@ -79,6 +95,7 @@ async def book(session: AsyncSession, principal: Principal, request_id: uuid.UUI
     if any(b.volunteer_id == volunteer_id for b in live):
         raise Conflict("您已预约该需求", "You have already booked this request")
     await _minor_rules(session, volunteer_id, request, live)
+    await _qualification_rule(session, volunteer_id, request)
     if len(live) >= request.volunteers_needed:
         raise FullyBooked()
     booking_id = uuid.uuid4()

@@ -50,15 +50,20 @@ def _check_group(group_activity: bool, max_volunteers: int) -> None:
 _NAME_TAKEN = ("本区该类别下已有同名服务项目", "The district already offers an item of that name")
 
 
+# Professional qualifications an item may need before a volunteer books it (identity records who holds them).
+QUALIFICATIONS: dict[str, str] = {"legal": "法律职业资格", "medical": "医护执业资格"}
+
+
 async def add_item(session: AsyncSession, officer: Principal, *, category: str, name: str, description: str | None,
-                   max_minutes: int, group_activity: bool, max_volunteers: int, night_service: bool) -> Item:
+                   max_minutes: int, group_activity: bool, max_volunteers: int, night_service: bool,
+                   qualification: str | None) -> Item:
     district = _check_district(officer, None)
     if category not in CATEGORIES:
         raise UnprocessableInput("服务类别不存在", f"Unknown category {category}")
     _check_group(group_activity, max_volunteers)
     item_id = uuid.uuid4()
     fields = {"name": name, "description": description, "max_minutes": max_minutes, "group_activity": group_activity,
-              "max_volunteers": max_volunteers, "night_service": night_service}
+              "max_volunteers": max_volunteers, "night_service": night_service, "qualification": qualification}
     if not await repo.insert(session, item_id=item_id, category=category, district=district, by=officer.id,
                              fields=fields):
         raise Conflict(*_NAME_TAKEN)

@@ -1,6 +1,7 @@
 """Audit's confirmed fraud stops a volunteer's bookings (DESIGN.md §4, sanctions): recording rights are
 revoked until lifted, and every booking not yet served ends (the requests reopen for others). A suspended
-account (identity) cannot book either, and its future bookings end the same way."""
+account (identity) cannot book either, and its future bookings end the same way; so do the bookings that
+needed a professional qualification staff withdrew."""
 from __future__ import annotations
 
 import uuid
@@ -9,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
-from contracts.identity import AccountReinstated, AccountSuspended, SanctionLifted
+from contracts.identity import AccountReinstated, AccountSuspended, QualificationRevoked, SanctionLifted
 from matching.db import people
 from matching.db import records
 from matching.db import requests as repo
@@ -44,9 +45,15 @@ async def reinstated(session: AsyncSession, event: AccountReinstated) -> None:
         await people.record_suspension(session, event.subject_id, False)
 
 
+async def qualification_withdrawn(session: AsyncSession, event: QualificationRevoked, *, now: datetime) -> None:
+    if await people.withdraw_qualification(session, event.qualification_id):
+        await _end_future_bookings(session, event.person_id, by=event.revoked_by, reason="所需的专业资格已被撤销",
+                                   why="qualification_withdrawn", now=now, needing=event.kind)
+
+
 async def _end_future_bookings(session: AsyncSession, volunteer_id: uuid.UUID, *, by: str, reason: str, why: str,
-                               now: datetime) -> None:
-    for request_id in await repo.booked_by_volunteer(session, volunteer_id):
+                               now: datetime, needing: str | None = None) -> None:
+    for request_id in await repo.booked_by_volunteer(session, volunteer_id, needing=needing):
         request = await repo.get(session, request_id, lock=True)
         booking = next(b for b in await repo.bookings(session, request_id)
                        if b.volunteer_id == volunteer_id and b.status == "booked")
