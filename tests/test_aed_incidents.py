@@ -140,28 +140,10 @@ async def test_a_responder_with_an_expired_certificate_is_never_alerted(stack, g
     assert off.json() == {"on_duty": False, "refresh_before": None}
 
 
-async def _texts(stack, phone: str) -> list[dict]:
-    async with httpx.AsyncClient(base_url=stack.url("sms")) as sms:
-        return (await sms.get("/_fake/sms", params={"phone": phone})).json()
-
-
-async def _proven_phone(stack, gateway, person) -> str:
-    """A fresh number saved and proven with the code texted to it."""
-    phone = "139" + "".join(random.choice("0123456789") for _ in range(8))
-    saved = await gateway.put("/api/v1/me/phone", headers=person.headers, json={"phone": phone})
-    assert saved.status_code == 202 and saved.json()["pending_masked"] == phone[:3] + "****" + phone[-4:]
-    [text] = await _texts(stack, phone)
-    assert text["template_code"] == "SMS_PHONE_CODE"
-    proven = await gateway.post("/api/v1/me/phone/verification", headers=person.headers,
-                                json={"code": text["template_param"]["code"]})
-    assert proven.status_code == 200 and proven.json()["phone_masked"] == phone[:3] + "****" + phone[-4:]
-    return phone
-
-
 async def test_a_contact_phone_counts_only_once_proven_with_the_code_texted_to_it(stack, gateway, helpers):
     person = await scenario.responder(gateway)
     assert (await gateway.put("/api/v1/me/phone", headers=person.headers, json={"phone": "12345"})).status_code == 422
-    first = await _proven_phone(stack, gateway, person)
+    first = await scenario.proven_phone(stack, gateway, person)
     me = (await gateway.get("/api/v1/me", headers=person.headers)).json()
     assert me["phone_masked"] == first[:3] + "****" + first[-4:] and first not in str(me)
 
@@ -171,7 +153,7 @@ async def test_a_contact_phone_counts_only_once_proven_with_the_code_texted_to_i
     assert pending.json()["phone_masked"] == first[:3] + "****" + first[-4:]
     again = await gateway.put("/api/v1/me/phone", headers=person.headers, json={"phone": second})
     assert again.status_code == 429 and again.headers["retry-after"]
-    [text] = await _texts(stack, second)
+    [text] = await scenario.texts(stack, second)
     code = text["template_param"]["code"]
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     tries = [await gateway.post("/api/v1/me/phone/verification", headers=person.headers, json={"code": wrong})
@@ -191,7 +173,7 @@ async def test_a_contact_phone_counts_only_once_proven_with_the_code_texted_to_i
 async def test_an_alert_goes_by_sms_when_wechat_cannot_deliver(stack, gateway, helpers):
     spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
     responder = await scenario.responder(gateway)
-    phone = await _proven_phone(stack, gateway, responder)
+    phone = await scenario.proven_phone(stack, gateway, responder)
     async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
         await wechat.post("/_fake/unsubscribed", json={"openids": [responder.openid]})
     await _on_duty(gateway, helpers, responder, _near(spot, 60))
@@ -199,7 +181,7 @@ async def test_an_alert_goes_by_sms_when_wechat_cannot_deliver(stack, gateway, h
     incident = (await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot})).json()["id"]
 
     async def texted():
-        return [m for m in await _texts(stack, phone) if m["template_code"] != "SMS_PHONE_CODE"]
+        return [m for m in await scenario.texts(stack, phone) if m["template_code"] != "SMS_PHONE_CODE"]
     [message] = await helpers.eventually(texted, timeout=30)
     assert message["template_code"] == "SMS_INCIDENT_ALERT" and "约60米" in message["template_param"]["status"]
     assert incident  # the SMS names no address: accepting in the app reveals it

@@ -59,6 +59,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
         frozenset({"institution_operator", "district_officer", "city_admin"}), {"reason": "证书吊销"}, {}),
     ("GET", "/api/v1/people/{person_id}/qualifications"): (OVERSEERS | OPERATOR, None, {}),
     ("GET", "/api/v1/me/qualifications"): (PERSON, None, {}),
+    # the institution operator who took a follow-up about the person (a fact identity holds; nobody here has)
+    ("GET", "/api/v1/people/{person_id}/contact"): (frozenset(), None, {"follow_up": ID}),
     ("GET", "/api/v1/kinships"): (PERSON, None, {}),
     ("POST", "/api/v1/kinships"): (PERSON, {"relative_id": ID, "relation": "parent"}, {}),
     ("POST", "/api/v1/kinships/{link_id}/confirm"): (SIGNED_IN, None, {}),  # who may: checked on the link (404 here)
@@ -110,6 +112,11 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/requests/{request_id}/rating"): (PERSON | OPERATOR, {"score": 5}, {}),
     ("POST", "/api/v1/requests/{request_id}/cancel"): (PEOPLE_AND_STAFF, {"reason": "临时有事"}, {}),
     ("GET", "/api/v1/requests/statistics"): (OVERSEERS, None, {}),
+    ("GET", "/api/v1/follow-ups"): (OVERSEERS | OPERATOR, None, {}),
+    ("GET", "/api/v1/follow-ups/{follow_up_id}"): (OVERSEERS | OPERATOR, None, {}),
+    ("POST", "/api/v1/follow-ups/{follow_up_id}/assignment"): (OPERATOR, None, {}),
+    ("POST", "/api/v1/follow-ups/{follow_up_id}/release"): (OFFICER | OPERATOR, None, {}),
+    ("POST", "/api/v1/follow-ups/{follow_up_id}/close"): (OFFICER | OPERATOR, {"outcome": "已电话回访"}, {}),
     ("GET", "/api/v1/volunteers/me/record"): (PERSON, None, {}),
     ("GET", "/api/v1/volunteers/{person_id}/record"): (OVERSEERS, None, {}),
     ("GET", "/partner/v1/service-records"): (frozenset({"partner_volunteer_beijing"}), None, {}),

@@ -256,7 +256,7 @@ async def test_kill_9_of_any_process_during_a_burst_loses_nothing_and_doubles_no
 
     engines = {name: create_async_engine(crash_stack.database_url[name]) for name in SERVICES}
     try:
-        await _each_effect_once(engines, effects)
+        await _each_effect_once(engines, effects, crash_stack.log_dir)
     finally:
         for engine in engines.values():
             await engine.dispose()
@@ -268,7 +268,7 @@ async def test_kill_9_of_any_process_during_a_burst_loses_nothing_and_doubles_no
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-async def _each_effect_once(db: dict[str, AsyncEngine], effects: Effects) -> None:
+async def _each_effect_once(db: dict[str, AsyncEngine], effects: Effects, log_dir) -> None:
     async def rows(service: str, sql: str, **params) -> list:
         async with db[service].connect() as conn:
             return (await conn.execute(text(sql), params)).all()
@@ -326,8 +326,26 @@ async def _each_effect_once(db: dict[str, AsyncEngine], effects: Effects) -> Non
     for service in SERVICES:
         committed |= {e for (e,) in await rows(service, "SELECT event_id::text FROM outbox WHERE topic = ANY(:topics)",
                                                topics=list(TOPICS))}
+    trail: set[str] = set()
+
     async def trail_complete():
+        nonlocal trail
         trail = {e for (e,) in await rows("audit", "SELECT event_id::text FROM audit_log WHERE event_id::text = ANY(:ids)",
                                           ids=sorted(committed))}
         return trail if trail >= committed else None
-    await scenario.until(trail_complete, timeout=PATIENCE_S, what="every committed event in the trail")
+    try:
+        await scenario.until(trail_complete, timeout=PATIENCE_S, what="every committed event in the trail")
+    except AssertionError:
+        # Say which events the trail lacks and where each stopped: its topic and partition key, when it was
+        # committed and published, how often the relay sent it.
+        missing = sorted(committed - trail)
+        where = []
+        for service in SERVICES:
+            where += [(service, *row) for row in await rows(
+                service, "SELECT topic, event_type, key, created_at, published_at, attempts FROM outbox"
+                         " WHERE event_id::text = ANY(:ids) ORDER BY created_at", ids=missing)]
+        audit_log = (log_dir / "audit.log").read_text(errors="replace").splitlines()
+        noted = [line[:300] for line in audit_log if '"WARNING"' in line or '"ERROR"' in line][-25:]
+        raise AssertionError(f"{len(missing)} of {len(committed)} committed events not in the trail after "
+                             f"{PATIENCE_S} s, e.g. {where[:15]}; audit's warnings and errors:\n"
+                             + "\n".join(noted)) from None

@@ -105,7 +105,7 @@ class PersonalDataAccessed(EventData):
     person_id: uuid.UUID
     accessed_by: str
     accessor_roles: list[str]
-    fields: list[Literal["name", "id_number"]]
+    fields: list[Literal["name", "id_number", "phone"]]
     purpose: str
     accessed_at: datetime
 

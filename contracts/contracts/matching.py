@@ -285,6 +285,80 @@ class AddressAccessed(EventData):
                    accessed_at=_T)
 
 
+FollowUpCause = Literal["low_rating", "late_cancellation", "no_show"]
+
+
+class FollowUpOpened(EventData):
+    """A follow-up (回访) is owed to the elder: a low rating, a booking cancelled late by either side, or a
+    volunteer who did not come. The district's institutions take it, call the elder and close it with a note."""
+
+    TYPE = "timebank.matching.follow-up.opened"
+    VERSION = 1
+
+    follow_up_id: uuid.UUID
+    request_id: uuid.UUID
+    elder_id: uuid.UUID
+    district: str
+    cause: FollowUpCause
+    opened_at: datetime
+
+    @classmethod
+    def example(cls) -> "FollowUpOpened":
+        return cls(follow_up_id=uuid.UUID(int=13), request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1),
+                   district="110105", cause="low_rating", opened_at=_T)
+
+
+class FollowUpAssigned(EventData):
+    """An institution operator took a follow-up: until it closes they may read the elder's contact
+    (identity keeps who may, from this event)."""
+
+    TYPE = "timebank.matching.follow-up.assigned"
+    VERSION = 1
+
+    follow_up_id: uuid.UUID
+    elder_id: uuid.UUID
+    assigned_to: str
+    assigned_by: str
+    assigned_at: datetime
+
+    @classmethod
+    def example(cls) -> "FollowUpAssigned":
+        return cls(follow_up_id=uuid.UUID(int=13), elder_id=uuid.UUID(int=1), assigned_to="operator-1",
+                   assigned_by="operator-1", assigned_at=_T)
+
+
+class FollowUpReleased(EventData):
+    """The operator who took a follow-up gave it back (or the district office took it off them): their access to
+    the elder's contact ends; the follow-up is open again."""
+
+    TYPE = "timebank.matching.follow-up.released"
+    VERSION = 1
+
+    follow_up_id: uuid.UUID
+    elder_id: uuid.UUID
+    released_by: str
+    released_at: datetime
+
+    @classmethod
+    def example(cls) -> "FollowUpReleased":
+        return cls(follow_up_id=uuid.UUID(int=13), elder_id=uuid.UUID(int=1), released_by="officer-110105",
+                   released_at=_T)
+
+
+class FollowUpClosed(EventData):
+    TYPE = "timebank.matching.follow-up.closed"
+    VERSION = 1
+
+    follow_up_id: uuid.UUID
+    elder_id: uuid.UUID
+    closed_by: str
+    closed_at: datetime
+
+    @classmethod
+    def example(cls) -> "FollowUpClosed":
+        return cls(follow_up_id=uuid.UUID(int=13), elder_id=uuid.UUID(int=1), closed_by="operator-1", closed_at=_T)
+
+
 NotificationTemplate = Literal["request_reviewed", "request_booked", "service_started", "service_finished",
                                "booking_cancelled"]
 

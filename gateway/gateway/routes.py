@@ -11,7 +11,8 @@ DEFAULT_PREFIXES: dict[str, list[str]] = {
                  "/partner/v1/volunteers"],
     "ledger": ["/api/v1/accounts", "/api/v1/gifts", "/api/v1/donations", "/api/v1/grants",
                "/api/v1/welfare-allocations"],
-    "matching": ["/api/v1/service-catalog", "/api/v1/requests", "/api/v1/volunteers", "/partner/v1/service-records"],
+    "matching": ["/api/v1/service-catalog", "/api/v1/requests", "/api/v1/follow-ups", "/api/v1/volunteers",
+                 "/partner/v1/service-records"],
     "aed": ["/api/v1/aeds", "/api/v1/responders", "/api/v1/incidents"],
     "audit": ["/api/v1/alerts", "/api/v1/watchlist", "/api/v1/audit-log"],
 }

@@ -4,6 +4,7 @@ volunteers, elders holding granted coins. Each returns the person's id, openid a
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -150,3 +151,22 @@ async def approved_request(client: httpx.AsyncClient, elder: Person, *, hours_ah
                                  json={"decision": "approve", "note": "情况属实"})
     assert reviewed.status_code == 200 and reviewed.json()["state"] == "open", reviewed.text
     return request_id
+
+
+async def texts(stack, phone: str) -> list[dict]:
+    """What the fake SMS provider was asked to send to `phone`."""
+    async with httpx.AsyncClient(base_url=stack.url("sms")) as sms:
+        return (await sms.get("/_fake/sms", params={"phone": phone})).json()
+
+
+async def proven_phone(stack, client: httpx.AsyncClient, person: Person) -> str:
+    """A fresh number saved and proven with the code texted to it."""
+    phone = "139" + "".join(random.choice("0123456789") for _ in range(8))
+    saved = await client.put("/api/v1/me/phone", headers=person.headers, json={"phone": phone})
+    assert saved.status_code == 202 and saved.json()["pending_masked"] == phone[:3] + "****" + phone[-4:]
+    [text] = await texts(stack, phone)
+    assert text["template_code"] == "SMS_PHONE_CODE"
+    proven = await client.post("/api/v1/me/phone/verification", headers=person.headers,
+                               json={"code": text["template_param"]["code"]})
+    assert proven.status_code == 200 and proven.json()["phone_masked"] == phone[:3] + "****" + phone[-4:]
+    return phone

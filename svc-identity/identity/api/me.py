@@ -84,6 +84,25 @@ async def verify(body: RealNameRequest, principal: CurrentPrincipal, session: Se
     return RealNameResponse.model_validate(result, from_attributes=True)
 
 
+class FollowUpContact(BaseModel):
+    person_id: uuid.UUID
+    name: str | None = Field(description="the verified real name; null if not verified")
+    phone: str | None = Field(description="the proven contact phone; null if none on record")
+
+
+@router.get("/api/v1/people/{person_id}/contact", response_model=FollowUpContact,
+            summary="An elder's name and phone, unmasked, for the institution operator who took a follow-up (回访) "
+                    "about them while it is open; every read is audited")
+async def follow_up_contact(
+    person_id: uuid.UUID, session: Session, request: Request,
+    reader: Annotated[Principal, Depends(require_roles("institution_operator"))],
+    follow_up: Annotated[uuid.UUID, Query(description="the follow-up taken (GET /api/v1/follow-ups)")],
+) -> FollowUpContact:
+    found = await contact.read_for_follow_up(session, request.app.state.pii, person_id=person_id,
+                                             follow_up_id=follow_up, reader=reader)
+    return FollowUpContact(person_id=found.person_id, name=found.name, phone=found.phone)
+
+
 @router.get("/api/v1/people/{person_id}/real-name", response_model=UnmaskedRealNameResponse,
             summary="Unmasked name and identity number, for auditors and city admins; every read is audited")
 async def unmasked_real_name(

@@ -1,4 +1,4 @@
-"""Queries on notifications waiting to be sent and on contact phones (sealed)."""
+"""Queries on notifications waiting to be sent, on contact phones (sealed) and on who may read them for a follow-up."""
 from __future__ import annotations
 
 import json
@@ -122,3 +122,25 @@ async def mark_all_read(session: AsyncSession, person_id: uuid.UUID, now: dateti
     result = await session.execute(text(
         "UPDATE notifications SET read_at = :now WHERE person_id = :p AND read_at IS NULL"), {"now": now, "p": person_id})
     return result.rowcount
+
+
+async def follow_up_taken(session: AsyncSession, follow_up_id: uuid.UUID, elder_id: uuid.UUID,
+                          operator_id: str | None) -> None:
+    """The operator who may read the elder's contact for this follow-up (None: nobody, for now)."""
+    await session.execute(text(
+        "INSERT INTO follow_up_contacts (follow_up_id, elder_id, operator_id) VALUES (:f, :e, :o)"
+        " ON CONFLICT (follow_up_id) DO UPDATE SET operator_id = excluded.operator_id"
+        " WHERE NOT follow_up_contacts.closed"), {"f": follow_up_id, "e": elder_id, "o": operator_id})
+
+
+async def follow_up_closed(session: AsyncSession, follow_up_id: uuid.UUID, elder_id: uuid.UUID) -> None:
+    await session.execute(text(
+        "INSERT INTO follow_up_contacts (follow_up_id, elder_id, operator_id, closed) VALUES (:f, :e, NULL, true)"
+        " ON CONFLICT (follow_up_id) DO UPDATE SET operator_id = NULL, closed = true"),
+        {"f": follow_up_id, "e": elder_id})
+
+
+async def may_read_contact(session: AsyncSession, follow_up_id: uuid.UUID, elder_id: uuid.UUID, operator_id: str) -> bool:
+    return bool(await session.scalar(text(
+        "SELECT EXISTS (SELECT 1 FROM follow_up_contacts WHERE follow_up_id = :f AND elder_id = :e"
+        " AND operator_id = :o AND NOT closed)"), {"f": follow_up_id, "e": elder_id, "o": operator_id}))

@@ -4,7 +4,10 @@ deliver. Sealed like every piece of personal data; shown masked; read only by th
 A number counts only once its owner proves it: saving one sends a 6-digit code to it by SMS (valid
 `phone_code_ttl_s`, resent at most every `phone_code_resend_s`, `phone_code_max_attempts` tries); until
 the code is confirmed the number proven before (if any) stays in use — nobody can make the system text
-a stranger by typing their number."""
+a stranger by typing their number.
+
+The operator who took a follow-up (回访) of an elder reads the elder's name and phone unmasked while it is open,
+each read audited."""
 from __future__ import annotations
 
 import hashlib
@@ -12,13 +15,19 @@ import hmac
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.identity import PersonalDataAccessed
+from servicekit import clock
+from servicekit.auth import Principal
 from servicekit.db import Database
-from servicekit.errors import Problem, ServiceUnavailable, UnprocessableInput
+from servicekit.errors import Forbidden, Problem, ServiceUnavailable, UnprocessableInput
 from identity.db import messages as repo
+from identity.db import repository
+from identity.domain.publish import publish
 from identity.pii import PersonalDataCipher, Sealed
 from identity.settings import IdentitySettings
 from identity.sms import SmsClient, SmsError
@@ -102,3 +111,34 @@ async def masked_phone(session: AsyncSession, person_id: uuid.UUID) -> str | Non
 async def phone_for_sending(session: AsyncSession, cipher: PersonalDataCipher, person_id: uuid.UUID) -> str | None:
     stored = await repo.sealed_phone(session, person_id)
     return cipher.open(Sealed(*stored), purpose="phone", owner=str(person_id)) if stored else None
+
+
+class NotYourFollowUp(Forbidden):
+    type = "not-your-follow-up"
+    title_zh, title_en = "只有承接该回访的机构人员可以查看老人联系方式", \
+        "Only the operator who took the follow-up reads the elder's contact"
+
+
+@dataclass(frozen=True)
+class Contact:
+    person_id: uuid.UUID
+    name: str | None
+    phone: str | None
+
+
+async def read_for_follow_up(session: AsyncSession, cipher: PersonalDataCipher, *, person_id: uuid.UUID,
+                             follow_up_id: uuid.UUID, reader: Principal) -> Contact:
+    """The elder's name and phone, unmasked, for the operator who took the follow-up while it is open (matching
+    tells identity who took it); every read is published as `personal-data.accessed`, with the read or not at all."""
+    if not await repo.may_read_contact(session, follow_up_id, person_id, reader.id):
+        raise NotYourFollowUp()
+    owner = str(person_id)
+    verified = await repository.real_name(session, person_id)
+    name = cipher.open(Sealed(verified.key_id, verified.name_encrypted), purpose="name", owner=owner) if verified else None
+    phone = await phone_for_sending(session, cipher, person_id)
+    read = [field for field, value in (("name", name), ("phone", phone)) if value is not None]
+    if read:
+        await publish(session, PersonalDataAccessed(
+            person_id=person_id, accessed_by=reader.id, accessor_roles=sorted(reader.roles), fields=read,  # type: ignore[arg-type]
+            purpose=f"回访 follow-up {follow_up_id}", accessed_at=clock.now()), subject=owner, actor=reader.id)
+    return Contact(person_id, name, phone)

@@ -1,5 +1,5 @@
 """满意度评价: once per completed service, by the elder in the app or by an institution of the district after
-a phone follow-up (回访). Scores at or below `low_rating_threshold` are flagged to the district office."""
+a phone follow-up (回访). Scores at or below `low_rating_threshold` are flagged and open a follow-up."""
 from __future__ import annotations
 
 import uuid
@@ -12,6 +12,7 @@ from contracts.matching import ServiceRated
 from servicekit.errors import Conflict
 from servicekit.auth import Principal
 from matching.db import requests as repo
+from matching.domain import follow_ups
 from matching.domain.callers import person_of
 from matching.domain.errors import OutsideDistrict, RequestNotFound, WrongState
 from matching.domain.publish import publish
@@ -56,6 +57,8 @@ async def rate(session: AsyncSession, principal: Principal, request_id: uuid.UUI
         request_id=request.id, elder_id=request.elder_id, volunteer_ids=volunteers, district=request.district,
         score=score, channel=channel, rated_by=principal.id, flagged=rating.flagged, rated_at=now),
         subject=request.id, actor=principal.id, acting_for=principal.acting_for)
+    if rating.flagged:
+        await follow_ups.after_low_rating(session, request, score=score, comment=comment, now=now)
     return rating
 
 

@@ -21,7 +21,7 @@ from servicekit.pii import PersonalDataCipher, Sealed
 from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
-from matching.domain import access, catalogue, search
+from matching.domain import access, catalogue, follow_ups, search
 from matching.domain.notify import notify
 from matching.domain.callers import institution_of, may_review, person_of, staff_in_scope
 from matching.domain.errors import (BadWindow, OutsideBeijing, OutsideDistrict, RequestNotFound, UnknownItem,
@@ -324,6 +324,8 @@ async def end_booking(session: AsyncSession, request: Request, booking: Booking,
     if why != "volunteer_cancelled":  # the volunteer hears of a cancellation they did not make themself
         await notify(session, person_id=booking.volunteer_id, template="booking_cancelled", request=request,
                      status="预约已取消", note=reason, cause=f"booking-ended:{booking.id}", now=now)
+    await follow_ups.after_booking_ended(session, request, booking, why=why, reason=reason, late=late, status=status,
+                                         now=now)
 
 
 async def reopen_if_needed(session: AsyncSession, request: Request, *, now: datetime, actor: str, note: str) -> None:
