@@ -59,6 +59,10 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
         frozenset({"institution_operator", "district_officer", "city_admin"}), {"reason": "证书吊销"}, {}),
     ("GET", "/api/v1/people/{person_id}/qualifications"): (OVERSEERS | OPERATOR, None, {}),
     ("GET", "/api/v1/me/qualifications"): (PERSON, None, {}),
+    ("GET", "/api/v1/me/data/identity"): (PERSON, None, {}),
+    ("GET", "/api/v1/me/data/ledger"): (PERSON, None, {}),
+    ("GET", "/api/v1/me/data/matching"): (PERSON, None, {}),
+    ("GET", "/api/v1/me/data/aed"): (PERSON, None, {}),
     # the institution operator who took a follow-up about the person (a fact identity holds; nobody here has)
     ("GET", "/api/v1/people/{person_id}/contact"): (frozenset(), None, {"follow_up": ID}),
     ("GET", "/api/v1/kinships"): (PERSON, None, {}),

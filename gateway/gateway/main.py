@@ -15,7 +15,7 @@ from servicekit.auth import JwksCache, bearer_token
 from servicekit.errors import NotFound, Problem, install_problem_handlers
 from servicekit.logs import configure_logging
 from servicekit.observability import RequestContextMiddleware, metrics_endpoint
-from gateway import proxy
+from gateway import my_data, proxy
 from gateway.openapi import OpenApiAggregator
 from gateway.paths import CheckedPathMiddleware, RequestPath
 from gateway.ratelimit import RateLimits
@@ -101,6 +101,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                                    swagger_js_url="/docs/assets/swagger-ui-bundle.js",
                                    swagger_css_url="/docs/assets/swagger-ui.css",
                                    swagger_favicon_url="/docs/assets/favicon-32x32.png")
+
+    @app.get(my_data.PATH, include_in_schema=False)
+    async def my_copy(request: Request) -> Response:
+        ip = client_ip(request, trusted)
+        if (wait := await limits.check(limits.per_ip, "ip", ip)) is not None:
+            raise RateLimited(wait)
+        principal = await jwks.verify(bearer_token(request))
+        if (wait := await limits.check(limits.per_principal, "principal", principal.id)) is not None:
+            raise RateLimited(wait)
+        return await my_data.compose(upstreams, table, request, ip, principal.id)
 
     @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
     async def route(request: Request) -> Response:

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from gateway import my_data
 from gateway.proxy import Upstreams
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class OpenApiAggregator:
         results = await asyncio.gather(*(self._fetch(s, b) for s, b in self.services.items()))
         docs = {service: doc for service, doc in results if doc is not None}
         merged = merge_openapi(docs)
+        merged["paths"].update(my_data.openapi_path(merged["components"]["schemas"]))  # the one operation the gateway composes itself
         if len(docs) == len(self.services):  # cache only a complete document
             self._cached = (time.monotonic(), merged)
         return merged

@@ -72,7 +72,7 @@ class Upstreams:
             self._session = None
 
 
-def _forward_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
+def forward_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
     connection_tokens = {t.strip().lower() for t in request.headers.get("connection", "").split(",")}
     headers = [
         (name, value) for name, value in request.headers.items()
@@ -129,7 +129,7 @@ class _LimitedBody:
             yield chunk
 
 
-def _transport_problem(exc: BaseException) -> Problem:
+def transport_problem(exc: BaseException) -> Problem:
     """503 when the upstream cannot be reached, 504 when it is too slow, 502 when it answers nonsense."""
     if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
         return UpstreamUnavailable()
@@ -161,14 +161,14 @@ async def forward(upstreams: Upstreams, route: Route, request: Request, client_i
     timeout = upstreams.timeout(settings.upstream_timeouts_s.get(route.service, settings.default_timeout_s))
     try:
         upstream = await upstreams.session.request(
-            request.method, url, headers=_forward_headers(request, client_ip), data=body, allow_redirects=False,
+            request.method, url, headers=forward_headers(request, client_ip), data=body, allow_redirects=False,
             timeout=timeout)
     except PayloadTooLarge:
         raise
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         if body is not None and body.exceeded:
             raise PayloadTooLarge(settings.max_body_bytes) from None
-        raise _transport_problem(exc) from None
+        raise transport_problem(exc) from None
     try:
         headers = _response_headers(upstream, route)
         if upstream.content_length is not None and upstream.content_length <= BUFFERED_MAX_BYTES:
@@ -177,7 +177,7 @@ async def forward(upstreams: Upstreams, route: Route, request: Request, client_i
             return Response(content, status_code=upstream.status, headers=headers)
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         upstream.release()
-        raise _transport_problem(exc) from None
+        raise transport_problem(exc) from None
     except Problem:
         upstream.release()
         raise

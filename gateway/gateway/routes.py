@@ -10,10 +10,10 @@ DEFAULT_PREFIXES: dict[str, list[str]] = {
                  "/api/v1/guardianships", "/api/v1/sanctions", "/api/v1/staff", "/api/v1/institutions",
                  "/partner/v1/volunteers"],
     "ledger": ["/api/v1/accounts", "/api/v1/gifts", "/api/v1/donations", "/api/v1/grants",
-               "/api/v1/welfare-allocations"],
+               "/api/v1/welfare-allocations", "/api/v1/me/data/ledger"],
     "matching": ["/api/v1/service-catalog", "/api/v1/requests", "/api/v1/follow-ups", "/api/v1/volunteers",
-                 "/partner/v1/service-records"],
-    "aed": ["/api/v1/aeds", "/api/v1/responders", "/api/v1/incidents"],
+                 "/partner/v1/service-records", "/api/v1/me/data/matching"],
+    "aed": ["/api/v1/aeds", "/api/v1/responders", "/api/v1/incidents", "/api/v1/me/data/aed"],
     "audit": ["/api/v1/alerts", "/api/v1/watchlist", "/api/v1/audit-log"],
 }
 

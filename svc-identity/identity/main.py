@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from servicekit import clock
 from servicekit.app import Runtime, create_service_app, periodically
 from servicekit.auth import KeyLoader
-from identity.api import (auth, guardianships, inbox, institutions, insurance, kinships, me, people, sanctions,
+from identity.api import (auth, export, guardianships, inbox, institutions, insurance, kinships, me, people, sanctions,
                           suspension)
 from identity.domain import age_facts, keys, notifications, roles
 from identity.events import consumers
@@ -52,7 +52,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app = create_service_app(
         settings, title="svc-identity", description="People, real-name verification, roles, kinship, partners, tokens.",
         routers=[auth.router, me.router, people.router, kinships.router, guardianships.router,
-                 insurance.router, sanctions.router, suspension.router, institutions.router, inbox.router],
+                 insurance.router, sanctions.router, suspension.router, institutions.router, inbox.router,
+                 export.router],
         consumers=consumers, key_loader=local_keys, on_startup=on_startup,
         background=[periodically(lapse_roles, every=lambda s: s.role_lapse_interval_s, what="roles lapsed"),
                     periodically(lambda runtime: age_facts.announce_due(runtime.db),

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from servicekit import clock
 from servicekit.app import Runtime, create_service_app, periodically
 from servicekit.pii import PersonalDataCipher
-from matching.api import catalogue, follow_ups, records, requests
+from matching.api import catalogue, export, follow_ups, records, requests
 from matching.domain import lifecycle
 from matching.domain.records import EvidenceSigner
 from matching.events import consumers
@@ -24,7 +24,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         settings, title="svc-matching",
         description="Service requests from publication to paid, reviewed, rated delivery. Positions are WGS-84 "
                     "(GCJ-02 accepted and converted); times ISO 8601 with offset; minutes are integers.",
-        routers=[catalogue.router, follow_ups.router, records.router, requests.router], consumers=consumers, background=[periodically(
+        routers=[catalogue.router, export.router, follow_ups.router, records.router, requests.router], consumers=consumers, background=[periodically(
             advance_lifecycle, every=lambda s: s.lifecycle_interval_s, what="requests advanced")])
     app.state.cipher = PersonalDataCipher(settings.pii_keys, settings.pii_active_key)
     app.state.evidence_signer = EvidenceSigner(settings.evidence_signing_seed, settings.evidence_key_id)

@@ -13,6 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -128,3 +129,16 @@ def keyset_text(page: PageRequest, at: str, id: str) -> tuple[str, dict]:
     if page.after is None:
         return "true", params
     return f"({at}, {id}) < (:after_at, CAST(:after_id AS uuid))", params
+
+
+async def all_pages(list_name: str, fetch: Callable[[PageRequest], Awaitable[tuple[list, str | None]]], *,
+                    size: int = 500) -> list:
+    """Every item of a cursor-paged list, page by page in list order (a person's copy of their own data)."""
+    items: list = []
+    page = PageRequest(None, size)
+    while True:
+        rows, cursor = await fetch(page)
+        items += rows
+        if cursor is None:
+            return items
+        page = PageRequest(decode_cursor(list_name, cursor), size)

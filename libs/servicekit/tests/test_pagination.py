@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from servicekit.pagination import InvalidCursor, PageRequest, decode_cursor, encode_cursor, page_of
+from servicekit.pagination import InvalidCursor, PageRequest, all_pages, decode_cursor, encode_cursor, page_of
 
 
 def test_a_cursor_names_its_list_and_round_trips():
@@ -34,3 +34,16 @@ def test_a_ranked_list_carries_the_rank_and_a_forged_one_is_refused():
                                       b'"3 OR 1=1"]').decode()
     with pytest.raises(InvalidCursor):
         decode_cursor("alerts", forged)
+
+
+async def test_all_pages_follows_the_cursor_to_the_end_without_repeating_or_skipping():
+    rows = [{"id": f"00000000-0000-4000-8000-{n:012d}", "at": datetime(2026, 12, 6, 8, 59 - n, tzinfo=UTC)}
+            for n in range(7)]  # newest first, as every list is
+    asked: list[PageRequest] = []
+
+    async def fetch(page: PageRequest):
+        asked.append(page)
+        after = [r for r in rows if page.after is None or (r["at"], r["id"]) < (page.after.at, page.after.id)]
+        return page_of("inbox", after[:page.fetch], page, at="at")
+    assert await all_pages("inbox", fetch, size=3) == rows
+    assert len(asked) == 3 and asked[0].after is None

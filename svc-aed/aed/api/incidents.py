@@ -15,7 +15,7 @@ from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.geo import PositionOut
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageParams, all_pages
 from aed.db import incidents as repo
 from aed.domain import incidents
 from aed.domain.devices import Position
@@ -263,3 +263,28 @@ async def dispatch_update(incident_id: uuid.UUID, body: DispatchIn, who: Dispatc
 async def close(incident_id: uuid.UUID, body: DispatchIn, who: Dispatcher, session: DbSession, request: Request) -> dict:
     return await incidents.dispatch_update(session, who, incident_id, status=body.status, note=body.note, close=True,
                                            settings=_settings(request), now=clock.now())
+
+
+class DutyHeld(BaseModel):
+    position: PositionOut = Field(description="the position you last reported, kept while you are on duty")
+    reported_at: datetime
+
+
+class AedExport(BaseModel):
+    """What svc-aed holds about the caller."""
+    incidents_raised: list[ReportedIncident]
+    alerts_received: list[MyAlert]
+    on_duty: DutyHeld | None = Field(description="null when off duty (no position is kept then)")
+
+
+@router.get("/api/v1/me/data/aed", response_model=AedExport, response_model_exclude_unset=True,
+            summary="The caller's data held by svc-aed: SOS calls raised, alerts received and duty (part of "
+                    "GET /api/v1/me/data)")
+async def my_aed_data(me: Person, session: DbSession) -> dict:
+    person = uuid.UUID(me.id)
+    raised = await all_pages(incidents.MY_INCIDENTS, lambda page: incidents.reported_by(session, me, page))
+    alerts = await all_pages(incidents.MY_ALERTS, lambda page: incidents.my_alerts(session, person, page))
+    duty_row = await repo.duty_of(session, person)
+    return {"incidents_raised": raised, "alerts_received": alerts,
+            "on_duty": {"position": {"lat": duty_row["lat"], "lon": duty_row["lon"]},
+                        "reported_at": duty_row["updated_at"]} if duty_row else None}

@@ -162,3 +162,10 @@ async def due_waves(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
     return list((await session.execute(text(
         "SELECT id FROM incidents WHERE state = 'open' AND next_wave_at <= :now ORDER BY next_wave_at LIMIT 100"),
         {"now": now})).scalars())
+
+
+async def duty_of(session: AsyncSession, person_id: uuid.UUID) -> dict | None:
+    """The responder's duty row (their last reported position while on duty), if on duty."""
+    row = (await session.execute(text("SELECT lat, lon, updated_at FROM duty WHERE person_id = :p"),
+                                 {"p": person_id})).mappings().first()
+    return dict(row) if row else None

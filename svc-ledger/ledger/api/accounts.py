@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.deps import DbSession
-from servicekit.errors import Forbidden
+from servicekit.errors import Forbidden, NotFound
 from servicekit.pagination import Page, PageParams
 from ledger.domain import accounts
 
@@ -106,3 +106,24 @@ async def liability(principal: StaffReader, session: DbSession, district: str | 
 @router.get("/api/v1/accounts/{person_id}", response_model=AccountResponse, summary="Someone's account (staff in scope)")
 async def someones_account(person_id: uuid.UUID, principal: StaffReader, session: DbSession) -> AccountResponse:
     return _response(await accounts.view_for_staff(session, person_id, principal))
+
+
+class LedgerExport(BaseModel):
+    """What the ledger holds about the caller: their account and every entry of it (for PIPL's right to a copy)."""
+    account: AccountResponse | None = Field(description="null until the account opens")
+    entries: list[EntryResponse] = Field(description="every entry, newest first")
+
+
+@router.get("/api/v1/me/data/ledger", response_model=LedgerExport,
+            summary="The caller's data held by the ledger: the account and its whole statement (part of "
+                    "GET /api/v1/me/data)")
+async def my_ledger_data(principal: CurrentPrincipal, session: DbSession) -> LedgerExport:
+    person_id = own_person_id(principal)
+    try:
+        account = _response(await accounts.view_person_account(session, person_id))
+    except NotFound:
+        return LedgerExport(account=None, entries=[])
+    rows = await accounts.whole_statement(session, person_id)
+    return LedgerExport(account=account, entries=[EntryResponse(
+        entry_id=r.id, at=r.created_at, amount=r.amount, origin=r.origin, balance_after=r.balance_after, kind=r.kind,
+        reference=r.reference, operation_id=r.operation_id) for r in rows])

@@ -11,7 +11,7 @@ from contracts.ledger import AccountOpened
 from contracts.districts import DISTRICTS
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
-from servicekit.pagination import PageRequest, page_of
+from servicekit.pagination import PageRequest, all_pages, page_of
 from ledger.db import holders, repository
 from ledger.domain.book import OWN_SERVICE_ORDER, TRANSFERABLE_ORDER
 from ledger.domain.clock import now as clock_now
@@ -106,3 +106,8 @@ STATEMENT = "statement"  # the list's name in its cursors
 async def statement(session: AsyncSession, person_id: uuid.UUID, page: PageRequest) -> tuple[list, str | None]:
     """A person's entries across their origin accounts, newest first."""
     return page_of(STATEMENT, await repository.statement(session, person_id, page), page, at="created_at")
+
+
+async def whole_statement(session: AsyncSession, person_id: uuid.UUID) -> list:
+    """Every entry of a person's accounts, newest first (their copy of their data)."""
+    return await all_pages(STATEMENT, lambda page: statement(session, person_id, page), size=1000)
