@@ -60,6 +60,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("GET", "/api/v1/people/{person_id}/qualifications"): (OVERSEERS | OPERATOR, None, {}),
     ("GET", "/api/v1/me/qualifications"): (PERSON, None, {}),
     ("GET", "/api/v1/me/data/identity"): (PERSON, None, {}),
+    ("POST", "/api/v1/me/closure"): (PERSON, {}, {}),  # an empty body: 422, nobody's account closes here
+    ("GET", "/api/v1/me/closure"): (PERSON, None, {}),
+    ("POST", "/api/v1/me/closure/withdrawal"): (PERSON, None, {}),
     ("GET", "/api/v1/me/data/ledger"): (PERSON, None, {}),
     ("GET", "/api/v1/me/data/matching"): (PERSON, None, {}),
     ("GET", "/api/v1/me/data/aed"): (PERSON, None, {}),

@@ -15,6 +15,10 @@ async def test_an_elder_downloads_everything_the_system_holds_about_them(stack, 
     request_id = await scenario.approved_request(gateway, elder, hours_ahead=2, address="朝阳区幸福里8号3单元")
     assert (await gateway.post(f"/api/v1/requests/{request_id}/booking", headers=volunteer.headers)).status_code == 201
 
+    async def told():  # the message reaches identity's inbox by matching's event
+        inbox = (await gateway.get("/api/v1/me/inbox", headers=elder.headers)).json()["items"]
+        return any(m["template"] == "request_booked" for m in inbox)
+    assert await helpers.eventually(told, timeout=30)
     copy = await gateway.get("/api/v1/me/data", headers=elder.headers)
     assert copy.status_code == 200, copy.text
     assert copy.headers["content-disposition"].startswith('attachment; filename="my-data-')

@@ -398,3 +398,57 @@ class AccountReinstated(EventData):
     def example(cls) -> "AccountReinstated":
         return cls(subject_id=uuid.UUID(int=3), kind="person", reinstated_by="admin", reason="已核实本人",
                    reinstated_at=datetime(2026, 12, 1, tzinfo=UTC))
+
+
+ClosureBeneficiary = Literal["welfare", "relative"]
+
+
+class AccountClosureRequested(EventData):
+    """A person asked to close their account (注销). Nothing new starts for them from now (no request, no
+    booking), what is pending is cancelled, and after the cooling-off period (`erase_after`) their personal data
+    is erased (`person.erased`) unless they withdraw first."""
+
+    TYPE = "timebank.identity.account-closure.requested"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    requested_at: datetime
+    erase_after: datetime
+
+    @classmethod
+    def example(cls) -> "AccountClosureRequested":
+        return cls(person_id=uuid.UUID(int=3), requested_at=datetime(2026, 12, 6, tzinfo=UTC),
+                   erase_after=datetime(2026, 12, 13, tzinfo=UTC))
+
+
+class AccountClosureWithdrawn(EventData):
+    TYPE = "timebank.identity.account-closure.withdrawn"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    withdrawn_at: datetime
+
+    @classmethod
+    def example(cls) -> "AccountClosureWithdrawn":
+        return cls(person_id=uuid.UUID(int=3), withdrawn_at=datetime(2026, 12, 7, tzinfo=UTC))
+
+
+class PersonErased(EventData):
+    """A closed account's personal data is erased: the person id stays as a pseudonym in what must be kept
+    (ledger entries, the audit trail, service records), nothing links it to a person any more. The ledger moves
+    the coins by the rule the person chose: transferable coins to the public-welfare account or to the named
+    direct relative (`relative_id`, confirmed when the closure was asked), granted and allocated coins back to
+    where they came from."""
+
+    TYPE = "timebank.identity.person.erased"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    coins_to: ClosureBeneficiary
+    relative_id: uuid.UUID | None = None
+    erased_at: datetime
+
+    @classmethod
+    def example(cls) -> "PersonErased":
+        return cls(person_id=uuid.UUID(int=3), coins_to="relative", relative_id=uuid.UUID(int=2),
+                   erased_at=datetime(2026, 12, 13, tzinfo=UTC))

@@ -166,6 +166,29 @@ class CoinsDonated(EventData):
         return cls(operation_id=uuid.UUID(int=10), person_id=uuid.UUID(int=2), amount=600, donated_at=_T0)
 
 
+class AccountClosed(EventData):
+    """A closed account's coins moved by its holder's rule (the account stays, empty, with its entries): earned
+    and gifted coins to the public-welfare account or to the named relative, granted coins back to the issuing
+    district, allocated coins back to the welfare account. Told again if coins reach the account later (a hold
+    released after the closure)."""
+
+    TYPE = "timebank.ledger.account.closed"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    to_welfare: int
+    to_relative: int
+    relative_id: uuid.UUID | None = None
+    to_district: int
+    district: str | None = None
+    closed_at: datetime
+
+    @classmethod
+    def example(cls) -> "AccountClosed":
+        return cls(person_id=uuid.UUID(int=2), to_welfare=0, to_relative=540, relative_id=uuid.UUID(int=4),
+                   to_district=120, district="110105", closed_at=_T0)
+
+
 class CoinsGranted(EventData):
     """A district granted free coins (免费赠予) to a special elder, from its issuance account."""
 

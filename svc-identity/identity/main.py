@@ -6,9 +6,10 @@ from fastapi import FastAPI
 from servicekit import clock
 from servicekit.app import Runtime, create_service_app, periodically
 from servicekit.auth import KeyLoader
-from identity.api import (auth, export, guardianships, inbox, institutions, insurance, kinships, me, people, sanctions,
+from identity.api import (auth, closure, export, guardianships, inbox, institutions, insurance, kinships, me, people, sanctions,
                           suspension)
 from identity.domain import age_facts, keys, notifications, roles
+from identity.domain import closure as closures
 from identity.events import consumers
 from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
@@ -53,11 +54,13 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         settings, title="svc-identity", description="People, real-name verification, roles, kinship, partners, tokens.",
         routers=[auth.router, me.router, people.router, kinships.router, guardianships.router,
                  insurance.router, sanctions.router, suspension.router, institutions.router, inbox.router,
-                 export.router],
+                 export.router, closure.router],
         consumers=consumers, key_loader=local_keys, on_startup=on_startup,
         background=[periodically(lapse_roles, every=lambda s: s.role_lapse_interval_s, what="roles lapsed"),
                     periodically(lambda runtime: age_facts.announce_due(runtime.db),
                                  every=lambda s: s.age_facts_interval_s, what="ages announced"),
+                    periodically(lambda runtime: closures.erase_due(runtime.db),
+                                 every=lambda s: s.closure_interval_s, what="closed accounts erased"),
                     periodically(deliver_notifications(channels), every=lambda s: s.notification_interval_s,
                                  what="notifications sent")],
     )

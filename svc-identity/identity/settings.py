@@ -44,6 +44,10 @@ class IdentitySettings(ServiceSettings):
     # How often identity looks for people who turned 18 or 60 today (in Beijing) and tells the other services.
     age_facts_interval_s: float = 3600.0
     refresh_token_ttl_s: int = 30 * 24 * 3600
+    # Closing an account: the days to change one's mind before the personal data is erased (冷静期), and how
+    # often identity looks for closures that are due.
+    closure_cooling_off_days: int = 7
+    closure_interval_s: float = 60.0
     # Staff sign-in: this many wrong passwords in a row lock the account for lockout_minutes.
     lockout_threshold: int = 5
     lockout_minutes: int = 15

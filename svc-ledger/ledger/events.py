@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
 from contracts.base import EventData
-from contracts.identity import (KinshipConfirmed, KinshipRevoked, PersonReachedRedemptionAge, PersonRegistered,
-                                PersonVerified, PersonVerifiedAnyVersion, ResidenceDeclared,
+from contracts.identity import (KinshipConfirmed, KinshipRevoked, PersonErased, PersonReachedRedemptionAge,
+                                PersonRegistered, PersonVerified, PersonVerifiedAnyVersion, ResidenceDeclared,
                                 SpecialGroupsSet)
 from contracts.matching import RequestCancelled, RequestSubmitted, ServiceCompleted
 from contracts.topics import Topic
@@ -20,7 +20,7 @@ from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer
 from servicekit.events import CloudEvent
 from ledger.db import holders
-from ledger.domain import accounts, clock, holds, settlement
+from ledger.domain import accounts, clock, closure, holds, settlement
 from ledger.settings import LedgerSettings
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
@@ -50,6 +50,7 @@ def handlers(settings: LedgerSettings) -> dict[str, tuple[type[EventData], Handl
                                        lambda s, d: kinship.record_kinship(s, d.link_id, d.person_id, d.relative_id)),
         KinshipRevoked.TYPE: reading(KinshipRevoked,
                                      lambda s, d: kinship.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)),
+        PersonErased.TYPE: reading(PersonErased, lambda s, d: closure.close(s, d, now=clock.now())),
         RequestSubmitted.TYPE: reading(RequestSubmitted,
                                        lambda s, d: holds.place_hold(s, d, now=clock.now(), grace=grace)),
         RequestCancelled.TYPE: reading(RequestCancelled, lambda s, d: holds.release_hold(s, d.request_id, now=clock.now())),

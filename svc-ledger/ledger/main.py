@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from servicekit.app import Runtime, create_service_app, periodically
 from ledger.api import accounts, transfers
 from ledger.desk import GiftDesk
-from ledger.domain import clock, holds
+from ledger.domain import clock, closure, holds
 from ledger.events import consumers
 from ledger.settings import LedgerSettings
 
@@ -16,6 +16,11 @@ async def expire_holds(runtime: Runtime) -> int:
     return await holds.expire_due_holds(runtime.db, now=clock.now())
 
 
+async def sweep_closed_accounts(runtime: Runtime) -> int:
+    """Move coins that reached closed accounts after their closure (a hold released late)."""
+    return await closure.sweep(runtime.db, now=clock.now())
+
+
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     settings = settings or LedgerSettings()
     desk = GiftDesk(max_batch=settings.gift_desk_max_batch, in_flight=settings.gift_desk_in_flight)
@@ -23,7 +28,8 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         settings, title="svc-ledger",
         description="Time-coin accounts and transfers. Amounts are integer minutes (60 = 1 coin).",
         routers=[accounts.router, transfers.router], consumers=consumers, background=[periodically(
-            expire_holds, every=lambda s: s.hold_expiry_interval_s, what="holds expired"), desk.run],
+            expire_holds, every=lambda s: s.hold_expiry_interval_s, what="holds expired"), periodically(
+            sweep_closed_accounts, every=lambda s: s.closure_sweep_interval_s, what="closed accounts swept"), desk.run],
     )
     app.state.gift_desk = desk
     return app

@@ -17,6 +17,8 @@ class LedgerSettings(ServiceSettings):
     # A hold lives until the booked window ends plus this grace, then expires and releases its coins.
     hold_grace_hours: int = 168
     hold_expiry_interval_s: float = 60.0
+    # How often coins that reached closed accounts after their closure are moved by their rule.
+    closure_sweep_interval_s: float = 60.0
     # Settlement applies a whole poll in one transaction with a fixed number of statements: bigger polls
     # spread each commit over more services (bench.ledger: 2,000 read 1.08 × pgbench, 1,000 1.02, 500 0.92).
     consumer_batch_size: int = 2000

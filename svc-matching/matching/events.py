@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
 from contracts.base import EventData
-from contracts.identity import (AccountReinstated, AccountSuspended, GuardianshipConfirmed, GuardianshipRevoked,
-                                KinshipConfirmed, KinshipRevoked, PersonCameOfAge, PersonVerified,
-                                PersonVerifiedAnyVersion, PersonVerifiedV1, QualificationRecorded, QualificationRevoked,
-                                ResidenceDeclared, RoleGranted, RoleRevoked, SanctionLifted, SpecialGroupsSet)
+from contracts.identity import (AccountClosureRequested, AccountClosureWithdrawn, AccountReinstated, AccountSuspended,
+                                GuardianshipConfirmed, GuardianshipRevoked, KinshipConfirmed, KinshipRevoked,
+                                PersonCameOfAge, PersonErased, PersonVerified, PersonVerifiedAnyVersion,
+                                PersonVerifiedV1, QualificationRecorded, QualificationRevoked, ResidenceDeclared,
+                                RoleGranted, RoleRevoked, SanctionLifted, SpecialGroupsSet)
 from contracts.ledger import HoldPlaced, HoldRejected
 from contracts.topics import Topic
 from servicekit import kinship
@@ -22,7 +23,7 @@ from servicekit.consumer import BatchHandler, EventConsumer
 from servicekit.events import CloudEvent
 from matching.db import people
 from matching.domain.notify import BEIJING
-from matching.domain import requests, sanctions
+from matching.domain import closing, requests, sanctions
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
@@ -69,6 +70,10 @@ HANDLERS: dict[str, tuple[type[EventData], Handler]] = {
         s, d.person_id, d.kind, qualification_id=d.qualification_id, valid_until=d.valid_until)),
     QualificationRevoked.TYPE: _reading(QualificationRevoked,
                                         lambda s, d: sanctions.qualification_withdrawn(s, d, now=clock.now())),
+    AccountClosureRequested.TYPE: _reading(AccountClosureRequested,
+                                           lambda s, d: closing.asked(s, d, now=clock.now())),
+    AccountClosureWithdrawn.TYPE: _reading(AccountClosureWithdrawn, closing.withdrawn),
+    PersonErased.TYPE: _reading(PersonErased, closing.erased),
     AccountSuspended.TYPE: _reading(AccountSuspended, lambda s, d: sanctions.suspended(s, d, now=clock.now())),
     AccountReinstated.TYPE: _reading(AccountReinstated, lambda s, d: sanctions.reinstated(s, d)),
     SanctionApplied.TYPE: _reading(SanctionApplied, lambda s, d: sanctions.applied(s, d, now=clock.now())),

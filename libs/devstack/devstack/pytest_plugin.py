@@ -126,6 +126,7 @@ def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Sta
     env["MATCHING_LIFECYCLE_INTERVAL_S"] = "0.5"  # no-shows and expiries show up within a test's patience
     env["AED_UPKEEP_INTERVAL_S"] = "0.5"
     env["IDENTITY_AGE_FACTS_INTERVAL_S"] = "0.5"  # a birthday reached by a moved clock is told at once
+    env["IDENTITY_CLOSURE_INTERVAL_S"] = "0.5"  # a closure due by a moved clock is carried out at once
     env.update(extra_env or {})
     stack = Stack(ports=ports, database_url={name: infra.create_database(name) for name in SERVICES},
                   kafka_bootstrap_servers=infra.kafka_bootstrap_servers,

@@ -32,6 +32,8 @@ class Person(Base):
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     suspended_by: Mapped[str | None] = mapped_column(String(128))
     suspension_reason: Mapped[str | None] = mapped_column(Text)
+    # A closed account whose personal data was erased: the id stays as a pseudonym in what must be kept.
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SpecialGroupChange(Base):
@@ -295,3 +297,18 @@ class Institution(Base):
     confirmed_by: Mapped[str] = mapped_column(String(128))
     confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     listed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AccountClosure(Base):
+    """A person's request to close their account (注销): erased after the cooling-off period unless withdrawn."""
+
+    __tablename__ = "account_closures"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    erase_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    coins_to: Mapped[str] = mapped_column(String(16))  # welfare | relative
+    relative_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    state: Mapped[str] = mapped_column(String(16))  # requested | withdrawn | erased
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

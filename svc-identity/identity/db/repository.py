@@ -7,7 +7,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.pagination import PageRequest, keyset
-from identity.db.models import (Guardianship, Institution, KinshipLink, Sanction, PartnerClient, Person, Qualification, RealName, RefreshToken, RoleGrant, SigningKey,
+from identity.db.models import (AccountClosure, Guardianship, Institution, KinshipLink, Sanction, PartnerClient, Person, Qualification, RealName, RefreshToken, RoleGrant, SigningKey,
                                  SpecialGroupChange, StaffUser, Training, WechatAccount)
 
 
@@ -211,3 +211,62 @@ async def qualifications_of(session: AsyncSession, person_id, page: PageRequest)
     """A person's qualifications, live and revoked, one page newest first."""
     query = select(Qualification).where(Qualification.person_id == person_id)
     return list((await session.execute(keyset(query, Qualification.recorded_at, Qualification.id, page))).scalars())
+
+
+async def live_links_of(session: AsyncSession, person_id) -> list[KinshipLink]:
+    query = select(KinshipLink).where(or_(KinshipLink.claimant_id == person_id, KinshipLink.relative_id == person_id),
+                                      KinshipLink.status != "revoked").with_for_update()
+    return list((await session.execute(query)).scalars())
+
+
+async def live_guardianships_of(session: AsyncSession, person_id) -> list[Guardianship]:
+    query = select(Guardianship).where(or_(Guardianship.guardian_id == person_id, Guardianship.minor_id == person_id),
+                                       Guardianship.status != "revoked").with_for_update()
+    return list((await session.execute(query)).scalars())
+
+
+async def due_closures(session: AsyncSession, now, limit: int) -> list[AccountClosure]:
+    query = (select(AccountClosure).where(AccountClosure.state == "requested", AccountClosure.erase_after <= now)
+             .order_by(AccountClosure.erase_after).limit(limit).with_for_update(skip_locked=True))
+    return list((await session.execute(query)).scalars())
+
+
+# What erasing a closed account removes or blanks (what must be kept stays, under the person id alone: grants
+# and revocations with who and why, trainings and qualifications without their evidence, insurance without
+# its numbers, special-elder categories without the officer's note, the offline consent reference).
+_ERASE = [
+    "DELETE FROM real_names WHERE person_id = :p",  # frees the identity number for a new registration
+    "DELETE FROM wechat_accounts WHERE person_id = :p",
+    "DELETE FROM contact_phones WHERE person_id = :p",
+    "DELETE FROM phone_verifications WHERE person_id = :p",
+    "DELETE FROM notifications WHERE person_id = :p",
+    "DELETE FROM follow_up_contacts WHERE elder_id = :p",
+    "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, :now) WHERE subject = :subject",
+    "UPDATE trainings SET certificate_number = NULL WHERE person_id = :p",
+    "UPDATE qualifications SET evidence_ref = '(erased)' WHERE person_id = :p",
+    "UPDATE volunteer_insurance SET registration_id = NULL, policy_number = NULL, history = '[]' WHERE person_id = :p",
+    "UPDATE special_group_changes SET note = NULL WHERE person_id = :p",
+    "UPDATE persons SET residence_district = NULL, permanent_resident = NULL, residence_check_note = NULL,"
+    " erased_at = :now WHERE id = :p",
+]
+
+
+async def erase_personal_data(session: AsyncSession, person_id, now) -> None:
+    params = {"p": person_id, "subject": str(person_id), "now": now}
+    for statement in _ERASE:
+        await session.execute(text(statement), {k: v for k, v in params.items() if f":{k}" in statement})
+
+
+async def confirmed_relatives(session: AsyncSession, a, b) -> bool:
+    """Whether a confirmed direct-relative link joins the two, claimed either way."""
+    query = select(func.count()).select_from(KinshipLink).where(
+        KinshipLink.status == "confirmed",
+        or_((KinshipLink.claimant_id == a) & (KinshipLink.relative_id == b),
+            (KinshipLink.claimant_id == b) & (KinshipLink.relative_id == a)))
+    return bool(await session.scalar(query))
+
+
+async def live_qualifications(session: AsyncSession, person_id) -> list[Qualification]:
+    query = select(Qualification).where(Qualification.person_id == person_id,
+                                        Qualification.revoked_at.is_(None)).with_for_update()
+    return list((await session.execute(query)).scalars())

@@ -63,16 +63,21 @@ async def revoke(session: AsyncSession, *, guardianship_id: uuid.UUID, by: Princ
     party = by.kind == "person" and uuid.UUID(by.subject) in (record.guardian_id, record.minor_id)
     if not (party or (by.kind == "staff" and by.has_role(*CONFIRMING_STAFF))):
         raise Forbidden("无权撤销该监护关系", "Only the two people or staff may revoke")
+    await end(session, record, actor=by.id, reason=reason)
+    return record
+
+
+async def end(session: AsyncSession, record: Guardianship, *, actor: str, reason: str) -> None:
+    """Revoke a guardianship (locked by the caller); the minor's roles follow. A retry changes nothing."""
     if record.status == "revoked":
-        return record
+        return
     was_confirmed = record.status == "confirmed"
-    record.status, record.revoked_at, record.revoked_by, record.revoke_reason = "revoked", clock.now(), by.id, reason
+    record.status, record.revoked_at, record.revoked_by, record.revoke_reason = "revoked", clock.now(), actor, reason
     if was_confirmed:
         await publish(session, GuardianshipRevoked(
-            guardianship_id=record.id, guardian_id=record.guardian_id, minor_id=record.minor_id, revoked_by=by.id,
-            reason=reason, revoked_at=record.revoked_at), subject=record.minor_id, actor=by.id)
-        await roles.refresh_roles(session, record.minor_id, actor=by.id, why="监护关系已撤销")
-    return record
+            guardianship_id=record.id, guardian_id=record.guardian_id, minor_id=record.minor_id, revoked_by=actor,
+            reason=reason, revoked_at=record.revoked_at), subject=record.minor_id, actor=actor)
+        await roles.refresh_roles(session, record.minor_id, actor=actor, why="监护关系已撤销")
 
 
 async def _locked(session: AsyncSession, guardianship_id: uuid.UUID) -> Guardianship:

@@ -89,15 +89,20 @@ async def revoke(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, re
     party = by.kind == "person" and uuid.UUID(by.subject) in (link.claimant_id, link.relative_id)
     if not (party or (by.kind == "staff" and by.has_role(*CONFIRMING_STAFF))):
         raise Forbidden("无权撤销该亲属关系", "Only the two people or staff may revoke")
+    await end(session, link, actor=by.id, reason=reason)
+    return link
+
+
+async def end(session: AsyncSession, link: KinshipLink, *, actor: str, reason: str) -> None:
+    """Revoke a link (locked by the caller); a retry changes nothing."""
     if link.status == "revoked":
-        return link  # already revoked: a retry changes nothing
+        return
     was_confirmed = link.status == "confirmed"
-    link.status, link.revoked_at, link.revoked_by, link.revoke_reason = "revoked", clock.now(), by.id, reason
+    link.status, link.revoked_at, link.revoked_by, link.revoke_reason = "revoked", clock.now(), actor, reason
     if was_confirmed:  # a pending claim never granted anything, so nobody needs to hear it ended
         data = KinshipRevoked(link_id=link.id, person_id=link.claimant_id, relative_id=link.relative_id,
-                              revoked_by=by.id, reason=reason, revoked_at=link.revoked_at)
-        await publish(session, data, subject=link.claimant_id, actor=by.id)
-    return link
+                              revoked_by=actor, reason=reason, revoked_at=link.revoked_at)
+        await publish(session, data, subject=link.claimant_id, actor=actor)
 
 
 KINSHIPS = "kinships"  # the list's name in its cursors

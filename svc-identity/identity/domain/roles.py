@@ -92,7 +92,7 @@ async def refresh_roles(session: AsyncSession, person_id: uuid.UUID, *, actor: s
     for role, grant in live.items():
         if role not in eligible:
             reason = EXPIRED_CERTIFICATE if role == "responder" else (why or "不再符合条件")
-            await _revoke(session, grant, actor=actor, reason=reason, now=now)
+            await revoke(session, grant, actor=actor, reason=reason, now=now)
     await session.flush()
     return sorted(eligible)
 
@@ -103,11 +103,11 @@ async def lapse_expired_roles(db: Database, *, now: datetime | None = None) -> i
     async with db.transaction() as session:
         due = await repository.expired_role_grants(session, now)
         for grant in due:
-            await _revoke(session, grant, actor="system", reason=EXPIRED_CERTIFICATE, now=now)
+            await revoke(session, grant, actor="system", reason=EXPIRED_CERTIFICATE, now=now)
     return len(due)
 
 
-async def _revoke(session: AsyncSession, grant: RoleGrant, *, actor: str, reason: str, now: datetime) -> None:
+async def revoke(session: AsyncSession, grant: RoleGrant, *, actor: str, reason: str, now: datetime) -> None:
     grant.revoked_by, grant.revoke_reason, grant.revoked_at = actor, reason, now
     await publish(session, RoleRevoked(person_id=grant.person_id, role=grant.role, revoked_by=actor, reason=reason,
                                        revoked_at=now), subject=grant.person_id, actor=actor)

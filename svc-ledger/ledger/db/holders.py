@@ -78,3 +78,31 @@ async def record_reversal(session: AsyncSession, person_id: uuid.UUID, *, false_
     await session.execute(text(
         "UPDATE holders SET lifetime_earned = lifetime_earned - :o, clawback_due = clawback_due + :s"
         " WHERE person_id = :p"), {"o": false_amount, "s": shortfall, "p": person_id})
+
+
+@dataclass(frozen=True)
+class Closure:
+    person_id: uuid.UUID
+    relative_id: uuid.UUID | None
+    issuing_district: str | None  # where granted coins go back to
+
+
+async def record_closure(session: AsyncSession, person_id: uuid.UUID, relative_id: uuid.UUID | None, at) -> None:
+    await ensure_holder(session, person_id)
+    await session.execute(text(
+        "UPDATE holders SET closed_at = coalesce(closed_at, :at), closed_to_relative = :r WHERE person_id = :p"),
+        {"p": person_id, "r": relative_id, "at": at})
+
+
+async def closure(session: AsyncSession, person_id: uuid.UUID) -> Closure | None:
+    row = (await session.execute(text(
+        "SELECT person_id, closed_to_relative, coalesce(special_district, district) FROM holders"
+        " WHERE person_id = :p AND closed_at IS NOT NULL"), {"p": person_id})).first()
+    return Closure(*row) if row else None
+
+
+async def closed_with_coins(session: AsyncSession, limit: int) -> list[uuid.UUID]:
+    """Closed holders whose accounts hold coins free to move (a hold released after the closure)."""
+    return list((await session.execute(text(
+        "SELECT DISTINCT h.person_id FROM holders h JOIN accounts a ON a.owner_person_id = h.person_id"
+        " WHERE h.closed_at IS NOT NULL AND a.balance > a.held ORDER BY h.person_id LIMIT :n"), {"n": limit})).scalars())

@@ -19,11 +19,13 @@ class PersonFacts:
     recording_revoked: bool
     suspended: bool
     minor: bool
+    closing: bool  # asked to close their account: nothing new starts for them
 
     @property
     def may_serve(self) -> bool:
-        """Verified, trained, resident (identity's volunteer role) and not under a sanction or suspension."""
-        return self.volunteer and not self.recording_revoked and not self.suspended
+        """Verified, trained, resident (identity's volunteer role), not under a sanction or suspension, and not
+        closing their account."""
+        return self.volunteer and not self.recording_revoked and not self.suspended and not self.closing
 
     @property
     def special(self) -> bool:
@@ -32,7 +34,8 @@ class PersonFacts:
 
 async def facts(session: AsyncSession, person_id: uuid.UUID) -> PersonFacts | None:
     row = (await session.execute(text(
-        "SELECT person_id, volunteer, elder, district, special_categories, recording_revoked, suspended, minor"
+        "SELECT person_id, volunteer, elder, district, special_categories, recording_revoked, suspended, minor,"
+        " closing"
         " FROM people"
         " WHERE person_id = :p"), {"p": person_id})).first()
     return PersonFacts(*row) if row else None
@@ -63,6 +66,10 @@ async def record_recording_revoked(session: AsyncSession, person_id: uuid.UUID, 
 
 async def record_suspension(session: AsyncSession, person_id: uuid.UUID, suspended: bool) -> None:
     await _set(session, person_id, "suspended", suspended)
+
+
+async def record_closing(session: AsyncSession, person_id: uuid.UUID, closing: bool) -> None:
+    await _set(session, person_id, "closing", closing)
 
 
 async def record_minor(session: AsyncSession, person_id: uuid.UUID, minor: bool) -> None:

@@ -324,3 +324,25 @@ async def get_unless_locked(session: AsyncSession, request_id: uuid.UUID) -> Req
     row = (await session.execute(text(f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE id = :id FOR UPDATE SKIP LOCKED"),
                                  {"id": request_id})).first()
     return Request(*row) if row else None
+
+
+ERASED = "erased"  # the address key of an address erased with its elder's account
+
+
+async def unstarted_of_elder(session: AsyncSession, elder_id: uuid.UUID) -> list[uuid.UUID]:
+    """The elder's requests nobody has started to serve."""
+    return list((await session.execute(text(
+        "SELECT id FROM requests WHERE elder_id = :e AND state IN ('submitted', 'awaiting_review', 'open', 'booked')"
+        " ORDER BY id"), {"e": elder_id})).scalars())
+
+
+async def erase_elder_data(session: AsyncSession, elder_id: uuid.UUID) -> None:
+    """An erased elder's notes and rating comments go; so do the addresses of requests never served (a served
+    one's place stays: 志愿北京 claims need the item, place and period on record)."""
+    await session.execute(text("UPDATE requests SET notes = NULL WHERE elder_id = :e"), {"e": elder_id})
+    await session.execute(text(
+        "UPDATE requests SET address_key = :erased, address_sealed = '\\x' WHERE elder_id = :e AND state = 'closed'"
+        " AND completed_at IS NULL"), {"e": elder_id, "erased": ERASED})
+    await session.execute(text(
+        "UPDATE ratings SET comment = NULL WHERE request_id IN (SELECT id FROM requests WHERE elder_id = :e)"),
+        {"e": elder_id})

@@ -20,7 +20,7 @@ from matching.db import requests as repo
 from matching.db.requests import Booking, Request
 from matching.domain.callers import person_of
 from matching.domain.catalogue import QUALIFICATIONS
-from matching.domain.errors import (FullyBooked, GuardianMustAccompany, NotEligibleVolunteer, NotForMinors, OverlappingBooking,
+from matching.domain.errors import (AccountClosing, FullyBooked, GuardianMustAccompany, NotEligibleVolunteer, NotForMinors, OverlappingBooking,
                                     OwnOrRelativesRequest, QualificationRequired, RequestNotFound,
                                     WrongState)
 from matching.domain.notify import notify
@@ -34,6 +34,8 @@ async def eligible_volunteer(session: AsyncSession, principal: Principal) -> uui
     if volunteer_id is None:
         raise Forbidden("仅限志愿者", "Volunteers only")
     facts = await people.facts(session, volunteer_id)
+    if facts is not None and facts.closing:
+        raise AccountClosing()
     if facts is None or not facts.may_serve:
         reason = ("您的志愿服务记录权限已被取消" if facts and facts.recording_revoked
                   else "需完成实名认证、常住居民登记和志愿者培训")

@@ -44,6 +44,11 @@ class NotForMinors(Forbidden):
     type, title_zh, title_en = "not-for-minors", "未成年志愿者不能预约该服务", "Not a service a minor may book"
 
 
+class AccountClosing(Conflict):
+    type = "account-closing"
+    title_zh, title_en = "账户正在注销中，不能发起新的服务", "The account is being closed: nothing new starts"
+
+
 class QualificationRequired(Forbidden):
     type = "qualification-required"
     title_zh, title_en = "该服务须由持有相应专业资格的志愿者承接", "The service needs a volunteer with a professional qualification"

@@ -24,8 +24,8 @@ from matching.db.requests import Booking, Request
 from matching.domain import access, catalogue, follow_ups, search
 from matching.domain.notify import notify
 from matching.domain.callers import institution_of, may_review, person_of, staff_in_scope
-from matching.domain.errors import (BadWindow, OutsideBeijing, OutsideDistrict, RequestNotFound, UnknownItem,
-                                    WrongState)
+from matching.domain.errors import (AccountClosing, BadWindow, OutsideBeijing, OutsideDistrict, RequestNotFound,
+                                    UnknownItem, WrongState)
 from matching.domain.publish import publish
 from matching.settings import MatchingSettings
 
@@ -62,7 +62,12 @@ def seal_address(cipher: PersonalDataCipher, request_id: uuid.UUID, address: str
     return sealed.key_id, sealed.blob
 
 
+ERASED_ADDRESS = "（已删除）"
+
+
 def open_address(cipher: PersonalDataCipher, request: Request) -> str:
+    if request.address_key == repo.ERASED:  # the elder closed their account and nobody needs it for a claim
+        return ERASED_ADDRESS
     return cipher.open(Sealed(request.address_key, request.address_sealed), purpose="address", owner=str(request.id))
 
 
@@ -81,6 +86,8 @@ async def publish_request(session: AsyncSession, principal: Principal, new: NewR
     is_elder = principal.has_role("elder") if own else bool(facts and facts.elder)
     if not is_elder:
         raise Forbidden("实名认证后才能发布需求", "Real-name verification is required to publish a request")
+    if facts is not None and facts.closing:
+        raise AccountClosing()
     place = geo.to_wgs84(new.lat, new.lon, new.coord_system)
     if not geo.in_beijing(place):
         raise OutsideBeijing("服务地点须在北京市范围内", f"({place.lat:.5f}, {place.lon:.5f}) is outside Beijing")
@@ -295,13 +302,13 @@ async def _volunteer_cancels(session: AsyncSession, principal: Principal, reques
     late = _late(request, settings, now)
     await end_booking(session, request, booking, by=principal.id, reason=reason, why="volunteer_cancelled",
                        late=late, now=now)
-    await _minors_left_alone(session, request, now=now)
+    await minors_left_alone(session, request, now=now)
     await reopen_if_needed(session, request, now=now, actor=principal.id,
                            note=("迟取消：" if late else "") + reason)
     return request
 
 
-async def _minors_left_alone(session: AsyncSession, request: Request, *, now: datetime) -> None:
+async def minors_left_alone(session: AsyncSession, request: Request, *, now: datetime) -> None:
     """A minor serves only with a guardian (DOMAIN.md): when the last of their guardians booked on the request
     leaves, the minor's booking ends too, and they are told."""
     live = [b for b in await repo.bookings(session, request.id) if b.live]
@@ -326,6 +333,16 @@ async def end_booking(session: AsyncSession, request: Request, booking: Booking,
                      status="预约已取消", note=reason, cause=f"booking-ended:{booking.id}", now=now)
     await follow_ups.after_booking_ended(session, request, booking, why=why, reason=reason, late=late, status=status,
                                          now=now)
+
+
+async def cancel_unstarted(session: AsyncSession, request: Request, *, actor: str, reason: str, now: datetime) -> None:
+    """Cancel a request nobody has started to serve, for a reason outside the parties (the elder closes their
+    account): its bookings end, the ledger releases its hold."""
+    for booking in await repo.bookings(session, request.id):
+        if booking.live:
+            await end_booking(session, request, booking, by=actor, reason=reason, why="request_cancelled", late=False,
+                              now=now)
+    await _close(session, request, reason="cancelled", note=reason, actor=actor, now=now)
 
 
 async def reopen_if_needed(session: AsyncSession, request: Request, *, now: datetime, actor: str, note: str) -> None:
