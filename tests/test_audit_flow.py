@@ -7,15 +7,20 @@ PLACE = scenario.PLACE
 
 
 
-async def _all_alerts(gateway, headers, **params) -> list[dict]:
-    """Every page of the alert list, in order."""
+async def _every_page(gateway, path, headers, *, limit: int = 100, **params) -> list[dict]:
+    """Every page of a list, in order."""
     found, cursor = [], None
     while True:
-        page = (await gateway.get("/api/v1/alerts", headers=headers,
-                                  params=params | ({"cursor": cursor} if cursor else {}) | {"limit": 100})).json()
+        page = (await gateway.get(path, headers=headers,
+                                  params=params | ({"cursor": cursor} if cursor else {}) | {"limit": limit})).json()
         found += page["items"]
         if (cursor := page["next_cursor"]) is None:
             return found
+
+
+async def _all_alerts(gateway, headers, **params) -> list[dict]:
+    return await _every_page(gateway, "/api/v1/alerts", headers, **params)
+
 
 async def _balance(gateway, person) -> int:
     return (await gateway.get("/api/v1/accounts/me", headers=person.headers)).json()["balance"]

@@ -263,3 +263,26 @@ async def test_a_recorder_without_a_cursor_starts_where_the_rules_judged(audit, 
         assert services == (await session.execute(text("SELECT count(*) FROM services"))).scalar()
     assert [tuple(c) for c in cursors] == [(p, len(scenario.events)) for p in range(judging.RECORDERS)]
     assert await more.alerts() == await audit.alerts() != []
+
+
+async def test_the_watchlist_lists_each_tracked_subject_once_with_its_alerts_in_cursor_pages(audit):
+    from servicekit.pagination import PageRequest, decode_cursor
+    from audit.domain import alerts as alert_cases
+
+    scenario = fraud.generate(weeks=4)
+    await audit.feed(scenario.events)
+    high = [a for a in await audit.alerts() if a["severity"] >= 3]
+    tracked = {p for a in high for p in a["people"]} | {a["institution_id"] for a in high if a["institution_id"]}
+    assert tracked, "the scenario raises high-severity alerts"
+    seen, page = [], PageRequest(None, 1)
+    while True:  # one subject a page: the cursor carries the place
+        async with audit.db.transaction() as session:
+            rows, cursor = await alert_cases.watchlist(session, page)
+        seen += rows
+        if cursor is None:
+            break
+        page = PageRequest(decode_cursor(alert_cases.WATCHLIST, cursor), 1)
+    assert sorted(r["subject_id"] for r in seen) == sorted(tracked)  # each once, none skipped
+    assert [r["since"] for r in seen] == sorted((r["since"] for r in seen), reverse=True)
+    for row in seen:
+        assert row["alerts"] and all(a["reason"] and a["rule"] for a in row["alerts"])

@@ -78,19 +78,25 @@ async def decide(alert_id: uuid.UUID, body: DecisionIn, auditor: Auditor, sessio
     return DecisionOut(alert=AlertOut(**vars(decided)), sanction_ids=sanctions)
 
 
-class WatchedOut(BaseModel):
-    subject_kind: Literal["person", "institution"]
-    subject_id: uuid.UUID
-    reason: str
-    district: str | None
-    since: datetime
+class WatchReason(BaseModel):
     alert_id: uuid.UUID
     rule: str
     status: str = Field(description="the alert's status")
+    reason: str
+    since: datetime
 
 
-@router.get("/api/v1/watchlist", response_model=list[WatchedOut],
-            summary="People and institutions under tracking (跟踪), with the reason")
-async def watchlist(auditor: Auditor, session: DbSession,
-                    limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[WatchedOut]:
-    return [WatchedOut(**row) for row in await alerts.watchlist(session, limit=limit)]
+class WatchedOut(BaseModel):
+    subject_kind: Literal["person", "institution"]
+    subject_id: uuid.UUID
+    district: str | None
+    since: datetime = Field(description="when the latest alert put them under tracking")
+    alerts: list[WatchReason] = Field(description="every alert that put them there, the latest first")
+
+
+@router.get("/api/v1/watchlist", response_model=Page[WatchedOut],
+            summary="People and institutions under tracking (跟踪), one entry each with the alerts and reasons, the "
+                    "latest first (cursor pages)")
+async def watchlist(auditor: Auditor, session: DbSession, page: PageParams) -> Page[WatchedOut]:
+    rows, cursor = await alerts.watchlist(session, page.for_list(alerts.WATCHLIST))
+    return Page[WatchedOut](items=[WatchedOut(**row) for row in rows], next_cursor=cursor)

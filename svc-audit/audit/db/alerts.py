@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.pagination import PageRequest
+from servicekit.pagination import PageRequest, keyset_text
 
 _MERGED_EVIDENCE = "ARRAY(SELECT DISTINCT e FROM unnest(alerts.evidence || excluded.evidence) e ORDER BY e)"
 
@@ -108,9 +108,14 @@ async def record_decision(session: AsyncSession, alert_id: uuid.UUID, *, status:
         {"id": uuid.uuid4(), "a": alert_id, "d": decision, "n": note, "by": decided_by, "at": at, "s": sanction_ids})
 
 
-async def watchlist(session: AsyncSession, *, limit: int) -> list[dict]:
+async def watchlist(session: AsyncSession, page: PageRequest) -> list[dict]:
+    """One page of the people and institutions under tracking, one entry each with every alert that put them
+    there, the latest first (since, subject_id)."""
+    after, params = keyset_text(page, "since", "subject_id")
     rows = (await session.execute(text(
-        "SELECT w.subject_kind, w.subject_id, w.reason, w.district, w.since, w.alert_id, a.rule, a.status"
-        " FROM watchlist w JOIN alerts a ON a.id = w.alert_id ORDER BY w.since DESC, w.subject_id LIMIT :l"),
-        {"l": limit})).mappings().all()
+        "SELECT * FROM (SELECT w.subject_kind, w.subject_id, max(w.district) AS district, max(w.since) AS since,"
+        "  jsonb_agg(jsonb_build_object('alert_id', w.alert_id, 'rule', a.rule, 'status', a.status,"
+        "                               'reason', w.reason, 'since', w.since) ORDER BY w.since DESC) AS alerts"
+        "  FROM watchlist w JOIN alerts a ON a.id = w.alert_id GROUP BY w.subject_kind, w.subject_id) watched"
+        f" WHERE {after} ORDER BY since DESC, subject_id DESC LIMIT :fetch"), params)).mappings().all()
     return [dict(r) for r in rows]

@@ -164,5 +164,8 @@ async def get(session: AsyncSession, alert: uuid.UUID) -> AlertView:
     return _view(row, await repo.decision_of(session, alert))
 
 
-async def watchlist(session: AsyncSession, *, limit: int) -> list[dict]:
-    return await repo.watchlist(session, limit=limit)
+WATCHLIST = "watchlist"  # the list's name in its cursors
+
+
+async def watchlist(session: AsyncSession, page: PageRequest) -> tuple[list[dict], str | None]:
+    return page_of(WATCHLIST, await repo.watchlist(session, page), page, at="since", id="subject_id")
