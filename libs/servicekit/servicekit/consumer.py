@@ -28,12 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -103,6 +104,8 @@ REWOUND = Counter("consumer_log_rewinds_total", "Partitions re-read from the sta
 OUTAGE_MAX_BACKOFF_S = 5.0
 
 # How often a consumer asks whether the broker's log still holds the record it read last.
+# How far producers' clocks may run ahead of this host's (record timestamps are the producers').
+CLOCK_SKEW_MS = 1000
 REWIND_CHECK_INTERVAL_S = 2.0
 
 _MARK_PROCESSED = text(
@@ -143,6 +146,29 @@ class _Failure:
     unavailable: bool = False  # the database was away, not the event at fault
 
 
+class _FirstAssignments(ConsumerRebalanceListener):
+    """When each partition first came to this process. A partition it has not read yet starts at a position
+    committed before then, so every record below that position was written before then; one written later (by
+    its timestamp, allowing for producers' clocks running ahead) means the broker replaced the log between the
+    assignment and the first check — the one window the comparison with a noted record cannot cover. First, not
+    latest: a broker that lost its groups reassigns every partition, after the relays have republished."""
+
+    def __init__(self) -> None:
+        self.first_ms: dict[TopicPartition, int] = {}
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        now = int(time.time() * 1000)
+        for tp in assigned:
+            self.first_ms.setdefault(tp, now)
+
+    def written_since(self, tp: TopicPartition, timestamp: int) -> bool:
+        first = self.first_ms.get(tp)
+        return first is not None and timestamp > first + CLOCK_SKEW_MS
+
+
 class EventConsumer:
     """Consumes `topics` as consumer group `name`, dispatching events by CloudEvents type."""
 
@@ -168,6 +194,7 @@ class EventConsumer:
         self._last_read: dict[TopicPartition, _Read] = {}  # per partition, the record this group read last
         self._noted: dict[TopicPartition, _Read] = {}  # per partition, the record to look up at the next check
         self._probe: AIOKafkaConsumer | None = None
+        self._assignments = _FirstAssignments()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -185,7 +212,8 @@ class EventConsumer:
         await self._close()
 
     async def _open(self) -> None:
-        self.consumer = new_consumer(self.settings, *self.topics, group_id=self.name)
+        self.consumer = new_consumer(self.settings, group_id=self.name)
+        self.consumer.subscribe(self.topics, listener=self._assignments)
         await self.consumer.start()
 
     async def connect(self) -> None:
@@ -286,7 +314,8 @@ class EventConsumer:
         becomes the one to look for next; changed or gone, the log was replaced, whether it is shorter or longer
         now — noticed within two checks of the replacement, at most REWIND_CHECK_INTERVAL_S apart. A partition
         this process has not read yet is looked up at the offset before its position (committed earlier): a
-        log that ends before it was rewound."""
+        log that ends before it, or holds a record there written after the partition came to this process
+        (`_FirstAssignments`), was replaced."""
         if self.consumer is None or not (force or self._rewind_check_due()):
             return []
         self._rewind_checked_at = asyncio.get_running_loop().time()
@@ -305,6 +334,8 @@ class EventConsumer:
             if there is None:  # nothing at that offset: gone only if the log really ends there
                 if (await self.consumer.end_offsets([tp]))[tp] <= offset:
                     rewound.append(tp)
+            elif noted is None and tp not in self._last_read and self._assignments.written_since(tp, there.timestamp):
+                rewound.append(tp)  # below a position committed before it came to us, yet written since: a new log
             elif noted is None or there == noted:
                 self._noted[tp] = self._last_read.get(tp, there)
             else:

@@ -2,7 +2,7 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
@@ -289,7 +289,6 @@ async def test_a_group_positioned_beyond_a_rewound_log_reads_it_again_from_the_s
     await consumer._open()
     await _poll_until_seen(consumer, 1)
     # The broker's log is now "shorter" than the group's position: commit far past its end, as a rewound log leaves it.
-    from aiokafka import TopicPartition
     await consumer.consumer.commit({TopicPartition(topic, p): 1000 for p in consumer.consumer.partitions_for_topic(topic)})
     await consumer._close()
 
@@ -360,4 +359,39 @@ async def test_a_log_replaced_by_a_longer_one_is_read_again_from_the_start(kit):
                 await asyncio.sleep(0.1)
     finally:
         await consumer.stop()
+    assert await kit.scalar("SELECT count(*) FROM effects") == 6
+
+
+async def test_a_log_replaced_before_the_first_check_of_a_partition_not_yet_read_is_read_again(kit):
+    """A process that joined the group (its position committed by the one before it) but has read nothing of
+    a partition yet has no record of its own to look for: the broker losing the log in that window showed as a
+    healthy log. A record below the position written after the partition came to this process gives it away."""
+    settings, db = kit
+    topic = f"unread-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(settings, [topic])
+    old = [_event(n) for n in range(3)]
+    await _produce(settings, topic, [e.to_bytes() for e in old])
+    before = EventConsumer(name="unread", topics=[topic], handlers={TYPE: _record_effect}, db=db, settings=settings)
+    await before._open()
+    try:
+        await _poll_until_seen(before, 3)  # applied and committed: the group's position is 3
+    finally:
+        await before._close()
+    after = EventConsumer(name="unread", topics=[topic], handlers={TYPE: _record_effect}, db=db, settings=settings)
+    await after.connect()  # the partition comes to it at position 3; it reads nothing yet
+    try:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.delete_topics([topic])
+        finally:
+            await admin.close()
+        await ensure_topics(settings, [topic])
+        await asyncio.sleep(1.2)  # beyond the allowance for producers' clocks
+        await _produce(settings, topic, [e.to_bytes() for e in [_event(3), _event(4), *old, _event(5)]])
+        [rewound] = await after.reread_rewound_partitions(force=True)  # the one partition the records' key picks
+        assert rewound.topic == topic
+        await _poll_until_seen(after, 6)
+    finally:
+        await after._close()
     assert await kit.scalar("SELECT count(*) FROM effects") == 6
