@@ -268,6 +268,12 @@ async def test_kill_9_of_any_process_during_a_burst_loses_nothing_and_doubles_no
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _warnings(log_dir, service: str, last: int = 25) -> str:
+    """A service's warnings and errors (rewinds, held batches, dead letters), to say why an effect is missing."""
+    lines = (log_dir / f"{service}.log").read_text(errors="replace").splitlines()
+    return "\n".join([line[:400] for line in lines if '"WARNING"' in line or '"ERROR"' in line][-last:])
+
+
 async def _each_effect_once(db: dict[str, AsyncEngine], effects: Effects, log_dir) -> None:
     async def rows(service: str, sql: str, **params) -> list:
         async with db[service].connect() as conn:
@@ -300,7 +306,8 @@ async def _each_effect_once(db: dict[str, AsyncEngine], effects: Effects, log_di
         applied = {e for (e,) in await rows("ledger", "SELECT event_id::text FROM processed_events "
                                                       "WHERE event_id::text = ANY(:ids)", ids=[e for _, e, _, _ in sent])}
         raise AssertionError(f"{missing}; {len(lost)} without an account, e.g. (person, event, published, attempts, "
-                             f"applied): {[(*row, row[1] in applied) for row in sent]}") from None
+                             f"applied): {[(*row, row[1] in applied) for row in sent]}; the ledger's warnings and "
+                             f"errors:\n" + _warnings(log_dir, "ledger")) from None
     assert {p for p, _ in accounts} == effects.registered and {n for _, n in accounts} == {1}, "one account each"
 
     requests = sorted(effects.served)
@@ -344,8 +351,6 @@ async def _each_effect_once(db: dict[str, AsyncEngine], effects: Effects, log_di
             where += [(service, *row) for row in await rows(
                 service, "SELECT topic, event_type, key, created_at, published_at, attempts FROM outbox"
                          " WHERE event_id::text = ANY(:ids) ORDER BY created_at", ids=missing)]
-        audit_log = (log_dir / "audit.log").read_text(errors="replace").splitlines()
-        noted = [line[:300] for line in audit_log if '"WARNING"' in line or '"ERROR"' in line][-25:]
         raise AssertionError(f"{len(missing)} of {len(committed)} committed events not in the trail after "
                              f"{PATIENCE_S} s, e.g. {where[:15]}; audit's warnings and errors:\n"
-                             + "\n".join(noted)) from None
+                             + _warnings(log_dir, "audit")) from None
