@@ -130,16 +130,6 @@ async def nearest_usable(session: AsyncSession, *, lat: float, lon: float, radiu
     return [dict(r) for r in rows]
 
 
-async def hours_of(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[tuple[int, time, time]]]:
-    rows = (await session.execute(text(
-        "SELECT aed_id, weekday, opens, closes FROM aed_hours WHERE aed_id = ANY(:ids) ORDER BY aed_id, weekday, opens"),
-        {"ids": ids})).all()
-    out: dict[uuid.UUID, list] = {}
-    for row in rows:
-        out.setdefault(row.aed_id, []).append((row.weekday, row.opens, row.closes))
-    return out
-
-
 async def add_inspection(session: AsyncSession, aed_id: uuid.UUID, *, inspected_on: date, result: str,
                          notes: str | None, by: str, at: datetime) -> None:
     await session.execute(text(

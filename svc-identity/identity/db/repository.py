@@ -56,10 +56,6 @@ async def lock_signing_keys(session: AsyncSession) -> None:
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('signing-keys'))"))
 
 
-async def count_persons(session: AsyncSession) -> int:
-    return (await session.execute(select(func.count()).select_from(Person))).scalar_one()
-
-
 async def real_name(session: AsyncSession, person_id) -> RealName | None:
     return await session.get(RealName, person_id)
 
