@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
-
 import aiohttp
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from servicekit import clock
 from gateway.proxy import Upstreams, forward_headers, transport_problem
 from gateway.routes import RouteTable
 
@@ -45,7 +44,7 @@ async def compose(upstreams: Upstreams, table: RouteTable, request: Request, cli
     for status, body, content_type in answers:
         if status != 200:  # the first refusal or failure, as its service gave it (a 401, a 403, a 503 …)
             return Response(body, status_code=status, media_type=content_type or None)
-    generated = datetime.now(UTC)
+    generated = clock.now()
     document = {"person_id": person_id, "generated_at": generated.isoformat(),
                 **{service: json.loads(body) for service, (_, body, _) in zip(PARTS, answers)}}
     return JSONResponse(document, headers={

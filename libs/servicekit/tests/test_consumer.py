@@ -40,6 +40,17 @@ async def _drain(consumer: EventConsumer, *, until, commit: bool = True, timeout
             await consumer.poll_once(commit=commit)
 
 
+async def _replace_topic(settings, topic: str) -> None:
+    """Delete the topic and create it anew, as a broker that lost its log leaves it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+    finally:
+        await admin.close()
+    await ensure_topics(settings, [topic])
+
+
 async def _poll_until_seen(consumer: EventConsumer, count: int, timeout: float = 20.0) -> None:
     seen = 0
     async with asyncio.timeout(timeout):
@@ -345,13 +356,7 @@ async def test_a_log_replaced_by_a_longer_one_is_read_again_from_the_start(kit):
         async with asyncio.timeout(20):
             while await kit.scalar("SELECT count(*) FROM effects") < 3:
                 await asyncio.sleep(0.1)
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-        await admin.start()
-        try:
-            await admin.delete_topics([topic])
-        finally:
-            await admin.close()
-        await ensure_topics(settings, [topic])
+        await _replace_topic(settings, topic)
         new = [_event(n) for n in range(3, 5)]
         await _produce(settings, topic, [e.to_bytes() for e in [*new, *old, _event(5)]])  # new ones first, as in a race
         async with asyncio.timeout(20):
@@ -380,13 +385,7 @@ async def test_a_log_replaced_before_the_first_check_of_a_partition_not_yet_read
     after = EventConsumer(name="unread", topics=[topic], handlers={TYPE: _record_effect}, db=db, settings=settings)
     await after.connect()  # the partition comes to it at position 3; it reads nothing yet
     try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-        await admin.start()
-        try:
-            await admin.delete_topics([topic])
-        finally:
-            await admin.close()
-        await ensure_topics(settings, [topic])
+        await _replace_topic(settings, topic)
         await asyncio.sleep(1.2)  # beyond the allowance for producers' clocks
         await _produce(settings, topic, [e.to_bytes() for e in [_event(3), _event(4), *old, _event(5)]])
         [rewound] = await after.reread_rewound_partitions(force=True)  # the one partition the records' key picks

@@ -15,7 +15,7 @@ from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.geo import PositionOut
-from servicekit.pagination import Page, PageParams, all_pages
+from servicekit.pagination import Page, PageParams
 from aed.db import incidents as repo
 from aed.domain import incidents
 from aed.domain.devices import Position
@@ -281,10 +281,4 @@ class AedExport(BaseModel):
             summary="The caller's data held by svc-aed: SOS calls raised, alerts received and duty (part of "
                     "GET /api/v1/me/data)")
 async def my_aed_data(me: Person, session: DbSession) -> dict:
-    person = uuid.UUID(me.id)
-    raised = await all_pages(incidents.MY_INCIDENTS, lambda page: incidents.reported_by(session, me, page))
-    alerts = await all_pages(incidents.MY_ALERTS, lambda page: incidents.my_alerts(session, person, page))
-    duty_row = await repo.duty_of(session, person)
-    return {"incidents_raised": raised, "alerts_received": alerts,
-            "on_duty": {"position": {"lat": duty_row["lat"], "lon": duty_row["lon"]},
-                        "reported_at": duty_row["updated_at"]} if duty_row else None}
+    return await incidents.data_of(session, me)

@@ -19,7 +19,7 @@ from servicekit import clock, geo
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, NotFound
 from servicekit.events import CloudEvent, build_event, record_event, record_events
-from servicekit.pagination import PageRequest, page_of
+from servicekit.pagination import PageRequest, all_pages, page_of
 from aed.db import devices as device_repo
 from aed.db import dispatch as dispatch_repo
 from aed.db import incidents as repo
@@ -334,3 +334,14 @@ async def view(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *,
         if mine is not None:
             return responder_view(incident, mine)
     raise NotFound("事件不存在", "No such incident")
+
+
+async def data_of(session: AsyncSession, person: Principal) -> dict:
+    """A person's copy of what svc-aed holds: the SOS calls they raised, the alerts they received as they saw
+    them, and the position they last reported while on duty (none is kept off duty)."""
+    person_id = uuid.UUID(person.id)
+    duty = await repo.duty_of(session, person_id)
+    return {"incidents_raised": await all_pages(MY_INCIDENTS, lambda page: reported_by(session, person, page)),
+            "alerts_received": await all_pages(MY_ALERTS, lambda page: my_alerts(session, person_id, page)),
+            "on_duty": {"position": {"lat": duty["lat"], "lon": duty["lon"]}, "reported_at": duty["updated_at"]}
+            if duty else None}

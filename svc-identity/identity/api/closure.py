@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from servicekit.auth import CurrentPrincipal
 from servicekit.errors import Forbidden
 from servicekit.openapi import problem_responses
-from identity.api.deps import Session
+from identity.api.deps import Session, settings_of
 from identity.domain import closure
 
 router = APIRouter(tags=["people"])
@@ -54,7 +54,7 @@ Person = Annotated[uuid.UUID, Depends(_person)]
              summary="Close my account (注销): pending services are cancelled now, personal data erased after the "
                      "cooling-off period unless withdrawn")
 async def request_closure(body: ClosureRequest, person_id: Person, session: Session, request: Request) -> ClosureOut:
-    days = request.app.state.runtime.settings.closure_cooling_off_days  # the service's own setting
+    days = settings_of(request).closure_cooling_off_days
     asked = await closure.request(session, person_id=person_id, coins_to=body.coins_to,
                                   relative_id=body.relative_id, cooling_off=timedelta(days=days))
     return ClosureOut.model_validate(asked, from_attributes=True)

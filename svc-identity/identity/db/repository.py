@@ -266,3 +266,15 @@ async def live_qualifications(session: AsyncSession, person_id) -> list[Qualific
     query = select(Qualification).where(Qualification.person_id == person_id,
                                         Qualification.revoked_at.is_(None)).with_for_update()
     return list((await session.execute(query)).scalars())
+
+
+async def role_grants_of(session: AsyncSession, person_id) -> list[RoleGrant]:
+    """Every grant, live and revoked, oldest first."""
+    query = select(RoleGrant).where(RoleGrant.person_id == person_id).order_by(RoleGrant.granted_at)
+    return list((await session.execute(query)).scalars())
+
+
+async def all_qualifications_of(session: AsyncSession, person_id) -> list[Qualification]:
+    """Every qualification, live and revoked, oldest first."""
+    query = select(Qualification).where(Qualification.person_id == person_id).order_by(Qualification.recorded_at)
+    return list((await session.execute(query)).scalars())

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import PersonalDataAccessed
@@ -39,10 +37,6 @@ class IdentityData:
     messages: list[inbox.Message]
 
 
-async def _all_of(session: AsyncSession, model: Any, person_id: uuid.UUID, order: Any) -> list:
-    return list((await session.execute(select(model).where(model.person_id == person_id).order_by(order))).scalars())
-
-
 async def data_of(session: AsyncSession, cipher: PersonalDataCipher, person_id: uuid.UUID) -> IdentityData:
     person = await repository.person(session, person_id)
     if person is None:
@@ -61,12 +55,12 @@ async def data_of(session: AsyncSession, cipher: PersonalDataCipher, person_id: 
             purpose="本人导出个人信息 (own copy)", accessed_at=clock.now()), subject=owner, actor=owner)
     return IdentityData(
         person=person, name=name, id_number=id_number, phone=phone,
-        roles=await _all_of(session, RoleGrant, person_id, RoleGrant.granted_at),
+        roles=await repository.role_grants_of(session, person_id),
         kinships=await all_pages(kinship.KINSHIPS, lambda page: kinship.links_of(session, person_id, page, status=None)),
         guardianships=await all_pages(guardianship.GUARDIANSHIPS,
                                       lambda page: guardianship.records_of(session, person_id, page, status=None)),
-        trainings=await _all_of(session, Training, person_id, Training.recorded_at),
-        qualifications=await _all_of(session, Qualification, person_id, Qualification.recorded_at),
+        trainings=await repository.trainings_of(session, person_id),
+        qualifications=await repository.all_qualifications_of(session, person_id),
         insurance=await session.get(VolunteerInsurance, person_id),
         special_groups=await repository.latest_special_group_change(session, person_id),
         messages=await all_pages(inbox.INBOX, lambda page: inbox.messages(session, person_id, page, unread_only=False)))

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.deps import DbSession
-from servicekit.errors import Forbidden, NotFound
+from servicekit.errors import Forbidden
 from servicekit.pagination import Page, PageParams
 from ledger.domain import accounts
 
@@ -118,12 +118,7 @@ class LedgerExport(BaseModel):
             summary="The caller's data held by the ledger: the account and its whole statement (part of "
                     "GET /api/v1/me/data)")
 async def my_ledger_data(principal: CurrentPrincipal, session: DbSession) -> LedgerExport:
-    person_id = own_person_id(principal)
-    try:
-        account = _response(await accounts.view_person_account(session, person_id))
-    except NotFound:
-        return LedgerExport(account=None, entries=[])
-    rows = await accounts.whole_statement(session, person_id)
-    return LedgerExport(account=account, entries=[EntryResponse(
+    account, rows = await accounts.data_of(session, own_person_id(principal))
+    return LedgerExport(account=_response(account) if account else None, entries=[EntryResponse(
         entry_id=r.id, at=r.created_at, amount=r.amount, origin=r.origin, balance_after=r.balance_after, kind=r.kind,
         reference=r.reference, operation_id=r.operation_id) for r in rows])

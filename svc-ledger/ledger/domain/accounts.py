@@ -108,6 +108,11 @@ async def statement(session: AsyncSession, person_id: uuid.UUID, page: PageReque
     return page_of(STATEMENT, await repository.statement(session, person_id, page), page, at="created_at")
 
 
-async def whole_statement(session: AsyncSession, person_id: uuid.UUID) -> list:
-    """Every entry of a person's accounts, newest first (their copy of their data)."""
-    return await all_pages(STATEMENT, lambda page: statement(session, person_id, page), size=1000)
+async def data_of(session: AsyncSession, person_id: uuid.UUID) -> tuple[AccountView | None, list]:
+    """A person's copy of what the ledger holds: the account (None until it opens) and every entry of it,
+    newest first."""
+    try:
+        account = await view_person_account(session, person_id)
+    except NotFound:
+        return None, []
+    return account, await all_pages(STATEMENT, lambda page: statement(session, person_id, page), size=1000)
