@@ -7,8 +7,9 @@ state to see whether the step took. After recovery every effect exists exactly o
 `audit verify-trail` pass.
 
 The stack here has a PostgreSQL and a Tansu of its own (durable PostgreSQL settings: a killed server must keep
-what it acknowledged), so killing them disturbs no other test. Tansu keeps its log in memory: killing it loses
-events it had acknowledged, which the relays notice and publish again (servicekit.outbox).
+what it acknowledged), so killing them disturbs no other test. Tansu keeps its log in the broker's store on disk
+(ADR 15): killing Tansu or its store loses nothing it acknowledged, so no relay has to publish its outbox again
+and no consumer has to re-read a log — the test fails if one did.
 """
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ from devstack import scenario
 from devstack.pytest_plugin import Infra, TestClock, embedded_infra, start_stack
 from devstack.stack import SERVICES, Stack
 
-VICTIMS = [*SERVICES, "broker", "postgres"]
+VICTIMS = [*SERVICES, "broker", "broker-store", "postgres"]
+# What a relay and a consumer log when a broker lost or replaced its log (servicekit.outbox, servicekit.consumer).
+LOST_LOG = "the broker lost events it had acknowledged"
+REREAD = "re-reading from the earliest"
 REGISTERING = 3
 PATIENCE_S = 180  # how long a retrying client keeps at one step while the stack recovers
 SERVICE_MINUTES = 30
@@ -56,8 +60,8 @@ def crash_stack(crash_infra: Infra) -> Iterator[Stack]:
 
 def _crash(victim: str, infra: Infra, stack: Stack) -> None:
     """Kill -9 and start again, as a supervisor would; returns when the process serves again."""
-    if victim == "broker":
-        infra.broker.child.kill()
+    if victim in ("broker", "broker-store"):
+        (infra.broker.child if victim == "broker" else infra.broker.store).kill()
         infra.broker.start()
     elif victim == "postgres":
         infra.postgres.child.kill()
@@ -266,6 +270,10 @@ async def test_kill_9_of_any_process_during_a_burst_loses_nothing_and_doubles_no
                                          capture_output=True, text=True, timeout=120,
                                          env={**os.environ, **crash_stack.service_env(service)})
         assert result.returncode == 0, result.stdout + result.stderr
+
+    for service in SERVICES:  # the broker kept its log through both kills: nothing was recovered from outboxes
+        log = (crash_stack.log_dir / f"{service}.log").read_text(errors="replace")
+        assert LOST_LOG not in log and REREAD not in log, f"{service}:\n" + _warnings(crash_stack.log_dir, service)
 
 
 def _warnings(log_dir, service: str, last: int = 25) -> str:

@@ -45,18 +45,27 @@ def _child(runner: psutil.Process, argv_part: str) -> psutil.Process:
     return next(p for p in runner.children(recursive=True) if argv_part in " ".join(p.cmdline()))
 
 
+def _free_pair() -> int:
+    """A port whose next one is free too: the broker's store listens beside the broker."""
+    for _ in range(50):
+        port = free_port()
+        if port_is_free(port + 1):
+            return port
+    raise RuntimeError("no free pair of ports")
+
+
 def test_runner_supervises_its_children_and_ctrl_c_stops_every_process(tmp_path):
     base = _free_base()
     runner = subprocess.Popen(
         [sys.executable, "-m", "devstack", "up", "--data-dir", str(tmp_path / "data"), "--port-base", str(base),
-         "--pg-port", str(free_port()), "--kafka-port", str(free_port())],
+         "--pg-port", str(free_port()), "--kafka-port", str(_free_pair())],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # as a background job inherits it
     output = Output(runner.stdout)
     gateway = f"http://127.0.0.1:{base}"
     try:
         output.wait_for("Press Ctrl-C", timeout=120)
-        assert len(psutil.Process(runner.pid).children(recursive=True)) >= 8  # postgres, tansu, fake WeChat, five services, gateway
+        assert len(psutil.Process(runner.pid).children(recursive=True)) >= 8  # postgres, tansu and its store, fake WeChat, five services, gateway
 
         login = httpx.post(f"{gateway}/api/v1/auth/wechat-login", json={"code": "dev-runner"}, timeout=10)
         assert login.status_code == 200
@@ -64,6 +73,7 @@ def test_runner_supervises_its_children_and_ctrl_c_stops_every_process(tmp_path)
             "grant_type": "password", "username": "auditor", "password": "demo-password-2026"})
         assert token.status_code == 200, "demo staff are seeded"
         assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists(), "data is kept under the data folder"
+        assert any((tmp_path / "data" / "broker" / "tansu").rglob("*.batch")), "so is the broker's log"
 
         os.kill(_child(psutil.Process(runner.pid), "-m ledger").pid, signal.SIGKILL)  # a crash, not a stop
         output.wait_for("ledger exited", timeout=10)

@@ -28,8 +28,8 @@ def up(args: argparse.Namespace) -> int:
     busy = [p for p in [ports.of(n) for n in ["gateway", *SERVICES, "wechat", "dispatch120", "sms"]] if not port_is_free(p)]
     if not external_db and not port_is_free(args.pg_port):
         busy.append(args.pg_port)
-    if not external_kafka and not port_is_free(args.kafka_port):
-        busy.append(args.kafka_port)
+    if not external_kafka:
+        busy += [p for p in (args.kafka_port, args.kafka_port + 1) if not port_is_free(p)]
     if busy:
         print(f"ports already in use: {busy} — is another stack running?", file=sys.stderr)
         return 1
@@ -57,8 +57,8 @@ def up(args: argparse.Namespace) -> int:
         if external_kafka:
             bootstrap = external_kafka
         else:
-            broker = TansuBroker(args.kafka_port, log_dir=logs)
-            print(f"starting Tansu (Kafka protocol) on 127.0.0.1:{args.kafka_port}")
+            broker = TansuBroker(args.kafka_port, data_dir=data / "broker", log_dir=logs, store_port=args.kafka_port + 1)
+            print(f"starting Tansu (Kafka protocol) on 127.0.0.1:{args.kafka_port} (log in {broker.data_dir})")
             broker.start()
             bootstrap = broker.bootstrap_servers
         stack = Stack(ports=ports, database_url=urls, kafka_bootstrap_servers=bootstrap, log_dir=logs)
@@ -97,7 +97,7 @@ STOP_TIMEOUT_S = 8.0
 def _children(postgres: EmbeddedPostgres | None, broker: TansuBroker | None, stack: Stack | None) -> dict[str, Child]:
     children: dict[str, Child] = dict(stack.children) if stack else {}
     if broker:
-        children["tansu"] = broker.child
+        children.update(broker.children)
     if postgres:
         children["postgres"] = postgres.child
     return children
@@ -109,7 +109,7 @@ def main() -> int:
     p = sub.add_parser("up", help="start everything on the embedded defaults")
     p.add_argument("--data-dir", default=str(ROOT / ".data"))
     p.add_argument("--pg-port", type=int, default=5433)
-    p.add_argument("--kafka-port", type=int, default=9092)
+    p.add_argument("--kafka-port", type=int, default=9092, help="the broker's store takes the next port")
     p.add_argument("--port-base", type=int, default=8000, help="gateway port; services take the next five")
     args = parser.parse_args()
     return up(args)

@@ -61,7 +61,7 @@ def embedded_infra(prefix: str, *, keep: bool = False) -> Iterator[Infra]:
     directory (up to ~0.5 GB of PostgreSQL data) is removed afterwards unless `keep`."""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     postgres = EmbeddedPostgres(workdir / "pg", free_port(), log_dir=workdir / "logs", durable=True)
-    broker = TansuBroker(free_port(), log_dir=workdir / "logs")
+    broker = TansuBroker(free_port(), data_dir=workdir / "broker", log_dir=workdir / "logs")
     postgres.start()
     broker.start()
     try:
@@ -78,9 +78,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that restart the shared Tansu run after the others. Tansu's memory storage forgets topics, records
-    and offsets; relays publish the retained outbox again and consumers re-read (ADR 13), a flood of
-    duplicates that would slow the tests that follow on the same broker."""
+    """Tests that stop the shared Tansu run after the others: while it is away every service's relay backs off
+    and its consumers wait, which would slow the tests that follow on the same broker."""
     items.sort(key=lambda item: item.get_closest_marker("restarts_broker") is not None)
 
 
@@ -96,7 +95,7 @@ def infra() -> Iterator[Infra]:
             server_url = postgres.url("").rstrip("/")
         bootstrap = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS", "")
         if not bootstrap:
-            broker = TansuBroker(free_port(), log_dir=workdir / "logs")
+            broker = TansuBroker(free_port(), data_dir=workdir / "broker", log_dir=workdir / "logs")
             broker.start()
             bootstrap = broker.bootstrap_servers
         yield Infra(server_url, bootstrap, postgres, broker, workdir)

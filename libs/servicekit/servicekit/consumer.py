@@ -311,8 +311,11 @@ class EventConsumer:
         and once relays have republished, the new log may reach past the group's position, so the group reads
         on from there and skips every new event below it. Each check therefore looks up the record noted at the
         check before (Kafka's own clients do the like with leader epochs): found unchanged, the record read last
-        becomes the one to look for next; changed or gone, the log was replaced, whether it is shorter or longer
-        now — noticed within two checks of the replacement, at most REWIND_CHECK_INTERVAL_S apart. A partition
+        becomes the one to look for next; changed, or gone from a log whose high watermark (from the fetch, not
+        ListOffsets, which Tansu answers with its last batch's base + 1) ends at or before it, the log was
+        replaced, whether it is shorter or longer now — noticed within two checks of the replacement, at most
+        REWIND_CHECK_INTERVAL_S apart. A fetch that brings nothing in time decides nothing (Tansu's fetches can
+        take seconds under load). A partition
         this process has not read yet is looked up at the offset before its position (committed earlier): a
         log that ends before it, or holds a record there written after the partition came to this process
         (`_FirstAssignments`), was replaced."""
@@ -328,18 +331,23 @@ class EventConsumer:
         if not offsets:
             return []
         now_there = await self._records_at(offsets)
-        rewound = []
+        assert self._probe is not None
+        rewound, why = [], {}
         for tp, offset in offsets.items():
             there, noted = now_there.get(tp), self._noted.get(tp)
-            if there is None:  # nothing at that offset: gone only if the log really ends there
-                if (await self.consumer.end_offsets([tp]))[tp] <= offset:
+            if there is None:  # nothing read in time: gone only if this check's fetch says the log ends before it
+                if (end := self._probe.highwater(tp)) is not None and end <= offset:
                     rewound.append(tp)
-            elif noted is None and tp not in self._last_read and self._assignments.written_since(tp, there.timestamp):
+                    why[f"{tp.topic}:{tp.partition}"] = f"nothing at {offset}, the log ends at {end}"
+                continue
+            if noted is None and tp not in self._last_read and self._assignments.written_since(tp, there.timestamp):
                 rewound.append(tp)  # below a position committed before it came to us, yet written since: a new log
+                why[f"{tp.topic}:{tp.partition}"] = f"{there} written after the partition came here"
             elif noted is None or there == noted:
                 self._noted[tp] = self._last_read.get(tp, there)
             else:
                 rewound.append(tp)
+                why[f"{tp.topic}:{tp.partition}"] = f"{there} where {noted} was"
         if rewound:
             for tp in rewound:
                 self._noted.pop(tp, None)
@@ -347,8 +355,7 @@ class EventConsumer:
             await self.consumer.seek_to_beginning(*rewound)
             REWOUND.labels(self.name).inc(len(rewound))
             log.warning("the broker's log no longer holds a record this group read; re-reading from the earliest "
-                        "offset", extra={"consumer": self.name,
-                                         "partitions": [f"{tp.topic}:{tp.partition}" for tp in rewound]})
+                        "offset", extra={"consumer": self.name, "partitions": why})
         return rewound
 
     async def _records_at(self, offsets: dict[TopicPartition, int]) -> dict[TopicPartition, _Read]:

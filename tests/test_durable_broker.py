@@ -1,0 +1,111 @@
+"""The embedded broker keeps its log (ADR 15): Tansu on `s3://` against the project's store on local disk.
+
+Proved with the clients that use it — aiokafka through Tansu for the log, plain HTTP for the S3 semantics Tansu's
+engine relies on (conditional writes are its compare-and-swap; listing by prefix finds a partition's batches).
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from devstack.broker import BUCKET, TansuBroker
+from devstack.postgres import free_port
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[TansuBroker]:
+    broker = TansuBroker(free_port(), data_dir=tmp_path / "broker", log_dir=tmp_path / "logs")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+async def _read_all(broker: TansuBroker, tp: TopicPartition, *, group: str | None = None) -> list[bytes]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap_servers, group_id=group, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        if group is None:
+            await consumer.seek_to_beginning(tp)
+        values: list[bytes] = []
+        for _ in range(10):
+            batches = await consumer.getmany(tp, timeout_ms=300)
+            values += [record.value for record in batches.get(tp, [])]
+        if group is not None and values:
+            await consumer.commit()
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def test_records_and_committed_offsets_survive_kill_9_of_tansu_and_of_its_store(broker):
+    topic = f"kept-{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 1, 1)])
+    await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for n in range(3):  # three batches
+            await asyncio.gather(*[await producer.send(topic, f"{n}-{i}".encode()) for i in range(5)])
+    finally:
+        await producer.stop()
+    tp = TopicPartition(topic, 0)
+    assert len(await _read_all(broker, tp, group="readers")) == 15  # and the group commits 15
+
+    for victim in (broker.child, broker.store):
+        victim.kill()
+        broker.start()
+        assert len(await _read_all(broker, tp)) == 15, f"the log after kill -9 of {victim.name}"
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap_servers, group_id="readers",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        assert await consumer.committed(tp) == 15, "the group's committed offset is kept"
+        # Tansu answers ListOffsets(latest) with the newest batch's base + 1, the newest being the object modified
+        # last: the store's modification times never tie, so it is the last batch (base 10) after a restart too.
+        assert (await consumer.end_offsets([tp]))[tp] == 11
+    finally:
+        await consumer.stop()
+
+
+def test_the_store_speaks_the_s3_semantics_tansu_relies_on(broker):
+    base = f"http://127.0.0.1:{broker.store_port}/{BUCKET}"
+    with httpx.Client(timeout=5) as s3:
+        created = s3.put(f"{base}/t/a/1.batch", content=b"one", headers={"If-None-Match": "*"})
+        assert created.status_code == 200
+        etag = created.headers["ETag"]
+        again = s3.put(f"{base}/t/a/1.batch", content=b"two", headers={"If-None-Match": "*"})
+        assert again.status_code == 412 and "PreconditionFailed" in again.text, "create-only refuses an existing key"
+        assert s3.put(f"{base}/t/a/1.batch", content=b"two", headers={"If-Match": '"stale"'}).status_code == 412
+        swapped = s3.put(f"{base}/t/a/1.batch", content=b"two", headers={"If-Match": etag})
+        assert swapped.status_code == 200 and swapped.headers["ETag"] != etag
+        assert s3.get(f"{base}/t/a/1.batch").content == b"two"
+        assert s3.get(f"{base}/t/a/1.batch", headers={"Range": "bytes=1-"}).content == b"wo"
+        assert s3.get(f"{base}/t/a/1.batch", headers={"If-None-Match": swapped.headers["ETag"]}).status_code == 304
+
+        for key in ("t/a/2.batch", "t/a/3.batch", "t/b/1.batch", "u/1.batch"):
+            assert s3.put(f"{base}/{key}", content=key.encode()).status_code == 200
+        page = s3.get(base, params={"list-type": "2", "prefix": "t/a/", "max-keys": "2"})
+        assert page.text.count("<Key>") == 2 and "<IsTruncated>true</IsTruncated>" in page.text
+        token = page.text.split("<NextContinuationToken>")[1].split("<")[0]
+        rest = s3.get(base, params={"list-type": "2", "prefix": "t/a/", "continuation-token": token})
+        assert "<Key>t/a/3.batch</Key>" in rest.text and rest.text.count("<Key>") == 1
+        folders = s3.get(base, params={"list-type": "2", "prefix": "t/", "delimiter": "/"})
+        assert folders.text.count("<Prefix>t/a/</Prefix>") == 1 and "<Prefix>t/b/</Prefix>" in folders.text
+
+        assert s3.delete(f"{base}/t/a/2.batch").status_code == 204
+        assert s3.get(f"{base}/t/a/2.batch").status_code == 404
+        for hostile in ("t/%2E%2E/%2E%2E/%2E%2E/etc/passwd", "t//x", "t/%2E/x"):  # escaped, so no client tidies them
+            assert s3.put(f"{base}/{hostile}", content=b"x").status_code == 400, hostile
+    assert not (broker.data_dir.parent / "etc").exists()
