@@ -8,6 +8,7 @@ Each benchmark runs in its own process (its own embedded PostgreSQL and broker) 
 through the file named by BENCH_RESULTS (bench._results). The exit status is 1 when a figure misses its floor
 or a benchmark fails, so a slip shows the day it happens.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,11 +26,39 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "backbone": ([], ["--rounds", "1", "--events", "10000"]),
     "ledger": ([], ["--rounds", "1", "--seconds", "4", "--events", "1000"]),
     "tokens": ([], ["--rounds", "1", "--seconds", "3"]),
-    "matching": ([], ["--rounds", "1", "--requests", "20000", "--queries", "300", "--unindexed-queries", "30",
-                      "--volunteers", "100"]),
+    "matching": (
+        [],
+        [
+            "--rounds",
+            "1",
+            "--requests",
+            "20000",
+            "--queries",
+            "300",
+            "--unindexed-queries",
+            "30",
+            "--volunteers",
+            "100",
+        ],
+    ),
     "audit": ([], ["--rounds", "1", "--weeks", "4"]),
-    "aed": ([], ["--rounds", "1", "--devices", "30000", "--queries", "300", "--brute-queries", "30",
-                 "--responders", "1000", "--incidents", "100"]),
+    "aed": (
+        [],
+        [
+            "--rounds",
+            "1",
+            "--devices",
+            "30000",
+            "--queries",
+            "300",
+            "--brute-queries",
+            "30",
+            "--responders",
+            "1000",
+            "--incidents",
+            "100",
+        ],
+    ),
     "aed_import": ([], ["--rounds", "1"]),
 }
 
@@ -37,8 +66,10 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
 def table(figures: list[Figure], failed: list[str]) -> str:
     lines = ["| bench | figure | result | anchor | ratio | floor | met |", "|---|---|---|---|---|---|---|"]
     for f in figures:
-        lines.append(f"| {f.bench} | {f.figure} | {f.result} | {f.anchor} | {f.ratio:.2f} | {f.floor_text} | "
-                     f"{'✓' if f.met else '✗'} |")
+        lines.append(
+            f"| {f.bench} | {f.figure} | {f.result} | {f.anchor} | {f.ratio:.2f} | {f.floor_text} | "
+            f"{'✓' if f.met else '✗'} |"
+        )
     for name in failed:
         lines.append(f"| {name} | the benchmark failed (see its output above) | | | | | ✗ |")
     return "\n".join(lines)
@@ -70,12 +101,16 @@ def main() -> int:
             figures += reported
             if status != 0 or not reported:
                 failed.append(name)
-    print(f"\n{'quick look (one short round each)' if args.quick else 'medians of each benchmark'}; "
-          f"{time.monotonic() - began:.0f} s in all ({', '.join(timings)})\n")
+    print(
+        f"\n{'quick look (one short round each)' if args.quick else 'medians of each benchmark'}; "
+        f"{time.monotonic() - began:.0f} s in all ({', '.join(timings)})\n"
+    )
     print(table(figures, failed))
     missed = [f for f in figures if not f.met]
-    print(f"\n{len(figures) - len(missed)} of {len(figures)} figures meet their floor"
-          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(
+        f"\n{len(figures) - len(missed)} of {len(figures)} figures meet their floor"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
     return 1 if missed or failed else 0
 
 

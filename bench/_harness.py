@@ -1,4 +1,5 @@
 """Shared set-up for benchmarks: the same embedded PostgreSQL, broker and stack code the tests use."""
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,7 @@ def _cpu_of(command: str) -> dict[int, float]:
                 stat = f.read()
         except OSError:
             continue
-        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
         if name.startswith(command):
             seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return seconds
@@ -45,4 +46,9 @@ class CpuMeter:
     def stop(self) -> tuple[float, float, float]:
         def used(before: dict[int, float], now: dict[int, float]) -> float:
             return sum(t - before.get(pid, 0.0) for pid, t in now.items())
-        return time.process_time() - self._own, used(self._pg, _cpu_of("postgres")), used(self._broker, _cpu_of("tansu"))
+
+        return (
+            time.process_time() - self._own,
+            used(self._pg, _cpu_of("postgres")),
+            used(self._broker, _cpu_of("tansu")),
+        )

@@ -1,5 +1,6 @@
 """Figures against their floors. Every benchmark reports its figures here; `python -m bench` runs them all and
 gathers what they reported (through the file named by BENCH_RESULTS) into one table."""
+
 from __future__ import annotations
 
 import json
@@ -12,10 +13,10 @@ RESULTS_FILE = "BENCH_RESULTS"
 @dataclass(frozen=True)
 class Figure:
     bench: str
-    figure: str    # what is measured
-    result: str    # the measured value with its unit
-    anchor: str    # what it is measured against, with its value
-    ratio: float   # result / anchor
+    figure: str  # what is measured
+    result: str  # the measured value with its unit
+    anchor: str  # what it is measured against, with its value
+    ratio: float  # result / anchor
     floor: float
     at_most: bool = False  # the ratio must stay at or below the floor (a latency against its budget)
 

@@ -3,6 +3,7 @@ seconds to answer for a new file, the same file again and a file changing every 
 Anchor: the gateway's own upstream timeout (`GATEWAY_DEFAULT_TIMEOUT_S`, 15 s): an import answered past it
 is a 504 that commits anyway. Target: ≤ 0.2 × the timeout for every kind of file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,16 @@ HEADER = "serial,name,lat,lon,address,district,indoor,access,opening_hours,statu
 
 
 def _file(tag: str, name: str) -> bytes:
-    return "\n".join([HEADER, *(f"B-{tag}-{n:05d},{name}{n},{39.85 + n % 100 * 0.001:.4f},{116.35 + n // 100 * 0.001:.4f},"
-                               f"海淀区某路{n}号,110108,true,public,Mo-Fr 07:30-18:00,working" for n in range(ROWS))]).encode()
+    return "\n".join(
+        [
+            HEADER,
+            *(
+                f"B-{tag}-{n:05d},{name}{n},{39.85 + n % 100 * 0.001:.4f},{116.35 + n // 100 * 0.001:.4f},"
+                f"海淀区某路{n}号,110108,true,public,Mo-Fr 07:30-18:00,working"
+                for n in range(ROWS)
+            ),
+        ]
+    ).encode()
 
 
 async def _measure(gateway_url: str, rounds: int) -> dict[str, list[float]]:
@@ -33,7 +42,11 @@ async def _measure(gateway_url: str, rounds: int) -> dict[str, list[float]]:
         admin = await scenario.staff(client, "admin") | {"content-type": "text/csv"}
         for _ in range(rounds):
             tag = uuid.uuid4().hex[:6]
-            for kind, body in (("new", _file(tag, "学校")), ("same", _file(tag, "学校")), ("changed", _file(tag, "图书馆"))):
+            for kind, body in (
+                ("new", _file(tag, "学校")),
+                ("same", _file(tag, "学校")),
+                ("changed", _file(tag, "图书馆")),
+            ):
                 started = time.perf_counter()
                 answer = await client.post("/api/v1/aeds/import", headers=admin, content=body)
                 seconds[kind].append(time.perf_counter() - started)
@@ -54,14 +67,24 @@ def main() -> None:
             seconds = asyncio.run(_measure(stack.gateway_url, args.rounds))
         finally:
             stack.stop()
-    print(f"AED import of {ROWS} rows through the gateway, median of {args.rounds} (anchor: the gateway's "
-          f"{timeout:.0f} s timeout; target ≤ 0.2×)")
+    print(
+        f"AED import of {ROWS} rows through the gateway, median of {args.rounds} (anchor: the gateway's "
+        f"{timeout:.0f} s timeout; target ≤ 0.2×)"
+    )
     for kind, values in seconds.items():
         print(f"  {kind:<8} {median(values):6.2f} s   {median(values) / timeout:.3f} × timeout")
     slowest = max(seconds, key=lambda kind: median(seconds[kind]))
-    report(Figure("aed_import", f"AED import of {ROWS:,} rows, slowest kind ({slowest})",
-                  f"{median(seconds[slowest]):.2f} s", f"gateway timeout {timeout:.0f} s",
-                  median(seconds[slowest]) / timeout, 0.2, at_most=True))
+    report(
+        Figure(
+            "aed_import",
+            f"AED import of {ROWS:,} rows, slowest kind ({slowest})",
+            f"{median(seconds[slowest]):.2f} s",
+            f"gateway timeout {timeout:.0f} s",
+            median(seconds[slowest]) / timeout,
+            0.2,
+            at_most=True,
+        )
+    )
 
 
 if __name__ == "__main__":

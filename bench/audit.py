@@ -9,6 +9,7 @@ Throughput is a steady-state figure: before the clock, both sides consume a smal
 another town), so the audit pipeline runs as a service that has been running — its connections have
 prepared their statements, which a service just started does once per connection (`--cold` skips it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,6 +20,9 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
+from audit.events import audit_consumer
+from audit.judging import Judge
+from audit.settings import AuditSettings
 from bench._harness import CpuMeter, embedded_infra, median
 from bench._results import Figure, report
 from devstack import fraud
@@ -27,14 +31,12 @@ from servicekit.db import Database
 from servicekit.events import CloudEvent
 from servicekit.kafka import ensure_topics
 from servicekit.migrations import upgrade_to_head
-from audit.events import audit_consumer
-from audit.judging import Judge
-from audit.settings import AuditSettings
 
 
 async def _produce(bootstrap: str, topics: dict[str, str], events: list[CloudEvent], settings: AuditSettings) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2,
-                                max_batch_size=settings.kafka_max_batch_bytes)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2, max_batch_size=settings.kafka_max_batch_bytes
+    )
     await producer.start()
     try:
         futures = [await producer.send(topics[e.source], value=e.to_bytes(), key=e.subject.encode()) for e in events]
@@ -50,14 +52,22 @@ async def _topics(settings: AuditSettings) -> dict[str, str]:
     return topics
 
 
-async def raw_round(bootstrap: str, events: list[CloudEvent], settings: AuditSettings,
-                    warm_up: list[CloudEvent]) -> tuple[float, tuple[float, float]]:
+async def raw_round(
+    bootstrap: str, events: list[CloudEvent], settings: AuditSettings, warm_up: list[CloudEvent]
+) -> tuple[float, tuple[float, float]]:
     """Events/s, and the CPU seconds meanwhile of this process (the bench's producer and the raw consumer)
     and of the broker. The `warm_up` events are produced and consumed first, off the clock."""
     topics = await _topics(settings)
-    consumer = AIOKafkaConsumer(*topics.values(), bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False, session_timeout_ms=2000,
-                                heartbeat_interval_ms=300, max_poll_records=settings.consumer_batch_size)
+    consumer = AIOKafkaConsumer(
+        *topics.values(),
+        bootstrap_servers=bootstrap,
+        group_id=f"raw-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=300,
+        max_poll_records=settings.consumer_batch_size,
+    )
     await consumer.start()
     while not consumer.assignment():
         await consumer.getmany(timeout_ms=200)
@@ -84,8 +94,9 @@ async def raw_round(bootstrap: str, events: list[CloudEvent], settings: AuditSet
     return len(events) / elapsed, (cpu, broker_cpu)
 
 
-async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings,
-                      warm_up: list[CloudEvent]) -> tuple[float, int, tuple[float, float, float]]:
+async def audit_round(
+    infra, events: list[CloudEvent], settings: AuditSettings, warm_up: list[CloudEvent]
+) -> tuple[float, int, tuple[float, float, float]]:
     """Events/s, alerts raised, and the CPU seconds meanwhile of this process (the bench's producer and the
     pipeline), of PostgreSQL and of the broker. The `warm_up` events go through the whole pipeline first, off
     the clock, as through a service that has been running: its connections have prepared their statements."""
@@ -125,8 +136,10 @@ async def audit_round(infra, events: list[CloudEvent], settings: AuditSettings,
     # Dropped, so autovacuum does not visit it during the next rounds (the rounds' PostgreSQL CPU rose by a fifth).
     infra.postgres.psql(f'DROP DATABASE "{url.rsplit("/", 1)[1]}"')
     if recorded != len(warm_up) + len(events) or judged != recorded:
-        raise SystemExit(f"the trail holds {recorded} of {len(warm_up)} + {len(events)} events, {judged} judged"
-                         " — the benchmark is invalid")
+        raise SystemExit(
+            f"the trail holds {recorded} of {len(warm_up)} + {len(events)} events, {judged} judged"
+            " — the benchmark is invalid"
+        )
     return len(events) / elapsed, alerts - alerts_before, cpu
 
 
@@ -136,8 +149,10 @@ async def main(args: argparse.Namespace) -> None:
     kinds = {}
     for e in events:
         kinds[e.type.rsplit(".", 2)[-2]] = kinds.get(e.type.rsplit(".", 2)[-2], 0) + 1
-    print(f"{len(events):,} events ({', '.join(f'{k} {v:,}' for k, v in sorted(kinds.items()))}), "
-          f"~{sum(len(e.to_bytes()) for e in events) // len(events)} B each")
+    print(
+        f"{len(events):,} events ({', '.join(f'{k} {v:,}' for k, v in sorted(kinds.items()))}), "
+        f"~{sum(len(e.to_bytes()) for e in events) // len(events)} B each"
+    )
     # Off the clock, before each round on both sides: a week of another town's events (other people, other ids).
     warm_up = [] if args.cold else fraud.generate(seed=7, weeks=1, honest_volunteers=60, elders=40).events
     with embedded_infra() as infra:
@@ -149,14 +164,26 @@ async def main(args: argparse.Namespace) -> None:
             raw.append(rate)
             rate, alerts, (own_cpu, pg_cpu, broker_cpu) = await audit_round(infra, events, settings, warm_up)
             piped.append(rate)
-            print(f"round {round_ + 1}: raw {raw[-1]:,.0f} events/s, audit pipeline {piped[-1]:,.0f} events/s "
-                  f"({alerts} alerts) -> {piped[-1] / raw[-1]:.2f}  | CPU s raw/audit: this process {raw_cpu:.2f}/"
-                  f"{own_cpu:.2f}, broker {raw_broker:.2f}/{broker_cpu:.2f}, PostgreSQL -/{pg_cpu:.2f}; wall "
-                  f"{len(events) / raw[-1]:.2f}/{len(events) / rate:.2f}")
-        print(f"\naudit pipeline (consume, chain, every rule, commit): median {median(piped):,.0f} events/s; raw aiokafka "
-              f"median {median(raw):,.0f} events/s")
-        report(Figure("audit", "audit pipeline: consume, chain, every rule, commit", f"{median(piped):,.0f} events/s",
-                      f"raw aiokafka {median(raw):,.0f} events/s", median(piped) / median(raw), 0.5))
+            print(
+                f"round {round_ + 1}: raw {raw[-1]:,.0f} events/s, audit pipeline {piped[-1]:,.0f} events/s "
+                f"({alerts} alerts) -> {piped[-1] / raw[-1]:.2f}  | CPU s raw/audit: this process {raw_cpu:.2f}/"
+                f"{own_cpu:.2f}, broker {raw_broker:.2f}/{broker_cpu:.2f}, PostgreSQL -/{pg_cpu:.2f}; wall "
+                f"{len(events) / raw[-1]:.2f}/{len(events) / rate:.2f}"
+            )
+        print(
+            f"\naudit pipeline (consume, chain, every rule, commit): median {median(piped):,.0f} events/s; raw aiokafka "
+            f"median {median(raw):,.0f} events/s"
+        )
+        report(
+            Figure(
+                "audit",
+                "audit pipeline: consume, chain, every rule, commit",
+                f"{median(piped):,.0f} events/s",
+                f"raw aiokafka {median(raw):,.0f} events/s",
+                median(piped) / median(raw),
+                0.5,
+            )
+        )
 
 
 if __name__ == "__main__":
@@ -165,6 +192,10 @@ if __name__ == "__main__":
     parser.add_argument("--weeks", type=int, default=8)
     parser.add_argument("--volunteers", type=int, default=600)
     parser.add_argument("--elders", type=int, default=400)
-    parser.add_argument("--cold", action="store_true", help="no warm-up: each round starts on a service just started "
-                        "(its connections prepare every statement on first use), as the bench ran until session 7")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="no warm-up: each round starts on a service just started "
+        "(its connections prepare every statement on first use), as the bench ran until session 7",
+    )
     asyncio.run(main(parser.parse_args()))

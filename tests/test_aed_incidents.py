@@ -2,6 +2,7 @@
 to the next wave, the first to accept fetches the AED (locked to them) and the others go straight to the
 patient, pending alerts are cancelled once enough accepted, the exact address is for those who accepted,
 120 receives every step in order — also after being down for a while — and closes the incident."""
+
 import json
 import random
 import uuid
@@ -20,19 +21,33 @@ def _near(spot: dict, metres_north: float) -> dict:
 
 async def _on_duty(gateway, helpers, person, position) -> None:
     async def on():  # svc-aed learns the responder role from identity's events
-        response = await gateway.put("/api/v1/responders/me/duty", headers=person.headers,
-                                     json={"on_duty": True, "position": position})
+        response = await gateway.put(
+            "/api/v1/responders/me/duty", headers=person.headers, json={"on_duty": True, "position": position}
+        )
         assert response.status_code in (200, 403), response.text
         return response.status_code == 200
+
     assert await helpers.eventually(on, timeout=30)
 
 
 async def _device_near(gateway, spot: dict) -> str:
     """A usable public AED 150 m north of the spot, open around the clock; its id."""
-    device = await gateway.post("/api/v1/aeds", headers=await scenario.staff(gateway, "admin"), json={
-        "serial": f"I-{uuid.uuid4().hex[:10]}", "name": "社区服务中心", "position": _near(spot, 150),
-        "address": "某社区服务中心一层", "district": "110108", "indoor": True, "access": "public", "opening_hours": "24/7",
-        "battery_expires_on": FAR_FUTURE, "adult_pads_expires_on": FAR_FUTURE})
+    device = await gateway.post(
+        "/api/v1/aeds",
+        headers=await scenario.staff(gateway, "admin"),
+        json={
+            "serial": f"I-{uuid.uuid4().hex[:10]}",
+            "name": "社区服务中心",
+            "position": _near(spot, 150),
+            "address": "某社区服务中心一层",
+            "district": "110108",
+            "indoor": True,
+            "access": "public",
+            "opening_hours": "24/7",
+            "battery_expires_on": FAR_FUTURE,
+            "adult_pads_expires_on": FAR_FUTURE,
+        },
+    )
     assert device.status_code == 201, device.text
     return device.json()["id"]
 
@@ -51,71 +66,104 @@ async def test_waves_fetcher_and_direct_responders_and_120_follows_every_step(st
         await _on_duty(gateway, helpers, person, _near(spot, 100 * (n + 1)))
 
     caller = await scenario.resident(gateway, born=1970)
-    opened = await gateway.post("/api/v1/incidents", headers=caller.headers,
-                                json={"position": spot, "address": "某小区3号楼2单元门口", "note": "老人倒地，无意识"})
+    opened = await gateway.post(
+        "/api/v1/incidents",
+        headers=caller.headers,
+        json={"position": spot, "address": "某小区3号楼2单元门口", "note": "老人倒地，无意识"},
+    )
     assert opened.status_code == 201, opened.text
     incident = opened.json()["id"]
     first_wave = {a["responder_id"] for a in opened.json()["alerts"]}
     assert first_wave == {p.person_id for p in team[:3]}  # the three nearest
     assert all("lat" not in a and "lon" not in a for a in opened.json()["alerts"])  # positions never shown
-    event = await sql["aed"].scalar("SELECT payload FROM outbox WHERE key = :i AND event_type = "
-                                    "'timebank.aed.incident.opened'", i=incident)
+    event = await sql["aed"].scalar(
+        "SELECT payload FROM outbox WHERE key = :i AND event_type = 'timebank.aed.incident.opened'", i=incident
+    )
     assert json.loads(event)["data"]["responders_nearby"] >= len(team)  # counted, not a constant
 
     alerted = (await gateway.get("/api/v1/responders/me/alerts", headers=team[0].headers)).json()["items"][0]
     assert alerted["incident_id"] == incident and "address" not in alerted and alerted["approximate_position"]
     raised = (await gateway.get("/api/v1/incidents/mine", headers=caller.headers)).json()
-    assert [(i["id"], i["state"], i["address"]) for i in raised["items"]] == [(incident, "open", "某小区3号楼2单元门口")]
+    assert [(i["id"], i["state"], i["address"]) for i in raised["items"]] == [
+        (incident, "open", "某小区3号楼2单元门口")
+    ]
     assert (await gateway.get("/api/v1/incidents/mine", headers=team[0].headers)).json()["items"] == []
 
-    declined = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[0].headers,
-                                  json={"accept": False})
+    declined = await gateway.post(
+        f"/api/v1/incidents/{incident}/responses", headers=team[0].headers, json={"accept": False}
+    )
     assert declined.status_code == 200 and declined.json()["my_status"] == "declined"
     after = (await gateway.get(f"/api/v1/incidents/{incident}", headers=caller.headers)).json()
     assert {a["responder_id"] for a in after["alerts"] if a["wave"] == 2} == {p.person_id for p in team[3:]}
 
-    fetch = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[1].headers, json={"accept": True})
+    fetch = await gateway.post(
+        f"/api/v1/incidents/{incident}/responses", headers=team[1].headers, json={"accept": True}
+    )
     assert fetch.json()["my_role"] == "fetch_aed" and fetch.json()["aed_id"] == aed_id
     assert fetch.json()["address"] == "某小区3号楼2单元门口"  # revealed once accepted
-    direct = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[2].headers, json={"accept": True})
+    direct = await gateway.post(
+        f"/api/v1/incidents/{incident}/responses", headers=team[2].headers, json={"accept": True}
+    )
     assert direct.json()["my_role"] == "direct" and direct.json()["aed_id"] is None  # the AED is locked to one
-    third = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[3].headers, json={"accept": True})
+    third = await gateway.post(
+        f"/api/v1/incidents/{incident}/responses", headers=team[3].headers, json={"accept": True}
+    )
     assert third.json()["my_role"] == "direct"
     late = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[4].headers, json={"accept": True})
     assert late.status_code == 409 and late.json()["status"] == "cancelled"  # enough accepted: cancelled
-    again = await gateway.post(f"/api/v1/incidents/{incident}/responses", headers=team[0].headers, json={"accept": True})
+    again = await gateway.post(
+        f"/api/v1/incidents/{incident}/responses", headers=team[0].headers, json={"accept": True}
+    )
     assert again.status_code == 409  # one alert, once
 
     await _fake_120(stack, "/_fake/down", method="POST", json={"down": True})
-    arrived = await gateway.post(f"/api/v1/incidents/{incident}/arrival", headers=team[1].headers,
-                                 json={"with_aed": True})
+    arrived = await gateway.post(
+        f"/api/v1/incidents/{incident}/arrival", headers=team[1].headers, json={"with_aed": True}
+    )
     assert arrived.status_code == 200
     nearby = await gateway.get("/api/v1/aeds", params={"near": f"{spot['lat']},{spot['lon']}", "limit": 20})
     assert aed_id not in [d["id"] for d in nearby.json()]  # used: waits for a restock and inspection
     await _fake_120(stack, "/_fake/down", method="POST", json={"down": False})
 
     partner = await scenario.partner(gateway, "emergency-120")
-    assert (await gateway.post(f"/api/v1/incidents/{incident}/updates", headers=partner,
-                               json={"status": "ambulance_arrived"})).status_code == 200
-    closed = await gateway.post(f"/api/v1/incidents/{incident}/close", headers=partner,
-                                json={"status": "transported", "note": "已恢复自主循环，送往医院"})
+    assert (
+        await gateway.post(
+            f"/api/v1/incidents/{incident}/updates", headers=partner, json={"status": "ambulance_arrived"}
+        )
+    ).status_code == 200
+    closed = await gateway.post(
+        f"/api/v1/incidents/{incident}/close",
+        headers=partner,
+        json={"status": "transported", "note": "已恢复自主循环，送往医院"},
+    )
     assert closed.status_code == 200 and closed.json()["state"] == "closed"
 
     async def everything_arrived():
         got = await _fake_120(stack, "/_fake/updates", params={"incident_id": incident})
         return got if got and got[-1].get("step") == "closed" else None
+
     updates = await helpers.eventually(everything_arrived, timeout=30)
     assert updates[0]["kind"] == "opened" and updates[0]["address"] == "某小区3号楼2单元门口"
     steps = [u["step"] for u in updates[1:]]
-    assert steps == ["alerted"] * 3 + ["declined"] + ["alerted"] * 2 + ["accepted", "sent_for_aed", "accepted",
-                     "sent_to_patient", "accepted", "sent_to_patient", "alerts_cancelled", "arrived", "dispatch_update",
-                     "closed"]
+    assert steps == ["alerted"] * 3 + ["declined"] + ["alerted"] * 2 + [
+        "accepted",
+        "sent_for_aed",
+        "accepted",
+        "sent_to_patient",
+        "accepted",
+        "sent_to_patient",
+        "alerts_cancelled",
+        "arrived",
+        "dispatch_update",
+        "closed",
+    ]
 
     async def phones_rang():  # each alerted responder got one WeChat message for this incident
         async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
             sent = (await wechat.get("/_fake/subscribe-messages")).json()
         mine = [m for m in sent if m["template_id"] == "tmpl-incident-alert" and m["page"].endswith(incident)]
         return mine if len(mine) >= 5 else None
+
     messages = await helpers.eventually(phones_rang, timeout=30)
     assert sorted(m["touser"] for m in messages) == sorted(p.openid for p in team)
 
@@ -126,8 +174,9 @@ async def test_waves_fetcher_and_direct_responders_and_120_follows_every_step(st
 async def test_a_responder_with_an_expired_certificate_is_never_alerted(stack, gateway, helpers):
     spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
     expired = await scenario.responder(gateway, certificate_expires_on=(date.today() - timedelta(days=1)).isoformat())
-    refused = await gateway.put("/api/v1/responders/me/duty", headers=expired.headers,
-                                json={"on_duty": True, "position": _near(spot, 50)})
+    refused = await gateway.put(
+        "/api/v1/responders/me/duty", headers=expired.headers, json={"on_duty": True, "position": _near(spot, 50)}
+    )
     assert refused.status_code == 403
     valid = await scenario.responder(gateway)
     await _on_duty(gateway, helpers, valid, _near(spot, 80))
@@ -156,8 +205,10 @@ async def test_a_contact_phone_counts_only_once_proven_with_the_code_texted_to_i
     [text] = await scenario.texts(stack, second)
     code = text["template_param"]["code"]
     wrong = f"{(int(code) + 1) % 10**6:06d}"
-    tries = [await gateway.post("/api/v1/me/phone/verification", headers=person.headers, json={"code": wrong})
-             for _ in range(5)]
+    tries = [
+        await gateway.post("/api/v1/me/phone/verification", headers=person.headers, json={"code": wrong})
+        for _ in range(5)
+    ]
     assert [t.status_code for t in tries] == [422] * 5
     assert tries[0].json()["tries_left"] == 4 and tries[0].json()["type"].endswith("phone-code-refused")
     late = await gateway.post("/api/v1/me/phone/verification", headers=person.headers, json={"code": code})
@@ -166,8 +217,9 @@ async def test_a_contact_phone_counts_only_once_proven_with_the_code_texted_to_i
     assert me["phone_masked"] == first[:3] + "****" + first[-4:]
     # Someone else cannot confirm it, nor can a code be sent with no number behind it.
     other = await scenario.responder(gateway)
-    assert (await gateway.post("/api/v1/me/phone/verification", headers=other.headers,
-                               json={"code": code})).status_code == 422
+    assert (
+        await gateway.post("/api/v1/me/phone/verification", headers=other.headers, json={"code": code})
+    ).status_code == 422
 
 
 async def test_an_alert_goes_by_sms_when_wechat_cannot_deliver(stack, gateway, helpers):
@@ -182,6 +234,7 @@ async def test_an_alert_goes_by_sms_when_wechat_cannot_deliver(stack, gateway, h
 
     async def texted():
         return [m for m in await scenario.texts(stack, phone) if m["template_code"] != "SMS_PHONE_CODE"]
+
     [message] = await helpers.eventually(texted, timeout=30)
     assert message["template_code"] == "SMS_INCIDENT_ALERT" and "约60米" in message["template_param"]["status"]
     assert incident  # the SMS names no address: accepting in the app reveals it
@@ -190,15 +243,17 @@ async def test_an_alert_goes_by_sms_when_wechat_cannot_deliver(stack, gateway, h
 async def test_staff_see_their_districts_incidents_and_read_the_address_only_with_a_reason(stack, gateway, sql):
     spot = {"lat": round(random.uniform(39.95, 40.02), 5), "lon": round(random.uniform(116.28, 116.33), 5)}  # 海淀
     caller = await scenario.resident(gateway, born=1970)
-    opened = await gateway.post("/api/v1/incidents", headers=caller.headers, json={
-        "position": spot, "district": "110108", "address": "海淀区某小区5号楼门口", "note": "老人倒地"})
+    opened = await gateway.post(
+        "/api/v1/incidents",
+        headers=caller.headers,
+        json={"position": spot, "district": "110108", "address": "海淀区某小区5号楼门口", "note": "老人倒地"},
+    )
     assert opened.status_code == 201 and opened.json()["address"] == "海淀区某小区5号楼门口"
     incident = opened.json()["id"]
     unplaced = (await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot})).json()["id"]
     haidian, chaoyang = await scenario.staff(gateway, "officer-110108"), await scenario.staff(gateway, "officer-110105")
     admin = await scenario.staff(gateway, "admin")
-    accessed = ("SELECT count(*) FROM outbox WHERE key = :i AND event_type = "
-                "'timebank.aed.incident.address-accessed'")
+    accessed = "SELECT count(*) FROM outbox WHERE key = :i AND event_type = 'timebank.aed.incident.address-accessed'"
 
     seen = await gateway.get(f"/api/v1/incidents/{incident}", headers=haidian)
     assert seen.status_code == 200 and "address" not in seen.json() and seen.json()["district"] == "110108"
@@ -212,7 +267,9 @@ async def test_staff_see_their_districts_incidents_and_read_the_address_only_wit
         assert (await gateway.get(other, headers=chaoyang)).status_code == 404
     assert (await gateway.get(f"/api/v1/incidents/{unplaced}", headers=haidian)).status_code == 404
     assert (await gateway.get(f"/api/v1/incidents/{unplaced}", headers=admin)).status_code == 200
-    refused = await gateway.post(f"/api/v1/incidents/{incident}/close", headers=chaoyang, json={"status": "false_alarm"})
+    refused = await gateway.post(
+        f"/api/v1/incidents/{incident}/close", headers=chaoyang, json={"status": "false_alarm"}
+    )
     assert refused.status_code == 404
     closed = await gateway.post(f"/api/v1/incidents/{incident}/close", headers=haidian, json={"status": "false_alarm"})
     assert closed.status_code == 200 and closed.json()["state"] == "closed" and "address" not in closed.json()
@@ -233,8 +290,9 @@ async def test_a_responder_withdraws_and_the_aed_passes_on_then_the_caller_calls
     assert fetcher.json()["my_role"] == "fetch_aed" and fetcher.json()["aed_id"] == aed_id
     direct = await gateway.post(path + "/responses", headers=team[1].headers, json={"accept": True})
     assert direct.json()["my_role"] == "direct"
-    assert (await gateway.post(path + "/withdrawal", headers=team[2].headers,
-                               json={"reason": "临时有事"})).status_code == 404, "only one who accepted withdraws"
+    assert (
+        await gateway.post(path + "/withdrawal", headers=team[2].headers, json={"reason": "临时有事"})
+    ).status_code == 404, "only one who accepted withdraws"
 
     withdrew = await gateway.post(path + "/withdrawal", headers=team[0].headers, json={"reason": "扭伤了脚"})
     assert withdrew.status_code == 200, withdrew.text
@@ -249,16 +307,23 @@ async def test_a_responder_withdraws_and_the_aed_passes_on_then_the_caller_calls
     called_off = await gateway.post(path + "/cancel", headers=caller.headers, json={"reason": "老人已清醒，误报"})
     assert called_off.status_code == 200, called_off.text
     assert (called_off.json()["state"], called_off.json()["outcome"]) == ("closed", "cancelled_by_caller")
-    assert {a["status"] for a in called_off.json()["alerts"] if a["responder_id"] in (
-        team[2].person_id, team[3].person_id)} == {"cancelled"}, "alerts not yet answered are cancelled"
-    assert (await gateway.post(path + "/cancel", headers=caller.headers, json={"reason": "再次取消"})).status_code == 409
-    assert (await gateway.post(path + "/withdrawal", headers=team[1].headers,
-                               json={"reason": "已取消"})).status_code == 409
+    assert {
+        a["status"] for a in called_off.json()["alerts"] if a["responder_id"] in (team[2].person_id, team[3].person_id)
+    } == {"cancelled"}, "alerts not yet answered are cancelled"
+    assert (
+        await gateway.post(path + "/cancel", headers=caller.headers, json={"reason": "再次取消"})
+    ).status_code == 409
+    assert (
+        await gateway.post(path + "/withdrawal", headers=team[1].headers, json={"reason": "已取消"})
+    ).status_code == 409
     stranger = await scenario.resident(gateway, born=1980)
-    assert (await gateway.post(path + "/cancel", headers=stranger.headers, json={"reason": "恶作剧"})).status_code == 404
+    assert (
+        await gateway.post(path + "/cancel", headers=stranger.headers, json={"reason": "恶作剧"})
+    ).status_code == 404
 
     async def told_120():
         got = await _fake_120(stack, "/_fake/updates", params={"incident_id": incident})
         return [u.get("step") for u in got] if got and got[-1].get("step") == "cancelled_by_caller" else None
+
     steps = await helpers.eventually(told_120, timeout=30)
     assert steps and "withdrew" in steps

@@ -1,6 +1,7 @@
 """The AED registry through the gateway: owners and districts keep their devices, the public lookup shows
 only devices usable now (status, expiry, access, opening hours across midnight and weekdays in Beijing
 time), bulk import is all-or-nothing and idempotent, coverage against 2 per 1,000, consumables announced."""
+
 import base64
 import json
 import random
@@ -20,11 +21,23 @@ def _spot() -> dict:
 
 
 def _device(spot: dict, **fields) -> dict:
-    return {"serial": f"T-{uuid.uuid4().hex[:10]}", "name": "教学楼一层大厅", "position": spot, "address": "海淀区学院路1号",
-            "district": "110108", "indoor": True, "floor": "1", "access_directions": "正门进入右手边",
-            "access": "public", "opening_hours": "24/7", "battery_expires_on": FAR_FUTURE,
-            "adult_pads_expires_on": FAR_FUTURE, "child_pads_expires_on": FAR_FUTURE, "kiosk_with_first_aid_kit": True,
-            **fields}
+    return {
+        "serial": f"T-{uuid.uuid4().hex[:10]}",
+        "name": "教学楼一层大厅",
+        "position": spot,
+        "address": "海淀区学院路1号",
+        "district": "110108",
+        "indoor": True,
+        "floor": "1",
+        "access_directions": "正门进入右手边",
+        "access": "public",
+        "opening_hours": "24/7",
+        "battery_expires_on": FAR_FUTURE,
+        "adult_pads_expires_on": FAR_FUTURE,
+        "child_pads_expires_on": FAR_FUTURE,
+        "kiosk_with_first_aid_kit": True,
+        **fields,
+    }
 
 
 def _subject(headers: dict) -> str:
@@ -34,13 +47,21 @@ def _subject(headers: dict) -> str:
 
 async def _school(gateway, *, headcount: int = 1000) -> tuple[str, dict, dict]:
     officer = await scenario.staff(gateway, "officer-110108")
-    created = await gateway.post("/api/v1/aeds/organisations", headers=officer, json={
-        "name": f"第{uuid.uuid4().hex[:6]}中学", "kind": "primary_secondary_school", "district": "110108",
-        "headcount": headcount})
+    created = await gateway.post(
+        "/api/v1/aeds/organisations",
+        headers=officer,
+        json={
+            "name": f"第{uuid.uuid4().hex[:6]}中学",
+            "kind": "primary_secondary_school",
+            "district": "110108",
+            "headcount": headcount,
+        },
+    )
     assert created.status_code == 201, created.text
     school = await scenario.staff(gateway, "school")
-    added = await gateway.post(f"/api/v1/aeds/organisations/{created.json()['id']}/staff", headers=officer,
-                               json={"staff_id": _subject(school)})
+    added = await gateway.post(
+        f"/api/v1/aeds/organisations/{created.json()['id']}/staff", headers=officer, json={"staff_id": _subject(school)}
+    )
     assert added.status_code == 200, added.text
     return created.json()["id"], school, officer
 
@@ -60,8 +81,11 @@ async def test_owners_keep_their_devices_and_the_lookup_shows_only_usable_ones(s
     assert (await gateway.post("/api/v1/aeds", headers=school, json=_device(spot))).status_code == 403  # not theirs
     chaoyang = await scenario.staff(gateway, "officer-110105")
     assert (await gateway.patch(f"/api/v1/aeds/{aed}", headers=chaoyang, json={"floor": "2"})).status_code == 403
-    duplicate = await gateway.post("/api/v1/aeds", headers=school,
-                                   json=_device(spot, organisation_id=organisation, serial=registered.json()["serial"]))
+    duplicate = await gateway.post(
+        "/api/v1/aeds",
+        headers=school,
+        json=_device(spot, organisation_id=organisation, serial=registered.json()["serial"]),
+    )
     assert duplicate.status_code == 409
 
     found = (await gateway.get("/api/v1/aeds", params={"near": f"{spot['lat']},{spot['lon']}"})).json()  # no token
@@ -89,21 +113,31 @@ async def test_owners_keep_their_devices_and_the_lookup_shows_only_usable_ones(s
 async def test_opening_hours_in_beijing_time_across_midnight_and_weekdays(stack, gateway, clock):
     organisation, school, _ = await _school(gateway)
     spot = _spot()
-    office = (await gateway.post("/api/v1/aeds", headers=school, json=_device(
-        spot, organisation_id=organisation, opening_hours="Mo-Fr 08:00-18:00; PH off"))).json()["id"]
-    night = (await gateway.post("/api/v1/aeds", headers=school, json=_device(
-        spot, organisation_id=organisation, opening_hours="Fr-Sa 22:00-02:00"))).json()["id"]
+    office = (
+        await gateway.post(
+            "/api/v1/aeds",
+            headers=school,
+            json=_device(spot, organisation_id=organisation, opening_hours="Mo-Fr 08:00-18:00; PH off"),
+        )
+    ).json()["id"]
+    night = (
+        await gateway.post(
+            "/api/v1/aeds",
+            headers=school,
+            json=_device(spot, organisation_id=organisation, opening_hours="Fr-Sa 22:00-02:00"),
+        )
+    ).json()["id"]
 
     # 2026-12-04 is a Friday, 2026-12-05 a Saturday, 2026-12-06 a Sunday; 2027-01-01 a public holiday (Friday).
     expectations = [
-        (datetime(2026, 12, 4, 10, 0), {office}),          # Friday morning: the office only
-        (datetime(2026, 12, 4, 19, 0), set()),             # Friday evening: neither
-        (datetime(2026, 12, 4, 23, 0), {night}),           # Friday night
-        (datetime(2026, 12, 5, 1, 30), {night}),           # early Saturday: still Friday's night hours
-        (datetime(2026, 12, 5, 10, 0), set()),             # Saturday morning: office closed at weekends
-        (datetime(2026, 12, 6, 1, 30), {night}),           # early Sunday: Saturday's night hours
-        (datetime(2026, 12, 7, 1, 30), set()),             # early Monday: Sunday has no night hours
-        (datetime(2027, 1, 1, 10, 0), set()),              # a public holiday: "PH off"
+        (datetime(2026, 12, 4, 10, 0), {office}),  # Friday morning: the office only
+        (datetime(2026, 12, 4, 19, 0), set()),  # Friday evening: neither
+        (datetime(2026, 12, 4, 23, 0), {night}),  # Friday night
+        (datetime(2026, 12, 5, 1, 30), {night}),  # early Saturday: still Friday's night hours
+        (datetime(2026, 12, 5, 10, 0), set()),  # Saturday morning: office closed at weekends
+        (datetime(2026, 12, 6, 1, 30), {night}),  # early Sunday: Saturday's night hours
+        (datetime(2026, 12, 7, 1, 30), set()),  # early Monday: Sunday has no night hours
+        (datetime(2027, 1, 1, 10, 0), set()),  # a public holiday: "PH off"
     ]
     for local, expected in expectations:
         clock.travel_to(local.replace(tzinfo=BEIJING))
@@ -117,10 +151,15 @@ async def test_import_is_all_or_nothing_with_row_numbers_and_re_import_changes_n
     spot = _spot()
     header = "serial,name,lat,lon,address,district,indoor,access,opening_hours,battery_expires_on,adult_pads_expires_on"
     serials = [f"K-{uuid.uuid4().hex[:8]}" for _ in range(3)]
-    good = [f"{s},校园急救一体机{n},{spot['lat']},{spot['lon']},海淀区某校,110108,是,public,24/7,{FAR_FUTURE},{FAR_FUTURE}"
-            for n, s in enumerate(serials)]
-    bad = [good[0], f"{serials[1]},坏行,91,116.3,海淀区某校,110108,是,public,24/7,{FAR_FUTURE},{FAR_FUTURE}",
-           f"{serials[2]},坏行,{spot['lat']},{spot['lon']},海淀区某校,999999,是,public,Mon 8-18,,"]
+    good = [
+        f"{s},校园急救一体机{n},{spot['lat']},{spot['lon']},海淀区某校,110108,是,public,24/7,{FAR_FUTURE},{FAR_FUTURE}"
+        for n, s in enumerate(serials)
+    ]
+    bad = [
+        good[0],
+        f"{serials[1]},坏行,91,116.3,海淀区某校,110108,是,public,24/7,{FAR_FUTURE},{FAR_FUTURE}",
+        f"{serials[2]},坏行,{spot['lat']},{spot['lon']},海淀区某校,999999,是,public,Mon 8-18,,",
+    ]
     csv = {"content-type": "text/csv"}
     before = await sql["aed"].scalar("SELECT count(*) FROM aeds")
     refused = await gateway.post("/api/v1/aeds/import", headers=admin | csv, content="\n".join([header, *bad]).encode())
@@ -134,15 +173,30 @@ async def test_import_is_all_or_nothing_with_row_numbers_and_re_import_changes_n
     assert (first.json()["created"], first.json()["unchanged"]) == (3, 0)
     again = await gateway.post("/api/v1/aeds/import", headers=admin | csv, content="\n".join([header, *good]).encode())
     assert (again.json()["created"], again.json()["updated"], again.json()["unchanged"]) == (0, 0, 3)
-    history = await sql["aed"].scalar("SELECT count(*) FROM aed_history h JOIN aeds a ON a.id = h.aed_id"
-                                      " WHERE a.serial = ANY(:s)", s=serials)
+    history = await sql["aed"].scalar(
+        "SELECT count(*) FROM aed_history h JOIN aeds a ON a.id = h.aed_id WHERE a.serial = ANY(:s)", s=serials
+    )
     assert history == 3  # one entry each, from the first import
 
-    as_json = [{"serial": serials[0], "name": "校园急救一体机0（更名）", "position": spot, "address": "海淀区某校",
-                "district": "110108", "indoor": True, "access": "public", "opening_hours": "24/7",
-                "battery_expires_on": FAR_FUTURE, "adult_pads_expires_on": FAR_FUTURE}]
-    changed = await gateway.post("/api/v1/aeds/import", headers=admin | {"content-type": "application/json"},
-                                 content=json.dumps({"devices": as_json}).encode())
+    as_json = [
+        {
+            "serial": serials[0],
+            "name": "校园急救一体机0（更名）",
+            "position": spot,
+            "address": "海淀区某校",
+            "district": "110108",
+            "indoor": True,
+            "access": "public",
+            "opening_hours": "24/7",
+            "battery_expires_on": FAR_FUTURE,
+            "adult_pads_expires_on": FAR_FUTURE,
+        }
+    ]
+    changed = await gateway.post(
+        "/api/v1/aeds/import",
+        headers=admin | {"content-type": "application/json"},
+        content=json.dumps({"devices": as_json}).encode(),
+    )
     assert changed.status_code == 200 and changed.json()["updated"] == 1, changed.text
     school = await scenario.staff(gateway, "school")
     assert (await gateway.post("/api/v1/aeds/import", headers=school | csv, content=header.encode())).status_code == 403
@@ -157,11 +211,20 @@ async def test_an_import_of_the_documented_maximum_answers_and_a_larger_one_is_r
     header = "serial,name,lat,lon,address,district,indoor,access,opening_hours,status"
 
     def file(rows: int, name: str) -> bytes:  # 怀柔, out of service: no other test's lookup meets them
-        return "\n".join([header, *(f"M-{tag}-{n:05d},{name}{n},{40.30 + n % 70 * 0.001:.4f},{116.60 + n // 70 * 0.001:.4f},"
-                                     f"怀柔区某校,110116,true,public,Mo-Fr 07:30-18:00,out_of_service"
-                                     for n in range(rows))]).encode()
+        return "\n".join(
+            [
+                header,
+                *(
+                    f"M-{tag}-{n:05d},{name}{n},{40.30 + n % 70 * 0.001:.4f},{116.60 + n // 70 * 0.001:.4f},"
+                    f"怀柔区某校,110116,true,public,Mo-Fr 07:30-18:00,out_of_service"
+                    for n in range(rows)
+                ),
+            ]
+        ).encode()
 
-    assert (await gateway.post("/api/v1/aeds/import", headers=admin | csv, content=file(5001, "校园"))).status_code == 422
+    assert (
+        await gateway.post("/api/v1/aeds/import", headers=admin | csv, content=file(5001, "校园"))
+    ).status_code == 422
     first = await gateway.post("/api/v1/aeds/import", headers=admin | csv, content=file(5000, "校园"))
     assert first.status_code == 200, first.text
     assert (first.json()["created"], len(first.json()["rows"])) == (5000, 5000)
@@ -169,8 +232,14 @@ async def test_an_import_of_the_documented_maximum_answers_and_a_larger_one_is_r
     mine = "SELECT count(*) FROM {} x JOIN aeds a ON a.id = x.{} WHERE a.serial LIKE :s"
     like = f"M-{tag}-%"
     assert await sql["aed"].scalar(mine.format("aed_hours", "aed_id"), s=like) == 5 * 5000  # Mo-Fr, each
-    assert await sql["aed"].scalar("SELECT count(*) FROM outbox o JOIN aeds a ON o.key = a.id::text WHERE "
-                                   "o.event_type = 'timebank.aed.device.registered' AND a.serial LIKE :s", s=like) == 5000
+    assert (
+        await sql["aed"].scalar(
+            "SELECT count(*) FROM outbox o JOIN aeds a ON o.key = a.id::text WHERE "
+            "o.event_type = 'timebank.aed.device.registered' AND a.serial LIKE :s",
+            s=like,
+        )
+        == 5000
+    )
 
     again = await gateway.post("/api/v1/aeds/import", headers=admin | csv, content=file(5000, "校园"))
     assert (again.json()["created"], again.json()["updated"], again.json()["unchanged"]) == (0, 0, 5000)
@@ -182,8 +251,11 @@ async def test_an_import_of_the_documented_maximum_answers_and_a_larger_one_is_r
 async def test_the_documented_import_example_imports(stack, gateway):
     spec = (await gateway.get("/openapi.json")).json()
     example = spec["paths"]["/api/v1/aeds/import"]["post"]["requestBody"]["content"]["text/csv"]["example"]
-    answer = await gateway.post("/api/v1/aeds/import", headers=await scenario.staff(gateway, "admin") | {
-        "content-type": "text/csv"}, content=example.encode())
+    answer = await gateway.post(
+        "/api/v1/aeds/import",
+        headers=await scenario.staff(gateway, "admin") | {"content-type": "text/csv"},
+        content=example.encode(),
+    )
     assert answer.status_code == 200, answer.text
 
 
@@ -191,11 +263,17 @@ async def test_coverage_against_two_per_thousand(stack, gateway):
     organisation, school, officer = await _school(gateway, headcount=1500)
     spot = _spot()
     for _ in range(2):
-        assert (await gateway.post("/api/v1/aeds", headers=school,
-                                   json=_device(spot, organisation_id=organisation))).status_code == 201
+        assert (
+            await gateway.post("/api/v1/aeds", headers=school, json=_device(spot, organisation_id=organisation))
+        ).status_code == 201
     report = (await gateway.get("/api/v1/aeds/coverage", headers=officer)).json()
     mine = next(o for o in report["organisations"] if str(o["id"]) == organisation)
-    assert (mine["devices"], mine["per_1000"], mine["needed_for_standard"], mine["below_standard"]) == (2, 1.3333, 1, True)
+    assert (mine["devices"], mine["per_1000"], mine["needed_for_standard"], mine["below_standard"]) == (
+        2,
+        1.3333,
+        1,
+        True,
+    )
     assert organisation in [str(o) for o in report["organisations_below"]]
     haidian = report["districts"][0]
     assert haidian["district"] == "110108" and haidian["below_standard"] and "110108" in report["districts_below"]
@@ -205,15 +283,24 @@ async def test_coverage_against_two_per_thousand(stack, gateway):
 async def test_expiring_consumables_are_announced_once(stack, gateway, sql, helpers):
     organisation, school, _ = await _school(gateway)
     soon = (date.today() + timedelta(days=10)).isoformat()
-    aed = (await gateway.post("/api/v1/aeds", headers=school, json=_device(
-        _spot(), organisation_id=organisation, adult_pads_expires_on=soon))).json()["id"]
+    aed = (
+        await gateway.post(
+            "/api/v1/aeds",
+            headers=school,
+            json=_device(_spot(), organisation_id=organisation, adult_pads_expires_on=soon),
+        )
+    ).json()["id"]
     count = "SELECT count(*) FROM outbox WHERE event_type = 'timebank.aed.consumables.expiring' AND key = :k"
 
     async def announced():
         return await sql["aed"].scalar(count, k=aed)
+
     assert await helpers.eventually(announced, timeout=15) == 1
-    inspected = await gateway.post(f"/api/v1/aeds/{aed}/inspections", headers=school, json={
-        "inspected_on": date.today().isoformat(), "result": "ok", "adult_pads_expires_on": FAR_FUTURE})
+    inspected = await gateway.post(
+        f"/api/v1/aeds/{aed}/inspections",
+        headers=school,
+        json={"inspected_on": date.today().isoformat(), "result": "ok", "adult_pads_expires_on": FAR_FUTURE},
+    )
     assert inspected.status_code == 201 and inspected.json()["adult_pads_expires_on"] == FAR_FUTURE
     assert inspected.json()["last_inspected_on"] == date.today().isoformat()
     assert await sql["aed"].scalar(count, k=aed) == 1  # announced once, and no more once replaced

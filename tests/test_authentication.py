@@ -1,5 +1,6 @@
 """(c) Forged identity headers, bad signatures, expired tokens and unknown keys: 401 at the gateway and
 again at the service behind it (defence in depth)."""
+
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -18,15 +19,24 @@ def bearer(token: str) -> dict:
 
 
 async def _identity_key(sql) -> tuple[str, object]:
-    kid, blob = (await sql["identity"].rows(
-        "SELECT kid, private_key_encrypted FROM signing_keys WHERE retired_at IS NULL"))[0]
+    kid, blob = (
+        await sql["identity"].rows("SELECT kid, private_key_encrypted FROM signing_keys WHERE retired_at IS NULL")
+    )[0]
     return kid, private_key_of(IdentitySettings(), SigningKey(kid=kid, private_key_encrypted=blob))
 
 
 def _claims(sub: str, **overrides) -> dict:
     now = datetime.now(UTC)
-    claims = {"iss": "timebank-identity", "aud": "timebank", "sub": sub, "iat": now, "exp": now + timedelta(minutes=5),
-              "typ": "access", "kind": "person", "roles": []}
+    claims = {
+        "iss": "timebank-identity",
+        "aud": "timebank",
+        "sub": sub,
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "typ": "access",
+        "kind": "person",
+        "roles": [],
+    }
     claims.update(overrides)
     return claims
 
@@ -34,8 +44,10 @@ def _claims(sub: str, **overrides) -> dict:
 async def _both(stack, path: str, headers: dict) -> list[httpx.Response]:
     """The same request through the gateway and straight to the service."""
     async with httpx.AsyncClient(timeout=10) as client:
-        return [await client.get(stack.gateway_url + path, headers=headers),
-                await client.get(stack.url("ledger") + path, headers=headers)]
+        return [
+            await client.get(stack.gateway_url + path, headers=headers),
+            await client.get(stack.url("ledger") + path, headers=headers),
+        ]
 
 
 async def test_forged_identity_headers_never_authenticate(stack, gateway, helpers):
@@ -59,8 +71,9 @@ async def test_forged_headers_beside_a_real_token_change_nothing(stack, gateway,
     assert response is not None and response.json()["person_id"] == bob["person_id"]
 
 
-@pytest.mark.parametrize("case", ["bad-signature", "expired", "unknown-key", "wrong-audience", "alg-none",
-                                  "not-a-jwt", "refresh-typ"])
+@pytest.mark.parametrize(
+    "case", ["bad-signature", "expired", "unknown-key", "wrong-audience", "alg-none", "not-a-jwt", "refresh-typ"]
+)
 async def test_invalid_tokens_are_refused_at_gateway_and_service(stack, sql, case):
     kid, key = await _identity_key(sql)
     sub = str(uuid.uuid4())
@@ -68,8 +81,9 @@ async def test_invalid_tokens_are_refused_at_gateway_and_service(stack, sql, cas
         token = jwt.encode(_claims(sub), Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid})
     elif case == "expired":
         past = datetime.now(UTC) - timedelta(hours=1)
-        token = jwt.encode(_claims(sub, iat=past, exp=past + timedelta(minutes=5)), key, algorithm="EdDSA",
-                           headers={"kid": kid})
+        token = jwt.encode(
+            _claims(sub, iat=past, exp=past + timedelta(minutes=5)), key, algorithm="EdDSA", headers={"kid": kid}
+        )
     elif case == "unknown-key":
         token = jwt.encode(_claims(sub), Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": "ed-unknown"})
     elif case == "wrong-audience":

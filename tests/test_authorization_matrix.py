@@ -6,18 +6,28 @@ entry in MATRIX fails the test. "Allowed" means the caller passes the endpoint's
 or 403 (a made-up id then gives 404, a deliberately empty body 422); "denied" means 401 without a token
 and 403 with the wrong one.
 """
+
 import re
 import uuid
 
 import httpx
 import pytest
 
-from gateway.routes import DEFAULT_PREFIXES
 from devstack import people
+from gateway.routes import DEFAULT_PREFIXES
 
 SERVICES = ["identity", "ledger", "matching", "aed", "audit"]
-CALLERS = ["anonymous", "person", "city_admin", "auditor", "district_officer", "institution_operator", "aed_owner",
-           "partner_volunteer_beijing", "partner_120"]
+CALLERS = [
+    "anonymous",
+    "person",
+    "city_admin",
+    "auditor",
+    "district_officer",
+    "institution_operator",
+    "aed_owner",
+    "partner_volunteer_beijing",
+    "partner_120",
+]
 SIGNED_IN = frozenset(CALLERS) - {"anonymous"}
 EVERYONE = frozenset(CALLERS)
 PERSON = frozenset({"person"})
@@ -56,7 +66,10 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/people"): (OPERATOR, {}, {}),
     ("POST", "/api/v1/people/{person_id}/qualifications"): (OPERATOR, {}, {}),
     ("POST", "/api/v1/people/{person_id}/qualifications/{qualification_id}/revoke"): (
-        frozenset({"institution_operator", "district_officer", "city_admin"}), {"reason": "证书吊销"}, {}),
+        frozenset({"institution_operator", "district_officer", "city_admin"}),
+        {"reason": "证书吊销"},
+        {},
+    ),
     ("GET", "/api/v1/people/{person_id}/qualifications"): (OVERSEERS | OPERATOR, None, {}),
     ("GET", "/api/v1/me/qualifications"): (PERSON, None, {}),
     ("GET", "/api/v1/me/data/identity"): (PERSON, None, {}),
@@ -82,8 +95,11 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/me/inbox/{message_id}/read"): (PERSON, None, {}),
     ("POST", "/api/v1/me/inbox/read-all"): (PERSON, None, {}),
     ("GET", "/api/v1/guardianships"): (PERSON, None, {}),
-    ("GET", "/api/v1/sanctions"): (frozenset({"auditor", "city_admin", "district_officer", "institution_operator"}),
-                                   None, {}),
+    ("GET", "/api/v1/sanctions"): (
+        frozenset({"auditor", "city_admin", "district_officer", "institution_operator"}),
+        None,
+        {},
+    ),
     ("POST", "/api/v1/sanctions/{sanction_id}/lift"): (frozenset({"auditor"}), {"reason": "复核后撤销"}, {}),
     ("POST", "/api/v1/people/{person_id}/suspension"): (AUDIT_READERS, {"reason": "账户被盗用"}, {}),
     ("POST", "/api/v1/people/{person_id}/suspension/lift"): (AUDIT_READERS, {"reason": "已核实本人"}, {}),
@@ -131,14 +147,22 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("GET", "/partner/v1/service-records/{request_id}"): (frozenset({"partner_volunteer_beijing"}), None, {}),
     ("GET", "/api/v1/alerts"): (OVERSEERS, None, {}),
     ("GET", "/api/v1/alerts/{alert_id}"): (OVERSEERS, None, {}),
-    ("POST", "/api/v1/alerts/{alert_id}/decision"): (frozenset({"auditor"}), {"decision": "dismiss", "note": "无异常"}, {}),
+    ("POST", "/api/v1/alerts/{alert_id}/decision"): (
+        frozenset({"auditor"}),
+        {"decision": "dismiss", "note": "无异常"},
+        {},
+    ),
     ("GET", "/api/v1/watchlist"): (frozenset({"auditor"}), None, {}),
     ("GET", "/api/v1/audit-log"): (frozenset({"auditor"}), None, {"subject": ID}),
     ("GET", "/api/v1/audit-log/verification"): (frozenset({"auditor"}), None, {}),
     ("GET", "/api/v1/aeds"): (EVERYONE, None, {"near": "39.9,116.4"}),
     ("GET", "/api/v1/aeds/coverage"): (frozenset({"city_admin", "district_officer"}), None, {}),
     ("POST", "/api/v1/aeds/organisations"): (frozenset({"city_admin", "district_officer"}), {}, {}),
-    ("POST", "/api/v1/aeds/organisations/{organisation_id}/staff"): (frozenset({"city_admin", "district_officer"}), {}, {}),
+    ("POST", "/api/v1/aeds/organisations/{organisation_id}/staff"): (
+        frozenset({"city_admin", "district_officer"}),
+        {},
+        {},
+    ),
     ("POST", "/api/v1/aeds/import"): (frozenset({"city_admin"}), None, {}),
     ("POST", "/api/v1/aeds"): (frozenset({"city_admin", "district_officer", "aed_owner"}), {}, {}),
     ("GET", "/api/v1/aeds/{aed_id}"): (frozenset({"city_admin", "district_officer", "aed_owner"}), None, {}),
@@ -152,19 +176,29 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/incidents/{incident_id}/arrival"): (PERSON, {}, {}),
     ("POST", "/api/v1/incidents/{incident_id}/withdrawal"): (PERSON, {"reason": "临时有事"}, {}),
     ("POST", "/api/v1/incidents/{incident_id}/cancel"): (PERSON, {"reason": "误报"}, {}),
-    ("POST", "/api/v1/incidents/{incident_id}/updates"): (frozenset({"partner_120", "city_admin", "district_officer"}),
-                                                          {"status": "ambulance_dispatched"}, {}),
-    ("POST", "/api/v1/incidents/{incident_id}/close"): (frozenset({"partner_120", "city_admin", "district_officer"}),
-                                                        {"status": "transported"}, {}),
+    ("POST", "/api/v1/incidents/{incident_id}/updates"): (
+        frozenset({"partner_120", "city_admin", "district_officer"}),
+        {"status": "ambulance_dispatched"},
+        {},
+    ),
+    ("POST", "/api/v1/incidents/{incident_id}/close"): (
+        frozenset({"partner_120", "city_admin", "district_officer"}),
+        {"status": "transported"},
+        {},
+    ),
     ("POST", "/api/v1/aeds/{aed_id}/inspections"): (frozenset({"city_admin", "district_officer", "aed_owner"}), {}, {}),
 }
 
 
 async def _tokens(gateway, helpers) -> dict[str, dict]:
     async def partner(client_id: str) -> dict:
-        response = await gateway.post("/api/v1/auth/token", data={"grant_type": "client_credentials"},
-                                      auth=(client_id, "demo-partner-secret-2026"))
+        response = await gateway.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, "demo-partner-secret-2026"),
+        )
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
     person = await helpers.login(gateway)
     return {
         "anonymous": {},
@@ -195,7 +229,9 @@ async def test_every_endpoint_has_an_entry_and_is_routed_to_its_service(stack):
     for service, _, path in endpoints:
         if path in ("/healthz", "/readyz"):
             continue  # each process's own; the gateway answers its own
-        assert any(path.startswith(prefix) for prefix in DEFAULT_PREFIXES[service]), f"{path} is not routed to {service}"
+        assert any(path.startswith(prefix) for prefix in DEFAULT_PREFIXES[service]), (
+            f"{path} is not routed to {service}"
+        )
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -208,8 +244,9 @@ async def test_each_caller_passes_exactly_the_gates_the_matrix_allows(stack, gat
             url = stack.url(service) + re.sub(r"\{[^}]+\}", ID, path)  # every path parameter is an id
             headers = tokens[caller] | {"Idempotency-Key": uuid.uuid4().hex}
             json_body = body() if callable(body) else body
-            response = await client.request(method, url, headers=headers, params=query,
-                                            json=json_body if method in ("POST", "PUT") else None)
+            response = await client.request(
+                method, url, headers=headers, params=query, json=json_body if method in ("POST", "PUT") else None
+            )
             expected = "allowed" if caller in allowed else ("401" if caller == "anonymous" else "403")
             got = "allowed" if response.status_code not in (401, 403) else str(response.status_code)
             if got != expected:

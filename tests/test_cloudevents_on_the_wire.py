@@ -1,5 +1,6 @@
 """Every record on every service's topic, as the running system wrote it, is read by the official CloudEvents
 SDK (`cloudevents` on PyPI) through its Kafka binding: structured content mode, CloudEvents 1.0."""
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
 

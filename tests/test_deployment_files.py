@@ -1,4 +1,5 @@
 """No Docker engine runs here, so the compose file and Dockerfiles are checked by reading them."""
+
 import re
 from pathlib import Path
 
@@ -66,10 +67,16 @@ def test_every_setting_in_compose_is_a_real_setting():
     from ledger.settings import LedgerSettings
     from matching.settings import MatchingSettings
 
-    classes = {"identity": IdentitySettings, "ledger": LedgerSettings, "matching": MatchingSettings,
-               "aed": AedSettings, "audit": AuditSettings, "gateway": GatewaySettings}
+    classes = {
+        "identity": IdentitySettings,
+        "ledger": LedgerSettings,
+        "matching": MatchingSettings,
+        "aed": AedSettings,
+        "audit": AuditSettings,
+        "gateway": GatewaySettings,
+    }
     spec = compose()["services"]
     for name, cls in classes.items():
         prefix = name.upper() + "_"
         for key in spec[name]["environment"]:
-            assert key.startswith(prefix) and key[len(prefix):].lower() in cls.model_fields, f"{name}: {key}"
+            assert key.startswith(prefix) and key[len(prefix) :].lower() in cls.model_fields, f"{name}: {key}"

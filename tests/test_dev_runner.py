@@ -1,6 +1,7 @@
 """`make run`'s runner: starts everything, serves through the gateway, restarts a child that crashes (the rest
 keep running), and Ctrl-C — even when the runner was started with SIGINT ignored, as from a script's
 background job — leaves no process behind within 10 s."""
+
 import os
 import random
 import signal
@@ -57,20 +58,41 @@ def _free_pair() -> int:
 def test_runner_supervises_its_children_and_ctrl_c_stops_every_process(tmp_path):
     base = _free_base()
     runner = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "up", "--data-dir", str(tmp_path / "data"), "--port-base", str(base),
-         "--pg-port", str(free_port()), "--kafka-port", str(_free_pair())],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # as a background job inherits it
+        [
+            sys.executable,
+            "-m",
+            "devstack",
+            "up",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--port-base",
+            str(base),
+            "--pg-port",
+            str(free_port()),
+            "--kafka-port",
+            str(_free_pair()),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # as a background job inherits it
     output = Output(runner.stdout)
     gateway = f"http://127.0.0.1:{base}"
     try:
         output.wait_for("Press Ctrl-C", timeout=120)
-        assert len(psutil.Process(runner.pid).children(recursive=True)) >= 8  # postgres, tansu and its store, fake WeChat, five services, gateway
+        assert (
+            len(psutil.Process(runner.pid).children(recursive=True)) >= 8
+        )  # postgres, tansu and its store, fake WeChat, five services, gateway
 
         login = httpx.post(f"{gateway}/api/v1/auth/wechat-login", json={"code": "dev-runner"}, timeout=10)
         assert login.status_code == 200
-        token = httpx.post(f"{gateway}/api/v1/auth/token", timeout=10, data={
-            "grant_type": "password", "username": "auditor", "password": "demo-password-2026"})
+        token = httpx.post(
+            f"{gateway}/api/v1/auth/token",
+            timeout=10,
+            data={"grant_type": "password", "username": "auditor", "password": "demo-password-2026"},
+        )
         assert token.status_code == 200, "demo staff are seeded"
         assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists(), "data is kept under the data folder"
         assert any((tmp_path / "data" / "broker" / "tansu").rglob("*.batch")), "so is the broker's log"

@@ -3,6 +3,7 @@
 Proved with the clients that use it — aiokafka through Tansu for the log, plain HTTP for the S3 semantics Tansu's
 engine relies on (conditional writes are its compare-and-swap; listing by prefix finds a partition's batches).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,12 @@ def broker(tmp_path: Path) -> Iterator[TansuBroker]:
 
 
 async def _read_all(broker: TansuBroker, tp: TopicPartition, *, group: str | None = None) -> list[bytes]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap_servers, group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=broker.bootstrap_servers,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         consumer.assign([tp])
@@ -67,8 +72,9 @@ async def test_records_and_committed_offsets_survive_kill_9_of_tansu_and_of_its_
         broker.start()
         assert len(await _read_all(broker, tp)) == 15, f"the log after kill -9 of {victim.name}"
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap_servers, group_id="readers",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=broker.bootstrap_servers, group_id="readers", enable_auto_commit=False
+    )
     await consumer.start()
     try:
         assert await consumer.committed(tp) == 15, "the group's committed offset is kept"

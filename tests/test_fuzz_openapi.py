@@ -6,6 +6,7 @@ the status is one the document lists, and the body conforms to the documented sc
 Bounded for CI by FUZZ_EXAMPLES (examples per operation and mode, default 12) and derandomised, so a run is
 repeatable; FUZZ_EXAMPLES=200 FUZZ_SEED=<n> explores further by hand.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,11 +15,15 @@ import uuid
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 SEED = os.environ.get("FUZZ_SEED")
@@ -46,12 +51,17 @@ def callers(stack) -> dict[str, dict[str, str]]:
         person = client.post("/api/v1/auth/wechat-login", json={"code": f"dev-fuzz-{uuid.uuid4().hex[:8]}"})
         found["person"] = {"Authorization": f"Bearer {person.json()['access_token']}"}
         for username in STAFF:
-            token = client.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
-                                                           "password": "demo-password-2026"})
+            token = client.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": username, "password": "demo-password-2026"},
+            )
             found[username] = {"Authorization": f"Bearer {token.json()['access_token']}"}
         for client_id in PARTNERS:
-            token = client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"},
-                                auth=(client_id, "demo-partner-secret-2026"))
+            token = client.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(client_id, "demo-partner-secret-2026"),
+            )
             found[client_id] = {"Authorization": f"Bearer {token.json()['access_token']}"}
     return found
 
@@ -72,15 +82,28 @@ def test_fuzzing_every_operation_finds_nothing(stack, api, callers, mode):
     generation_mode = schemathesis.GenerationMode(mode)
     roles = sorted(callers)
     for operation in _operations(api):
+
         @given(case=operation.as_strategy(generation_mode=generation_mode), role=st.sampled_from(roles))
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=SEED is None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=SEED is None,
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case, role):
             response = case.call(base_url=stack.gateway_url, headers=callers[role], timeout=30)
             _problem_for_every_error(response)
-            case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
-                                                     content_type_conformance, response_schema_conformance],
-                                   headers=callers[role])
+            case.validate_response(
+                response,
+                checks=[
+                    not_a_server_error,
+                    status_code_conformance,
+                    content_type_conformance,
+                    response_schema_conformance,
+                ],
+                headers=callers[role],
+            )
 
         try:
             run()

@@ -1,5 +1,6 @@
 """The in-app inbox (identity): every message sent to a person stays there, newest first in cursor pages, with an
 unread count, marks read, and how it was delivered."""
+
 import uuid
 
 from devstack import scenario
@@ -18,6 +19,7 @@ async def test_every_message_is_kept_listed_in_pages_and_marked_read(gateway, he
     async def all_three_sent():
         inbox = await _inbox(gateway, elder)
         return inbox if len(inbox["items"]) == 3 and all(m["delivery"] == "sent" for m in inbox["items"]) else None
+
     inbox = await helpers.eventually(all_three_sent, timeout=30)
     assert inbox, "three review messages, delivered"
     newest = inbox["items"][0]

@@ -1,5 +1,6 @@
 """A copy of one's own data (PIPL 查阅复制权): one answer through the gateway, composed of each service's part,
 with the personal data in the clear for its owner only, the read audited, and nothing of anyone else's."""
+
 import json
 
 from devstack import scenario
@@ -18,6 +19,7 @@ async def test_an_elder_downloads_everything_the_system_holds_about_them(stack, 
     async def told():  # the message reaches identity's inbox by matching's event
         inbox = (await gateway.get("/api/v1/me/inbox", headers=elder.headers)).json()["items"]
         return any(m["template"] == "request_booked" for m in inbox)
+
     assert await helpers.eventually(told, timeout=30)
     copy = await gateway.get("/api/v1/me/data", headers=elder.headers)
     assert copy.status_code == 200, copy.text
@@ -40,12 +42,15 @@ async def test_an_elder_downloads_everything_the_system_holds_about_them(stack, 
     theirs = (await gateway.get("/api/v1/me/data", headers=volunteer.headers)).json()
     [made] = theirs["matching"]["bookings_made"]
     assert made["request_id"] == request_id and made["booking"]["volunteer_id"] == volunteer.person_id
-    assert "幸福里" not in json.dumps(theirs, ensure_ascii=False) and "王秀英" not in json.dumps(theirs, ensure_ascii=False)
+    assert "幸福里" not in json.dumps(theirs, ensure_ascii=False) and "王秀英" not in json.dumps(
+        theirs, ensure_ascii=False
+    )
 
     # Reading one's own personal data in the clear is on record like any other read.
     accessed = await sql["identity"].rows(
         "SELECT payload FROM outbox WHERE key = :p AND event_type = 'timebank.identity.personal-data.accessed'",
-        p=elder.person_id)
+        p=elder.person_id,
+    )
     [read] = [json.loads(p)["data"] for (p,) in accessed]
     assert (read["accessed_by"], read["fields"]) == (elder.person_id, ["name", "id_number", "phone"])
     assert phone not in json.dumps(read)

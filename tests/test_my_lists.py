@@ -1,5 +1,6 @@
-""""Mine" lists in cursor pages: an elder's own requests, those of the elders a person is a confirmed direct
+""" "Mine" lists in cursor pages: an elder's own requests, those of the elders a person is a confirmed direct
 relative of, and the ones a volunteer booked — each newest first, pages that never repeat or skip."""
+
 from devstack import scenario
 
 
@@ -32,6 +33,7 @@ async def test_an_elder_a_relative_and_a_volunteer_each_find_theirs(gateway, hel
 
     async def followed():
         return await _all_pages(gateway, daughter, role="relative") == [second, first]
+
     assert await helpers.eventually(followed, timeout=30), "the relative follows the elder's requests"
     assert (await _mine(gateway, daughter))["items"] == [], "none of her own"
 
@@ -47,20 +49,29 @@ async def test_an_elder_a_relative_and_a_volunteer_each_find_theirs(gateway, hel
     officer = await scenario.staff(gateway, "officer-110105")
     assert (await gateway.get("/api/v1/requests/mine", headers=officer)).status_code == 403
     wrong_list = (await _mine(gateway, elder, limit=1))["next_cursor"]
-    reused = await gateway.get("/api/v1/requests/mine", headers=daughter.headers,
-                               params={"role": "relative", "cursor": wrong_list})
+    reused = await gateway.get(
+        "/api/v1/requests/mine", headers=daughter.headers, params={"role": "relative", "cursor": wrong_list}
+    )
     assert reused.status_code == 400, "a cursor of another list is refused"
 
 
 async def test_a_confirmed_relative_publishes_follows_and_cancels_for_the_elder(gateway, helpers):
     from datetime import UTC, datetime, timedelta
+
     elder = await scenario.elder_with_coins(gateway, 300)
     son = await scenario.resident(gateway, born=1972)
     await scenario.confirmed_child(gateway, son, elder)
     start = (datetime.now(UTC) + timedelta(hours=30)).replace(microsecond=0)
-    body = {"category": "emotional_comfort", "item_id": scenario.CHAT_ITEM, "position": scenario.PLACE,
-            "address": "朝阳区幸福里8号", "district": "110105", "starts_at": start.isoformat(),
-            "ends_at": (start + timedelta(minutes=60)).isoformat(), "for_elder": elder.person_id}
+    body = {
+        "category": "emotional_comfort",
+        "item_id": scenario.CHAT_ITEM,
+        "position": scenario.PLACE,
+        "address": "朝阳区幸福里8号",
+        "district": "110105",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(minutes=60)).isoformat(),
+        "for_elder": elder.person_id,
+    }
 
     stranger = await scenario.resident(gateway, born=1980)
     refused = await gateway.post("/api/v1/requests", headers=stranger.headers, json=body)
@@ -70,6 +81,7 @@ async def test_a_confirmed_relative_publishes_follows_and_cancels_for_the_elder(
         response = await gateway.post("/api/v1/requests", headers=son.headers, json=body)
         assert response.status_code in (201, 403), response.text
         return response if response.status_code == 201 else None
+
     created = await helpers.eventually(published, timeout=30)
     assert created is not None and created.json()["elder_id"] == elder.person_id
     request_id = created.json()["id"]
@@ -77,6 +89,7 @@ async def test_a_confirmed_relative_publishes_follows_and_cancels_for_the_elder(
     async def held():
         seen = (await gateway.get(f"/api/v1/requests/{request_id}", headers=son.headers)).json()
         return seen if seen["state"] == "awaiting_review" else None
+
     seen = await helpers.eventually(held, timeout=30)
     assert seen["address"] == "朝阳区幸福里8号", "the relative sees what the elder sees"
     assert seen["history"][0]["acting_for"] == elder.person_id and seen["history"][0]["actor"] == son.person_id
@@ -84,17 +97,22 @@ async def test_a_confirmed_relative_publishes_follows_and_cancels_for_the_elder(
     assert account["held"] == 60, "the elder's coins are held"
     assert (await gateway.get(f"/api/v1/requests/{request_id}", headers=stranger.headers)).status_code == 404
 
-    cancelled = await gateway.post(f"/api/v1/requests/{request_id}/cancel", headers=son.headers,
-                                   json={"reason": "父亲住院，暂不需要"})
+    cancelled = await gateway.post(
+        f"/api/v1/requests/{request_id}/cancel", headers=son.headers, json={"reason": "父亲住院，暂不需要"}
+    )
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "closed", cancelled.text
 
     async def released():
         return (await gateway.get("/api/v1/accounts/me", headers=elder.headers)).json()["held"] == 0
+
     assert await helpers.eventually(released, timeout=30)
 
 
-async def test_a_request_changes_before_anyone_books_it_and_is_reviewed_again_when_time_or_place_moves(gateway, helpers):
+async def test_a_request_changes_before_anyone_books_it_and_is_reviewed_again_when_time_or_place_moves(
+    gateway, helpers
+):
     from datetime import datetime, timedelta
+
     elder = await scenario.elder_with_coins(gateway, 300)
     request_id = await scenario.approved_request(gateway, elder, hours_ahead=30)
     path = f"/api/v1/requests/{request_id}"
@@ -110,7 +128,8 @@ async def test_a_request_changes_before_anyone_books_it_and_is_reviewed_again_wh
     body = moved.json()
     assert body["state"] == "awaiting_review", "a new time goes back to review"
     assert datetime.fromisoformat(body["ends_at"]) - datetime.fromisoformat(body["starts_at"]) == (
-        datetime.fromisoformat(before["ends_at"]) - datetime.fromisoformat(before["starts_at"])), "the length stays"
+        datetime.fromisoformat(before["ends_at"]) - datetime.fromisoformat(before["starts_at"])
+    ), "the length stays"
     assert body["history"][-1]["action"] == "edited"
     account = (await gateway.get("/api/v1/accounts/me", headers=elder.headers)).json()
     assert account["held"] == 60, "the hold is unchanged"

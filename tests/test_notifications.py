@@ -1,10 +1,13 @@
 """Notifications reach people as WeChat subscription messages through identity, driven by events: a WeChat
 outage delays them without losing or doubling any, an expired access token is renewed, and someone who
 has not subscribed is not retried forever."""
+
 import uuid
+
 import httpx
 
 from devstack import scenario
+
 
 async def test_an_outage_delays_messages_but_loses_and_doubles_none(stack, gateway, helpers, sql):
     elder = await scenario.elder_with_coins(gateway, 300)
@@ -16,12 +19,16 @@ async def test_an_outage_delays_messages_but_loses_and_doubles_none(stack, gatew
         async def delivered():
             sent = (await wechat.get("/_fake/subscribe-messages", params={"touser": elder.openid})).json()
             return [m for m in sent if m["page"].endswith(request_id)]
+
         got = await helpers.eventually(delivered, timeout=30)
         assert [m["template_id"] for m in got] == ["tmpl-request-reviewed"]
         assert got[0]["data"]["status"] == {"value": "审核通过，等待志愿者预约"}
         assert "address" not in str(got[0]["data"]) and "幸福里" not in str(got[0])
-        row = (await sql["identity"].rows(
-            "SELECT status, attempts FROM notifications WHERE person_id = :p", p=uuid.UUID(elder.person_id)))[0]
+        row = (
+            await sql["identity"].rows(
+                "SELECT status, attempts FROM notifications WHERE person_id = :p", p=uuid.UUID(elder.person_id)
+            )
+        )[0]
         assert row.status == "sent" and row.attempts >= 1
         assert len(await delivered()) == 1
 
@@ -34,5 +41,8 @@ async def test_someone_who_has_not_subscribed_is_not_retried(stack, gateway, hel
 
     async def settled():
         return await sql["identity"].scalar(
-            "SELECT status FROM notifications WHERE person_id = :p AND status <> 'pending'", p=uuid.UUID(elder.person_id))
+            "SELECT status FROM notifications WHERE person_id = :p AND status <> 'pending'",
+            p=uuid.UUID(elder.person_id),
+        )
+
     assert await helpers.eventually(settled, timeout=30) == "declined"

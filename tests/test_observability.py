@@ -1,4 +1,5 @@
 """Request and trace ids across HTTP and events, JSON logs, metrics, and the DLQ replay command."""
+
 import json
 import os
 import secrets
@@ -13,24 +14,31 @@ from servicekit.events import CloudEvent
 
 async def test_trace_follows_a_login_into_both_services_events(gateway, helpers, sql):
     trace_id = secrets.token_hex(16)
-    response = await gateway.post("/api/v1/auth/wechat-login", json={"code": f"dev-{secrets.token_hex(6)}"},
-                                  headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
-                                           "X-Request-ID": "trace-test-0001"})
+    response = await gateway.post(
+        "/api/v1/auth/wechat-login",
+        json={"code": f"dev-{secrets.token_hex(6)}"},
+        headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01", "X-Request-ID": "trace-test-0001"},
+    )
     assert response.headers["x-request-id"] == "trace-test-0001"
     person = response.json()["person_id"]
     registered = CloudEvent.model_validate_json(
-        await sql["identity"].scalar("SELECT payload FROM outbox WHERE key = :p", p=person))
+        await sql["identity"].scalar("SELECT payload FROM outbox WHERE key = :p", p=person)
+    )
     assert registered.traceparent.split("-")[1] == trace_id
 
-    opened_payload = await helpers.eventually(lambda: sql["ledger"].scalar(
-        "SELECT payload FROM outbox WHERE payload::jsonb -> 'data' ->> 'owner_person_id' = :p", p=person))
+    opened_payload = await helpers.eventually(
+        lambda: sql["ledger"].scalar(
+            "SELECT payload FROM outbox WHERE payload::jsonb -> 'data' ->> 'owner_person_id' = :p", p=person
+        )
+    )
     assert CloudEvent.model_validate_json(opened_payload).traceparent.split("-")[1] == trace_id
 
 
 async def test_logs_are_json_lines_carrying_the_request_id(stack, gateway):
     await gateway.get("/api/v1/nothing", headers={"X-Request-ID": "log-test-00042"})
-    lines = [json.loads(line) for line in (stack.log_dir / "gateway.log").read_text().splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line) for line in (stack.log_dir / "gateway.log").read_text().splitlines() if line.startswith("{")
+    ]
     mine = [line for line in lines if line.get("request_id") == "log-test-00042"]
     assert mine and mine[-1]["service"] == "gateway" and mine[-1]["status"] == 404
 
@@ -47,14 +55,21 @@ async def test_every_process_serves_health_readiness_and_metrics(stack):
             if name != "gateway":
                 assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
         ledger_metrics = (await client.get(stack.url("ledger") + "/metrics")).text
-        assert 'consumer_events_applied_total{consumer="ledger",type="timebank.identity.person.registered"}' in ledger_metrics
+        assert (
+            'consumer_events_applied_total{consumer="ledger",type="timebank.identity.person.registered"}'
+            in ledger_metrics
+        )
 
 
 @pytest.mark.parametrize("service", ["identity", "ledger", "matching", "aed", "audit"])
 def test_every_consuming_service_replays_its_dead_letters(stack, service):
-    result = subprocess.run([sys.executable, "-m", service, "dlq-replay", "--idle-timeout-ms", "1000"],
-                            capture_output=True, text=True, timeout=120,
-                            env={**os.environ, **stack.service_env(service)})
+    result = subprocess.run(
+        [sys.executable, "-m", service, "dlq-replay", "--idle-timeout-ms", "1000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **stack.service_env(service)},
+    )
     assert result.returncode == 0, result.stderr
     assert "consumes no events" not in result.stdout
     assert ": 0 applied, 0 still failing" in result.stdout, result.stdout

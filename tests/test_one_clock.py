@@ -1,6 +1,7 @@
 """Every service acts on its own clock (servicekit.clock), which tests move: with time moved ten days ahead, a
 registration is stamped ten days ahead in identity's event and its data, in the ledger's answering event, and
 in the audit trail — no service mixes in the wall clock. Tokens still live on the real clock."""
+
 from datetime import UTC, datetime, timedelta
 
 from servicekit.events import CloudEvent
@@ -14,18 +15,23 @@ async def test_a_moved_clock_moves_every_services_times(stack, gateway, helpers,
     person = await helpers.login(gateway)
     pid = person["person_id"]
 
-    registered = CloudEvent.model_validate_json(await sql["identity"].scalar(
-        "SELECT payload FROM outbox WHERE key = :p AND event_type = 'timebank.identity.person.registered'", p=pid))
+    registered = CloudEvent.model_validate_json(
+        await sql["identity"].scalar(
+            "SELECT payload FROM outbox WHERE key = :p AND event_type = 'timebank.identity.person.registered'", p=pid
+        )
+    )
     assert registered.time >= floor
     assert datetime.fromisoformat(registered.data["registered_at"]) >= floor
 
     async def ledger_event():
         return await sql["ledger"].scalar("SELECT payload FROM outbox WHERE key = :p ORDER BY id LIMIT 1", p=pid)
+
     opened = CloudEvent.model_validate_json(await helpers.eventually(ledger_event, timeout=30))
     assert opened.time >= floor
 
     async def trail():
         return await sql["audit"].rows("SELECT type, occurred_at FROM audit_log WHERE subject = :p", p=pid)
+
     records = await helpers.eventually(trail, timeout=30)
     assert records and all(at >= floor for _, at in records)
 

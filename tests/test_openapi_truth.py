@@ -1,5 +1,6 @@
 """The merged OpenAPI tells the truth: errors are problem+json, public operations show no lock and every other
 one does, required headers are marked required, and the docs page works with no CDN."""
+
 import httpx
 
 from gateway.routes import PUBLIC
@@ -29,8 +30,12 @@ async def test_every_error_is_documented_as_a_problem(stack):
 
 async def test_only_the_public_operations_need_no_token(stack):
     spec = await _spec(stack)
-    unlocked = {(method.upper(), path) for path, item in spec["paths"].items() for method, operation in item.items()
-                if not operation.get("security")}
+    unlocked = {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if not operation.get("security")
+    }
     assert unlocked == set(PUBLIC)
     for path, item in spec["paths"].items():
         for method, operation in item.items():
@@ -51,7 +56,9 @@ async def test_the_docs_page_serves_its_own_assets(stack):
         page = await client.get("/docs")
         script = await client.get("/docs/assets/swagger-ui-bundle.js")
         style = await client.get("/docs/assets/swagger-ui.css")
-    assert page.status_code == 200 and "cdn" not in page.text.lower() and "/docs/assets/swagger-ui-bundle.js" in page.text
+    assert (
+        page.status_code == 200 and "cdn" not in page.text.lower() and "/docs/assets/swagger-ui-bundle.js" in page.text
+    )
     assert script.status_code == 200 and "SwaggerUIBundle" in script.text[:5000]
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
 
@@ -71,9 +78,13 @@ def _untyped(schema: dict | None) -> bool:
 
 async def test_every_answer_has_a_typed_schema(stack):
     spec = await _spec(stack)
-    untyped = [(method.upper(), path, status)
-               for path, item in spec["paths"].items() for method, operation in item.items()
-               for status, response in operation["responses"].items() if int(status) < 300
-               for media, content in response.get("content", {}).items()
-               if media.endswith("json") and _untyped(content.get("schema"))]
+    untyped = [
+        (method.upper(), path, status)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        for status, response in operation["responses"].items()
+        if int(status) < 300
+        for media, content in response.get("content", {}).items()
+        if media.endswith("json") and _untyped(content.get("schema"))
+    ]
     assert untyped == []

@@ -1,4 +1,5 @@
 """Events published by svc-aed on `aed.events`, keyed by device id."""
+
 from __future__ import annotations
 
 import uuid
@@ -23,9 +24,14 @@ class AedRegistered(EventData):
     registered_at: datetime
 
     @classmethod
-    def example(cls) -> "AedRegistered":
-        return cls(aed_id=uuid.UUID(int=20), serial="AED-2026-0001", district="110108", registered_by="officer-110108",
-                   registered_at=_T)
+    def example(cls) -> AedRegistered:
+        return cls(
+            aed_id=uuid.UUID(int=20),
+            serial="AED-2026-0001",
+            district="110108",
+            registered_by="officer-110108",
+            registered_at=_T,
+        )
 
 
 class AedChanged(EventData):
@@ -43,9 +49,16 @@ class AedChanged(EventData):
     changed_at: datetime
 
     @classmethod
-    def example(cls) -> "AedChanged":
-        return cls(aed_id=uuid.UUID(int=20), district="110108", fields=["status"], status="out_of_service",
-                   usable_now_possible=False, changed_by="school-staff", changed_at=_T)
+    def example(cls) -> AedChanged:
+        return cls(
+            aed_id=uuid.UUID(int=20),
+            district="110108",
+            fields=["status"],
+            status="out_of_service",
+            usable_now_possible=False,
+            changed_by="school-staff",
+            changed_at=_T,
+        )
 
 
 class AedConsumablesExpiring(EventData):
@@ -64,9 +77,15 @@ class AedConsumablesExpiring(EventData):
     announced_at: datetime
 
     @classmethod
-    def example(cls) -> "AedConsumablesExpiring":
-        return cls(aed_id=uuid.UUID(int=20), district="110108", item="battery", expires_on=date(2026, 12, 20),
-                   expired=False, announced_at=_T)
+    def example(cls) -> AedConsumablesExpiring:
+        return cls(
+            aed_id=uuid.UUID(int=20),
+            district="110108",
+            item="battery",
+            expires_on=date(2026, 12, 20),
+            expired=False,
+            announced_at=_T,
+        )
 
 
 class AedInspected(EventData):
@@ -81,9 +100,15 @@ class AedInspected(EventData):
     inspected_on: date
 
     @classmethod
-    def example(cls) -> "AedInspected":
-        return cls(aed_id=uuid.UUID(int=20), district="110108", result="ok", restock_cleared=True,
-                   inspected_by="school-staff", inspected_on=date(2026, 11, 30))
+    def example(cls) -> AedInspected:
+        return cls(
+            aed_id=uuid.UUID(int=20),
+            district="110108",
+            result="ok",
+            restock_cleared=True,
+            inspected_by="school-staff",
+            inspected_on=date(2026, 11, 30),
+        )
 
 
 class IncidentOpened(EventData):
@@ -101,9 +126,15 @@ class IncidentOpened(EventData):
     opened_at: datetime
 
     @classmethod
-    def example(cls) -> "IncidentOpened":
-        return cls(incident_id=uuid.UUID(int=30), source="app", reported_by=str(uuid.UUID(int=1)), aeds_nearby=2,
-                   responders_nearby=4, opened_at=_T)
+    def example(cls) -> IncidentOpened:
+        return cls(
+            incident_id=uuid.UUID(int=30),
+            source="app",
+            reported_by=str(uuid.UUID(int=1)),
+            aeds_nearby=2,
+            responders_nearby=4,
+            opened_at=_T,
+        )
 
 
 class IncidentAddressAccessed(EventData):
@@ -120,13 +151,29 @@ class IncidentAddressAccessed(EventData):
     accessed_at: datetime
 
     @classmethod
-    def example(cls) -> "IncidentAddressAccessed":
-        return cls(incident_id=uuid.UUID(int=30), accessed_by="officer-110108", accessor_roles=["district_officer"],
-                   reason="核实120调度记录", accessed_at=_T)
+    def example(cls) -> IncidentAddressAccessed:
+        return cls(
+            incident_id=uuid.UUID(int=30),
+            accessed_by="officer-110108",
+            accessor_roles=["district_officer"],
+            reason="核实120调度记录",
+            accessed_at=_T,
+        )
 
 
-IncidentStepName = Literal["alerted", "accepted", "declined", "sent_for_aed", "sent_to_patient", "alerts_cancelled",
-                           "arrived", "dispatch_update", "closed", "withdrew", "cancelled_by_caller"]
+IncidentStepName = Literal[
+    "alerted",
+    "accepted",
+    "declined",
+    "sent_for_aed",
+    "sent_to_patient",
+    "alerts_cancelled",
+    "arrived",
+    "dispatch_update",
+    "closed",
+    "withdrew",
+    "cancelled_by_caller",
+]
 
 
 class IncidentStep(EventData):
@@ -145,9 +192,15 @@ class IncidentStep(EventData):
     at: datetime
 
     @classmethod
-    def example(cls) -> "IncidentStep":
-        return cls(incident_id=uuid.UUID(int=30), step="sent_for_aed", responder_id=uuid.UUID(int=3),
-                   aed_id=uuid.UUID(int=20), wave=1, at=_T)
+    def example(cls) -> IncidentStep:
+        return cls(
+            incident_id=uuid.UUID(int=30),
+            step="sent_for_aed",
+            responder_id=uuid.UUID(int=3),
+            aed_id=uuid.UUID(int=20),
+            wave=1,
+            at=_T,
+        )
 
 
 class IncidentAlertRequested(NotificationRequested):
@@ -161,7 +214,12 @@ class IncidentAlertRequested(NotificationRequested):
     fallback: Literal["sms"] | None = "sms"
 
     @classmethod
-    def example(cls) -> "IncidentAlertRequested":
-        return cls(notification_id=uuid.UUID(int=31), person_id=uuid.UUID(int=3), template="incident_alert",
-                   data={"item": "急救呼叫", "time": "2026-12-01 09:00", "status": "距您约300米，请尽快响应"},
-                   page="pages/incidents/alert?id=00000000-0000-0000-0000-00000000001e", requested_at=_T)
+    def example(cls) -> IncidentAlertRequested:
+        return cls(
+            notification_id=uuid.UUID(int=31),
+            person_id=uuid.UUID(int=3),
+            template="incident_alert",
+            data={"item": "急救呼叫", "time": "2026-12-01 09:00", "status": "距您约300米，请尽快响应"},
+            page="pages/incidents/alert?id=00000000-0000-0000-0000-00000000001e",
+            requested_at=_T,
+        )

@@ -1,4 +1,5 @@
 """Events published by svc-audit on `audit.events`."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,7 +27,14 @@ class SanctionApplied(EventData):
     decided_at: datetime
 
     @classmethod
-    def example(cls) -> "SanctionApplied":
-        return cls(sanction_id=uuid.UUID(int=7), alert_id=uuid.UUID(int=8), kind="volunteer_recording_revoked",
-                   person_id=uuid.UUID(int=3), false_request_ids=[uuid.UUID(int=5)], decided_by="auditor",
-                   note="回访确认服务未发生", decided_at=datetime(2026, 12, 2, tzinfo=UTC))
+    def example(cls) -> SanctionApplied:
+        return cls(
+            sanction_id=uuid.UUID(int=7),
+            alert_id=uuid.UUID(int=8),
+            kind="volunteer_recording_revoked",
+            person_id=uuid.UUID(int=3),
+            false_request_ids=[uuid.UUID(int=5)],
+            decided_by="auditor",
+            note="回访确认服务未发生",
+            decided_at=datetime(2026, 12, 2, tzinfo=UTC),
+        )

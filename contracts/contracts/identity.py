@@ -2,6 +2,7 @@
 
 Personal data never travels in events: no identity number, no full birth date, no name.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -21,7 +22,7 @@ class PersonRegistered(EventData):
     registered_by: uuid.UUID | None = None  # the institution operator, for offline registration
 
     @classmethod
-    def example(cls) -> "PersonRegistered":
+    def example(cls) -> PersonRegistered:
         return cls(person_id=uuid.UUID(int=1), channel="wechat", registered_at=datetime(2026, 11, 30, tzinfo=UTC))
 
 
@@ -37,9 +38,13 @@ class PersonVerifiedV1(EventData):
     turns_60_on: date
 
     @classmethod
-    def example(cls) -> "PersonVerifiedV1":
-        return cls(person_id=uuid.UUID(int=1), verified_at=datetime(2026, 11, 30, tzinfo=UTC),
-                   turns_18_on=date(1968, 1, 1), turns_60_on=date(2010, 1, 1))
+    def example(cls) -> PersonVerifiedV1:
+        return cls(
+            person_id=uuid.UUID(int=1),
+            verified_at=datetime(2026, 11, 30, tzinfo=UTC),
+            turns_18_on=date(1968, 1, 1),
+            turns_60_on=date(2010, 1, 1),
+        )
 
 
 class PersonVerified(EventData):
@@ -56,9 +61,10 @@ class PersonVerified(EventData):
     redemption_age: bool  # 60 or over: redeems their own coins for their own services
 
     @classmethod
-    def example(cls) -> "PersonVerified":
-        return cls(person_id=uuid.UUID(int=1), verified_at=datetime(2026, 11, 30, tzinfo=UTC), adult=True,
-                   redemption_age=False)
+    def example(cls) -> PersonVerified:
+        return cls(
+            person_id=uuid.UUID(int=1), verified_at=datetime(2026, 11, 30, tzinfo=UTC), adult=True, redemption_age=False
+        )
 
 
 class PersonVerifiedAnyVersion:
@@ -79,7 +85,7 @@ class PersonCameOfAge(EventData):
     person_id: uuid.UUID
 
     @classmethod
-    def example(cls) -> "PersonCameOfAge":
+    def example(cls) -> PersonCameOfAge:
         return cls(person_id=uuid.UUID(int=1))
 
 
@@ -92,7 +98,7 @@ class PersonReachedRedemptionAge(EventData):
     person_id: uuid.UUID
 
     @classmethod
-    def example(cls) -> "PersonReachedRedemptionAge":
+    def example(cls) -> PersonReachedRedemptionAge:
         return cls(person_id=uuid.UUID(int=1))
 
 
@@ -110,9 +116,15 @@ class PersonalDataAccessed(EventData):
     accessed_at: datetime
 
     @classmethod
-    def example(cls) -> "PersonalDataAccessed":
-        return cls(person_id=uuid.UUID(int=1), accessed_by="staff-1", accessor_roles=["auditor"],
-                   fields=["name", "id_number"], purpose="核查虚假服务记录", accessed_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> PersonalDataAccessed:
+        return cls(
+            person_id=uuid.UUID(int=1),
+            accessed_by="staff-1",
+            accessor_roles=["auditor"],
+            fields=["name", "id_number"],
+            purpose="核查虚假服务记录",
+            accessed_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 KinRelation = Literal["parent", "child", "grandparent", "grandchild"]
@@ -134,9 +146,15 @@ class KinshipConfirmed(EventData):
     confirmed_at: datetime
 
     @classmethod
-    def example(cls) -> "KinshipConfirmed":
-        return cls(link_id=uuid.UUID(int=9), person_id=uuid.UUID(int=1), relative_id=uuid.UUID(int=2), relation="parent",
-                   confirmed_by=str(uuid.UUID(int=2)), confirmed_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> KinshipConfirmed:
+        return cls(
+            link_id=uuid.UUID(int=9),
+            person_id=uuid.UUID(int=1),
+            relative_id=uuid.UUID(int=2),
+            relation="parent",
+            confirmed_by=str(uuid.UUID(int=2)),
+            confirmed_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 class KinshipRevoked(EventData):
@@ -151,9 +169,15 @@ class KinshipRevoked(EventData):
     revoked_at: datetime
 
     @classmethod
-    def example(cls) -> "KinshipRevoked":
-        return cls(link_id=uuid.UUID(int=9), person_id=uuid.UUID(int=1), relative_id=uuid.UUID(int=2),
-                   revoked_by=str(uuid.UUID(int=1)), reason="登记错误", revoked_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> KinshipRevoked:
+        return cls(
+            link_id=uuid.UUID(int=9),
+            person_id=uuid.UUID(int=1),
+            relative_id=uuid.UUID(int=2),
+            revoked_by=str(uuid.UUID(int=1)),
+            reason="登记错误",
+            revoked_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 class ResidenceDeclared(EventData):
@@ -170,13 +194,24 @@ class ResidenceDeclared(EventData):
     declared_at: datetime
 
     @classmethod
-    def example(cls) -> "ResidenceDeclared":
-        return cls(person_id=uuid.UUID(int=1), district="110105", permanent_resident=True,
-                   declared_by=str(uuid.UUID(int=1)), declared_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> ResidenceDeclared:
+        return cls(
+            person_id=uuid.UUID(int=1),
+            district="110105",
+            permanent_resident=True,
+            declared_by=str(uuid.UUID(int=1)),
+            declared_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
-SpecialCategory = Literal["economic_hardship", "severe_disability_or_dementia", "family_planning_special",
-                          "severe_disability", "advanced_age", "other"]
+SpecialCategory = Literal[
+    "economic_hardship",
+    "severe_disability_or_dementia",
+    "family_planning_special",
+    "severe_disability",
+    "advanced_age",
+    "other",
+]
 
 
 class SpecialGroupsSet(EventData):
@@ -195,9 +230,15 @@ class SpecialGroupsSet(EventData):
     set_at: datetime
 
     @classmethod
-    def example(cls) -> "SpecialGroupsSet":
-        return cls(person_id=uuid.UUID(int=1), district="110105", categories=["advanced_age"], set_by="officer-110105",
-                   reason="年满80周岁", set_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> SpecialGroupsSet:
+        return cls(
+            person_id=uuid.UUID(int=1),
+            district="110105",
+            categories=["advanced_age"],
+            set_by="officer-110105",
+            reason="年满80周岁",
+            set_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 PersonRole = Literal["elder", "volunteer", "responder"]
@@ -218,9 +259,14 @@ class RoleGranted(EventData):
     granted_at: datetime
 
     @classmethod
-    def example(cls) -> "RoleGranted":
-        return cls(person_id=uuid.UUID(int=3), role="volunteer", granted_by="institution-1",
-                   reason="实名认证、常住居民、年满18周岁、已完成志愿服务培训", granted_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> RoleGranted:
+        return cls(
+            person_id=uuid.UUID(int=3),
+            role="volunteer",
+            granted_by="institution-1",
+            reason="实名认证、常住居民、年满18周岁、已完成志愿服务培训",
+            granted_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 class RoleRevoked(EventData):
@@ -234,9 +280,14 @@ class RoleRevoked(EventData):
     revoked_at: datetime
 
     @classmethod
-    def example(cls) -> "RoleRevoked":
-        return cls(person_id=uuid.UUID(int=3), role="responder", revoked_by="system", reason="急救证书已过期",
-                   revoked_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> RoleRevoked:
+        return cls(
+            person_id=uuid.UUID(int=3),
+            role="responder",
+            revoked_by="system",
+            reason="急救证书已过期",
+            revoked_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 # Professional qualifications some service items need (the catalogue names which): 法律职业资格 (a lawyer's
@@ -259,10 +310,15 @@ class QualificationRecorded(EventData):
     recorded_at: datetime
 
     @classmethod
-    def example(cls) -> "QualificationRecorded":
-        return cls(qualification_id=uuid.UUID(int=12), person_id=uuid.UUID(int=3), kind="legal",
-                   valid_until=date(2028, 5, 31), recorded_by="institution-1",
-                   recorded_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> QualificationRecorded:
+        return cls(
+            qualification_id=uuid.UUID(int=12),
+            person_id=uuid.UUID(int=3),
+            kind="legal",
+            valid_until=date(2028, 5, 31),
+            recorded_by="institution-1",
+            recorded_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 class QualificationRevoked(EventData):
@@ -280,9 +336,15 @@ class QualificationRevoked(EventData):
     revoked_at: datetime
 
     @classmethod
-    def example(cls) -> "QualificationRevoked":
-        return cls(qualification_id=uuid.UUID(int=12), person_id=uuid.UUID(int=3), kind="legal",
-                   revoked_by="institution-1", reason="执业证书被吊销", revoked_at=datetime(2026, 12, 1, tzinfo=UTC))
+    def example(cls) -> QualificationRevoked:
+        return cls(
+            qualification_id=uuid.UUID(int=12),
+            person_id=uuid.UUID(int=3),
+            kind="legal",
+            revoked_by="institution-1",
+            reason="执业证书被吊销",
+            revoked_at=datetime(2026, 12, 1, tzinfo=UTC),
+        )
 
 
 class InsuranceRecorded(EventData):
@@ -300,10 +362,16 @@ class InsuranceRecorded(EventData):
     recorded_at: datetime
 
     @classmethod
-    def example(cls) -> "InsuranceRecorded":
-        return cls(person_id=uuid.UUID(int=3), registered=True, insured=True, valid_from=date(2026, 1, 1),
-                   valid_until=date(2026, 12, 31), recorded_by="volunteer-beijing",
-                   recorded_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> InsuranceRecorded:
+        return cls(
+            person_id=uuid.UUID(int=3),
+            registered=True,
+            insured=True,
+            valid_from=date(2026, 1, 1),
+            valid_until=date(2026, 12, 31),
+            recorded_by="volunteer-beijing",
+            recorded_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 class GuardianshipConfirmed(EventData):
@@ -321,9 +389,14 @@ class GuardianshipConfirmed(EventData):
     confirmed_at: datetime
 
     @classmethod
-    def example(cls) -> "GuardianshipConfirmed":
-        return cls(guardianship_id=uuid.UUID(int=11), guardian_id=uuid.UUID(int=2), minor_id=uuid.UUID(int=4),
-                   confirmed_by=str(uuid.UUID(int=4)), confirmed_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> GuardianshipConfirmed:
+        return cls(
+            guardianship_id=uuid.UUID(int=11),
+            guardian_id=uuid.UUID(int=2),
+            minor_id=uuid.UUID(int=4),
+            confirmed_by=str(uuid.UUID(int=4)),
+            confirmed_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 class GuardianshipRevoked(EventData):
@@ -338,9 +411,15 @@ class GuardianshipRevoked(EventData):
     revoked_at: datetime
 
     @classmethod
-    def example(cls) -> "GuardianshipRevoked":
-        return cls(guardianship_id=uuid.UUID(int=11), guardian_id=uuid.UUID(int=2), minor_id=uuid.UUID(int=4),
-                   revoked_by="institution-1", reason="监护关系变更", revoked_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> GuardianshipRevoked:
+        return cls(
+            guardianship_id=uuid.UUID(int=11),
+            guardian_id=uuid.UUID(int=2),
+            minor_id=uuid.UUID(int=4),
+            revoked_by="institution-1",
+            reason="监护关系变更",
+            revoked_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 class SanctionLifted(EventData):
@@ -359,9 +438,15 @@ class SanctionLifted(EventData):
     lifted_at: datetime
 
     @classmethod
-    def example(cls) -> "SanctionLifted":
-        return cls(sanction_id=uuid.UUID(int=7), kind="volunteer_recording_revoked", person_id=uuid.UUID(int=3),
-                   lifted_by="auditor-1", reason="复核后确认记录属实", lifted_at=datetime(2026, 12, 9, tzinfo=UTC))
+    def example(cls) -> SanctionLifted:
+        return cls(
+            sanction_id=uuid.UUID(int=7),
+            kind="volunteer_recording_revoked",
+            person_id=uuid.UUID(int=3),
+            lifted_by="auditor-1",
+            reason="复核后确认记录属实",
+            lifted_at=datetime(2026, 12, 9, tzinfo=UTC),
+        )
 
 
 class AccountSuspended(EventData):
@@ -379,9 +464,15 @@ class AccountSuspended(EventData):
     suspended_at: datetime
 
     @classmethod
-    def example(cls) -> "AccountSuspended":
-        return cls(subject_id=uuid.UUID(int=3), kind="person", suspended_by="admin", reason="账户被盗用",
-                   sessions_revoked=2, suspended_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> AccountSuspended:
+        return cls(
+            subject_id=uuid.UUID(int=3),
+            kind="person",
+            suspended_by="admin",
+            reason="账户被盗用",
+            sessions_revoked=2,
+            suspended_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 class AccountReinstated(EventData):
@@ -395,9 +486,14 @@ class AccountReinstated(EventData):
     reinstated_at: datetime
 
     @classmethod
-    def example(cls) -> "AccountReinstated":
-        return cls(subject_id=uuid.UUID(int=3), kind="person", reinstated_by="admin", reason="已核实本人",
-                   reinstated_at=datetime(2026, 12, 1, tzinfo=UTC))
+    def example(cls) -> AccountReinstated:
+        return cls(
+            subject_id=uuid.UUID(int=3),
+            kind="person",
+            reinstated_by="admin",
+            reason="已核实本人",
+            reinstated_at=datetime(2026, 12, 1, tzinfo=UTC),
+        )
 
 
 ClosureBeneficiary = Literal["welfare", "relative"]
@@ -416,9 +512,12 @@ class AccountClosureRequested(EventData):
     erase_after: datetime
 
     @classmethod
-    def example(cls) -> "AccountClosureRequested":
-        return cls(person_id=uuid.UUID(int=3), requested_at=datetime(2026, 12, 6, tzinfo=UTC),
-                   erase_after=datetime(2026, 12, 13, tzinfo=UTC))
+    def example(cls) -> AccountClosureRequested:
+        return cls(
+            person_id=uuid.UUID(int=3),
+            requested_at=datetime(2026, 12, 6, tzinfo=UTC),
+            erase_after=datetime(2026, 12, 13, tzinfo=UTC),
+        )
 
 
 class AccountClosureWithdrawn(EventData):
@@ -429,7 +528,7 @@ class AccountClosureWithdrawn(EventData):
     withdrawn_at: datetime
 
     @classmethod
-    def example(cls) -> "AccountClosureWithdrawn":
+    def example(cls) -> AccountClosureWithdrawn:
         return cls(person_id=uuid.UUID(int=3), withdrawn_at=datetime(2026, 12, 7, tzinfo=UTC))
 
 
@@ -449,6 +548,10 @@ class PersonErased(EventData):
     erased_at: datetime
 
     @classmethod
-    def example(cls) -> "PersonErased":
-        return cls(person_id=uuid.UUID(int=3), coins_to="relative", relative_id=uuid.UUID(int=2),
-                   erased_at=datetime(2026, 12, 13, tzinfo=UTC))
+    def example(cls) -> PersonErased:
+        return cls(
+            person_id=uuid.UUID(int=3),
+            coins_to="relative",
+            relative_id=uuid.UUID(int=2),
+            erased_at=datetime(2026, 12, 13, tzinfo=UTC),
+        )

@@ -1,4 +1,5 @@
 """Events published by svc-ledger on `ledger.events`, keyed by account id."""
+
 from __future__ import annotations
 
 import uuid
@@ -20,9 +21,13 @@ class AccountOpened(EventData):
     opened_at: datetime
 
     @classmethod
-    def example(cls) -> "AccountOpened":
-        return cls(account_id=uuid.UUID(int=2), owner_person_id=uuid.UUID(int=1), kind="person",
-                   opened_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> AccountOpened:
+        return cls(
+            account_id=uuid.UUID(int=2),
+            owner_person_id=uuid.UUID(int=1),
+            kind="person",
+            opened_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 _T0 = datetime(2026, 11, 30, tzinfo=UTC)
@@ -42,9 +47,15 @@ class HoldPlaced(EventData):
     placed_at: datetime
 
     @classmethod
-    def example(cls) -> "HoldPlaced":
-        return cls(hold_id=uuid.UUID(int=6), request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), amount=120,
-                   expires_at=_T0, placed_at=_T0)
+    def example(cls) -> HoldPlaced:
+        return cls(
+            hold_id=uuid.UUID(int=6),
+            request_id=uuid.UUID(int=5),
+            elder_id=uuid.UUID(int=1),
+            amount=120,
+            expires_at=_T0,
+            placed_at=_T0,
+        )
 
 
 class HoldRejected(EventData):
@@ -61,9 +72,15 @@ class HoldRejected(EventData):
     rejected_at: datetime
 
     @classmethod
-    def example(cls) -> "HoldRejected":
-        return cls(request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), amount=120,
-                   reason_code="insufficient_coins", reason="时间币余额不足", rejected_at=_T0)
+    def example(cls) -> HoldRejected:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            elder_id=uuid.UUID(int=1),
+            amount=120,
+            reason_code="insufficient_coins",
+            reason="时间币余额不足",
+            rejected_at=_T0,
+        )
 
 
 class HoldReleased(EventData):
@@ -78,9 +95,15 @@ class HoldReleased(EventData):
     released_at: datetime
 
     @classmethod
-    def example(cls) -> "HoldReleased":
-        return cls(hold_id=uuid.UUID(int=6), request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), released=120,
-                   why="voided", released_at=_T0)
+    def example(cls) -> HoldReleased:
+        return cls(
+            hold_id=uuid.UUID(int=6),
+            request_id=uuid.UUID(int=5),
+            elder_id=uuid.UUID(int=1),
+            released=120,
+            why="voided",
+            released_at=_T0,
+        )
 
 
 class Payment(BaseModel):
@@ -105,10 +128,16 @@ class ServiceSettled(EventData):
     settled_at: datetime
 
     @classmethod
-    def example(cls) -> "ServiceSettled":
-        return cls(request_id=uuid.UUID(int=5), hold_id=uuid.UUID(int=6), elder_id=uuid.UUID(int=1),
-                   payments=[Payment(volunteer_id=uuid.UUID(int=3), amount=90)], unpaid_overrun=0, released=30,
-                   settled_at=_T0)
+    def example(cls) -> ServiceSettled:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            hold_id=uuid.UUID(int=6),
+            elder_id=uuid.UUID(int=1),
+            payments=[Payment(volunteer_id=uuid.UUID(int=3), amount=90)],
+            unpaid_overrun=0,
+            released=30,
+            settled_at=_T0,
+        )
 
 
 class SettlementReversed(EventData):
@@ -127,9 +156,16 @@ class SettlementReversed(EventData):
     reversed_at: datetime
 
     @classmethod
-    def example(cls) -> "SettlementReversed":
-        return cls(request_id=uuid.UUID(int=5), sanction_id=uuid.UUID(int=7), volunteer_id=uuid.UUID(int=3),
-                   elder_id=uuid.UUID(int=1), reversed=90, shortfall=0, reversed_at=_T0)
+    def example(cls) -> SettlementReversed:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            sanction_id=uuid.UUID(int=7),
+            volunteer_id=uuid.UUID(int=3),
+            elder_id=uuid.UUID(int=1),
+            reversed=90,
+            shortfall=0,
+            reversed_at=_T0,
+        )
 
 
 class CoinsGifted(EventData):
@@ -145,9 +181,14 @@ class CoinsGifted(EventData):
     gifted_at: datetime
 
     @classmethod
-    def example(cls) -> "CoinsGifted":
-        return cls(operation_id=uuid.UUID(int=10), from_person_id=uuid.UUID(int=2), to_person_id=uuid.UUID(int=1),
-                   amount=600, gifted_at=_T0)
+    def example(cls) -> CoinsGifted:
+        return cls(
+            operation_id=uuid.UUID(int=10),
+            from_person_id=uuid.UUID(int=2),
+            to_person_id=uuid.UUID(int=1),
+            amount=600,
+            gifted_at=_T0,
+        )
 
 
 class CoinsDonated(EventData):
@@ -162,7 +203,7 @@ class CoinsDonated(EventData):
     donated_at: datetime
 
     @classmethod
-    def example(cls) -> "CoinsDonated":
+    def example(cls) -> CoinsDonated:
         return cls(operation_id=uuid.UUID(int=10), person_id=uuid.UUID(int=2), amount=600, donated_at=_T0)
 
 
@@ -184,9 +225,16 @@ class AccountClosed(EventData):
     closed_at: datetime
 
     @classmethod
-    def example(cls) -> "AccountClosed":
-        return cls(person_id=uuid.UUID(int=2), to_welfare=0, to_relative=540, relative_id=uuid.UUID(int=4),
-                   to_district=120, district="110105", closed_at=_T0)
+    def example(cls) -> AccountClosed:
+        return cls(
+            person_id=uuid.UUID(int=2),
+            to_welfare=0,
+            to_relative=540,
+            relative_id=uuid.UUID(int=4),
+            to_district=120,
+            district="110105",
+            closed_at=_T0,
+        )
 
 
 class CoinsGranted(EventData):
@@ -204,9 +252,16 @@ class CoinsGranted(EventData):
     granted_at: datetime
 
     @classmethod
-    def example(cls) -> "CoinsGranted":
-        return cls(operation_id=uuid.UUID(int=10), district="110105", person_id=uuid.UUID(int=1), amount=600,
-                   reason="经济困难老人季度补贴", granted_by="officer-110105", granted_at=_T0)
+    def example(cls) -> CoinsGranted:
+        return cls(
+            operation_id=uuid.UUID(int=10),
+            district="110105",
+            person_id=uuid.UUID(int=1),
+            amount=600,
+            reason="经济困难老人季度补贴",
+            granted_by="officer-110105",
+            granted_at=_T0,
+        )
 
 
 class WelfareAllocated(EventData):
@@ -224,9 +279,16 @@ class WelfareAllocated(EventData):
     allocated_at: datetime
 
     @classmethod
-    def example(cls) -> "WelfareAllocated":
-        return cls(operation_id=uuid.UUID(int=10), district="110105", person_id=uuid.UUID(int=1), amount=600,
-                   reason="公益账户定向分配", allocated_by="officer-110105", allocated_at=_T0)
+    def example(cls) -> WelfareAllocated:
+        return cls(
+            operation_id=uuid.UUID(int=10),
+            district="110105",
+            person_id=uuid.UUID(int=1),
+            amount=600,
+            reason="公益账户定向分配",
+            allocated_by="officer-110105",
+            allocated_at=_T0,
+        )
 
 
 class NursingHomeMilestoneReached(EventData):
@@ -242,5 +304,5 @@ class NursingHomeMilestoneReached(EventData):
     reached_at: datetime
 
     @classmethod
-    def example(cls) -> "NursingHomeMilestoneReached":
+    def example(cls) -> NursingHomeMilestoneReached:
         return cls(person_id=uuid.UUID(int=3), earned_balance=600_000, reached_at=_T0)

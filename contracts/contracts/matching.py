@@ -3,6 +3,7 @@
 The ledger consumes the request lifecycle to hold, release and pay coins (DESIGN.md §4). No address or
 other personal data travels: positions stay in matching.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -32,11 +33,18 @@ class RequestSubmitted(EventData):
     submitted_at: datetime
 
     @classmethod
-    def example(cls) -> "RequestSubmitted":
-        return cls(request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), district="110105", category="情感慰藉",
-                   estimated_minutes=120, starts_at=datetime(2026, 12, 1, 1, tzinfo=UTC),
-                   ends_at=datetime(2026, 12, 1, 3, tzinfo=UTC), submitted_by=str(uuid.UUID(int=1)),
-                   submitted_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> RequestSubmitted:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            elder_id=uuid.UUID(int=1),
+            district="110105",
+            category="情感慰藉",
+            estimated_minutes=120,
+            starts_at=datetime(2026, 12, 1, 1, tzinfo=UTC),
+            ends_at=datetime(2026, 12, 1, 3, tzinfo=UTC),
+            submitted_by=str(uuid.UUID(int=1)),
+            submitted_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 class RequestCancelled(EventData):
@@ -53,9 +61,14 @@ class RequestCancelled(EventData):
     cancelled_at: datetime
 
     @classmethod
-    def example(cls) -> "RequestCancelled":
-        return cls(request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), cancelled_by=str(uuid.UUID(int=1)),
-                   reason="临时有事", cancelled_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> RequestCancelled:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            elder_id=uuid.UUID(int=1),
+            cancelled_by=str(uuid.UUID(int=1)),
+            reason="临时有事",
+            cancelled_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 class RequestEdited(EventData):
@@ -76,10 +89,17 @@ class RequestEdited(EventData):
     edited_at: datetime
 
     @classmethod
-    def example(cls) -> "RequestEdited":
-        return cls(request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), changed=["time"],
-                   starts_at=datetime(2026, 12, 2, 1, tzinfo=UTC), ends_at=datetime(2026, 12, 2, 2, tzinfo=UTC),
-                   back_to_review=True, edited_by=str(uuid.UUID(int=1)), edited_at=datetime(2026, 11, 30, tzinfo=UTC))
+    def example(cls) -> RequestEdited:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            elder_id=uuid.UUID(int=1),
+            changed=["time"],
+            starts_at=datetime(2026, 12, 2, 1, tzinfo=UTC),
+            ends_at=datetime(2026, 12, 2, 2, tzinfo=UTC),
+            back_to_review=True,
+            edited_by=str(uuid.UUID(int=1)),
+            edited_at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
 
 
 class ServiceParticipant(BaseModel):
@@ -132,16 +152,32 @@ class ServiceCompleted(EventData):
     attendance: list[Attendance] = []
 
     @classmethod
-    def example(cls) -> "ServiceCompleted":
-        return cls(request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), district="110105",
-                   participants=[ServiceParticipant(volunteer_id=uuid.UUID(int=3), minutes=90)],
-                   completed_at=datetime(2026, 12, 1, 3, tzinfo=UTC), category="emotional_comfort",
-                   item_id=uuid.UUID(int=9), starts_at=datetime(2026, 12, 1, 1, tzinfo=UTC),
-                   ends_at=datetime(2026, 12, 1, 3, tzinfo=UTC),
-                   attendance=[Attendance(volunteer_id=uuid.UUID(int=3), checked_in_at=datetime(2026, 12, 1, 1, 5, tzinfo=UTC),
-                                          check_in_distance_m=12, check_in_by=str(uuid.UUID(int=3)), check_in_method="app",
-                                          checked_out_at=datetime(2026, 12, 1, 2, 35, tzinfo=UTC), check_out_distance_m=20,
-                                          check_out_by=str(uuid.UUID(int=3)), check_out_method="app", minutes=90)])
+    def example(cls) -> ServiceCompleted:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            elder_id=uuid.UUID(int=1),
+            district="110105",
+            participants=[ServiceParticipant(volunteer_id=uuid.UUID(int=3), minutes=90)],
+            completed_at=datetime(2026, 12, 1, 3, tzinfo=UTC),
+            category="emotional_comfort",
+            item_id=uuid.UUID(int=9),
+            starts_at=datetime(2026, 12, 1, 1, tzinfo=UTC),
+            ends_at=datetime(2026, 12, 1, 3, tzinfo=UTC),
+            attendance=[
+                Attendance(
+                    volunteer_id=uuid.UUID(int=3),
+                    checked_in_at=datetime(2026, 12, 1, 1, 5, tzinfo=UTC),
+                    check_in_distance_m=12,
+                    check_in_by=str(uuid.UUID(int=3)),
+                    check_in_method="app",
+                    checked_out_at=datetime(2026, 12, 1, 2, 35, tzinfo=UTC),
+                    check_out_distance_m=20,
+                    check_out_by=str(uuid.UUID(int=3)),
+                    check_out_method="app",
+                    minutes=90,
+                )
+            ],
+        )
 
 
 _T = datetime(2026, 12, 1, 1, tzinfo=UTC)
@@ -163,9 +199,15 @@ class RequestReviewed(EventData):
     reviewed_at: datetime
 
     @classmethod
-    def example(cls) -> "RequestReviewed":
-        return cls(request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), district="110105", decision="approve",
-                   reviewed_by="officer-110105", reviewed_at=_T)
+    def example(cls) -> RequestReviewed:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            elder_id=uuid.UUID(int=1),
+            district="110105",
+            decision="approve",
+            reviewed_by="officer-110105",
+            reviewed_at=_T,
+        )
 
 
 class RequestBooked(EventData):
@@ -184,9 +226,17 @@ class RequestBooked(EventData):
     booked_at: datetime
 
     @classmethod
-    def example(cls) -> "RequestBooked":
-        return cls(request_id=uuid.UUID(int=5), booking_id=uuid.UUID(int=8), elder_id=uuid.UUID(int=1),
-                   volunteer_id=uuid.UUID(int=3), district="110105", starts_at=_T, ends_at=_T, booked_at=_T)
+    def example(cls) -> RequestBooked:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            booking_id=uuid.UUID(int=8),
+            elder_id=uuid.UUID(int=1),
+            volunteer_id=uuid.UUID(int=3),
+            district="110105",
+            starts_at=_T,
+            ends_at=_T,
+            booked_at=_T,
+        )
 
 
 class BookingCancelled(EventData):
@@ -203,16 +253,25 @@ class BookingCancelled(EventData):
     district: str
     cancelled_by: str
     reason: str
-    why: Literal["volunteer_cancelled", "request_cancelled", "sanctioned", "no_show", "guardian_left",
-                 "qualification_withdrawn"]
+    why: Literal[
+        "volunteer_cancelled", "request_cancelled", "sanctioned", "no_show", "guardian_left", "qualification_withdrawn"
+    ]
     late: bool = False
     cancelled_at: datetime
 
     @classmethod
-    def example(cls) -> "BookingCancelled":
-        return cls(request_id=uuid.UUID(int=5), booking_id=uuid.UUID(int=8), elder_id=uuid.UUID(int=1),
-                   volunteer_id=uuid.UUID(int=3), district="110105", cancelled_by=str(uuid.UUID(int=3)),
-                   reason="临时有事", why="volunteer_cancelled", cancelled_at=_T)
+    def example(cls) -> BookingCancelled:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            booking_id=uuid.UUID(int=8),
+            elder_id=uuid.UUID(int=1),
+            volunteer_id=uuid.UUID(int=3),
+            district="110105",
+            cancelled_by=str(uuid.UUID(int=3)),
+            reason="临时有事",
+            why="volunteer_cancelled",
+            cancelled_at=_T,
+        )
 
 
 class AttendanceRecorded(EventData):
@@ -234,10 +293,19 @@ class AttendanceRecorded(EventData):
     institution_id: uuid.UUID | None = None
 
     @classmethod
-    def example(cls) -> "AttendanceRecorded":
-        return cls(request_id=uuid.UUID(int=5), booking_id=uuid.UUID(int=8), elder_id=uuid.UUID(int=1),
-                   volunteer_id=uuid.UUID(int=3), district="110105", kind="check_in", at=_T, distance_m=15,
-                   method="app", recorded_by=str(uuid.UUID(int=3)))
+    def example(cls) -> AttendanceRecorded:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            booking_id=uuid.UUID(int=8),
+            elder_id=uuid.UUID(int=1),
+            volunteer_id=uuid.UUID(int=3),
+            district="110105",
+            kind="check_in",
+            at=_T,
+            distance_m=15,
+            method="app",
+            recorded_by=str(uuid.UUID(int=3)),
+        )
 
 
 class ServiceRated(EventData):
@@ -257,10 +325,18 @@ class ServiceRated(EventData):
     rated_at: datetime
 
     @classmethod
-    def example(cls) -> "ServiceRated":
-        return cls(request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), volunteer_ids=[uuid.UUID(int=3)],
-                   district="110105", score=5, channel="elder", rated_by=str(uuid.UUID(int=1)), flagged=False,
-                   rated_at=_T)
+    def example(cls) -> ServiceRated:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            elder_id=uuid.UUID(int=1),
+            volunteer_ids=[uuid.UUID(int=3)],
+            district="110105",
+            score=5,
+            channel="elder",
+            rated_by=str(uuid.UUID(int=1)),
+            flagged=False,
+            rated_at=_T,
+        )
 
 
 class AddressAccessed(EventData):
@@ -279,10 +355,16 @@ class AddressAccessed(EventData):
     accessed_at: datetime
 
     @classmethod
-    def example(cls) -> "AddressAccessed":
-        return cls(request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1), accessed_by=str(uuid.UUID(int=3)),
-                   accessor_kind="person", accessor_roles=["volunteer"], purpose="volunteer views the request",
-                   accessed_at=_T)
+    def example(cls) -> AddressAccessed:
+        return cls(
+            request_id=uuid.UUID(int=5),
+            elder_id=uuid.UUID(int=1),
+            accessed_by=str(uuid.UUID(int=3)),
+            accessor_kind="person",
+            accessor_roles=["volunteer"],
+            purpose="volunteer views the request",
+            accessed_at=_T,
+        )
 
 
 FollowUpCause = Literal["low_rating", "late_cancellation", "no_show"]
@@ -303,9 +385,15 @@ class FollowUpOpened(EventData):
     opened_at: datetime
 
     @classmethod
-    def example(cls) -> "FollowUpOpened":
-        return cls(follow_up_id=uuid.UUID(int=13), request_id=uuid.UUID(int=5), elder_id=uuid.UUID(int=1),
-                   district="110105", cause="low_rating", opened_at=_T)
+    def example(cls) -> FollowUpOpened:
+        return cls(
+            follow_up_id=uuid.UUID(int=13),
+            request_id=uuid.UUID(int=5),
+            elder_id=uuid.UUID(int=1),
+            district="110105",
+            cause="low_rating",
+            opened_at=_T,
+        )
 
 
 class FollowUpAssigned(EventData):
@@ -322,9 +410,14 @@ class FollowUpAssigned(EventData):
     assigned_at: datetime
 
     @classmethod
-    def example(cls) -> "FollowUpAssigned":
-        return cls(follow_up_id=uuid.UUID(int=13), elder_id=uuid.UUID(int=1), assigned_to="operator-1",
-                   assigned_by="operator-1", assigned_at=_T)
+    def example(cls) -> FollowUpAssigned:
+        return cls(
+            follow_up_id=uuid.UUID(int=13),
+            elder_id=uuid.UUID(int=1),
+            assigned_to="operator-1",
+            assigned_by="operator-1",
+            assigned_at=_T,
+        )
 
 
 class FollowUpReleased(EventData):
@@ -340,9 +433,10 @@ class FollowUpReleased(EventData):
     released_at: datetime
 
     @classmethod
-    def example(cls) -> "FollowUpReleased":
-        return cls(follow_up_id=uuid.UUID(int=13), elder_id=uuid.UUID(int=1), released_by="officer-110105",
-                   released_at=_T)
+    def example(cls) -> FollowUpReleased:
+        return cls(
+            follow_up_id=uuid.UUID(int=13), elder_id=uuid.UUID(int=1), released_by="officer-110105", released_at=_T
+        )
 
 
 class FollowUpClosed(EventData):
@@ -355,12 +449,13 @@ class FollowUpClosed(EventData):
     closed_at: datetime
 
     @classmethod
-    def example(cls) -> "FollowUpClosed":
+    def example(cls) -> FollowUpClosed:
         return cls(follow_up_id=uuid.UUID(int=13), elder_id=uuid.UUID(int=1), closed_by="operator-1", closed_at=_T)
 
 
-NotificationTemplate = Literal["request_reviewed", "request_booked", "service_started", "service_finished",
-                               "booking_cancelled"]
+NotificationTemplate = Literal[
+    "request_reviewed", "request_booked", "service_started", "service_finished", "booking_cancelled"
+]
 
 
 class NotificationRequested(EventData):
@@ -381,7 +476,12 @@ class NotificationRequested(EventData):
     requested_at: datetime
 
     @classmethod
-    def example(cls) -> "NotificationRequested":
-        return cls(notification_id=uuid.UUID(int=11), person_id=uuid.UUID(int=1), template="request_booked",
-                   data={"item": "陪伴聊天", "time": "2026-12-01 09:00", "status": "已有志愿者预约"},
-                   page="pages/requests/detail?id=00000000-0000-0000-0000-000000000005", requested_at=_T)
+    def example(cls) -> NotificationRequested:
+        return cls(
+            notification_id=uuid.UUID(int=11),
+            person_id=uuid.UUID(int=1),
+            template="request_booked",
+            data={"item": "陪伴聊天", "time": "2026-12-01 09:00", "status": "已有志愿者预约"},
+            page="pages/requests/detail?id=00000000-0000-0000-0000-000000000005",
+            requested_at=_T,
+        )

@@ -16,7 +16,7 @@ def test_every_event_type_is_named_by_convention_and_registered_once():
         parts = event_type.split(".")
         assert parts[0] == "timebank" and len(parts) == 4, event_type
         assert f"{parts[1]}.events" in TOPICS, f"{event_type} has no producing topic"
-        assert version >= 1 and cls.VERSION == version
+        assert version >= 1 and version == cls.VERSION
 
 
 def test_envelope_round_trips_and_names_its_schema():
@@ -50,15 +50,18 @@ def test_every_contract_has_a_valid_example():
 
 
 def test_consumers_accept_every_version_still_produced():
+    from aed.events import HANDLERS as aed_handlers
+    from identity.events import HANDLERS as identity_handlers
     from ledger.events import handlers as ledger_handlers
     from ledger.settings import LedgerSettings
-
-    from identity.events import HANDLERS as identity_handlers
     from matching.events import HANDLERS as matching_handlers
-    from aed.events import HANDLERS as aed_handlers
 
-    consumers = {"ledger": ledger_handlers(LedgerSettings()), "identity": identity_handlers,
-                 "matching": matching_handlers, "aed": aed_handlers}
+    consumers = {
+        "ledger": ledger_handlers(LedgerSettings()),
+        "identity": identity_handlers,
+        "matching": matching_handlers,
+        "aed": aed_handlers,
+    }
     for service, handlers in consumers.items():
         for event_type, (reader, _) in handlers.items():
             versions = [cls for (t, _), cls in registry().items() if t == event_type]

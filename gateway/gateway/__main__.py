@@ -1,4 +1,5 @@
 """`python -m gateway serve`."""
+
 import argparse
 import sys
 
@@ -12,8 +13,15 @@ def main() -> int:
     parser.add_argument("command", choices=["serve"])
     parser.parse_args()
     settings = GatewaySettings()
-    uvicorn.run("gateway.main:create_app", factory=True, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=5)
+    uvicorn.run(
+        "gateway.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """The gateway: the only HTTP hop in front of the services."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,16 +12,16 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from servicekit.auth import JwksCache, bearer_token
-from servicekit.errors import NotFound, Problem, install_problem_handlers
-from servicekit.logs import configure_logging
-from servicekit.observability import RequestContextMiddleware, metrics_endpoint
 from gateway import my_data, proxy
 from gateway.openapi import OpenApiAggregator
 from gateway.paths import CheckedPathMiddleware, RequestPath
 from gateway.ratelimit import RateLimits
 from gateway.routes import PUBLIC_LOOKUPS, RouteTable, is_public
 from gateway.settings import GatewaySettings
+from servicekit.auth import JwksCache, bearer_token
+from servicekit.errors import NotFound, Problem, install_problem_handlers
+from servicekit.logs import configure_logging
+from servicekit.observability import RequestContextMiddleware, metrics_endpoint
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -74,16 +75,20 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def readyz() -> JSONResponse:
         async def check(base: str) -> str:
             try:
-                async with upstreams.session.get(base + "/healthz", timeout=aiohttp.ClientTimeout(total=2.0)) as response:
+                async with upstreams.session.get(
+                    base + "/healthz", timeout=aiohttp.ClientTimeout(total=2.0)
+                ) as response:
                     return "ok" if response.status == 200 else "unavailable"
             except (aiohttp.ClientError, TimeoutError):
                 return "unavailable"
+
         names = list(table.services)
         results = await asyncio.gather(*(check(table.services[n]) for n in names))
-        checks = dict(zip(names, results))
+        checks = dict(zip(names, results, strict=True))
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not-ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not-ready", "checks": checks}, status_code=200 if ready else 503
+        )
 
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 
@@ -97,10 +102,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Time bank API",
-                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs/assets/swagger-ui.css",
-                                   swagger_favicon_url="/docs/assets/favicon-32x32.png")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Time bank API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
 
     @app.get(my_data.PATH, include_in_schema=False)
     async def my_copy(request: Request) -> Response:
@@ -123,9 +131,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         if (wait := await limits.check(limits.per_ip, "ip", ip)) is not None:
             raise RateLimited(wait)
         method = request.method
-        if (method, path.rstrip("/")) in PUBLIC_LOOKUPS:
-            if (wait := await limits.check(limits.public_lookup, "lookup", ip)) is not None:
-                raise RateLimited(wait)
+        if (method, path.rstrip("/")) in PUBLIC_LOOKUPS and (
+            wait := await limits.check(limits.public_lookup, "lookup", ip)
+        ) is not None:
+            raise RateLimited(wait)
         if not is_public(method, path):
             principal = await jwks.verify(bearer_token(request))
             if (wait := await limits.check(limits.per_principal, "principal", principal.id)) is not None:

@@ -1,4 +1,5 @@
 """One OpenAPI document for the whole public API, merged from every service's own."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,11 @@ def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
 def merge_openapi(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
     merged: dict[str, Any] = {
         "openapi": "3.1.0",
-        "info": {"title": "Beijing time bank and 急救宝 — public API", "version": "1.0.0",
-                 "description": "All services behind the gateway. Errors are RFC 9457 problem details."},
+        "info": {
+            "title": "Beijing time bank and 急救宝 — public API",
+            "version": "1.0.0",
+            "description": "All services behind the gateway. Errors are RFC 9457 problem details.",
+        },
         "paths": {},
         # Each operation that needs a token names the scheme itself; public ones name none.
         "components": {"schemas": {}, "securitySchemes": {}},
@@ -70,8 +74,9 @@ class OpenApiAggregator:
 
     async def _fetch(self, service: str, base: str) -> tuple[str, dict[str, Any] | None]:
         try:
-            async with self.upstreams.session.get(base + "/openapi.json", timeout=aiohttp.ClientTimeout(total=3.0),
-                                                  raise_for_status=True) as response:
+            async with self.upstreams.session.get(
+                base + "/openapi.json", timeout=aiohttp.ClientTimeout(total=3.0), raise_for_status=True
+            ) as response:
                 return service, await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError):
             log.warning("OpenAPI of %s unavailable", service)
@@ -83,7 +88,9 @@ class OpenApiAggregator:
         results = await asyncio.gather(*(self._fetch(s, b) for s, b in self.services.items()))
         docs = {service: doc for service, doc in results if doc is not None}
         merged = merge_openapi(docs)
-        merged["paths"].update(my_data.openapi_path(merged["components"]["schemas"]))  # the one operation the gateway composes itself
+        merged["paths"].update(
+            my_data.openapi_path(merged["components"]["schemas"])
+        )  # the one operation the gateway composes itself
         if len(docs) == len(self.services):  # cache only a complete document
             self._cached = (time.monotonic(), merged)
         return merged

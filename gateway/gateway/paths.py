@@ -7,6 +7,7 @@ names is refused before routing: dot segments (`..`, `%2e%2e`), encoded slashes 
 segments, control characters, malformed escapes and bytes that are not UTF-8. Without this an encoded
 `../` in an id walked out of `/api/v1/...` into a service's `/metrics` or `/openapi.json`.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,7 +31,7 @@ class BadPath(Problem):
 @dataclass(frozen=True)
 class RequestPath:
     decoded: str  # what the route table and the public-route list match
-    raw: str      # what is forwarded: the received bytes, percent-escapes intact
+    raw: str  # what is forwarded: the received bytes, percent-escapes intact
 
 
 def checked_path(raw_path: bytes) -> RequestPath:

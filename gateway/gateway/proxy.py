@@ -6,6 +6,7 @@ the inside. The session is aiohttp's own, not wrapped in httpx: httpcore's pool 
 each request (3/4 of the gateway's CPU under load), and httpx over aiohttp's transport still cost a fifth of it
 in request building, cookie handling and URL parsing (bench/README.md).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,15 +17,41 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from yarl import URL
 
-from servicekit.context import request_id_var, traceparent_var
-from servicekit.errors import PayloadTooLarge, Problem
 from gateway.routes import Route
 from gateway.settings import GatewaySettings
+from servicekit.context import request_id_var, traceparent_var
+from servicekit.errors import PayloadTooLarge, Problem
 
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-                        "trailers", "transfer-encoding", "upgrade", "host", "cookie", "set-cookie"})
-IDENTITY_PREFIXES = ("x-principal", "x-user", "x-auth", "x-forwarded", "x-real-ip", "x-acting", "x-roles",
-                     "x-remote-user", "remote-user", "x-consumer", "x-client-id", "x-district")
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "cookie",
+        "set-cookie",
+    }
+)
+IDENTITY_PREFIXES = (
+    "x-principal",
+    "x-user",
+    "x-auth",
+    "x-forwarded",
+    "x-real-ip",
+    "x-acting",
+    "x-roles",
+    "x-remote-user",
+    "remote-user",
+    "x-consumer",
+    "x-client-id",
+    "x-district",
+)
 # An answer up to this size is read whole and sent in one piece; a larger or unsized one streams. Most answers are
 # a few KiB of JSON, and a stream costs a task group and a message per chunk.
 BUFFERED_MAX_BYTES = 256 * 1024
@@ -59,8 +86,11 @@ class Upstreams:
             # gateway never reuses one a service is closing.
             connector = aiohttp.TCPConnector(limit=self.settings.max_connections, keepalive_timeout=30)
             self._session = aiohttp.ClientSession(
-                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"))
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            )
         return self._session
 
     def timeout(self, seconds: float) -> aiohttp.ClientTimeout:
@@ -75,13 +105,20 @@ class Upstreams:
 def forward_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
     connection_tokens = {t.strip().lower() for t in request.headers.get("connection", "").split(",")}
     headers = [
-        (name, value) for name, value in request.headers.items()
-        if name not in HOP_BY_HOP and name not in connection_tokens and not name.startswith(IDENTITY_PREFIXES)
+        (name, value)
+        for name, value in request.headers.items()
+        if name not in HOP_BY_HOP
+        and name not in connection_tokens
+        and not name.startswith(IDENTITY_PREFIXES)
         and name not in ("x-request-id", "traceparent")
     ]
-    headers += [("x-forwarded-for", client_ip), ("x-forwarded-proto", request.url.scheme),
-                ("x-forwarded-host", request.headers.get("host", "")),
-                ("x-request-id", request_id_var.get() or ""), ("traceparent", traceparent_var.get() or "")]
+    headers += [
+        ("x-forwarded-for", client_ip),
+        ("x-forwarded-proto", request.url.scheme),
+        ("x-forwarded-host", request.headers.get("host", "")),
+        ("x-request-id", request_id_var.get() or ""),
+        ("traceparent", traceparent_var.get() or ""),
+    ]
     return headers
 
 
@@ -161,11 +198,16 @@ async def forward(upstreams: Upstreams, route: Route, request: Request, client_i
     timeout = upstreams.timeout(settings.upstream_timeouts_s.get(route.service, settings.default_timeout_s))
     try:
         upstream = await upstreams.session.request(
-            request.method, url, headers=forward_headers(request, client_ip), data=body, allow_redirects=False,
-            timeout=timeout)
+            request.method,
+            url,
+            headers=forward_headers(request, client_ip),
+            data=body,
+            allow_redirects=False,
+            timeout=timeout,
+        )
     except PayloadTooLarge:
         raise
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         if body is not None and body.exceeded:
             raise PayloadTooLarge(settings.max_body_bytes) from None
         raise transport_problem(exc) from None
@@ -175,11 +217,15 @@ async def forward(upstreams: Upstreams, route: Route, request: Request, client_i
             content = await upstream.read()
             upstream.release()
             return Response(content, status_code=upstream.status, headers=headers)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         upstream.release()
         raise transport_problem(exc) from None
     except Problem:
         upstream.release()
         raise
-    return StreamingResponse(upstream.content.iter_chunked(STREAM_CHUNK_BYTES), status_code=upstream.status,
-                             headers=headers, background=BackgroundTask(upstream.release))
+    return StreamingResponse(
+        upstream.content.iter_chunked(STREAM_CHUNK_BYTES),
+        status_code=upstream.status,
+        headers=headers,
+        background=BackgroundTask(upstream.release),
+    )

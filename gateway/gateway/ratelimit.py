@@ -1,5 +1,6 @@
 """Rate limits per client IP and per principal (sliding window counters from the `limits` library;
 its Redis storage is a one-line change when the gateway runs as several replicas)."""
+
 from __future__ import annotations
 
 import math

@@ -53,15 +53,20 @@ class RawUpstream:
                     return
                 if self.mode == "redirect":
                     location = self.location.replace("{self}", self.url)
-                    writer.write(b"HTTP/1.1 307 Temporary Redirect\r\ncontent-length: 0\r\n"
-                                 + f"location: {location}\r\n\r\n".encode())
+                    writer.write(
+                        b"HTTP/1.1 307 Temporary Redirect\r\ncontent-length: 0\r\n"
+                        + f"location: {location}\r\n\r\n".encode()
+                    )
                     await writer.drain()
                     continue
                 payload = json.dumps({"target": target, "body_length": len(body)}).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                             b"set-cookie: session=secret-of-someone; Path=/\r\nconnection: keep-alive, x-internal\r\n"
-                             b"x-internal: hop\r\nx-upstream: yes\r\n"
-                             + f"content-length: {len(payload)}\r\n\r\n".encode() + payload)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"set-cookie: session=secret-of-someone; Path=/\r\nconnection: keep-alive, x-internal\r\n"
+                    b"x-internal: hop\r\nx-upstream: yes\r\n"
+                    + f"content-length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
             writer.close()

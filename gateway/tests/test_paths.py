@@ -1,4 +1,5 @@
 """The gateway forwards only paths that name one resource, exactly as received, and no internal address leaves it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,28 +18,45 @@ from gateway.settings import GatewaySettings
 from servicekit.errors import PROBLEM_JSON
 
 
-@pytest.mark.parametrize("raw", [
-    "/api/v1/accounts/..%2F..%2F..%2Fmetrics", "/api/v1/accounts/..%2f..%2fmetrics",
-    "/api/v1/accounts/../../../metrics", "/api/v1/accounts/%2e%2e/%2E%2E/%2e%2e/openapi.json",
-    "/api/v1/accounts/./me", "/api/v1/accounts/%2e/me", "/api/v1/accounts/..",
-    "/api/v1/accounts/a%5C..%5Cmetrics", "/api/v1/accounts/a\\b",
-    "/api/v1/accounts/%00", "/api/v1/accounts/%0d%0aX-Injected:%20yes", "/api/v1/accounts/%7f", "/api/v1/accounts/%1b",
-    "/api/v1/accounts//me", "/api/v1/accounts/%zz", "/api/v1/accounts/%4", "/api/v1/accounts/%ff%fe",
-    "api/v1/accounts",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/api/v1/accounts/..%2F..%2F..%2Fmetrics",
+        "/api/v1/accounts/..%2f..%2fmetrics",
+        "/api/v1/accounts/../../../metrics",
+        "/api/v1/accounts/%2e%2e/%2E%2E/%2e%2e/openapi.json",
+        "/api/v1/accounts/./me",
+        "/api/v1/accounts/%2e/me",
+        "/api/v1/accounts/..",
+        "/api/v1/accounts/a%5C..%5Cmetrics",
+        "/api/v1/accounts/a\\b",
+        "/api/v1/accounts/%00",
+        "/api/v1/accounts/%0d%0aX-Injected:%20yes",
+        "/api/v1/accounts/%7f",
+        "/api/v1/accounts/%1b",
+        "/api/v1/accounts//me",
+        "/api/v1/accounts/%zz",
+        "/api/v1/accounts/%4",
+        "/api/v1/accounts/%ff%fe",
+        "api/v1/accounts",
+    ],
+)
 def test_ambiguous_or_hostile_paths_are_refused(raw):
     with pytest.raises(BadPath):
         checked_path(raw.encode())
 
 
-@pytest.mark.parametrize("raw,decoded", [
-    ("/api/v1/accounts/me", "/api/v1/accounts/me"),
-    ("/api/v1/accounts/%23", "/api/v1/accounts/#"),
-    ("/api/v1/accounts/a%3Fb=1", "/api/v1/accounts/a?b=1"),
-    ("/api/v1/accounts/%E5%BC%A0", "/api/v1/accounts/张"),
-    ("/api/v1/accounts/me/", "/api/v1/accounts/me/"),
-    ("/api/v1/accounts/...", "/api/v1/accounts/..."),
-])
+@pytest.mark.parametrize(
+    "raw,decoded",
+    [
+        ("/api/v1/accounts/me", "/api/v1/accounts/me"),
+        ("/api/v1/accounts/%23", "/api/v1/accounts/#"),
+        ("/api/v1/accounts/a%3Fb=1", "/api/v1/accounts/a?b=1"),
+        ("/api/v1/accounts/%E5%BC%A0", "/api/v1/accounts/张"),
+        ("/api/v1/accounts/me/", "/api/v1/accounts/me/"),
+        ("/api/v1/accounts/...", "/api/v1/accounts/..."),
+    ],
+)
 def test_plain_paths_are_forwarded_as_received(raw, decoded):
     path = checked_path(raw.encode())
     assert path.decoded == decoded and path.raw == raw
@@ -54,8 +72,9 @@ def _free_port() -> int:
 async def serving(settings: GatewaySettings) -> AsyncIterator[int]:
     """The gateway under a real uvicorn, so requests reach it as bytes off the wire."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None,
-                                           lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
@@ -84,11 +103,19 @@ def _is_problem(status: int, headers: dict, body: bytes, expected: int) -> dict:
     return json.loads(body)
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/accounts/..%2F..%2F..%2Fmetrics", "/api/v1/accounts/../../../metrics", "/api/v1/accounts/../../../readyz",
-    "/api/v1/accounts/%2e%2e/%2e%2e/%2e%2e/openapi.json", "/api/v1/accounts/..%2f..%2f..%2fdocs",
-    "/api/v1/auth/%00", "/api/v1/auth/a%0Ab", "/api/v1/auth//token",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/accounts/..%2F..%2F..%2Fmetrics",
+        "/api/v1/accounts/../../../metrics",
+        "/api/v1/accounts/../../../readyz",
+        "/api/v1/accounts/%2e%2e/%2e%2e/%2e%2e/openapi.json",
+        "/api/v1/accounts/..%2f..%2f..%2fdocs",
+        "/api/v1/auth/%00",
+        "/api/v1/auth/a%0Ab",
+        "/api/v1/auth//token",
+    ],
+)
 async def test_hostile_paths_get_a_400_problem_and_never_reach_a_service(upstream, raw_request, path):
     async with serving(settings_for(upstream.url)) as port:
         status, headers, body = await raw_request(port, get(path))
@@ -104,8 +131,11 @@ async def test_encoded_characters_reach_the_service_still_encoded(stack, upstrea
     paths = ["/api/v1/accounts/%23fragment", "/api/v1/accounts/x%3Fa=1", "/api/v1/accounts/%E5%BC%A0"]
     async with serving(settings) as port:
         for path in paths:
-            status, _, body = await raw_request(port, f"GET {path}?q=1 HTTP/1.1\r\nhost: g\r\nconnection: close\r\n"
-                                                      f"authorization: Bearer {token}\r\n\r\n".encode())
+            status, _, body = await raw_request(
+                port,
+                f"GET {path}?q=1 HTTP/1.1\r\nhost: g\r\nconnection: close\r\n"
+                f"authorization: Bearer {token}\r\n\r\n".encode(),
+            )
             assert status == 200 and json.loads(body)["target"] == path + "?q=1"
 
 
@@ -133,14 +163,22 @@ async def test_a_redirect_elsewhere_is_not_passed_on(upstream, raw_request):
 
 async def test_a_body_over_the_limit_is_413_whether_declared_or_streamed(upstream, raw_request):
     async with serving(settings_for(upstream.url, max_body_bytes=1000)) as port:
-        declared = await raw_request(port, b"POST /api/v1/auth/token HTTP/1.1\r\nhost: g\r\nconnection: close\r\n"
-                                           b"content-length: 1001\r\n\r\n" + b"x" * 1001)
+        declared = await raw_request(
+            port,
+            b"POST /api/v1/auth/token HTTP/1.1\r\nhost: g\r\nconnection: close\r\n"
+            b"content-length: 1001\r\n\r\n" + b"x" * 1001,
+        )
         chunk = b"x" * 600
-        chunked = await raw_request(port, b"POST /api/v1/auth/token HTTP/1.1\r\nhost: g\r\nconnection: close\r\n"
-                                          b"transfer-encoding: chunked\r\n\r\n"
-                                          + (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 2 + b"0\r\n\r\n")
-        within = await raw_request(port, b"POST /api/v1/auth/token HTTP/1.1\r\nhost: g\r\nconnection: close\r\n"
-                                         b"content-length: 1000\r\n\r\n" + b"x" * 1000)
+        chunked = await raw_request(
+            port,
+            b"POST /api/v1/auth/token HTTP/1.1\r\nhost: g\r\nconnection: close\r\n"
+            b"transfer-encoding: chunked\r\n\r\n" + (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 2 + b"0\r\n\r\n",
+        )
+        within = await raw_request(
+            port,
+            b"POST /api/v1/auth/token HTTP/1.1\r\nhost: g\r\nconnection: close\r\n"
+            b"content-length: 1000\r\n\r\n" + b"x" * 1000,
+        )
     _is_problem(*declared, 413)
     _is_problem(*chunked, 413)
     assert within[0] == 200 and json.loads(within[2])["body_length"] == 1000

@@ -20,14 +20,17 @@ def settings_for(url: str, **overrides) -> GatewaySettings:
 @asynccontextmanager
 async def client_for(settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    async with app.router.lifespan_context(app):  # closes the upstream pool when the test ends
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
-            yield client
+    async with (
+        app.router.lifespan_context(app),  # closes the upstream pool when the test ends
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+    ):
+        yield client
 
 
 def test_longest_prefix_wins_and_prefixes_match_whole_segments():
-    table = RouteTable.from_settings(GatewaySettings(routes=[{"prefix": "/api/v1/accounts/special",
-                                                              "upstream": "audit"}]))
+    table = RouteTable.from_settings(
+        GatewaySettings(routes=[{"prefix": "/api/v1/accounts/special", "upstream": "audit"}])
+    )
     assert table.resolve("/api/v1/accounts/me").service == "ledger"
     assert table.resolve("/api/v1/accounts/special/x").service == "audit"
     assert table.resolve("/api/v1/accountsx") is None
@@ -46,6 +49,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies():
         def __init__(self, peer, xff):
             self.client = type("C", (), {"host": peer})
             self.headers = {"x-forwarded-for": xff}
+
     assert client_ip(Req("203.0.113.9", "1.2.3.4"), set()) == "203.0.113.9"
     assert client_ip(Req("10.0.0.2", "1.2.3.4, 10.0.0.1"), {"10.0.0.2", "10.0.0.1"}) == "1.2.3.4"
 
@@ -53,25 +57,47 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies():
 def test_openapi_merge_renames_conflicting_schemas_and_rewrites_refs():
     ref = {"$ref": "#/components/schemas/Account"}
     docs = {
-        "ledger": {"paths": {"/api/v1/accounts/me": {"get": {"responses": {"200": {"content": {"application/json": {"schema": ref}}}}}},
-                             "/healthz": {"get": {}}},
-                   "components": {"schemas": {"Account": {"type": "object", "title": "ledger"}}}},
-        "audit": {"paths": {"/api/v1/alerts": {"get": {"responses": {"200": {"content": {"application/json": {"schema": ref}}}}}}},
-                  "components": {"schemas": {"Account": {"type": "object", "title": "audit"}}}},
+        "ledger": {
+            "paths": {
+                "/api/v1/accounts/me": {
+                    "get": {"responses": {"200": {"content": {"application/json": {"schema": ref}}}}}
+                },
+                "/healthz": {"get": {}},
+            },
+            "components": {"schemas": {"Account": {"type": "object", "title": "ledger"}}},
+        },
+        "audit": {
+            "paths": {
+                "/api/v1/alerts": {"get": {"responses": {"200": {"content": {"application/json": {"schema": ref}}}}}}
+            },
+            "components": {"schemas": {"Account": {"type": "object", "title": "audit"}}},
+        },
     }
     merged = merge_openapi(docs)
     assert "/healthz" not in merged["paths"]
     schemas = merged["components"]["schemas"]
     assert schemas["Account"]["title"] == "audit" and schemas["ledger_Account"]["title"] == "ledger"
-    ledger_ref = merged["paths"]["/api/v1/accounts/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    ledger_ref = merged["paths"]["/api/v1/accounts/me"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
     assert ledger_ref == {"$ref": "#/components/schemas/ledger_Account"}
 
 
 async def test_public_route_is_proxied_with_identity_and_hop_headers_stripped(upstream):
     async with client_for(settings_for(upstream.url)) as client:
-        response = await client.post("/api/v1/auth/wechat-login?x=1", json={"code": "dev-a"}, headers={
-            "X-Principal-Id": "forged", "X-User-Id": "forged", "X-Forwarded-For": "6.6.6.6",
-            "Cookie": "session=mine", "Connection": "keep-alive, x-private", "X-Private": "hop", "X-Request-ID": "req-123456789"})
+        response = await client.post(
+            "/api/v1/auth/wechat-login?x=1",
+            json={"code": "dev-a"},
+            headers={
+                "X-Principal-Id": "forged",
+                "X-User-Id": "forged",
+                "X-Forwarded-For": "6.6.6.6",
+                "Cookie": "session=mine",
+                "Connection": "keep-alive, x-private",
+                "X-Private": "hop",
+                "X-Request-ID": "req-123456789",
+            },
+        )
     assert response.status_code == 200 and response.json()["target"] == "/api/v1/auth/wechat-login?x=1"
     sent = upstream.seen[0]["headers"]
     assert not {"x-principal-id", "x-user-id", "cookie", "x-private"} & sent.keys()

@@ -1,9 +1,10 @@
 """Operator CLI: `python -m aed serve|migrate|dlq-replay|outbox-republish`."""
+
 import sys
 
-from servicekit.cli import run_cli
 from aed.events import consumers
 from aed.settings import AedSettings
+from servicekit.cli import run_cli
 
 
 def main() -> int:

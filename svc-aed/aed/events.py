@@ -1,15 +1,16 @@
 """What svc-aed consumes: identity's responder role (a valid first-aid certificate), kept as a projection.
 It publishes on `aed.events` (see contracts.aed)."""
+
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aed.db import incidents
 from contracts.identity import RoleGranted, RoleRevoked
 from contracts.topics import Topic
 from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer
 from servicekit.events import CloudEvent
-from aed.db import incidents
 
 
 async def on_role_granted(session: AsyncSession, event: CloudEvent) -> None:
@@ -29,5 +30,12 @@ HANDLERS = {RoleGranted.TYPE: (RoleGranted, on_role_granted), RoleRevoked.TYPE: 
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
-    return [EventConsumer(name="aed", topics=[Topic.IDENTITY.value], db=runtime.db, settings=runtime.settings,
-                          handlers={t: handler for t, (_, handler) in HANDLERS.items()})]
+    return [
+        EventConsumer(
+            name="aed",
+            topics=[Topic.IDENTITY.value],
+            db=runtime.db,
+            settings=runtime.settings,
+            handlers={t: handler for t, (_, handler) in HANDLERS.items()},
+        )
+    ]

@@ -1,4 +1,5 @@
 """svc-aed: AED registry and 急救宝 emergency responder dispatch."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,8 +8,6 @@ from zoneinfo import ZoneInfo
 import httpx
 from fastapi import FastAPI
 
-from servicekit import clock
-from servicekit.app import Runtime, create_service_app, periodically
 from aed.api import devices
 from aed.api import incidents as incident_api
 from aed.db import incidents as incident_repo
@@ -16,6 +15,8 @@ from aed.domain import dispatch, incidents
 from aed.domain import upkeep as upkeep_job
 from aed.events import consumers
 from aed.settings import AedSettings
+from servicekit import clock
+from servicekit.app import Runtime, create_service_app, periodically
 
 
 async def upkeep(runtime: Runtime) -> int:
@@ -23,8 +24,12 @@ async def upkeep(runtime: Runtime) -> int:
     settings: AedSettings = runtime.settings  # type: ignore[assignment]
     now = clock.now()
     async with runtime.db.transaction() as session:
-        return await upkeep_job.run(session, today=now.astimezone(ZoneInfo("Asia/Shanghai")).date(),
-                                    warning_days=settings.expiry_warning_days, now=now)
+        return await upkeep_job.run(
+            session,
+            today=now.astimezone(ZoneInfo("Asia/Shanghai")).date(),
+            warning_days=settings.expiry_warning_days,
+            now=now,
+        )
 
 
 async def waves(runtime: Runtime) -> int:
@@ -47,18 +52,30 @@ async def dispatch_loop(runtime: Runtime) -> None:
     if not settings.dispatch_webhook_url:
         return
     async with httpx.AsyncClient(timeout=settings.dispatch_timeout_s) as client:
+
         async def deliver(runtime: Runtime) -> int:
-            return await dispatch.deliver_due(runtime.db, client, settings.dispatch_webhook_url, now=clock.now(),
-                                              max_backoff_s=settings.dispatch_max_backoff_s)
+            return await dispatch.deliver_due(
+                runtime.db,
+                client,
+                settings.dispatch_webhook_url,
+                now=clock.now(),
+                max_backoff_s=settings.dispatch_max_backoff_s,
+            )
+
         await periodically(deliver, every=lambda s: s.dispatch_interval_s, what="updates delivered to 120")(runtime)
 
 
 def create_app(settings: AedSettings | None = None) -> FastAPI:
     return create_service_app(
-        settings or AedSettings(), title="svc-aed",
+        settings or AedSettings(),
+        title="svc-aed",
         description="AED registry and 急救宝 emergency responder dispatch. Positions WGS-84 (GCJ-02 accepted and "
-                    "returned for Chinese maps).",
-        routers=[devices.router, incident_api.router], consumers=consumers,
-        background=[periodically(upkeep, every=lambda s: s.upkeep_interval_s, what="consumables announced"),
-                    periodically(waves, every=lambda s: s.waves_check_interval_s, what="responders alerted"),
-                    dispatch_loop])
+        "returned for Chinese maps).",
+        routers=[devices.router, incident_api.router],
+        consumers=consumers,
+        background=[
+            periodically(upkeep, every=lambda s: s.upkeep_interval_s, what="consumables announced"),
+            periodically(waves, every=lambda s: s.waves_check_interval_s, what="responders alerted"),
+            dispatch_loop,
+        ],
+    )

@@ -1,10 +1,14 @@
 """What audit consumes: every event of every service (its own consumer group). Each consumed batch is
 appended to the hash-chained trail in one transaction and a fixed number of statements; the fraud rules
 follow the trail (judging.py)."""
+
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.db.trail import DuplicateEvents
+from audit.domain import trail
+from audit.settings import AuditSettings
 from contracts.identity import ResidenceDeclared
 from contracts.ledger import CoinsGifted
 from contracts.matching import ServiceCompleted
@@ -14,12 +18,13 @@ from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer
 from servicekit.db import Database
 from servicekit.events import Envelope, read_envelope
-from audit.db.trail import DuplicateEvents
-from audit.domain import trail
-from audit.settings import AuditSettings
 
 # What the rules read (contract -> version read): the payloads are read as plain JSON (judging.py, facts.py).
-READS = {ServiceCompleted.TYPE: ServiceCompleted, CoinsGifted.TYPE: CoinsGifted, ResidenceDeclared.TYPE: ResidenceDeclared}
+READS = {
+    ServiceCompleted.TYPE: ServiceCompleted,
+    CoinsGifted.TYPE: CoinsGifted,
+    ResidenceDeclared.TYPE: ResidenceDeclared,
+}
 
 
 class AuditPipeline:
@@ -29,8 +34,9 @@ class AuditPipeline:
 
     def __init__(self, db: Database, settings: AuditSettings) -> None:
         self.db = db
-        self.chain = trail.Chain(trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key),
-                                 settings.checkpoint_every)
+        self.chain = trail.Chain(
+            trail.CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key), settings.checkpoint_every
+        )
         self._ask = True  # whether the next poll asks the trail which events it holds (trail.unseen)
 
     async def unseen(self, session: AsyncSession, events: list[Envelope]) -> list[Envelope]:
@@ -57,9 +63,22 @@ def consumers(runtime: Runtime) -> list[EventConsumer]:
     return [audit_consumer(runtime.db, runtime.settings)]  # type: ignore[arg-type]
 
 
-def audit_consumer(db, settings: AuditSettings, *, name: str = "audit", topics: list[str] | None = None,
-                   pipeline: AuditPipeline | None = None) -> EventConsumer:
+def audit_consumer(
+    db,
+    settings: AuditSettings,
+    *,
+    name: str = "audit",
+    topics: list[str] | None = None,
+    pipeline: AuditPipeline | None = None,
+) -> EventConsumer:
     pipeline = pipeline or AuditPipeline(db, settings)
-    return EventConsumer(name=name, topics=topics or list(TOPICS), db=db, settings=settings,
-                         every_event=pipeline.everything, unseen=pipeline.unseen, prepare=pipeline.prepare,
-                         parse=read_envelope)  # type: ignore[arg-type]  # the trail keeps the data as text
+    return EventConsumer(
+        name=name,
+        topics=topics or list(TOPICS),
+        db=db,
+        settings=settings,
+        every_event=pipeline.everything,
+        unseen=pipeline.unseen,
+        prepare=pipeline.prepare,
+        parse=read_envelope,
+    )  # type: ignore[arg-type]  # the trail keeps the data as text

@@ -14,6 +14,7 @@ them recorded and goes on from there.
 A record whose facts cannot be read (a malformed payload — the trail keeps every well-formed envelope) is
 listed in `unjudged` with its error and passed over, so it never holds back the records after it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,14 +29,14 @@ import orjson
 from asyncpg.pgproto import pgproto
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.db import facts
+from audit.domain import alerts, rules
+from audit.settings import AuditSettings
 from contracts.identity import ResidenceDeclared
 from contracts.ledger import CoinsGifted
 from servicekit import clock
 from servicekit.app import Runtime
 from servicekit.db import Database, is_transient
-from audit.db import facts
-from audit.domain import alerts, rules
-from audit.settings import AuditSettings
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,20 @@ _uuid = pgproto.UUID
 
 
 def read_gift(data: dict, event_id: uuid.UUID) -> facts.Gift:
-    return facts.Gift(operation_id=_uuid(data["operation_id"]), from_id=_uuid(data["from_person_id"]),
-                      to_id=_uuid(data["to_person_id"]), amount=data["amount"],
-                      at=datetime.fromisoformat(data["gifted_at"]), event_id=event_id)
+    return facts.Gift(
+        operation_id=_uuid(data["operation_id"]),
+        from_id=_uuid(data["from_person_id"]),
+        to_id=_uuid(data["to_person_id"]),
+        amount=data["amount"],
+        at=datetime.fromisoformat(data["gifted_at"]),
+        event_id=event_id,
+    )
 
 
 @dataclass(slots=True)
 class Facts:
     """What the rules judge that is read in Python from the trail (services are read from it in SQL)."""
+
     gifts: list[facts.Gift]
     residences: list[tuple[uuid.UUID, str]]
 
@@ -77,8 +84,9 @@ def facts_of(payloads: list) -> Facts:
     return known
 
 
-async def judge(session: AsyncSession, after: int, upto: int, settings: AuditSettings, *,
-                known: Facts | None = None) -> None:
+async def judge(
+    session: AsyncSession, after: int, upto: int, settings: AuditSettings, *, known: Facts | None = None
+) -> None:
     """Record the facts of the trail's records in (after, upto] (the services are recorded already, by
     `record_services`; the rest read here unless `known`), then judge every new one against everything
     known."""
@@ -119,8 +127,12 @@ async def _record_part(db: Database, part: int, upto: int) -> None:
     async with db.transaction(notify=False) as session:
         recorded = await facts.lock_recorded(session, part)
         if recorded < upto:
-            await _each_alone(session, recorded, upto, lambda seq: facts.record_services(
-                session, seq - 1, seq, part=part, parts=RECORDERS))
+            await _each_alone(
+                session,
+                recorded,
+                upto,
+                lambda seq: facts.record_services(session, seq - 1, seq, part=part, parts=RECORDERS),
+            )
             await facts.move_recorded(session, part, upto)
 
 
@@ -204,12 +216,14 @@ class Judge:
             claimed = await facts.claim_judging(session, self.settings.judge_max_records, [])
             if claimed.recorded < claimed.upto:
                 await self._record(claimed.upto)
-            await _each_alone(session, claimed.after, claimed.upto,
-                              lambda seq: judge(session, seq - 1, seq, self.settings))
+            await _each_alone(
+                session, claimed.after, claimed.upto, lambda seq: judge(session, seq - 1, seq, self.settings)
+            )
             return claimed.upto, claimed.head
 
     async def run(self, *, idle_s: float = 1.0) -> None:
         """Judge on every wake-up, or every `idle_s`, with the services recorded ahead alongside."""
+
         async def every_wake(event: asyncio.Event, work: Callable[[], Awaitable[object]], what: str) -> None:
             while True:
                 with contextlib.suppress(TimeoutError):  # woken, or a second passed
@@ -221,8 +235,10 @@ class Judge:
                     log.exception(f"{what} failed")
                     await asyncio.sleep(idle_s)
 
-        await asyncio.gather(every_wake(self._wake, self.catch_up, "judging"),
-                             every_wake(self._wake_recorders, self.record_ahead, "recording services"))
+        await asyncio.gather(
+            every_wake(self._wake, self.catch_up, "judging"),
+            every_wake(self._wake_recorders, self.record_ahead, "recording services"),
+        )
 
 
 async def judging(runtime: Runtime) -> None:

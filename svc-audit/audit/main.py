@@ -1,21 +1,26 @@
 """svc-audit: fraud supervision, sanctions and a tamper-evident audit trail."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from servicekit.app import create_service_app
 from audit.api import alerts, log
 from audit.domain.trail import CheckpointSigner
 from audit.events import consumers
 from audit.judging import judging
 from audit.settings import AuditSettings
+from servicekit.app import create_service_app
 
 
 def create_app(settings: AuditSettings | None = None) -> FastAPI:
     settings = settings or AuditSettings()
-    app = create_service_app(settings, title="svc-audit",
-                             description="Fraud supervision, sanctions and a tamper-evident audit trail.",
-                             routers=[alerts.router, log.router], consumers=consumers,
-                             background=[judging])
+    app = create_service_app(
+        settings,
+        title="svc-audit",
+        description="Fraud supervision, sanctions and a tamper-evident audit trail.",
+        routers=[alerts.router, log.router],
+        consumers=consumers,
+        background=[judging],
+    )
     app.state.checkpoint_signer = CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key)
     return app

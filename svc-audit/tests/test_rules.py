@@ -1,6 +1,7 @@
 """The fraud rules on weeks of simulated honest and fraudulent behaviour (devstack.fraud): each rule fires
 on its pattern and not on the honest look-alikes; precision and recall on the labelled set are printed.
 Rebuilding from the same events in another order (with redeliveries) yields the same alerts."""
+
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -8,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from audit import judging
+from audit.db import facts
 from contracts.matching import ServiceCompleted, ServiceParticipant
 from devstack import fraud
 from servicekit.events import build_event
-from audit import judging
-from audit.db import facts
 
 
 def _score(raised: set, expected: set) -> dict[str, tuple[float, float, int, int]]:
@@ -37,8 +38,10 @@ async def test_each_rule_fires_on_its_pattern_and_not_on_honest_look_alikes(audi
         for rule, (precision, recall, got, want) in table.items():
             print(f"  {rule:24} {precision:9.2f} {recall:7.2f} {got:7d} {want:9d}")
         hits = len(raised & scenario.expected)
-        print(f"  {'overall':24} {hits / len(raised):9.2f} {hits / len(scenario.expected):7.2f} {len(raised):7d}"
-              f" {len(scenario.expected):9d}")
+        print(
+            f"  {'overall':24} {hits / len(raised):9.2f} {hits / len(scenario.expected):7.2f} {len(raised):7d}"
+            f" {len(scenario.expected):9d}"
+        )
     assert raised - scenario.expected == set(), "alerts on honest behaviour"
     assert scenario.expected - raised == set(), "fraud missed"
 
@@ -69,7 +72,7 @@ async def test_rebuilding_from_the_events_in_another_order_gives_the_same_alerts
     assert await second_audit.alerts() == []  # appended, not judged yet
     assert await second_audit.judge.catch_up() == len(scenario.events)
     first, again = await audit.alerts(), await second_audit.alerts()
-    differences = [(a["rule"], k, a[k], b[k]) for a, b in zip(first, again) for k in a if a[k] != b[k]]
+    differences = [(a["rule"], k, a[k], b[k]) for a, b in zip(first, again, strict=True) for k in a if a[k] != b[k]]
     assert differences == [] and len(first) == len(again)
     assert (await second_audit.verify()).records == len(scenario.events)  # duplicates never enter the trail
 
@@ -77,42 +80,88 @@ async def test_rebuilding_from_the_events_in_another_order_gives_the_same_alerts
 async def test_the_facts_read_every_field_the_contracts_define(audit):
     """Audit reads payloads as plain JSON for speed (services in SQL, gifts as dicts); the contracts' examples
     must read the same as the models, and a service reported again adds nothing."""
+    from audit.judging import read_gift
     from contracts.ledger import CoinsGifted
     from contracts.matching import ServiceCompleted
     from servicekit.events import build_event
 
-    from audit.judging import read_gift
     done = ServiceCompleted.example()
     await audit.feed([build_event(source="matching", data=done, subject="x") for _ in range(2)])
     async with audit.db.transaction() as session:
-        rows = (await session.execute(text(
-            "SELECT request_id, volunteer_id, elder_id, district, institution_id, night_item, checked_in_at,"
-            " checked_out_at, check_in_distance_m, check_out_distance_m, check_in_method, check_out_method,"
-            " recorded_by, minutes, seq FROM services"))).all()
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT request_id, volunteer_id, elder_id, district, institution_id, night_item, checked_in_at,"
+                    " checked_out_at, check_in_distance_m, check_out_distance_m, check_in_method, check_out_method,"
+                    " recorded_by, minutes, seq FROM services"
+                )
+            )
+        ).all()
     attended = done.attendance[0]
-    assert [tuple(r) for r in rows] == [(
-        done.request_id, attended.volunteer_id, done.elder_id, done.district, None, done.night_service_item,
-        attended.checked_in_at, attended.checked_out_at, attended.check_in_distance_m, attended.check_out_distance_m,
-        attended.check_in_method, attended.check_out_method, attended.check_out_by, attended.minutes, 1)]
+    assert [tuple(r) for r in rows] == [
+        (
+            done.request_id,
+            attended.volunteer_id,
+            done.elder_id,
+            done.district,
+            None,
+            done.night_service_item,
+            attended.checked_in_at,
+            attended.checked_out_at,
+            attended.check_in_distance_m,
+            attended.check_out_distance_m,
+            attended.check_in_method,
+            attended.check_out_method,
+            attended.check_out_by,
+            attended.minutes,
+            1,
+        )
+    ]
     gift = CoinsGifted.example()
     event = build_event(source="ledger", data=gift, subject="x")
     read = read_gift(event.data, event.id)
-    assert (read.from_id, read.to_id, read.amount, read.at) == (gift.from_person_id, gift.to_person_id, gift.amount,
-                                                                gift.gifted_at)
+    assert (read.from_id, read.to_id, read.amount, read.at) == (
+        gift.from_person_id,
+        gift.to_person_id,
+        gift.amount,
+        gift.gifted_at,
+    )
 
 
-def _service(n: int, district: str, *, start: datetime, minutes: int, distance_m: int = 20, volunteer: int | None = None,
-             elder: uuid.UUID | None = None):
+def _service(
+    n: int,
+    district: str,
+    *,
+    start: datetime,
+    minutes: int,
+    distance_m: int = 20,
+    volunteer: int | None = None,
+    elder: uuid.UUID | None = None,
+):
     """A one-volunteer completed service (volunteer n and an elder of its own unless named; request n)."""
     volunteer, request = uuid.UUID(int=1000 + (n if volunteer is None else volunteer)), uuid.UUID(int=2000 + n)
     done = ServiceCompleted.example()
-    attended = done.attendance[0].model_copy(update=dict(
-        volunteer_id=volunteer, checked_in_at=start, checked_out_at=start + timedelta(minutes=minutes),
-        check_in_distance_m=distance_m, check_out_distance_m=distance_m, minutes=minutes,
-        check_in_by=str(volunteer), check_out_by=str(volunteer)))
-    data = done.model_copy(update=dict(request_id=request, elder_id=elder or uuid.UUID(int=3000 + n), district=district,
-                                       participants=[ServiceParticipant(volunteer_id=volunteer, minutes=minutes)],
-                                       attendance=[attended]))
+    attended = done.attendance[0].model_copy(
+        update=dict(
+            volunteer_id=volunteer,
+            checked_in_at=start,
+            checked_out_at=start + timedelta(minutes=minutes),
+            check_in_distance_m=distance_m,
+            check_out_distance_m=distance_m,
+            minutes=minutes,
+            check_in_by=str(volunteer),
+            check_out_by=str(volunteer),
+        )
+    )
+    data = done.model_copy(
+        update=dict(
+            request_id=request,
+            elder_id=elder or uuid.UUID(int=3000 + n),
+            district=district,
+            participants=[ServiceParticipant(volunteer_id=volunteer, minutes=minutes)],
+            attendance=[attended],
+        )
+    )
     return build_event(source="matching", data=data, subject=str(request))
 
 
@@ -120,23 +169,28 @@ async def test_services_overlap_when_one_starts_before_the_other_ends(audit):
     """Spans are half-open: back-to-back services and a service of no length do not overlap, whichever
     arrives first; one inside another does; another volunteer's service never does."""
     ten = datetime(2026, 12, 1, 2, tzinfo=UTC)  # 10:00 in Beijing
-    first = [_service(1, "110108", start=ten, minutes=60, volunteer=1),  # 10:00-11:00, then 11:00-12:00
-             _service(3, "110108", start=ten + timedelta(hours=1), minutes=60, volunteer=6),  # 11:00-12:00, then 10-11
-             _service(5, "110108", start=ten + timedelta(minutes=30), minutes=30, volunteer=2),  # inside 10:00-12:00
-             _service(7, "110108", start=ten + timedelta(minutes=30), minutes=0, volunteer=3),  # no length, at 10:30
-             _service(9, "110108", start=ten + timedelta(minutes=30), minutes=60, volunteer=4),  # someone else
-             _service(11, "110108", start=ten, minutes=60, volunteer=7)]  # 10:00-11:00, then no length at 10:30
-    second = [_service(2, "110108", start=ten + timedelta(hours=1), minutes=60, volunteer=1),
-              _service(4, "110108", start=ten, minutes=60, volunteer=6),
-              _service(6, "110108", start=ten, minutes=120, volunteer=2),
-              _service(8, "110108", start=ten, minutes=60, volunteer=3),
-              _service(10, "110108", start=ten, minutes=60, volunteer=5),
-              _service(12, "110108", start=ten + timedelta(minutes=30), minutes=0, volunteer=7)]
+    first = [
+        _service(1, "110108", start=ten, minutes=60, volunteer=1),  # 10:00-11:00, then 11:00-12:00
+        _service(3, "110108", start=ten + timedelta(hours=1), minutes=60, volunteer=6),  # 11:00-12:00, then 10-11
+        _service(5, "110108", start=ten + timedelta(minutes=30), minutes=30, volunteer=2),  # inside 10:00-12:00
+        _service(7, "110108", start=ten + timedelta(minutes=30), minutes=0, volunteer=3),  # no length, at 10:30
+        _service(9, "110108", start=ten + timedelta(minutes=30), minutes=60, volunteer=4),  # someone else
+        _service(11, "110108", start=ten, minutes=60, volunteer=7),
+    ]  # 10:00-11:00, then no length at 10:30
+    second = [
+        _service(2, "110108", start=ten + timedelta(hours=1), minutes=60, volunteer=1),
+        _service(4, "110108", start=ten, minutes=60, volunteer=6),
+        _service(6, "110108", start=ten, minutes=120, volunteer=2),
+        _service(8, "110108", start=ten, minutes=60, volunteer=3),
+        _service(10, "110108", start=ten, minutes=60, volunteer=5),
+        _service(12, "110108", start=ten + timedelta(minutes=30), minutes=0, volunteer=7),
+    ]
     await audit.feed(first)
     await audit.feed(second)
     overlaps = [a for a in await audit.alerts() if a["rule"] == "overlapping_services"]
     assert [(a["key"], sorted(a["request_ids"])) for a in overlaps] == [
-        (f"volunteer:{uuid.UUID(int=1002)}", [uuid.UUID(int=2005), uuid.UUID(int=2006)])]
+        (f"volunteer:{uuid.UUID(int=1002)}", [uuid.UUID(int=2005), uuid.UUID(int=2006)])
+    ]
 
 
 async def _part_of(audit, subject: str) -> int:
@@ -152,8 +206,13 @@ async def test_the_earliest_report_of_a_service_wins_whichever_recorder_commits_
     subjects = [f"s-{i}" for i in range(20)]
     parts = [await _part_of(audit, s) for s in subjects]
     first = first.model_copy(update={"subject": subjects[0]})
-    later = first.model_copy(update={"id": uuid.uuid4(), "subject": subjects[parts.index(1 - parts[0])],
-                                     "data": {**first.data, "attendance": [{**first.data["attendance"][0], "minutes": 90}]}})
+    later = first.model_copy(
+        update={
+            "id": uuid.uuid4(),
+            "subject": subjects[parts.index(1 - parts[0])],
+            "data": {**first.data, "attendance": [{**first.data["attendance"][0], "minutes": 90}]},
+        }
+    )
     await audit.feed([first, later], judge_each=False)
     for part in (1 - parts[0], parts[0], 1 - parts[0]):  # the later report's recorder first, and again
         async with audit.db.transaction() as session:
@@ -189,8 +248,17 @@ async def test_two_way_severity_depends_on_the_services_not_on_how_they_were_jud
     windows around the middle one holds all 13). Escalation by evidence count is off here."""
     day0 = datetime(2026, 10, 1, 2, tzinfo=UTC)
     a, b = uuid.UUID(int=1001), uuid.UUID(int=1002)
-    services = [_service(n, "110108", start=day0 + timedelta(days=5 * n), minutes=60, volunteer=1 if n % 2 else 2,
-                         elder=b if n % 2 else a) for n in range(1, 14)]
+    services = [
+        _service(
+            n,
+            "110108",
+            start=day0 + timedelta(days=5 * n),
+            minutes=60,
+            volunteer=1 if n % 2 else 2,
+            elder=b if n % 2 else a,
+        )
+        for n in range(1, 14)
+    ]
     results = []
     for poll in (1, len(services)):
         audit = await audit_with(rules={"escalate_after": 100})
@@ -202,27 +270,35 @@ async def test_two_way_severity_depends_on_the_services_not_on_how_they_were_jud
 async def test_a_districts_own_thresholds_decide_there_and_only_there(audit_with):
     """The single-service rules pre-select in SQL with each district's thresholds: 110105 allows 1 km, nights
     from 23:00 and 5-minute services; 110108 keeps the city-wide 250 m, 22:00 and 10 minutes."""
-    audit = await audit_with(district_overrides={
-        "110105": {"far_distance_m": 1000, "night_starts_hour": 23, "min_service_minutes": 5}})
+    audit = await audit_with(
+        district_overrides={"110105": {"far_distance_m": 1000, "night_starts_hour": 23, "min_service_minutes": 5}}
+    )
     day = datetime(2026, 12, 1, 2, tzinfo=UTC)  # 10:00 in Beijing
     late = datetime(2026, 12, 1, 14, 10, tzinfo=UTC)  # 22:10 in Beijing
     events = []
     for offset, district in ((0, "110105"), (10, "110108")):
-        events += [_service(offset + 1, district, start=day, minutes=90, distance_m=300),
-                   _service(offset + 2, district, start=late, minutes=40),
-                   _service(offset + 3, district, start=day, minutes=8)]
+        events += [
+            _service(offset + 1, district, start=day, minutes=90, distance_m=300),
+            _service(offset + 2, district, start=late, minutes=40),
+            _service(offset + 3, district, start=day, minutes=8),
+        ]
     await audit.feed(events)
     raised = {(a["rule"], a["key"]) for a in await audit.alerts()}
-    assert raised == {("far_from_place", f"volunteer:{uuid.UUID(int=1011)}"),
-                      ("late_night_service", f"volunteer:{uuid.UUID(int=1012)}"),
-                      ("implausible_duration", f"volunteer:{uuid.UUID(int=1013)}")}
+    assert raised == {
+        ("far_from_place", f"volunteer:{uuid.UUID(int=1011)}"),
+        ("late_night_service", f"volunteer:{uuid.UUID(int=1012)}"),
+        ("implausible_duration", f"volunteer:{uuid.UUID(int=1013)}"),
+    }
 
 
 def _unreadable(kind: str):
     if kind == "service":  # minutes "abc": read by the recorders, in PostgreSQL
         bad = _service(2, "110108", start=datetime(2026, 12, 1, 2, tzinfo=UTC), minutes=90)
-        return bad.model_copy(update={"data": {**bad.data, "attendance": [{**bad.data["attendance"][0], "minutes": "abc"}]}}), "integer"
+        return bad.model_copy(
+            update={"data": {**bad.data, "attendance": [{**bad.data["attendance"][0], "minutes": "abc"}]}}
+        ), "integer"
     from contracts.ledger import CoinsGifted  # no receiver: read by the judge, in Python
+
     gift = build_event(source="ledger", data=CoinsGifted.example(), subject="x")
     return gift.model_copy(update={"data": {k: v for k, v in gift.data.items() if k != "to_person_id"}}), "KeyError"
 
@@ -241,7 +317,8 @@ async def test_a_record_whose_facts_cannot_be_read_is_listed_and_passed_over(aud
         judged = (await session.execute(text("SELECT seq FROM judged"))).scalar_one()
     assert [seq for seq, _ in unjudged] == [1] and error in unjudged[0].error and judged == 2
     assert {(a["rule"], a["key"]) for a in await audit.alerts()} == {
-        ("late_night_service", f"volunteer:{uuid.UUID(int=1001)}")}
+        ("late_night_service", f"volunteer:{uuid.UUID(int=1001)}")
+    }
 
 
 async def test_a_recorder_without_a_cursor_starts_where_the_rules_judged(audit, audit_with, monkeypatch):
@@ -266,8 +343,8 @@ async def test_a_recorder_without_a_cursor_starts_where_the_rules_judged(audit, 
 
 
 async def test_the_watchlist_lists_each_tracked_subject_once_with_its_alerts_in_cursor_pages(audit):
-    from servicekit.pagination import PageRequest, decode_cursor
     from audit.domain import alerts as alert_cases
+    from servicekit.pagination import PageRequest, decode_cursor
 
     scenario = fraud.generate(weeks=4)
     await audit.feed(scenario.events)

@@ -1,5 +1,6 @@
 """The audit trail is a hash chain with signed checkpoints: verification passes on the untouched log and
 names the first altered record after a change, a removal or a consistent rewrite of the chain."""
+
 import hashlib
 import json
 import uuid
@@ -7,11 +8,10 @@ from datetime import UTC, timedelta, timezone
 
 from sqlalchemy import text
 
-from devstack import fraud
-from servicekit.events import read_envelope
-
 from audit.domain import trail
 from audit.events import AuditPipeline, audit_consumer
+from devstack import fraud
+from servicekit.events import read_envelope
 
 
 async def _filled(audit) -> int:
@@ -32,6 +32,7 @@ def test_records_hash_exactly_the_documented_bytes():
     whitespace, the data as the JSON text the event came in (relays write no whitespace; the module's docstring),
     recomputed here with the standard library from the envelopes as the consumer receives them: a chain stored
     by any earlier version keeps verifying, however the hot path is made faster."""
+
     def canonical(document: dict) -> bytes:
         return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -40,15 +41,29 @@ def test_records_hash_exactly_the_documented_bytes():
 
     events = fraud.generate(weeks=1, honest_volunteers=4, elders=10).events
     at = events[0].time.astimezone(timezone(timedelta(hours=8)))  # sub-second times, another offset, any text
-    events += [events[0].model_copy(update={"id": uuid.uuid4(), "time": at + timedelta(microseconds=us),
-                                            "data": {"z": "引号\"和\\反斜杠\n", "a": [1, {"c": None, "b": True}]}})
-               for us in (5000, 123456, 1)]
+    events += [
+        events[0].model_copy(
+            update={
+                "id": uuid.uuid4(),
+                "time": at + timedelta(microseconds=us),
+                "data": {"z": '引号"和\\反斜杠\n', "a": [1, {"c": None, "b": True}]},
+            }
+        )
+        for us in (5000, 123456, 1)
+    ]
     prev = trail.GENESIS
     received = [read_envelope(event.to_bytes()) for event in events]
-    for number, (record, event) in enumerate(zip(trail._records(received, 0, prev), events), 1):
-        header = {"seq": number, "event_id": str(event.id), "topic": f"{event.source}.events", "type": event.type,
-                  "subject": event.subject, "actor": event.actor, "acting_for": event.actingfor,
-                  "occurred_at": event.time.astimezone(UTC).isoformat()}
+    for number, (record, event) in enumerate(zip(trail._records(received, 0, prev), events, strict=True), 1):
+        header = {
+            "seq": number,
+            "event_id": str(event.id),
+            "topic": f"{event.source}.events",
+            "type": event.type,
+            "subject": event.subject,
+            "actor": event.actor,
+            "acting_for": event.actingfor,
+            "occurred_at": event.time.astimezone(UTC).isoformat(),
+        }
         expected = hashlib.sha256(prev + canonical(header) + b"\x1e" + as_sent(event.data)).digest()
         assert (record["seq"], record["prev_hash"], record["hash"]) == (number, prev, expected)
         assert record["payload"].encode() == as_sent(event.data)
@@ -75,17 +90,37 @@ async def test_a_consistently_rewritten_chain_is_caught_by_the_signed_checkpoint
     records = await _filled(audit)
     async with audit.db.engine.begin() as conn:
         from sqlalchemy import text
-        rows = (await conn.execute(text(
-            "SELECT seq, event_id, topic, type, subject, actor, acting_for, occurred_at, payload FROM audit_log"
-            " WHERE seq >= 12 ORDER BY seq"))).all()
+
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT seq, event_id, topic, type, subject, actor, acting_for, occurred_at, payload FROM audit_log"
+                    " WHERE seq >= 12 ORDER BY seq"
+                )
+            )
+        ).all()
         prev = bytes((await conn.execute(text("SELECT hash FROM audit_log WHERE seq = 11"))).scalar())
         await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
         for row in rows:
             payload = '{"forged":true}' if row.seq == 12 else row.payload
-            digest = trail.record_hash(prev, trail.header(row.seq, str(row.event_id), row.topic, row.type, row.subject,
-                                                          row.actor, row.acting_for, row.occurred_at), payload)
-            await conn.execute(text("UPDATE audit_log SET payload = :p, prev_hash = :prev, hash = :h WHERE seq = :s"),
-                               {"p": payload, "prev": prev, "h": digest, "s": row.seq})
+            digest = trail.record_hash(
+                prev,
+                trail.header(
+                    row.seq,
+                    str(row.event_id),
+                    row.topic,
+                    row.type,
+                    row.subject,
+                    row.actor,
+                    row.acting_for,
+                    row.occurred_at,
+                ),
+                payload,
+            )
+            await conn.execute(
+                text("UPDATE audit_log SET payload = :p, prev_hash = :prev, hash = :h WHERE seq = :s"),
+                {"p": payload, "prev": prev, "h": digest, "s": row.seq},
+            )
             prev = digest
         await conn.execute(text("UPDATE chain_head SET hash = :h WHERE id = 1"), {"h": prev})
         await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
@@ -97,6 +132,7 @@ async def test_a_consistently_rewritten_chain_is_caught_by_the_signed_checkpoint
 async def test_the_log_refuses_updates_and_deletes(audit):
     await _filled(audit)
     from sqlalchemy import text
+
     for statement in ("UPDATE audit_log SET actor = 'x' WHERE seq = 1", "DELETE FROM audit_log WHERE seq = 1"):
         try:
             async with audit.db.transaction() as session:
@@ -111,7 +147,7 @@ async def test_records_drafted_ahead_are_used_only_where_the_chain_really_ends(a
     A right guess is used; a wrong one (another replica appended meanwhile, or a redelivered event made the
     poll smaller) is thrown away and the records computed under the lock: the chain stays whole either way."""
     events = fraud.generate(weeks=1, honest_volunteers=4, elders=10).events
-    polls = [events[i:i + 15] for i in range(0, 75, 15)]
+    polls = [events[i : i + 15] for i in range(0, 75, 15)]
     mine, theirs = AuditPipeline(audit.db, audit.settings), AuditPipeline(audit.db, audit.settings)
     me = audit_consumer(audit.db, audit.settings, topics=["unused"], pipeline=mine)
     replica = audit_consumer(audit.db, audit.settings, topics=["unused"], pipeline=theirs)
@@ -167,6 +203,7 @@ async def test_a_poll_repeating_events_of_the_trail_appends_only_the_new_ones(au
     async def as_if_appended_meanwhile(session, ids):  # the first look-up misses what another replica appended
         head, known = await real(session, ids)
         return (head, set()) if stale and stale.pop() else (head, known)
+
     monkeypatch.setattr(repo, "lock_head_and_known", as_if_appended_meanwhile)
     await consumer.apply(audit.as_records(events[30:31], first_offset=30))  # one event: asked, stale, refused
     assert CONFLICTS.labels(consumer.name)._value.get() == retried + 2 and not stale

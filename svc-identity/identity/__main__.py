@@ -1,4 +1,5 @@
 """Operator CLI: `python -m identity serve|migrate|dlq-replay|create-staff|create-partner|seed-demo`."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,11 +8,11 @@ import getpass
 import sys
 import uuid
 
-from servicekit.cli import Command, run_cli
-from servicekit.db import Database
 from identity.domain import staff
 from identity.events import consumers
 from identity.settings import IdentitySettings
+from servicekit.cli import Command, run_cli
+from servicekit.db import Database
 
 
 async def _in_transaction(settings: IdentitySettings, work):
@@ -25,17 +26,34 @@ async def _in_transaction(settings: IdentitySettings, work):
 
 def _create_staff(args: argparse.Namespace, settings: IdentitySettings) -> int:
     password = args.password or getpass.getpass("password: ")
-    result = asyncio.run(_in_transaction(settings, lambda s: staff.create_staff(
-        s, username=args.username, password=password, display_name=args.name or args.username,
-        roles=args.role, district=args.district, created_by=f"cli:{getpass.getuser()}",
-        institution_id=args.institution_id)))
+    result = asyncio.run(
+        _in_transaction(
+            settings,
+            lambda s: staff.create_staff(
+                s,
+                username=args.username,
+                password=password,
+                display_name=args.name or args.username,
+                roles=args.role,
+                district=args.district,
+                created_by=f"cli:{getpass.getuser()}",
+                institution_id=args.institution_id,
+            ),
+        )
+    )
     print(f"staff user {result.username} ({', '.join(result.roles)}) id={result.id}")
     return 0
 
 
 def _create_partner(args: argparse.Namespace, settings: IdentitySettings) -> int:
-    client, secret = asyncio.run(_in_transaction(settings, lambda s: staff.create_partner_client(
-        s, client_id=args.client_id, name=args.name, scopes=args.scope, created_by=f"cli:{getpass.getuser()}")))
+    client, secret = asyncio.run(
+        _in_transaction(
+            settings,
+            lambda s: staff.create_partner_client(
+                s, client_id=args.client_id, name=args.name, scopes=args.scope, created_by=f"cli:{getpass.getuser()}"
+            ),
+        )
+    )
     print(f"partner client {client.client_id} scopes={' '.join(client.scopes)}")
     print(f"client_secret={secret}   (shown once; store it in the partner's secret manager)")
     return 0
@@ -72,13 +90,19 @@ def _partner_args(p: argparse.ArgumentParser) -> None:
 
 def main() -> int:
     settings = IdentitySettings()
-    return run_cli(settings=settings, app_factory="identity.main:create_app",
-                   consumers=consumers, commands={
-        "create-staff": Command("create a staff user", _create_staff, _staff_args),
-        "create-partner": Command("create a partner (OAuth2 client-credentials) client", _create_partner, _partner_args),
-        "seed-demo": Command("create the documented demo staff and partner clients (dev only)", _seed_demo),
-        "rotate-signing-key": Command("retire the active token signing key and start a new one", _rotate_key),
-    })
+    return run_cli(
+        settings=settings,
+        app_factory="identity.main:create_app",
+        consumers=consumers,
+        commands={
+            "create-staff": Command("create a staff user", _create_staff, _staff_args),
+            "create-partner": Command(
+                "create a partner (OAuth2 client-credentials) client", _create_partner, _partner_args
+            ),
+            "seed-demo": Command("create the documented demo staff and partner clients (dev only)", _seed_demo),
+            "rotate-signing-key": Command("retire the active token signing key and start a new one", _rotate_key),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -1,13 +1,23 @@
 """svc-identity: people, roles, kinship, partners, tokens."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from servicekit import clock
-from servicekit.app import Runtime, create_service_app, periodically
-from servicekit.auth import KeyLoader
-from identity.api import (auth, closure, export, guardianships, inbox, institutions, insurance, kinships, me, people, sanctions,
-                          suspension)
+from identity.api import (
+    auth,
+    closure,
+    export,
+    guardianships,
+    inbox,
+    institutions,
+    insurance,
+    kinships,
+    me,
+    people,
+    sanctions,
+    suspension,
+)
 from identity.domain import age_facts, keys, notifications, roles
 from identity.domain import closure as closures
 from identity.events import consumers
@@ -15,6 +25,9 @@ from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
 from identity.sms import SmsClient
 from identity.wechat import WechatClient
+from servicekit import clock
+from servicekit.app import Runtime, create_service_app, periodically
+from servicekit.auth import KeyLoader
 
 
 async def lapse_roles(runtime: Runtime) -> int:
@@ -26,8 +39,10 @@ def deliver_notifications(channels: notifications.Channels):
     async def deliver(runtime: Runtime) -> int:
         """WeChat subscription messages (SMS for urgent ones) other services asked for."""
         settings: IdentitySettings = runtime.settings  # type: ignore[assignment]
-        return await notifications.deliver_due(runtime.db, channels, max_attempts=settings.notification_max_attempts,
-                                               now=clock.now())
+        return await notifications.deliver_due(
+            runtime.db, channels, max_attempts=settings.notification_max_attempts, now=clock.now()
+        )
+
     return deliver
 
 
@@ -39,6 +54,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         async def load() -> dict:
             async with runtime.db.transaction() as session:
                 return await keys.public_jwks(session, settings)
+
         return load
 
     wechat = WechatClient(settings)
@@ -51,18 +67,42 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             await keys.ensure_signing_key(session, settings)
 
     app = create_service_app(
-        settings, title="svc-identity", description="People, real-name verification, roles, kinship, partners, tokens.",
-        routers=[auth.router, me.router, people.router, kinships.router, guardianships.router,
-                 insurance.router, sanctions.router, suspension.router, institutions.router, inbox.router,
-                 export.router, closure.router],
-        consumers=consumers, key_loader=local_keys, on_startup=on_startup,
-        background=[periodically(lapse_roles, every=lambda s: s.role_lapse_interval_s, what="roles lapsed"),
-                    periodically(lambda runtime: age_facts.announce_due(runtime.db),
-                                 every=lambda s: s.age_facts_interval_s, what="ages announced"),
-                    periodically(lambda runtime: closures.erase_due(runtime.db),
-                                 every=lambda s: s.closure_interval_s, what="closed accounts erased"),
-                    periodically(deliver_notifications(channels), every=lambda s: s.notification_interval_s,
-                                 what="notifications sent")],
+        settings,
+        title="svc-identity",
+        description="People, real-name verification, roles, kinship, partners, tokens.",
+        routers=[
+            auth.router,
+            me.router,
+            people.router,
+            kinships.router,
+            guardianships.router,
+            insurance.router,
+            sanctions.router,
+            suspension.router,
+            institutions.router,
+            inbox.router,
+            export.router,
+            closure.router,
+        ],
+        consumers=consumers,
+        key_loader=local_keys,
+        on_startup=on_startup,
+        background=[
+            periodically(lapse_roles, every=lambda s: s.role_lapse_interval_s, what="roles lapsed"),
+            periodically(
+                lambda runtime: age_facts.announce_due(runtime.db),
+                every=lambda s: s.age_facts_interval_s,
+                what="ages announced",
+            ),
+            periodically(
+                lambda runtime: closures.erase_due(runtime.db),
+                every=lambda s: s.closure_interval_s,
+                what="closed accounts erased",
+            ),
+            periodically(
+                deliver_notifications(channels), every=lambda s: s.notification_interval_s, what="notifications sent"
+            ),
+        ],
     )
     app.state.wechat = wechat
     app.state.pii = cipher

@@ -1,4 +1,5 @@
 """Password and client-secret hashing with Argon2id (argon2-cffi): memory-hard, salted, tunable."""
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 

@@ -1,10 +1,10 @@
 """Identity's personal-data cipher: servicekit's AES-GCM cipher with identity's configured keys."""
+
 from __future__ import annotations
 
+from identity.settings import IdentitySettings
 from servicekit.pii import PersonalDataCipher as _Cipher
 from servicekit.pii import Sealed
-
-from identity.settings import IdentitySettings
 
 __all__ = ["PersonalDataCipher", "Sealed"]
 

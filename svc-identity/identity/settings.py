@@ -23,9 +23,13 @@ class IdentitySettings(ServiceSettings):
     # Subscription-message templates (订阅消息) by our template name -> the template id WeChat assigned; a
     # template's fields are named as the services send them (item, time, status, note).
     wechat_templates: dict[str, str] = {
-        "request_reviewed": "tmpl-request-reviewed", "request_booked": "tmpl-request-booked",
-        "service_started": "tmpl-service-started", "service_finished": "tmpl-service-finished",
-        "booking_cancelled": "tmpl-booking-cancelled", "incident_alert": "tmpl-incident-alert"}
+        "request_reviewed": "tmpl-request-reviewed",
+        "request_booked": "tmpl-request-booked",
+        "service_started": "tmpl-service-started",
+        "service_finished": "tmpl-service-finished",
+        "booking_cancelled": "tmpl-booking-cancelled",
+        "incident_alert": "tmpl-incident-alert",
+    }
     # SMS provider for urgent notifications WeChat cannot deliver (the dev stack and tests use a fake).
     sms_base_url: str = "https://sms.example.invalid"
     sms_access_key: str = "sms-dev-key"

@@ -1,5 +1,6 @@
 """An SMS provider over HTTP (sign, template code, parameters — the shape of common Chinese SMS APIs); the
 base URL is configuration (a fake server in dev/tests)."""
+
 from __future__ import annotations
 
 import httpx
@@ -21,9 +22,16 @@ class SmsClient:
         if code is None:
             raise SmsError(f"no SMS template for {template}")
         try:
-            response = await self._http.post("/sms/send", json={
-                "access_key": self.settings.sms_access_key, "phone_number": phone, "sign_name": self.settings.sms_sign_name,
-                "template_code": code, "template_param": params})
+            response = await self._http.post(
+                "/sms/send",
+                json={
+                    "access_key": self.settings.sms_access_key,
+                    "phone_number": phone,
+                    "sign_name": self.settings.sms_sign_name,
+                    "template_code": code,
+                    "template_param": params,
+                },
+            )
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise SmsError(f"SMS provider unreachable: {exc!r}") from None

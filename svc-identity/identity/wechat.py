@@ -1,4 +1,5 @@
 """WeChat mini-program `code2session` over HTTP; the base URL is configuration (fake server in dev/tests)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +8,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from servicekit.errors import Problem, ServiceUnavailable
 from identity.settings import IdentitySettings
+from servicekit.errors import Problem, ServiceUnavailable
 
 INVALID_CODE = {40029, 40163, 40226}  # invalid, already used, high-risk user
 
@@ -24,7 +25,12 @@ class WechatSendError(Exception):
 
 
 class WechatCodeRejected(Problem):
-    status, type, title_zh, title_en = 401, "wechat-code-rejected", "微信登录凭证无效或已使用", "WeChat login code rejected"
+    status, type, title_zh, title_en = (
+        401,
+        "wechat-code-rejected",
+        "微信登录凭证无效或已使用",
+        "WeChat login code rejected",
+    )
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,12 @@ class WechatClient:
         self._token_lock = asyncio.Lock()
 
     async def code_to_session(self, code: str) -> WechatSession:
-        params = {"appid": self.settings.wechat_appid, "secret": self.settings.wechat_secret,
-                  "js_code": code, "grant_type": "authorization_code"}
+        params = {
+            "appid": self.settings.wechat_appid,
+            "secret": self.settings.wechat_secret,
+            "js_code": code,
+            "grant_type": "authorization_code",
+        }
         try:
             response = await self._http.get("/sns/jscode2session", params=params)
             body = response.json()
@@ -62,9 +72,14 @@ class WechatClient:
             if self._access_token and not renew and self._access_token[1] > time.monotonic():
                 return self._access_token[0]
             try:
-                response = await self._http.get("/cgi-bin/token", params={
-                    "grant_type": "client_credential", "appid": self.settings.wechat_appid,
-                    "secret": self.settings.wechat_secret})
+                response = await self._http.get(
+                    "/cgi-bin/token",
+                    params={
+                        "grant_type": "client_credential",
+                        "appid": self.settings.wechat_appid,
+                        "secret": self.settings.wechat_secret,
+                    },
+                )
                 body = response.json()
             except (httpx.HTTPError, ValueError) as exc:
                 raise WechatSendError(f"access_token unavailable: {exc!r}") from None
@@ -73,16 +88,22 @@ class WechatClient:
             self._access_token = (body["access_token"], time.monotonic() + int(body.get("expires_in", 7200)) - 300)
             return body["access_token"]
 
-    async def send_subscription_message(self, *, openid: str, template_id: str, data: dict[str, str],
-                                        page: str | None) -> None:
+    async def send_subscription_message(
+        self, *, openid: str, template_id: str, data: dict[str, str], page: str | None
+    ) -> None:
         """`subscribeMessage.send`; raises WechatSendError (declined=True when the person has not subscribed)."""
-        payload = {"touser": openid, "template_id": template_id, "page": page or "",
-                   "data": {key: {"value": value} for key, value in data.items()}}
+        payload = {
+            "touser": openid,
+            "template_id": template_id,
+            "page": page or "",
+            "data": {key: {"value": value} for key, value in data.items()},
+        }
         for attempt in range(2):
             token = await self._token(renew=attempt > 0)
             try:
-                response = await self._http.post("/cgi-bin/message/subscribe/send", params={"access_token": token},
-                                                 json=payload)
+                response = await self._http.post(
+                    "/cgi-bin/message/subscribe/send", params={"access_token": token}, json=payload
+                )
                 body = response.json()
             except (httpx.HTTPError, ValueError) as exc:
                 raise WechatSendError(f"WeChat unreachable: {exc!r}") from None

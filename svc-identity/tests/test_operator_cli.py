@@ -1,4 +1,5 @@
 """The operator CLI, run as operators run it, against the running stack's identity database."""
+
 import os
 import subprocess
 import sys
@@ -6,17 +7,33 @@ import uuid
 
 
 def cli(stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "identity", *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **stack.service_env("identity")})
+    return subprocess.run(
+        [sys.executable, "-m", "identity", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **stack.service_env("identity")},
+    )
 
 
 async def test_created_staff_user_can_sign_in_with_the_roles_given(stack, gateway):
     username = f"officer-{uuid.uuid4().hex[:6]}"
-    result = cli(stack, "create-staff", "--username", username, "--role", "district_officer", "--district", "110108",
-                 "--password", "a-long-password-1")
+    result = cli(
+        stack,
+        "create-staff",
+        "--username",
+        username,
+        "--role",
+        "district_officer",
+        "--district",
+        "110108",
+        "--password",
+        "a-long-password-1",
+    )
     assert result.returncode == 0, result.stderr
-    token = await gateway.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
-                                                           "password": "a-long-password-1"})
+    token = await gateway.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": "a-long-password-1"}
+    )
     me = (await gateway.get("/api/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})).json()
     assert me["roles"] == ["district_officer"] and me["district"] == "110108"
 
@@ -25,11 +42,20 @@ async def test_created_staff_user_can_sign_in_with_the_roles_given(stack, gatewa
 
 
 def test_staff_rules_are_enforced_by_the_cli(stack):
-    no_district = cli(stack, "create-staff", "--username", f"x-{uuid.uuid4().hex[:6]}", "--role", "district_officer",
-                      "--password", "a-long-password-1")
+    no_district = cli(
+        stack,
+        "create-staff",
+        "--username",
+        f"x-{uuid.uuid4().hex[:6]}",
+        "--role",
+        "district_officer",
+        "--password",
+        "a-long-password-1",
+    )
     assert no_district.returncode == 2 and "district" in no_district.stderr
-    short = cli(stack, "create-staff", "--username", f"x-{uuid.uuid4().hex[:6]}", "--role", "auditor",
-                "--password", "short")
+    short = cli(
+        stack, "create-staff", "--username", f"x-{uuid.uuid4().hex[:6]}", "--role", "auditor", "--password", "short"
+    )
     assert short.returncode == 2 and "12 characters" in short.stderr
 
 
@@ -37,28 +63,43 @@ async def test_created_partner_gets_a_secret_shown_once_that_works(stack, gatewa
     client_id = f"partner-{uuid.uuid4().hex[:6]}"
     result = cli(stack, "create-partner", "--client-id", client_id, "--name", "120 test", "--scope", "emergency-120")
     assert result.returncode == 0, result.stderr
-    secret = next(line.split("=", 1)[1].split()[0] for line in result.stdout.splitlines()
-                  if line.startswith("client_secret="))
-    token = await gateway.post("/api/v1/auth/token", data={"grant_type": "client_credentials", "client_id": client_id,
-                                                           "client_secret": secret})
+    secret = next(
+        line.split("=", 1)[1].split()[0] for line in result.stdout.splitlines() if line.startswith("client_secret=")
+    )
+    token = await gateway.post(
+        "/api/v1/auth/token", data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    )
     assert token.status_code == 200
-    wrong_scope = await gateway.post("/api/v1/auth/token", data={
-        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
-        "scope": "volunteer-beijing"})
+    wrong_scope = await gateway.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "scope": "volunteer-beijing",
+        },
+    )
     assert wrong_scope.status_code == 400 and wrong_scope.json()["error"] == "invalid_scope"
-    wrong_secret = await gateway.post("/api/v1/auth/token", data={"grant_type": "client_credentials",
-                                                                  "client_id": client_id, "client_secret": "nope"})
+    wrong_secret = await gateway.post(
+        "/api/v1/auth/token", data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": "nope"}
+    )
     assert wrong_secret.status_code == 401 and wrong_secret.json()["error"] == "invalid_client"
 
 
 async def test_repeated_wrong_passwords_lock_the_account_even_against_the_right_one(stack, gateway):
     username = f"locked-{uuid.uuid4().hex[:6]}"
-    assert cli(stack, "create-staff", "--username", username, "--role", "auditor",
-               "--password", "the-right-password").returncode == 0
+    assert (
+        cli(
+            stack, "create-staff", "--username", username, "--role", "auditor", "--password", "the-right-password"
+        ).returncode
+        == 0
+    )
 
     def sign_in(password: str):
-        return gateway.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
-                                                        "password": password})
+        return gateway.post(
+            "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+        )
+
     # Two wrong ones, then the right one resets the count …
     for _ in range(2):
         assert (await sign_in("wrong-password-x")).json()["type"].endswith("/invalid-grant")

@@ -1,4 +1,5 @@
 """Refresh-token rotation, and reuse detection that ends the whole sign-in; signing out."""
+
 import uuid
 
 
@@ -19,15 +20,25 @@ async def test_each_refresh_rotates_and_a_reused_token_revokes_the_family(gatewa
     assert reused.status_code == 401 and reused.json()["type"].endswith("/refresh-token-reused")
     after = await refresh(gateway, rotated["refresh_token"])  # the legitimate newest one is dead too
     assert after.status_code == 401 and after.json()["type"].endswith("/refresh-rejected")
-    assert await sql["identity"].scalar("SELECT count(*) FROM refresh_tokens WHERE subject = :s AND revoked_at IS NULL",
-                                        s=login["person_id"]) == 0
-    assert not await sql["identity"].scalar("SELECT bool_or(position(:t in encode(token_hash, 'escape')) > 0) "
-                                            "FROM refresh_tokens", t=rotated["refresh_token"])
+    assert (
+        await sql["identity"].scalar(
+            "SELECT count(*) FROM refresh_tokens WHERE subject = :s AND revoked_at IS NULL", s=login["person_id"]
+        )
+        == 0
+    )
+    assert not await sql["identity"].scalar(
+        "SELECT bool_or(position(:t in encode(token_hash, 'escape')) > 0) FROM refresh_tokens",
+        t=rotated["refresh_token"],
+    )
 
 
 async def test_staff_refresh_carries_current_roles_and_unknown_tokens_are_refused(gateway):
-    staff = (await gateway.post("/api/v1/auth/token", data={"grant_type": "password", "username": "officer-110101",
-                                                            "password": "demo-password-2026"})).json()
+    staff = (
+        await gateway.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "password", "username": "officer-110101", "password": "demo-password-2026"},
+        )
+    ).json()
     rotated = await refresh(gateway, staff["refresh_token"])
     me = await gateway.get("/api/v1/me", headers={"Authorization": f"Bearer {rotated.json()['access_token']}"})
     assert me.json()["roles"] == ["district_officer"] and me.json()["district"] == "110101"
@@ -47,15 +58,17 @@ async def test_sign_out_ends_this_sign_in_or_every_one(gateway, helpers):
 
     # Someone else's refresh token ends nothing of theirs.
     stranger = await helpers.login(gateway)
-    foreign = await gateway.post("/api/v1/auth/sign-out", headers=_bearer(stranger),
-                                 json={"refresh_token": phone["refresh_token"]})
+    foreign = await gateway.post(
+        "/api/v1/auth/sign-out", headers=_bearer(stranger), json={"refresh_token": phone["refresh_token"]}
+    )
     assert foreign.status_code == 200 and foreign.json() == {"sessions_ended": 0}
     rotated = await refresh(gateway, phone["refresh_token"])
     assert rotated.status_code == 200, "still signed in"
 
     # Signing out with the newest token of the sign-in ends the whole of it.
-    ended = await gateway.post("/api/v1/auth/sign-out", headers=_bearer(phone),
-                               json={"refresh_token": rotated.json()["refresh_token"]})
+    ended = await gateway.post(
+        "/api/v1/auth/sign-out", headers=_bearer(phone), json={"refresh_token": rotated.json()["refresh_token"]}
+    )
     assert ended.json() == {"sessions_ended": 1}
     assert (await refresh(gateway, rotated.json()["refresh_token"])).json()["type"].endswith("/refresh-rejected")
     assert (await refresh(gateway, tablet["refresh_token"])).status_code == 200, "the other device stays signed in"

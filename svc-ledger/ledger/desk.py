@@ -9,15 +9,16 @@ while one commits forms the next); alone, a gift goes through at once.
 A deadlock or serialization error retries the batch; any other failure re-runs its gifts one by one, so
 one gift's trouble is never another's.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from ledger.domain import clock, transfers
 from servicekit.app import Runtime
 from servicekit.db import TRANSIENT_RETRIES, Database, conflict_backoff, is_transient
 from servicekit.errors import Problem, ServiceUnavailable
-from ledger.domain import clock, transfers
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class GiftDesk:
             finally:
                 slots.release()
                 self._wake.set()
+
         try:
             while True:
                 await self._wake.wait()
@@ -108,7 +110,7 @@ class GiftDesk:
                     batch[0][1].set_exception(exc)
                 return
             self.batches += 1
-            for (_, future), outcome in zip(batch, outcomes):
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():  # the caller went away; the gift stands, as it would have anyway
                     continue
                 if isinstance(outcome, Problem):

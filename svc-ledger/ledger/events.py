@@ -1,5 +1,6 @@
 """What the ledger consumes: identity's facts (projections), matching's request lifecycle (the saga of
 DESIGN.md §4) and audit's sanctions. It publishes on `ledger.events` (see contracts.ledger)."""
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -10,18 +11,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
 from contracts.base import EventData
-from contracts.identity import (KinshipConfirmed, KinshipRevoked, PersonErased, PersonReachedRedemptionAge,
-                                PersonRegistered, PersonVerified, PersonVerifiedAnyVersion, ResidenceDeclared,
-                                SpecialGroupsSet)
+from contracts.identity import (
+    KinshipConfirmed,
+    KinshipRevoked,
+    PersonErased,
+    PersonReachedRedemptionAge,
+    PersonRegistered,
+    PersonVerified,
+    PersonVerifiedAnyVersion,
+    ResidenceDeclared,
+    SpecialGroupsSet,
+)
 from contracts.matching import RequestCancelled, RequestSubmitted, ServiceCompleted
 from contracts.topics import Topic
+from ledger.db import holders
+from ledger.domain import accounts, clock, closure, holds, settlement
+from ledger.settings import LedgerSettings
 from servicekit import kinship
 from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer
 from servicekit.events import CloudEvent
-from ledger.db import holders
-from ledger.domain import accounts, clock, closure, holds, settlement
-from ledger.settings import LedgerSettings
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
@@ -33,30 +42,45 @@ def handlers(settings: LedgerSettings) -> dict[str, tuple[type[EventData], Handl
     def reading(reader: type[EventData], apply: Callable[[AsyncSession, EventData], Awaitable[object]]):
         async def handle(session: AsyncSession, event: CloudEvent) -> None:
             await apply(session, reader.read(event.data))
+
         return reader, handle
 
     return {
         PersonRegistered.TYPE: reading(PersonRegistered, lambda s, d: accounts.open_person_account(s, d.person_id)),
-        PersonVerified.TYPE: reading(PersonVerifiedAnyVersion, lambda s, d: holders.record_redemption_age(
-            s, d.person_id, d.redemption_age if isinstance(d, PersonVerified)
-            else d.turns_60_on <= clock.beijing_date(clock.now()))),
-        PersonReachedRedemptionAge.TYPE: reading(PersonReachedRedemptionAge,
-                                                 lambda s, d: holders.record_redemption_age(s, d.person_id, True)),
-        ResidenceDeclared.TYPE: reading(ResidenceDeclared,
-                                        lambda s, d: holders.record_residence(s, d.person_id, d.district)),
-        SpecialGroupsSet.TYPE: reading(SpecialGroupsSet, lambda s, d: holders.record_special_groups(
-            s, d.person_id, d.district, list(d.categories))),
-        KinshipConfirmed.TYPE: reading(KinshipConfirmed,
-                                       lambda s, d: kinship.record_kinship(s, d.link_id, d.person_id, d.relative_id)),
-        KinshipRevoked.TYPE: reading(KinshipRevoked,
-                                     lambda s, d: kinship.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)),
+        PersonVerified.TYPE: reading(
+            PersonVerifiedAnyVersion,
+            lambda s, d: holders.record_redemption_age(
+                s,
+                d.person_id,
+                d.redemption_age if isinstance(d, PersonVerified) else d.turns_60_on <= clock.beijing_date(clock.now()),
+            ),
+        ),
+        PersonReachedRedemptionAge.TYPE: reading(
+            PersonReachedRedemptionAge, lambda s, d: holders.record_redemption_age(s, d.person_id, True)
+        ),
+        ResidenceDeclared.TYPE: reading(
+            ResidenceDeclared, lambda s, d: holders.record_residence(s, d.person_id, d.district)
+        ),
+        SpecialGroupsSet.TYPE: reading(
+            SpecialGroupsSet, lambda s, d: holders.record_special_groups(s, d.person_id, d.district, list(d.categories))
+        ),
+        KinshipConfirmed.TYPE: reading(
+            KinshipConfirmed, lambda s, d: kinship.record_kinship(s, d.link_id, d.person_id, d.relative_id)
+        ),
+        KinshipRevoked.TYPE: reading(
+            KinshipRevoked, lambda s, d: kinship.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)
+        ),
         PersonErased.TYPE: reading(PersonErased, lambda s, d: closure.close(s, d, now=clock.now())),
-        RequestSubmitted.TYPE: reading(RequestSubmitted,
-                                       lambda s, d: holds.place_hold(s, d, now=clock.now(), grace=grace)),
-        RequestCancelled.TYPE: reading(RequestCancelled, lambda s, d: holds.release_hold(s, d.request_id, now=clock.now())),
+        RequestSubmitted.TYPE: reading(
+            RequestSubmitted, lambda s, d: holds.place_hold(s, d, now=clock.now(), grace=grace)
+        ),
+        RequestCancelled.TYPE: reading(
+            RequestCancelled, lambda s, d: holds.release_hold(s, d.request_id, now=clock.now())
+        ),
         ServiceCompleted.TYPE: reading(ServiceCompleted, lambda s, d: settlement.settle_service(s, d, now=clock.now())),
-        SanctionApplied.TYPE: reading(SanctionApplied,
-                                      lambda s, d: settlement.reverse_false_records(s, d, now=clock.now())),
+        SanctionApplied.TYPE: reading(
+            SanctionApplied, lambda s, d: settlement.reverse_false_records(s, d, now=clock.now())
+        ),
     }
 
 
@@ -72,9 +96,18 @@ async def settle_completed_services(session: AsyncSession, events: list[CloudEve
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
     table = handlers(runtime.settings)  # type: ignore[arg-type]
-    return [EventConsumer(name="ledger", topics=[Topic.IDENTITY.value, Topic.MATCHING.value, Topic.AUDIT.value],
-                          db=runtime.db, settings=runtime.settings,
-                          handlers={t: handler for t, (_, handler) in table.items()},
-                          batch_handlers={ServiceCompleted.TYPE: settle_completed_services,
-                                          RequestSubmitted.TYPE: partial(place_submitted_holds, grace=timedelta(
-                                              hours=runtime.settings.hold_grace_hours))})]  # type: ignore[attr-defined]
+    return [
+        EventConsumer(
+            name="ledger",
+            topics=[Topic.IDENTITY.value, Topic.MATCHING.value, Topic.AUDIT.value],
+            db=runtime.db,
+            settings=runtime.settings,
+            handlers={t: handler for t, (_, handler) in table.items()},
+            batch_handlers={
+                ServiceCompleted.TYPE: settle_completed_services,
+                RequestSubmitted.TYPE: partial(
+                    place_submitted_holds, grace=timedelta(hours=runtime.settings.hold_grace_hours)
+                ),
+            },
+        )
+    ]  # type: ignore[attr-defined]

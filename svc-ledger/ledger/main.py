@@ -1,14 +1,15 @@
 """svc-ledger: the double-entry time-coin ledger."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from servicekit.app import Runtime, create_service_app, periodically
 from ledger.api import accounts, transfers
 from ledger.desk import GiftDesk
 from ledger.domain import clock, closure, holds
 from ledger.events import consumers
 from ledger.settings import LedgerSettings
+from servicekit.app import Runtime, create_service_app, periodically
 
 
 async def expire_holds(runtime: Runtime) -> int:
@@ -25,11 +26,18 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     settings = settings or LedgerSettings()
     desk = GiftDesk(max_batch=settings.gift_desk_max_batch, in_flight=settings.gift_desk_in_flight)
     app = create_service_app(
-        settings, title="svc-ledger",
+        settings,
+        title="svc-ledger",
         description="Time-coin accounts and transfers. Amounts are integer minutes (60 = 1 coin).",
-        routers=[accounts.router, transfers.router], consumers=consumers, background=[periodically(
-            expire_holds, every=lambda s: s.hold_expiry_interval_s, what="holds expired"), periodically(
-            sweep_closed_accounts, every=lambda s: s.closure_sweep_interval_s, what="closed accounts swept"), desk.run],
+        routers=[accounts.router, transfers.router],
+        consumers=consumers,
+        background=[
+            periodically(expire_holds, every=lambda s: s.hold_expiry_interval_s, what="holds expired"),
+            periodically(
+                sweep_closed_accounts, every=lambda s: s.closure_sweep_interval_s, what="closed accounts swept"
+            ),
+            desk.run,
+        ],
     )
     app.state.gift_desk = desk
     return app

@@ -4,9 +4,9 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from ledger.domain import accounts
 from servicekit.db import Database
 from servicekit.errors import NotFound
-from ledger.domain import accounts
 
 
 async def _scalar(db: Database, sql: str, **params):
@@ -22,7 +22,9 @@ async def test_opening_an_account_twice_opens_one_and_publishes_once(ledger_db):
         assert await accounts.open_person_account(session, person) is False
     # One account per coin origin: earned, gifted, granted, allocated.
     assert await _scalar(ledger_db, "SELECT count(*) FROM accounts WHERE owner_person_id = :p", p=person) == 4
-    assert await _scalar(ledger_db, "SELECT count(*) FROM outbox WHERE event_type = 'timebank.ledger.account.opened'") == 1
+    assert (
+        await _scalar(ledger_db, "SELECT count(*) FROM outbox WHERE event_type = 'timebank.ledger.account.opened'") == 1
+    )
     async with ledger_db.transaction() as session:
         view = await accounts.view_person_account(session, person)
     assert (view.balance, view.held, view.available) == (0, 0, 0)
@@ -34,6 +36,7 @@ async def test_concurrent_openings_for_one_person_open_one_account(ledger_db):
     async def open_once() -> bool:
         async with ledger_db.transaction() as session:
             return await accounts.open_person_account(session, person)
+
     results = await asyncio.gather(*(open_once() for _ in range(8)))
     assert sorted(results) == [False] * 7 + [True]
     assert await _scalar(ledger_db, "SELECT count(*) FROM accounts WHERE owner_person_id = :p", p=person) == 4

@@ -1,5 +1,6 @@
 """Many operations at once on a few hot accounts (one elder, the welfare account, one district's issuance
 account) on the real PostgreSQL: no lost update, no deadlock reaching a caller, exact final balances."""
+
 import asyncio
 import uuid
 
@@ -44,4 +45,6 @@ async def test_concurrent_duplicates_of_one_idempotency_key_make_exactly_one_tra
     assert len({o.result["operation_id"] for o in outcomes}) == 1
     assert sum(not o.replayed for o in outcomes) == 1
     assert (await ledger.view(donor)).balance == 70
-    assert await ledger.scalar("SELECT count(*) FROM transfers WHERE kind = 'donation' AND reference = :p", p=donor) == 1
+    assert (
+        await ledger.scalar("SELECT count(*) FROM transfers WHERE kind = 'donation' AND reference = :p", p=donor) == 1
+    )

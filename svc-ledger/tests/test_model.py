@@ -1,6 +1,7 @@
 """Hypothesis stateful test: random sequences of every ledger operation — with replays, reused keys and
 redelivered events — against a small in-memory model. After every step the real PostgreSQL ledger must
 agree with the model to the minute and every invariant must hold; a refused operation changes nothing."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,20 +9,21 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy import text
 
 from contracts.audit import SanctionApplied
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
-from servicekit import kinship
-from servicekit.db import Database
-from servicekit.errors import Problem
-from servicekit.migrations import upgrade_to_head
 from ledger.db import holders
 from ledger.domain import accounts, holds, invariants, settlement, transfers
 from ledger.domain.book import OWN_SERVICE_ORDER, OWN_SERVICE_UNDER_60, TRANSFERABLE_ORDER
 from ledger.settings import LedgerSettings
+from servicekit import kinship
+from servicekit.db import Database
+from servicekit.errors import Problem
+from servicekit.migrations import upgrade_to_head
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 ENDS = NOW + timedelta(days=1)
@@ -116,10 +118,16 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
                     if self.model.special[index]:
                         await holders.record_special_groups(session, person, DISTRICT, ["economic_hardship"])
                 await kinship.record_kinship(session, uuid.uuid4(), self.ids[0], self.ids[2])
-                return (await session.execute(text(
-                    "SELECT sum(balance) FILTER (WHERE kind = 'welfare'),"
-                    " sum(balance) FILTER (WHERE kind = 'district_issuance' AND district = :d) FROM accounts"),
-                    {"d": DISTRICT})).one()
+                return (
+                    await session.execute(
+                        text(
+                            "SELECT sum(balance) FILTER (WHERE kind = 'welfare'),"
+                            " sum(balance) FILTER (WHERE kind = 'district_issuance' AND district = :d) FROM accounts"
+                        ),
+                        {"d": DISTRICT},
+                    )
+                ).one()
+
             self.welfare_base, self.issuance_base = run(loop, in_tx(setup))
             for index in range(3):
                 for origin in ORIGINS:
@@ -155,9 +163,24 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
                     raise Refused
                 self.model.issuance -= amount
                 self.model.pockets[(person, "granted")][0] += amount
-            self._command(self.officer, key, "grant", (person, amount), model, lambda s: transfers.grant(
-                s, transfers.Caller(actor=self.officer, district=DISTRICT), key=key, person_id=self.ids[person],
-                amount=amount, reason="补贴", limit=10**6, now=NOW))
+
+            self._command(
+                self.officer,
+                key,
+                "grant",
+                (person, amount),
+                model,
+                lambda s: transfers.grant(
+                    s,
+                    transfers.Caller(actor=self.officer, district=DISTRICT),
+                    key=key,
+                    person_id=self.ids[person],
+                    amount=amount,
+                    reason="补贴",
+                    limit=10**6,
+                    now=NOW,
+                ),
+            )
 
         @rule(person=st.integers(0, 2), amount=st.integers(1, 150), key=st.sampled_from(["a", "d"]))
         def allocate(self, person: int, amount: int, key: str) -> None:
@@ -166,10 +189,24 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
                     raise Refused
                 self.model.welfare -= amount
                 self.model.pockets[(person, "allocated")][0] += amount
-            self._command(self.officer, key, "welfare_allocation", (person, amount), model,
-                          lambda s: transfers.allocate_welfare(
-                s, transfers.Caller(actor=self.officer, district=DISTRICT), key=key, person_id=self.ids[person],
-                amount=amount, reason="分配", limit=10**6, now=NOW))
+
+            self._command(
+                self.officer,
+                key,
+                "welfare_allocation",
+                (person, amount),
+                model,
+                lambda s: transfers.allocate_welfare(
+                    s,
+                    transfers.Caller(actor=self.officer, district=DISTRICT),
+                    key=key,
+                    person_id=self.ids[person],
+                    amount=amount,
+                    reason="分配",
+                    limit=10**6,
+                    now=NOW,
+                ),
+            )
 
         @rule(person=st.integers(0, 2), amount=st.integers(1, 150), key=st.sampled_from(["x", "y"]))
         def donate(self, person: int, amount: int, key: str) -> None:
@@ -177,11 +214,22 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
                 for origin, part in self.model.draw(person, TRANSFERABLE_ORDER, amount):
                     self.model.pockets[(person, origin)][0] -= part
                 self.model.welfare += amount
-            actor = str(self.ids[person])
-            self._command(actor, key, "donation", (amount,), model, lambda s: transfers.donate(
-                s, transfers.Caller(actor=actor, person_id=self.ids[person]), key=key, amount=amount, now=NOW))
 
-        @rule(sender=st.integers(0, 2), to=st.integers(0, 2), amount=st.integers(1, 150), key=st.sampled_from(["x", "z"]))
+            actor = str(self.ids[person])
+            self._command(
+                actor,
+                key,
+                "donation",
+                (amount,),
+                model,
+                lambda s: transfers.donate(
+                    s, transfers.Caller(actor=actor, person_id=self.ids[person]), key=key, amount=amount, now=NOW
+                ),
+            )
+
+        @rule(
+            sender=st.integers(0, 2), to=st.integers(0, 2), amount=st.integers(1, 150), key=st.sampled_from(["x", "z"])
+        )
         def gift(self, sender: int, to: int, amount: int, key: str) -> None:
             def model() -> None:
                 if frozenset({sender, to}) not in self.model.relatives:
@@ -189,10 +237,23 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
                 for origin, part in self.model.draw(sender, TRANSFERABLE_ORDER, amount):
                     self.model.pockets[(sender, origin)][0] -= part
                 self.model.pockets[(to, "gifted")][0] += amount
+
             actor = str(self.ids[sender])
-            self._command(actor, key, "gift", (to, amount), model, lambda s: transfers.gift(
-                s, transfers.Caller(actor=actor, person_id=self.ids[sender]), key=key, to_person_id=self.ids[to],
-                amount=amount, now=NOW))
+            self._command(
+                actor,
+                key,
+                "gift",
+                (to, amount),
+                model,
+                lambda s: transfers.gift(
+                    s,
+                    transfers.Caller(actor=actor, person_id=self.ids[sender]),
+                    key=key,
+                    to_person_id=self.ids[to],
+                    amount=amount,
+                    now=NOW,
+                ),
+            )
 
         # --- the request saga ------------------------------------------------------------------------------
         @rule(target=requests, elder=st.integers(0, 1), minutes=st.integers(1, 200))
@@ -205,9 +266,17 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
                 self.model.holds[request_id] = ModelHold(elder=elder, legs=legs)
             except Refused:
                 self.model.holds[request_id] = ModelHold(elder=elder, legs=[], status="rejected")
-            event = RequestSubmitted(request_id=request_id, elder_id=self.ids[elder], district=DISTRICT, category="协助服务",
-                                     estimated_minutes=minutes, starts_at=NOW, ends_at=ENDS, submitted_by="x",
-                                     submitted_at=NOW)
+            event = RequestSubmitted(
+                request_id=request_id,
+                elder_id=self.ids[elder],
+                district=DISTRICT,
+                category="协助服务",
+                estimated_minutes=minutes,
+                starts_at=NOW,
+                ends_at=ENDS,
+                submitted_by="x",
+                submitted_at=NOW,
+            )
             for _ in range(2):  # the second is a redelivery with a new event id: still one hold
                 assert execute(lambda s: holds.place_hold(s, event, now=NOW, grace=GRACE))
             return request_id
@@ -253,9 +322,13 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
                 hold.paid = sum(part for _, part in paid_from)
                 self.model.pockets[(volunteer, "earned")][0] += hold.paid
                 hold.status, hold.volunteer = "settled", volunteer
-            event = ServiceCompleted(request_id=request, elder_id=self.ids[hold.elder], district=DISTRICT,
-                                     participants=[ServiceParticipant(volunteer_id=self.ids[volunteer], minutes=minutes)],
-                                     completed_at=NOW)
+            event = ServiceCompleted(
+                request_id=request,
+                elder_id=self.ids[hold.elder],
+                district=DISTRICT,
+                participants=[ServiceParticipant(volunteer_id=self.ids[volunteer], minutes=minutes)],
+                completed_at=NOW,
+            )
             assert execute(lambda s: settlement.settle_service(s, event, now=NOW))
 
         @rule(request=requests, replay=st.booleans())
@@ -278,33 +351,61 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
                             self.model.pockets[(hold.elder, origin)][0] += part
                             hold.contributions[origin] -= part
                             taken -= part
-            event = SanctionApplied(sanction_id=sanction_id, alert_id=uuid.uuid4(), kind="volunteer_recording_revoked",
-                                    person_id=self.ids[volunteer], false_request_ids=[request], decided_by="auditor",
-                                    note="回访确认", decided_at=NOW)
+            event = SanctionApplied(
+                sanction_id=sanction_id,
+                alert_id=uuid.uuid4(),
+                kind="volunteer_recording_revoked",
+                person_id=self.ids[volunteer],
+                false_request_ids=[request],
+                decided_by="auditor",
+                note="回访确认",
+                decided_at=NOW,
+            )
             assert execute(lambda s: settlement.reverse_false_records(s, event, now=NOW))
 
         # --- after every step --------------------------------------------------------------------------------
         @invariant()
         def ledger_matches_model_and_invariants_hold(self) -> None:
             async def read(session):
-                rows = (await session.execute(text(
-                    "SELECT owner_person_id, origin, balance, held FROM accounts WHERE owner_person_id = ANY(:p)"),
-                    {"p": self.ids})).all()
-                system = (await session.execute(text(
-                    "SELECT sum(balance) FILTER (WHERE kind = 'welfare'),"
-                    " sum(balance) FILTER (WHERE kind = 'district_issuance' AND district = :d) FROM accounts"),
-                    {"d": DISTRICT})).one()
+                rows = (
+                    await session.execute(
+                        text(
+                            "SELECT owner_person_id, origin, balance, held FROM accounts WHERE owner_person_id = ANY(:p)"
+                        ),
+                        {"p": self.ids},
+                    )
+                ).all()
+                system = (
+                    await session.execute(
+                        text(
+                            "SELECT sum(balance) FILTER (WHERE kind = 'welfare'),"
+                            " sum(balance) FILTER (WHERE kind = 'district_issuance' AND district = :d) FROM accounts"
+                        ),
+                        {"d": DISTRICT},
+                    )
+                ).one()
                 return rows, system, await invariants.violations(session)
+
             rows, (welfare, issuance), broken = run(loop, in_tx(read))
             assert broken == {}
             actual = {(self.ids.index(r.owner_person_id), r.origin): [r.balance, r.held] for r in rows}
             assert actual == self.model.pockets
-            assert (welfare - self.welfare_base, issuance - self.issuance_base) == (self.model.welfare, self.model.issuance)
+            assert (welfare - self.welfare_base, issuance - self.issuance_base) == (
+                self.model.welfare,
+                self.model.issuance,
+            )
 
     try:
-        run_state_machine_as_test(LedgerMachine, settings=settings(
-            max_examples=40, stateful_step_count=40, deadline=None, database=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+        run_state_machine_as_test(
+            LedgerMachine,
+            settings=settings(
+                max_examples=40,
+                stateful_step_count=40,
+                deadline=None,
+                database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            ),
+        )
     finally:
         run(loop, db.dispose())
         loop.close()

@@ -1,15 +1,16 @@
 """The ledger's rules, each against the real PostgreSQL; the fixture checks every invariant afterwards."""
+
 import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from ledger.domain import holds, transfers
+from ledger.domain.errors import InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict
 from servicekit import kinship
 from servicekit.errors import UnprocessableInput
 from servicekit.idempotency import IdempotencyKeyReused
-from ledger.domain import holds, transfers
-from ledger.domain.errors import InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict
 
 YOUNG = date(2040, 1, 1)
 
@@ -74,7 +75,9 @@ async def test_an_elder_under_60_cannot_spend_own_earned_coins_on_their_own_requ
     assert await ledger.scalar("SELECT count(*) FROM holds WHERE request_id = :r", r=request) == 0
     rejected = await ledger.scalar(
         "SELECT payload::jsonb -> 'data' ->> 'reason_code' FROM outbox"
-        " WHERE event_type = 'timebank.ledger.hold.rejected' AND key = :r", r=str(request))
+        " WHERE event_type = 'timebank.ledger.hold.rejected' AND key = :r",
+        r=str(request),
+    )
     assert rejected == "under_60"
     assert (await ledger.view(young)).available == 120
 
@@ -137,8 +140,16 @@ async def test_grants_only_by_an_officer_of_the_special_elders_district(ledger):
         await ledger.grant(ordinary, 60)
     with pytest.raises(UnprocessableInput):
         async with ledger.db.transaction() as session:
-            await transfers.grant(session, transfers.Caller(actor="o", district="110105"), key="k", person_id=special,
-                                  amount=61, reason="超过上限", limit=60, now=datetime.now(UTC))
+            await transfers.grant(
+                session,
+                transfers.Caller(actor="o", district="110105"),
+                key="k",
+                person_id=special,
+                amount=61,
+                reason="超过上限",
+                limit=60,
+                now=datetime.now(UTC),
+            )
     assert (await ledger.view(special)).balance == 0
     await ledger.grant(special, 60)
     assert await ledger.system_balance("district_issuance", district="110105") == -60
@@ -190,8 +201,13 @@ async def test_the_nursing_home_milestone_is_published_once(ledger):
     await ledger.earn(volunteer, 60)
     await ledger.earn(volunteer, 60)
     assert (await ledger.view(volunteer)).milestones[0]["reached_at"] is not None
-    assert await ledger.scalar("SELECT count(*) FROM outbox WHERE event_type = 'timebank.ledger.milestone.reached'"
-                               " AND key = :p", p=str(volunteer)) == 1
+    assert (
+        await ledger.scalar(
+            "SELECT count(*) FROM outbox WHERE event_type = 'timebank.ledger.milestone.reached' AND key = :p",
+            p=str(volunteer),
+        )
+        == 1
+    )
 
 
 async def test_a_batch_of_completions_settles_each_request_once(ledger):
@@ -207,8 +223,14 @@ async def test_a_batch_of_completions_settles_each_request_once(ledger):
     await ledger.complete(already, elder, [(first, 60)])
 
     def done(request, volunteer, minutes):
-        return ServiceCompleted(request_id=request, elder_id=elder, district="110105", completed_at=datetime.now(UTC),
-                                participants=[ServiceParticipant(volunteer_id=volunteer, minutes=minutes)])
+        return ServiceCompleted(
+            request_id=request,
+            elder_id=elder,
+            district="110105",
+            completed_at=datetime.now(UTC),
+            participants=[ServiceParticipant(volunteer_id=volunteer, minutes=minutes)],
+        )
+
     batch = [done(already, first, 60), done(fresh, first, 30), done(fresh, second, 60), done(own, elder, 60)]
     async with ledger.db.transaction() as session:
         assert await settlement.settle_services(session, batch, now=datetime.now(UTC)) == 2
@@ -221,21 +243,39 @@ async def test_a_batch_of_completions_settles_each_request_once(ledger):
 async def test_a_batch_of_submissions_holds_in_arrival_order_each_request_once(ledger):
     from contracts.matching import RequestSubmitted
 
-    elder, young, other = (await ledger.person(special=["advanced_age"]), await ledger.person(redemption_age=False),
-                           await ledger.person(special=["advanced_age"]))
+    elder, young, other = (
+        await ledger.person(special=["advanced_age"]),
+        await ledger.person(redemption_age=False),
+        await ledger.person(special=["advanced_age"]),
+    )
     await ledger.grant(elder, 100)
     await ledger.grant(other, 60)
     already = await ledger.submit(other, 30)
 
     def submitted(request_id, who, minutes):
         ends = datetime.now(UTC) + timedelta(days=1)
-        return RequestSubmitted(request_id=request_id, elder_id=who, district="110105", category="情感慰藉",
-                                estimated_minutes=minutes, starts_at=ends - timedelta(minutes=minutes), ends_at=ends,
-                                submitted_by=str(who), submitted_at=datetime.now(UTC))
+        return RequestSubmitted(
+            request_id=request_id,
+            elder_id=who,
+            district="110105",
+            category="情感慰藉",
+            estimated_minutes=minutes,
+            starts_at=ends - timedelta(minutes=minutes),
+            ends_at=ends,
+            submitted_by=str(who),
+            submitted_at=datetime.now(UTC),
+        )
+
     first, second, third, broke = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    batch = [submitted(first, elder, 60), submitted(already, other, 30), submitted(second, elder, 30),
-             submitted(first, elder, 90), submitted(third, elder, 20), submitted(broke, young, 10),
-             submitted(uuid.uuid4(), other, 30)]
+    batch = [
+        submitted(first, elder, 60),
+        submitted(already, other, 30),
+        submitted(second, elder, 30),
+        submitted(first, elder, 90),
+        submitted(third, elder, 20),
+        submitted(broke, young, 10),
+        submitted(uuid.uuid4(), other, 30),
+    ]
     async with ledger.db.transaction() as session:
         placed = await holds.place_holds(session, batch, now=datetime.now(UTC), grace=timedelta(hours=1))
     # first (60, its repeat ignored) and second (30) fit in 100; third (20) no longer does; `already` was held
@@ -243,11 +283,14 @@ async def test_a_batch_of_submissions_holds_in_arrival_order_each_request_once(l
     assert placed == 3
     assert (await ledger.view(elder)).held == 90
     assert (await ledger.view(other)).held == 60
-    assert await ledger.scalar("SELECT count(*) FROM holds WHERE request_id = ANY(:r)",
-                               r=[first, second, third, broke]) == 2
+    assert (
+        await ledger.scalar("SELECT count(*) FROM holds WHERE request_id = ANY(:r)", r=[first, second, third, broke])
+        == 2
+    )
     reasons = await ledger.scalar(
         "SELECT array_agg(payload::jsonb -> 'data' ->> 'reason_code' ORDER BY id) FROM outbox"
-        " WHERE event_type = 'timebank.ledger.hold.rejected'")
+        " WHERE event_type = 'timebank.ledger.hold.rejected'"
+    )
     assert reasons == ["insufficient_coins", "insufficient_coins"]
 
 
@@ -262,7 +305,7 @@ async def test_gifts_arriving_together_share_a_transaction_each_with_its_own_out
     givers = [await ledger.person() for _ in range(8)]
     relatives = [await ledger.person() for _ in range(8)]
     stranger = await ledger.person()
-    for giver, relative in zip(givers, relatives):
+    for giver, relative in zip(givers, relatives, strict=True):
         await ledger.relate(giver, relative)
         await ledger.earn(giver, 100)
     desk = GiftDesk()
@@ -275,12 +318,17 @@ async def test_gifts_arriving_together_share_a_transaction_each_with_its_own_out
     async def attempt(cmd):
         try:
             return await desk.gift(cmd)
-        except Exception as exc:  # noqa: BLE001 - the refusal is the answer here
+        except Exception as exc:
             return exc
+
     try:
-        burst = [command(g, r, 30, f"k{i}") for i, (g, r) in enumerate(zip(givers, relatives))]
-        burst += [command(givers[0], stranger, 10, "s"), command(givers[1], relatives[1], 500, "big"),
-                  command(givers[2], relatives[2], 30, "k2"), command(givers[3], relatives[3], 31, "k3")]
+        burst = [command(g, r, 30, f"k{i}") for i, (g, r) in enumerate(zip(givers, relatives, strict=True))]
+        burst += [
+            command(givers[0], stranger, 10, "s"),
+            command(givers[1], relatives[1], 500, "big"),
+            command(givers[2], relatives[2], 30, "k2"),
+            command(givers[3], relatives[3], 31, "k3"),
+        ]
         outcomes = await asyncio.gather(*(attempt(c) for c in burst))
     finally:
         loop.cancel()
@@ -313,16 +361,19 @@ async def test_a_gift_batch_that_meets_a_deadlock_is_retried_whole(ledger, monke
         outcomes = await real(session, commands, now=now)
         if conflicts["left"]:
             conflicts["left"] -= 1
-            await session.execute(text(
-                "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; END $$"))
+            await session.execute(
+                text("DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; END $$")
+            )
         return outcomes
+
     monkeypatch.setattr(transfers, "gift_many", contended)
     desk = GiftDesk()
     loop = asyncio.create_task(desk.run(SimpleNamespace(db=ledger.db)))
     try:
         caller = transfers.Caller(actor=str(giver), person_id=giver)
-        outcomes = await asyncio.gather(*(desk.gift(transfers.GiftCommand(caller, f"d{i}", relative, 10))
-                                          for i in range(3)))
+        outcomes = await asyncio.gather(
+            *(desk.gift(transfers.GiftCommand(caller, f"d{i}", relative, 10)) for i in range(3))
+        )
     finally:
         loop.cancel()
     assert conflicts["left"] == 0 and all(not o.replayed for o in outcomes)

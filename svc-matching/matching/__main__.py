@@ -1,14 +1,15 @@
 """Operator CLI: `python -m matching serve|migrate|dlq-replay|lifecycle`."""
+
 import argparse
 import asyncio
 import sys
 
-from servicekit import clock
-from servicekit.cli import Command, run_cli
-from servicekit.db import Database
 from matching.domain import lifecycle
 from matching.events import consumers
 from matching.settings import MatchingSettings
+from servicekit import clock
+from servicekit.cli import Command, run_cli
+from servicekit.db import Database
 
 
 def advance(args: argparse.Namespace, settings: MatchingSettings) -> int:
@@ -18,15 +19,19 @@ def advance(args: argparse.Namespace, settings: MatchingSettings) -> int:
             return await lifecycle.run_once(db, settings, now=clock.now(), limit=100_000)
         finally:
             await db.dispose()
+
     print(f"{asyncio.run(run())} changes (no-shows, closed windows, expired requests)")
     return 0
 
 
 def main() -> int:
     settings = MatchingSettings()
-    return run_cli(settings=settings, app_factory="matching.main:create_app",
-                   consumers=consumers,
-                   commands={"lifecycle": Command("apply no-shows, closed windows and expiries now", advance)})
+    return run_cli(
+        settings=settings,
+        app_factory="matching.main:create_app",
+        consumers=consumers,
+        commands={"lifecycle": Command("apply no-shows, closed windows and expiries now", advance)},
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What matching consumes: the ledger's answers in the request saga (DESIGN.md §4), identity's facts about
 people (projections), and audit's sanctions (a sanctioned volunteer's bookings end). It publishes on
 `matching.events` (see contracts.matching)."""
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -9,21 +10,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
 from contracts.base import EventData
-from contracts.identity import (AccountClosureRequested, AccountClosureWithdrawn, AccountReinstated, AccountSuspended,
-                                GuardianshipConfirmed, GuardianshipRevoked, KinshipConfirmed, KinshipRevoked,
-                                PersonCameOfAge, PersonErased, PersonVerified, PersonVerifiedAnyVersion,
-                                PersonVerifiedV1, QualificationRecorded, QualificationRevoked, ResidenceDeclared,
-                                RoleGranted, RoleRevoked, SanctionLifted, SpecialGroupsSet)
+from contracts.identity import (
+    AccountClosureRequested,
+    AccountClosureWithdrawn,
+    AccountReinstated,
+    AccountSuspended,
+    GuardianshipConfirmed,
+    GuardianshipRevoked,
+    KinshipConfirmed,
+    KinshipRevoked,
+    PersonCameOfAge,
+    PersonErased,
+    PersonVerified,
+    PersonVerifiedAnyVersion,
+    PersonVerifiedV1,
+    QualificationRecorded,
+    QualificationRevoked,
+    ResidenceDeclared,
+    RoleGranted,
+    RoleRevoked,
+    SanctionLifted,
+    SpecialGroupsSet,
+)
 from contracts.ledger import HoldPlaced, HoldRejected
 from contracts.topics import Topic
-from servicekit import kinship
-from servicekit import clock
+from matching.db import people
+from matching.domain import closing, requests, sanctions
+from matching.domain.notify import BEIJING
+from servicekit import clock, kinship
 from servicekit.app import Runtime
 from servicekit.consumer import BatchHandler, EventConsumer
 from servicekit.events import CloudEvent
-from matching.db import people
-from matching.domain.notify import BEIJING
-from matching.domain import closing, requests, sanctions
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
@@ -31,6 +48,7 @@ Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 def _reading(reader: type[EventData], apply: Callable[[AsyncSession, EventData], Awaitable[object]]):
     async def handle(session: AsyncSession, event: CloudEvent) -> None:
         await apply(session, reader.read(event.data))
+
     return reader, handle
 
 
@@ -52,26 +70,44 @@ BATCH_HANDLERS: dict[str, BatchHandler] = {HoldPlaced.TYPE: _holds_answered, Hol
 HANDLERS: dict[str, tuple[type[EventData], Handler]] = {
     RoleGranted.TYPE: _reading(RoleGranted, lambda s, d: people.record_role(s, d.person_id, d.role, True)),
     RoleRevoked.TYPE: _reading(RoleRevoked, lambda s, d: people.record_role(s, d.person_id, d.role, False)),
-    ResidenceDeclared.TYPE: _reading(ResidenceDeclared, lambda s, d: people.record_residence(s, d.person_id, d.district)),
-    SpecialGroupsSet.TYPE: _reading(SpecialGroupsSet,
-                                    lambda s, d: people.record_special_groups(s, d.person_id, list(d.categories))),
-    KinshipConfirmed.TYPE: _reading(KinshipConfirmed,
-                                    lambda s, d: kinship.record_kinship(s, d.link_id, d.person_id, d.relative_id)),
-    KinshipRevoked.TYPE: _reading(KinshipRevoked,
-                                  lambda s, d: kinship.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)),
-    PersonVerified.TYPE: _reading(PersonVerifiedAnyVersion,
-                                  lambda s, d: people.record_minor(s, d.person_id, _minor(d))),
+    ResidenceDeclared.TYPE: _reading(
+        ResidenceDeclared, lambda s, d: people.record_residence(s, d.person_id, d.district)
+    ),
+    SpecialGroupsSet.TYPE: _reading(
+        SpecialGroupsSet, lambda s, d: people.record_special_groups(s, d.person_id, list(d.categories))
+    ),
+    KinshipConfirmed.TYPE: _reading(
+        KinshipConfirmed, lambda s, d: kinship.record_kinship(s, d.link_id, d.person_id, d.relative_id)
+    ),
+    KinshipRevoked.TYPE: _reading(
+        KinshipRevoked, lambda s, d: kinship.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)
+    ),
+    PersonVerified.TYPE: _reading(
+        PersonVerifiedAnyVersion, lambda s, d: people.record_minor(s, d.person_id, _minor(d))
+    ),
     PersonCameOfAge.TYPE: _reading(PersonCameOfAge, lambda s, d: people.record_minor(s, d.person_id, False)),
-    GuardianshipConfirmed.TYPE: _reading(GuardianshipConfirmed, lambda s, d: people.record_guardianship(
-        s, d.guardianship_id, minor_id=d.minor_id, guardian_id=d.guardian_id, active=True)),
-    GuardianshipRevoked.TYPE: _reading(GuardianshipRevoked, lambda s, d: people.record_guardianship(
-        s, d.guardianship_id, minor_id=d.minor_id, guardian_id=d.guardian_id, active=False)),
-    QualificationRecorded.TYPE: _reading(QualificationRecorded, lambda s, d: people.record_qualification(
-        s, d.person_id, d.kind, qualification_id=d.qualification_id, valid_until=d.valid_until)),
-    QualificationRevoked.TYPE: _reading(QualificationRevoked,
-                                        lambda s, d: sanctions.qualification_withdrawn(s, d, now=clock.now())),
-    AccountClosureRequested.TYPE: _reading(AccountClosureRequested,
-                                           lambda s, d: closing.asked(s, d, now=clock.now())),
+    GuardianshipConfirmed.TYPE: _reading(
+        GuardianshipConfirmed,
+        lambda s, d: people.record_guardianship(
+            s, d.guardianship_id, minor_id=d.minor_id, guardian_id=d.guardian_id, active=True
+        ),
+    ),
+    GuardianshipRevoked.TYPE: _reading(
+        GuardianshipRevoked,
+        lambda s, d: people.record_guardianship(
+            s, d.guardianship_id, minor_id=d.minor_id, guardian_id=d.guardian_id, active=False
+        ),
+    ),
+    QualificationRecorded.TYPE: _reading(
+        QualificationRecorded,
+        lambda s, d: people.record_qualification(
+            s, d.person_id, d.kind, qualification_id=d.qualification_id, valid_until=d.valid_until
+        ),
+    ),
+    QualificationRevoked.TYPE: _reading(
+        QualificationRevoked, lambda s, d: sanctions.qualification_withdrawn(s, d, now=clock.now())
+    ),
+    AccountClosureRequested.TYPE: _reading(AccountClosureRequested, lambda s, d: closing.asked(s, d, now=clock.now())),
     AccountClosureWithdrawn.TYPE: _reading(AccountClosureWithdrawn, closing.withdrawn),
     PersonErased.TYPE: _reading(PersonErased, closing.erased),
     AccountSuspended.TYPE: _reading(AccountSuspended, lambda s, d: sanctions.suspended(s, d, now=clock.now())),
@@ -82,6 +118,13 @@ HANDLERS: dict[str, tuple[type[EventData], Handler]] = {
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
-    return [EventConsumer(name="matching", topics=[Topic.LEDGER.value, Topic.IDENTITY.value, Topic.AUDIT.value],
-                          db=runtime.db, settings=runtime.settings,
-                          handlers={t: handler for t, (_, handler) in HANDLERS.items()}, batch_handlers=BATCH_HANDLERS)]
+    return [
+        EventConsumer(
+            name="matching",
+            topics=[Topic.LEDGER.value, Topic.IDENTITY.value, Topic.AUDIT.value],
+            db=runtime.db,
+            settings=runtime.settings,
+            handlers={t: handler for t, (_, handler) in HANDLERS.items()},
+            batch_handlers=BATCH_HANDLERS,
+        )
+    ]

@@ -1,4 +1,5 @@
 """`python -m devstack up`: the whole system on the embedded defaults, stopped cleanly by Ctrl-C."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,11 +22,22 @@ def up(args: argparse.Namespace) -> int:
     data = Path(args.data_dir).resolve()
     logs = data / "logs"
     base = args.port_base
-    ports = Ports(gateway=base, identity=base + 1, ledger=base + 2, matching=base + 3, aed=base + 4, audit=base + 5,
-                  wechat=base + 90, dispatch120=base + 91, sms=base + 92)
+    ports = Ports(
+        gateway=base,
+        identity=base + 1,
+        ledger=base + 2,
+        matching=base + 3,
+        aed=base + 4,
+        audit=base + 5,
+        wechat=base + 90,
+        dispatch120=base + 91,
+        sms=base + 92,
+    )
     external_db = os.environ.get("DATABASE_URL")
     external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    busy = [p for p in [ports.of(n) for n in ["gateway", *SERVICES, "wechat", "dispatch120", "sms"]] if not port_is_free(p)]
+    busy = [
+        p for p in [ports.of(n) for n in ["gateway", *SERVICES, "wechat", "dispatch120", "sms"]] if not port_is_free(p)
+    ]
     if not external_db and not port_is_free(args.pg_port):
         busy.append(args.pg_port)
     if not external_kafka:
@@ -57,7 +69,9 @@ def up(args: argparse.Namespace) -> int:
         if external_kafka:
             bootstrap = external_kafka
         else:
-            broker = TansuBroker(args.kafka_port, data_dir=data / "broker", log_dir=logs, store_port=args.kafka_port + 1)
+            broker = TansuBroker(
+                args.kafka_port, data_dir=data / "broker", log_dir=logs, store_port=args.kafka_port + 1
+            )
             print(f"starting Tansu (Kafka protocol) on 127.0.0.1:{args.kafka_port} (log in {broker.data_dir})")
             broker.start()
             bootstrap = broker.bootstrap_servers
@@ -73,8 +87,9 @@ def up(args: argparse.Namespace) -> int:
         print(f"  fake 120     {stack.url('dispatch120')}      (incident updates: GET /_fake/updates)")
         print(f"  logs         {logs}")
         print("A child that exits is restarted. Press Ctrl-C to stop.", flush=True)
-        supervisor = Supervisor(_children(postgres, broker, stack), say=lambda line: print(line, file=sys.stderr,
-                                                                                         flush=True))
+        supervisor = Supervisor(
+            _children(postgres, broker, stack), say=lambda line: print(line, file=sys.stderr, flush=True)
+        )
         while True:
             time.sleep(0.5)
             supervisor.watch_once()

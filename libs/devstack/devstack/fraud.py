@@ -4,6 +4,7 @@ perfect supervisor raises. Honest look-alikes are there on purpose: a daughter g
 a night-shift carer with a documented night item in a district that allows it, neighbours who help each
 other now and then, back-to-back services, a grandparent's gift passed on weeks later.
 """
+
 from __future__ import annotations
 
 import random
@@ -48,42 +49,96 @@ class _Builder:
 
     def person(self, district: str) -> uuid.UUID:
         person = uuid.uuid4()
-        self.scenario.add(ResidenceDeclared(person_id=person, district=district, permanent_resident=True,
-                                            declared_by=str(person), declared_at=self.start.astimezone(UTC)),
-                          source="identity", subject=person, at=self.start.astimezone(UTC))
+        self.scenario.add(
+            ResidenceDeclared(
+                person_id=person,
+                district=district,
+                permanent_resident=True,
+                declared_by=str(person),
+                declared_at=self.start.astimezone(UTC),
+            ),
+            source="identity",
+            subject=person,
+            at=self.start.astimezone(UTC),
+        )
         return person
 
     def day(self, n: int) -> datetime:
         return self.start + timedelta(days=n)
 
-    def service(self, volunteer: uuid.UUID, elder: uuid.UUID, district: str, check_in: datetime, minutes: int, *,
-                distance: int = 30, night_item: bool = False, institution: uuid.UUID | None = None,
-                recorded_minutes: int | None = None) -> None:
+    def service(
+        self,
+        volunteer: uuid.UUID,
+        elder: uuid.UUID,
+        district: str,
+        check_in: datetime,
+        minutes: int,
+        *,
+        distance: int = 30,
+        night_item: bool = False,
+        institution: uuid.UUID | None = None,
+        recorded_minutes: int | None = None,
+    ) -> None:
         request = uuid.uuid4()
         check_out = check_in + timedelta(minutes=minutes)
         method = "institution" if institution else "app"
         by = str(institution) if institution else str(volunteer)
         paid = minutes if recorded_minutes is None else recorded_minutes
-        self.scenario.add(ServiceCompleted(
-            request_id=request, elder_id=elder, district=district, completed_at=check_out, category="assistance",
-            item_id=uuid.uuid4(), starts_at=check_in, ends_at=check_out, institution_id=institution,
-            night_service_item=night_item, participants=[ServiceParticipant(volunteer_id=volunteer, minutes=paid)],
-            attendance=[Attendance(volunteer_id=volunteer, checked_in_at=check_in, check_in_distance_m=distance,
-                                   check_in_by=by, check_in_method=method, checked_out_at=check_out,
-                                   check_out_distance_m=distance, check_out_by=by, check_out_method=method,
-                                   minutes=paid)]),
-            source="matching", subject=request, at=check_out)
+        self.scenario.add(
+            ServiceCompleted(
+                request_id=request,
+                elder_id=elder,
+                district=district,
+                completed_at=check_out,
+                category="assistance",
+                item_id=uuid.uuid4(),
+                starts_at=check_in,
+                ends_at=check_out,
+                institution_id=institution,
+                night_service_item=night_item,
+                participants=[ServiceParticipant(volunteer_id=volunteer, minutes=paid)],
+                attendance=[
+                    Attendance(
+                        volunteer_id=volunteer,
+                        checked_in_at=check_in,
+                        check_in_distance_m=distance,
+                        check_in_by=by,
+                        check_in_method=method,
+                        checked_out_at=check_out,
+                        check_out_distance_m=distance,
+                        check_out_by=by,
+                        check_out_method=method,
+                        minutes=paid,
+                    )
+                ],
+            ),
+            source="matching",
+            subject=request,
+            at=check_out,
+        )
 
     def gift(self, giver: uuid.UUID, receiver: uuid.UUID, amount: int, at: datetime) -> None:
-        self.scenario.add(CoinsGifted(operation_id=uuid.uuid4(), from_person_id=giver, to_person_id=receiver,
-                                      amount=amount, gifted_at=at), source="ledger", subject=giver, at=at)
+        self.scenario.add(
+            CoinsGifted(
+                operation_id=uuid.uuid4(), from_person_id=giver, to_person_id=receiver, amount=amount, gifted_at=at
+            ),
+            source="ledger",
+            subject=giver,
+            at=at,
+        )
 
     def expect(self, rule: str, key: str) -> None:
         self.scenario.expected.add((rule, key))
 
 
-def generate(*, seed: int = 2026, weeks: int = 4, honest_volunteers: int = 24, elders: int = 40,
-             start: datetime = datetime(2026, 9, 1, tzinfo=UTC)) -> Scenario:
+def generate(
+    *,
+    seed: int = 2026,
+    weeks: int = 4,
+    honest_volunteers: int = 24,
+    elders: int = 40,
+    start: datetime = datetime(2026, 9, 1, tzinfo=UTC),
+) -> Scenario:
     b = _Builder(seed, start)
     district_of: dict[uuid.UUID, str] = {}
     old = []
@@ -102,13 +157,24 @@ def generate(*, seed: int = 2026, weeks: int = 4, honest_volunteers: int = 24, e
                 hour = b.rng.choice([9, 10, 13, 14, 15])
                 elder = b.rng.choice(old)
                 minutes = b.rng.choice([45, 60, 90, 120, 150])
-                b.service(volunteer, elder, district_of[elder], _local(b.day(week * 7 + day), hour), minutes,
-                          distance=b.rng.randint(3, 150))
+                b.service(
+                    volunteer,
+                    elder,
+                    district_of[elder],
+                    _local(b.day(week * 7 + day), hour),
+                    minutes,
+                    distance=b.rng.randint(3, 150),
+                )
                 if b.rng.random() < 0.3:  # a second service right after the first ends: touching, not overlapping
                     other = b.rng.choice(old)
-                    b.service(volunteer, other, district_of[other],
-                              _local(b.day(week * 7 + day), hour) + timedelta(minutes=minutes), 60,
-                              distance=b.rng.randint(3, 150))
+                    b.service(
+                        volunteer,
+                        other,
+                        district_of[other],
+                        _local(b.day(week * 7 + day), hour) + timedelta(minutes=minutes),
+                        60,
+                        distance=b.rng.randint(3, 150),
+                    )
 
     # Honest look-alikes.
     carer = b.person(NIGHT_FRIENDLY)  # night care, a documented night item where the district allows it

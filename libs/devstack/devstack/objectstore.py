@@ -15,6 +15,7 @@ what a power cut loses the services' outboxes publish again (ADR 13).
 
     python -m devstack.objectstore --root .data/broker --port 9093
 """
+
 from __future__ import annotations
 
 import argparse
@@ -127,8 +128,9 @@ class Store:
             del keys[bisect_left(keys, key)]
             self._path(bucket, key).unlink(missing_ok=True)
 
-    def list(self, bucket: str, *, prefix: str, after: str, delimiter: str, limit: int
-             ) -> tuple[list[tuple[str, _Object]], list[str], str | None]:
+    def list(
+        self, bucket: str, *, prefix: str, after: str, delimiter: str, limit: int
+    ) -> tuple[list[tuple[str, _Object]], list[str], str | None]:
         """Keys under `prefix` after `after`, up to `limit` entries (objects and common prefixes together);
         the last key returned when there are more."""
         objects, keys = self._bucket(bucket), self._keys[bucket]
@@ -145,7 +147,7 @@ class Store:
                 return contents, prefixes, last
             cut = key.find(delimiter, len(prefix)) if delimiter else -1
             if cut >= 0:
-                common = key[:cut + len(delimiter)]
+                common = key[: cut + len(delimiter)]
                 prefixes.append(common)
                 last = common
                 # Skip every key under this common prefix.
@@ -167,8 +169,11 @@ class Store:
 
 
 def _check_preconditions(current: _Object | None, *, if_match: str | None, if_none_match: str | None) -> None:
-    if if_none_match is not None and current is not None and (if_none_match.strip() == "*"
-                                                               or current.etag in _etags(if_none_match)):
+    if (
+        if_none_match is not None
+        and current is not None
+        and (if_none_match.strip() == "*" or current.etag in _etags(if_none_match))
+    ):
         raise _Refused(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
     if if_match is not None and (current is None or (if_match.strip() != "*" and current.etag not in _etags(if_match))):
         if current is None:
@@ -190,6 +195,7 @@ def _valid_key(key: str) -> bool:
 
 
 # --- HTTP ------------------------------------------------------------------------------------------------------
+
 
 def make_app(store: Store) -> web.Application:
     async def bucket_or_object(request: web.Request) -> web.StreamResponse:
@@ -236,19 +242,29 @@ async def _object_request(store: Store, request: web.Request, bucket: str, key: 
             expected = request.headers.get("Content-MD5")
             if expected is not None and base64.b64decode(expected) != hashlib.md5(data, usedforsecurity=False).digest():
                 raise _Refused(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
-        stored = store.put(bucket, key, data, if_match=request.headers.get("If-Match"),
-                           if_none_match=request.headers.get("If-None-Match"))
+        stored = store.put(
+            bucket,
+            key,
+            data,
+            if_match=request.headers.get("If-Match"),
+            if_none_match=request.headers.get("If-None-Match"),
+        )
         if source is not None:
-            body = (f'<?xml version="1.0" encoding="UTF-8"?><CopyObjectResult xmlns="{_XMLNS}">'
-                    f"<LastModified>{_iso(stored.modified)}</LastModified><ETag>{escape(stored.etag)}</ETag>"
-                    "</CopyObjectResult>")
+            body = (
+                f'<?xml version="1.0" encoding="UTF-8"?><CopyObjectResult xmlns="{_XMLNS}">'
+                f"<LastModified>{_iso(stored.modified)}</LastModified><ETag>{escape(stored.etag)}</ETag>"
+                "</CopyObjectResult>"
+            )
             return web.Response(body=body.encode(), content_type="application/xml", headers={"ETag": stored.etag})
         return web.Response(status=200, headers={"ETag": stored.etag})
     if method in ("GET", "HEAD"):
         found = store.head(bucket, key)
         not_modified = _read_preconditions(found, request)
-        headers = {"ETag": found.etag, "Last-Modified": format_datetime(found.modified, usegmt=True),
-                   "Accept-Ranges": "bytes"}
+        headers = {
+            "ETag": found.etag,
+            "Last-Modified": format_datetime(found.modified, usegmt=True),
+            "Accept-Ranges": "bytes",
+        }
         if not_modified:
             return web.Response(status=304, headers=headers)
         if method == "HEAD":
@@ -273,7 +289,7 @@ def _read_preconditions(found: _Object, request: web.Request) -> bool:
 def _ranged(data: bytes, header: str | None, headers: dict[str, str]) -> web.Response:
     if not header or not header.startswith("bytes="):
         return web.Response(body=data, headers=headers, content_type="application/octet-stream")
-    first, _, last = header[len("bytes="):].partition("-")
+    first, _, last = header[len("bytes=") :].partition("-")
     size = len(data)
     try:
         if first:
@@ -285,8 +301,12 @@ def _ranged(data: bytes, header: str | None, headers: dict[str, str]) -> web.Res
     if start >= size or start > end:
         raise _Refused(416, "InvalidRange", "The requested range is not satisfiable")
     end = min(end, size - 1)
-    return web.Response(status=206, body=data[start:end + 1], content_type="application/octet-stream",
-                        headers={**headers, "Content-Range": f"bytes {start}-{end}/{size}"})
+    return web.Response(
+        status=206,
+        body=data[start : end + 1],
+        content_type="application/octet-stream",
+        headers={**headers, "Content-Range": f"bytes {start}-{end}/{size}"},
+    )
 
 
 def _list(store: Store, request: web.Request, bucket: str) -> web.Response:
@@ -299,20 +319,25 @@ def _list(store: Store, request: web.Request, bucket: str) -> web.Response:
     except ValueError:
         raise _Refused(400, "InvalidArgument", "max-keys must be a number.") from None
     contents, prefixes, last = store.list(bucket, prefix=prefix, after=after, delimiter=delimiter, limit=limit)
-    parts = [f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="{_XMLNS}">',
-             f"<Name>{escape(bucket)}</Name><Prefix>{escape(prefix)}</Prefix><KeyCount>{len(contents) + len(prefixes)}"
-             f"</KeyCount><MaxKeys>{limit}</MaxKeys><IsTruncated>{'true' if last else 'false'}</IsTruncated>"]
+    parts = [
+        f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="{_XMLNS}">',
+        f"<Name>{escape(bucket)}</Name><Prefix>{escape(prefix)}</Prefix><KeyCount>{len(contents) + len(prefixes)}"
+        f"</KeyCount><MaxKeys>{limit}</MaxKeys><IsTruncated>{'true' if last else 'false'}</IsTruncated>",
+    ]
     if delimiter:
         parts.append(f"<Delimiter>{escape(delimiter)}</Delimiter>")
     if token:
         parts.append(f"<ContinuationToken>{escape(token)}</ContinuationToken>")
     if last:
-        parts.append(f"<NextContinuationToken>{base64.urlsafe_b64encode(last.encode()).decode()}"
-                     "</NextContinuationToken>")
+        parts.append(
+            f"<NextContinuationToken>{base64.urlsafe_b64encode(last.encode()).decode()}</NextContinuationToken>"
+        )
     for key, found in contents:
-        parts.append(f"<Contents><Key>{escape(key)}</Key><LastModified>{_iso(found.modified)}</LastModified>"
-                     f"<ETag>{escape(found.etag)}</ETag><Size>{found.size}</Size>"
-                     "<StorageClass>STANDARD</StorageClass></Contents>")
+        parts.append(
+            f"<Contents><Key>{escape(key)}</Key><LastModified>{_iso(found.modified)}</LastModified>"
+            f"<ETag>{escape(found.etag)}</ETag><Size>{found.size}</Size>"
+            "<StorageClass>STANDARD</StorageClass></Contents>"
+        )
     for common in prefixes:
         parts.append(f"<CommonPrefixes><Prefix>{escape(common)}</Prefix></CommonPrefixes>")
     parts.append("</ListBucketResult>")
@@ -329,16 +354,21 @@ async def _delete_many(store: Store, request: web.Request, bucket: str) -> web.R
         if element.tag.rsplit("}", 1)[-1] == "Key" and element.text:
             store.delete(bucket, element.text)
             deleted.append(element.text)
-    body = (f'<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="{_XMLNS}">'
-            + "".join(f"<Deleted><Key>{escape(key)}</Key></Deleted>" for key in deleted) + "</DeleteResult>")
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="{_XMLNS}">'
+        + "".join(f"<Deleted><Key>{escape(key)}</Key></Deleted>" for key in deleted)
+        + "</DeleteResult>"
+    )
     return web.Response(body=body.encode(), content_type="application/xml")
 
 
 def _error(refused: _Refused, request: web.Request) -> web.Response:
     if request.method == "HEAD":
         return web.Response(status=refused.status)
-    body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{refused.code}</Code>'
-            f"<Message>{escape(refused.message)}</Message><Resource>{escape(request.path)}</Resource></Error>")
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{refused.code}</Code>'
+        f"<Message>{escape(refused.message)}</Message><Resource>{escape(request.path)}</Resource></Error>"
+    )
     return web.Response(status=refused.status, body=body.encode(), content_type="application/xml")
 
 
@@ -363,8 +393,7 @@ def main() -> int:
     store = Store(root)
     for bucket in args.bucket:
         store.create_bucket(bucket)
-    web.run_app(make_app(store), host="127.0.0.1", port=args.port, access_log=None, print=None,
-                shutdown_timeout=1.0)
+    web.run_app(make_app(store), host="127.0.0.1", port=args.port, access_log=None, print=None, shutdown_timeout=1.0)
     return 0
 
 

@@ -1,4 +1,5 @@
 """Made-up people for tests and benchmarks."""
+
 from __future__ import annotations
 
 import random
@@ -15,10 +16,13 @@ def resident_number(born: str | int, *, region: str = "110105") -> str:
     the same year, and random day and order code alone repeated (the birthday paradox) often enough to fail
     a run now and then with "number taken"."""
     while True:
-        day = born if isinstance(born, str) else (
-            date(born, 1, 1) + timedelta(days=random.randrange(365))).strftime("%Y%m%d")
+        day = (
+            born
+            if isinstance(born, str)
+            else (date(born, 1, 1) + timedelta(days=random.randrange(365))).strftime("%Y%m%d")
+        )
         body = f"{region}{day}{random.randrange(1000):03d}"
-        number = body + _CHECK[sum(int(d) * w for d, w in zip(body, _WEIGHTS)) % 11]
+        number = body + _CHECK[sum(int(d) * w for d, w in zip(body, _WEIGHTS, strict=True)) % 11]
         if number not in _ISSUED:
             _ISSUED.add(number)
             return number

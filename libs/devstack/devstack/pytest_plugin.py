@@ -4,6 +4,7 @@ Set TEST_DATABASE_URL (a server URL without a database name, e.g. postgresql+asy
 and TEST_KAFKA_BOOTSTRAP_SERVERS to use external servers instead of the embedded ones.
 Every test database is fresh and uniquely named, so runs never see each other's data.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,8 +14,8 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,7 +31,7 @@ from devstack.stack import SERVICES, Ports, Stack
 
 @dataclass
 class Infra:
-    server_url: str                 # postgresql+asyncpg://user@host:port (no database)
+    server_url: str  # postgresql+asyncpg://user@host:port (no database)
     kafka_bootstrap_servers: str
     postgres: EmbeddedPostgres | None
     broker: TansuBroker | None
@@ -51,6 +52,7 @@ class Infra:
                     await conn.execute(f'CREATE DATABASE "{name}"')
                 finally:
                     await conn.close()
+
             asyncio.run(create())
         return f"{self.server_url}/{name}"
 
@@ -110,8 +112,13 @@ def infra() -> Iterator[Infra]:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-FAST_RECOVERY = {"OUTBOX_MAX_BACKOFF_S": "1", "OUTBOX_POLL_INTERVAL_S": "0.2", "CONSUMER_RETRY_BACKOFF_S": "0.05",
-                 "KAFKA_REQUEST_TIMEOUT_MS": "3000", "JWKS_MIN_REFRESH_INTERVAL_S": "0.5"}
+FAST_RECOVERY = {
+    "OUTBOX_MAX_BACKOFF_S": "1",
+    "OUTBOX_POLL_INTERVAL_S": "0.2",
+    "CONSUMER_RETRY_BACKOFF_S": "0.05",
+    "KAFKA_REQUEST_TIMEOUT_MS": "3000",
+    "JWKS_MIN_REFRESH_INTERVAL_S": "0.5",
+}
 
 
 def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Stack:
@@ -127,10 +134,14 @@ def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Sta
     env["IDENTITY_AGE_FACTS_INTERVAL_S"] = "0.5"  # a birthday reached by a moved clock is told at once
     env["IDENTITY_CLOSURE_INTERVAL_S"] = "0.5"  # a closure due by a moved clock is carried out at once
     env.update(extra_env or {})
-    stack = Stack(ports=ports, database_url={name: infra.create_database(name) for name in SERVICES},
-                  kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-                  log_dir=infra.workdir / "logs" / f"stack-{uuid.uuid4().hex[:6]}", extra_env=env,
-                  clock_file=infra.workdir / f"clock-{uuid.uuid4().hex[:6]}")
+    stack = Stack(
+        ports=ports,
+        database_url={name: infra.create_database(name) for name in SERVICES},
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        log_dir=infra.workdir / "logs" / f"stack-{uuid.uuid4().hex[:6]}",
+        extra_env=env,
+        clock_file=infra.workdir / f"clock-{uuid.uuid4().hex[:6]}",
+    )
     try:
         stack.start()
     except Exception:
@@ -215,8 +226,9 @@ async def login(client: httpx.AsyncClient, openid: str | None = None) -> dict:
 
 async def staff_headers(client: httpx.AsyncClient, username: str, password: str = "demo-password-2026") -> dict:
     """Bearer headers for a seeded demo staff member (admin, auditor, institution, officer-1101xx)."""
-    response = await client.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
-                                                              "password": password})
+    response = await client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+    )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 

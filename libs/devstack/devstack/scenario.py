@@ -1,6 +1,7 @@
 """People made through the public API (for end-to-end tests and benchmarks): verified residents, trained
 volunteers, elders holding granted coins. Each returns the person's id, openid and fresh bearer headers
 (signed in again after the facts changed, so the token carries the new roles)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,9 @@ async def sign_in(client: httpx.AsyncClient, openid: str) -> Person:
 
 
 async def staff(client: httpx.AsyncClient, username: str) -> dict[str, str]:
-    response = await client.post("/api/v1/auth/token", data={"grant_type": "password", "username": username,
-                                                              "password": PASSWORD})
+    response = await client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": PASSWORD}
+    )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -40,11 +42,15 @@ async def staff(client: httpx.AsyncClient, username: str) -> dict[str, str]:
 async def resident(client: httpx.AsyncClient, *, born: int, district: str = "110105", name: str = "张明") -> Person:
     openid = uuid.uuid4().hex
     person = await sign_in(client, openid)
-    verified = await client.post("/api/v1/me/real-name", headers=person.headers,
-                                 json={"name": name, "id_number": resident_number(born, region=district)})
+    verified = await client.post(
+        "/api/v1/me/real-name",
+        headers=person.headers,
+        json={"name": name, "id_number": resident_number(born, region=district)},
+    )
     assert verified.status_code == 200, verified.text
-    residence = await client.put("/api/v1/me/residence", headers=person.headers,
-                                 json={"district": district, "permanent_resident": True})
+    residence = await client.put(
+        "/api/v1/me/residence", headers=person.headers, json={"district": district, "permanent_resident": True}
+    )
     assert residence.status_code == 200, residence.text
     return await sign_in(client, openid)
 
@@ -52,20 +58,27 @@ async def resident(client: httpx.AsyncClient, *, born: int, district: str = "110
 async def volunteer(client: httpx.AsyncClient, *, district: str = "110105", born: int = 1990) -> Person:
     person = await resident(client, born=born, district=district, name="李志愿")
     institution = await staff(client, "institution")
-    trained = await client.post(f"/api/v1/people/{person.person_id}/training", headers=institution,
-                                json={"kind": "volunteer", "completed_on": "2026-11-01"})
+    trained = await client.post(
+        f"/api/v1/people/{person.person_id}/training",
+        headers=institution,
+        json={"kind": "volunteer", "completed_on": "2026-11-01"},
+    )
     assert trained.status_code == 201 and "volunteer" in trained.json()["roles"], trained.text
     return await sign_in(client, person.openid)
 
 
-async def elder_with_coins(client: httpx.AsyncClient, minutes: int, *, district: str = "110105",
-                           born: int = 1948, timeout: float = 30) -> Person:
+async def elder_with_coins(
+    client: httpx.AsyncClient, minutes: int, *, district: str = "110105", born: int = 1948, timeout: float = 30
+) -> Person:
     """A special elder of the district granted `minutes` by its office (0: no coins at all)."""
     person = await resident(client, born=born, district=district, name="王秀英")
     if minutes:
         officer = await staff(client, f"officer-{district}")
-        marked = await client.post(f"/api/v1/people/{person.person_id}/special-groups", headers=officer,
-                                   json={"categories": ["advanced_age"], "reason": "年满80周岁"})
+        marked = await client.post(
+            f"/api/v1/people/{person.person_id}/special-groups",
+            headers=officer,
+            json={"categories": ["advanced_age"], "reason": "年满80周岁"},
+        )
         assert marked.status_code == 200, marked.text
         key = {"Idempotency-Key": uuid.uuid4().hex}
         body = {"person_id": person.person_id, "amount": minutes, "reason": "高龄老人补贴"}
@@ -79,34 +92,47 @@ async def elder_with_coins(client: httpx.AsyncClient, minutes: int, *, district:
     return person
 
 
-async def partner(client: httpx.AsyncClient, client_id: str = "volunteer-beijing",
-                  secret: str = "demo-partner-secret-2026") -> dict[str, str]:
-    response = await client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+async def partner(
+    client: httpx.AsyncClient, client_id: str = "volunteer-beijing", secret: str = "demo-partner-secret-2026"
+) -> dict[str, str]:
+    response = await client.post(
+        "/api/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def responder(client: httpx.AsyncClient, *, certificate_expires_on: str = "2028-12-31", born: int = 1988) -> Person:
+async def responder(
+    client: httpx.AsyncClient, *, certificate_expires_on: str = "2028-12-31", born: int = 1988
+) -> Person:
     """A verified resident with a first-aid certificate recorded by an institution (identity's responder role
     while it is valid)."""
     person = await resident(client, born=born, name="赵急救")
     institution = await staff(client, "institution")
-    trained = await client.post(f"/api/v1/people/{person.person_id}/training", headers=institution, json={
-        "kind": "first_aid", "completed_on": "2026-10-01", "certificate_number": f"FA-{uuid.uuid4().hex[:8]}",
-        "certificate_expires_on": certificate_expires_on})
+    trained = await client.post(
+        f"/api/v1/people/{person.person_id}/training",
+        headers=institution,
+        json={
+            "kind": "first_aid",
+            "completed_on": "2026-10-01",
+            "certificate_number": f"FA-{uuid.uuid4().hex[:8]}",
+            "certificate_expires_on": certificate_expires_on,
+        },
+    )
     assert trained.status_code == 201, trained.text
     return await sign_in(client, person.openid)
 
 
-PLACE = {"lat": 39.9219, "lon": 116.4436}        # 朝阳, WGS-84
+PLACE = {"lat": 39.9219, "lon": 116.4436}  # 朝阳, WGS-84
 CHAT_ITEM = "00000000-0000-4000-8000-0000000c0101"  # 情感慰藉 · 陪伴聊天 (city-wide)
 
 
 async def confirmed_child(client: httpx.AsyncClient, child: Person, parent: Person) -> str:
     """`child` claims `parent` as their parent and the parent confirms (identity); the link's id. Other services
     hear of it from identity's events, a moment later."""
-    claimed = await client.post("/api/v1/kinships", headers=child.headers,
-                                json={"relative_id": parent.person_id, "relation": "parent"})
+    claimed = await client.post(
+        "/api/v1/kinships", headers=child.headers, json={"relative_id": parent.person_id, "relation": "parent"}
+    )
     assert claimed.status_code == 201, claimed.text
     confirmed = await client.post(f"/api/v1/kinships/{claimed.json()['id']}/confirm", headers=parent.headers)
     assert confirmed.status_code == 200, confirmed.text
@@ -125,30 +151,57 @@ async def until(check, *, timeout: float = 30, what: str = "condition"):
 
 async def known_volunteer(client: httpx.AsyncClient, volunteer: Person) -> None:
     """Wait until matching has heard (from identity's events) that the person may serve."""
+
     async def searching():
-        return (await client.get(f"/api/v1/requests?near={PLACE['lat']},{PLACE['lon']}",
-                                 headers=volunteer.headers)).status_code == 200
+        return (
+            await client.get(f"/api/v1/requests?near={PLACE['lat']},{PLACE['lon']}", headers=volunteer.headers)
+        ).status_code == 200
+
     await until(searching, what="matching learning the volunteer role")
 
 
-async def approved_request(client: httpx.AsyncClient, elder: Person, *, hours_ahead: float, minutes: int = 60,
-                           item: str = CHAT_ITEM, category: str = "emotional_comfort", position: dict | None = None,
-                           volunteers: int = 1, address: str = "朝阳区幸福里8号", reviewer: str = "officer-110105") -> str:
+async def approved_request(
+    client: httpx.AsyncClient,
+    elder: Person,
+    *,
+    hours_ahead: float,
+    minutes: int = 60,
+    item: str = CHAT_ITEM,
+    category: str = "emotional_comfort",
+    position: dict | None = None,
+    volunteers: int = 1,
+    address: str = "朝阳区幸福里8号",
+    reviewer: str = "officer-110105",
+) -> str:
     """An elder's request, held by the ledger and approved by a reviewer of the district: open for booking."""
     start = (datetime.now(UTC) + timedelta(hours=hours_ahead)).replace(microsecond=0)
-    published = await client.post("/api/v1/requests", headers=elder.headers, json={
-        "category": category, "item_id": item, "position": position or PLACE, "address": address, "district": "110105",
-        "starts_at": start.isoformat(), "ends_at": (start + timedelta(minutes=minutes)).isoformat(),
-        "volunteers_needed": volunteers})
+    published = await client.post(
+        "/api/v1/requests",
+        headers=elder.headers,
+        json={
+            "category": category,
+            "item_id": item,
+            "position": position or PLACE,
+            "address": address,
+            "district": "110105",
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(minutes=minutes)).isoformat(),
+            "volunteers_needed": volunteers,
+        },
+    )
     assert published.status_code == 201, published.text
     request_id = published.json()["id"]
 
     async def awaiting_review():
         state = (await client.get(f"/api/v1/requests/{request_id}", headers=elder.headers)).json()["state"]
         return state == "awaiting_review"
+
     await until(awaiting_review, what="the ledger's hold")
-    reviewed = await client.post(f"/api/v1/requests/{request_id}/review", headers=await staff(client, reviewer),
-                                 json={"decision": "approve", "note": "情况属实"})
+    reviewed = await client.post(
+        f"/api/v1/requests/{request_id}/review",
+        headers=await staff(client, reviewer),
+        json={"decision": "approve", "note": "情况属实"},
+    )
     assert reviewed.status_code == 200 and reviewed.json()["state"] == "open", reviewed.text
     return request_id
 
@@ -166,7 +219,8 @@ async def proven_phone(stack, client: httpx.AsyncClient, person: Person) -> str:
     assert saved.status_code == 202 and saved.json()["pending_masked"] == phone[:3] + "****" + phone[-4:]
     [text] = await texts(stack, phone)
     assert text["template_code"] == "SMS_PHONE_CODE"
-    proven = await client.post("/api/v1/me/phone/verification", headers=person.headers,
-                               json={"code": text["template_param"]["code"]})
+    proven = await client.post(
+        "/api/v1/me/phone/verification", headers=person.headers, json={"code": text["template_param"]["code"]}
+    )
     assert proven.status_code == 200 and proven.json()["phone_masked"] == phone[:3] + "****" + phone[-4:]
     return phone

@@ -3,6 +3,7 @@
 Used by `python -m devstack up` (fixed ports, data kept under .data/) and by the test harness
 (free ports, throw-away data). PostgreSQL and the broker may be embedded or external.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,7 @@ class Ports:
 @dataclass
 class Stack:
     ports: Ports
-    database_url: dict[str, str]          # service -> SQLAlchemy URL
+    database_url: dict[str, str]  # service -> SQLAlchemy URL
     kafka_bootstrap_servers: str
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -72,8 +73,10 @@ class Stack:
         return env
 
     def gateway_env(self) -> dict[str, str]:
-        env = {"GATEWAY_PORT": str(self.ports.gateway),
-               "GATEWAY_JWKS_URL": self.url("identity") + "/.well-known/jwks.json"}
+        env = {
+            "GATEWAY_PORT": str(self.ports.gateway),
+            "GATEWAY_JWKS_URL": self.url("identity") + "/.well-known/jwks.json",
+        }
         for name in SERVICES:
             env[f"GATEWAY_{name.upper()}_URL"] = self.url(name)
         env.update({k: v for k, v in self.extra_env.items() if k.startswith("GATEWAY_")})
@@ -87,8 +90,9 @@ class Stack:
     def start(self, *, timeout: float = 90) -> None:
         python = sys.executable
         self._child("wechat", [python, "-m", "devstack.fakes.wechat", "--port", str(self.ports.wechat)], {}).start()
-        self._child("dispatch120", [python, "-m", "devstack.fakes.dispatch120", "--port", str(self.ports.dispatch120)],
-                    {}).start()
+        self._child(
+            "dispatch120", [python, "-m", "devstack.fakes.dispatch120", "--port", str(self.ports.dispatch120)], {}
+        ).start()
         self._child("sms", [python, "-m", "devstack.fakes.sms", "--port", str(self.ports.sms)], {}).start()
         for name in SERVICES:
             self._child(name, [python, "-m", name, "serve"], self.service_env(name)).start()
@@ -98,8 +102,12 @@ class Stack:
 
     def seed_demo(self, *, quiet: bool = True) -> None:
         """The documented demo staff and partner clients (`python -m identity seed-demo`; idempotent)."""
-        subprocess.run([sys.executable, "-m", "identity", "seed-demo"], check=True, capture_output=quiet,
-                       env={**os.environ, **self.service_env("identity")})
+        subprocess.run(
+            [sys.executable, "-m", "identity", "seed-demo"],
+            check=True,
+            capture_output=quiet,
+            env={**os.environ, **self.service_env("identity")},
+        )
 
     def restart(self, name: str, *, crash: bool = False, timeout: float = 60) -> None:
         child = self.children[name]

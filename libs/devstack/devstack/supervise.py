@@ -1,6 +1,7 @@
 """Keeps the dev stack's children running, as compose's `restart: unless-stopped` does in production: a child
 that exits while the stack is up is logged and started again after a backoff (1 s, doubling to 30 s, back to
 1 s once it has stayed up a minute); the others keep running."""
+
 from __future__ import annotations
 
 import time
@@ -38,8 +39,10 @@ class Supervisor:
                 continue
             if watch.restart_at is None:
                 code = watch.child.process.returncode if watch.child.process else None
-                self._say(f"{name} exited (code {code}); restarting in {watch.backoff_s:.0f} s. Last log lines:\n"
-                          f"{watch.child.tail(15)}")
+                self._say(
+                    f"{name} exited (code {code}); restarting in {watch.backoff_s:.0f} s. Last log lines:\n"
+                    f"{watch.child.tail(15)}"
+                )
                 watch.restart_at = now + watch.backoff_s
                 watch.backoff_s = min(MAX_BACKOFF_S, watch.backoff_s * 2)
             elif now >= watch.restart_at:

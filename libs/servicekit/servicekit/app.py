@@ -1,4 +1,5 @@
 """The app factory every service uses: database, outbox relay, consumers, JWKS, problems, health."""
+
 from __future__ import annotations
 
 import asyncio
@@ -50,11 +51,13 @@ class Runtime:
             return False
 
 
-def periodically(job: Callable[["Runtime"], Awaitable[object]], *, every: Callable[[ServiceSettings], float],
-                 what: str) -> Callable[["Runtime"], Awaitable[None]]:
+def periodically(
+    job: Callable[[Runtime], Awaitable[object]], *, every: Callable[[ServiceSettings], float], what: str
+) -> Callable[[Runtime], Awaitable[None]]:
     """A background job (for `create_service_app(background=...)`) that runs `job` every `every(settings)`
     seconds for the life of the service. A failed round (the database briefly away) is logged and retried
     next round, never the end of the job; a round returning a count logs it."""
+
     async def loop(runtime: Runtime) -> None:
         while True:
             try:
@@ -64,6 +67,7 @@ def periodically(job: Callable[["Runtime"], Awaitable[object]], *, every: Callab
             except Exception:
                 log.exception(f"{what}: round failed")
             await asyncio.sleep(every(runtime.settings))
+
     loop.__name__ = what.replace(" ", "_")
     return loop
 
@@ -85,8 +89,13 @@ def build_runtime(settings: ServiceSettings, *, key_loader: Callable[[Runtime], 
 
 
 def create_service_app(
-    settings: ServiceSettings, *, title: str, description: str, routers: Sequence[APIRouter] = (),
-    consumers: ConsumerFactory | None = None, key_loader: Callable[[Runtime], KeyLoader] | None = None,
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    consumers: ConsumerFactory | None = None,
+    key_loader: Callable[[Runtime], KeyLoader] | None = None,
     on_startup: Callable[[Runtime], object] | None = None,
     background: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
 ) -> FastAPI:
@@ -160,8 +169,9 @@ def create_service_app(
         if not await runtime.broker_ready():
             checks["broker"] = "unavailable"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not-ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not-ready", "checks": checks}, status_code=200 if ready else 503
+        )
 
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in routers:

@@ -3,6 +3,7 @@
 Keys are cached; an unknown `kid` triggers a refresh (at most once per `jwks_min_refresh_interval_s`, so
 forged kids cannot hammer identity). Every service verifies again behind the gateway (defence in depth).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,6 +55,7 @@ KeyLoader = Callable[[], Awaitable[dict[str, Any]]]
 
 class Jwk(BaseModel):
     """A public Ed25519 key (RFC 8037), as identity signs tokens and matching signs claim evidence."""
+
     kty: Literal["OKP"]
     crv: Literal["Ed25519"]
     x: str
@@ -137,8 +139,12 @@ class JwksCache:
             raise Unauthorized("令牌签名密钥未知", "Unknown signing key")
         try:
             claims = jwt.decode(
-                token, key=key, algorithms=ALGORITHMS, audience=self.settings.jwt_audience,
-                issuer=self.settings.jwt_issuer, options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                token,
+                key=key,
+                algorithms=ALGORITHMS,
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("令牌已过期", "Token expired") from None
@@ -176,12 +182,17 @@ def bearer_token(request: Request) -> str:
 
 # Declared as a security scheme so every operation that needs a token says so in the OpenAPI (and only those:
 # public operations show no lock). The token is read and checked by `bearer_token`, with problem answers.
-BEARER = HTTPBearer(scheme_name="bearer", bearerFormat="JWT", auto_error=False,
-                    description="An access token from /api/v1/auth/wechat-login or /api/v1/auth/token")
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    auto_error=False,
+    description="An access token from /api/v1/auth/wechat-login or /api/v1/auth/token",
+)
 
 
-async def current_principal(request: Request,
-                            _: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None) -> Principal:
+async def current_principal(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None
+) -> Principal:
     principal = getattr(request.state, "principal", None)
     if principal is None:
         cache: JwksCache = request.app.state.jwks
@@ -197,10 +208,14 @@ def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.has_role(*roles):
             # Roles travel in the access token: one granted since it was issued counts after a refresh.
-            raise Forbidden("您的角色无权执行此操作。如刚获得所需角色，请刷新登录凭证（POST /api/v1/auth/refresh）后重试",
-                            f"Requires one of the roles: {', '.join(roles)}. If you were granted one since you signed "
-                            "in, refresh your token (POST /api/v1/auth/refresh) and retry", required_roles=list(roles))
+            raise Forbidden(
+                "您的角色无权执行此操作。如刚获得所需角色，请刷新登录凭证（POST /api/v1/auth/refresh）后重试",
+                f"Requires one of the roles: {', '.join(roles)}. If you were granted one since you signed "
+                "in, refresh your token (POST /api/v1/auth/refresh) and retry",
+                required_roles=list(roles),
+            )
         return principal
+
     return dependency
 
 
@@ -209,4 +224,5 @@ def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
         if principal.kind != "partner" or scope not in principal.scopes:
             raise Forbidden("合作方权限不足", f"Requires partner scope {scope}")
         return principal
+
     return dependency

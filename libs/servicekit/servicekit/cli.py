@@ -1,4 +1,5 @@
 """The operator CLI every service shares: `python -m <service> serve|migrate|dlq-replay|…`."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,7 +7,6 @@ import asyncio
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
 from datetime import datetime
 
 import uvicorn
@@ -14,8 +14,8 @@ import uvicorn
 from servicekit.app import ConsumerFactory, build_runtime
 from servicekit.db import Database
 from servicekit.errors import Problem
-from servicekit.outbox import republish_since
 from servicekit.migrations import upgrade_to_head
+from servicekit.outbox import republish_since
 from servicekit.settings import ServiceSettings
 
 
@@ -26,8 +26,14 @@ class Command:
     arguments: Callable[[argparse.ArgumentParser], None] = field(default=lambda parser: None)
 
 
-def run_cli(*, settings: ServiceSettings, app_factory: str, consumers: ConsumerFactory | None,
-            commands: dict[str, Command] | None = None, argv: list[str] | None = None) -> int:
+def run_cli(
+    *,
+    settings: ServiceSettings,
+    app_factory: str,
+    consumers: ConsumerFactory | None,
+    commands: dict[str, Command] | None = None,
+    argv: list[str] | None = None,
+) -> int:
     """`app_factory` is an import string ("ledger.main:create_app"); `consumers` is the factory the app runs its
     consumers with (the CLI replays their dead letters), or None for a service that consumes nothing — a
     required argument, so no consuming service can leave its dead letters without a replay."""
@@ -37,10 +43,14 @@ def run_cli(*, settings: ServiceSettings, app_factory: str, consumers: ConsumerF
     sub.add_parser("serve", help="run the HTTP service (migrates first when MIGRATE_ON_START is set)")
     replay = sub.add_parser("dlq-replay", help="re-apply this service's dead-lettered events")
     replay.add_argument("--idle-timeout-ms", type=int, default=3000)
-    republish = sub.add_parser("outbox-republish", help="publish again the outbox rows published since a time and "
-                               "still retained (after a broker lost data; consumers drop what they applied)")
-    republish.add_argument("--since", type=_aware_time, required=True,
-                           help="ISO 8601 time with offset, e.g. 2026-12-05T10:00:00+08:00")
+    republish = sub.add_parser(
+        "outbox-republish",
+        help="publish again the outbox rows published since a time and "
+        "still retained (after a broker lost data; consumers drop what they applied)",
+    )
+    republish.add_argument(
+        "--since", type=_aware_time, required=True, help="ISO 8601 time with offset, e.g. 2026-12-05T10:00:00+08:00"
+    )
     for name, cmd in (commands or {}).items():
         cmd.arguments(sub.add_parser(name, help=cmd.help))
     args = parser.parse_args(argv)
@@ -51,11 +61,20 @@ def run_cli(*, settings: ServiceSettings, app_factory: str, consumers: ConsumerF
     if args.command == "serve":
         if settings.migrate_on_start:
             upgrade_to_head(settings.migrations_path, settings.database_url)
-        uvicorn.run(app_factory, factory=True, host=settings.host, port=settings.port, log_config=None,
-                    access_log=False, lifespan="on", timeout_graceful_shutdown=5, workers=settings.workers,
-                    # Longer than the gateway's pool keeps idle connections, so the gateway never reuses
-                    # a connection the service is closing.
-                    timeout_keep_alive=75)
+        uvicorn.run(
+            app_factory,
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+            workers=settings.workers,
+            # Longer than the gateway's pool keeps idle connections, so the gateway never reuses
+            # a connection the service is closing.
+            timeout_keep_alive=75,
+        )
         return 0
     if args.command == "dlq-replay":
         return asyncio.run(_replay(settings, consumers, args.idle_timeout_ms))

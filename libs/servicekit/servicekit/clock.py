@@ -5,6 +5,7 @@ number of seconds to add, so the running services never have to wait for real ti
 Every domain time comes from `now()`: when a sanction was applied, when a certificate lapses, when a gift was
 made. Only security timers — token and refresh-token expiry, signing-key rotation, lock-out after wrong
 passwords — use `real_now()`: moving a test's clock must not make a token outlive its real lifetime."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

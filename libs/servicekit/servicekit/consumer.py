@@ -23,6 +23,7 @@ transaction) — so the service's Python work overlaps PostgreSQL's instead of w
 poll is ahead; a poll's transaction starts, and its offsets are committed, only after the one before it has
 committed, so the order of effects and of offsets is that of the serial loop (`poll_once`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -71,7 +72,7 @@ async def in_slices(items: Sequence[T], *, every: int = _YIELD_EVERY) -> AsyncIt
     for start in range(0, len(items), every):
         if start:
             await asyncio.sleep(0)
-        yield items[start:start + every]
+        yield items[start : start + every]
 
 
 class PreparedPolls(Generic[V]):
@@ -92,13 +93,19 @@ class PreparedPolls(Generic[V]):
         kept = self._by_first.pop(events[0].id, None) if events else None
         return kept[1] if kept is not None and kept[0] == [e.id for e in events] else None
 
+
 APPLIED = Counter("consumer_events_applied_total", "Events whose effects were committed", ["consumer", "type"])
 DUPLICATES = Counter("consumer_events_duplicate_total", "Redelivered events skipped", ["consumer"])
 DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events sent to a DLQ", ["consumer"])
-CONFLICTS = Counter("consumer_transient_conflicts_total", "Batches retried after a deadlock or serialization error",
-                    ["consumer"])
-REWOUND = Counter("consumer_log_rewinds_total", "Partitions re-read from the start because the broker's log no "
-                  "longer held the record read last (the broker lost or replaced its log)", ["consumer"])
+CONFLICTS = Counter(
+    "consumer_transient_conflicts_total", "Batches retried after a deadlock or serialization error", ["consumer"]
+)
+REWOUND = Counter(
+    "consumer_log_rewinds_total",
+    "Partitions re-read from the start because the broker's log no "
+    "longer held the record read last (the broker lost or replaced its log)",
+    ["consumer"],
+)
 
 # The longest wait between tries while the database is unavailable.
 OUTAGE_MAX_BACKOFF_S = 5.0
@@ -128,6 +135,7 @@ def dlq_topic(topic: str) -> str:
 @dataclass(frozen=True)
 class _Read:
     """What identifies a record at its offset: a republished event has the same value but a new timestamp."""
+
     offset: int
     timestamp: int
     key: bytes | None
@@ -172,10 +180,20 @@ class _FirstAssignments(ConsumerRebalanceListener):
 class EventConsumer:
     """Consumes `topics` as consumer group `name`, dispatching events by CloudEvents type."""
 
-    def __init__(self, *, name: str, topics: list[str], db: Database, settings: ServiceSettings,
-                 handlers: dict[str, Handler] | None = None, batch_handlers: dict[str, BatchHandler] | None = None,
-                 every_event: BatchHandler | None = None, unseen: Unseen | None = None,
-                 prepare: Prepare | None = None, parse: Parse = CloudEvent.from_bytes) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: list[str],
+        db: Database,
+        settings: ServiceSettings,
+        handlers: dict[str, Handler] | None = None,
+        batch_handlers: dict[str, BatchHandler] | None = None,
+        every_event: BatchHandler | None = None,
+        unseen: Unseen | None = None,
+        prepare: Prepare | None = None,
+        parse: Parse = CloudEvent.from_bytes,
+    ) -> None:
         self.name = name
         self.parse = parse
         self.every_event = every_event
@@ -205,10 +223,8 @@ class EventConsumer:
         self._stopping = True  # see OutboxRelay.stop: a cancel alone can be swallowed
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         await self._close()
 
     async def _open(self) -> None:
@@ -295,7 +311,7 @@ class EventConsumer:
                 applying = None
         finally:
             if applying is not None and not applying.done():  # stopped mid-transaction: it rolls back, and
-                applying.cancel()                             # the uncommitted offsets redeliver the poll
+                applying.cancel()  # the uncommitted offsets redeliver the poll
                 await asyncio.gather(applying, return_exceptions=True)
         return applied
 
@@ -354,8 +370,10 @@ class EventConsumer:
                 self._last_read.pop(tp, None)
             await self.consumer.seek_to_beginning(*rewound)
             REWOUND.labels(self.name).inc(len(rewound))
-            log.warning("the broker's log no longer holds a record this group read; re-reading from the earliest "
-                        "offset", extra={"consumer": self.name, "partitions": why})
+            log.warning(
+                "the broker's log no longer holds a record this group read; re-reading from the earliest offset",
+                extra={"consumer": self.name, "partitions": why},
+            )
         return rewound
 
     async def _records_at(self, offsets: dict[TopicPartition, int]) -> dict[TopicPartition, _Read]:
@@ -385,8 +403,9 @@ class EventConsumer:
             self._noted.setdefault(tp, self._last_read[tp])
         return records, {tp: partition[-1].offset + 1 for tp, partition in batches.items()}
 
-    async def _apply_and_commit(self, parsed: list[tuple[ConsumerRecord, CloudEvent]], unreadable: list[_Failure],
-                                offsets: dict) -> int:
+    async def _apply_and_commit(
+        self, parsed: list[tuple[ConsumerRecord, CloudEvent]], unreadable: list[_Failure], offsets: dict
+    ) -> int:
         await self._settle(await self._apply_parsed(parsed, unreadable))
         await self._commit(offsets)
         return len(parsed) + len(unreadable)
@@ -411,7 +430,9 @@ class EventConsumer:
     def wants(self, event_type: str) -> bool:
         return self.every_event is not None or event_type in self.handlers or event_type in self.batch_handlers
 
-    async def _parse(self, records: list[ConsumerRecord]) -> tuple[list[tuple[ConsumerRecord, CloudEvent]], list[_Failure]]:
+    async def _parse(
+        self, records: list[ConsumerRecord]
+    ) -> tuple[list[tuple[ConsumerRecord, CloudEvent]], list[_Failure]]:
         """The events this consumer acts on. A topic carries many types a consumer has no handler for (matching
         reads `ledger.events` for two of its types): those are passed over — without parsing when the record's
         type header (servicekit.events.TYPE_HEADER; the relay sets it) names the type — and not recorded in
@@ -432,8 +453,9 @@ class EventConsumer:
                     parsed.append((record, event))
         return parsed, unreadable
 
-    async def _apply_parsed(self, parsed: list[tuple[ConsumerRecord, CloudEvent]],
-                            unreadable: list[_Failure]) -> list[_Failure]:
+    async def _apply_parsed(
+        self, parsed: list[tuple[ConsumerRecord, CloudEvent]], unreadable: list[_Failure]
+    ) -> list[_Failure]:
         failures = list(unreadable)
         if not parsed:
             return failures
@@ -455,13 +477,16 @@ class EventConsumer:
                     if self._stopping:
                         raise asyncio.CancelledError from exc  # uncommitted: redelivered after the restart
                     if outage == 0:
-                        log.warning("database unavailable; holding the batch until it is back",
-                                    extra={"consumer": self.name, "error": f"{type(exc).__name__}: {exc}"[:200]})
+                        log.warning(
+                            "database unavailable; holding the batch until it is back",
+                            extra={"consumer": self.name, "error": f"{type(exc).__name__}: {exc}"[:200]},
+                        )
                     await asyncio.sleep(min(OUTAGE_MAX_BACKOFF_S, 0.1 * 2 ** min(outage, 6)))
                     outage += 1
                     continue
-                log.warning("batch failed; applying its events one by one", extra={"consumer": self.name},
-                            exc_info=True)
+                log.warning(
+                    "batch failed; applying its events one by one", extra={"consumer": self.name}, exc_info=True
+                )
                 failures += await self._apply_one_by_one(parsed)
                 return failures
 
@@ -489,8 +514,10 @@ class EventConsumer:
             candidates = await self.unseen(session, events)
             new_ids = {e.id for e in candidates}
         else:
-            result = await session.execute(_MARK_BATCH_PROCESSED, {
-                "consumer": self.name, "ids": [e.id for e in events], "types": [e.type for e in events]})
+            result = await session.execute(
+                _MARK_BATCH_PROCESSED,
+                {"consumer": self.name, "ids": [e.id for e in events], "types": [e.type for e in events]},
+            )
             new_ids = {row[0] for row in result}
         fresh: list[CloudEvent] = []
         for event in events:
@@ -529,8 +556,14 @@ class EventConsumer:
                     async with session.begin_nested():
                         await self._apply_one(session, event)
                 except Exception as exc:
-                    failures.append(_Failure(record, f"{type(exc).__name__}: {exc}", transient=is_transient(exc),
-                                             unavailable=is_unavailable(exc)))
+                    failures.append(
+                        _Failure(
+                            record,
+                            f"{type(exc).__name__}: {exc}",
+                            transient=is_transient(exc),
+                            unavailable=is_unavailable(exc),
+                        )
+                    )
         return failures
 
     async def _apply_one(self, session: AsyncSession, event: CloudEvent) -> bool:
@@ -538,9 +571,11 @@ class EventConsumer:
         if self.unseen is not None:
             first = (await self.unseen(session, [event])) or None
         else:
-            first = (await session.execute(
-                _MARK_PROCESSED, {"consumer": self.name, "event_id": event.id, "event_type": event.type}
-            )).first()
+            first = (
+                await session.execute(
+                    _MARK_PROCESSED, {"consumer": self.name, "event_id": event.id, "event_type": event.type}
+                )
+            ).first()
         if first is None:
             DUPLICATES.labels(self.name).inc()
             return False
@@ -571,12 +606,14 @@ class EventConsumer:
                     return
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
-                    failure = _Failure(failure.record, error, transient=is_transient(exc),
-                                       unavailable=is_unavailable(exc))
+                    failure = _Failure(
+                        failure.record, error, transient=is_transient(exc), unavailable=is_unavailable(exc)
+                    )
         await self._dead_letter(failure.record, error)
 
-    async def _dead_letter(self, record: ConsumerRecord, error: str,
-                           original: tuple[str, str, str] | None = None) -> None:
+    async def _dead_letter(
+        self, record: ConsumerRecord, error: str, original: tuple[str, str, str] | None = None
+    ) -> None:
         if self._dlq_producer is None:
             self._dlq_producer = new_producer(self.settings)
             await self._dlq_producer.start()
@@ -591,8 +628,10 @@ class EventConsumer:
         ]
         await self._dlq_producer.send_and_wait(dlq_topic(topic), value=record.value, key=record.key, headers=headers)
         DEAD_LETTERED.labels(self.name).inc()
-        log.error("event dead-lettered", extra={"consumer": self.name, "topic": record.topic,
-                                                "offset": record.offset, "error": error})
+        log.error(
+            "event dead-lettered",
+            extra={"consumer": self.name, "topic": record.topic, "offset": record.offset, "error": error},
+        )
 
     # -- DLQ replay (operator CLI) -----------------------------------------------------------------
     async def replay_dead_letters(self, *, idle_timeout_ms: int = 3000) -> tuple[int, int]:
@@ -661,5 +700,8 @@ _TYPE_HEADERS = (TYPE_HEADER, "ce_type")  # records relayed before the move to s
 
 def _original_position(record: ConsumerRecord) -> tuple[str, str, str]:
     headers = dict(record.headers)
-    return (headers.get("dlq_original_topic", record.topic.encode()).decode(),
-            headers.get("dlq_original_partition", b"").decode(), headers.get("dlq_original_offset", b"").decode())
+    return (
+        headers.get("dlq_original_topic", record.topic.encode()).decode(),
+        headers.get("dlq_original_partition", b"").decode(),
+        headers.get("dlq_original_offset", b"").decode(),
+    )

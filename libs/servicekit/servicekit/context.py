@@ -1,4 +1,5 @@
 """Request and trace ids carried across HTTP and events (W3C traceparent)."""
+
 from __future__ import annotations
 
 import contextvars

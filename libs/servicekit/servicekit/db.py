@@ -4,6 +4,7 @@ HTTP handlers get a session from `Database.session_dependency`: it commits when 
 rolls back when it raises; use cases never call commit(). Background work uses `Database.transaction()`.
 After every successful commit the registered listeners run (the outbox relay wakes up).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,6 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from servicekit.errors import Conflict, Problem, ServiceUnavailable, UnprocessableInput
-
 
 # deadlock_detected, serialization_failure, lock_not_available: retrying the transaction is the remedy.
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
@@ -168,9 +168,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self, *, notify: bool = True) -> AsyncIterator[AsyncSession]:
         """`notify=False` for the relay's own bookkeeping, which must not wake the relay again."""
-        async with self.sessionmaker() as session:
-            async with session.begin():
-                yield session
+        async with self.sessionmaker() as session, session.begin():
+            yield session
         if notify:
             self._committed()
 
@@ -181,10 +180,12 @@ class Database:
     async def warm(self, connections: int) -> None:
         """Open `connections` pooled connections now, so the first requests after a start (an SOS among
         them) do not each pay a connection handshake."""
+
         async def one() -> None:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
                 await asyncio.sleep(0.05)  # held together, so the pool opens that many
+
         await asyncio.gather(*(one() for _ in range(connections)))
 
     async def ping(self) -> None:

@@ -1,4 +1,5 @@
 """FastAPI dependencies every service uses."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator

@@ -3,6 +3,7 @@
 Human text is Simplified Chinese by default (the mini-program shows it to elders) and English for
 `Accept-Language: en`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,7 +65,9 @@ class PayloadTooLarge(Problem):
     status, type, title_zh, title_en = 413, "payload-too-large", "请求内容过大", "Payload too large"
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"请求内容不能超过 {limit} 字节", f"The request body may not exceed {limit} bytes", limit=limit)
+        super().__init__(
+            f"请求内容不能超过 {limit} 字节", f"The request body may not exceed {limit} bytes", limit=limit
+        )
 
 
 class ServiceUnavailable(Problem):
@@ -86,8 +89,15 @@ def wants_english(request: Request) -> bool:
 
 
 def problem_body(
-    request: Request, *, status: int, type_: str, title_zh: str, title_en: str,
-    detail_zh: str | None = None, detail_en: str | None = None, extra: dict[str, Any] | None = None,
+    request: Request,
+    *,
+    status: int,
+    type_: str,
+    title_zh: str,
+    title_en: str,
+    detail_zh: str | None = None,
+    detail_en: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     english = wants_english(request)
     body: dict[str, Any] = {
@@ -107,7 +117,9 @@ def problem_body(
     return body
 
 
-def problem_response(request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -124,8 +136,16 @@ _STATUS_TEXT = {
 
 
 def render_problem(request: Request, exc: Problem) -> JSONResponse:
-    body = problem_body(request, status=exc.status, type_=exc.type, title_zh=exc.title_zh,
-                        title_en=exc.title_en, detail_zh=exc.detail_zh, detail_en=exc.detail_en, extra=exc.extra)
+    body = problem_body(
+        request,
+        status=exc.status,
+        type_=exc.type,
+        title_zh=exc.title_zh,
+        title_en=exc.title_en,
+        detail_zh=exc.detail_zh,
+        detail_en=exc.detail_en,
+        extra=exc.extra,
+    )
     return problem_response(request, exc.status, body, exc.headers)
 
 
@@ -138,20 +158,36 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         english = wants_english(request)
         errors = [
-            {"location": [str(p) for p in err.get("loc", ())], "message": field_message(err, english=english),
-             "code": err.get("type", "")}
+            {
+                "location": [str(p) for p in err.get("loc", ())],
+                "message": field_message(err, english=english),
+                "code": err.get("type", ""),
+            }
             for err in exc.errors()
         ]
         # A rule checked while validating (a position outside Beijing) keeps its own stable problem type.
         kinds = {_ERROR_CODE_PROBLEMS.get(error["code"]) for error in errors}
         kind = kinds.pop() if len(kinds) == 1 else None
         if kind is not None:
-            body = problem_body(request, status=422, type_=kind.type, title_zh=kind.title_zh, title_en=kind.title_en,
-                                extra={"errors": errors})
+            body = problem_body(
+                request,
+                status=422,
+                type_=kind.type,
+                title_zh=kind.title_zh,
+                title_en=kind.title_en,
+                extra={"errors": errors},
+            )
         else:
-            body = problem_body(request, status=422, type_="validation-error", title_zh="输入不符合要求",
-                                title_en="Invalid input", detail_zh="请检查标出的字段",
-                                detail_en="Check the fields listed in errors", extra={"errors": errors})
+            body = problem_body(
+                request,
+                status=422,
+                type_="validation-error",
+                title_zh="输入不符合要求",
+                title_en="Invalid input",
+                detail_zh="请检查标出的字段",
+                detail_en="Check the fields listed in errors",
+                extra={"errors": errors},
+            )
         return problem_response(request, 422, body)
 
     @app.exception_handler(StarletteHTTPException)
@@ -163,6 +199,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        body = problem_body(request, status=500, type_="internal-error", title_zh="系统内部错误",
-                            title_en="Internal error")
+        body = problem_body(
+            request, status=500, type_="internal-error", title_zh="系统内部错误", title_en="Internal error"
+        )
         return problem_response(request, 500, body)

@@ -1,4 +1,5 @@
 """The CloudEvents 1.0 envelope every service publishes, and how a use case records one in the outbox."""
+
 from __future__ import annotations
 
 import re
@@ -47,7 +48,7 @@ class CloudEvent(BaseModel):
         return self.model_dump_json().encode()
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "CloudEvent":
+    def from_bytes(cls, raw: bytes) -> CloudEvent:
         # orjson then validation: 8 µs for a 1.2 kB event against 10.8 µs for pydantic's own JSON parsing.
         return cls.model_validate(orjson.loads(raw))
 
@@ -85,7 +86,7 @@ class Envelope:
     data_json: str
 
     @classmethod
-    def of(cls, event: CloudEvent) -> "Envelope":
+    def of(cls, event: CloudEvent) -> Envelope:
         attributes = {name: getattr(event, name) for name in cls.__dataclass_fields__ if name != "data_json"}
         return cls(**attributes, data_json=orjson.dumps(event.data).decode())
 
@@ -138,17 +139,40 @@ def _read_relay_form(raw: bytes) -> Envelope:
         id_, time_, traceparent, actor, actingfor = d["id"], d["time"], d["traceparent"], d["actor"], d["actingfor"]
         source, type_, subject, dataschema = d["source"], d["type"], d["subject"], d["dataschema"]
         specversion, datacontenttype, data = d["specversion"], d["datacontenttype"], d["data"]
-        if not (type(id_) is _STR and len(id_) == 36 and id_[8] == id_[13] == id_[18] == id_[23] == "-"
-                and type(time_) is _STR and _RELAY_TIME.fullmatch(time_) and type(source) is _STR
-                and type(type_) is _STR and type(subject) is _STR and type(dataschema) is _STR
-                and type(specversion) is _STR and type(datacontenttype) is _STR and type(data) is simdjson.Object
-                and type(traceparent) in (_STR, _NONE) and type(actor) in (_STR, _NONE)
-                and type(actingfor) in (_STR, _NONE)):
+        if not (
+            type(id_) is _STR
+            and len(id_) == 36
+            and id_[8] == id_[13] == id_[18] == id_[23] == "-"
+            and type(time_) is _STR
+            and _RELAY_TIME.fullmatch(time_)
+            and type(source) is _STR
+            and type(type_) is _STR
+            and type(subject) is _STR
+            and type(dataschema) is _STR
+            and type(specversion) is _STR
+            and type(datacontenttype) is _STR
+            and type(data) is simdjson.Object
+            and type(traceparent) in (_STR, _NONE)
+            and type(actor) in (_STR, _NONE)
+            and type(actingfor) in (_STR, _NONE)
+        ):
             raise ValueError("not in the relays' form")
-        return Envelope(pgproto.UUID(id_), source, type_, specversion, datetime.fromisoformat(time_), subject,
-                        dataschema, datacontenttype, traceparent, actor, actingfor, _data_text(raw, data))
+        return Envelope(
+            pgproto.UUID(id_),
+            source,
+            type_,
+            specversion,
+            datetime.fromisoformat(time_),
+            subject,
+            dataschema,
+            datacontenttype,
+            traceparent,
+            actor,
+            actingfor,
+            _data_text(raw, data),
+        )
     finally:
-        d = data = None  # the parser parses again only once no value of its document is left  # noqa: F841
+        d = data = None  # the parser parses again only once no value of its document is left
 
 
 def _data_text(raw: bytes, data: simdjson.Object) -> str:
@@ -159,12 +183,17 @@ def _data_text(raw: bytes, data: simdjson.Object) -> str:
     last member (else it ends in a string's quote or `null`'s `l`)."""
     start = raw.find(b'"data":{')
     if raw[-2:] == b"}}" and start > 0:
-        return raw[start + 7:-1].decode()
+        return raw[start + 7 : -1].decode()
     return data.mini.decode()
 
 
 def build_event(
-    *, source: str, data: BaseModel, subject: str, actor: str | None = None, acting_for: str | None = None,
+    *,
+    source: str,
+    data: BaseModel,
+    subject: str,
+    actor: str | None = None,
+    acting_for: str | None = None,
 ) -> CloudEvent:
     """Wrap a contracts payload (which names its TYPE and VERSION) in a new envelope."""
     event_type: str = type(data).TYPE  # type: ignore[attr-defined]
@@ -184,7 +213,8 @@ def build_event(
 _INSERT_OUTBOX = text(
     "INSERT INTO outbox (event_id, topic, key, event_type, payload) "
     "SELECT i, t, k, ty, p FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), CAST(:keys AS text[]),"
-    " CAST(:types AS text[]), CAST(:payloads AS text[])) WITH ORDINALITY AS e(i, t, k, ty, p, n) ORDER BY n")
+    " CAST(:types AS text[]), CAST(:payloads AS text[])) WITH ORDINALITY AS e(i, t, k, ty, p, n) ORDER BY n"
+)
 
 
 async def record_event(session: AsyncSession, *, topic: str, event: CloudEvent, key: str | None = None) -> None:

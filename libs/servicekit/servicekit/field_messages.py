@@ -2,6 +2,7 @@
 mini-program and the console read Chinese. Each error type pydantic raises on the API's inputs has a Chinese
 template here (its `ctx` fills the braces); a rule of our own raises a `PydanticCustomError` whose code is
 registered with `custom_message`. English (`Accept-Language: en`) keeps pydantic's own text."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -7,6 +7,7 @@ them wherever text enters (path, query string, body) with one 422 problem, and b
 413. JSON is checked on its escapes without parsing (a raw NUL is invalid JSON and already refused by the
 parser).
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ _PERCENT_NUL = re.compile(rb"%00")
 
 
 def _json_text_flaw(body: bytes) -> str | None:
-    """"nul" or "surrogate" if a JSON text escapes a NUL or a lone surrogate; None otherwise."""
+    """ "nul" or "surrogate" if a JSON text escapes a NUL or a lone surrogate; None otherwise."""
     pending_high = None  # end of a high-surrogate escape that still needs its low half right after it
     for match in _JSON_ESCAPE.finditer(body):
         if len(match.group(1)) % 2 == 0:  # `\\u0000` is an escaped backslash followed by text
@@ -58,8 +59,10 @@ class InvalidText(UnprocessableInput):
 
 _FLAWS = {
     "nul": InvalidText("请求中不允许出现空字符 (U+0000)", "The request may not contain a NUL character (U+0000)"),
-    "surrogate": InvalidText("请求中有无效的 Unicode 字符（孤立代理项）",
-                             "The request contains an invalid Unicode character (lone surrogate)"),
+    "surrogate": InvalidText(
+        "请求中有无效的 Unicode 字符（孤立代理项）",
+        "The request contains an invalid Unicode character (lone surrogate)",
+    ),
 }
 
 

@@ -7,6 +7,7 @@ pipeline: parsing an event took 18 µs with the default and 9-11 µs with a 50,0
 Reference counting still frees almost everything at once; only cycles wait for a collection, and a larger
 first generation holds a few megabytes more of them.
 """
+
 from __future__ import annotations
 
 import gc

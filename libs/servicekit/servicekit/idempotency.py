@@ -6,6 +6,7 @@ same key and the same body gets that answer again (`Idempotent-Replayed: true`),
 key: the second waits for the first to commit, then replays it. Keys are per caller, so one caller's key
 never reveals another's answer.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,14 +22,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.errors import Conflict
 
 OptionalIdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128,
-                       description="recommended (the mini-program always sends one): a retry with the same key and "
-                                   "body answers the first result; the same key with another body is 409")]
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="recommended (the mini-program always sends one): a retry with the same key and "
+        "body answers the first result; the same key with another body is 409",
+    ),
+]
 
-_CLAIM = text("INSERT INTO idempotency_keys (caller, key, fingerprint) VALUES (:caller, :key, :fingerprint) "
-              "ON CONFLICT DO NOTHING RETURNING 1")
+_CLAIM = text(
+    "INSERT INTO idempotency_keys (caller, key, fingerprint) VALUES (:caller, :key, :fingerprint) "
+    "ON CONFLICT DO NOTHING RETURNING 1"
+)
 _FIRST = text("SELECT fingerprint, status, response FROM idempotency_keys WHERE caller = :caller AND key = :key")
-_ANSWER = text("UPDATE idempotency_keys SET status = :status, response = :response WHERE caller = :caller AND key = :key")
+_ANSWER = text(
+    "UPDATE idempotency_keys SET status = :status, response = :response WHERE caller = :caller AND key = :key"
+)
 
 
 class IdempotencyKeyReused(Conflict):
@@ -44,8 +55,15 @@ class Claim:
     key: str
 
     async def answer(self, session: AsyncSession, status: int, body: Any) -> None:
-        await session.execute(_ANSWER, {"caller": self.caller, "key": self.key, "status": status,
-                                        "response": orjson.dumps(body, default=str).decode()})
+        await session.execute(
+            _ANSWER,
+            {
+                "caller": self.caller,
+                "key": self.key,
+                "status": status,
+                "response": orjson.dumps(body, default=str).decode(),
+            },
+        )
 
 
 async def claim(session: AsyncSession, *, caller: str, key: str | None, request: Any) -> Claim | JSONResponse | None:
@@ -59,5 +77,4 @@ async def claim(session: AsyncSession, *, caller: str, key: str | None, request:
     first = (await session.execute(_FIRST, params)).one()
     if first.fingerprint != fingerprint:
         raise IdempotencyKeyReused("同一幂等键只能用于同一请求", "An Idempotency-Key belongs to one request body")
-    return JSONResponse(orjson.loads(first.response), status_code=first.status,
-                        headers={"Idempotent-Replayed": "true"})
+    return JSONResponse(orjson.loads(first.response), status_code=first.status, headers={"Idempotent-Replayed": "true"})

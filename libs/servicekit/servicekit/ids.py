@@ -6,20 +6,21 @@ ledger's settlement CPU (py-spy). Here one call fills 256 ids. The bytes are the
 so the ids are as unpredictable as uuid4's. A forked child refills before its first id, so parent and
 child never hand out the same bytes.
 """
+
 from __future__ import annotations
 
 import os
 import uuid
 
 _IDS_PER_FILL = 256
-_VERSION_4 = (4 << 76) | (0x8000 << 48)            # version nibble and RFC 4122 variant bits
+_VERSION_4 = (4 << 76) | (0x8000 << 48)  # version nibble and RFC 4122 variant bits
 _KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _ready: list[int] = []  # list.pop is atomic: threads (asyncio.to_thread) may draw too
 
 
 def _refill() -> None:
     raw = os.urandom(16 * _IDS_PER_FILL)
-    _ready.extend((int.from_bytes(raw[i:i + 16], "big") & _KEEP) | _VERSION_4 for i in range(0, len(raw), 16))
+    _ready.extend((int.from_bytes(raw[i : i + 16], "big") & _KEEP) | _VERSION_4 for i in range(0, len(raw), 16))
 
 
 os.register_at_fork(after_in_child=_ready.clear)

@@ -1,4 +1,5 @@
 """Broker clients configured from settings, and idempotent topic creation."""
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,9 @@ def new_consumer(settings: ServiceSettings, *topics: str, group_id: str | None) 
 
 async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> None:
     """Create topics that do not exist yet; an existing topic is not an error."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                request_timeout_ms=settings.kafka_request_timeout_ms)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=settings.kafka_request_timeout_ms
+    )
     await admin.start()
     try:
         response = await admin.create_topics(

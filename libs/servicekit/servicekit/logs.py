@@ -1,4 +1,5 @@
 """JSON logs with the service name and the current request and trace ids on every line."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Alembic plumbing shared by every service's migrations/env.py, and the messaging tables they all own."""
+
 from __future__ import annotations
 
 import asyncio
@@ -80,17 +81,21 @@ def create_outbox_marks() -> None:
     now ends below it has lost acknowledged events (servicekit.outbox)."""
     from alembic import op
 
-    op.execute("CREATE TABLE outbox_marks (topic text NOT NULL, partition integer NOT NULL, "
-               "acked_offset bigint NOT NULL, PRIMARY KEY (topic, partition))")
+    op.execute(
+        "CREATE TABLE outbox_marks (topic text NOT NULL, partition integer NOT NULL, "
+        "acked_offset bigint NOT NULL, PRIMARY KEY (topic, partition))"
+    )
 
 
 def create_idempotency_keys() -> None:
     """Keys of creates a client may retry (servicekit.idempotency): the first answer, kept with the change."""
     from alembic import op
 
-    op.execute("CREATE TABLE idempotency_keys (caller text NOT NULL, key text NOT NULL, fingerprint bytea NOT NULL, "
-               "status integer, response text, created_at timestamptz NOT NULL DEFAULT now(), "
-               "PRIMARY KEY (caller, key))")
+    op.execute(
+        "CREATE TABLE idempotency_keys (caller text NOT NULL, key text NOT NULL, fingerprint bytea NOT NULL, "
+        "status integer, response text, created_at timestamptz NOT NULL DEFAULT now(), "
+        "PRIMARY KEY (caller, key))"
+    )
 
 
 def drop_messaging_tables() -> None:

@@ -1,4 +1,5 @@
 """Request/trace ids, access logs and Prometheus metrics as one pure ASGI middleware."""
+
 from __future__ import annotations
 
 import logging
@@ -9,15 +10,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit.errors import problem_body, problem_response
 from servicekit.context import child_traceparent, new_request_id, request_id_var, traceparent_var, valid_traceparent
+from servicekit.errors import problem_body, problem_response
 
 log = logging.getLogger("access")
 errors_log = logging.getLogger(__name__)
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route"],
-                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 _QUIET = {"/healthz", "/readyz", "/metrics"}
 
 
@@ -29,10 +34,15 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
-                   if k in (b"x-request-id", b"traceparent")}
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in scope["headers"]
+            if k in (b"x-request-id", b"traceparent")
+        }
         incoming = headers.get("x-request-id", "")
-        request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isascii() and incoming.isprintable() else new_request_id()
+        request_id = (
+            incoming if 8 <= len(incoming) <= 64 and incoming.isascii() and incoming.isprintable() else new_request_id()
+        )
         traceparent = valid_traceparent(headers.get("traceparent")) or child_traceparent(None)
         scope.setdefault("state", {})["request_id"] = request_id
         rid_token = request_id_var.set(request_id)
@@ -47,8 +57,11 @@ class RequestContextMiddleware:
                 response_started = True
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode()),
-                                      (b"traceparent", traceparent.encode())]
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode()),
+                    (b"traceparent", traceparent.encode()),
+                ]
             await send(message)
 
         try:
@@ -60,8 +73,9 @@ class RequestContextMiddleware:
                 raise
             errors_log.exception("unhandled error")
             request = Request(scope)
-            body = problem_body(request, status=500, type_="internal-error", title_zh="系统内部错误",
-                                title_en="Internal error")
+            body = problem_body(
+                request, status=500, type_="internal-error", title_zh="系统内部错误", title_en="Internal error"
+            )
             await problem_response(request, 500, body)(scope, receive, send_with_ids)
         finally:
             elapsed = time.perf_counter() - started
@@ -69,8 +83,15 @@ class RequestContextMiddleware:
             REQUESTS.labels(scope["method"], route, str(status)).inc()
             LATENCY.labels(scope["method"], route).observe(elapsed)
             if scope["path"] not in _QUIET:
-                log.info("request", extra={"method": scope["method"], "path": scope["path"], "status": status,
-                                           "duration_ms": round(elapsed * 1000, 2)})
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
             request_id_var.reset(rid_token)
             traceparent_var.reset(tp_token)
 

@@ -11,6 +11,7 @@ the operation is, the same way for every service:
 - 404: any operation naming a resource in its path or by id in its body.
 - 409 (a state or a concurrent change it conflicts with): any operation that writes.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,7 +25,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "type": "object",
     "description": "RFC 9457 problem details. `type` is stable per error; `title` and `detail` are Simplified "
-                   "Chinese, or English for `Accept-Language: en`.",
+    "Chinese, or English for `Accept-Language: en`.",
     "required": ["type", "title", "status"],
     "properties": {
         "type": {"type": "string", "format": "uri"},
@@ -33,14 +34,22 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string"},
         "instance": {"type": "string"},
         "request_id": {"type": "string"},
-        "errors": {"type": "array", "description": "each input that was refused: a field of the request "
-                                                   "(`location`, `code`) or a row of an uploaded file (`row`, `field`)",
-                   "items": {"type": "object", "required": ["message"],
-                             "properties": {"message": {"type": "string"},
-                                            "location": {"type": "array", "items": {"type": "string"}},
-                                            "code": {"type": "string"},
-                                            "row": {"type": ["integer", "null"]},
-                                            "field": {"type": ["string", "null"]}}}},
+        "errors": {
+            "type": "array",
+            "description": "each input that was refused: a field of the request "
+            "(`location`, `code`) or a row of an uploaded file (`row`, `field`)",
+            "items": {
+                "type": "object",
+                "required": ["message"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "location": {"type": "array", "items": {"type": "string"}},
+                    "code": {"type": "string"},
+                    "row": {"type": ["integer", "null"]},
+                    "field": {"type": ["string", "null"]},
+                },
+            },
+        },
     },
     "additionalProperties": True,
 }
@@ -65,8 +74,10 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _problem(status: str, description: str | None = None) -> dict[str, Any]:
-    return {"description": description or _DESCRIPTIONS.get(status, "Refused"),
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return {
+        "description": description or _DESCRIPTIONS.get(status, "Refused"),
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
 
 
 def _names_a_resource(operation: dict[str, Any], schemas: dict[str, Any]) -> bool:
@@ -118,10 +129,12 @@ def with_problems(document: dict[str, Any]) -> dict[str, Any]:
 
 def document_problems(app: FastAPI) -> None:
     """Serve `app`'s OpenAPI with its errors documented as problems."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = with_problems(get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes))
+            app.openapi_schema = with_problems(
+                get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

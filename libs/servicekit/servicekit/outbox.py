@@ -13,9 +13,11 @@ after a failure, and at least every `outbox_log_check_interval_s`. A log that en
 events: every retained row of that topic is made pending again and published anew, in id order, and the
 consumers drop what they applied before (see `republish_since` for the operator's form of the same).
 """
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -38,8 +40,12 @@ log = logging.getLogger(__name__)
 PUBLISHED = Counter("outbox_published_total", "Outbox events acknowledged by the broker", ["topic"])
 FAILED = Counter("outbox_publish_failures_total", "Outbox publish attempts that failed", ["topic"])
 PENDING = Gauge("outbox_pending", "Outbox rows not yet published")
-LOSSES = Counter("outbox_broker_log_losses_total", "Times the broker's log was found to end below offsets it had "
-                 "acknowledged; the topic's retained rows were published again", ["topic"])
+LOSSES = Counter(
+    "outbox_broker_log_losses_total",
+    "Times the broker's log was found to end below offsets it had "
+    "acknowledged; the topic's retained rows were published again",
+    ["topic"],
+)
 
 _CLAIM = text(
     "SELECT id, topic, key, payload, event_type FROM outbox "
@@ -61,13 +67,18 @@ _MARK_ACKED = text(
     "INSERT INTO outbox_marks (topic, partition, acked_offset) "
     "SELECT * FROM unnest(CAST(:topics AS text[]), CAST(:partitions AS int[]), CAST(:offsets AS bigint[])) "
     "ON CONFLICT (topic, partition) DO UPDATE SET acked_offset = GREATEST(outbox_marks.acked_offset, "
-    "EXCLUDED.acked_offset)")
+    "EXCLUDED.acked_offset)"
+)
 _MARKS = text("SELECT topic, partition, acked_offset FROM outbox_marks")
-_REPUBLISH_TOPIC = text("UPDATE outbox SET published_at = NULL, attempts = 0, last_error = NULL, "
-                        "next_attempt_at = now() WHERE topic = :topic AND published_at IS NOT NULL")
+_REPUBLISH_TOPIC = text(
+    "UPDATE outbox SET published_at = NULL, attempts = 0, last_error = NULL, "
+    "next_attempt_at = now() WHERE topic = :topic AND published_at IS NOT NULL"
+)
 _FORGET_MARKS = text("DELETE FROM outbox_marks WHERE topic = :topic")
-_REPUBLISH = text("UPDATE outbox SET published_at = NULL, attempts = 0, last_error = NULL, next_attempt_at = now() "
-                  "WHERE published_at >= :since")
+_REPUBLISH = text(
+    "UPDATE outbox SET published_at = NULL, attempts = 0, last_error = NULL, next_attempt_at = now() "
+    "WHERE published_at >= :since"
+)
 
 
 async def republish_since(db: Database, since: datetime) -> int:
@@ -145,10 +156,8 @@ class OutboxRelay:
         self._wake.set()
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         if self._started and self.producer is not None:
             await self.producer.stop()
         if self._probe is not None:
@@ -213,17 +222,27 @@ class OutboxRelay:
             if not claimed:
                 return 0
             keys = sorted({r.key for r in claimed})
-            pending = (await session.execute(_PENDING_OF_KEYS, {"keys": keys, "max_id": max(r.id for r in claimed)})).all()
+            pending = (
+                await session.execute(_PENDING_OF_KEYS, {"keys": keys, "max_id": max(r.id for r in claimed)})
+            ).all()
             ready = _ready_in_key_order(claimed, [(k, i) for k, i in pending])
             sent = await self._send(ready)
             if sent.ok:
                 await session.execute(_MARK_PUBLISHED, {"ids": sent.ok})
                 places = sorted(sent.acked)
-                await session.execute(_MARK_ACKED, {"topics": [t for t, _ in places], "partitions": [p for _, p in places],
-                                                    "offsets": [sent.acked[place] for place in places]})
+                await session.execute(
+                    _MARK_ACKED,
+                    {
+                        "topics": [t for t, _ in places],
+                        "partitions": [p for _, p in places],
+                        "offsets": [sent.acked[place] for place in places],
+                    },
+                )
             if sent.failed:
-                await session.execute(_MARK_FAILED, {"ids": sent.failed, "error": sent.error[:500],
-                                                     "max_backoff": self.settings.outbox_max_backoff_s})
+                await session.execute(
+                    _MARK_FAILED,
+                    {"ids": sent.failed, "error": sent.error[:500], "max_backoff": self.settings.outbox_max_backoff_s},
+                )
         if sent.failed:
             self._log_checked_at = float("-inf")
         return len(sent.ok)
@@ -235,8 +254,14 @@ class OutboxRelay:
         async with self.db.transaction(notify=False) as session:
             due = (await session.execute(_CLAIM, {"limit": self.settings.outbox_batch_size})).all()
             if due:
-                await session.execute(_MARK_FAILED, {"ids": [r.id for r in due], "error": f"broker unreachable: {exc!r}"[:500],
-                                                     "max_backoff": self.settings.outbox_max_backoff_s})
+                await session.execute(
+                    _MARK_FAILED,
+                    {
+                        "ids": [r.id for r in due],
+                        "error": f"broker unreachable: {exc!r}"[:500],
+                        "max_backoff": self.settings.outbox_max_backoff_s,
+                    },
+                )
                 for row in due:
                     FAILED.labels(row.topic).inc()
 
@@ -247,12 +272,18 @@ class OutboxRelay:
             marks = (await session.execute(_MARKS)).all()
         if marks:
             if self._probe is None:
-                self._probe = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                                               request_timeout_ms=self.settings.kafka_request_timeout_ms,
-                                               enable_auto_commit=False)
+                self._probe = AIOKafkaConsumer(
+                    bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                    request_timeout_ms=self.settings.kafka_request_timeout_ms,
+                    enable_auto_commit=False,
+                )
                 await self._probe.start()
-            ends = await self._log_ends(self._probe, [TopicPartition(topic, partition) for topic, partition, _ in marks])
-            lost = sorted({topic for topic, partition, acked in marks if ends[TopicPartition(topic, partition)] <= acked})
+            ends = await self._log_ends(
+                self._probe, [TopicPartition(topic, partition) for topic, partition, _ in marks]
+            )
+            lost = sorted(
+                {topic for topic, partition, acked in marks if ends[TopicPartition(topic, partition)] <= acked}
+            )
         else:
             lost = []
         if lost:
@@ -261,8 +292,10 @@ class OutboxRelay:
                     count = (await session.execute(_REPUBLISH_TOPIC, {"topic": topic})).rowcount
                     await session.execute(_FORGET_MARKS, {"topic": topic})
                     LOSSES.labels(topic).inc()
-                    log.error("the broker lost events it had acknowledged; publishing the retained ones again",
-                              extra={"topic": topic, "rows": count})
+                    log.error(
+                        "the broker lost events it had acknowledged; publishing the retained ones again",
+                        extra={"topic": topic, "rows": count},
+                    )
             await ensure_topics(self.settings, lost)
         self._log_checked_at = asyncio.get_running_loop().time()
         return lost
@@ -270,12 +303,18 @@ class OutboxRelay:
     async def _log_ends(self, probe: AIOKafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         """Where each partition's log ends; 0 for a topic or partition the broker no longer has."""
         if self._admin is None:
-            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                                              request_timeout_ms=self.settings.kafka_request_timeout_ms)
+            self._admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                request_timeout_ms=self.settings.kafka_request_timeout_ms,
+            )
             await self._admin.start()
         described = await self._admin.describe_topics(sorted({tp.topic for tp in partitions}))
-        existing = {(topic["topic"], partition["partition"]) for topic in described if topic["error_code"] == 0
-                    for partition in topic["partitions"]}
+        existing = {
+            (topic["topic"], partition["partition"])
+            for topic in described
+            if topic["error_code"] == 0
+            for partition in topic["partitions"]
+        }
         known = [tp for tp in partitions if (tp.topic, tp.partition) in existing]
         ends = await probe.end_offsets(known) if known else {}
         return {tp: ends.get(tp, 0) for tp in partitions}
@@ -303,8 +342,12 @@ class OutboxRelay:
         for (topic, partition), group in groups.items():
             batch, members = self.producer.create_batch(), []
             for row in group:
-                record = {"key": row.key.encode(), "value": row.payload.encode(), "timestamp": None,
-                          "headers": record_headers(row.event_type)}
+                record = {
+                    "key": row.key.encode(),
+                    "value": row.payload.encode(),
+                    "timestamp": None,
+                    "headers": record_headers(row.event_type),
+                }
                 if batch.append(**record) is None:  # batch full: send it, start the next
                     sent.append((members, await self.producer.send_batch(batch, topic, partition=partition)))
                     places.append((topic, partition))
@@ -317,7 +360,7 @@ class OutboxRelay:
         ok: list[int] = []
         acked: dict[tuple[str, int], int] = {}
         broken: set[tuple[str, int]] = set()  # partitions with a failed batch: later batches retry too
-        for (members, _), result, place in zip(sent, results, places):
+        for (members, _), result, place in zip(sent, results, places, strict=True):
             if isinstance(result, BaseException) or place in broken:
                 failed_rows += members
                 broken.add(place)

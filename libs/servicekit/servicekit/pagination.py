@@ -6,14 +6,15 @@ cursor is opaque to callers: the sort key and id of the last item sent, so a pag
 item when new ones arrive at the top (keyset pagination, no OFFSET). A cursor that was altered or belongs to
 another list is a 400, not a page of something else.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -39,6 +40,7 @@ class InvalidCursor(Problem):
 class After:
     """Where the previous page ended: the last item's sort key (a time) and id (a UUID, or a sequence number as
     digits), and its rank for lists that put some items first (severity, priority)."""
+
     at: datetime
     id: str
     rank: int | None = None
@@ -78,6 +80,7 @@ def decode_cursor(list_name: str, cursor: str) -> After:
 @dataclass(frozen=True)
 class PageQuery:
     """`?cursor=&limit=` as given; `for_list` reads the cursor for the list being answered."""
+
     cursor: str | None
     limit: int
 
@@ -85,9 +88,10 @@ class PageQuery:
         return PageRequest(decode_cursor(list_name, self.cursor) if self.cursor else None, self.limit)
 
 
-def _page_query(cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
-                limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")] = DEFAULT_LIMIT
-                ) -> PageQuery:
+def _page_query(
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")] = DEFAULT_LIMIT,
+) -> PageQuery:
     return PageQuery(cursor, limit)
 
 
@@ -100,13 +104,16 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
 
 
-def page_of(list_name: str, rows: list, request: PageRequest, *, at: str, id: str = "id",
-            rank: str | None = None) -> tuple[list, str | None]:
+def page_of(
+    list_name: str, rows: list, request: PageRequest, *, at: str, id: str = "id", rank: str | None = None
+) -> tuple[list, str | None]:
     """The rows of this page and the cursor of the next, from `request.fetch` rows in list order; `at`, `id` and
     `rank` name the attributes (or keys) holding each row's sort key, id and rank."""
+
     def value(row, name: str):
         return row[name] if isinstance(row, dict) else getattr(row, name)
-    shown = rows[:request.limit]
+
+    shown = rows[: request.limit]
     if len(rows) <= request.limit or not shown:
         return shown, None
     last = shown[-1]
@@ -124,15 +131,19 @@ def keyset(query, at_column, id_column, page: PageRequest):
 def keyset_text(page: PageRequest, at: str, id: str) -> tuple[str, dict]:
     """The same page condition for a hand-written statement: a SQL condition on the columns `at` and `id` (a uuid)
     and its parameters (`after_at`, `after_id`, and `fetch` for the LIMIT), newest first."""
-    params = {"after_at": page.after.at if page.after else None, "after_id": page.after.id if page.after else None,
-              "fetch": page.fetch}
+    params = {
+        "after_at": page.after.at if page.after else None,
+        "after_id": page.after.id if page.after else None,
+        "fetch": page.fetch,
+    }
     if page.after is None:
         return "true", params
     return f"({at}, {id}) < (:after_at, CAST(:after_id AS uuid))", params
 
 
-async def all_pages(list_name: str, fetch: Callable[[PageRequest], Awaitable[tuple[list, str | None]]], *,
-                    size: int = 500) -> list:
+async def all_pages(
+    list_name: str, fetch: Callable[[PageRequest], Awaitable[tuple[list, str | None]]], *, size: int = 500
+) -> list:
     """Every item of a cursor-paged list, page by page in list order (a person's copy of their own data)."""
     items: list = []
     page = PageRequest(None, size)

@@ -3,6 +3,7 @@
 Each ciphertext records the id of the key that sealed it; the purpose ("id_number", "address") and the owner
 id are bound in as associated data, so a ciphertext copied to another row or field does not decrypt.
 """
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Settings shared by every service; each service subclasses with its own env prefix (IDENTITY_, LEDGER_ …)."""
+
 from __future__ import annotations
 
 from pydantic import Field

@@ -18,7 +18,8 @@ def _create_tables(connection) -> None:
         create_messaging_tables()
         create_outbox_marks()
         Operations(MigrationContext.configure(connection)).execute(
-            "CREATE TABLE effects (event_id uuid PRIMARY KEY, subject text NOT NULL)")
+            "CREATE TABLE effects (event_id uuid PRIMARY KEY, subject text NOT NULL)"
+        )
 
 
 class Kit:
@@ -38,9 +39,15 @@ async def kit(infra) -> AsyncIterator[Kit]:
     """A fresh database with the messaging tables, and settings pointing at the test broker."""
     url = infra.create_database("kit")
     name = f"kit{uuid.uuid4().hex[:6]}"
-    settings = ServiceSettings(service_name=name, database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-                               outbox_poll_interval_s=0.1, outbox_max_backoff_s=0.5, consumer_retry_backoff_s=0.01,
-                               kafka_request_timeout_ms=2000)
+    settings = ServiceSettings(
+        service_name=name,
+        database_url=url,
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        outbox_poll_interval_s=0.1,
+        outbox_max_backoff_s=0.5,
+        consumer_retry_backoff_s=0.01,
+        kafka_request_timeout_ms=2000,
+    )
     db = Database(url, pool_size=5)
     async with db.engine.begin() as conn:
         await conn.run_sync(_create_tables)

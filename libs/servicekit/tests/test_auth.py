@@ -17,9 +17,19 @@ def _jwk(kid: str, key: Ed25519PrivateKey) -> dict:
 
 def _token(kid: str, key: Ed25519PrivateKey, **claims) -> str:
     now = datetime.now(UTC)
-    payload = {"iss": "timebank-identity", "aud": "timebank", "sub": "p1", "iat": now,
-               "exp": now + timedelta(minutes=5), "typ": "access", "kind": "staff", "roles": ["auditor"],
-               "district": "110105", "act_for": "p2", "scope": "a b"}
+    payload = {
+        "iss": "timebank-identity",
+        "aud": "timebank",
+        "sub": "p1",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "typ": "access",
+        "kind": "staff",
+        "roles": ["auditor"],
+        "district": "110105",
+        "act_for": "p2",
+        "scope": "a b",
+    }
     payload.update(claims)
     return jwt.encode(payload, key, algorithm="EdDSA", headers={"kid": kid})
 
@@ -68,6 +78,7 @@ async def test_identity_outage_keeps_the_cached_keys():
 
     async def down() -> dict:
         raise ConnectionError("identity down")
+
     cache._loader = down
     assert (await cache.verify(_token("k1", key))).id == "p1"
 

@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 import uuid
 
 import pytest
@@ -15,8 +16,9 @@ TYPE = "timebank.test.thing.happened"
 
 
 def _event(n: int) -> CloudEvent:
-    return CloudEvent(source="test", type=TYPE, subject=f"s{n}", dataschema=f"urn:timebank:schema:{TYPE}:v1",
-                      data={"n": n})
+    return CloudEvent(
+        source="test", type=TYPE, subject=f"s{n}", dataschema=f"urn:timebank:schema:{TYPE}:v1", data={"n": n}
+    )
 
 
 async def _produce(settings, topic: str, payloads: list[bytes]) -> None:
@@ -30,8 +32,9 @@ async def _produce(settings, topic: str, payloads: list[bytes]) -> None:
 
 
 async def _record_effect(session, event: CloudEvent) -> None:
-    await session.execute(text("INSERT INTO effects (event_id, subject) VALUES (:id, :s)"),
-                          {"id": event.id, "s": event.subject})
+    await session.execute(
+        text("INSERT INTO effects (event_id, subject) VALUES (:id, :s)"), {"id": event.id, "s": event.subject}
+    )
 
 
 async def _drain(consumer: EventConsumer, *, until, commit: bool = True, timeout: float = 20.0) -> None:
@@ -59,8 +62,12 @@ async def _poll_until_seen(consumer: EventConsumer, count: int, timeout: float =
 
 
 async def _dead_letters(settings, topic: str) -> list:
-    reader = AIOKafkaConsumer(dlq_topic(topic), bootstrap_servers=settings.kafka_bootstrap_servers,
-                              group_id=f"dlq-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest")
+    reader = AIOKafkaConsumer(
+        dlq_topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=f"dlq-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+    )
     await reader.start()
     try:
         letters = await reader.getmany(timeout_ms=1500)
@@ -78,6 +85,7 @@ async def test_redelivered_event_applies_once(kit):
     consumer = EventConsumer(name="c1", topics=[topic], handlers={TYPE: _record_effect}, db=db, settings=settings)
 
     await consumer._open()
+
     # Apply without committing offsets, then "crash": a new member must get the events again.
     async def applied() -> bool:
         return await kit.scalar("SELECT count(*) FROM effects") >= 1
@@ -134,14 +142,16 @@ async def test_batch_handlers_get_consecutive_events_of_their_type_in_order(kit)
         calls.append(("single", [event.data["n"]]))
 
     def other_event(n: int) -> CloudEvent:
-        return CloudEvent(source="test", type=other, subject="s", dataschema=f"urn:timebank:schema:{other}:v1",
-                          data={"n": n})
+        return CloudEvent(
+            source="test", type=other, subject="s", dataschema=f"urn:timebank:schema:{other}:v1", data={"n": n}
+        )
 
     # One key, so one partition and one poll: 1 2 | x3 | 4 5
     wire = [_event(1), _event(2), other_event(3), _event(4), _event(5)]
     await _produce(settings, topic, [e.to_bytes() for e in wire])
-    consumer = EventConsumer(name="c3", topics=[topic], db=db, settings=settings,
-                             batch_handlers={TYPE: batch}, handlers={other: single})
+    consumer = EventConsumer(
+        name="c3", topics=[topic], db=db, settings=settings, batch_handlers={TYPE: batch}, handlers={other: single}
+    )
     await consumer._open()
     await _poll_until_seen(consumer, len(wire))
     await consumer._close()
@@ -203,8 +213,9 @@ async def test_pump_prepares_the_next_poll_while_the_previous_one_commits_and_ke
         timeline.append(("end", [e.data["n"] for e in events]))
 
     await _produce(settings, topic, [_event(n).to_bytes() for n in range(1, 10)])  # one key: one partition
-    consumer = EventConsumer(name="c5", topics=[topic], db=db, settings=small, batch_handlers={TYPE: slow_batch},
-                             prepare=prepare)
+    consumer = EventConsumer(
+        name="c5", topics=[topic], db=db, settings=small, batch_handlers={TYPE: slow_batch}, prepare=prepare
+    )
     await consumer._open()
     async with asyncio.timeout(30):
         assert await consumer.pump(until=9) == 9
@@ -216,7 +227,9 @@ async def test_pump_prepares_the_next_poll_while_the_previous_one_commits_and_ke
     # Each poll after the first was prepared before the previous poll's transaction ended: the stages overlap.
     position = {(kind, tuple(ns)): i for i, (kind, ns) in enumerate(timeline)}
     polls = [tuple(ns) for kind, ns in timeline if kind == "end"]
-    assert all(position[("prepare", later)] < position[("end", earlier)] for earlier, later in zip(polls, polls[1:]))
+    assert all(
+        position[("prepare", later)] < position[("end", earlier)] for earlier, later in itertools.pairwise(polls)
+    )
     assert await kit.scalar("SELECT count(*) FROM effects") == 9
 
     # Every poll's offsets were committed: the group has nothing left to give.
@@ -227,7 +240,7 @@ async def test_pump_prepares_the_next_poll_while_the_previous_one_commits_and_ke
 
 
 async def test_copied_rows_belong_to_the_transaction_even_as_its_first_statement(kit):
-    settings, db = kit
+    _, db = kit
     rows = [(uuid.uuid4(), f"s{n}") for n in range(3)]
     with pytest.raises(RuntimeError):
         async with db.transaction() as session:
@@ -300,7 +313,9 @@ async def test_a_group_positioned_beyond_a_rewound_log_reads_it_again_from_the_s
     await consumer._open()
     await _poll_until_seen(consumer, 1)
     # The broker's log is now "shorter" than the group's position: commit far past its end, as a rewound log leaves it.
-    await consumer.consumer.commit({TopicPartition(topic, p): 1000 for p in consumer.consumer.partitions_for_topic(topic)})
+    await consumer.consumer.commit(
+        {TopicPartition(topic, p): 1000 for p in consumer.consumer.partitions_for_topic(topic)}
+    )
     await consumer._close()
 
     again = EventConsumer(name="rewound", topics=[topic], handlers={TYPE: _record_effect}, db=db, settings=settings)

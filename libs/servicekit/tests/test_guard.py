@@ -1,5 +1,6 @@
 """The request guard and the database net: text PostgreSQL cannot store, oversized bodies and races between
 two requests become 4xx problems before or instead of a 500."""
+
 import json
 
 import httpx
@@ -12,19 +13,22 @@ from servicekit.guard import RequestGuard, text_flaw
 from servicekit.observability import RequestContextMiddleware
 
 
-@pytest.mark.parametrize("body,flaw", [
-    (b'{"code": "a\\u0000b"}', "nul"),
-    (b'{"a": ["x", {"b": "\\u0000"}]}', "nul"),
-    (b'{"code": "\\ud800"}', "surrogate"),
-    (b'{"code": "\\udc00x"}', "surrogate"),
-    (b'{"code": "\\ud800\\u0041"}', "surrogate"),
-    (b'{"code": "\\ud83d"} ', "surrogate"),
-    (b'{"code": "\\\\\\u0000"}', "nul"),        # an escaped backslash, then an escaped NUL
-    (b'{"code": "ok"}', None),
-    (b'{"code": "\\\\u0000"}', None),           # an escaped backslash, then the text u0000
-    (b'{"code": "\\ud83d\\ude00"}', None),      # a surrogate pair: one emoji
-    (b'{"code": "\\u00e9\\u5f20"}', None),
-])
+@pytest.mark.parametrize(
+    "body,flaw",
+    [
+        (b'{"code": "a\\u0000b"}', "nul"),
+        (b'{"a": ["x", {"b": "\\u0000"}]}', "nul"),
+        (b'{"code": "\\ud800"}', "surrogate"),
+        (b'{"code": "\\udc00x"}', "surrogate"),
+        (b'{"code": "\\ud800\\u0041"}', "surrogate"),
+        (b'{"code": "\\ud83d"} ', "surrogate"),
+        (b'{"code": "\\\\\\u0000"}', "nul"),  # an escaped backslash, then an escaped NUL
+        (b'{"code": "ok"}', None),
+        (b'{"code": "\\\\u0000"}', None),  # an escaped backslash, then the text u0000
+        (b'{"code": "\\ud83d\\ude00"}', None),  # a surrogate pair: one emoji
+        (b'{"code": "\\u00e9\\u5f20"}', None),
+    ],
+)
 def test_json_escapes_are_checked_without_parsing(body, flaw):
     assert text_flaw("application/json", body) == flaw
     if flaw is None:
@@ -72,6 +76,7 @@ def _app() -> FastAPI:
     @app.get("/boom")
     async def boom() -> dict:
         raise RuntimeError("bug")
+
     return app
 
 

@@ -2,7 +2,6 @@ import asyncio
 import uuid
 
 import pytest
-
 from aiokafka import AIOKafkaConsumer
 
 from servicekit.events import CloudEvent, record_event
@@ -11,8 +10,13 @@ from servicekit.outbox import OutboxRelay, _ready_in_key_order, _Row
 
 
 def _event(subject: str, n: int) -> CloudEvent:
-    return CloudEvent(source="test", type="timebank.test.thing.happened", subject=subject,
-                      dataschema="urn:timebank:schema:timebank.test.thing.happened:v1", data={"n": n})
+    return CloudEvent(
+        source="test",
+        type="timebank.test.thing.happened",
+        subject=subject,
+        dataschema="urn:timebank:schema:timebank.test.thing.happened:v1",
+        data={"n": n},
+    )
 
 
 def _row(id_: int, key: str) -> _Row:
@@ -28,8 +32,12 @@ def test_a_key_is_published_only_up_to_a_row_another_relay_holds():
 
 
 async def _consume(settings, topic: str, count: int, timeout: float = 20.0) -> list[CloudEvent]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
-                                group_id=f"reader-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=f"reader-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     seen: list[CloudEvent] = []
     try:

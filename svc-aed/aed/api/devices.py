@@ -7,14 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from aed.db import devices as repo
+from aed.domain import coverage, devices, imports, lookup, organisations
+from aed.settings import AedSettings
 from contracts.districts import District
 from servicekit import clock, geo
 from servicekit.auth import Principal, require_roles
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
-from aed.db import devices as repo
-from aed.domain import coverage, devices, imports, lookup, organisations
-from aed.settings import AedSettings
 
 router = APIRouter(tags=["aeds"])
 Keeper = Annotated[Principal, Depends(require_roles("city_admin", "district_officer", "aed_owner"))]
@@ -77,9 +77,12 @@ class AedOut(BaseModel):
     history: list[dict] | None = None
 
     @classmethod
-    def of(cls, row: dict, history: list[dict] | None = None) -> "AedOut":
-        return cls(**{k: v for k, v in row.items() if k in cls.model_fields},
-                   position=PositionOut(lat=row["lat"], lon=row["lon"]), history=history)
+    def of(cls, row: dict, history: list[dict] | None = None) -> AedOut:
+        return cls(
+            **{k: v for k, v in row.items() if k in cls.model_fields},
+            position=PositionOut(lat=row["lat"], lon=row["lon"]),
+            history=history,
+        )
 
 
 class InspectionIn(BaseModel):
@@ -135,54 +138,94 @@ class CoverageOut(BaseModel):
     organisations_below: list[uuid.UUID]
 
 
-@router.get("/api/v1/aeds", response_model=list[NearbyAed],
-            summary="Nearest AEDs usable now (no token): working, public, consumables valid, open now in Beijing time")
-async def nearest(session: DbSession, request: Request,
-                  near: geo.NearQuery,
-                  coord_system: Annotated[geo.CoordSystem, Query()] = "wgs84",
-                  limit: Annotated[int | None, Query(ge=1, le=20)] = None,
-                  open_now: Annotated[bool, Query(description="false: also devices closed at this moment")] = True
-                  ) -> list[NearbyAed]:
+@router.get(
+    "/api/v1/aeds",
+    response_model=list[NearbyAed],
+    summary="Nearest AEDs usable now (no token): working, public, consumables valid, open now in Beijing time",
+)
+async def nearest(
+    session: DbSession,
+    request: Request,
+    near: geo.NearQuery,
+    coord_system: Annotated[geo.CoordSystem, Query()] = "wgs84",
+    limit: Annotated[int | None, Query(ge=1, le=20)] = None,
+    open_now: Annotated[bool, Query(description="false: also devices closed at this moment")] = True,
+) -> list[NearbyAed]:
     settings = _settings(request)
     point = geo.near_point(near, coord_system)
-    found = await lookup.nearest(session, point, limit=limit or settings.lookup_default_limit,
-                                 radius_m=settings.lookup_max_radius_m, open_now=open_now,
-                                 holidays=set(settings.public_holidays), now=clock.now())
-    return [NearbyAed(**{k: v for k, v in d.items() if k in NearbyAed.model_fields and k != "distance_m"},
-                      distance_m=round(d["distance_m"]), position=PositionOut(lat=d["lat"], lon=d["lon"]),
-                      position_gcj02=PositionOut(**d["gcj02"])) for d in found]
+    found = await lookup.nearest(
+        session,
+        point,
+        limit=limit or settings.lookup_default_limit,
+        radius_m=settings.lookup_max_radius_m,
+        open_now=open_now,
+        holidays=set(settings.public_holidays),
+        now=clock.now(),
+    )
+    return [
+        NearbyAed(
+            **{k: v for k, v in d.items() if k in NearbyAed.model_fields and k != "distance_m"},
+            distance_m=round(d["distance_m"]),
+            position=PositionOut(lat=d["lat"], lon=d["lon"]),
+            position_gcj02=PositionOut(**d["gcj02"]),
+        )
+        for d in found
+    ]
 
 
-@router.get("/api/v1/aeds/coverage", response_model=CoverageOut,
-            summary="Devices per 1,000 people by district and by school, and those below 2")
-async def get_coverage(staff: Overseer, session: DbSession, request: Request,
-                       district: Annotated[District | None, Query()] = None) -> CoverageOut:
+@router.get(
+    "/api/v1/aeds/coverage",
+    response_model=CoverageOut,
+    summary="Devices per 1,000 people by district and by school, and those below 2",
+)
+async def get_coverage(
+    staff: Overseer, session: DbSession, request: Request, district: Annotated[District | None, Query()] = None
+) -> CoverageOut:
     if not staff.has_role("city_admin"):
         if district is not None and district != staff.district:
             raise Forbidden("只能查看本区", "Only your own district")
         district = staff.district
     settings = _settings(request)
-    return CoverageOut.model_validate(await coverage.coverage(
-        session, district=district, population=settings.district_population,
-        standard=settings.coverage_standard_per_1000))
+    return CoverageOut.model_validate(
+        await coverage.coverage(
+            session,
+            district=district,
+            population=settings.district_population,
+            standard=settings.coverage_standard_per_1000,
+        )
+    )
 
 
-@router.post("/api/v1/aeds/organisations", status_code=201, response_model=OrganisationOut,
-             summary="Register an owner organisation (school, venue)")
+@router.post(
+    "/api/v1/aeds/organisations",
+    status_code=201,
+    response_model=OrganisationOut,
+    summary="Register an owner organisation (school, venue)",
+)
 async def create_organisation(body: OrganisationIn, staff: Overseer, session: DbSession) -> OrganisationOut:
     return OrganisationOut.model_validate(await organisations.create(session, staff, **body.model_dump()))
 
 
-@router.post("/api/v1/aeds/organisations/{organisation_id}/staff", response_model=OrganisationOut,
-             summary="Let an owner-staff account keep its devices")
-async def add_organisation_staff(organisation_id: uuid.UUID, body: StaffIn, staff: Overseer,
-                                 session: DbSession) -> OrganisationOut:
+@router.post(
+    "/api/v1/aeds/organisations/{organisation_id}/staff",
+    response_model=OrganisationOut,
+    summary="Let an owner-staff account keep its devices",
+)
+async def add_organisation_staff(
+    organisation_id: uuid.UUID, body: StaffIn, staff: Overseer, session: DbSession
+) -> OrganisationOut:
     return OrganisationOut.model_validate(await organisations.add_staff(session, staff, organisation_id, body.staff_id))
 
 
-_IMPORT_BODY = {"requestBody": {"required": True, "content": {
-    "text/csv": {"schema": {"type": "string"}, "example": imports.CSV_EXAMPLE},
-    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}}
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}, "example": imports.CSV_EXAMPLE},
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        },
+    }
+}
 
 
 class ImportedRow(BaseModel):
@@ -199,9 +242,13 @@ class ImportOut(BaseModel):
     rows: list[ImportedRow]
 
 
-@router.post("/api/v1/aeds/import", openapi_extra=_IMPORT_BODY, response_model=ImportOut,
-             summary="Bulk import, CSV (text/csv) or JSON: all or nothing, problems by row; "
-             "matched by serial, so the same file again changes nothing")
+@router.post(
+    "/api/v1/aeds/import",
+    openapi_extra=_IMPORT_BODY,
+    response_model=ImportOut,
+    summary="Bulk import, CSV (text/csv) or JSON: all or nothing, problems by row; "
+    "matched by serial, so the same file again changes nothing",
+)
 async def import_devices(admin: CityAdmin, session: DbSession, request: Request) -> ImportOut:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
@@ -240,9 +287,23 @@ async def update(aed_id: uuid.UUID, body: devices.DeviceFields, staff: Keeper, s
     return AedOut.of(await devices.change(session, staff, aed_id, body, now=clock.now()))
 
 
-@router.post("/api/v1/aeds/{aed_id}/inspections", status_code=201, response_model=AedOut,
-             summary="Record an inspection (an ok one clears a restock; replaced consumables get new dates)")
+@router.post(
+    "/api/v1/aeds/{aed_id}/inspections",
+    status_code=201,
+    response_model=AedOut,
+    summary="Record an inspection (an ok one clears a restock; replaced consumables get new dates)",
+)
 async def inspect(aed_id: uuid.UUID, body: InspectionIn, staff: Keeper, session: DbSession) -> AedOut:
     replaced = {k: v for k, v in body.model_dump().items() if k.endswith("_expires_on") and v is not None}
-    return AedOut.of(await devices.inspect(session, staff, aed_id, inspected_on=body.inspected_on, result=body.result,
-                                           notes=body.notes, replaced=replaced, now=clock.now()))
+    return AedOut.of(
+        await devices.inspect(
+            session,
+            staff,
+            aed_id,
+            inspected_on=body.inspected_on,
+            result=body.result,
+            notes=body.notes,
+            replaced=replaced,
+            now=clock.now(),
+        )
+    )

@@ -1,4 +1,5 @@
 """Queries on devices, their hours and history."""
+
 from __future__ import annotations
 
 import json
@@ -11,37 +12,84 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aed.domain.hours import OpeningHours
 
-COLUMNS = ["id", "serial", "name", "lat", "lon", "address", "district", "indoor", "floor", "access_directions", "access",
-           "opening_hours", "always_open", "closed_on_holidays", "season_from", "season_until", "closures", "status",
-           "manufacturer", "model", "install_date", "battery_expires_on", "adult_pads_expires_on",
-           "child_pads_expires_on", "last_inspected_on", "organisation_id", "contact_phone", "kiosk_with_first_aid_kit",
-           "restock_required", "created_at", "updated_at", "updated_by"]
+COLUMNS = [
+    "id",
+    "serial",
+    "name",
+    "lat",
+    "lon",
+    "address",
+    "district",
+    "indoor",
+    "floor",
+    "access_directions",
+    "access",
+    "opening_hours",
+    "always_open",
+    "closed_on_holidays",
+    "season_from",
+    "season_until",
+    "closures",
+    "status",
+    "manufacturer",
+    "model",
+    "install_date",
+    "battery_expires_on",
+    "adult_pads_expires_on",
+    "child_pads_expires_on",
+    "last_inspected_on",
+    "organisation_id",
+    "contact_phone",
+    "kiosk_with_first_aid_kit",
+    "restock_required",
+    "created_at",
+    "updated_at",
+    "updated_by",
+]
 _SELECT = ", ".join(f"a.{c}" for c in COLUMNS)
 
 
 async def get(session: AsyncSession, aed_id: uuid.UUID, *, lock: bool = False) -> dict | None:
-    row = (await session.execute(text(f"SELECT {_SELECT} FROM aeds a WHERE a.id = :id" + (" FOR UPDATE" if lock else "")),
-                                 {"id": aed_id})).mappings().first()
+    row = (
+        (
+            await session.execute(
+                text(f"SELECT {_SELECT} FROM aeds a WHERE a.id = :id" + (" FOR UPDATE" if lock else "")), {"id": aed_id}
+            )
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
 async def by_serials(session: AsyncSession, serials: list[str]) -> dict[str, dict]:
-    rows = (await session.execute(text(f"SELECT {_SELECT} FROM aeds a WHERE a.serial = ANY(:s) FOR UPDATE"),
-                                  {"s": serials})).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                text(f"SELECT {_SELECT} FROM aeds a WHERE a.serial = ANY(:s) FOR UPDATE"), {"s": serials}
+            )
+        )
+        .mappings()
+        .all()
+    )
     return {r["serial"]: dict(r) for r in rows}
 
 
 async def by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
-    rows = (await session.execute(text(f"SELECT {_SELECT} FROM aeds a WHERE a.id = ANY(:ids)"),
-                                  {"ids": ids})).mappings().all()
+    rows = (
+        (await session.execute(text(f"SELECT {_SELECT} FROM aeds a WHERE a.id = ANY(:ids)"), {"ids": ids}))
+        .mappings()
+        .all()
+    )
     return {r["id"]: dict(r) for r in rows}
 
 
 async def insert_many(session: AsyncSession, devices: list[dict[str, Any]]) -> None:
     """One executemany per set of columns given (a whole import is usually one)."""
     for fields, group in _by_columns(devices).items():
-        await session.execute(text(f"INSERT INTO aeds ({', '.join(fields)}) VALUES ({', '.join(':' + f for f in fields)})"),
-                              group)
+        await session.execute(
+            text(f"INSERT INTO aeds ({', '.join(fields)}) VALUES ({', '.join(':' + f for f in fields)})"), group
+        )
 
 
 async def update_many(session: AsyncSession, changes: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
@@ -65,27 +113,50 @@ async def set_hours_many(session: AsyncSession, hours: dict[uuid.UUID, OpeningHo
     await session.execute(text("DELETE FROM aed_hours WHERE aed_id = ANY(:ids)"), {"ids": list(hours)})
     rows = [(aed_id, i) for aed_id, h in hours.items() for i in h.intervals]
     if rows:
-        await session.execute(text(
-            "INSERT INTO aed_hours (aed_id, weekday, opens, closes) SELECT a, w, o, c FROM unnest("
-            "CAST(:a AS uuid[]), CAST(:w AS smallint[]), CAST(:o AS time[]), CAST(:c AS time[])) AS t(a, w, o, c)"),
-            {"a": [a for a, _ in rows], "w": [i.weekday for _, i in rows], "o": [i.opens for _, i in rows],
-             "c": [i.closes for _, i in rows]})
+        await session.execute(
+            text(
+                "INSERT INTO aed_hours (aed_id, weekday, opens, closes) SELECT a, w, o, c FROM unnest("
+                "CAST(:a AS uuid[]), CAST(:w AS smallint[]), CAST(:o AS time[]), CAST(:c AS time[])) AS t(a, w, o, c)"
+            ),
+            {
+                "a": [a for a, _ in rows],
+                "w": [i.weekday for _, i in rows],
+                "o": [i.opens for _, i in rows],
+                "c": [i.closes for _, i in rows],
+            },
+        )
 
 
-async def add_history_many(session: AsyncSession, entries: list[tuple[uuid.UUID, dict[str, Any]]], *, at: datetime,
-                           by: str, action: str) -> None:
+async def add_history_many(
+    session: AsyncSession, entries: list[tuple[uuid.UUID, dict[str, Any]]], *, at: datetime, by: str, action: str
+) -> None:
     """One history entry (device, changes) each, all by one person at one time for one reason."""
     if entries:
-        await session.execute(text(
-            "INSERT INTO aed_history (aed_id, at, by, action, changes) SELECT a, :at, :by, :act, CAST(c AS jsonb)"
-            " FROM unnest(CAST(:a AS uuid[]), CAST(:c AS text[])) WITH ORDINALITY AS t(a, c, n) ORDER BY n"),
-            {"a": [a for a, _ in entries], "at": at, "by": by, "act": action,
-             "c": [json.dumps(changes, ensure_ascii=False, default=str) for _, changes in entries]})
+        await session.execute(
+            text(
+                "INSERT INTO aed_history (aed_id, at, by, action, changes) SELECT a, :at, :by, :act, CAST(c AS jsonb)"
+                " FROM unnest(CAST(:a AS uuid[]), CAST(:c AS text[])) WITH ORDINALITY AS t(a, c, n) ORDER BY n"
+            ),
+            {
+                "a": [a for a, _ in entries],
+                "at": at,
+                "by": by,
+                "act": action,
+                "c": [json.dumps(changes, ensure_ascii=False, default=str) for _, changes in entries],
+            },
+        )
 
 
 async def history(session: AsyncSession, aed_id: uuid.UUID) -> list[dict]:
-    rows = (await session.execute(text(
-        "SELECT at, by, action, changes FROM aed_history WHERE aed_id = :a ORDER BY id"), {"a": aed_id})).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                text("SELECT at, by, action, changes FROM aed_history WHERE aed_id = :a ORDER BY id"), {"a": aed_id}
+            )
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]
 
 
@@ -118,23 +189,62 @@ LIMIT :limit
 _NO_BITMAP = text("SET LOCAL enable_bitmapscan = off")
 
 
-async def nearest_usable(session: AsyncSession, *, lat: float, lon: float, radius_m: int, limit: int, today: date,
-                         weekday: int, now: time, holiday: bool, open_now: bool) -> list[dict]:
+async def nearest_usable(
+    session: AsyncSession,
+    *,
+    lat: float,
+    lon: float,
+    radius_m: int,
+    limit: int,
+    today: date,
+    weekday: int,
+    now: time,
+    holiday: bool,
+    open_now: bool,
+) -> list[dict]:
     """KNN walk of the lookup index (devices that could be usable); the rest of the test as its filter.
     Bitmap scans are ruled out: the planner cannot size a cube box and would fetch and sort all of it."""
     await session.execute(_NO_BITMAP)
-    rows = (await session.execute(_NEAREST, {
-        "lat": lat, "lon": lon, "radius": radius_m, "limit": limit, "today": today, "dow": weekday,
-        "yesterday": 7 if weekday == 1 else weekday - 1, "t": now, "holiday": holiday, "open_now": open_now,
-    })).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                _NEAREST,
+                {
+                    "lat": lat,
+                    "lon": lon,
+                    "radius": radius_m,
+                    "limit": limit,
+                    "today": today,
+                    "dow": weekday,
+                    "yesterday": 7 if weekday == 1 else weekday - 1,
+                    "t": now,
+                    "holiday": holiday,
+                    "open_now": open_now,
+                },
+            )
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]
 
 
-async def add_inspection(session: AsyncSession, aed_id: uuid.UUID, *, inspected_on: date, result: str,
-                         notes: str | None, by: str, at: datetime) -> None:
-    await session.execute(text(
-        "INSERT INTO inspections (id, aed_id, inspected_on, result, notes, by, at) VALUES (:i, :a, :d, :r, :n, :by, :at)"),
-        {"i": uuid.uuid4(), "a": aed_id, "d": inspected_on, "r": result, "n": notes, "by": by, "at": at})
+async def add_inspection(
+    session: AsyncSession,
+    aed_id: uuid.UUID,
+    *,
+    inspected_on: date,
+    result: str,
+    notes: str | None,
+    by: str,
+    at: datetime,
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO inspections (id, aed_id, inspected_on, result, notes, by, at) VALUES (:i, :a, :d, :r, :n, :by, :at)"
+        ),
+        {"i": uuid.uuid4(), "a": aed_id, "d": inspected_on, "r": result, "n": notes, "by": by, "at": at},
+    )
 
 
 _EXPIRING = text("""
@@ -157,8 +267,11 @@ async def expiring(session: AsyncSession, *, horizon: date, today: date) -> list
 
 
 async def mark_expiry_announced(session: AsyncSession, aed_id: uuid.UUID, earliest: date, *, today: date) -> None:
-    await session.execute(text(
-        "UPDATE aeds SET expiry_notified_for = :d,"
-        " expired_notified_for = CASE WHEN CAST(:d AS date) < CAST(:today AS date) THEN CAST(:d AS date)"
-        " ELSE expired_notified_for END WHERE id = :i"),
-        {"d": earliest, "today": today, "i": aed_id})
+    await session.execute(
+        text(
+            "UPDATE aeds SET expiry_notified_for = :d,"
+            " expired_notified_for = CASE WHEN CAST(:d AS date) < CAST(:today AS date) THEN CAST(:d AS date)"
+            " ELSE expired_notified_for END WHERE id = :i"
+        ),
+        {"d": earliest, "today": today, "i": aed_id},
+    )

@@ -1,4 +1,5 @@
 """Queries on the updates queued for 120's system."""
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,13 @@ ORDER BY d.incident_id, d.id FOR UPDATE SKIP LOCKED
 
 async def queue(session: AsyncSession, incident_id: uuid.UUID, bodies: list[dict], now: datetime) -> None:
     """In order (ids follow the list's order)."""
-    await session.execute(text(
-        "INSERT INTO dispatch_updates (incident_id, body, created_at, next_attempt_at)"
-        " SELECT :i, CAST(b AS jsonb), :now, :now FROM unnest(CAST(:b AS text[])) WITH ORDINALITY AS t(b, n) ORDER BY n"),
-        {"i": incident_id, "b": [json.dumps(body, ensure_ascii=False, default=str) for body in bodies], "now": now})
+    await session.execute(
+        text(
+            "INSERT INTO dispatch_updates (incident_id, body, created_at, next_attempt_at)"
+            " SELECT :i, CAST(b AS jsonb), :now, :now FROM unnest(CAST(:b AS text[])) WITH ORDINALITY AS t(b, n) ORDER BY n"
+        ),
+        {"i": incident_id, "b": [json.dumps(body, ensure_ascii=False, default=str) for body in bodies], "now": now},
+    )
 
 
 async def due(session: AsyncSession, now: datetime, *, incidents: int = 100) -> dict[uuid.UUID, list[dict]]:
@@ -38,11 +42,17 @@ async def due(session: AsyncSession, now: datetime, *, incidents: int = 100) -> 
 
 
 async def mark_delivered(session: AsyncSession, ids: list[int], now: datetime) -> None:
-    await session.execute(text("UPDATE dispatch_updates SET delivered_at = :now, attempts = attempts + 1"
-                               " WHERE id = ANY(:ids)"), {"now": now, "ids": ids})
+    await session.execute(
+        text("UPDATE dispatch_updates SET delivered_at = :now, attempts = attempts + 1 WHERE id = ANY(:ids)"),
+        {"now": now, "ids": ids},
+    )
 
 
 async def mark_failed(session: AsyncSession, ids: list[int], error: str, next_attempt_at: datetime) -> None:
-    await session.execute(text(
-        "UPDATE dispatch_updates SET attempts = attempts + 1, last_error = :e, next_attempt_at = :next"
-        " WHERE id = ANY(:ids)"), {"e": error[:500], "next": next_attempt_at, "ids": ids})
+    await session.execute(
+        text(
+            "UPDATE dispatch_updates SET attempts = attempts + 1, last_error = :e, next_attempt_at = :next"
+            " WHERE id = ANY(:ids)"
+        ),
+        {"e": error[:500], "next": next_attempt_at, "ids": ids},
+    )

@@ -1,4 +1,5 @@
 """Queries on responders, duty positions, incidents and their alerts."""
+
 from __future__ import annotations
 
 import uuid
@@ -10,25 +11,40 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.pagination import PageRequest, keyset_text
 
 
-async def record_role(session: AsyncSession, person_id: uuid.UUID, *, active: bool, valid_until: datetime | None) -> None:
-    await session.execute(text(
-        "INSERT INTO responders VALUES (:p, :a, :v) ON CONFLICT (person_id) DO UPDATE SET active = :a,"
-        " valid_until = CASE WHEN :a THEN CAST(:v AS timestamptz) ELSE responders.valid_until END"),
-        {"p": person_id, "a": active, "v": valid_until})
+async def record_role(
+    session: AsyncSession, person_id: uuid.UUID, *, active: bool, valid_until: datetime | None
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO responders VALUES (:p, :a, :v) ON CONFLICT (person_id) DO UPDATE SET active = :a,"
+            " valid_until = CASE WHEN :a THEN CAST(:v AS timestamptz) ELSE responders.valid_until END"
+        ),
+        {"p": person_id, "a": active, "v": valid_until},
+    )
     if not active:
         await session.execute(text("DELETE FROM duty WHERE person_id = :p"), {"p": person_id})
 
 
 async def certified(session: AsyncSession, person_id: uuid.UUID, now: datetime) -> bool:
-    return (await session.execute(text(
-        "SELECT EXISTS (SELECT 1 FROM responders WHERE person_id = :p AND active"
-        " AND (valid_until IS NULL OR valid_until > :now))"), {"p": person_id, "now": now})).scalar_one()
+    return (
+        await session.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM responders WHERE person_id = :p AND active"
+                " AND (valid_until IS NULL OR valid_until > :now))"
+            ),
+            {"p": person_id, "now": now},
+        )
+    ).scalar_one()
 
 
 async def go_on_duty(session: AsyncSession, person_id: uuid.UUID, lat: float, lon: float, now: datetime) -> None:
-    await session.execute(text(
-        "INSERT INTO duty VALUES (:p, :lat, :lon, :now) ON CONFLICT (person_id) DO UPDATE SET lat = :lat, lon = :lon,"
-        " updated_at = :now"), {"p": person_id, "lat": lat, "lon": lon, "now": now})
+    await session.execute(
+        text(
+            "INSERT INTO duty VALUES (:p, :lat, :lon, :now) ON CONFLICT (person_id) DO UPDATE SET lat = :lat, lon = :lon,"
+            " updated_at = :now"
+        ),
+        {"p": person_id, "lat": lat, "lon": lon, "now": now},
+    )
 
 
 async def go_off_duty(session: AsyncSession, person_id: uuid.UUID) -> None:
@@ -64,108 +80,211 @@ WHERE earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(d.lat, d.lon)
 """)
 
 
-async def count_responders_nearby(session: AsyncSession, *, incident: dict, radius_m: int, fresh_since: datetime,
-                                  now: datetime) -> int:
+async def count_responders_nearby(
+    session: AsyncSession, *, incident: dict, radius_m: int, fresh_since: datetime, now: datetime
+) -> int:
     """On-duty responders with a valid certificate and a fresh position within the radius (the reporter aside)."""
-    return (await session.execute(_RESPONDERS_NEARBY, {
-        "lat": incident["lat"], "lon": incident["lon"], "radius": radius_m, "fresh_since": fresh_since, "now": now,
-        "reporter": incident["reported_by"]})).scalar_one()
+    return (
+        await session.execute(
+            _RESPONDERS_NEARBY,
+            {
+                "lat": incident["lat"],
+                "lon": incident["lon"],
+                "radius": radius_m,
+                "fresh_since": fresh_since,
+                "now": now,
+                "reporter": incident["reported_by"],
+            },
+        )
+    ).scalar_one()
 
 
-async def nearest_responders(session: AsyncSession, *, incident: dict, radius_m: int, fresh_since: datetime,
-                             now: datetime, limit: int) -> list[dict]:
+async def nearest_responders(
+    session: AsyncSession, *, incident: dict, radius_m: int, fresh_since: datetime, now: datetime, limit: int
+) -> list[dict]:
     """On-duty responders with a valid certificate and a fresh position, nearest first, not alerted yet."""
-    rows = (await session.execute(_NEAREST_RESPONDERS, {
-        "lat": incident["lat"], "lon": incident["lon"], "radius": radius_m, "fresh_since": fresh_since, "now": now,
-        "reporter": incident["reported_by"], "incident": incident["id"], "limit": limit})).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                _NEAREST_RESPONDERS,
+                {
+                    "lat": incident["lat"],
+                    "lon": incident["lon"],
+                    "radius": radius_m,
+                    "fresh_since": fresh_since,
+                    "now": now,
+                    "reporter": incident["reported_by"],
+                    "incident": incident["id"],
+                    "limit": limit,
+                },
+            )
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]
 
 
 async def position_of(session: AsyncSession, person_id: uuid.UUID) -> dict | None:
-    row = (await session.execute(text("SELECT lat, lon, updated_at FROM duty WHERE person_id = :p"),
-                                 {"p": person_id})).mappings().first()
+    row = (
+        (await session.execute(text("SELECT lat, lon, updated_at FROM duty WHERE person_id = :p"), {"p": person_id}))
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
-INCIDENT_COLUMNS = ("id, lat, lon, district, address, note, source, reported_by, dispatch_ref, state, outcome, needed, wave,"
-                    " next_wave_at, opened_at, closed_at")
+INCIDENT_COLUMNS = (
+    "id, lat, lon, district, address, note, source, reported_by, dispatch_ref, state, outcome, needed, wave,"
+    " next_wave_at, opened_at, closed_at"
+)
 
 
 async def insert_incident(session: AsyncSession, incident: dict) -> None:
     fields = list(incident)
-    await session.execute(text(f"INSERT INTO incidents ({', '.join(fields)}) VALUES ({', '.join(':' + f for f in fields)})"),
-                          incident)
+    await session.execute(
+        text(f"INSERT INTO incidents ({', '.join(fields)}) VALUES ({', '.join(':' + f for f in fields)})"), incident
+    )
 
 
 async def incident(session: AsyncSession, incident_id: uuid.UUID, *, lock: bool = False) -> dict | None:
-    row = (await session.execute(text(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = :i" + (" FOR UPDATE" if lock else "")),
-                                 {"i": incident_id})).mappings().first()
+    row = (
+        (
+            await session.execute(
+                text(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = :i" + (" FOR UPDATE" if lock else "")),
+                {"i": incident_id},
+            )
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
 async def update_incident(session: AsyncSession, incident_id: uuid.UUID, **changes) -> None:
-    await session.execute(text(f"UPDATE incidents SET {', '.join(f'{k} = :{k}' for k in changes)} WHERE id = :id"),
-                          {**changes, "id": incident_id})
+    await session.execute(
+        text(f"UPDATE incidents SET {', '.join(f'{k} = :{k}' for k in changes)} WHERE id = :id"),
+        {**changes, "id": incident_id},
+    )
 
 
 async def alerts(session: AsyncSession, incident_id: uuid.UUID) -> list[dict]:
-    rows = (await session.execute(text(
-        "SELECT responder_id, wave, distance_m, status, role, aed_id, sent_at, answered_at, arrived_at, arrived_with_aed"
-        " FROM incident_alerts WHERE incident_id = :i ORDER BY wave, distance_m"), {"i": incident_id})).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                text(
+                    "SELECT responder_id, wave, distance_m, status, role, aed_id, sent_at, answered_at, arrived_at, arrived_with_aed"
+                    " FROM incident_alerts WHERE incident_id = :i ORDER BY wave, distance_m"
+                ),
+                {"i": incident_id},
+            )
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]
 
 
-async def insert_alerts(session: AsyncSession, incident_id: uuid.UUID, wave: int, found: list[dict], now: datetime) -> None:
-    await session.execute(text(
-        "INSERT INTO incident_alerts (incident_id, responder_id, wave, distance_m, status, sent_at)"
-        " SELECT :i, r, :w, d, 'sent', :now FROM unnest(CAST(:r AS uuid[]), CAST(:d AS integer[])) AS t(r, d)"
-        " ON CONFLICT DO NOTHING"),
-        {"i": incident_id, "w": wave, "now": now, "r": [f["person_id"] for f in found],
-         "d": [round(f["distance_m"]) for f in found]})
+async def insert_alerts(
+    session: AsyncSession, incident_id: uuid.UUID, wave: int, found: list[dict], now: datetime
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO incident_alerts (incident_id, responder_id, wave, distance_m, status, sent_at)"
+            " SELECT :i, r, :w, d, 'sent', :now FROM unnest(CAST(:r AS uuid[]), CAST(:d AS integer[])) AS t(r, d)"
+            " ON CONFLICT DO NOTHING"
+        ),
+        {
+            "i": incident_id,
+            "w": wave,
+            "now": now,
+            "r": [f["person_id"] for f in found],
+            "d": [round(f["distance_m"]) for f in found],
+        },
+    )
 
 
 async def answer(session: AsyncSession, incident_id: uuid.UUID, responder_id: uuid.UUID, **changes) -> None:
-    await session.execute(text(
-        f"UPDATE incident_alerts SET {', '.join(f'{k} = :{k}' for k in changes)} WHERE incident_id = :i AND responder_id = :r"),
-        {**changes, "i": incident_id, "r": responder_id})
+    await session.execute(
+        text(
+            f"UPDATE incident_alerts SET {', '.join(f'{k} = :{k}' for k in changes)} WHERE incident_id = :i AND responder_id = :r"
+        ),
+        {**changes, "i": incident_id, "r": responder_id},
+    )
 
 
 async def cancel_pending(session: AsyncSession, incident_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
-    return list((await session.execute(text(
-        "UPDATE incident_alerts SET status = 'cancelled', answered_at = :now WHERE incident_id = :i AND status = 'sent'"
-        " RETURNING responder_id"), {"i": incident_id, "now": now})).scalars())
+    return list(
+        (
+            await session.execute(
+                text(
+                    "UPDATE incident_alerts SET status = 'cancelled', answered_at = :now WHERE incident_id = :i AND status = 'sent'"
+                    " RETURNING responder_id"
+                ),
+                {"i": incident_id, "now": now},
+            )
+        ).scalars()
+    )
 
 
 async def my_alerts(session: AsyncSession, responder_id: uuid.UUID, page: PageRequest) -> list[dict]:
     """One page of a responder's alerts, newest first (sent_at, incident id)."""
     after, params = keyset_text(page, "a.sent_at", "a.incident_id")
-    rows = (await session.execute(text(
-        "SELECT a.incident_id, a.wave, a.distance_m, a.status, a.role, a.aed_id, a.sent_at, a.answered_at,"
-        " i.lat, i.lon, i.address, i.note, i.state FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id"
-        f" WHERE a.responder_id = :r AND {after} ORDER BY a.sent_at DESC, a.incident_id DESC LIMIT :fetch"),
-        {"r": responder_id} | params)).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                text(
+                    "SELECT a.incident_id, a.wave, a.distance_m, a.status, a.role, a.aed_id, a.sent_at, a.answered_at,"
+                    " i.lat, i.lon, i.address, i.note, i.state FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id"
+                    f" WHERE a.responder_id = :r AND {after} ORDER BY a.sent_at DESC, a.incident_id DESC LIMIT :fetch"
+                ),
+                {"r": responder_id} | params,
+            )
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]
 
 
 async def reported_by(session: AsyncSession, reporter: str, page: PageRequest) -> list[dict]:
     """One page of the incidents someone raised, newest first (opened_at, id), with how many responders accepted."""
     after, params = keyset_text(page, "i.opened_at", "i.id")
-    rows = (await session.execute(text(
-        "SELECT i.id, i.district, i.address, i.note, i.state, i.outcome, i.opened_at, i.closed_at,"
-        " (SELECT count(*) FROM incident_alerts a WHERE a.incident_id = i.id AND a.status = 'accepted') AS accepted"
-        f" FROM incidents i WHERE i.reported_by = :who AND {after} ORDER BY i.opened_at DESC, i.id DESC LIMIT :fetch"),
-        {"who": reporter} | params)).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                text(
+                    "SELECT i.id, i.district, i.address, i.note, i.state, i.outcome, i.opened_at, i.closed_at,"
+                    " (SELECT count(*) FROM incident_alerts a WHERE a.incident_id = i.id AND a.status = 'accepted') AS accepted"
+                    f" FROM incidents i WHERE i.reported_by = :who AND {after} ORDER BY i.opened_at DESC, i.id DESC LIMIT :fetch"
+                ),
+                {"who": reporter} | params,
+            )
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]
 
 
 async def due_waves(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
-    return list((await session.execute(text(
-        "SELECT id FROM incidents WHERE state = 'open' AND next_wave_at <= :now ORDER BY next_wave_at LIMIT 100"),
-        {"now": now})).scalars())
+    return list(
+        (
+            await session.execute(
+                text(
+                    "SELECT id FROM incidents WHERE state = 'open' AND next_wave_at <= :now ORDER BY next_wave_at LIMIT 100"
+                ),
+                {"now": now},
+            )
+        ).scalars()
+    )
 
 
 async def duty_of(session: AsyncSession, person_id: uuid.UUID) -> dict | None:
     """The responder's duty row (their last reported position while on duty), if on duty."""
-    row = (await session.execute(text("SELECT lat, lon, updated_at FROM duty WHERE person_id = :p"),
-                                 {"p": person_id})).mappings().first()
+    row = (
+        (await session.execute(text("SELECT lat, lon, updated_at FROM duty WHERE person_id = :p"), {"p": person_id}))
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None

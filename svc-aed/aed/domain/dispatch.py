@@ -2,16 +2,19 @@
 `AED_DISPATCH_WEBHOOK_URL` in order, retried with backoff until 120 acknowledges (2xx) — a 120 outage
 delays updates, never loses or reorders them. What has accumulated for an incident goes in one request,
 `{"incident_id": …, "updates": [oldest first]}`: one call per incident per round, not one per step."""
+
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 
 import httpx
-from servicekit.db import Database
+
 from aed.db import dispatch as repo
+from servicekit.db import Database
 
 log = logging.getLogger(__name__)
+
 
 async def deliver_due(db: Database, client: httpx.AsyncClient, url: str, *, now: datetime, max_backoff_s: float) -> int:
     """One round: each due incident's pending updates in one request; returns how many updates were acknowledged."""
@@ -19,8 +22,9 @@ async def deliver_due(db: Database, client: httpx.AsyncClient, url: str, *, now:
     async with db.transaction() as session:
         for incident_id, pending in (await repo.due(session, now)).items():
             try:
-                response = await client.post(url, json={"incident_id": str(incident_id),
-                                                        "updates": [r["body"] for r in pending]})
+                response = await client.post(
+                    url, json={"incident_id": str(incident_id), "updates": [r["body"] for r in pending]}
+                )
                 ok, error = response.is_success, f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
                 ok, error = False, repr(exc)

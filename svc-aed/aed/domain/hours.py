@@ -6,6 +6,7 @@ midnight into the next day, `24:00` means the end of the day), whether the devic
 whether it is closed on public holidays. Whether a device is open at a moment is decided in the database
 (aed.db.devices) from these rows, in Beijing time.
 """
+
 from __future__ import annotations
 
 import re
@@ -84,5 +85,9 @@ def parse(text: str) -> OpeningHours:
             for day in days:
                 intervals[(day, opens)] = Interval(day, opens, closes)
     if not intervals:
-        raise OpeningHoursError("no opening hours at all (use 'Mo-Su off' only for a device never open? say status instead)")
-    return OpeningHours(False, closed_on_holidays, tuple(sorted(intervals.values(), key=lambda i: (i.weekday, i.opens))))
+        raise OpeningHoursError(
+            "no opening hours at all (use 'Mo-Su off' only for a device never open? say status instead)"
+        )
+    return OpeningHours(
+        False, closed_on_holidays, tuple(sorted(intervals.values(), key=lambda i: (i.weekday, i.opens)))
+    )

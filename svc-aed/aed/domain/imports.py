@@ -2,6 +2,7 @@
 nothing is stored, the answer lists every problem by row (in Chinese: the file is an office's); devices are
 matched by serial, so importing the same file again changes nothing (a changed row updates its device, with
 history)."""
+
 from __future__ import annotations
 
 import csv
@@ -13,21 +14,46 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.auth import Principal
-from servicekit.errors import UnprocessableInput
-from servicekit.field_messages import field_message
 from aed.db import devices as repo
 from aed.db import organisations as organisation_repo
 from aed.domain import devices
+from servicekit.auth import Principal
+from servicekit.errors import UnprocessableInput
+from servicekit.field_messages import field_message
 
 MAX_ROWS = 5000
-CSV_COLUMNS = ["serial", "name", "lat", "lon", "coord_system", "address", "district", "indoor", "floor",
-               "access_directions", "access", "opening_hours", "season_from", "season_until", "closures", "status",
-               "manufacturer", "model", "install_date", "battery_expires_on", "adult_pads_expires_on",
-               "child_pads_expires_on", "last_inspected_on", "organisation_id", "contact_phone",
-               "kiosk_with_first_aid_kit"]
-CSV_EXAMPLE = ("serial,name,lat,lon,address,district,indoor,access,opening_hours,status\n"
-               "SCH-0001,北京市第一中学 体育馆,39.9289,116.3883,西城区某路1号,110102,true,public,Mo-Fr 07:30-18:00,working\n")
+CSV_COLUMNS = [
+    "serial",
+    "name",
+    "lat",
+    "lon",
+    "coord_system",
+    "address",
+    "district",
+    "indoor",
+    "floor",
+    "access_directions",
+    "access",
+    "opening_hours",
+    "season_from",
+    "season_until",
+    "closures",
+    "status",
+    "manufacturer",
+    "model",
+    "install_date",
+    "battery_expires_on",
+    "adult_pads_expires_on",
+    "child_pads_expires_on",
+    "last_inspected_on",
+    "organisation_id",
+    "contact_phone",
+    "kiosk_with_first_aid_kit",
+]
+CSV_EXAMPLE = (
+    "serial,name,lat,lon,address,district,indoor,access,opening_hours,status\n"
+    "SCH-0001,北京市第一中学 体育馆,39.9289,116.3883,西城区某路1号,110102,true,public,Mo-Fr 07:30-18:00,working\n"
+)
 _TRUE, _FALSE = {"true", "1", "yes", "y", "是"}, {"false", "0", "no", "n", "否"}
 
 
@@ -41,15 +67,21 @@ def rows_from_csv(content: str) -> list[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(io.StringIO(content.lstrip("\ufeff")))
     unknown = set(reader.fieldnames or []) - set(CSV_COLUMNS)
     if not reader.fieldnames or unknown:
-        raise ImportRejected("表头不正确", f"Unknown or missing columns: {sorted(unknown) or 'no header'}",
-                             errors=[{"row": 1, "field": None, "message": f"表头须为以下列之一：{'、'.join(CSV_COLUMNS)}"}])
+        raise ImportRejected(
+            "表头不正确",
+            f"Unknown or missing columns: {sorted(unknown) or 'no header'}",
+            errors=[{"row": 1, "field": None, "message": f"表头须为以下列之一：{'、'.join(CSV_COLUMNS)}"}],
+        )
     rows = []
     for line, raw in enumerate(reader, start=2):
         cells = {k: v.strip() for k, v in raw.items() if k and v is not None and v.strip() != ""}
         record: dict[str, Any] = {k: v for k, v in cells.items() if k not in ("lat", "lon", "coord_system", "closures")}
         if "lat" in cells or "lon" in cells:
-            record["position"] = {"lat": cells.get("lat"), "lon": cells.get("lon"),
-                                  "coord_system": cells.get("coord_system", "wgs84")}
+            record["position"] = {
+                "lat": cells.get("lat"),
+                "lon": cells.get("lon"),
+                "coord_system": cells.get("coord_system", "wgs84"),
+            }
         if "closures" in cells:
             record["closures"] = [d.strip() for d in cells["closures"].split(";") if d.strip()]
         for flag in ("indoor", "kiosk_with_first_aid_kit"):
@@ -64,16 +96,22 @@ def rows_from_json(content: str) -> list[tuple[int, dict[str, Any]]]:
     try:
         data = json.loads(content)
     except json.JSONDecodeError as exc:
-        raise ImportRejected("JSON 格式错误", f"Not JSON: {exc}", errors=[{"row": None, "field": None, "message": str(exc)}]) from None
+        raise ImportRejected(
+            "JSON 格式错误", f"Not JSON: {exc}", errors=[{"row": None, "field": None, "message": str(exc)}]
+        ) from None
     items = data.get("devices") if isinstance(data, dict) else data
     if not isinstance(items, list):
-        raise ImportRejected("JSON 须为设备数组", "Expected a list of devices (or {\"devices\": [...]})",
-                             errors=[{"row": None, "field": None, "message": "须为设备数组"}])
+        raise ImportRejected(
+            "JSON 须为设备数组",
+            'Expected a list of devices (or {"devices": [...]})',
+            errors=[{"row": None, "field": None, "message": "须为设备数组"}],
+        )
     return [(n, item if isinstance(item, dict) else {"_": item}) for n, item in enumerate(items, start=1)]
 
 
-async def import_devices(session: AsyncSession, admin: Principal, rows: list[tuple[int, dict[str, Any]]], *,
-                         now: datetime) -> dict:
+async def import_devices(
+    session: AsyncSession, admin: Principal, rows: list[tuple[int, dict[str, Any]]], *, now: datetime
+) -> dict:
     if not rows:
         raise ImportRejected("文件中没有设备", "The file holds no devices", errors=[])
     if len(rows) > MAX_ROWS:
@@ -85,9 +123,14 @@ async def import_devices(session: AsyncSession, admin: Principal, rows: list[tup
         try:
             device = devices.NewDevice.model_validate(record)
         except ValidationError as exc:
-            errors += [{"row": row, "field": ".".join(str(p) for p in e["loc"]) or None,
-                        "message": field_message(e, english=False)}
-                       for e in exc.errors()]
+            errors += [
+                {
+                    "row": row,
+                    "field": ".".join(str(p) for p in e["loc"]) or None,
+                    "message": field_message(e, english=False),
+                }
+                for e in exc.errors()
+            ]
             continue
         if device.serial in seen:
             errors.append({"row": row, "field": "serial", "message": f"与第 {seen[device.serial]} 行序列号重复"})
@@ -101,19 +144,32 @@ async def import_devices(session: AsyncSession, admin: Principal, rows: list[tup
         elif d.organisation_id and known[d.organisation_id] != d.district:
             errors.append({"row": row, "field": "district", "message": "与所属单位不在同一区"})
     if errors:
-        raise ImportRejected(f"共 {len(errors)} 处错误，未导入任何设备", f"{len(errors)} problems; nothing was imported",
-                             errors=sorted(errors, key=lambda e: (e["row"] or 0, e["field"] or "")))
+        raise ImportRejected(
+            f"共 {len(errors)} 处错误，未导入任何设备",
+            f"{len(errors)} problems; nothing was imported",
+            errors=sorted(errors, key=lambda e: (e["row"] or 0, e["field"] or "")),
+        )
     existing = await repo.by_serials(session, [d.serial for _, d in parsed])
     new = [(row, d) for row, d in parsed if d.serial not in existing]
     known = [(row, d) for row, d in parsed if d.serial in existing]
-    created = await devices.register_many(session, admin, [d for _, d in new], now=now, action="imported") if new else []
+    created = (
+        await devices.register_many(session, admin, [d for _, d in new], now=now, action="imported") if new else []
+    )
     changes = [(existing[d.serial], devices.columns_of(d)) for _, d in known]
     updated = await devices.apply_changes_many(session, admin.id, changes, now=now, action="updated by import")
-    report = [{"row": row, "serial": d.serial, "aed_id": saved["id"], "outcome": "created"}
-              for (row, d), saved in zip(new, created)]
-    report += [{"row": row, "serial": d.serial, "aed_id": saved["id"],
-                "outcome": "unchanged" if saved is current else "updated"}
-               for (row, d), (current, _), saved in zip(known, changes, updated)]
+    report = [
+        {"row": row, "serial": d.serial, "aed_id": saved["id"], "outcome": "created"}
+        for (row, d), saved in zip(new, created, strict=True)
+    ]
+    report += [
+        {
+            "row": row,
+            "serial": d.serial,
+            "aed_id": saved["id"],
+            "outcome": "unchanged" if saved is current else "updated",
+        }
+        for (row, d), (current, _), saved in zip(known, changes, updated, strict=True)
+    ]
     report.sort(key=lambda r: r["row"])
     outcome = {kind: sum(1 for r in report if r["outcome"] == kind) for kind in ("created", "updated", "unchanged")}
     return {**outcome, "rows": report}

@@ -6,6 +6,7 @@ pending are cancelled. The exact address is shown only to those who accepted, th
 scope (city admins, the district's officers) read it by giving a reason, put on record for audit. An
 alerted responder sees the distance and a position rounded to ~100 m. Every step is an event and is
 pushed to 120's system (aed.domain.dispatch)."""
+
 from __future__ import annotations
 
 import uuid
@@ -13,6 +14,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aed.db import devices as device_repo
+from aed.db import dispatch as dispatch_repo
+from aed.db import incidents as repo
+from aed.domain import lookup
+from aed.domain.devices import apply_changes
+from aed.settings import AedSettings
 from contracts.aed import IncidentAddressAccessed, IncidentAlertRequested, IncidentOpened, IncidentStep
 from contracts.topics import Topic
 from servicekit import clock, geo
@@ -20,69 +27,164 @@ from servicekit.auth import Principal
 from servicekit.errors import Conflict, NotFound
 from servicekit.events import CloudEvent, build_event, record_event, record_events
 from servicekit.pagination import PageRequest, all_pages, page_of
-from aed.db import devices as device_repo
-from aed.db import dispatch as dispatch_repo
-from aed.db import incidents as repo
-from aed.domain import lookup
-from aed.domain.devices import apply_changes
-from aed.settings import AedSettings
 
 _ALERTS = uuid.UUID("3c1b2a4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
 
 
-async def _step(session: AsyncSession, settings: AedSettings, incident_id: uuid.UUID, step: str, now: datetime, *,
-                actor: str, responder_id: uuid.UUID | None = None, aed_id: uuid.UUID | None = None,
-                wave: int | None = None, detail: str | None = None) -> None:
-    await _record_steps(session, settings, incident_id, [IncidentStep(
-        incident_id=incident_id, step=step, responder_id=responder_id, aed_id=aed_id, wave=wave, detail=detail, at=now)],
-        actor=actor, now=now)
+async def _step(
+    session: AsyncSession,
+    settings: AedSettings,
+    incident_id: uuid.UUID,
+    step: str,
+    now: datetime,
+    *,
+    actor: str,
+    responder_id: uuid.UUID | None = None,
+    aed_id: uuid.UUID | None = None,
+    wave: int | None = None,
+    detail: str | None = None,
+) -> None:
+    await _record_steps(
+        session,
+        settings,
+        incident_id,
+        [
+            IncidentStep(
+                incident_id=incident_id,
+                step=step,
+                responder_id=responder_id,
+                aed_id=aed_id,
+                wave=wave,
+                detail=detail,
+                at=now,
+            )
+        ],
+        actor=actor,
+        now=now,
+    )
 
 
-async def _record_steps(session: AsyncSession, settings: AedSettings, incident_id: uuid.UUID, steps: list[IncidentStep],
-                        *, actor: str, now: datetime, also: list[CloudEvent] = ()) -> None:
+async def _record_steps(
+    session: AsyncSession,
+    settings: AedSettings,
+    incident_id: uuid.UUID,
+    steps: list[IncidentStep],
+    *,
+    actor: str,
+    now: datetime,
+    also: list[CloudEvent] = (),
+) -> None:
     """Steps as events (with `also`, in one statement) and, when 120 is linked, as updates queued for it."""
     events = [build_event(source="aed", data=data, subject=str(incident_id), actor=actor) for data in steps]
     await record_events(session, topic=Topic.AED, events=[(e, None) for e in [*events, *also]])
     if settings.dispatch_webhook_url:
-        await dispatch_repo.queue(session, incident_id, [
-            {"kind": "step", **data.model_dump(mode="json")} for data in steps], now)
+        await dispatch_repo.queue(
+            session, incident_id, [{"kind": "step", **data.model_dump(mode="json")} for data in steps], now
+        )
 
 
-async def open_incident(session: AsyncSession, who: Principal, *, point: geo.Point, district: str | None,
-                        address: str | None, note: str | None, dispatch_ref: str | None, settings: AedSettings,
-                        now: datetime) -> uuid.UUID:
+async def open_incident(
+    session: AsyncSession,
+    who: Principal,
+    *,
+    point: geo.Point,
+    district: str | None,
+    address: str | None,
+    note: str | None,
+    dispatch_ref: str | None,
+    settings: AedSettings,
+    now: datetime,
+) -> uuid.UUID:
     """Stores the incident and alerts the first wave in the caller's transaction (one commit: an SOS is
     never stored without its alerts); returns the incident's id."""
     source = "120" if who.kind == "partner" else "app"
-    incident = {"id": uuid.uuid4(), "lat": point.lat, "lon": point.lon, "district": district, "address": address,
-                "note": note,
-                "source": source, "reported_by": who.id, "dispatch_ref": dispatch_ref, "state": "open",
-                "needed": settings.responders_needed, "wave": 0, "next_wave_at": now, "opened_at": now}
+    incident = {
+        "id": uuid.uuid4(),
+        "lat": point.lat,
+        "lon": point.lon,
+        "district": district,
+        "address": address,
+        "note": note,
+        "source": source,
+        "reported_by": who.id,
+        "dispatch_ref": dispatch_ref,
+        "state": "open",
+        "needed": settings.responders_needed,
+        "wave": 0,
+        "next_wave_at": now,
+        "opened_at": now,
+    }
     await repo.insert_incident(session, incident)
     aeds = await _usable_aeds(session, incident, settings, now)
-    responders = await repo.count_responders_nearby(session, incident=incident, radius_m=settings.incident_radius_m,
-                                                    fresh_since=now - timedelta(seconds=settings.duty_ttl_s), now=now)
-    await record_event(session, topic=Topic.AED, event=build_event(source="aed", data=IncidentOpened(
-        incident_id=incident["id"], source=source, reported_by=who.id, aeds_nearby=len(aeds),
-        responders_nearby=responders, opened_at=now), subject=str(incident["id"]), actor=who.id))
+    responders = await repo.count_responders_nearby(
+        session,
+        incident=incident,
+        radius_m=settings.incident_radius_m,
+        fresh_since=now - timedelta(seconds=settings.duty_ttl_s),
+        now=now,
+    )
+    await record_event(
+        session,
+        topic=Topic.AED,
+        event=build_event(
+            source="aed",
+            data=IncidentOpened(
+                incident_id=incident["id"],
+                source=source,
+                reported_by=who.id,
+                aeds_nearby=len(aeds),
+                responders_nearby=responders,
+                opened_at=now,
+            ),
+            subject=str(incident["id"]),
+            actor=who.id,
+        ),
+    )
     if settings.dispatch_webhook_url:
-        await dispatch_repo.queue(session, incident["id"], [{
-            "kind": "opened", "incident_id": str(incident["id"]), "position": {"lat": point.lat, "lon": point.lon},
-            "district": district, "address": address, "note": note, "source": source, "dispatch_ref": dispatch_ref,
-            "aeds_nearby": [{"aed_id": str(a["id"]), "distance_m": round(a["distance_m"])} for a in aeds],
-            "opened_at": now.isoformat()}], now)
+        await dispatch_repo.queue(
+            session,
+            incident["id"],
+            [
+                {
+                    "kind": "opened",
+                    "incident_id": str(incident["id"]),
+                    "position": {"lat": point.lat, "lon": point.lon},
+                    "district": district,
+                    "address": address,
+                    "note": note,
+                    "source": source,
+                    "dispatch_ref": dispatch_ref,
+                    "aeds_nearby": [{"aed_id": str(a["id"]), "distance_m": round(a["distance_m"])} for a in aeds],
+                    "opened_at": now.isoformat(),
+                }
+            ],
+            now,
+        )
     await next_wave(session, incident["id"], settings=settings, now=now, force=True, incident=incident)
     return incident["id"]
 
 
 async def _usable_aeds(session: AsyncSession, incident: dict, settings: AedSettings, now: datetime) -> list[dict]:
-    return await lookup.nearest(session, geo.Point(incident["lat"], incident["lon"]), limit=20,
-                                radius_m=settings.incident_radius_m, open_now=True,
-                                holidays=set(settings.public_holidays), now=now)
+    return await lookup.nearest(
+        session,
+        geo.Point(incident["lat"], incident["lon"]),
+        limit=20,
+        radius_m=settings.incident_radius_m,
+        open_now=True,
+        holidays=set(settings.public_holidays),
+        now=now,
+    )
 
 
-async def next_wave(session: AsyncSession, incident_id: uuid.UUID, *, settings: AedSettings, now: datetime,
-                    force: bool = False, incident: dict | None = None) -> int:
+async def next_wave(
+    session: AsyncSession,
+    incident_id: uuid.UUID,
+    *,
+    settings: AedSettings,
+    now: datetime,
+    force: bool = False,
+    incident: dict | None = None,
+) -> int:
     """Alert the next nearest responders — at the start and when a wave's time is up (`force`), or when a
     decline leaves fewer pending or accepted than needed; returns how many were alerted. `incident`: one
     this transaction has just inserted (nobody else can see it, so no lock and no alerts yet)."""
@@ -101,32 +203,55 @@ async def next_wave(session: AsyncSession, incident_id: uuid.UUID, *, settings: 
     if not force and engaged >= incident["needed"]:
         return 0
     wanted = max(settings.wave_size, incident["needed"] - engaged)
-    found = await repo.nearest_responders(session, incident=incident, radius_m=settings.incident_radius_m,
-                                          fresh_since=now - timedelta(seconds=settings.duty_ttl_s), now=now,
-                                          limit=wanted)
+    found = await repo.nearest_responders(
+        session,
+        incident=incident,
+        radius_m=settings.incident_radius_m,
+        fresh_since=now - timedelta(seconds=settings.duty_ttl_s),
+        now=now,
+        limit=wanted,
+    )
     wave = incident["wave"] + (1 if found else 0)
     if found:
         await repo.insert_alerts(session, incident_id, wave, found, now)
-        await _record_steps(session, settings, incident_id, [
-            IncidentStep(incident_id=incident_id, step="alerted", responder_id=r["person_id"], wave=wave, at=now)
-            for r in found], actor="system", now=now, also=[_alert_message(incident_id, r, now) for r in found])
-    await repo.update_incident(session, incident_id, wave=wave,
-                               next_wave_at=now + timedelta(seconds=settings.wave_interval_s))
+        await _record_steps(
+            session,
+            settings,
+            incident_id,
+            [
+                IncidentStep(incident_id=incident_id, step="alerted", responder_id=r["person_id"], wave=wave, at=now)
+                for r in found
+            ],
+            actor="system",
+            now=now,
+            also=[_alert_message(incident_id, r, now) for r in found],
+        )
+    await repo.update_incident(
+        session, incident_id, wave=wave, next_wave_at=now + timedelta(seconds=settings.wave_interval_s)
+    )
     return len(found)
 
 
 def _alert_message(incident_id: uuid.UUID, responder: dict, now: datetime) -> CloudEvent:
     """The alert reaches the responder's phone (identity delivers it); the app also polls for it."""
     data = IncidentAlertRequested(
-        notification_id=uuid.uuid5(_ALERTS, f"{incident_id}:{responder['person_id']}"), person_id=responder["person_id"],
-        template="incident_alert", requested_at=now, page=f"pages/incidents/alert?id={incident_id}",
-        data={"item": "急救呼叫", "time": now.astimezone(lookup.BEIJING).strftime("%Y-%m-%d %H:%M"),
-              "status": f"距您约{round(responder['distance_m'])}米，请尽快响应"})
+        notification_id=uuid.uuid5(_ALERTS, f"{incident_id}:{responder['person_id']}"),
+        person_id=responder["person_id"],
+        template="incident_alert",
+        requested_at=now,
+        page=f"pages/incidents/alert?id={incident_id}",
+        data={
+            "item": "急救呼叫",
+            "time": now.astimezone(lookup.BEIJING).strftime("%Y-%m-%d %H:%M"),
+            "status": f"距您约{round(responder['distance_m'])}米，请尽快响应",
+        },
+    )
     return build_event(source="aed", data=data, subject=str(incident_id))
 
 
-async def respond(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, accept: bool,
-                  settings: AedSettings, now: datetime) -> dict:
+async def respond(
+    session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, accept: bool, settings: AedSettings, now: datetime
+) -> dict:
     incident = await repo.incident(session, incident_id, lock=True)  # answers of one incident in turn
     if incident is None:
         raise NotFound("事件不存在", "No such incident")
@@ -148,12 +273,21 @@ async def respond(session: AsyncSession, who: Principal, incident_id: uuid.UUID,
         cancelled = await repo.cancel_pending(session, incident_id, now)
         await repo.update_incident(session, incident_id, next_wave_at=None)
         if cancelled:
-            await _step(session, settings, incident_id, "alerts_cancelled", now, actor="system",
-                        detail=f"{len(cancelled)} pending alerts cancelled: enough responders accepted")
+            await _step(
+                session,
+                settings,
+                incident_id,
+                "alerts_cancelled",
+                now,
+                actor="system",
+                detail=f"{len(cancelled)} pending alerts cancelled: enough responders accepted",
+            )
     return await view_for_responder(session, incident_id, me)
 
 
-async def _assign(session: AsyncSession, settings: AedSettings, incident: dict, responder: uuid.UUID, now: datetime) -> None:
+async def _assign(
+    session: AsyncSession, settings: AedSettings, incident: dict, responder: uuid.UUID, now: datetime
+) -> None:
     """Fetch an AED first (the device minimising responder → AED → patient, locked to this responder) while
     fewer than `max_fetchers` are fetching and such a path is short enough; otherwise go to the patient."""
     alerts = await repo.alerts(session, incident["id"])
@@ -164,36 +298,78 @@ async def _assign(session: AsyncSession, settings: AedSettings, incident: dict, 
         me = geo.Point(position["lat"], position["lon"])
         options = sorted(
             (geo.distance_m(me, geo.Point(a["lat"], a["lon"])) + a["distance_m"], str(a["id"]), a["id"])
-            for a in await _usable_aeds(session, incident, settings, now) if a["id"] not in taken)
+            for a in await _usable_aeds(session, incident, settings, now)
+            if a["id"] not in taken
+        )
         if options and options[0][0] <= settings.fetch_max_path_m:
             path, _, aed_id = options[0]
             await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id)
-            await _step(session, settings, incident["id"], "sent_for_aed", now, actor="system", responder_id=responder,
-                        aed_id=aed_id, detail=f"path {round(path)} m")
+            await _step(
+                session,
+                settings,
+                incident["id"],
+                "sent_for_aed",
+                now,
+                actor="system",
+                responder_id=responder,
+                aed_id=aed_id,
+                detail=f"path {round(path)} m",
+            )
             return
     await repo.answer(session, incident["id"], responder, role="direct")
     await _step(session, settings, incident["id"], "sent_to_patient", now, actor="system", responder_id=responder)
 
 
-async def arrive(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, with_aed: bool,
-                 settings: AedSettings, now: datetime) -> dict:
+async def arrive(
+    session: AsyncSession,
+    who: Principal,
+    incident_id: uuid.UUID,
+    *,
+    with_aed: bool,
+    settings: AedSettings,
+    now: datetime,
+) -> dict:
     incident = await repo.incident(session, incident_id, lock=True)
     me = uuid.UUID(who.id)
-    mine = next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == me), None) if incident else None
+    mine = (
+        next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == me), None)
+        if incident
+        else None
+    )
     if mine is None or mine["status"] != "accepted":
         raise NotFound("您未接受该事件", "You have not accepted this incident")
     await repo.answer(session, incident_id, me, arrived_at=now, arrived_with_aed=with_aed)
     if with_aed and mine["aed_id"]:  # a device used in an incident needs a restock until inspected
         current = await device_repo.get(session, mine["aed_id"], lock=True)
         if current is not None:
-            await apply_changes(session, who.id, current, {"restock_required": True}, now=now, action="used in incident")
-    await _step(session, settings, incident_id, "arrived", now, actor=who.id, responder_id=me, aed_id=mine["aed_id"],
-                detail="with AED" if with_aed else "without AED")
+            await apply_changes(
+                session, who.id, current, {"restock_required": True}, now=now, action="used in incident"
+            )
+    await _step(
+        session,
+        settings,
+        incident_id,
+        "arrived",
+        now,
+        actor=who.id,
+        responder_id=me,
+        aed_id=mine["aed_id"],
+        detail="with AED" if with_aed else "without AED",
+    )
     return await view_for_responder(session, incident_id, me)
 
 
-async def dispatch_update(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, status: str,
-                          note: str | None, close: bool, settings: AedSettings, now: datetime) -> dict:
+async def dispatch_update(
+    session: AsyncSession,
+    who: Principal,
+    incident_id: uuid.UUID,
+    *,
+    status: str,
+    note: str | None,
+    close: bool,
+    settings: AedSettings,
+    now: datetime,
+) -> dict:
     """120's updates (ambulance dispatched, arrived …) and the close with an outcome (120 or staff)."""
     incident = await repo.incident(session, incident_id, lock=True)
     if incident is None or (who.kind == "staff" and not staff_in_scope(who, incident)):
@@ -201,16 +377,23 @@ async def dispatch_update(session: AsyncSession, who: Principal, incident_id: uu
     if incident["state"] == "closed":
         raise Conflict("事件已结束", "The incident is closed")
     if close:
-        await repo.update_incident(session, incident_id, state="closed", outcome=status, closed_at=now, next_wave_at=None)
+        await repo.update_incident(
+            session, incident_id, state="closed", outcome=status, closed_at=now, next_wave_at=None
+        )
         await repo.cancel_pending(session, incident_id, now)
-        await _step(session, settings, incident_id, "closed", now, actor=who.id, detail=f"{status}: {note or ''}".strip())
+        await _step(
+            session, settings, incident_id, "closed", now, actor=who.id, detail=f"{status}: {note or ''}".strip()
+        )
     else:
-        await _step(session, settings, incident_id, "dispatch_update", now, actor=who.id, detail=f"{status}: {note or ''}")
+        await _step(
+            session, settings, incident_id, "dispatch_update", now, actor=who.id, detail=f"{status}: {note or ''}"
+        )
     return await view(session, who, incident_id)
 
 
-async def cancel_by_caller(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, reason: str,
-                           settings: AedSettings, now: datetime) -> dict:
+async def cancel_by_caller(
+    session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, reason: str, settings: AedSettings, now: datetime
+) -> dict:
     """The caller calls it off (a false alarm, or the person came round): the incident closes, alerts not yet
     answered are cancelled, those on their way see it closed, and 120 is told (a queued step)."""
     incident = await repo.incident(session, incident_id, lock=True)
@@ -218,37 +401,45 @@ async def cancel_by_caller(session: AsyncSession, who: Principal, incident_id: u
         raise NotFound("事件不存在", "No such incident")
     if incident["state"] == "closed":
         raise Conflict("事件已结束", "The incident is closed")
-    await repo.update_incident(session, incident_id, state="closed", outcome="cancelled_by_caller", closed_at=now,
-                               next_wave_at=None)
+    await repo.update_incident(
+        session, incident_id, state="closed", outcome="cancelled_by_caller", closed_at=now, next_wave_at=None
+    )
     await repo.cancel_pending(session, incident_id, now)
     await _step(session, settings, incident_id, "cancelled_by_caller", now, actor=who.id, detail=reason)
     return await view(session, who, incident_id)
 
 
-async def withdraw(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, reason: str,
-                   settings: AedSettings, now: datetime) -> dict:
+async def withdraw(
+    session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, reason: str, settings: AedSettings, now: datetime
+) -> dict:
     """A responder who accepted but cannot go on withdraws before arriving. An AED they were to fetch passes to
     another responder on their way to the patient (the one with the shortest path through it), and when fewer
     than needed remain the next nearest are alerted."""
     incident = await repo.incident(session, incident_id, lock=True)
     me = uuid.UUID(who.id)
-    mine = next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == me), None) if incident else None
+    mine = (
+        next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == me), None)
+        if incident
+        else None
+    )
     if mine is None or mine["status"] != "accepted":
         raise NotFound("您未接受该事件", "You have not accepted this incident")
     if incident["state"] != "open" or mine["arrived_at"] is not None:
         raise Conflict("事件已结束或您已到达现场", "The incident is closed or you have arrived")
     freed = mine["aed_id"] if mine["role"] == "fetch_aed" else None
     await repo.answer(session, incident_id, me, status="withdrawn", role=None, aed_id=None, answered_at=now)
-    await _step(session, settings, incident_id, "withdrew", now, actor=who.id, responder_id=me, aed_id=freed,
-                detail=reason)
+    await _step(
+        session, settings, incident_id, "withdrew", now, actor=who.id, responder_id=me, aed_id=freed, detail=reason
+    )
     if freed is not None:
         await _pass_aed(session, settings, incident, freed, now)
     await next_wave(session, incident_id, settings=settings, now=now)
     return await view_for_responder(session, incident_id, me)
 
 
-async def _pass_aed(session: AsyncSession, settings: AedSettings, incident: dict, aed_id: uuid.UUID,
-                    now: datetime) -> None:
+async def _pass_aed(
+    session: AsyncSession, settings: AedSettings, incident: dict, aed_id: uuid.UUID, now: datetime
+) -> None:
     """Hand a freed AED to the responder going straight to the patient whose path through it is shortest."""
     device = next((a for a in await _usable_aeds(session, incident, settings, now) if a["id"] == aed_id), None)
     if device is None:
@@ -264,8 +455,17 @@ async def _pass_aed(session: AsyncSession, settings: AedSettings, incident: dict
     if options and min(options)[0] <= settings.fetch_max_path_m:
         path, _, responder = min(options)
         await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id)
-        await _step(session, settings, incident["id"], "sent_for_aed", now, actor="system", responder_id=responder,
-                    aed_id=aed_id, detail=f"path {round(path)} m; taken over from a responder who withdrew")
+        await _step(
+            session,
+            settings,
+            incident["id"],
+            "sent_for_aed",
+            now,
+            actor="system",
+            responder_id=responder,
+            aed_id=aed_id,
+            detail=f"path {round(path)} m; taken over from a responder who withdrew",
+        )
 
 
 async def view_for_responder(session: AsyncSession, incident_id: uuid.UUID, responder: uuid.UUID) -> dict:
@@ -279,11 +479,24 @@ MY_ALERTS, MY_INCIDENTS = "responder-alerts", "reported-incidents"  # the lists'
 
 async def my_alerts(session: AsyncSession, responder: uuid.UUID, page: PageRequest) -> tuple[list[dict], str | None]:
     """A responder's alerts, newest first, each as that responder may see it."""
-    rows, cursor = page_of(MY_ALERTS, await repo.my_alerts(session, responder, page), page, at="sent_at",
-                           id="incident_id")
-    return [responder_view({"id": r["incident_id"], "state": r["state"], "lat": r["lat"], "lon": r["lon"],
-                            "address": r["address"], "note": r["note"]}, r) | {"sent_at": r["sent_at"]}
-            for r in rows], cursor
+    rows, cursor = page_of(
+        MY_ALERTS, await repo.my_alerts(session, responder, page), page, at="sent_at", id="incident_id"
+    )
+    return [
+        responder_view(
+            {
+                "id": r["incident_id"],
+                "state": r["state"],
+                "lat": r["lat"],
+                "lon": r["lon"],
+                "address": r["address"],
+                "note": r["note"],
+            },
+            r,
+        )
+        | {"sent_at": r["sent_at"]}
+        for r in rows
+    ], cursor
 
 
 async def reported_by(session: AsyncSession, who: Principal, page: PageRequest) -> tuple[list[dict], str | None]:
@@ -293,12 +506,21 @@ async def reported_by(session: AsyncSession, who: Principal, page: PageRequest) 
 
 def responder_view(incident: dict, mine: dict | None) -> dict:
     accepted = mine is not None and mine["status"] == "accepted"
-    view = {"incident_id": incident["id"], "state": incident["state"], "my_status": mine and mine["status"],
-            "my_role": mine and mine["role"], "aed_id": mine and mine["aed_id"], "distance_m": mine and mine["distance_m"],
-            "approximate_position": {"lat": round(incident["lat"], 3), "lon": round(incident["lon"], 3)}}
+    view = {
+        "incident_id": incident["id"],
+        "state": incident["state"],
+        "my_status": mine and mine["status"],
+        "my_role": mine and mine["role"],
+        "aed_id": mine and mine["aed_id"],
+        "distance_m": mine and mine["distance_m"],
+        "approximate_position": {"lat": round(incident["lat"], 3), "lon": round(incident["lon"], 3)},
+    }
     if accepted:  # the exact place only to those who accepted
-        view.update(position={"lat": incident["lat"], "lon": incident["lon"]}, address=incident["address"],
-                    note=incident["note"])
+        view.update(
+            position={"lat": incident["lat"], "lon": incident["lon"]},
+            address=incident["address"],
+            note=incident["note"],
+        )
     return view
 
 
@@ -307,12 +529,19 @@ def staff_in_scope(who: Principal, incident: dict) -> bool:
     nobody reported)."""
     if who.kind != "staff":
         return False
-    return who.has_role("city_admin") or (who.has_role("district_officer") and who.district is not None
-                                          and who.district == incident["district"])
+    return who.has_role("city_admin") or (
+        who.has_role("district_officer") and who.district is not None and who.district == incident["district"]
+    )
 
 
-async def view(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, reason: str | None = None,
-               now: datetime | None = None) -> dict:
+async def view(
+    session: AsyncSession,
+    who: Principal,
+    incident_id: uuid.UUID,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> dict:
     """The caller and 120 see everything. Staff in scope see everything but the exact address, which they
     read by giving a reason (put on record for audit). An alerted responder sees their own part."""
     incident = await repo.incident(session, incident_id)
@@ -325,9 +554,22 @@ async def view(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *,
     if staff_in_scope(who, incident):
         if reason is None:
             return {k: v for k, v in whole.items() if k != "address"}
-        await record_event(session, topic=Topic.AED, event=build_event(source="aed", data=IncidentAddressAccessed(
-            incident_id=incident_id, accessed_by=who.id, accessor_roles=sorted(who.roles), reason=reason,
-            accessed_at=now or clock.now()), subject=str(incident_id), actor=who.id))
+        await record_event(
+            session,
+            topic=Topic.AED,
+            event=build_event(
+                source="aed",
+                data=IncidentAddressAccessed(
+                    incident_id=incident_id,
+                    accessed_by=who.id,
+                    accessor_roles=sorted(who.roles),
+                    reason=reason,
+                    accessed_at=now or clock.now(),
+                ),
+                subject=str(incident_id),
+                actor=who.id,
+            ),
+        )
         return whole
     if who.kind == "person":
         mine = next((a for a in alerts if str(a["responder_id"]) == who.id), None)
@@ -341,7 +583,10 @@ async def data_of(session: AsyncSession, person: Principal) -> dict:
     them, and the position they last reported while on duty (none is kept off duty)."""
     person_id = uuid.UUID(person.id)
     duty = await repo.duty_of(session, person_id)
-    return {"incidents_raised": await all_pages(MY_INCIDENTS, lambda page: reported_by(session, person, page)),
-            "alerts_received": await all_pages(MY_ALERTS, lambda page: my_alerts(session, person_id, page)),
-            "on_duty": {"position": {"lat": duty["lat"], "lon": duty["lon"]}, "reported_at": duty["updated_at"]}
-            if duty else None}
+    return {
+        "incidents_raised": await all_pages(MY_INCIDENTS, lambda page: reported_by(session, person, page)),
+        "alerts_received": await all_pages(MY_ALERTS, lambda page: my_alerts(session, person_id, page)),
+        "on_duty": {"position": {"lat": duty["lat"], "lon": duty["lon"]}, "reported_at": duty["updated_at"]}
+        if duty
+        else None,
+    }

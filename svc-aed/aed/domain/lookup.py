@@ -1,5 +1,6 @@
 """The public lookup (no token; rate-limited at the gateway): the nearest devices usable now — working,
 public, consumables not expired, not waiting for a restock, and open at this moment in Beijing time."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,23 +8,35 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit import geo
 from aed.db import devices as repo
+from servicekit import geo
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 
-async def nearest(session: AsyncSession, point: geo.Point, *, limit: int, radius_m: int, open_now: bool,
-                  holidays: set, now: datetime) -> list[dict]:
+async def nearest(
+    session: AsyncSession, point: geo.Point, *, limit: int, radius_m: int, open_now: bool, holidays: set, now: datetime
+) -> list[dict]:
     local = now.astimezone(BEIJING)
     found = await repo.nearest_usable(
-        session, lat=point.lat, lon=point.lon, radius_m=radius_m, limit=limit, today=local.date(),
-        weekday=local.isoweekday(), now=local.time().replace(tzinfo=None), holiday=local.date() in holidays,
-        open_now=open_now)
+        session,
+        lat=point.lat,
+        lon=point.lon,
+        radius_m=radius_m,
+        limit=limit,
+        today=local.date(),
+        weekday=local.isoweekday(),
+        now=local.time().replace(tzinfo=None),
+        holiday=local.date() in holidays,
+        open_now=open_now,
+    )
     for device in found:
         gcj = geo.wgs84_to_gcj02(geo.Point(device["lat"], device["lon"]))
         device["gcj02"] = {"lat": round(gcj.lat, 7), "lon": round(gcj.lon, 7), "coord_system": "gcj02"}
-        device["child_pads_ok"] = (device["child_pads_expires_on"] is not None
-                                   and device["child_pads_expires_on"] >= local.date())
-        device["consumables_unverified"] = device["battery_expires_on"] is None or device["adult_pads_expires_on"] is None
+        device["child_pads_ok"] = (
+            device["child_pads_expires_on"] is not None and device["child_pads_expires_on"] >= local.date()
+        )
+        device["consumables_unverified"] = (
+            device["battery_expires_on"] is None or device["adult_pads_expires_on"] is None
+        )
     return found

@@ -1,5 +1,6 @@
 """Owner organisations — schools (primary/secondary, vocational, universities) and other venues — with the
 headcount coverage is measured against, and the staff accounts that keep their devices."""
+
 from __future__ import annotations
 
 import uuid
@@ -7,10 +8,10 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aed.db import organisations as repo
 from contracts.districts import DISTRICTS
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
-from aed.db import organisations as repo
 
 Kind = Literal["primary_secondary_school", "vocational_school", "university", "venue"]
 
@@ -22,13 +23,24 @@ def _in_reach(who: Principal, district: str) -> None:
         raise Forbidden("只能管理本区的单位", "District officers manage their district's organisations")
 
 
-async def create(session: AsyncSession, who: Principal, *, name: str, kind: Kind, district: str, headcount: int) -> dict:
+async def create(
+    session: AsyncSession, who: Principal, *, name: str, kind: Kind, district: str, headcount: int
+) -> dict:
     if district not in DISTRICTS:
         raise UnprocessableInput("区代码不存在", f"Unknown district {district}")
     _in_reach(who, district)
     organisation_id = uuid.uuid4()
-    if not await repo.insert(session, {"id": organisation_id, "name": name, "kind": kind, "district": district,
-                                       "headcount": headcount, "created_by": who.id}):
+    if not await repo.insert(
+        session,
+        {
+            "id": organisation_id,
+            "name": name,
+            "kind": kind,
+            "district": district,
+            "headcount": headcount,
+            "created_by": who.id,
+        },
+    ):
         raise Conflict("本区已有同名单位", "The district has an organisation of that name")
     return await get(session, organisation_id)
 

@@ -4,6 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-30
 """
+
 from alembic import op
 
 revision = "0002"
@@ -69,8 +70,10 @@ def upgrade() -> None:
         updated_by text NOT NULL
     )""")
     # Public lookup: KNN over the devices that could ever be usable (the rest never need a walk).
-    op.execute("CREATE INDEX aeds_lookup ON aeds USING gist (ll_to_earth(lat, lon))"
-               " WHERE status = 'working' AND access = 'public' AND NOT restock_required")
+    op.execute(
+        "CREATE INDEX aeds_lookup ON aeds USING gist (ll_to_earth(lat, lon))"
+        " WHERE status = 'working' AND access = 'public' AND NOT restock_required"
+    )
     op.execute("CREATE INDEX aeds_district ON aeds (district)")
     op.execute("CREATE INDEX aeds_organisation ON aeds (organisation_id)")
     op.execute("""

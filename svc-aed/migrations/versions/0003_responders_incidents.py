@@ -4,6 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-30
 """
+
 from alembic import op
 
 revision = "0003"
@@ -65,7 +66,9 @@ def upgrade() -> None:
     )""")
     op.execute("CREATE INDEX incident_alerts_responder ON incident_alerts (responder_id, sent_at DESC)")
     # One fetcher per device per incident: the device is locked to the responder sent for it.
-    op.execute("CREATE UNIQUE INDEX one_fetcher_per_aed ON incident_alerts (incident_id, aed_id) WHERE aed_id IS NOT NULL")
+    op.execute(
+        "CREATE UNIQUE INDEX one_fetcher_per_aed ON incident_alerts (incident_id, aed_id) WHERE aed_id IS NOT NULL"
+    )
     op.execute("""
     CREATE TABLE dispatch_updates (
         id bigserial PRIMARY KEY,

@@ -4,6 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-06
 """
+
 from alembic import op
 
 from servicekit.migrations import create_idempotency_keys

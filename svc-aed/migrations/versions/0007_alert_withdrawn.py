@@ -4,6 +4,7 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-06
 """
+
 from alembic import op
 
 revision = "0007"
@@ -13,11 +14,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE incident_alerts DROP CONSTRAINT incident_alerts_status_check, ADD CONSTRAINT "
-               "incident_alerts_status_check CHECK (status IN ('sent', 'accepted', 'declined', 'cancelled', 'withdrawn'))")
+    op.execute(
+        "ALTER TABLE incident_alerts DROP CONSTRAINT incident_alerts_status_check, ADD CONSTRAINT "
+        "incident_alerts_status_check CHECK (status IN ('sent', 'accepted', 'declined', 'cancelled', 'withdrawn'))"
+    )
 
 
 def downgrade() -> None:
     op.execute("UPDATE incident_alerts SET status = 'declined' WHERE status = 'withdrawn'")
-    op.execute("ALTER TABLE incident_alerts DROP CONSTRAINT incident_alerts_status_check, ADD CONSTRAINT "
-               "incident_alerts_status_check CHECK (status IN ('sent', 'accepted', 'declined', 'cancelled'))")
+    op.execute(
+        "ALTER TABLE incident_alerts DROP CONSTRAINT incident_alerts_status_check, ADD CONSTRAINT "
+        "incident_alerts_status_check CHECK (status IN ('sent', 'accepted', 'declined', 'cancelled'))"
+    )

@@ -7,19 +7,26 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from audit.domain import alerts
 from contracts.districts import District
 from servicekit import clock
 from servicekit.auth import Principal, require_roles
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden
 from servicekit.pagination import Page, PageParams
-from audit.domain import alerts
 
 router = APIRouter(tags=["alerts"])
 Auditor = Annotated[Principal, Depends(require_roles("auditor"))]
 Overseer = Annotated[Principal, Depends(require_roles("auditor", "city_admin", "district_officer"))]
-RULES = Literal["overlapping_services", "two_way_service", "late_night_service", "far_from_place",
-                "implausible_duration", "frequent_gifting", "gift_chain"]
+RULES = Literal[
+    "overlapping_services",
+    "two_way_service",
+    "late_night_service",
+    "far_from_place",
+    "implausible_duration",
+    "frequent_gifting",
+    "gift_chain",
+]
 
 
 class AlertOut(BaseModel):
@@ -41,7 +48,9 @@ class AlertOut(BaseModel):
 class DecisionIn(BaseModel):
     decision: Literal["confirm", "dismiss"]
     note: str = Field(min_length=2, max_length=1000, description="what the follow-up (回访) found")
-    person_ids: list[uuid.UUID] | None = Field(default=None, description="whom to sanction (default: everyone involved)")
+    person_ids: list[uuid.UUID] | None = Field(
+        default=None, description="whom to sanction (default: everyone involved)"
+    )
     list_institution: bool = Field(default=False, description="also put the institution involved on 失信名单")
 
 
@@ -50,14 +59,22 @@ class DecisionOut(BaseModel):
     sanction_ids: list[uuid.UUID]
 
 
-@router.get("/api/v1/alerts", response_model=Page[AlertOut],
-            summary="Fraud warnings (预警), highest severity first, then the latest (cursor pages)")
-async def list_alerts(reader: Overseer, session: DbSession, page: PageParams,
-                      status: Annotated[Literal["open", "confirmed", "dismissed"] | None, Query()] = None,
-                      rule: Annotated[RULES | None, Query()] = None,
-                      district: Annotated[District | None, Query()] = None) -> Page[AlertOut]:
-    found, cursor = await alerts.list_alerts(session, reader, page.for_list(alerts.ALERTS), status=status, rule=rule,
-                                             district=district)
+@router.get(
+    "/api/v1/alerts",
+    response_model=Page[AlertOut],
+    summary="Fraud warnings (预警), highest severity first, then the latest (cursor pages)",
+)
+async def list_alerts(
+    reader: Overseer,
+    session: DbSession,
+    page: PageParams,
+    status: Annotated[Literal["open", "confirmed", "dismissed"] | None, Query()] = None,
+    rule: Annotated[RULES | None, Query()] = None,
+    district: Annotated[District | None, Query()] = None,
+) -> Page[AlertOut]:
+    found, cursor = await alerts.list_alerts(
+        session, reader, page.for_list(alerts.ALERTS), status=status, rule=rule, district=district
+    )
     return Page[AlertOut](items=[AlertOut(**vars(a)) for a in found], next_cursor=cursor)
 
 
@@ -69,12 +86,22 @@ async def get_alert(alert_id: uuid.UUID, reader: Overseer, session: DbSession) -
     return AlertOut(**vars(found))
 
 
-@router.post("/api/v1/alerts/{alert_id}/decision", response_model=DecisionOut,
-             summary="Confirm (sanctions follow) or dismiss, with a note; the decision names the auditor")
+@router.post(
+    "/api/v1/alerts/{alert_id}/decision",
+    response_model=DecisionOut,
+    summary="Confirm (sanctions follow) or dismiss, with a note; the decision names the auditor",
+)
 async def decide(alert_id: uuid.UUID, body: DecisionIn, auditor: Auditor, session: DbSession) -> DecisionOut:
-    decided, sanctions = await alerts.decide(session, auditor, alert_id, confirm=body.decision == "confirm",
-                                             note=body.note, person_ids=body.person_ids,
-                                             institution=body.list_institution, now=clock.now())
+    decided, sanctions = await alerts.decide(
+        session,
+        auditor,
+        alert_id,
+        confirm=body.decision == "confirm",
+        note=body.note,
+        person_ids=body.person_ids,
+        institution=body.list_institution,
+        now=clock.now(),
+    )
     return DecisionOut(alert=AlertOut(**vars(decided)), sanction_ids=sanctions)
 
 
@@ -94,9 +121,12 @@ class WatchedOut(BaseModel):
     alerts: list[WatchReason] = Field(description="every alert that put them there, the latest first")
 
 
-@router.get("/api/v1/watchlist", response_model=Page[WatchedOut],
-            summary="People and institutions under tracking (跟踪), one entry each with the alerts and reasons, the "
-                    "latest first (cursor pages)")
+@router.get(
+    "/api/v1/watchlist",
+    response_model=Page[WatchedOut],
+    summary="People and institutions under tracking (跟踪), one entry each with the alerts and reasons, the "
+    "latest first (cursor pages)",
+)
 async def watchlist(auditor: Auditor, session: DbSession, page: PageParams) -> Page[WatchedOut]:
     rows, cursor = await alerts.watchlist(session, page.for_list(alerts.WATCHLIST))
     return Page[WatchedOut](items=[WatchedOut(**row) for row in rows], next_cursor=cursor)

@@ -1,4 +1,5 @@
 """Queries on alerts, the watchlist and decisions."""
+
 from __future__ import annotations
 
 import uuid
@@ -51,8 +52,10 @@ WHERE a.severity >= :high AND a.institution_id IS NOT NULL
 ON CONFLICT DO NOTHING
 """)
 
-ALERT_COLUMNS = ("a.id, a.rule, a.severity, a.status, a.district, a.people, a.institution_id, a.evidence, a.request_ids,"
-                 " a.first_at, a.last_at, a.summary")
+ALERT_COLUMNS = (
+    "a.id, a.rule, a.severity, a.status, a.district, a.people, a.institution_id, a.evidence, a.request_ids,"
+    " a.first_at, a.last_at, a.summary"
+)
 
 
 async def upsert(session: AsyncSession, rows: dict[str, list], *, escalate_after: int, high: int) -> None:
@@ -63,59 +66,117 @@ async def upsert(session: AsyncSession, rows: dict[str, list], *, escalate_after
 
 async def rescope_by_residence(session: AsyncSession, people: list[tuple[uuid.UUID, str]], rules: list[str]) -> None:
     """Alerts of `rules` take the least district of their people, as residences become known."""
-    await session.execute(text("""
+    await session.execute(
+        text("""
         UPDATE alerts a SET district = LEAST(coalesce(a.district, m.d), m.d)
         FROM (SELECT x.id, min(r.d) AS d FROM alerts x
               JOIN unnest(CAST(:p AS uuid[]), CAST(:d AS text[])) r(p, d) ON r.p = ANY(x.people)
               WHERE x.rule = ANY(:rules) GROUP BY x.id) m
-        WHERE a.id = m.id"""), {"p": [p for p, _ in people], "d": [d for _, d in people], "rules": rules})
+        WHERE a.id = m.id"""),
+        {"p": [p for p, _ in people], "d": [d for _, d in people], "rules": rules},
+    )
 
 
-async def listed(session: AsyncSession, page: PageRequest, *, status: str | None, rule: str | None,
-                 district: str | None, districted_only: bool) -> list:
+async def listed(
+    session: AsyncSession,
+    page: PageRequest,
+    *,
+    status: str | None,
+    rule: str | None,
+    district: str | None,
+    districted_only: bool,
+) -> list:
     """One page of alerts, most severe first, then the latest (severity, last_at, id, all descending)."""
     after = page.after
-    return list((await session.execute(text(
-        f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE (CAST(:s AS text) IS NULL OR a.status = :s)"
-        " AND (CAST(:r AS text) IS NULL OR a.rule = :r) AND (CAST(:d AS text) IS NULL OR a.district = :d)"
-        " AND (NOT :own OR a.district IS NOT NULL)"
-        " AND (CAST(:rank AS int) IS NULL OR (a.severity, a.last_at, a.id) < (:rank, :at, CAST(:after_id AS uuid)))"
-        " ORDER BY a.severity DESC, a.last_at DESC, a.id DESC LIMIT :n"),
-        {"s": status, "r": rule, "d": district, "own": districted_only, "n": page.fetch,
-         "rank": after.rank if after else None, "at": after.at if after else None,
-         "after_id": after.id if after else None})).all())
+    return list(
+        (
+            await session.execute(
+                text(
+                    f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE (CAST(:s AS text) IS NULL OR a.status = :s)"
+                    " AND (CAST(:r AS text) IS NULL OR a.rule = :r) AND (CAST(:d AS text) IS NULL OR a.district = :d)"
+                    " AND (NOT :own OR a.district IS NOT NULL)"
+                    " AND (CAST(:rank AS int) IS NULL OR (a.severity, a.last_at, a.id) < (:rank, :at, CAST(:after_id AS uuid)))"
+                    " ORDER BY a.severity DESC, a.last_at DESC, a.id DESC LIMIT :n"
+                ),
+                {
+                    "s": status,
+                    "r": rule,
+                    "d": district,
+                    "own": districted_only,
+                    "n": page.fetch,
+                    "rank": after.rank if after else None,
+                    "at": after.at if after else None,
+                    "after_id": after.id if after else None,
+                },
+            )
+        ).all()
+    )
 
 
 async def get(session: AsyncSession, alert_id: uuid.UUID, *, lock: bool = False):
-    return (await session.execute(text(f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = :id"
-                                       + (" FOR UPDATE" if lock else "")), {"id": alert_id})).first()
+    return (
+        await session.execute(
+            text(f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = :id" + (" FOR UPDATE" if lock else "")),
+            {"id": alert_id},
+        )
+    ).first()
 
 
 async def decision_of(session: AsyncSession, alert_id: uuid.UUID) -> dict | None:
-    row = (await session.execute(text(
-        "SELECT decision, note, decided_by, decided_at, sanction_ids FROM decisions WHERE alert_id = :id"),
-        {"id": alert_id})).mappings().first()
+    row = (
+        (
+            await session.execute(
+                text("SELECT decision, note, decided_by, decided_at, sanction_ids FROM decisions WHERE alert_id = :id"),
+                {"id": alert_id},
+            )
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
-async def record_decision(session: AsyncSession, alert_id: uuid.UUID, *, status: str, decision: str, note: str,
-                          decided_by: str, at: datetime, sanction_ids: list[uuid.UUID]) -> None:
-    await session.execute(text("UPDATE alerts SET status = :s, updated_at = now() WHERE id = :id"),
-                          {"s": status, "id": alert_id})
-    await session.execute(text(
-        "INSERT INTO decisions (id, alert_id, decision, note, decided_by, decided_at, sanction_ids)"
-        " VALUES (:id, :a, :d, :n, :by, :at, CAST(:s AS uuid[]))"),
-        {"id": uuid.uuid4(), "a": alert_id, "d": decision, "n": note, "by": decided_by, "at": at, "s": sanction_ids})
+async def record_decision(
+    session: AsyncSession,
+    alert_id: uuid.UUID,
+    *,
+    status: str,
+    decision: str,
+    note: str,
+    decided_by: str,
+    at: datetime,
+    sanction_ids: list[uuid.UUID],
+) -> None:
+    await session.execute(
+        text("UPDATE alerts SET status = :s, updated_at = now() WHERE id = :id"), {"s": status, "id": alert_id}
+    )
+    await session.execute(
+        text(
+            "INSERT INTO decisions (id, alert_id, decision, note, decided_by, decided_at, sanction_ids)"
+            " VALUES (:id, :a, :d, :n, :by, :at, CAST(:s AS uuid[]))"
+        ),
+        {"id": uuid.uuid4(), "a": alert_id, "d": decision, "n": note, "by": decided_by, "at": at, "s": sanction_ids},
+    )
 
 
 async def watchlist(session: AsyncSession, page: PageRequest) -> list[dict]:
     """One page of the people and institutions under tracking, one entry each with every alert that put them
     there, the latest first (since, subject_id)."""
     after, params = keyset_text(page, "since", "subject_id")
-    rows = (await session.execute(text(
-        "SELECT * FROM (SELECT w.subject_kind, w.subject_id, max(w.district) AS district, max(w.since) AS since,"
-        "  jsonb_agg(jsonb_build_object('alert_id', w.alert_id, 'rule', a.rule, 'status', a.status,"
-        "                               'reason', w.reason, 'since', w.since) ORDER BY w.since DESC) AS alerts"
-        "  FROM watchlist w JOIN alerts a ON a.id = w.alert_id GROUP BY w.subject_kind, w.subject_id) watched"
-        f" WHERE {after} ORDER BY since DESC, subject_id DESC LIMIT :fetch"), params)).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                text(
+                    "SELECT * FROM (SELECT w.subject_kind, w.subject_id, max(w.district) AS district, max(w.since) AS since,"
+                    "  jsonb_agg(jsonb_build_object('alert_id', w.alert_id, 'rule', a.rule, 'status', a.status,"
+                    "                               'reason', w.reason, 'since', w.since) ORDER BY w.since DESC) AS alerts"
+                    "  FROM watchlist w JOIN alerts a ON a.id = w.alert_id GROUP BY w.subject_kind, w.subject_id) watched"
+                    f" WHERE {after} ORDER BY since DESC, subject_id DESC LIMIT :fetch"
+                ),
+                params,
+            )
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]

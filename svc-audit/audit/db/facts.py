@@ -3,6 +3,7 @@ consumed batch at once: one statement per kind of question, not one per event. S
 trail's payloads by PostgreSQL, and the questions about them name the batch by trail position (the services
 read from the trail records of a judged range), so a batch of services never travels from the service to
 the database and back (ADR 10)."""
+
 from __future__ import annotations
 
 import uuid
@@ -12,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.matching import ServiceCompleted
 from audit.settings import RuleThresholds
+from contracts.matching import ServiceCompleted
 
 
 @dataclass(slots=True)
@@ -54,7 +55,7 @@ _G = ", ".join(f"g.{f}" for f in GIFT_FIELDS)
 
 
 def _unnest(fields: list[str], types: list[str]) -> str:
-    return ", ".join(f"CAST(:{f} AS {t}[])" for f, t in zip(fields, types))
+    return ", ".join(f"CAST(:{f} AS {t}[])" for f, t in zip(fields, types, strict=True))
 
 
 def _columns(rows: list, fields: list[str]) -> dict[str, list]:
@@ -63,14 +64,21 @@ def _columns(rows: list, fields: list[str]) -> dict[str, list]:
 
 async def record_districts(session: AsyncSession, people: list[tuple[uuid.UUID, str]]) -> None:
     latest = dict(people)  # the last declaration in the batch wins
-    await session.execute(text(
-        "INSERT INTO people SELECT * FROM unnest(CAST(:p AS uuid[]), CAST(:d AS text[]))"
-        " ON CONFLICT (person_id) DO UPDATE SET district = excluded.district"), {"p": list(latest), "d": list(latest.values())})
+    await session.execute(
+        text(
+            "INSERT INTO people SELECT * FROM unnest(CAST(:p AS uuid[]), CAST(:d AS text[]))"
+            " ON CONFLICT (person_id) DO UPDATE SET district = excluded.district"
+        ),
+        {"p": list(latest), "d": list(latest.values())},
+    )
 
 
 async def districts_of(session: AsyncSession, people: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = (await session.execute(text("SELECT person_id, district FROM people WHERE person_id = ANY(:p)"),
-                                  {"p": list(set(people))})).all()
+    rows = (
+        await session.execute(
+            text("SELECT person_id, district FROM people WHERE person_id = ANY(:p)"), {"p": list(set(people))}
+        )
+    ).all()
     return {row.person_id: row.district for row in rows}
 
 
@@ -82,6 +90,7 @@ class Claimed:
     """A range of the trail claimed for judging, (after, upto] (after == upto: nothing to judge), the trail's
     head, how far every recorder has recorded services, and the (event_id, type, payload) of the range's
     records of the types asked for, in order."""
+
     after: int
     upto: int
     head: int
@@ -95,7 +104,9 @@ async def claim_judging(session: AsyncSession, most: int, types: list[str]) -> C
     at a time records facts and alerts) and moved to `upto` in the caller's transaction, so it moves only if
     the judging commits. When there is nothing to judge nothing is written (and `recorded` is `upto`: the
     recorders are not asked)."""
-    rows = (await session.execute(text(f"""
+    rows = (
+        await session.execute(
+            text(f"""
         WITH claimed AS (
             UPDATE judged j SET seq = least(h.seq, j.seq + :most) FROM chain_head h
             WHERE j.id = 1 AND h.id = 1 AND j.seq < h.seq
@@ -109,41 +120,64 @@ async def claim_judging(session: AsyncSession, most: int, types: list[str]) -> C
         UNION ALL
         SELECT l.seq, NULL, NULL, NULL, NULL, l.event_id, l.type, l.payload
         FROM claimed c JOIN audit_log l ON l.seq > c.after AND l.seq <= c.upto AND l.type = ANY(:types)
-        ORDER BY 1"""), {"most": most, "types": types})).all()
+        ORDER BY 1"""),
+            {"most": most, "types": types},
+        )
+    ).all()
     first = rows[0]
     return Claimed(first[1], first[2], first[3], first[4], [row[5:] for row in rows[1:]])
 
 
 async def record_unjudged(session: AsyncSession, seq: int, error: str, at: datetime) -> None:
-    await session.execute(text("INSERT INTO unjudged (seq, error, at) VALUES (:s, :e, :at) ON CONFLICT DO NOTHING"),
-                          {"s": seq, "e": error[:1000], "at": at})
+    await session.execute(
+        text("INSERT INTO unjudged (seq, error, at) VALUES (:s, :e, :at) ON CONFLICT DO NOTHING"),
+        {"s": seq, "e": error[:1000], "at": at},
+    )
 
 
 async def judging_state(session: AsyncSession, *, limit: int = 100) -> tuple[int, list[dict]]:
     """The seq judged through, and the first `limit` records the rules could not read (seq, error, at)."""
     judged = (await session.execute(text("SELECT seq FROM judged WHERE id = 1"))).scalar_one()
-    rows = (await session.execute(text("SELECT seq, error, at FROM unjudged ORDER BY seq LIMIT :l"),
-                                  {"l": limit})).mappings().all()
+    rows = (
+        (await session.execute(text("SELECT seq, error, at FROM unjudged ORDER BY seq LIMIT :l"), {"l": limit}))
+        .mappings()
+        .all()
+    )
     return judged, [dict(r) for r in rows]
 
 
 async def payloads(session: AsyncSession, after: int, upto: int, types: list[str]) -> list:
     """(event_id, type, payload) of the trail records in (after, upto] of the given types, in order."""
-    return list((await session.execute(text(
-        "SELECT event_id, type, payload FROM audit_log WHERE seq > :after AND seq <= :upto AND type = ANY(:types)"
-        " ORDER BY seq"), {"after": after, "upto": upto, "types": types})).all())
+    return list(
+        (
+            await session.execute(
+                text(
+                    "SELECT event_id, type, payload FROM audit_log WHERE seq > :after AND seq <= :upto AND type = ANY(:types)"
+                    " ORDER BY seq"
+                ),
+                {"after": after, "upto": upto, "types": types},
+            )
+        ).all()
+    )
 
 
 async def lock_recorded(session: AsyncSession, part: int) -> int:
     """How far recorder `part` has recorded the trail's service reports, locked (its cursor exists:
     `ensure_recorders`)."""
-    return (await session.execute(text("SELECT seq FROM recorded WHERE part = :p FOR UPDATE"), {"p": part})).scalar_one()
+    return (
+        await session.execute(text("SELECT seq FROM recorded WHERE part = :p FOR UPDATE"), {"p": part})
+    ).scalar_one()
 
 
 async def recording_state(session: AsyncSession) -> tuple[int, int]:
     """The trail's head, and how far every recorder has recorded its service reports (not locked)."""
-    row = (await session.execute(text(
-        f"SELECT h.seq, coalesce({_LEAST_RECORDED}, j.seq) FROM chain_head h, judged j WHERE h.id = 1 AND j.id = 1"))).one()
+    row = (
+        await session.execute(
+            text(
+                f"SELECT h.seq, coalesce({_LEAST_RECORDED}, j.seq) FROM chain_head h, judged j WHERE h.id = 1 AND j.id = 1"
+            )
+        )
+    ).one()
     return row[0], row[1]
 
 
@@ -156,22 +190,29 @@ async def record_services(session: AsyncSession, after: int, upto: int, *, part:
     to `part` of `parts` out of their payloads (in PostgreSQL: the service sends no rows) and keep them. A
     service reported again adds nothing: the earliest report in the trail's order wins, whichever recorder
     commits first."""
-    await session.execute(_RECORD_SERVICES, {"after": after, "upto": upto, "type": ServiceCompleted.TYPE,
-                                             "part": part, "parts": parts})
+    await session.execute(
+        _RECORD_SERVICES, {"after": after, "upto": upto, "type": ServiceCompleted.TYPE, "part": part, "parts": parts}
+    )
 
 
 async def claim_and_record_services(session: AsyncSession, upto: int, *, part: int, parts: int) -> None:
     """`record_services` from recorder `part`'s cursor to `upto`, the cursor locked and moved to `upto` by the
     same statement (nothing is done if it is there already)."""
-    await session.execute(_CLAIM_AND_RECORD_SERVICES, {"upto": upto, "type": ServiceCompleted.TYPE, "part": part,
-                                                       "parts": parts})
+    await session.execute(
+        _CLAIM_AND_RECORD_SERVICES, {"upto": upto, "type": ServiceCompleted.TYPE, "part": part, "parts": parts}
+    )
 
 
 async def ensure_recorders(session: AsyncSession, parts: int) -> None:
     """A cursor for each of `parts` recorders; one that did not exist starts where the rules have judged
     (everything before was recorded with them)."""
-    await session.execute(text("INSERT INTO recorded SELECT p, seq FROM judged, generate_series(0, :n - 1) AS p"
-                               " WHERE id = 1 ON CONFLICT DO NOTHING"), {"n": parts})
+    await session.execute(
+        text(
+            "INSERT INTO recorded SELECT p, seq FROM judged, generate_series(0, :n - 1) AS p"
+            " WHERE id = 1 ON CONFLICT DO NOTHING"
+        ),
+        {"n": parts},
+    )
 
 
 # Which of `:parts` recorders takes a record's service reports: by its subject, so the reports of one
@@ -180,13 +221,14 @@ _RECORDER_OF = "mod(hashtext({subject})::bigint + 2147483648, :parts)"
 
 
 async def recorder_of(session: AsyncSession, subject: str, parts: int) -> int:
-    return (await session.execute(text(f"SELECT {_RECORDER_OF.format(subject=':s')}"),
-                                  {"s": subject, "parts": parts})).scalar_one()
+    return (
+        await session.execute(text(f"SELECT {_RECORDER_OF.format(subject=':s')}"), {"s": subject, "parts": parts})
+    ).scalar_one()
 
 
 def _recording(after: str) -> str:
     return f"""
-    INSERT INTO services ({', '.join(SERVICE_FIELDS)}, seq)
+    INSERT INTO services ({", ".join(SERVICE_FIELDS)}, seq)
     SELECT DISTINCT ON (d.request_id, a.volunteer_id) d.request_id, a.volunteer_id, d.elder_id, d.district, d.institution_id, coalesce(d.night_service_item, false),
            a.checked_in_at, a.checked_out_at, a.check_in_distance_m, a.check_out_distance_m, a.check_in_method,
            a.check_out_method, a.check_out_by, a.minutes, l.event_id, l.seq
@@ -201,7 +243,7 @@ def _recording(after: str) -> str:
     WHERE l.seq > {after} AND l.seq <= :upto AND l.type = :type
           AND {_RECORDER_OF.format(subject="l.subject")} = :part
     ORDER BY d.request_id, a.volunteer_id, l.seq, a.n
-    ON CONFLICT (request_id, volunteer_id) DO UPDATE SET {', '.join(f"{f} = excluded.{f}" for f in [*SERVICE_FIELDS[2:], "seq"])}
+    ON CONFLICT (request_id, volunteer_id) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in [*SERVICE_FIELDS[2:], "seq"])}
         WHERE services.seq > excluded.seq"""
 
 
@@ -209,16 +251,25 @@ _RECORD_SERVICES = text(_recording(":after"))
 # The cursor claimed in the statement: none returned (it is at `upto` already) makes the range empty.
 _CLAIM_AND_RECORD_SERVICES = text(
     "WITH claimed AS (UPDATE recorded SET seq = :upto WHERE part = :part AND seq < :upto RETURNING old.seq AS after)"
-    + _recording("(SELECT after FROM claimed)"))
+    + _recording("(SELECT after FROM claimed)")
+)
 
 # The thresholds the service queries need, per district: a row per district with overrides, the city-wide
 # value where a district has none.
-_LIMIT_TYPES = {"two_way_window_days": "integer", "night_starts_hour": "integer", "night_ends_hour": "integer",
-                "allow_documented_night_items": "boolean", "far_distance_m": "integer", "min_service_minutes": "integer",
-                "max_span_hours": "integer"}
-_LIMITS = ("lim AS (SELECT * FROM unnest(CAST(:lim_district AS text[]), "
-           + ", ".join(f"CAST(:lim_{f} AS {t}[])" for f, t in _LIMIT_TYPES.items())
-           + f") AS l(district, {', '.join(_LIMIT_TYPES)}))")
+_LIMIT_TYPES = {
+    "two_way_window_days": "integer",
+    "night_starts_hour": "integer",
+    "night_ends_hour": "integer",
+    "allow_documented_night_items": "boolean",
+    "far_distance_m": "integer",
+    "min_service_minutes": "integer",
+    "max_span_hours": "integer",
+}
+_LIMITS = (
+    "lim AS (SELECT * FROM unnest(CAST(:lim_district AS text[]), "
+    + ", ".join(f"CAST(:lim_{f} AS {t}[])" for f, t in _LIMIT_TYPES.items())
+    + f") AS l(district, {', '.join(_LIMIT_TYPES)}))"
+)
 
 
 def _limit(field: str) -> str:
@@ -249,6 +300,7 @@ class ServicesToJudge:
     suspects: those that cross one of their district's single-service thresholds (late at night without an
       allowed documented item, far from the place, too short or too long): rules.single_service_rules names
       which."""
+
     overlapping: list[tuple[Service, list[Service]]]
     between: list[tuple[Service, list[Service]]]
     suspects: list[Service]
@@ -265,7 +317,7 @@ _SERVICES_TO_JUDGE = f"""
     WITH {_LIMITS},
     new AS (SELECT * FROM services n WHERE {_NEW}),
     pairs AS (
-        SELECT n.*, make_interval(secs => {_limit('two_way_window_days')} * 86400) AS w
+        SELECT n.*, make_interval(secs => {_limit("two_way_window_days")} * 86400) AS w
         FROM new n LEFT JOIN lim ON lim.district = n.district
         WHERE EXISTS (SELECT 1 FROM services r WHERE r.volunteer_id = n.elder_id AND r.elder_id = n.volunteer_id))
     SELECT 'overlapping' AS kind, n.seq, {_N}, {_S} FROM new n
@@ -281,29 +333,42 @@ _SERVICES_TO_JUDGE = f"""
          AND s.elder_id = n.volunteer_id AND s.checked_in_at BETWEEN n.checked_in_at - n.w AND n.checked_in_at + n.w
     UNION ALL
     SELECT 'suspect', n.seq, {_N}, {_NO_S} FROM new n LEFT JOIN lim ON lim.district = n.district
-    WHERE (NOT (n.night_item AND {_limit('allow_documented_night_items')})
-           AND ({_night('checked_in_at')} OR {_night('checked_out_at')}))
-        OR greatest(n.check_in_distance_m, n.check_out_distance_m) >= {_limit('far_distance_m')}
-        OR n.minutes < {_limit('min_service_minutes')}
-        OR n.checked_out_at - n.checked_in_at > make_interval(hours => {_limit('max_span_hours')})
+    WHERE (NOT (n.night_item AND {_limit("allow_documented_night_items")})
+           AND ({_night("checked_in_at")} OR {_night("checked_out_at")}))
+        OR greatest(n.check_in_distance_m, n.check_out_distance_m) >= {_limit("far_distance_m")}
+        OR n.minutes < {_limit("min_service_minutes")}
+        OR n.checked_out_at - n.checked_in_at > make_interval(hours => {_limit("max_span_hours")})
     ORDER BY 1, 2, 3, 4, {_BY_RELATED}"""
 
 
-async def services_to_judge(session: AsyncSession, after: int, upto: int, default: RuleThresholds,
-                            districts: dict[str, RuleThresholds], *, zone: str) -> ServicesToJudge:
+async def services_to_judge(
+    session: AsyncSession,
+    after: int,
+    upto: int,
+    default: RuleThresholds,
+    districts: dict[str, RuleThresholds],
+    *,
+    zone: str,
+) -> ServicesToJudge:
     """The services of trail records (after, upto] a rule may fire on, with the services the rules weigh
     them against (ServicesToJudge), with `districts`' thresholds where they differ from `default` and
     night hours in `zone`."""
-    rows = (await session.execute(text(_SERVICES_TO_JUDGE), {"after": after, "upto": upto, "zone": zone,
-                                                             **_limit_params(default, districts)})).all()
+    rows = (
+        await session.execute(
+            text(_SERVICES_TO_JUDGE), {"after": after, "upto": upto, "zone": zone, **_limit_params(default, districts)}
+        )
+    ).all()
     kinds: dict[str, list] = {"overlapping": [], "between": [], "suspect": []}
     for row in rows:
         kinds[row[0]].append(row[2:])
     return ServicesToJudge(
         overlapping=_with_related(kinds["overlapping"]),
-        between=[(service, sorted(between, key=lambda s: (s.checked_in_at, str(s.request_id))))
-                 for service, between in _with_related(kinds["between"])],
-        suspects=[Service(*row[:len(SERVICE_FIELDS)]) for row in kinds["suspect"]])
+        between=[
+            (service, sorted(between, key=lambda s: (s.checked_in_at, str(s.request_id))))
+            for service, between in _with_related(kinds["between"])
+        ],
+        suspects=[Service(*row[: len(SERVICE_FIELDS)]) for row in kinds["suspect"]],
+    )
 
 
 def _with_related(rows) -> list[tuple[Service, list[Service]]]:
@@ -319,16 +384,28 @@ def _with_related(rows) -> list[tuple[Service, list[Service]]]:
 
 
 async def record_gifts(session: AsyncSession, gifts: list[Gift]) -> list[Gift]:
-    inserted = set((await session.execute(text(
-        f"INSERT INTO gifts ({', '.join(GIFT_FIELDS)}) SELECT * FROM unnest({_unnest(GIFT_FIELDS, _GIFT_TYPES)})"
-        " ON CONFLICT DO NOTHING RETURNING operation_id"), _columns(gifts, GIFT_FIELDS))).scalars())
+    inserted = set(
+        (
+            await session.execute(
+                text(
+                    f"INSERT INTO gifts ({', '.join(GIFT_FIELDS)}) SELECT * FROM unnest({_unnest(GIFT_FIELDS, _GIFT_TYPES)})"
+                    " ON CONFLICT DO NOTHING RETURNING operation_id"
+                ),
+                _columns(gifts, GIFT_FIELDS),
+            )
+        ).scalars()
+    )
     return [g for g in gifts if g.operation_id in inserted]
 
 
-async def gifts_around(session: AsyncSession, gifts: list[Gift], *, spans_s: list[int]) -> dict[str, dict[int, list[Gift]]]:
+async def gifts_around(
+    session: AsyncSession, gifts: list[Gift], *, spans_s: list[int]
+) -> dict[str, dict[int, list[Gift]]]:
     """For each of `gifts` (by position, from 1), the gifts by the same giver ('from') and to the same receiver
     ('to') within ± its span: one statement."""
-    rows = (await session.execute(text(f"""
+    rows = (
+        await session.execute(
+            text(f"""
         WITH n AS (SELECT * FROM unnest(CAST(:frm AS uuid[]), CAST(:to AS uuid[]), CAST(:at AS timestamptz[]),
                                         CAST(:w AS integer[])) WITH ORDINALITY n(frm, to_, at, w, ord))
         SELECT 'from' AS side, n.ord, {_G} FROM n JOIN gifts g ON g.from_id = n.frm
@@ -337,15 +414,25 @@ async def gifts_around(session: AsyncSession, gifts: list[Gift], *, spans_s: lis
         SELECT 'to', n.ord, {_G} FROM n JOIN gifts g ON g.to_id = n.to_
              AND g.at BETWEEN n.at - make_interval(secs => n.w) AND n.at + make_interval(secs => n.w)
         ORDER BY 1, 2, {2 + GIFT_FIELDS.index("at") + 1}, {2 + GIFT_FIELDS.index("operation_id") + 1}"""),
-        {"frm": [g.from_id for g in gifts], "to": [g.to_id for g in gifts], "at": [g.at for g in gifts],
-         "w": spans_s})).all()
+            {
+                "frm": [g.from_id for g in gifts],
+                "to": [g.to_id for g in gifts],
+                "at": [g.at for g in gifts],
+                "w": spans_s,
+            },
+        )
+    ).all()
     return {side: _by_position([row[1:] for row in rows if row[0] == side], Gift) for side in ("from", "to")}
 
 
-async def chained_gifts(session: AsyncSession, gifts: list[Gift], spans_s: list[int]) -> dict[int, list[tuple[Gift, Gift]]]:
+async def chained_gifts(
+    session: AsyncSession, gifts: list[Gift], spans_s: list[int]
+) -> dict[int, list[tuple[Gift, Gift]]]:
     """For each of `gifts`, the (earlier, later) pairs it forms with a gift passing on from the earlier one's
     receiver within the span (onward from it, or inbound to its giver): one statement."""
-    rows = (await session.execute(text(f"""
+    rows = (
+        await session.execute(
+            text(f"""
         WITH n AS (SELECT * FROM unnest(CAST(:op AS uuid[]), CAST(:frm AS uuid[]), CAST(:to AS uuid[]),
                                         CAST(:at AS timestamptz[]), CAST(:w AS integer[])) WITH ORDINALITY n(op, frm, to_, at, w, ord))
         SELECT 'onward' AS way, n.ord, {_G} FROM n JOIN gifts g ON g.from_id = n.to_ AND g.operation_id <> n.op
@@ -354,8 +441,15 @@ async def chained_gifts(session: AsyncSession, gifts: list[Gift], spans_s: list[
         SELECT 'inbound', n.ord, {_G} FROM n JOIN gifts g ON g.to_id = n.frm AND g.operation_id <> n.op
              AND g.at <= n.at AND g.at >= n.at - make_interval(secs => n.w)
         ORDER BY 1 DESC, 2, {2 + GIFT_FIELDS.index("at") + 1}"""),
-        {"op": [g.operation_id for g in gifts], "frm": [g.from_id for g in gifts], "to": [g.to_id for g in gifts],
-         "at": [g.at for g in gifts], "w": spans_s})).all()
+            {
+                "op": [g.operation_id for g in gifts],
+                "frm": [g.from_id for g in gifts],
+                "to": [g.to_id for g in gifts],
+                "at": [g.at for g in gifts],
+                "w": spans_s,
+            },
+        )
+    ).all()
     pairs: dict[int, list[tuple[Gift, Gift]]] = {}
     for position, found in _by_position([row[1:] for row in rows if row[0] == "onward"], Gift).items():
         pairs.setdefault(position, []).extend((gifts[position - 1], g) for g in found)

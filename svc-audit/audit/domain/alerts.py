@@ -6,6 +6,7 @@ it holds `escalate_after` pieces of evidence. High-severity alerts put their peo
 the watchlist with the reason. An auditor confirms or dismisses, with a note; a confirmation publishes
 `audit.sanction.applied` naming the false service records, and every decision names who made it.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -14,14 +15,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.db import alerts as repo
+from audit.domain.rules import HIGH, Finding
 from contracts.audit import SanctionApplied
 from contracts.topics import Topic
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
 from servicekit.events import build_event, record_event
 from servicekit.pagination import PageRequest, page_of
-from audit.db import alerts as repo
-from audit.domain.rules import HIGH, Finding
 
 _NAMESPACE = uuid.UUID("a7d4f3c2-1b0e-4c9d-8e7f-6a5b4c3d2e1f")
 SEVERITY = {1: "low", 2: "medium", 3: "high"}
@@ -42,13 +43,18 @@ def merge(findings: list[Finding]) -> list[Finding]:
             merged[(f.rule, f.key)] = f
             continue
         merged[(f.rule, f.key)] = Finding(
-            rule=f.rule, key=f.key, severity=max(seen.severity, f.severity),
+            rule=f.rule,
+            key=f.key,
+            severity=max(seen.severity, f.severity),
             district=min((d for d in (seen.district, f.district) if d), default=None),
             people=tuple(sorted(set(seen.people) | set(f.people))),
             institution_id=min((i for i in (seen.institution_id, f.institution_id) if i), default=None),
             evidence=tuple(sorted(set(seen.evidence) | set(f.evidence))),
             request_ids=tuple(sorted(set(seen.request_ids) | set(f.request_ids))),
-            first_at=min(seen.first_at, f.first_at), last_at=max(seen.last_at, f.last_at), summary=seen.summary)
+            first_at=min(seen.first_at, f.first_at),
+            last_at=max(seen.last_at, f.last_at),
+            summary=seen.summary,
+        )
     return sorted(merged.values(), key=lambda f: (f.rule, f.key))  # a fixed order: no deadlock between replicas
 
 
@@ -59,13 +65,25 @@ async def raise_findings(session: AsyncSession, findings: list[Finding], *, esca
         return
     ids = [alert_id(f.rule, f.key) for f in merged]
     joined = lambda values: ",".join(str(v) for v in values) or None  # noqa: E731  (uuid[] rows through text[])
-    await repo.upsert(session, {
-        "id": ids, "rule": [f.rule for f in merged], "key": [f.key for f in merged],
-        "severity": [f.severity for f in merged], "district": [f.district for f in merged],
-        "people": [joined(f.people) for f in merged], "institution": [f.institution_id for f in merged],
-        "evidence": [joined(f.evidence) for f in merged], "requests": [joined(f.request_ids) for f in merged],
-        "first_at": [f.first_at for f in merged], "last_at": [f.last_at for f in merged],
-        "summary": [f.summary for f in merged]}, escalate_after=escalate_after, high=HIGH)
+    await repo.upsert(
+        session,
+        {
+            "id": ids,
+            "rule": [f.rule for f in merged],
+            "key": [f.key for f in merged],
+            "severity": [f.severity for f in merged],
+            "district": [f.district for f in merged],
+            "people": [joined(f.people) for f in merged],
+            "institution": [f.institution_id for f in merged],
+            "evidence": [joined(f.evidence) for f in merged],
+            "requests": [joined(f.request_ids) for f in merged],
+            "first_at": [f.first_at for f in merged],
+            "last_at": [f.last_at for f in merged],
+            "summary": [f.summary for f in merged],
+        },
+        escalate_after=escalate_after,
+        high=HIGH,
+    )
 
 
 async def residences_known(session: AsyncSession, people: list[tuple[uuid.UUID, str]]) -> None:
@@ -110,8 +128,15 @@ def reader_district(reader: Principal, district: str | None) -> str | None:
 ALERTS = "alerts"  # the list's name in its cursors
 
 
-async def list_alerts(session: AsyncSession, reader: Principal, page: PageRequest, *, status: str | None,
-                      rule: str | None, district: str | None) -> tuple[list[AlertView], str | None]:
+async def list_alerts(
+    session: AsyncSession,
+    reader: Principal,
+    page: PageRequest,
+    *,
+    status: str | None,
+    rule: str | None,
+    district: str | None,
+) -> tuple[list[AlertView], str | None]:
     scope = reader_district(reader, district)
     only_own = not reader.has_role("auditor", "city_admin")
     rows = await repo.listed(session, page, status=status, rule=rule, district=scope, districted_only=only_own)
@@ -119,8 +144,17 @@ async def list_alerts(session: AsyncSession, reader: Principal, page: PageReques
     return [_view(row) for row in shown], cursor
 
 
-async def decide(session: AsyncSession, auditor: Principal, alert: uuid.UUID, *, confirm: bool, note: str,
-                 person_ids: list[uuid.UUID] | None, institution: bool, now: datetime) -> tuple[AlertView, list[uuid.UUID]]:
+async def decide(
+    session: AsyncSession,
+    auditor: Principal,
+    alert: uuid.UUID,
+    *,
+    confirm: bool,
+    note: str,
+    person_ids: list[uuid.UUID] | None,
+    institution: bool,
+    now: datetime,
+) -> tuple[AlertView, list[uuid.UUID]]:
     row = await repo.get(session, alert, lock=True)
     if row is None:
         raise NotFound("预警不存在", "No such alert")
@@ -139,21 +173,46 @@ async def decide(session: AsyncSession, auditor: Principal, alert: uuid.UUID, *,
                 raise UnprocessableInput("该预警不涉及服务机构", "No institution is involved in this alert")
             sanctions.append(await _sanction(session, view, auditor, note, now, institution_id=view.institution_id))
     status = "confirmed" if confirm else "dismissed"
-    await repo.record_decision(session, alert, status=status, decision="confirm" if confirm else "dismiss", note=note,
-                               decided_by=auditor.id, at=now, sanction_ids=sanctions)
+    await repo.record_decision(
+        session,
+        alert,
+        status=status,
+        decision="confirm" if confirm else "dismiss",
+        note=note,
+        decided_by=auditor.id,
+        at=now,
+        sanction_ids=sanctions,
+    )
     return await get(session, alert), sanctions
 
 
-async def _sanction(session: AsyncSession, alert: AlertView, auditor: Principal, note: str, now: datetime, *,
-                    person_id: uuid.UUID | None = None, institution_id: uuid.UUID | None = None) -> uuid.UUID:
+async def _sanction(
+    session: AsyncSession,
+    alert: AlertView,
+    auditor: Principal,
+    note: str,
+    now: datetime,
+    *,
+    person_id: uuid.UUID | None = None,
+    institution_id: uuid.UUID | None = None,
+) -> uuid.UUID:
     sanction_id = uuid.uuid4()
     data = SanctionApplied(
-        sanction_id=sanction_id, alert_id=alert.id,
+        sanction_id=sanction_id,
+        alert_id=alert.id,
         kind="institution_listed" if institution_id else "volunteer_recording_revoked",
-        person_id=person_id, institution_id=institution_id, false_request_ids=alert.request_ids,
-        decided_by=auditor.id, note=note, decided_at=now)
-    await record_event(session, topic=Topic.AUDIT, event=build_event(
-        source="audit", data=data, subject=str(person_id or institution_id), actor=auditor.id))
+        person_id=person_id,
+        institution_id=institution_id,
+        false_request_ids=alert.request_ids,
+        decided_by=auditor.id,
+        note=note,
+        decided_at=now,
+    )
+    await record_event(
+        session,
+        topic=Topic.AUDIT,
+        event=build_event(source="audit", data=data, subject=str(person_id or institution_id), actor=auditor.id),
+    )
     return sanction_id
 
 

@@ -11,6 +11,7 @@ someone with database access fails verification against the checkpoints.
 
 Appends serialise on the single `chain_head` row (one lock per consumed batch, not per event).
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,10 +25,10 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.db import trail as repo
 from servicekit.consumer import PreparedPolls, in_slices
 from servicekit.events import Envelope
 from servicekit.pagination import PageRequest, page_of
-from audit.db import trail as repo
 
 GENESIS = bytes(32)
 _LOCKED_HEAD = "audit.chain_head"  # the head `unseen` locked, kept in the session for the append that follows
@@ -65,10 +66,26 @@ def record_hash(prev: bytes, header: dict, payload: str) -> bytes:
     return hashlib.sha256(prev + canonical(header) + b"\x1e" + payload.encode()).digest()
 
 
-def header(seq: int, event_id: str, topic: str, type_: str, subject: str, actor: str | None, acting_for: str | None,
-           occurred_at: datetime) -> dict:
-    return {"seq": seq, "event_id": str(event_id), "topic": topic, "type": type_, "subject": subject, "actor": actor,
-            "acting_for": acting_for, "occurred_at": occurred_at.astimezone(UTC)}
+def header(
+    seq: int,
+    event_id: str,
+    topic: str,
+    type_: str,
+    subject: str,
+    actor: str | None,
+    acting_for: str | None,
+    occurred_at: datetime,
+) -> dict:
+    return {
+        "seq": seq,
+        "event_id": str(event_id),
+        "topic": topic,
+        "type": type_,
+        "subject": subject,
+        "actor": actor,
+        "acting_for": acting_for,
+        "occurred_at": occurred_at.astimezone(UTC),
+    }
 
 
 class CheckpointSigner:
@@ -136,20 +153,36 @@ class Chain:
             record["recorded_at"] = now
         await repo.insert_records(session, records)
         every = self.checkpoint_every  # the records whose seq is a multiple of it are signed
-        signed = [(r["seq"], r["hash"], self.signer.sign(r["seq"], r["hash"]))
-                  for r in records[-records[0]["seq"] % every::every]]
-        await repo.move_head(session, records[-1]["seq"], records[-1]["hash"], signed, key_id=self.signer.active,
-                             at=now)
+        signed = [
+            (r["seq"], r["hash"], self.signer.sign(r["seq"], r["hash"]))
+            for r in records[-records[0]["seq"] % every :: every]
+        ]
+        await repo.move_head(
+            session, records[-1]["seq"], records[-1]["hash"], signed, key_id=self.signer.active, at=now
+        )
 
 
 def _record(seq: int, prev: bytes, event: Envelope) -> dict:
     payload = event.data_json
     topic = f"{event.source}.events"
-    digest = record_hash(prev, header(seq, str(event.id), topic, event.type, event.subject, event.actor,
-                                      event.actingfor, event.time), payload)
-    return {"seq": seq, "event_id": event.id, "topic": topic, "type": event.type, "subject": event.subject,
-            "actor": event.actor, "acting_for": event.actingfor, "occurred_at": event.time, "payload": payload,
-            "prev_hash": prev, "hash": digest}
+    digest = record_hash(
+        prev,
+        header(seq, str(event.id), topic, event.type, event.subject, event.actor, event.actingfor, event.time),
+        payload,
+    )
+    return {
+        "seq": seq,
+        "event_id": event.id,
+        "topic": topic,
+        "type": event.type,
+        "subject": event.subject,
+        "actor": event.actor,
+        "acting_for": event.actingfor,
+        "occurred_at": event.time,
+        "payload": payload,
+        "prev_hash": prev,
+        "hash": digest,
+    }
 
 
 def _records(events: list[Envelope], seq: int, prev: bytes) -> list[dict]:
@@ -190,8 +223,20 @@ async def verify(session: AsyncSession, signer: CheckpointSigner, *, chunk: int 
                 return broken(expected_seq, f"record {expected_seq} is missing")
             if bytes(row.prev_hash) != prev:
                 return broken(row.seq, "its link to the previous record does not match")
-            digest = record_hash(prev, header(row.seq, str(row.event_id), row.topic, row.type, row.subject, row.actor,
-                                              row.acting_for, row.occurred_at), row.payload)
+            digest = record_hash(
+                prev,
+                header(
+                    row.seq,
+                    str(row.event_id),
+                    row.topic,
+                    row.type,
+                    row.subject,
+                    row.actor,
+                    row.acting_for,
+                    row.occurred_at,
+                ),
+                row.payload,
+            )
             if digest != bytes(row.hash):
                 return broken(row.seq, "its content does not match its hash")
             checkpoint: Any = checkpoints.get(row.seq)

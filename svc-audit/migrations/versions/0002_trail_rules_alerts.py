@@ -4,6 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-30
 """
+
 from alembic import op
 
 revision = "0002"
@@ -37,9 +38,13 @@ def upgrade() -> None:
     op.execute("""
     CREATE FUNCTION audit_log_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$""")
-    op.execute("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log"
-               " FOR EACH ROW EXECUTE FUNCTION audit_log_is_append_only()")
-    op.execute("CREATE TABLE chain_head (id smallint PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash bytea NOT NULL)")
+    op.execute(
+        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log"
+        " FOR EACH ROW EXECUTE FUNCTION audit_log_is_append_only()"
+    )
+    op.execute(
+        "CREATE TABLE chain_head (id smallint PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash bytea NOT NULL)"
+    )
     op.execute("INSERT INTO chain_head VALUES (1, 0, decode(repeat('00', 32), 'hex'))")
     op.execute("""
     CREATE TABLE checkpoints (
@@ -72,7 +77,9 @@ def upgrade() -> None:
         event_id uuid NOT NULL,
         PRIMARY KEY (request_id, volunteer_id)
     )""")
-    op.execute("CREATE INDEX services_volunteer_span ON services USING gist (volunteer_id, tstzrange(checked_in_at, checked_out_at))")
+    op.execute(
+        "CREATE INDEX services_volunteer_span ON services USING gist (volunteer_id, tstzrange(checked_in_at, checked_out_at))"
+    )
     op.execute("CREATE INDEX services_pair ON services (volunteer_id, elder_id, checked_in_at)")
     op.execute("""
     CREATE TABLE gifts (
@@ -132,7 +139,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("watchlist", "decisions", "alerts", "gifts", "services", "people", "checkpoints", "chain_head",
-                  "audit_log"):
+    for table in (
+        "watchlist",
+        "decisions",
+        "alerts",
+        "gifts",
+        "services",
+        "people",
+        "checkpoints",
+        "chain_head",
+        "audit_log",
+    ):
         op.execute(f"DROP TABLE {table}")
     op.execute("DROP FUNCTION audit_log_is_append_only()")

@@ -4,6 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-30
 """
+
 from alembic import op
 
 revision = "0005"
@@ -22,5 +23,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("CREATE INDEX services_volunteer_span ON services USING gist (volunteer_id, tstzrange(checked_in_at, checked_out_at))")
+    op.execute(
+        "CREATE INDEX services_volunteer_span ON services USING gist (volunteer_id, tstzrange(checked_in_at, checked_out_at))"
+    )
     op.execute("DROP INDEX services_volunteer_until")

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from servicekit.deps import DbSession as Session
 from identity.settings import IdentitySettings
 from identity.wechat import WechatClient
+from servicekit.deps import DbSession as Session
 
 __all__ = ["Session", "settings_of", "wechat_of"]
 

@@ -6,8 +6,6 @@ from datetime import date, datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from servicekit.auth import CurrentPrincipal
-from servicekit.errors import Forbidden
 from identity.api.deps import Session
 from identity.api.guardianships import MyGuardianship
 from identity.api.inbox import InboxMessage
@@ -15,6 +13,8 @@ from identity.api.kinships import KinshipResponse
 from identity.api.people import QualificationResponse
 from identity.domain import export
 from identity.domain.real_name import beijing_today
+from servicekit.auth import CurrentPrincipal
+from servicekit.errors import Forbidden
 
 router = APIRouter(tags=["people"])
 
@@ -48,6 +48,7 @@ class InsuranceRecord(BaseModel):
 
 class IdentityExport(BaseModel):
     """What identity holds about the caller."""
+
     person_id: uuid.UUID
     registered_via: str
     registered_at: datetime
@@ -66,25 +67,43 @@ class IdentityExport(BaseModel):
     messages: list[InboxMessage] = Field(description="every message sent to you")
 
 
-@router.get("/api/v1/me/data/identity", response_model=IdentityExport,
-            summary="The caller's data held by identity, personal data in the clear (the read is audited; part of "
-                    "GET /api/v1/me/data)")
+@router.get(
+    "/api/v1/me/data/identity",
+    response_model=IdentityExport,
+    summary="The caller's data held by identity, personal data in the clear (the read is audited; part of "
+    "GET /api/v1/me/data)",
+)
 async def my_identity_data(principal: CurrentPrincipal, session: Session, request: Request) -> IdentityExport:
     if principal.kind != "person":
         raise Forbidden("仅限本人", "Persons themselves only")
     data = await export.data_of(session, request.app.state.pii, uuid.UUID(principal.id))
     person, today = data.person, beijing_today()
     return IdentityExport(
-        person_id=person.id, registered_via=person.registered_via, registered_at=person.created_at,
-        residence_district=person.residence_district, permanent_resident=person.permanent_resident,
-        name=data.name, id_number=data.id_number, phone=data.phone,
-        roles=[RoleRecord(role=g.role, granted_by=g.granted_by, reason=g.grant_reason, granted_at=g.granted_at,
-                          expires_at=g.expires_at, revoked_at=g.revoked_at, revoke_reason=g.revoke_reason)
-               for g in data.roles],
+        person_id=person.id,
+        registered_via=person.registered_via,
+        registered_at=person.created_at,
+        residence_district=person.residence_district,
+        permanent_resident=person.permanent_resident,
+        name=data.name,
+        id_number=data.id_number,
+        phone=data.phone,
+        roles=[
+            RoleRecord(
+                role=g.role,
+                granted_by=g.granted_by,
+                reason=g.grant_reason,
+                granted_at=g.granted_at,
+                expires_at=g.expires_at,
+                revoked_at=g.revoked_at,
+                revoke_reason=g.revoke_reason,
+            )
+            for g in data.roles
+        ],
         kinships=[KinshipResponse.model_validate(v, from_attributes=True) for v in data.kinships],
         guardianships=[MyGuardianship.model_validate(v, from_attributes=True) for v in data.guardianships],
         trainings=[TrainingRecord.model_validate(t, from_attributes=True) for t in data.trainings],
         qualifications=[QualificationResponse.of(q, today) for q in data.qualifications],
         insurance=InsuranceRecord.model_validate(data.insurance, from_attributes=True) if data.insurance else None,
         special_elder_categories=list(data.special_groups.categories) if data.special_groups else [],
-        messages=[InboxMessage.model_validate(m, from_attributes=True) for m in data.messages])
+        messages=[InboxMessage.model_validate(m, from_attributes=True) for m in data.messages],
+    )

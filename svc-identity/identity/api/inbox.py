@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import Page, PageParams
 from identity.api.deps import Session
 from identity.api.me import own_person
 from identity.domain import inbox
+from servicekit.auth import CurrentPrincipal
+from servicekit.pagination import Page, PageParams
 
 router = APIRouter(tags=["inbox"])
 
@@ -47,8 +47,12 @@ def _message(message: inbox.Message) -> InboxMessage:
 
 
 @router.get("/api/v1/me/inbox", response_model=InboxPage, summary="Your messages, newest first (cursor pages)")
-async def my_inbox(principal: CurrentPrincipal, session: Session, page: PageParams,
-                   unread: Annotated[bool, Query(description="only unread messages")] = False) -> InboxPage:
+async def my_inbox(
+    principal: CurrentPrincipal,
+    session: Session,
+    page: PageParams,
+    unread: Annotated[bool, Query(description="only unread messages")] = False,
+) -> InboxPage:
     person = own_person(principal)
     shown, cursor = await inbox.messages(session, person, page.for_list(inbox.INBOX), unread_only=unread)
     return InboxPage(items=[_message(m) for m in shown], next_cursor=cursor, unread=await inbox.unread(session, person))
@@ -59,8 +63,11 @@ async def my_unread(principal: CurrentPrincipal, session: Session) -> UnreadCoun
     return UnreadCount(unread=await inbox.unread(session, own_person(principal)))
 
 
-@router.post("/api/v1/me/inbox/{message_id}/read", response_model=InboxMessage,
-             summary="Mark one of your messages read (again: no change)")
+@router.post(
+    "/api/v1/me/inbox/{message_id}/read",
+    response_model=InboxMessage,
+    summary="Mark one of your messages read (again: no change)",
+)
 async def read_one(message_id: uuid.UUID, principal: CurrentPrincipal, session: Session) -> InboxMessage:
     return _message(await inbox.mark_read(session, own_person(principal), message_id))
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from servicekit.auth import CurrentPrincipal, Principal, require_scope
-from servicekit.errors import Forbidden
 from identity.api.deps import Session
 from identity.domain import insurance
 from identity.domain.real_name import beijing_today
+from servicekit.auth import CurrentPrincipal, Principal, require_scope
+from servicekit.errors import Forbidden
 
 router = APIRouter(tags=["志愿北京"])
 
@@ -37,24 +37,42 @@ class InsuranceResponse(BaseModel):
 
 def _response(state) -> InsuranceResponse:
     today = beijing_today()
-    covered = bool(state.insured and state.valid_from and state.valid_until
-                   and state.valid_from <= today <= state.valid_until)
-    return InsuranceResponse(person_id=state.person_id, registered=state.registered, insured=state.insured,
-                             insured_today=covered, valid_from=state.valid_from, valid_until=state.valid_until,
-                             recorded_at=state.recorded_at)
+    covered = bool(
+        state.insured and state.valid_from and state.valid_until and state.valid_from <= today <= state.valid_until
+    )
+    return InsuranceResponse(
+        person_id=state.person_id,
+        registered=state.registered,
+        insured=state.insured,
+        insured_today=covered,
+        valid_from=state.valid_from,
+        valid_until=state.valid_until,
+        recorded_at=state.recorded_at,
+    )
 
 
-@router.put("/partner/v1/volunteers/{person_id}/insurance", response_model=InsuranceResponse,
-            summary="志愿北京 records a volunteer's registration and insured status with validity dates")
-async def put_insurance(person_id: uuid.UUID, body: InsuranceRequest, session: Session,
-                        partner: Annotated[Principal, Depends(require_scope("volunteer-beijing"))]) -> InsuranceResponse:
-    state = await insurance.record_insurance(session, person_id=person_id, partner=partner.id,
-                                             report=insurance.InsuranceReport(**body.model_dump()))
+@router.put(
+    "/partner/v1/volunteers/{person_id}/insurance",
+    response_model=InsuranceResponse,
+    summary="志愿北京 records a volunteer's registration and insured status with validity dates",
+)
+async def put_insurance(
+    person_id: uuid.UUID,
+    body: InsuranceRequest,
+    session: Session,
+    partner: Annotated[Principal, Depends(require_scope("volunteer-beijing"))],
+) -> InsuranceResponse:
+    state = await insurance.record_insurance(
+        session, person_id=person_id, partner=partner.id, report=insurance.InsuranceReport(**body.model_dump())
+    )
     return _response(state)
 
 
-@router.get("/api/v1/me/insurance", response_model=InsuranceResponse | None,
-            summary="The caller's 志愿北京 registration and insurance state (null until 志愿北京 reports it)")
+@router.get(
+    "/api/v1/me/insurance",
+    response_model=InsuranceResponse | None,
+    summary="The caller's 志愿北京 registration and insurance state (null until 志愿北京 reports it)",
+)
 async def my_insurance(principal: CurrentPrincipal, session: Session) -> InsuranceResponse | None:
     if principal.kind != "person" and not principal.acting_for:
         raise Forbidden("只有个人有志愿者保险状态", "Only people have an insurance state")

@@ -7,13 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from servicekit.auth import Principal, require_roles
-from servicekit.pagination import Page, PageParams
 from identity.api.deps import Session
 from identity.domain import sanctions
+from servicekit.auth import Principal, require_roles
+from servicekit.pagination import Page, PageParams
 
 router = APIRouter(tags=["sanctions"])
-Staff = Annotated[Principal, Depends(require_roles("auditor", "city_admin", "district_officer", "institution_operator"))]
+Staff = Annotated[
+    Principal, Depends(require_roles("auditor", "city_admin", "district_officer", "institution_operator"))
+]
 Auditor = Annotated[Principal, Depends(require_roles("auditor"))]
 
 
@@ -34,19 +36,33 @@ class LiftRequest(BaseModel):
     reason: str = Field(min_length=4, max_length=500)
 
 
-@router.get("/api/v1/sanctions", response_model=Page[SanctionResponse],
-            summary="Sanctions in force or lifted: volunteers without recording rights, institutions on 失信名单; "
-                    "newest first (cursor pages)")
-async def list_sanctions(staff: Staff, session: Session, page: PageParams, person_id: uuid.UUID | None = None,
-                         institution_id: uuid.UUID | None = None, live: bool = False) -> Page[SanctionResponse]:
-    shown, cursor = await sanctions.listed(session, page.for_list(sanctions.SANCTIONS), person_id=person_id,
-                                           institution_id=institution_id, live_only=live)
-    return Page[SanctionResponse](items=[SanctionResponse.model_validate(r, from_attributes=True) for r in shown],
-                                  next_cursor=cursor)
+@router.get(
+    "/api/v1/sanctions",
+    response_model=Page[SanctionResponse],
+    summary="Sanctions in force or lifted: volunteers without recording rights, institutions on 失信名单; "
+    "newest first (cursor pages)",
+)
+async def list_sanctions(
+    staff: Staff,
+    session: Session,
+    page: PageParams,
+    person_id: uuid.UUID | None = None,
+    institution_id: uuid.UUID | None = None,
+    live: bool = False,
+) -> Page[SanctionResponse]:
+    shown, cursor = await sanctions.listed(
+        session, page.for_list(sanctions.SANCTIONS), person_id=person_id, institution_id=institution_id, live_only=live
+    )
+    return Page[SanctionResponse](
+        items=[SanctionResponse.model_validate(r, from_attributes=True) for r in shown], next_cursor=cursor
+    )
 
 
-@router.post("/api/v1/sanctions/{sanction_id}/lift", response_model=SanctionResponse,
-             summary="Lift a sanction (auditors, with a reason)")
+@router.post(
+    "/api/v1/sanctions/{sanction_id}/lift",
+    response_model=SanctionResponse,
+    summary="Lift a sanction (auditors, with a reason)",
+)
 async def lift(sanction_id: uuid.UUID, body: LiftRequest, auditor: Auditor, session: Session) -> SanctionResponse:
     record = await sanctions.lift_sanction(session, sanction_id=sanction_id, auditor=auditor, reason=body.reason)
     return SanctionResponse.model_validate(record, from_attributes=True)

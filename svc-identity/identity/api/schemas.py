@@ -28,8 +28,12 @@ class WechatLoginResponse(TokenResponse):
 
 
 class RealNameRequest(BaseModel):
-    name: str = Field(min_length=2, max_length=30, pattern=r"^[\u4e00-\u9fff\u3400-\u4dbfA-Za-z·• ]+$",
-                      description="The name on the identity card")
+    name: str = Field(
+        min_length=2,
+        max_length=30,
+        pattern=r"^[\u4e00-\u9fff\u3400-\u4dbfA-Za-z·• ]+$",
+        description="The name on the identity card",
+    )
     id_number: str = Field(min_length=18, max_length=18, description="居民身份证号, 18 characters")
 
 

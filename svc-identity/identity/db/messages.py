@@ -1,4 +1,5 @@
 """Queries on notifications waiting to be sent, on contact phones (sealed) and on who may read them for a follow-up."""
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,35 @@ ORDER BY n.requested_at, n.id LIMIT :limit FOR UPDATE OF n SKIP LOCKED
 """)
 
 
-async def accept(session: AsyncSession, *, notification_id: uuid.UUID, person_id: uuid.UUID, template: str,
-                 data: dict, page: str | None, source_event: uuid.UUID, requested_at: datetime,
-                 fallback: str | None) -> None:
+async def accept(
+    session: AsyncSession,
+    *,
+    notification_id: uuid.UUID,
+    person_id: uuid.UUID,
+    template: str,
+    data: dict,
+    page: str | None,
+    source_event: uuid.UUID,
+    requested_at: datetime,
+    fallback: str | None,
+) -> None:
     """Once per notification id: a redelivered request is ignored."""
-    await session.execute(text(
-        "INSERT INTO notifications (id, person_id, template, data, page, source_event, requested_at, fallback)"
-        " VALUES (:id, :p, :t, CAST(:d AS jsonb), :page, :e, :at, :f) ON CONFLICT (id) DO NOTHING"),
-        {"id": notification_id, "p": person_id, "t": template, "d": json.dumps(data, ensure_ascii=False),
-         "page": page, "e": source_event, "at": requested_at, "f": fallback})
+    await session.execute(
+        text(
+            "INSERT INTO notifications (id, person_id, template, data, page, source_event, requested_at, fallback)"
+            " VALUES (:id, :p, :t, CAST(:d AS jsonb), :page, :e, :at, :f) ON CONFLICT (id) DO NOTHING"
+        ),
+        {
+            "id": notification_id,
+            "p": person_id,
+            "t": template,
+            "d": json.dumps(data, ensure_ascii=False),
+            "page": page,
+            "e": source_event,
+            "at": requested_at,
+            "f": fallback,
+        },
+    )
 
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[dict]:
@@ -35,57 +56,109 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[di
 
 
 async def retry_later(session: AsyncSession, notification_id: uuid.UUID, error: str, next_attempt_at: datetime) -> None:
-    await session.execute(text(
-        "UPDATE notifications SET attempts = attempts + 1, last_error = :e, next_attempt_at = :next WHERE id = :id"),
-        {"e": error[:500], "next": next_attempt_at, "id": notification_id})
+    await session.execute(
+        text(
+            "UPDATE notifications SET attempts = attempts + 1, last_error = :e, next_attempt_at = :next WHERE id = :id"
+        ),
+        {"e": error[:500], "next": next_attempt_at, "id": notification_id},
+    )
 
 
-async def finish(session: AsyncSession, notification_id: uuid.UUID, status: str, error: str | None, now: datetime, *,
-                 channel: str | None) -> None:
-    await session.execute(text(
-        "UPDATE notifications SET status = :s, attempts = attempts + 1, last_error = :e, channel = :c,"
-        " sent_at = CASE WHEN :s = 'sent' THEN CAST(:now AS timestamptz) END WHERE id = :id"),
-        {"s": status, "e": error, "c": channel, "now": now, "id": notification_id})
+async def finish(
+    session: AsyncSession,
+    notification_id: uuid.UUID,
+    status: str,
+    error: str | None,
+    now: datetime,
+    *,
+    channel: str | None,
+) -> None:
+    await session.execute(
+        text(
+            "UPDATE notifications SET status = :s, attempts = attempts + 1, last_error = :e, channel = :c,"
+            " sent_at = CASE WHEN :s = 'sent' THEN CAST(:now AS timestamptz) END WHERE id = :id"
+        ),
+        {"s": status, "e": error, "c": channel, "now": now, "id": notification_id},
+    )
 
 
-async def save_phone(session: AsyncSession, person_id: uuid.UUID, *, key_id: str, sealed: bytes, masked: str,
-                     now: datetime) -> None:
-    await session.execute(text(
-        "INSERT INTO contact_phones VALUES (:p, :k, :s, :m, :now) ON CONFLICT (person_id) DO UPDATE"
-        " SET key_id = :k, sealed = :s, masked = :m, updated_at = :now"),
-        {"p": person_id, "k": key_id, "s": sealed, "m": masked, "now": now})
+async def save_phone(
+    session: AsyncSession, person_id: uuid.UUID, *, key_id: str, sealed: bytes, masked: str, now: datetime
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO contact_phones VALUES (:p, :k, :s, :m, :now) ON CONFLICT (person_id) DO UPDATE"
+            " SET key_id = :k, sealed = :s, masked = :m, updated_at = :now"
+        ),
+        {"p": person_id, "k": key_id, "s": sealed, "m": masked, "now": now},
+    )
 
 
 async def masked_phone(session: AsyncSession, person_id: uuid.UUID) -> str | None:
-    return (await session.execute(text("SELECT masked FROM contact_phones WHERE person_id = :p"), {"p": person_id})).scalar()
+    return (
+        await session.execute(text("SELECT masked FROM contact_phones WHERE person_id = :p"), {"p": person_id})
+    ).scalar()
 
 
 async def sealed_phone(session: AsyncSession, person_id: uuid.UUID) -> tuple[str, bytes] | None:
-    row = (await session.execute(text("SELECT key_id, sealed FROM contact_phones WHERE person_id = :p"),
-                                 {"p": person_id})).first()
+    row = (
+        await session.execute(text("SELECT key_id, sealed FROM contact_phones WHERE person_id = :p"), {"p": person_id})
+    ).first()
     return (row.key_id, bytes(row.sealed)) if row else None
 
 
-async def save_pending_phone(session: AsyncSession, person_id: uuid.UUID, *, key_id: str, sealed: bytes, masked: str,
-                             code_hash: bytes, salt: bytes, sent_at: datetime, expires_at: datetime) -> None:
-    await session.execute(text(
-        "INSERT INTO phone_verifications VALUES (:p, :k, :s, :m, :h, :salt, 0, :sent, :exp) ON CONFLICT (person_id)"
-        " DO UPDATE SET key_id = :k, sealed = :s, masked = :m, code_hash = :h, salt = :salt, attempts = 0,"
-        " sent_at = :sent, expires_at = :exp"),
-        {"p": person_id, "k": key_id, "s": sealed, "m": masked, "h": code_hash, "salt": salt, "sent": sent_at,
-         "exp": expires_at})
+async def save_pending_phone(
+    session: AsyncSession,
+    person_id: uuid.UUID,
+    *,
+    key_id: str,
+    sealed: bytes,
+    masked: str,
+    code_hash: bytes,
+    salt: bytes,
+    sent_at: datetime,
+    expires_at: datetime,
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO phone_verifications VALUES (:p, :k, :s, :m, :h, :salt, 0, :sent, :exp) ON CONFLICT (person_id)"
+            " DO UPDATE SET key_id = :k, sealed = :s, masked = :m, code_hash = :h, salt = :salt, attempts = 0,"
+            " sent_at = :sent, expires_at = :exp"
+        ),
+        {
+            "p": person_id,
+            "k": key_id,
+            "s": sealed,
+            "m": masked,
+            "h": code_hash,
+            "salt": salt,
+            "sent": sent_at,
+            "exp": expires_at,
+        },
+    )
 
 
 async def pending_phone(session: AsyncSession, person_id: uuid.UUID, *, lock: bool = False) -> dict | None:
-    row = (await session.execute(text(
-        "SELECT key_id, sealed, masked, code_hash, salt, attempts, sent_at, expires_at FROM phone_verifications"
-        " WHERE person_id = :p" + (" FOR UPDATE" if lock else "")), {"p": person_id})).mappings().first()
+    row = (
+        (
+            await session.execute(
+                text(
+                    "SELECT key_id, sealed, masked, code_hash, salt, attempts, sent_at, expires_at FROM phone_verifications"
+                    " WHERE person_id = :p" + (" FOR UPDATE" if lock else "")
+                ),
+                {"p": person_id},
+            )
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
 async def count_attempt(session: AsyncSession, person_id: uuid.UUID) -> None:
-    await session.execute(text("UPDATE phone_verifications SET attempts = attempts + 1 WHERE person_id = :p"),
-                          {"p": person_id})
+    await session.execute(
+        text("UPDATE phone_verifications SET attempts = attempts + 1 WHERE person_id = :p"), {"p": person_id}
+    )
 
 
 async def drop_pending_phone(session: AsyncSession, person_id: uuid.UUID) -> None:
@@ -99,48 +172,83 @@ async def inbox(session: AsyncSession, person_id: uuid.UUID, page: PageRequest, 
     """One page of a person's messages, newest first (requested_at, id)."""
     after, params = keyset_text(page, "requested_at", "id")
     unread = " AND read_at IS NULL" if unread_only else ""
-    rows = await session.execute(text(
-        f"SELECT {_INBOX_COLUMNS} FROM notifications WHERE person_id = :p{unread} AND {after}"
-        " ORDER BY requested_at DESC, id DESC LIMIT :fetch"), {"p": person_id} | params)
+    rows = await session.execute(
+        text(
+            f"SELECT {_INBOX_COLUMNS} FROM notifications WHERE person_id = :p{unread} AND {after}"
+            " ORDER BY requested_at DESC, id DESC LIMIT :fetch"
+        ),
+        {"p": person_id} | params,
+    )
     return [dict(r) for r in rows.mappings().all()]
 
 
 async def unread_count(session: AsyncSession, person_id: uuid.UUID) -> int:
-    return (await session.execute(text("SELECT count(*) FROM notifications WHERE person_id = :p AND read_at IS NULL"),
-                                  {"p": person_id})).scalar_one()
+    return (
+        await session.execute(
+            text("SELECT count(*) FROM notifications WHERE person_id = :p AND read_at IS NULL"), {"p": person_id}
+        )
+    ).scalar_one()
 
 
 async def mark_read(session: AsyncSession, person_id: uuid.UUID, message_id: uuid.UUID, now: datetime) -> dict | None:
     """Read once: a second mark keeps the first time. None when the person has no such message."""
-    row = (await session.execute(text(
-        "UPDATE notifications SET read_at = COALESCE(read_at, :now) WHERE id = :id AND person_id = :p"
-        f" RETURNING {_INBOX_COLUMNS}"), {"now": now, "id": message_id, "p": person_id})).mappings().first()
+    row = (
+        (
+            await session.execute(
+                text(
+                    "UPDATE notifications SET read_at = COALESCE(read_at, :now) WHERE id = :id AND person_id = :p"
+                    f" RETURNING {_INBOX_COLUMNS}"
+                ),
+                {"now": now, "id": message_id, "p": person_id},
+            )
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
 async def mark_all_read(session: AsyncSession, person_id: uuid.UUID, now: datetime) -> int:
-    result = await session.execute(text(
-        "UPDATE notifications SET read_at = :now WHERE person_id = :p AND read_at IS NULL"), {"now": now, "p": person_id})
+    result = await session.execute(
+        text("UPDATE notifications SET read_at = :now WHERE person_id = :p AND read_at IS NULL"),
+        {"now": now, "p": person_id},
+    )
     return result.rowcount
 
 
-async def follow_up_taken(session: AsyncSession, follow_up_id: uuid.UUID, elder_id: uuid.UUID,
-                          operator_id: str | None) -> None:
+async def follow_up_taken(
+    session: AsyncSession, follow_up_id: uuid.UUID, elder_id: uuid.UUID, operator_id: str | None
+) -> None:
     """The operator who may read the elder's contact for this follow-up (None: nobody, for now)."""
-    await session.execute(text(
-        "INSERT INTO follow_up_contacts (follow_up_id, elder_id, operator_id) VALUES (:f, :e, :o)"
-        " ON CONFLICT (follow_up_id) DO UPDATE SET operator_id = excluded.operator_id"
-        " WHERE NOT follow_up_contacts.closed"), {"f": follow_up_id, "e": elder_id, "o": operator_id})
+    await session.execute(
+        text(
+            "INSERT INTO follow_up_contacts (follow_up_id, elder_id, operator_id) VALUES (:f, :e, :o)"
+            " ON CONFLICT (follow_up_id) DO UPDATE SET operator_id = excluded.operator_id"
+            " WHERE NOT follow_up_contacts.closed"
+        ),
+        {"f": follow_up_id, "e": elder_id, "o": operator_id},
+    )
 
 
 async def follow_up_closed(session: AsyncSession, follow_up_id: uuid.UUID, elder_id: uuid.UUID) -> None:
-    await session.execute(text(
-        "INSERT INTO follow_up_contacts (follow_up_id, elder_id, operator_id, closed) VALUES (:f, :e, NULL, true)"
-        " ON CONFLICT (follow_up_id) DO UPDATE SET operator_id = NULL, closed = true"),
-        {"f": follow_up_id, "e": elder_id})
+    await session.execute(
+        text(
+            "INSERT INTO follow_up_contacts (follow_up_id, elder_id, operator_id, closed) VALUES (:f, :e, NULL, true)"
+            " ON CONFLICT (follow_up_id) DO UPDATE SET operator_id = NULL, closed = true"
+        ),
+        {"f": follow_up_id, "e": elder_id},
+    )
 
 
-async def may_read_contact(session: AsyncSession, follow_up_id: uuid.UUID, elder_id: uuid.UUID, operator_id: str) -> bool:
-    return bool(await session.scalar(text(
-        "SELECT EXISTS (SELECT 1 FROM follow_up_contacts WHERE follow_up_id = :f AND elder_id = :e"
-        " AND operator_id = :o AND NOT closed)"), {"f": follow_up_id, "e": elder_id, "o": operator_id}))
+async def may_read_contact(
+    session: AsyncSession, follow_up_id: uuid.UUID, elder_id: uuid.UUID, operator_id: str
+) -> bool:
+    return bool(
+        await session.scalar(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM follow_up_contacts WHERE follow_up_id = :f AND elder_id = :e"
+                " AND operator_id = :o AND NOT closed)"
+            ),
+            {"f": follow_up_id, "e": elder_id, "o": operator_id},
+        )
+    )

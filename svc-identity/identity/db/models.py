@@ -1,10 +1,9 @@
 """Identity's tables. Relationships are lazy="raise": no async lazy load can hide in the code."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import ARRAY, Boolean, Date, DateTime, ForeignKey, LargeBinary, String, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB

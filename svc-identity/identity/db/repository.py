@@ -1,4 +1,5 @@
 """Every identity query lives here."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,9 +7,25 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity.db.models import (
+    AccountClosure,
+    Guardianship,
+    Institution,
+    KinshipLink,
+    PartnerClient,
+    Person,
+    Qualification,
+    RealName,
+    RefreshToken,
+    RoleGrant,
+    Sanction,
+    SigningKey,
+    SpecialGroupChange,
+    StaffUser,
+    Training,
+    WechatAccount,
+)
 from servicekit.pagination import PageRequest, keyset
-from identity.db.models import (AccountClosure, Guardianship, Institution, KinshipLink, Sanction, PartnerClient, Person, Qualification, RealName, RefreshToken, RoleGrant, SigningKey,
-                                 SpecialGroupChange, StaffUser, Training, WechatAccount)
 
 
 async def lock_openid(session: AsyncSession, openid: str) -> None:
@@ -25,8 +42,12 @@ async def person(session: AsyncSession, person_id, *, lock: bool = False) -> Per
 
 
 async def latest_special_group_change(session: AsyncSession, person_id) -> SpecialGroupChange | None:
-    query = (select(SpecialGroupChange).where(SpecialGroupChange.person_id == person_id)
-             .order_by(SpecialGroupChange.set_at.desc()).limit(1))
+    query = (
+        select(SpecialGroupChange)
+        .where(SpecialGroupChange.person_id == person_id)
+        .order_by(SpecialGroupChange.set_at.desc())
+        .limit(1)
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -71,16 +92,20 @@ async def lock_id_number(session: AsyncSession, lookup: bytes) -> None:
 
 async def record_failed_sign_in(session: AsyncSession, staff_id, *, threshold: int, lockout_minutes: int) -> None:
     """Count a wrong password atomically; the threshold-th one in a row locks the account."""
-    await session.execute(text(
-        "UPDATE staff_users SET failed_sign_ins = failed_sign_ins + 1, "
-        "locked_until = CASE WHEN failed_sign_ins + 1 >= :threshold "
-        "THEN now() + make_interval(mins => :minutes) ELSE locked_until END WHERE id = :id"),
-        {"id": staff_id, "threshold": threshold, "minutes": lockout_minutes})
+    await session.execute(
+        text(
+            "UPDATE staff_users SET failed_sign_ins = failed_sign_ins + 1, "
+            "locked_until = CASE WHEN failed_sign_ins + 1 >= :threshold "
+            "THEN now() + make_interval(mins => :minutes) ELSE locked_until END WHERE id = :id"
+        ),
+        {"id": staff_id, "threshold": threshold, "minutes": lockout_minutes},
+    )
 
 
 async def clear_failed_sign_ins(session: AsyncSession, staff_id) -> None:
-    await session.execute(text("UPDATE staff_users SET failed_sign_ins = 0, locked_until = NULL WHERE id = :id"),
-                          {"id": staff_id})
+    await session.execute(
+        text("UPDATE staff_users SET failed_sign_ins = 0, locked_until = NULL WHERE id = :id"), {"id": staff_id}
+    )
 
 
 async def refresh_token(session: AsyncSession, token_hash: bytes, *, lock: bool = False) -> RefreshToken | None:
@@ -91,8 +116,10 @@ async def refresh_token(session: AsyncSession, token_hash: bytes, *, lock: bool 
 
 
 async def revoke_refresh_family(session: AsyncSession, family_id) -> None:
-    await session.execute(text("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = :f AND revoked_at IS NULL"),
-                          {"f": family_id})
+    await session.execute(
+        text("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = :f AND revoked_at IS NULL"),
+        {"f": family_id},
+    )
 
 
 async def kinship_link(session: AsyncSession, link_id, *, lock: bool = False) -> KinshipLink | None:
@@ -104,9 +131,12 @@ async def kinship_link(session: AsyncSession, link_id, *, lock: bool = False) ->
 
 async def active_kinship_between(session: AsyncSession, a, b) -> KinshipLink | None:
     query = select(KinshipLink).where(
-        or_((KinshipLink.claimant_id == a) & (KinshipLink.relative_id == b),
-            (KinshipLink.claimant_id == b) & (KinshipLink.relative_id == a)),
-        KinshipLink.status.in_(("pending", "confirmed")))
+        or_(
+            (KinshipLink.claimant_id == a) & (KinshipLink.relative_id == b),
+            (KinshipLink.claimant_id == b) & (KinshipLink.relative_id == a),
+        ),
+        KinshipLink.status.in_(("pending", "confirmed")),
+    )
     return (await session.execute(query)).scalars().first()
 
 
@@ -118,7 +148,9 @@ async def kinships_of(session: AsyncSession, person_id, page: PageRequest, *, st
     return list((await session.execute(keyset(query, KinshipLink.created_at, KinshipLink.id, page))).scalars())
 
 
-async def guardianships_of(session: AsyncSession, person_id, page: PageRequest, *, status: str | None) -> list[Guardianship]:
+async def guardianships_of(
+    session: AsyncSession, person_id, page: PageRequest, *, status: str | None
+) -> list[Guardianship]:
     """Guardianships where the person is the guardian or the minor, one page newest first."""
     query = select(Guardianship).where(or_(Guardianship.guardian_id == person_id, Guardianship.minor_id == person_id))
     if status is not None:
@@ -154,31 +186,48 @@ async def live_role_grants(session: AsyncSession, person_id, *, lock: bool = Fal
 
 
 async def expired_role_grants(session: AsyncSession, now: datetime) -> list[RoleGrant]:
-    query = (select(RoleGrant).where(RoleGrant.revoked_at.is_(None), RoleGrant.expires_at <= now)
-             .order_by(RoleGrant.expires_at).limit(500).with_for_update(skip_locked=True))
+    query = (
+        select(RoleGrant)
+        .where(RoleGrant.revoked_at.is_(None), RoleGrant.expires_at <= now)
+        .order_by(RoleGrant.expires_at)
+        .limit(500)
+        .with_for_update(skip_locked=True)
+    )
     return list((await session.execute(query)).scalars())
 
 
 async def live_guardianship(session: AsyncSession, guardian, minor) -> Guardianship | None:
-    query = select(Guardianship).where(Guardianship.guardian_id == guardian, Guardianship.minor_id == minor,
-                                       Guardianship.status != "revoked")
+    query = select(Guardianship).where(
+        Guardianship.guardian_id == guardian, Guardianship.minor_id == minor, Guardianship.status != "revoked"
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 
 async def has_confirmed_guardian(session: AsyncSession, minor) -> bool:
-    query = select(func.count()).select_from(Guardianship).where(Guardianship.minor_id == minor,
-                                                                 Guardianship.status == "confirmed")
+    query = (
+        select(func.count())
+        .select_from(Guardianship)
+        .where(Guardianship.minor_id == minor, Guardianship.status == "confirmed")
+    )
     return (await session.execute(query)).scalar_one() > 0
 
 
 async def recording_revoked(session: AsyncSession, person_id) -> bool:
-    query = select(func.count()).select_from(Sanction).where(
-        Sanction.person_id == person_id, Sanction.kind == "volunteer_recording_revoked", Sanction.lifted_at.is_(None))
+    query = (
+        select(func.count())
+        .select_from(Sanction)
+        .where(
+            Sanction.person_id == person_id,
+            Sanction.kind == "volunteer_recording_revoked",
+            Sanction.lifted_at.is_(None),
+        )
+    )
     return (await session.execute(query)).scalar_one() > 0
 
 
-async def sanctions(session: AsyncSession, page: PageRequest, *, person_id=None, institution_id=None,
-                    live_only: bool = False) -> list[Sanction]:
+async def sanctions(
+    session: AsyncSession, page: PageRequest, *, person_id=None, institution_id=None, live_only: bool = False
+) -> list[Sanction]:
     query = select(Sanction)
     if person_id is not None:
         query = query.where(Sanction.person_id == person_id)
@@ -191,15 +240,27 @@ async def sanctions(session: AsyncSession, page: PageRequest, *, person_id=None,
 
 async def revoke_sessions_of(session: AsyncSession, subject: str) -> int:
     """Revoke every live refresh token of the subject; the number of sign-in families ended."""
-    families = (await session.execute(text(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE subject = :s AND revoked_at IS NULL RETURNING family_id"),
-        {"s": subject})).scalars().all()
+    families = (
+        (
+            await session.execute(
+                text(
+                    "UPDATE refresh_tokens SET revoked_at = now() WHERE subject = :s AND revoked_at IS NULL RETURNING family_id"
+                ),
+                {"s": subject},
+            )
+        )
+        .scalars()
+        .all()
+    )
     return len(set(families))
 
 
 async def live_qualification(session: AsyncSession, person_id, kind: str) -> Qualification | None:
-    query = select(Qualification).where(Qualification.person_id == person_id, Qualification.kind == kind,
-                                        Qualification.revoked_at.is_(None)).with_for_update()
+    query = (
+        select(Qualification)
+        .where(Qualification.person_id == person_id, Qualification.kind == kind, Qualification.revoked_at.is_(None))
+        .with_for_update()
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -210,20 +271,37 @@ async def qualifications_of(session: AsyncSession, person_id, page: PageRequest)
 
 
 async def live_links_of(session: AsyncSession, person_id) -> list[KinshipLink]:
-    query = select(KinshipLink).where(or_(KinshipLink.claimant_id == person_id, KinshipLink.relative_id == person_id),
-                                      KinshipLink.status != "revoked").with_for_update()
+    query = (
+        select(KinshipLink)
+        .where(
+            or_(KinshipLink.claimant_id == person_id, KinshipLink.relative_id == person_id),
+            KinshipLink.status != "revoked",
+        )
+        .with_for_update()
+    )
     return list((await session.execute(query)).scalars())
 
 
 async def live_guardianships_of(session: AsyncSession, person_id) -> list[Guardianship]:
-    query = select(Guardianship).where(or_(Guardianship.guardian_id == person_id, Guardianship.minor_id == person_id),
-                                       Guardianship.status != "revoked").with_for_update()
+    query = (
+        select(Guardianship)
+        .where(
+            or_(Guardianship.guardian_id == person_id, Guardianship.minor_id == person_id),
+            Guardianship.status != "revoked",
+        )
+        .with_for_update()
+    )
     return list((await session.execute(query)).scalars())
 
 
 async def due_closures(session: AsyncSession, now, limit: int) -> list[AccountClosure]:
-    query = (select(AccountClosure).where(AccountClosure.state == "requested", AccountClosure.erase_after <= now)
-             .order_by(AccountClosure.erase_after).limit(limit).with_for_update(skip_locked=True))
+    query = (
+        select(AccountClosure)
+        .where(AccountClosure.state == "requested", AccountClosure.erase_after <= now)
+        .order_by(AccountClosure.erase_after)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     return list((await session.execute(query)).scalars())
 
 
@@ -255,16 +333,26 @@ async def erase_personal_data(session: AsyncSession, person_id, now) -> None:
 
 async def confirmed_relatives(session: AsyncSession, a, b) -> bool:
     """Whether a confirmed direct-relative link joins the two, claimed either way."""
-    query = select(func.count()).select_from(KinshipLink).where(
-        KinshipLink.status == "confirmed",
-        or_((KinshipLink.claimant_id == a) & (KinshipLink.relative_id == b),
-            (KinshipLink.claimant_id == b) & (KinshipLink.relative_id == a)))
+    query = (
+        select(func.count())
+        .select_from(KinshipLink)
+        .where(
+            KinshipLink.status == "confirmed",
+            or_(
+                (KinshipLink.claimant_id == a) & (KinshipLink.relative_id == b),
+                (KinshipLink.claimant_id == b) & (KinshipLink.relative_id == a),
+            ),
+        )
+    )
     return bool(await session.scalar(query))
 
 
 async def live_qualifications(session: AsyncSession, person_id) -> list[Qualification]:
-    query = select(Qualification).where(Qualification.person_id == person_id,
-                                        Qualification.revoked_at.is_(None)).with_for_update()
+    query = (
+        select(Qualification)
+        .where(Qualification.person_id == person_id, Qualification.revoked_at.is_(None))
+        .with_for_update()
+    )
     return list((await session.execute(query)).scalars())
 
 

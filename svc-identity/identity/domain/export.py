@@ -2,6 +2,7 @@
 registration and residence, real name and identity number and contact phone in the clear (theirs to see; the
 read is published like any other), roles with their history, relatives and guardianships, training,
 qualifications, insurance, special-elder categories and every message sent to them."""
+
 from __future__ import annotations
 
 import uuid
@@ -10,15 +11,15 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import PersonalDataAccessed
-from servicekit import clock
-from servicekit.errors import NotFound
-from servicekit.pagination import all_pages
 from identity.db import repository
-from identity.db.models import (Person, Qualification, RoleGrant, SpecialGroupChange, Training, VolunteerInsurance)
+from identity.db.models import Person, Qualification, RoleGrant, SpecialGroupChange, Training, VolunteerInsurance
 from identity.domain import guardianship, inbox, kinship
 from identity.domain.contact import phone_for_sending
 from identity.domain.publish import publish
 from identity.pii import PersonalDataCipher, Sealed
+from servicekit import clock
+from servicekit.errors import NotFound
+from servicekit.pagination import all_pages
 
 
 @dataclass(frozen=True)
@@ -50,17 +51,34 @@ async def data_of(session: AsyncSession, cipher: PersonalDataCipher, person_id: 
     phone = await phone_for_sending(session, cipher, person_id)
     read = [f for f, value in (("name", name), ("id_number", id_number), ("phone", phone)) if value is not None]
     if read:
-        await publish(session, PersonalDataAccessed(
-            person_id=person_id, accessed_by=owner, accessor_roles=["person"], fields=read,  # type: ignore[arg-type]
-            purpose="本人导出个人信息 (own copy)", accessed_at=clock.now()), subject=owner, actor=owner)
+        await publish(
+            session,
+            PersonalDataAccessed(
+                person_id=person_id,
+                accessed_by=owner,
+                accessor_roles=["person"],
+                fields=read,  # type: ignore[arg-type]
+                purpose="本人导出个人信息 (own copy)",
+                accessed_at=clock.now(),
+            ),
+            subject=owner,
+            actor=owner,
+        )
     return IdentityData(
-        person=person, name=name, id_number=id_number, phone=phone,
+        person=person,
+        name=name,
+        id_number=id_number,
+        phone=phone,
         roles=await repository.role_grants_of(session, person_id),
-        kinships=await all_pages(kinship.KINSHIPS, lambda page: kinship.links_of(session, person_id, page, status=None)),
-        guardianships=await all_pages(guardianship.GUARDIANSHIPS,
-                                      lambda page: guardianship.records_of(session, person_id, page, status=None)),
+        kinships=await all_pages(
+            kinship.KINSHIPS, lambda page: kinship.links_of(session, person_id, page, status=None)
+        ),
+        guardianships=await all_pages(
+            guardianship.GUARDIANSHIPS, lambda page: guardianship.records_of(session, person_id, page, status=None)
+        ),
         trainings=await repository.trainings_of(session, person_id),
         qualifications=await repository.all_qualifications_of(session, person_id),
         insurance=await session.get(VolunteerInsurance, person_id),
         special_groups=await repository.latest_special_group_change(session, person_id),
-        messages=await all_pages(inbox.INBOX, lambda page: inbox.messages(session, person_id, page, unread_only=False)))
+        messages=await all_pages(inbox.INBOX, lambda page: inbox.messages(session, person_id, page, unread_only=False)),
+    )

@@ -1,6 +1,7 @@
 """Guardianship (监护) of minor student volunteers: a verified adult claims a verified minor; the minor or
 staff with a document (户口簿, 出生证明 …) confirms; either party or staff revokes. A confirmed guardian
 lets the minor hold the volunteer role (they serve accompanied by the guardian)."""
+
 from __future__ import annotations
 
 import uuid
@@ -10,21 +11,24 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import GuardianshipConfirmed, GuardianshipRevoked
+from identity.db import repository
+from identity.db.models import Guardianship
+from identity.domain import roles
+from identity.domain.kinship import CONFIRMING_STAFF
+from identity.domain.publish import publish
+from identity.domain.real_name import beijing_today
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
 from servicekit.pagination import PageRequest, page_of
-from identity.db import repository
-from identity.domain.publish import publish
-from identity.db.models import Guardianship
-from identity.domain import roles
-from identity.domain.kinship import CONFIRMING_STAFF
-from identity.domain.real_name import beijing_today
 
 
 async def claim(session: AsyncSession, *, guardian: uuid.UUID, minor: uuid.UUID) -> Guardianship:
     today = beijing_today()
-    guardian_name, minor_name = await repository.real_name(session, guardian), await repository.real_name(session, minor)
+    guardian_name, minor_name = (
+        await repository.real_name(session, guardian),
+        await repository.real_name(session, minor),
+    )
     if guardian_name is None or guardian_name.turns_18_on > today:
         raise UnprocessableInput("监护人须为已实名认证的成年人", "A guardian must be a verified adult")
     if minor_name is None or minor_name.turns_18_on <= today:
@@ -38,8 +42,9 @@ async def claim(session: AsyncSession, *, guardian: uuid.UUID, minor: uuid.UUID)
     return record
 
 
-async def confirm(session: AsyncSession, *, guardianship_id: uuid.UUID, by: Principal,
-                  document_ref: str | None) -> Guardianship:
+async def confirm(
+    session: AsyncSession, *, guardianship_id: uuid.UUID, by: Principal, document_ref: str | None
+) -> Guardianship:
     record = await _locked(session, guardianship_id)
     as_minor = by.kind == "person" and uuid.UUID(by.subject) == record.minor_id
     as_staff = by.kind == "staff" and by.has_role(*CONFIRMING_STAFF)
@@ -51,9 +56,19 @@ async def confirm(session: AsyncSession, *, guardianship_id: uuid.UUID, by: Prin
         raise Conflict("该登记已处理", f"The guardianship is {record.status}")
     record.status, record.confirmed_at, record.confirmed_by = "confirmed", clock.now(), by.id
     record.document_ref = document_ref if as_staff else None
-    await publish(session, GuardianshipConfirmed(
-        guardianship_id=record.id, guardian_id=record.guardian_id, minor_id=record.minor_id, confirmed_by=by.id,
-        document_ref=record.document_ref, confirmed_at=record.confirmed_at), subject=record.minor_id, actor=by.id)
+    await publish(
+        session,
+        GuardianshipConfirmed(
+            guardianship_id=record.id,
+            guardian_id=record.guardian_id,
+            minor_id=record.minor_id,
+            confirmed_by=by.id,
+            document_ref=record.document_ref,
+            confirmed_at=record.confirmed_at,
+        ),
+        subject=record.minor_id,
+        actor=by.id,
+    )
     await roles.refresh_roles(session, record.minor_id, actor=by.id)
     return record
 
@@ -74,9 +89,19 @@ async def end(session: AsyncSession, record: Guardianship, *, actor: str, reason
     was_confirmed = record.status == "confirmed"
     record.status, record.revoked_at, record.revoked_by, record.revoke_reason = "revoked", clock.now(), actor, reason
     if was_confirmed:
-        await publish(session, GuardianshipRevoked(
-            guardianship_id=record.id, guardian_id=record.guardian_id, minor_id=record.minor_id, revoked_by=actor,
-            reason=reason, revoked_at=record.revoked_at), subject=record.minor_id, actor=actor)
+        await publish(
+            session,
+            GuardianshipRevoked(
+                guardianship_id=record.id,
+                guardian_id=record.guardian_id,
+                minor_id=record.minor_id,
+                revoked_by=actor,
+                reason=reason,
+                revoked_at=record.revoked_at,
+            ),
+            subject=record.minor_id,
+            actor=actor,
+        )
         await roles.refresh_roles(session, record.minor_id, actor=actor, why="监护关系已撤销")
 
 
@@ -85,7 +110,6 @@ async def _locked(session: AsyncSession, guardianship_id: uuid.UUID) -> Guardian
     if record is None:
         raise NotFound("监护关系登记不存在", "No such guardianship")
     return record
-
 
 
 GUARDIANSHIPS = "guardianships"  # the list's name in its cursors
@@ -97,18 +121,27 @@ class GuardianshipView:
     guardian_id: uuid.UUID
     minor_id: uuid.UUID
     status: str
-    my_part: str        # guardian or minor
-    awaiting_me: bool   # pending, and the viewer (the minor) is the one to confirm it
+    my_part: str  # guardian or minor
+    awaiting_me: bool  # pending, and the viewer (the minor) is the one to confirm it
     created_at: datetime
 
 
-async def records_of(session: AsyncSession, person_id: uuid.UUID, page: PageRequest, *,
-                     status: str | None) -> tuple[list[GuardianshipView], str | None]:
+async def records_of(
+    session: AsyncSession, person_id: uuid.UUID, page: PageRequest, *, status: str | None
+) -> tuple[list[GuardianshipView], str | None]:
     """Guardianships the person is the guardian or the minor of, newest first: a minor finds here the one to
     confirm."""
     records = await repository.guardianships_of(session, person_id, page, status=status)
     shown, cursor = page_of(GUARDIANSHIPS, records, page, at="created_at")
-    return [GuardianshipView(id=r.id, guardian_id=r.guardian_id, minor_id=r.minor_id, status=r.status,
-                             my_part="guardian" if r.guardian_id == person_id else "minor",
-                             awaiting_me=r.status == "pending" and r.minor_id == person_id, created_at=r.created_at)
-            for r in shown], cursor
+    return [
+        GuardianshipView(
+            id=r.id,
+            guardian_id=r.guardian_id,
+            minor_id=r.minor_id,
+            status=r.status,
+            my_part="guardian" if r.guardian_id == person_id else "minor",
+            awaiting_me=r.status == "pending" and r.minor_id == person_id,
+            created_at=r.created_at,
+        )
+        for r in shown
+    ], cursor

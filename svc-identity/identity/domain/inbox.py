@@ -2,6 +2,7 @@
 whether WeChat or SMS delivered it or not — a subscription message is one-shot and easily lost, and an alert
 that went by SMS should be readable in the app too. The person lists it newest first, counts what is unread
 and marks messages read; how each was delivered (status, channel, when) is shown with it."""
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity.db import messages as repo
 from servicekit import clock
 from servicekit.errors import NotFound
 from servicekit.pagination import PageRequest, page_of
-from identity.db import messages as repo
 
 INBOX = "inbox"  # the list's name in its cursors
 
@@ -39,21 +40,32 @@ class Message:
     page: str | None
     requested_at: datetime
     read_at: datetime | None
-    delivery: str         # pending, sent, declined, no_channel, failed
-    channel: str | None   # wechat or sms, once sent
+    delivery: str  # pending, sent, declined, no_channel, failed
+    channel: str | None  # wechat or sms, once sent
     sent_at: datetime | None
 
     @classmethod
     def of(cls, row: dict) -> Message:
         data = json.loads(row["data"]) if isinstance(row["data"], str) else row["data"]  # jsonb comes as text
         parts = [data[k] for k in ("item", "time", "status", "note") if data.get(k)]
-        return cls(id=row["id"], template=row["template"], title=TITLES.get(row["template"], "通知"),
-                   summary=" · ".join(parts), data=data, page=row["page"], requested_at=row["requested_at"],
-                   read_at=row["read_at"], delivery=row["status"], channel=row["channel"], sent_at=row["sent_at"])
+        return cls(
+            id=row["id"],
+            template=row["template"],
+            title=TITLES.get(row["template"], "通知"),
+            summary=" · ".join(parts),
+            data=data,
+            page=row["page"],
+            requested_at=row["requested_at"],
+            read_at=row["read_at"],
+            delivery=row["status"],
+            channel=row["channel"],
+            sent_at=row["sent_at"],
+        )
 
 
-async def messages(session: AsyncSession, person_id: uuid.UUID, page: PageRequest, *,
-                   unread_only: bool) -> tuple[list[Message], str | None]:
+async def messages(
+    session: AsyncSession, person_id: uuid.UUID, page: PageRequest, *, unread_only: bool
+) -> tuple[list[Message], str | None]:
     rows = await repo.inbox(session, person_id, page, unread_only=unread_only)
     shown, cursor = page_of(INBOX, rows, page, at="requested_at")
     return [Message.of(r) for r in shown], cursor

@@ -1,32 +1,43 @@
 """Institutions (专业机构) confirmed by a sub-district or township; their operators' standing."""
+
 from __future__ import annotations
 
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity.db import repository
+from identity.db.models import Institution, StaffUser
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, UnprocessableInput
 from servicekit.pagination import PageRequest, page_of
-from identity.db import repository
-from identity.db.models import Institution, StaffUser
 
 
 class InstitutionNotInGoodStanding(Forbidden):
     type = "institution-not-in-good-standing"
-    title_zh, title_en = "所属机构未经确认或已列入失信名单", "The institution is not confirmed or is on the dishonesty list"
+    title_zh, title_en = (
+        "所属机构未经确认或已列入失信名单",
+        "The institution is not confirmed or is on the dishonesty list",
+    )
 
 
-async def register(session: AsyncSession, *, officer: Principal, name: str, subdistrict: str,
-                   confirmation_ref: str) -> Institution:
+async def register(
+    session: AsyncSession, *, officer: Principal, name: str, subdistrict: str, confirmation_ref: str
+) -> Institution:
     """A district officer records an institution of their district with its sub-district's confirmation."""
     if officer.district is None:
         raise UnprocessableInput("区民政账号未设置所属区", "The officer's account has no district")
     if await repository.institution_named(session, officer.district, name) is not None:
         raise Conflict("本区已有同名机构", "An institution of that name exists in the district")
-    institution = Institution(name=name, district=officer.district, subdistrict=subdistrict,
-                              confirmation_ref=confirmation_ref, confirmed_by=officer.id, confirmed_at=clock.now())
+    institution = Institution(
+        name=name,
+        district=officer.district,
+        subdistrict=subdistrict,
+        confirmation_ref=confirmation_ref,
+        confirmed_by=officer.id,
+        confirmed_at=clock.now(),
+    )
     session.add(institution)
     await session.flush()
     return institution
@@ -35,8 +46,9 @@ async def register(session: AsyncSession, *, officer: Principal, name: str, subd
 INSTITUTIONS = "institutions"  # the list's name in its cursors
 
 
-async def visible_to(session: AsyncSession, reader: Principal, district: str | None,
-                     page: PageRequest) -> tuple[list[Institution], str | None]:
+async def visible_to(
+    session: AsyncSession, reader: Principal, district: str | None, page: PageRequest
+) -> tuple[list[Institution], str | None]:
     """City admins and auditors see any district's institutions; officers their own. Newest first."""
     if not reader.has_role("city_admin", "auditor"):
         if district not in (None, reader.district):

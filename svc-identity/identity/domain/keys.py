@@ -1,4 +1,5 @@
 """Token signing keys (Ed25519) and access-token issuance."""
+
 from __future__ import annotations
 
 import base64
@@ -15,10 +16,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit import clock  # signing keys live on the real clock: a security timer
 from identity.db import repository
 from identity.db.models import SigningKey
 from identity.settings import IdentitySettings
+from servicekit import clock  # signing keys live on the real clock: a security timer
 
 
 def _aead(settings: IdentitySettings) -> AESGCM:
@@ -37,11 +38,18 @@ def _decrypt(settings: IdentitySettings, blob: bytes, kid: str) -> bytes:
 def new_signing_key(settings: IdentitySettings) -> SigningKey:
     private = Ed25519PrivateKey.generate()
     kid = f"ed-{clock.real_now():%Y%m%d}-{secrets.token_hex(4)}"
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     public_raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    jwk = {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(public_raw).rstrip(b"=").decode(),
-           "kid": kid, "alg": "EdDSA", "use": "sig"}
+    jwk = {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": base64.urlsafe_b64encode(public_raw).rstrip(b"=").decode(),
+        "kid": kid,
+        "alg": "EdDSA",
+        "use": "sig",
+    }
     return SigningKey(kid=kid, algorithm="EdDSA", private_key_encrypted=_encrypt(settings, pem, kid), public_jwk=jwk)
 
 
@@ -101,9 +109,15 @@ async def issue_access_token(session: AsyncSession, settings: IdentitySettings, 
     private = private_key_of(settings, key)
     now = clock.real_now()
     payload: dict[str, Any] = {
-        "iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": str(claims.subject),
-        "iat": now, "exp": now + timedelta(seconds=settings.access_token_ttl_s), "jti": uuid.uuid4().hex,
-        "typ": "access", "kind": claims.kind, "roles": list(claims.roles),
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(claims.subject),
+        "iat": now,
+        "exp": now + timedelta(seconds=settings.access_token_ttl_s),
+        "jti": uuid.uuid4().hex,
+        "typ": "access",
+        "kind": claims.kind,
+        "roles": list(claims.roles),
     }
     if claims.scopes:
         payload["scope"] = " ".join(claims.scopes)

@@ -1,5 +1,6 @@
 """Direct-relative links (直系亲属): claimed by one person, confirmed by the other or by staff with a
 document reference, revocable by either party or staff. Confirmations and revocations are events."""
+
 from __future__ import annotations
 
 import uuid
@@ -9,13 +10,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import KinshipConfirmed, KinshipRevoked
+from identity.db import repository
+from identity.db.models import KinshipLink
+from identity.domain.publish import publish
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
 from servicekit.pagination import PageRequest, page_of
-from identity.db import repository
-from identity.domain.publish import publish
-from identity.db.models import KinshipLink
 
 INVERSE = {"parent": "child", "child": "parent", "grandparent": "grandchild", "grandchild": "grandparent"}
 # Staff who may confirm a link on documentary evidence (户口簿, 出生证明 …).
@@ -23,7 +24,11 @@ CONFIRMING_STAFF = ("city_admin", "district_officer", "institution_operator")
 
 
 class KinshipExists(Conflict):
-    type, title_zh, title_en = "kinship-exists", "你们之间已有亲属关系登记", "A link between these two people already exists"
+    type, title_zh, title_en = (
+        "kinship-exists",
+        "你们之间已有亲属关系登记",
+        "A link between these two people already exists",
+    )
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,15 @@ class KinshipView:
 
 def view_for(link: KinshipLink, viewer: uuid.UUID) -> KinshipView:
     mine = link.claimant_id == viewer
-    return KinshipView(id=link.id, relative_id=link.relative_id if mine else link.claimant_id,
-                       relation=link.relation if mine else INVERSE[link.relation], status=link.status, claimed_by_me=mine,
-                       awaiting_me=link.status == "pending" and not mine, created_at=link.created_at)
+    return KinshipView(
+        id=link.id,
+        relative_id=link.relative_id if mine else link.claimant_id,
+        relation=link.relation if mine else INVERSE[link.relation],
+        status=link.status,
+        claimed_by_me=mine,
+        awaiting_me=link.status == "pending" and not mine,
+        created_at=link.created_at,
+    )
 
 
 async def claim(session: AsyncSession, *, claimant: uuid.UUID, relative: uuid.UUID, relation: str) -> KinshipLink:
@@ -77,9 +88,15 @@ async def confirm(session: AsyncSession, *, link_id: uuid.UUID, by: Principal, d
         raise Conflict("该登记已处理", f"The link is {link.status}")
     link.status, link.confirmed_at, link.confirmed_by = "confirmed", clock.now(), by.id
     link.document_ref = document_ref if as_staff else None
-    data = KinshipConfirmed(link_id=link.id, person_id=link.claimant_id, relative_id=link.relative_id,
-                            relation=link.relation, confirmed_by=by.id, document_ref=link.document_ref,
-                            confirmed_at=link.confirmed_at)
+    data = KinshipConfirmed(
+        link_id=link.id,
+        person_id=link.claimant_id,
+        relative_id=link.relative_id,
+        relation=link.relation,
+        confirmed_by=by.id,
+        document_ref=link.document_ref,
+        confirmed_at=link.confirmed_at,
+    )
     await publish(session, data, subject=link.claimant_id, actor=by.id)
     return link
 
@@ -100,16 +117,23 @@ async def end(session: AsyncSession, link: KinshipLink, *, actor: str, reason: s
     was_confirmed = link.status == "confirmed"
     link.status, link.revoked_at, link.revoked_by, link.revoke_reason = "revoked", clock.now(), actor, reason
     if was_confirmed:  # a pending claim never granted anything, so nobody needs to hear it ended
-        data = KinshipRevoked(link_id=link.id, person_id=link.claimant_id, relative_id=link.relative_id,
-                              revoked_by=actor, reason=reason, revoked_at=link.revoked_at)
+        data = KinshipRevoked(
+            link_id=link.id,
+            person_id=link.claimant_id,
+            relative_id=link.relative_id,
+            revoked_by=actor,
+            reason=reason,
+            revoked_at=link.revoked_at,
+        )
         await publish(session, data, subject=link.claimant_id, actor=actor)
 
 
 KINSHIPS = "kinships"  # the list's name in its cursors
 
 
-async def links_of(session: AsyncSession, person_id: uuid.UUID, page: PageRequest, *,
-                   status: str | None) -> tuple[list[KinshipView], str | None]:
+async def links_of(
+    session: AsyncSession, person_id: uuid.UUID, page: PageRequest, *, status: str | None
+) -> tuple[list[KinshipView], str | None]:
     """The person's links claimed either way, newest first; pending ones they must confirm say so."""
     links = await repository.kinships_of(session, person_id, page, status=status)
     shown, cursor = page_of(KINSHIPS, links, page, at="created_at")

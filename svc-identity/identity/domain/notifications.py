@@ -9,6 +9,7 @@ their institution tells them); `failed` after `notification_max_attempts`. Urgen
 responder's alert: `fallback = sms`) go by SMS to the person's contact phone as soon as WeChat cannot
 deliver them.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,20 +22,28 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.matching import NotificationRequested
-from servicekit.db import Database
 from identity.db import messages as repo
 from identity.domain import contact
 from identity.pii import PersonalDataCipher
 from identity.sms import SmsClient, SmsError
 from identity.wechat import WechatClient, WechatSendError
+from servicekit.db import Database
 
 log = logging.getLogger(__name__)
 
 
 async def accept(session: AsyncSession, note: NotificationRequested, *, source_event: uuid.UUID) -> None:
-    await repo.accept(session, notification_id=note.notification_id, person_id=note.person_id, template=note.template,
-                      data=note.data, page=note.page, source_event=source_event, requested_at=note.requested_at,
-                      fallback=note.fallback)
+    await repo.accept(
+        session,
+        notification_id=note.notification_id,
+        person_id=note.person_id,
+        template=note.template,
+        data=note.data,
+        page=note.page,
+        source_event=source_event,
+        requested_at=note.requested_at,
+        fallback=note.fallback,
+    )
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ async def deliver_due(db: Database, channels: Channels, *, max_attempts: int, no
                 if done[-1][1] not in (None, "no_channel"):
                     break  # the rest wait for this one's retry, so the person reads them in order
             return done
+
         outcomes = [pair for done in await asyncio.gather(*(in_order(q) for q in by_person.values())) for pair in done]
         for row, error in outcomes:
             if error is None or error == "sms":
@@ -92,7 +102,8 @@ async def _send(channels: Channels, row, phone: str | None) -> object:
     if row["openid"] is not None:
         try:
             await channels.wechat.send_subscription_message(
-                openid=row["openid"], template_id=channels.templates[row["template"]], data=data, page=row["page"])
+                openid=row["openid"], template_id=channels.templates[row["template"]], data=data, page=row["page"]
+            )
             return None
         except WechatSendError as exc:
             outcome = exc
@@ -105,6 +116,13 @@ async def _send(channels: Channels, row, phone: str | None) -> object:
     return outcome
 
 
-async def _finish(session: AsyncSession, notification_id: uuid.UUID, status: str, error: str | None,
-                  now: datetime, *, channel: str | None = None) -> None:
+async def _finish(
+    session: AsyncSession,
+    notification_id: uuid.UUID,
+    status: str,
+    error: str | None,
+    now: datetime,
+    *,
+    channel: str | None = None,
+) -> None:
     await repo.finish(session, notification_id, status, error, now, channel=channel)

@@ -7,8 +7,12 @@ from contracts.topics import Topic
 from servicekit.events import build_event, record_event
 
 
-async def publish(session: AsyncSession, data: EventData, *, subject: object, actor: str | None = None,
-                  acting_for: str | None = None) -> None:
+async def publish(
+    session: AsyncSession, data: EventData, *, subject: object, actor: str | None = None, acting_for: str | None = None
+) -> None:
     """Record an identity event in the outbox, in the use case's transaction."""
-    await record_event(session, topic=Topic.IDENTITY, event=build_event(
-        source="identity", data=data, subject=str(subject), actor=actor, acting_for=acting_for))
+    await record_event(
+        session,
+        topic=Topic.IDENTITY,
+        event=build_event(source="identity", data=data, subject=str(subject), actor=actor, acting_for=acting_for),
+    )

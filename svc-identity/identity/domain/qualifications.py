@@ -3,6 +3,7 @@ qualification with its evidence (the certificate's number) and the day it is val
 holders book the catalogue items that need one. One qualification of a kind counts at a time: a newer record
 replaces the live one (its `qualification.recorded` says so; no withdrawal is published, so bookings made on
 the older one stand). Staff withdraw one with a reason (`qualification.revoked`); nothing is deleted."""
+
 from __future__ import annotations
 
 import uuid
@@ -11,22 +12,30 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import QualificationRecorded, QualificationRevoked
-from servicekit import clock
-from servicekit.auth import Principal
-from servicekit.errors import Conflict, NotFound, UnprocessableInput
-from servicekit.pagination import PageRequest, page_of
 from identity.db import repository
 from identity.db.models import Qualification
 from identity.domain.publish import publish
 from identity.domain.special_groups import OutsideDistrict
+from servicekit import clock
+from servicekit.auth import Principal
+from servicekit.errors import Conflict, NotFound, UnprocessableInput
+from servicekit.pagination import PageRequest, page_of
 
 KINDS = {"legal": "法律职业资格", "medical": "医护执业资格"}
 QUALIFICATIONS = "qualifications"  # the list's name in its cursors
 REPLACED = "已由新的资格记录取代"
 
 
-async def record(session: AsyncSession, *, person_id: uuid.UUID, kind: str, evidence_ref: str, valid_until: date,
-                 operator: Principal, today: date) -> Qualification:
+async def record(
+    session: AsyncSession,
+    *,
+    person_id: uuid.UUID,
+    kind: str,
+    evidence_ref: str,
+    valid_until: date,
+    operator: Principal,
+    today: date,
+) -> Qualification:
     if await repository.person(session, person_id, lock=True) is None:  # serialises records for one person
         raise NotFound("用户不存在", "No such person")
     if await repository.real_name(session, person_id) is None:
@@ -38,19 +47,36 @@ async def record(session: AsyncSession, *, person_id: uuid.UUID, kind: str, evid
     if replaced is not None:
         replaced.revoked_at, replaced.revoked_by, replaced.revoke_reason = now, operator.id, REPLACED
         await session.flush()  # the unique index allows one live record of a kind
-    qualification = Qualification(person_id=person_id, kind=kind, evidence_ref=evidence_ref, valid_until=valid_until,
-                                  institution_id=uuid.UUID(operator.institution) if operator.institution else None,
-                                  recorded_by=operator.id, recorded_at=now)
+    qualification = Qualification(
+        person_id=person_id,
+        kind=kind,
+        evidence_ref=evidence_ref,
+        valid_until=valid_until,
+        institution_id=uuid.UUID(operator.institution) if operator.institution else None,
+        recorded_by=operator.id,
+        recorded_at=now,
+    )
     session.add(qualification)
     await session.flush()
-    await publish(session, QualificationRecorded(
-        qualification_id=qualification.id, person_id=person_id, kind=kind, valid_until=valid_until,  # type: ignore[arg-type]
-        recorded_by=operator.id, recorded_at=now), subject=person_id, actor=operator.id)
+    await publish(
+        session,
+        QualificationRecorded(
+            qualification_id=qualification.id,
+            person_id=person_id,
+            kind=kind,
+            valid_until=valid_until,  # type: ignore[arg-type]
+            recorded_by=operator.id,
+            recorded_at=now,
+        ),
+        subject=person_id,
+        actor=operator.id,
+    )
     return qualification
 
 
-async def revoke(session: AsyncSession, *, person_id: uuid.UUID, qualification_id: uuid.UUID, by: Principal,
-                 reason: str) -> Qualification:
+async def revoke(
+    session: AsyncSession, *, person_id: uuid.UUID, qualification_id: uuid.UUID, by: Principal, reason: str
+) -> Qualification:
     """The institution that recorded it, an officer of the person's district, or a city admin withdraws it."""
     qualification = await session.get(Qualification, qualification_id, with_for_update=True)
     if qualification is None or qualification.person_id != person_id:
@@ -62,14 +88,25 @@ async def revoke(session: AsyncSession, *, person_id: uuid.UUID, qualification_i
         raise Conflict("资格记录已撤销", "The qualification is already revoked")
     now = clock.now()
     qualification.revoked_at, qualification.revoked_by, qualification.revoke_reason = now, by.id, reason
-    await publish(session, QualificationRevoked(
-        qualification_id=qualification.id, person_id=person_id, kind=qualification.kind,  # type: ignore[arg-type]
-        revoked_by=by.id, reason=reason, revoked_at=now), subject=person_id, actor=by.id)
+    await publish(
+        session,
+        QualificationRevoked(
+            qualification_id=qualification.id,
+            person_id=person_id,
+            kind=qualification.kind,  # type: ignore[arg-type]
+            revoked_by=by.id,
+            reason=reason,
+            revoked_at=now,
+        ),
+        subject=person_id,
+        actor=by.id,
+    )
     return qualification
 
 
-async def of_person(session: AsyncSession, *, person_id: uuid.UUID, reader: Principal,
-                    page: PageRequest) -> tuple[list[Qualification], str | None]:
+async def of_person(
+    session: AsyncSession, *, person_id: uuid.UUID, reader: Principal, page: PageRequest
+) -> tuple[list[Qualification], str | None]:
     if reader.kind != "person":
         await _check_reader(session, person_id, reader, operators=True)
     elif reader.subject != str(person_id):

@@ -1,4 +1,5 @@
 """Real-name verification (实名认证): one person per identity number; personal data sealed at rest."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,25 +12,33 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import PersonalDataAccessed, PersonVerified
-from servicekit import clock
-from servicekit.errors import Conflict, NotFound
 from identity.db import repository
-from identity.domain.publish import publish
-from identity.domain import roles
 from identity.db.models import RealName
+from identity.domain import roles
+from identity.domain.publish import publish
 from identity.domain.resident_id import mask_name, parse_resident_id
 from identity.pii import PersonalDataCipher, Sealed
+from servicekit import clock
+from servicekit.errors import Conflict, NotFound
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 log = logging.getLogger(__name__)
 
 
 class IdNumberTaken(Conflict):
-    type, title_zh, title_en = "id-number-taken", "该身份证号码已被其他账户认证", "This identity number is verified for another account"
+    type, title_zh, title_en = (
+        "id-number-taken",
+        "该身份证号码已被其他账户认证",
+        "This identity number is verified for another account",
+    )
 
 
 class AlreadyVerified(Conflict):
-    type, title_zh, title_en = "already-verified", "您已完成实名认证，证件号码不可更改", "Already verified with another number"
+    type, title_zh, title_en = (
+        "already-verified",
+        "您已完成实名认证，证件号码不可更改",
+        "Already verified with another number",
+    )
 
 
 @dataclass(frozen=True)
@@ -53,13 +62,18 @@ def age_on(record: RealName, day: date) -> int:
 
 
 def _view(record: RealName, today: date) -> Verification:
-    return Verification(person_id=record.person_id, name_masked=record.name_masked,
-                        id_number_masked=record.id_number_masked, age=age_on(record, today),
-                        verified_at=record.verified_at)
+    return Verification(
+        person_id=record.person_id,
+        name_masked=record.name_masked,
+        id_number_masked=record.id_number_masked,
+        age=age_on(record, today),
+        verified_at=record.verified_at,
+    )
 
 
-async def verify_real_name(session: AsyncSession, cipher: PersonalDataCipher, *, person_id: uuid.UUID, name: str,
-                           id_number: str, actor: str) -> Verification:
+async def verify_real_name(
+    session: AsyncSession, cipher: PersonalDataCipher, *, person_id: uuid.UUID, name: str, id_number: str, actor: str
+) -> Verification:
     today = beijing_today()
     # The region table lookup is CPU work of a few milliseconds: keep it off the event loop.
     resident = await asyncio.to_thread(parse_resident_id, id_number, today=today)
@@ -78,18 +92,30 @@ async def verify_real_name(session: AsyncSession, cipher: PersonalDataCipher, *,
     owner = str(person_id)
     sealed_number = cipher.seal(resident.number, purpose="id_number", owner=owner)
     sealed_name = cipher.seal(name, purpose="name", owner=owner)
-    record = RealName(person_id=person_id, key_id=sealed_number.key_id, name_encrypted=sealed_name.blob,
-                      id_number_encrypted=sealed_number.blob, id_number_lookup=lookup, name_masked=mask_name(name),
-                      id_number_masked=resident.masked, turns_18_on=resident.turns(18), turns_60_on=resident.turns(60),
-                      verified_at=clock.now())
+    record = RealName(
+        person_id=person_id,
+        key_id=sealed_number.key_id,
+        name_encrypted=sealed_name.blob,
+        id_number_encrypted=sealed_number.blob,
+        id_number_lookup=lookup,
+        name_masked=mask_name(name),
+        id_number_masked=resident.masked,
+        turns_18_on=resident.turns(18),
+        turns_60_on=resident.turns(60),
+        verified_at=clock.now(),
+    )
     session.add(record)
     await session.flush()
     # The facts as they stand today; those still to come are announced on their day (age_facts.announce_due).
     record.came_of_age_announced = record.turns_18_on <= today
     record.redemption_age_announced = record.turns_60_on <= today
     record.volunteer_age_reached = roles.volunteer_age_day(record.turns_18_on) <= today
-    data = PersonVerified(person_id=person_id, verified_at=record.verified_at, adult=record.came_of_age_announced,
-                          redemption_age=record.redemption_age_announced)
+    data = PersonVerified(
+        person_id=person_id,
+        verified_at=record.verified_at,
+        adult=record.came_of_age_announced,
+        redemption_age=record.redemption_age_announced,
+    )
     await publish(session, data, subject=owner, actor=actor, acting_for=owner if actor != owner else None)
     await roles.refresh_roles(session, person_id, actor=actor)
     return _view(record, today)
@@ -107,8 +133,15 @@ class UnmaskedRealName:
     id_number: str
 
 
-async def read_unmasked(session: AsyncSession, cipher: PersonalDataCipher, *, person_id: uuid.UUID, reader: str,
-                        reader_roles: list[str], purpose: str) -> UnmaskedRealName:
+async def read_unmasked(
+    session: AsyncSession,
+    cipher: PersonalDataCipher,
+    *,
+    person_id: uuid.UUID,
+    reader: str,
+    reader_roles: list[str],
+    purpose: str,
+) -> UnmaskedRealName:
     """Decrypt for an authorised reader; the access event commits with the read or the read fails."""
     record = await repository.real_name(session, person_id)
     if record is None:
@@ -117,9 +150,16 @@ async def read_unmasked(session: AsyncSession, cipher: PersonalDataCipher, *, pe
     result = UnmaskedRealName(
         person_id=person_id,
         name=cipher.open(Sealed(record.key_id, record.name_encrypted), purpose="name", owner=owner),
-        id_number=cipher.open(Sealed(record.key_id, record.id_number_encrypted), purpose="id_number", owner=owner))
-    data = PersonalDataAccessed(person_id=person_id, accessed_by=reader, accessor_roles=sorted(reader_roles),
-                                fields=["name", "id_number"], purpose=purpose, accessed_at=clock.now())
+        id_number=cipher.open(Sealed(record.key_id, record.id_number_encrypted), purpose="id_number", owner=owner),
+    )
+    data = PersonalDataAccessed(
+        person_id=person_id,
+        accessed_by=reader,
+        accessor_roles=sorted(reader_roles),
+        fields=["name", "id_number"],
+        purpose=purpose,
+        accessed_at=clock.now(),
+    )
     await publish(session, data, subject=owner, actor=reader)
     log.info("personal data read", extra={"person_id": owner, "reader": reader, "purpose": purpose})
     return result

@@ -4,6 +4,7 @@ A refresh token is an opaque random string; only its SHA-256 is stored. Using on
 returns a new one in the same family. Presenting a used token again means it was copied: every token of
 that family is revoked, so both the thief and the victim must sign in again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,25 +15,35 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit import clock
-from servicekit.db import Database
-from servicekit.errors import Problem
 from identity.db import repository
 from identity.db.models import RefreshToken
 from identity.domain import institutions, roles
 from identity.domain.keys import AccessClaims, IssuedToken, issue_access_token
 from identity.settings import IdentitySettings
+from servicekit import clock
+from servicekit.db import Database
+from servicekit.errors import Problem
 
 
 class RefreshRejected(Problem):
-    status, type, title_zh, title_en = 401, "refresh-rejected", "登录已过期，请重新登录", "Refresh token invalid or expired"
+    status, type, title_zh, title_en = (
+        401,
+        "refresh-rejected",
+        "登录已过期，请重新登录",
+        "Refresh token invalid or expired",
+    )
 
     def __init__(self) -> None:
         super().__init__(error="invalid_grant")
 
 
 class RefreshReused(Problem):
-    status, type, title_zh, title_en = 401, "refresh-token-reused", "检测到登录凭证被重复使用，请重新登录", "Refresh token reuse detected; all sessions of this sign-in were ended"
+    status, type, title_zh, title_en = (
+        401,
+        "refresh-token-reused",
+        "检测到登录凭证被重复使用，请重新登录",
+        "Refresh token reuse detected; all sessions of this sign-in were ended",
+    )
 
     def __init__(self) -> None:
         super().__init__(error="invalid_grant")
@@ -49,11 +60,19 @@ def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def start_family(session: AsyncSession, settings: IdentitySettings, *, subject: str, kind: str,
-                       family_id: uuid.UUID | None = None) -> tuple[str, int]:
+async def start_family(
+    session: AsyncSession, settings: IdentitySettings, *, subject: str, kind: str, family_id: uuid.UUID | None = None
+) -> tuple[str, int]:
     token = secrets.token_urlsafe(32)
-    session.add(RefreshToken(family_id=family_id or uuid.uuid4(), subject=subject, kind=kind, token_hash=_hash(token),
-                             expires_at=clock.real_now() + timedelta(seconds=settings.refresh_token_ttl_s)))
+    session.add(
+        RefreshToken(
+            family_id=family_id or uuid.uuid4(),
+            subject=subject,
+            kind=kind,
+            token_hash=_hash(token),
+            expires_at=clock.real_now() + timedelta(seconds=settings.refresh_token_ttl_s),
+        )
+    )
     await session.flush()
     return token, settings.refresh_token_ttl_s
 
@@ -78,8 +97,13 @@ async def _claims_for(session: AsyncSession, record: RefreshToken) -> AccessClai
         await institutions.check_operator_standing(session, staff)
     except institutions.InstitutionNotInGoodStanding:
         return None
-    return AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district,
-                          institution=staff.institution_id)
+    return AccessClaims(
+        subject=staff.id,
+        kind="staff",
+        roles=tuple(staff.roles),
+        district=staff.district,
+        institution=staff.institution_id,
+    )
 
 
 async def rotate(session: AsyncSession, db: Database, settings: IdentitySettings, *, refresh_token: str) -> TokenPair:
@@ -101,8 +125,9 @@ async def rotate(session: AsyncSession, db: Database, settings: IdentitySettings
     if claims is None:
         raise RefreshRejected()
     record.used_at = now
-    token, ttl = await start_family(session, settings, subject=record.subject, kind=record.kind,
-                                    family_id=record.family_id)
+    token, ttl = await start_family(
+        session, settings, subject=record.subject, kind=record.kind, family_id=record.family_id
+    )
     return TokenPair(await issue_access_token(session, settings, claims), token, ttl)
 
 

@@ -1,6 +1,7 @@
 """Where a person lives: the district (one of Beijing's 16) and whether they are a permanent resident
 (常住居民). Declared by the person or by staff for them; staff can check it later. District officers act
 only for residents of their district, and the ledger groups its liability by it."""
+
 from __future__ import annotations
 
 import uuid
@@ -9,17 +10,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.districts import DISTRICTS
 from contracts.identity import ResidenceDeclared
+from identity.db import repository
+from identity.db.models import Person
+from identity.domain import roles
+from identity.domain.publish import publish
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
-from identity.db import repository
-from identity.domain.publish import publish
-from identity.db.models import Person
-from identity.domain import roles
 
 
-async def declare_residence(session: AsyncSession, *, person_id: uuid.UUID, district: str, permanent_resident: bool,
-                            actor: str, acting_for: str | None = None) -> Person:
+async def declare_residence(
+    session: AsyncSession,
+    *,
+    person_id: uuid.UUID,
+    district: str,
+    permanent_resident: bool,
+    actor: str,
+    acting_for: str | None = None,
+) -> Person:
     if district not in DISTRICTS:
         raise UnprocessableInput("未知的区代码", "Unknown district code", field="district")
     person = await repository.person(session, person_id, lock=True)
@@ -28,15 +36,21 @@ async def declare_residence(session: AsyncSession, *, person_id: uuid.UUID, dist
     now = clock.now()
     person.residence_district, person.permanent_resident = district, permanent_resident
     person.residence_declared_by, person.residence_declared_at = actor, now
-    data = ResidenceDeclared(person_id=person_id, district=district, permanent_resident=permanent_resident,
-                             declared_by=actor, declared_at=now)
+    data = ResidenceDeclared(
+        person_id=person_id,
+        district=district,
+        permanent_resident=permanent_resident,
+        declared_by=actor,
+        declared_at=now,
+    )
     await publish(session, data, subject=person_id, actor=actor, acting_for=acting_for)
     await roles.refresh_roles(session, person_id, actor=actor)
     return person
 
 
-async def check_residence(session: AsyncSession, *, person_id: uuid.UUID, officer: Principal, confirmed: bool,
-                          note: str) -> Person:
+async def check_residence(
+    session: AsyncSession, *, person_id: uuid.UUID, officer: Principal, confirmed: bool, note: str
+) -> Person:
     """A district officer checks a resident's declaration against documents. A refused declaration
     no longer counts as permanent residence (the volunteer role follows); the person may declare again."""
     person = await repository.person(session, person_id, lock=True)
@@ -48,8 +62,13 @@ async def check_residence(session: AsyncSession, *, person_id: uuid.UUID, office
     person.residence_checked_by, person.residence_checked_at, person.residence_check_note = officer.id, now, note
     if not confirmed and person.permanent_resident:
         person.permanent_resident = False
-        data = ResidenceDeclared(person_id=person_id, district=person.residence_district, permanent_resident=False,
-                                 declared_by=officer.id, declared_at=now)
+        data = ResidenceDeclared(
+            person_id=person_id,
+            district=person.residence_district,
+            permanent_resident=False,
+            declared_by=officer.id,
+            declared_at=now,
+        )
         await publish(session, data, subject=person_id, actor=officer.id)
         await roles.refresh_roles(session, person_id, actor=officer.id, why=f"常住居民登记未通过核查：{note}")
     return person

@@ -11,6 +11,7 @@
 Whenever a fact changes, `refresh_roles` grants what became true and revokes what stopped being true,
 publishing `role.granted` / `role.revoked` with the actor and the reason.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -21,11 +22,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import RoleGranted, RoleRevoked
+from identity.db import repository
+from identity.db.models import RoleGrant
+from identity.domain.publish import publish
 from servicekit import clock
 from servicekit.db import Database
-from identity.db import repository
-from identity.domain.publish import publish
-from identity.db.models import RoleGrant
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 EXPIRED_CERTIFICATE = "急救证书已过期"
@@ -60,33 +61,66 @@ async def eligible_roles(session: AsyncSession, person_id: uuid.UUID, now: datet
         roles["elder"] = Eligible("已实名认证、年满18周岁")
     if verified is not None:
         trained = any(t.kind == "volunteer" for t in trainings)
-        may_volunteer = (person is not None and bool(person.permanent_resident) and trained
-                         and not await repository.recording_revoked(session, person_id))
+        may_volunteer = (
+            person is not None
+            and bool(person.permanent_resident)
+            and trained
+            and not await repository.recording_revoked(session, person_id)
+        )
         if may_volunteer and verified.turns_18_on <= today:
             roles["volunteer"] = Eligible("已实名认证、北京市常住居民、年满18周岁、已完成志愿服务培训")
-        elif (may_volunteer and volunteer_age_day(verified.turns_18_on) <= today
-              and await repository.has_confirmed_guardian(session, person_id)):
-            roles["volunteer"] = Eligible("未成年在校学生：已实名认证、北京市常住居民、已完成培训、监护人已确认（须由监护人陪同）")
-    valid = [t.certificate_expires_on for t in trainings
-             if t.kind == "first_aid" and t.certificate_expires_on is not None and end_of_validity(t.certificate_expires_on) > now]
+        elif (
+            may_volunteer
+            and volunteer_age_day(verified.turns_18_on) <= today
+            and await repository.has_confirmed_guardian(session, person_id)
+        ):
+            roles["volunteer"] = Eligible(
+                "未成年在校学生：已实名认证、北京市常住居民、已完成培训、监护人已确认（须由监护人陪同）"
+            )
+    valid = [
+        t.certificate_expires_on
+        for t in trainings
+        if t.kind == "first_aid"
+        and t.certificate_expires_on is not None
+        and end_of_validity(t.certificate_expires_on) > now
+    ]
     if valid:
         roles["responder"] = Eligible("持有效急救证书", end_of_validity(max(valid)))
     return roles
 
 
-async def refresh_roles(session: AsyncSession, person_id: uuid.UUID, *, actor: str, now: datetime | None = None,
-                        why: str | None = None) -> list[str]:
+async def refresh_roles(
+    session: AsyncSession, person_id: uuid.UUID, *, actor: str, now: datetime | None = None, why: str | None = None
+) -> list[str]:
     """Bring the person's grants in line with their facts; returns the live roles."""
     now = now or clock.now()
     eligible = await eligible_roles(session, person_id, now)
     live = {grant.role: grant for grant in await repository.live_role_grants(session, person_id, lock=True)}
     for role, basis in eligible.items():
         if role not in live:
-            session.add(RoleGrant(person_id=person_id, role=role, granted_by=actor, grant_reason=why or basis.reason,
-                                  granted_at=now, expires_at=basis.expires_at))
-            await publish(session, RoleGranted(person_id=person_id, role=role, granted_by=actor,
-                                               reason=why or basis.reason, expires_at=basis.expires_at, granted_at=now),
-                          subject=person_id, actor=actor)
+            session.add(
+                RoleGrant(
+                    person_id=person_id,
+                    role=role,
+                    granted_by=actor,
+                    grant_reason=why or basis.reason,
+                    granted_at=now,
+                    expires_at=basis.expires_at,
+                )
+            )
+            await publish(
+                session,
+                RoleGranted(
+                    person_id=person_id,
+                    role=role,
+                    granted_by=actor,
+                    reason=why or basis.reason,
+                    expires_at=basis.expires_at,
+                    granted_at=now,
+                ),
+                subject=person_id,
+                actor=actor,
+            )
         elif live[role].expires_at != basis.expires_at:
             live[role].expires_at = basis.expires_at  # a renewed certificate extends the grant
     for role, grant in live.items():
@@ -109,13 +143,21 @@ async def lapse_expired_roles(db: Database, *, now: datetime | None = None) -> i
 
 async def revoke(session: AsyncSession, grant: RoleGrant, *, actor: str, reason: str, now: datetime) -> None:
     grant.revoked_by, grant.revoke_reason, grant.revoked_at = actor, reason, now
-    await publish(session, RoleRevoked(person_id=grant.person_id, role=grant.role, revoked_by=actor, reason=reason,
-                                       revoked_at=now), subject=grant.person_id, actor=actor)
-
+    await publish(
+        session,
+        RoleRevoked(person_id=grant.person_id, role=grant.role, revoked_by=actor, reason=reason, revoked_at=now),
+        subject=grant.person_id,
+        actor=actor,
+    )
 
 
 async def live_roles(session: AsyncSession, person_id: uuid.UUID) -> tuple[str, ...]:
     """What goes into the person's access token."""
     now = clock.now()
-    return tuple(sorted(g.role for g in await repository.live_role_grants(session, person_id)
-                        if g.expires_at is None or g.expires_at > now))
+    return tuple(
+        sorted(
+            g.role
+            for g in await repository.live_role_grants(session, person_id)
+            if g.expires_at is None or g.expires_at > now
+        )
+    )

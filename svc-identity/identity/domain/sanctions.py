@@ -1,6 +1,7 @@
 """Sanctions decided in audit, applied here: a volunteer loses recording rights (the volunteer role is
 revoked and not granted again while the sanction stands), or an institution goes on the dishonesty list
 (失信名单). Staff see both; an auditor may lift either with a reason."""
+
 from __future__ import annotations
 
 import uuid
@@ -9,29 +10,44 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
 from contracts.identity import SanctionLifted
+from identity.db import repository
+from identity.db.models import Sanction
+from identity.domain import institutions, roles
+from identity.domain.publish import publish
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import NotFound
 from servicekit.pagination import PageRequest, page_of
-from identity.db import repository
-from identity.domain.publish import publish
-from identity.db.models import Sanction
-from identity.domain import institutions, roles
 
 
 async def apply_sanction(session: AsyncSession, sanction: SanctionApplied) -> bool:
     if await session.get(Sanction, sanction.sanction_id) is not None:
         return False
-    session.add(Sanction(id=sanction.sanction_id, kind=sanction.kind, person_id=sanction.person_id,
-                         institution_id=sanction.institution_id, decided_by=sanction.decided_by, note=sanction.note,
-                         applied_at=sanction.decided_at))
+    session.add(
+        Sanction(
+            id=sanction.sanction_id,
+            kind=sanction.kind,
+            person_id=sanction.person_id,
+            institution_id=sanction.institution_id,
+            decided_by=sanction.decided_by,
+            note=sanction.note,
+            applied_at=sanction.decided_at,
+        )
+    )
     await session.flush()
     if sanction.kind == "institution_listed":
         await institutions.set_listed(session, sanction.institution_id, listed=True)
-    if sanction.kind == "volunteer_recording_revoked" and sanction.person_id is not None:
-        if await repository.person(session, sanction.person_id) is not None:
-            await roles.refresh_roles(session, sanction.person_id, actor=sanction.decided_by,
-                                      why=f"经核查弄虚作假，取消志愿服务记录资格：{sanction.note}")
+    if (
+        sanction.kind == "volunteer_recording_revoked"
+        and sanction.person_id is not None
+        and await repository.person(session, sanction.person_id) is not None
+    ):
+        await roles.refresh_roles(
+            session,
+            sanction.person_id,
+            actor=sanction.decided_by,
+            why=f"经核查弄虚作假，取消志愿服务记录资格：{sanction.note}",
+        )
     return True
 
 
@@ -43,9 +59,15 @@ async def lift_sanction(session: AsyncSession, *, sanction_id: uuid.UUID, audito
         return record  # already lifted: a retry changes nothing
     record.lifted_at, record.lifted_by, record.lift_reason = clock.now(), auditor.id, reason
     await session.flush()
-    data = SanctionLifted(sanction_id=record.id, kind=record.kind, person_id=record.person_id,
-                          institution_id=record.institution_id, lifted_by=auditor.id, reason=reason,
-                          lifted_at=record.lifted_at)
+    data = SanctionLifted(
+        sanction_id=record.id,
+        kind=record.kind,
+        person_id=record.person_id,
+        institution_id=record.institution_id,
+        lifted_by=auditor.id,
+        reason=reason,
+        lifted_at=record.lifted_at,
+    )
     await publish(session, data, subject=record.person_id or record.institution_id, actor=auditor.id)
     if record.kind == "institution_listed":
         await institutions.set_listed(session, record.institution_id, listed=False)
@@ -57,8 +79,15 @@ async def lift_sanction(session: AsyncSession, *, sanction_id: uuid.UUID, audito
 SANCTIONS = "sanctions"  # the list's name in its cursors
 
 
-async def listed(session: AsyncSession, page: PageRequest, *, person_id: uuid.UUID | None,
-                 institution_id: uuid.UUID | None, live_only: bool) -> tuple[list, str | None]:
-    rows = await repository.sanctions(session, page, person_id=person_id, institution_id=institution_id,
-                                      live_only=live_only)
+async def listed(
+    session: AsyncSession,
+    page: PageRequest,
+    *,
+    person_id: uuid.UUID | None,
+    institution_id: uuid.UUID | None,
+    live_only: bool,
+) -> tuple[list, str | None]:
+    rows = await repository.sanctions(
+        session, page, person_id=person_id, institution_id=institution_id, live_only=live_only
+    )
     return page_of(SANCTIONS, rows, page, at="applied_at")

@@ -1,4 +1,5 @@
 """Sign-in use cases: WeChat login (creating the person on first login), staff password, partner client."""
+
 from __future__ import annotations
 
 import uuid
@@ -9,19 +10,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import PersonRegistered
-from servicekit import clock
-from servicekit.errors import Problem
-from servicekit.db import Database
 from identity.db import repository
 from identity.db.models import Person, WechatAccount
 from identity.domain import institutions, refresh, roles
-from identity.domain.publish import publish
 from identity.domain.keys import AccessClaims, IssuedToken, issue_access_token
+from identity.domain.publish import publish
 from identity.domain.refresh import TokenPair
 from identity.passwords import verify_secret
 from identity.settings import IdentitySettings
 from identity.wechat import WechatSession
-
+from servicekit import clock
+from servicekit.db import Database
+from servicekit.errors import Problem
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -34,11 +34,20 @@ class InvalidGrant(Problem):
 
 
 class AccountLocked(Problem):
-    status, type, title_zh, title_en = 400, "account-locked", "密码错误次数过多，账户已暂时锁定", "Too many wrong passwords; account temporarily locked"
+    status, type, title_zh, title_en = (
+        400,
+        "account-locked",
+        "密码错误次数过多，账户已暂时锁定",
+        "Too many wrong passwords; account temporarily locked",
+    )
 
     def __init__(self, until: datetime) -> None:
-        super().__init__(f"请于 {until.astimezone(BEIJING):%H:%M} 后再试", f"Try again after {until:%H:%M} UTC",
-                         error="invalid_grant", locked_until=until.isoformat())
+        super().__init__(
+            f"请于 {until.astimezone(BEIJING):%H:%M} 后再试",
+            f"Try again after {until:%H:%M} UTC",
+            error="invalid_grant",
+            locked_until=until.isoformat(),
+        )
 
 
 class AccountSuspendedProblem(Problem):
@@ -63,8 +72,9 @@ async def register_person(session: AsyncSession, *, channel: str, registered_by:
     person = Person(id=uuid.uuid4(), registered_via=channel)
     session.add(person)
     await session.flush()
-    data = PersonRegistered(person_id=person.id, channel=channel, registered_at=clock.now(),
-                            registered_by=registered_by)
+    data = PersonRegistered(
+        person_id=person.id, channel=channel, registered_at=clock.now(), registered_by=registered_by
+    )
     await publish(session, data, subject=person.id, actor=str(registered_by or person.id))
     return person
 
@@ -82,14 +92,16 @@ async def wechat_login(session: AsyncSession, settings: IdentitySettings, wechat
         account = WechatAccount(openid=wechat.openid, person_id=person.id, unionid=wechat.unionid)
         session.add(account)
         await session.flush()
-    claims = AccessClaims(subject=account.person_id, kind="person",
-                          roles=await roles.live_roles(session, account.person_id))
+    claims = AccessClaims(
+        subject=account.person_id, kind="person", roles=await roles.live_roles(session, account.person_id)
+    )
     tokens = await refresh.issue_pair(session, settings, claims)
     return LoginResult(person_id=account.person_id, created=created, tokens=tokens)
 
 
-async def staff_password_grant(session: AsyncSession, db: Database, settings: IdentitySettings, *, username: str,
-                               password: str) -> TokenPair:
+async def staff_password_grant(
+    session: AsyncSession, db: Database, settings: IdentitySettings, *, username: str, password: str
+) -> TokenPair:
     staff = await repository.staff_by_username(session, username)
     if staff is not None and staff.locked_until is not None and staff.locked_until > clock.real_now():
         raise AccountLocked(staff.locked_until)  # checked before the password: a lock cannot be guessed past
@@ -97,24 +109,37 @@ async def staff_password_grant(session: AsyncSession, db: Database, settings: Id
         if staff is not None:
             # Its own transaction: this request's transaction rolls back with the refusal.
             async with db.transaction() as own:
-                await repository.record_failed_sign_in(own, staff.id, threshold=settings.lockout_threshold,
-                                                       lockout_minutes=settings.lockout_minutes)
+                await repository.record_failed_sign_in(
+                    own, staff.id, threshold=settings.lockout_threshold, lockout_minutes=settings.lockout_minutes
+                )
         raise InvalidGrant()
     await institutions.check_operator_standing(session, staff)
     if staff.failed_sign_ins:
         await repository.clear_failed_sign_ins(session, staff.id)
-    claims = AccessClaims(subject=staff.id, kind="staff", roles=tuple(staff.roles), district=staff.district,
-                          institution=staff.institution_id)
+    claims = AccessClaims(
+        subject=staff.id,
+        kind="staff",
+        roles=tuple(staff.roles),
+        district=staff.district,
+        institution=staff.institution_id,
+    )
     return await refresh.issue_pair(session, settings, claims)
 
 
-async def client_credentials_grant(session: AsyncSession, settings: IdentitySettings, *, client_id: str,
-                                   client_secret: str, requested_scopes: list[str]) -> IssuedToken:
+async def client_credentials_grant(
+    session: AsyncSession,
+    settings: IdentitySettings,
+    *,
+    client_id: str,
+    client_secret: str,
+    requested_scopes: list[str],
+) -> IssuedToken:
     client = await repository.partner_client(session, client_id)
     if not verify_secret(client.secret_hash if client else None, client_secret) or client is None or client.disabled:
         raise InvalidClient()
     granted = tuple(s for s in (requested_scopes or client.scopes) if s in client.scopes)
     if requested_scopes and len(granted) != len(set(requested_scopes)):
         raise Problem("请求的权限范围超出授权", "Requested scope exceeds the client's grant", error="invalid_scope")
-    return await issue_access_token(session, settings, AccessClaims(subject=client.client_id, kind="partner",
-                                                                    roles=("partner",), scopes=granted))
+    return await issue_access_token(
+        session, settings, AccessClaims(subject=client.client_id, kind="partner", roles=("partner",), scopes=granted)
+    )

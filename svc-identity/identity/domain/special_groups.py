@@ -1,5 +1,6 @@
 """Special elders (特殊老年群体): district officers set and clear categories for verified elders (60+) who
 live in their own district. Every change is kept with who made it and why, and published."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,12 +9,12 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import SpecialGroupsSet
+from identity.db import repository
+from identity.db.models import SpecialGroupChange
+from identity.domain.publish import publish
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
-from identity.db import repository
-from identity.domain.publish import publish
-from identity.db.models import SpecialGroupChange
 
 CATEGORIES = {
     "economic_hardship": "经济困难",
@@ -30,8 +31,16 @@ class OutsideDistrict(Forbidden):
     title_zh, title_en = "只能处理本区居民", "Officers act only for residents of their own district"
 
 
-async def set_special_groups(session: AsyncSession, *, person_id: uuid.UUID, officer: Principal, categories: list[str],
-                             note: str | None, reason: str, today: date) -> SpecialGroupChange:
+async def set_special_groups(
+    session: AsyncSession,
+    *,
+    person_id: uuid.UUID,
+    officer: Principal,
+    categories: list[str],
+    note: str | None,
+    reason: str,
+    today: date,
+) -> SpecialGroupChange:
     """An empty `categories` clears them."""
     person = await repository.person(session, person_id, lock=True)
     if person is None:
@@ -42,14 +51,30 @@ async def set_special_groups(session: AsyncSession, *, person_id: uuid.UUID, off
         raise UnprocessableInput("选择“其他”时请说明情况", "Category 'other' needs a note", field="note")
     verified = await repository.real_name(session, person_id)
     if categories and (verified is None or verified.turns_60_on > today):
-        raise UnprocessableInput("只有已实名认证、年满60周岁的老人可以认定为特殊老年群体",
-                                 "Only verified elders aged 60 or over can be special elders")
-    change = SpecialGroupChange(person_id=person_id, district=officer.district, categories=sorted(set(categories)),
-                                note=note, reason=reason, set_by=officer.id, set_at=clock.now())
+        raise UnprocessableInput(
+            "只有已实名认证、年满60周岁的老人可以认定为特殊老年群体",
+            "Only verified elders aged 60 or over can be special elders",
+        )
+    change = SpecialGroupChange(
+        person_id=person_id,
+        district=officer.district,
+        categories=sorted(set(categories)),
+        note=note,
+        reason=reason,
+        set_by=officer.id,
+        set_at=clock.now(),
+    )
     session.add(change)
     await session.flush()
-    data = SpecialGroupsSet(person_id=person_id, district=change.district, categories=change.categories, note=note,
-                            set_by=officer.id, reason=reason, set_at=change.set_at)
+    data = SpecialGroupsSet(
+        person_id=person_id,
+        district=change.district,
+        categories=change.categories,
+        note=note,
+        set_by=officer.id,
+        reason=reason,
+        set_at=change.set_at,
+    )
     await publish(session, data, subject=person_id, actor=officer.id)
     return change
 

@@ -1,6 +1,7 @@
 """Suspension: a person (city admin or auditor decides) or a staff member (city admin) loses every
 sign-in session at once — all refresh-token families are revoked — and cannot sign in again until
 reinstated. Access tokens already issued are short-lived (IDENTITY_ACCESS_TOKEN_TTL_S) and run out."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,12 +9,12 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import AccountReinstated, AccountSuspended
+from identity.db import repository
+from identity.db.models import Person, StaffUser
+from identity.domain.publish import publish
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, NotFound
-from identity.db import repository
-from identity.domain.publish import publish
-from identity.db.models import Person, StaffUser
 
 
 async def suspend(session: AsyncSession, *, kind: str, subject_id: uuid.UUID, by: Principal, reason: str) -> int:
@@ -31,8 +32,19 @@ async def suspend(session: AsyncSession, *, kind: str, subject_id: uuid.UUID, by
             return 0
         account.disabled, account.disabled_by, account.disabled_reason = True, by.id, reason
     revoked = await repository.revoke_sessions_of(session, str(subject_id))
-    await publish(session, AccountSuspended(subject_id=subject_id, kind=kind, suspended_by=by.id, reason=reason,
-                                            sessions_revoked=revoked, suspended_at=now), subject=subject_id, actor=by.id)
+    await publish(
+        session,
+        AccountSuspended(
+            subject_id=subject_id,
+            kind=kind,
+            suspended_by=by.id,
+            reason=reason,
+            sessions_revoked=revoked,
+            suspended_at=now,
+        ),
+        subject=subject_id,
+        actor=by.id,
+    )
     return revoked
 
 
@@ -46,8 +58,14 @@ async def reinstate(session: AsyncSession, *, kind: str, subject_id: uuid.UUID, 
         if not account.disabled:
             return
         account.disabled, account.disabled_by, account.disabled_reason = False, None, None
-    await publish(session, AccountReinstated(subject_id=subject_id, kind=kind, reinstated_by=by.id, reason=reason,
-                                             reinstated_at=clock.now()), subject=subject_id, actor=by.id)
+    await publish(
+        session,
+        AccountReinstated(
+            subject_id=subject_id, kind=kind, reinstated_by=by.id, reason=reason, reinstated_at=clock.now()
+        ),
+        subject=subject_id,
+        actor=by.id,
+    )
 
 
 async def _locked(session: AsyncSession, kind: str, subject_id: uuid.UUID) -> Person | StaffUser:

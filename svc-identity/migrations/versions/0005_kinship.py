@@ -4,6 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-30
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -33,9 +34,11 @@ def upgrade() -> None:
         sa.CheckConstraint("status IN ('pending', 'confirmed', 'revoked')", name="known_status"),
     )
     # At most one live link per pair of people, whichever of them claimed it.
-    op.execute("CREATE UNIQUE INDEX kinship_one_live_link_per_pair ON kinship_links "
-               "(LEAST(claimant_id, relative_id), GREATEST(claimant_id, relative_id)) "
-               "WHERE status IN ('pending', 'confirmed')")
+    op.execute(
+        "CREATE UNIQUE INDEX kinship_one_live_link_per_pair ON kinship_links "
+        "(LEAST(claimant_id, relative_id), GREATEST(claimant_id, relative_id)) "
+        "WHERE status IN ('pending', 'confirmed')"
+    )
     op.create_index("kinship_links_relative", "kinship_links", ["relative_id"])
     op.create_index("kinship_links_claimant", "kinship_links", ["claimant_id"])
 

@@ -4,6 +4,7 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-30
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -42,10 +43,19 @@ def upgrade() -> None:
         sa.CheckConstraint("role IN ('elder', 'volunteer', 'responder')", name="known_person_role"),
     )
     # At most one live grant of a role per person.
-    op.create_index("one_live_grant", "role_grants", ["person_id", "role"], unique=True,
-                    postgresql_where=sa.text("revoked_at IS NULL"))
-    op.create_index("live_grants_by_expiry", "role_grants", ["expires_at"],
-                    postgresql_where=sa.text("revoked_at IS NULL AND expires_at IS NOT NULL"))
+    op.create_index(
+        "one_live_grant",
+        "role_grants",
+        ["person_id", "role"],
+        unique=True,
+        postgresql_where=sa.text("revoked_at IS NULL"),
+    )
+    op.create_index(
+        "live_grants_by_expiry",
+        "role_grants",
+        ["expires_at"],
+        postgresql_where=sa.text("revoked_at IS NULL AND expires_at IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:

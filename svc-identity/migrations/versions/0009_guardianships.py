@@ -4,6 +4,7 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-30
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -30,8 +31,13 @@ def upgrade() -> None:
         sa.CheckConstraint("guardian_id <> minor_id", name="two_people"),
         sa.CheckConstraint("status IN ('pending', 'confirmed', 'revoked')", name="known_status"),
     )
-    op.create_index("one_live_guardianship", "guardianships", ["guardian_id", "minor_id"], unique=True,
-                    postgresql_where=sa.text("status <> 'revoked'"))
+    op.create_index(
+        "one_live_guardianship",
+        "guardianships",
+        ["guardian_id", "minor_id"],
+        unique=True,
+        postgresql_where=sa.text("status <> 'revoked'"),
+    )
 
 
 def downgrade() -> None:

@@ -4,6 +4,7 @@ Revision ID: 0012
 Revises: 0011
 Create Date: 2026-11-30
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,8 +20,9 @@ def upgrade() -> None:
     op.add_column("persons", sa.Column("suspension_reason", sa.Text))
     op.add_column("staff_users", sa.Column("disabled_by", sa.String(128)))
     op.add_column("staff_users", sa.Column("disabled_reason", sa.Text))
-    op.create_index("refresh_tokens_subject_live", "refresh_tokens", ["subject"],
-                    postgresql_where=sa.text("revoked_at IS NULL"))
+    op.create_index(
+        "refresh_tokens_subject_live", "refresh_tokens", ["subject"], postgresql_where=sa.text("revoked_at IS NULL")
+    )
 
 
 def downgrade() -> None:

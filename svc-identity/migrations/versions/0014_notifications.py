@@ -4,6 +4,7 @@ Revision ID: 0014
 Revises: 0013
 Create Date: 2026-11-30
 """
+
 from alembic import op
 
 revision = "0014"

@@ -4,6 +4,7 @@ Revision ID: 0015
 Revises: 0014
 Create Date: 2026-11-30
 """
+
 from alembic import op
 
 revision = "0015"

@@ -4,6 +4,7 @@ Revision ID: 0020
 Revises: 0019
 Create Date: 2026-12-06
 """
+
 from alembic import op
 
 revision = "0020"
@@ -14,8 +15,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.execute("ALTER TABLE real_names ADD COLUMN volunteer_age_reached boolean NOT NULL DEFAULT false")
-    op.execute("UPDATE real_names SET volunteer_age_reached ="
-               " (turns_18_on - interval '4 years')::date <= (now() AT TIME ZONE 'Asia/Shanghai')::date")
+    op.execute(
+        "UPDATE real_names SET volunteer_age_reached ="
+        " (turns_18_on - interval '4 years')::date <= (now() AT TIME ZONE 'Asia/Shanghai')::date"
+    )
 
 
 def downgrade() -> None:

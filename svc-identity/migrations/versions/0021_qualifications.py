@@ -4,6 +4,7 @@ Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-06
 """
+
 from alembic import op
 
 revision = "0021"
@@ -29,8 +30,10 @@ def upgrade() -> None:
     )""")
     op.execute("CREATE INDEX qualifications_of_person ON qualifications (person_id, recorded_at DESC, id DESC)")
     # One qualification of a kind counts at a time: a new record replaces the live one (and a race is a 409).
-    op.execute("CREATE UNIQUE INDEX one_live_qualification_per_kind ON qualifications (person_id, kind)"
-               " WHERE revoked_at IS NULL")
+    op.execute(
+        "CREATE UNIQUE INDEX one_live_qualification_per_kind ON qualifications (person_id, kind)"
+        " WHERE revoked_at IS NULL"
+    )
 
 
 def downgrade() -> None:

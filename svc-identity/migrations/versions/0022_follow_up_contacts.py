@@ -4,6 +4,7 @@ Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-06
 """
+
 from alembic import op
 
 revision = "0022"

@@ -4,6 +4,7 @@ Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-06
 """
+
 from alembic import op
 
 revision = "0023"

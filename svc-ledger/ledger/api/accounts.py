@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from ledger.domain import accounts
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden
 from servicekit.pagination import Page, PageParams
-from ledger.domain import accounts
 
 router = APIRouter(tags=["accounts"])
 UNIT = "Amounts are integer minutes; 60 minutes = 1 time coin."
@@ -75,9 +75,11 @@ def own_person_id(principal: Principal) -> uuid.UUID:
 
 
 def _response(view: accounts.AccountView) -> AccountResponse:
-    return AccountResponse(**{k: v for k, v in view.__dict__.items() if k not in ("by_origin", "milestones")},
-                           by_origin=[PocketResponse(**p.__dict__) for p in view.by_origin],
-                           milestones=[MilestoneResponse(**m) for m in view.milestones])
+    return AccountResponse(
+        **{k: v for k, v in view.__dict__.items() if k not in ("by_origin", "milestones")},
+        by_origin=[PocketResponse(**p.__dict__) for p in view.by_origin],
+        milestones=[MilestoneResponse(**m) for m in view.milestones],
+    )
 
 
 @router.get("/api/v1/accounts/me", response_model=AccountResponse, summary="The caller's time-coin account")
@@ -85,40 +87,77 @@ async def my_account(principal: CurrentPrincipal, session: DbSession) -> Account
     return _response(await accounts.view_person_account(session, own_person_id(principal)))
 
 
-@router.get("/api/v1/accounts/me/entries", response_model=Page[EntryResponse],
-            summary="The caller's statement, newest first (cursor pages)")
+@router.get(
+    "/api/v1/accounts/me/entries",
+    response_model=Page[EntryResponse],
+    summary="The caller's statement, newest first (cursor pages)",
+)
 async def my_entries(principal: CurrentPrincipal, session: DbSession, page: PageParams) -> Page[EntryResponse]:
     rows, cursor = await accounts.statement(session, own_person_id(principal), page.for_list(accounts.STATEMENT))
-    return Page[EntryResponse](items=[EntryResponse(
-        entry_id=r.id, at=r.created_at, amount=r.amount, origin=r.origin, balance_after=r.balance_after, kind=r.kind,
-        reference=r.reference, operation_id=r.operation_id) for r in rows], next_cursor=cursor)
+    return Page[EntryResponse](
+        items=[
+            EntryResponse(
+                entry_id=r.id,
+                at=r.created_at,
+                amount=r.amount,
+                origin=r.origin,
+                balance_after=r.balance_after,
+                kind=r.kind,
+                reference=r.reference,
+                operation_id=r.operation_id,
+            )
+            for r in rows
+        ],
+        next_cursor=cursor,
+    )
 
 
 StaffReader = Annotated[Principal, Depends(require_roles("district_officer", "city_admin", "auditor"))]
 
 
-@router.get("/api/v1/accounts/liability", response_model=list[LiabilityRow],
-            summary="Outstanding coins (the redemption liability) by holder district and origin")
+@router.get(
+    "/api/v1/accounts/liability",
+    response_model=list[LiabilityRow],
+    summary="Outstanding coins (the redemption liability) by holder district and origin",
+)
 async def liability(principal: StaffReader, session: DbSession, district: str | None = None) -> list[LiabilityRow]:
     return [LiabilityRow(**row._mapping) for row in await accounts.liability(session, principal, district)]
 
 
-@router.get("/api/v1/accounts/{person_id}", response_model=AccountResponse, summary="Someone's account (staff in scope)")
+@router.get(
+    "/api/v1/accounts/{person_id}", response_model=AccountResponse, summary="Someone's account (staff in scope)"
+)
 async def someones_account(person_id: uuid.UUID, principal: StaffReader, session: DbSession) -> AccountResponse:
     return _response(await accounts.view_for_staff(session, person_id, principal))
 
 
 class LedgerExport(BaseModel):
     """What the ledger holds about the caller: their account and every entry of it (for PIPL's right to a copy)."""
+
     account: AccountResponse | None = Field(description="null until the account opens")
     entries: list[EntryResponse] = Field(description="every entry, newest first")
 
 
-@router.get("/api/v1/me/data/ledger", response_model=LedgerExport,
-            summary="The caller's data held by the ledger: the account and its whole statement (part of "
-                    "GET /api/v1/me/data)")
+@router.get(
+    "/api/v1/me/data/ledger",
+    response_model=LedgerExport,
+    summary="The caller's data held by the ledger: the account and its whole statement (part of GET /api/v1/me/data)",
+)
 async def my_ledger_data(principal: CurrentPrincipal, session: DbSession) -> LedgerExport:
     account, rows = await accounts.data_of(session, own_person_id(principal))
-    return LedgerExport(account=_response(account) if account else None, entries=[EntryResponse(
-        entry_id=r.id, at=r.created_at, amount=r.amount, origin=r.origin, balance_after=r.balance_after, kind=r.kind,
-        reference=r.reference, operation_id=r.operation_id) for r in rows])
+    return LedgerExport(
+        account=_response(account) if account else None,
+        entries=[
+            EntryResponse(
+                entry_id=r.id,
+                at=r.created_at,
+                amount=r.amount,
+                origin=r.origin,
+                balance_after=r.balance_after,
+                kind=r.kind,
+                reference=r.reference,
+                operation_id=r.operation_id,
+            )
+            for r in rows
+        ],
+    )

@@ -7,18 +7,24 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, Field
 
-from servicekit.auth import CurrentPrincipal, Principal, require_roles
-from servicekit.deps import DbSession
-from servicekit.errors import UnprocessableInput
 from ledger.api.accounts import own_person_id
 from ledger.domain import clock, transfers
 from ledger.settings import LedgerSettings
+from servicekit.auth import CurrentPrincipal, Principal, require_roles
+from servicekit.deps import DbSession
+from servicekit.errors import UnprocessableInput
 
 router = APIRouter(tags=["transfers"])
 Amount = Annotated[int, Field(gt=0, le=10_000_000, description="minutes (60 = 1 time coin)")]
-IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=128,
-                                       description="required, client-chosen: a replay returns the first result; "
-                                                   "the same key with another body is 409")]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="required, client-chosen: a replay returns the first result; the same key with another body is 409",
+    ),
+]
 Officer = Annotated[Principal, Depends(require_roles("district_officer"))]
 
 
@@ -50,8 +56,10 @@ class OperationResponse(BaseModel):
 
 def _key(key: str) -> str:
     if not key.strip():
-        raise UnprocessableInput("请提供 Idempotency-Key 请求头，以便安全重试",
-                                 "An Idempotency-Key header is required so the request can be retried safely")
+        raise UnprocessableInput(
+            "请提供 Idempotency-Key 请求头，以便安全重试",
+            "An Idempotency-Key header is required so the request can be retried safely",
+        )
     return key.strip()
 
 
@@ -69,48 +77,93 @@ _FIELDS = tuple(OperationResponse.model_fields)
 def _reply(outcome: transfers.Outcome) -> Response:
     """201 with the operation, or 200 and `Idempotent-Replayed` for a replay. Rendered here (the same document as
     OperationResponse's): FastAPI's validate-then-serialise of the response model was ~8 % of a gift's handling."""
-    return Response(orjson.dumps({f: outcome.result.get(f) for f in _FIELDS}, default=str),
-                    status_code=200 if outcome.replayed else 201, media_type="application/json",
-                    headers={"Idempotent-Replayed": "true"} if outcome.replayed else None)
+    return Response(
+        orjson.dumps({f: outcome.result.get(f) for f in _FIELDS}, default=str),
+        status_code=200 if outcome.replayed else 201,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
+    )
 
 
-@router.post("/api/v1/gifts", status_code=201, response_model=OperationResponse,
-             summary="Gift coins to a confirmed direct relative (earned or gifted coins only)")
-async def gift(body: GiftRequest, principal: CurrentPrincipal, request: Request,
-               idempotency_key: IdempotencyKey) -> Response:
+@router.post(
+    "/api/v1/gifts",
+    status_code=201,
+    response_model=OperationResponse,
+    summary="Gift coins to a confirmed direct relative (earned or gifted coins only)",
+)
+async def gift(
+    body: GiftRequest, principal: CurrentPrincipal, request: Request, idempotency_key: IdempotencyKey
+) -> Response:
     # Through the desk: gifts arriving together share one transaction (ledger.desk).
-    outcome = await request.app.state.gift_desk.gift(transfers.GiftCommand(
-        _caller(principal), _key(idempotency_key), body.to_person_id, body.amount))
+    outcome = await request.app.state.gift_desk.gift(
+        transfers.GiftCommand(_caller(principal), _key(idempotency_key), body.to_person_id, body.amount)
+    )
     return _reply(outcome)
 
 
-@router.post("/api/v1/donations", status_code=201, response_model=OperationResponse,
-             summary="Donate coins to the public-welfare account (公益账户)")
-async def donate(body: DonationRequest, principal: CurrentPrincipal, session: DbSession,
-                 idempotency_key: IdempotencyKey) -> Response:
-    outcome = await transfers.donate(session, _caller(principal), key=_key(idempotency_key), amount=body.amount,
-                                     now=clock.now())
+@router.post(
+    "/api/v1/donations",
+    status_code=201,
+    response_model=OperationResponse,
+    summary="Donate coins to the public-welfare account (公益账户)",
+)
+async def donate(
+    body: DonationRequest, principal: CurrentPrincipal, session: DbSession, idempotency_key: IdempotencyKey
+) -> Response:
+    outcome = await transfers.donate(
+        session, _caller(principal), key=_key(idempotency_key), amount=body.amount, now=clock.now()
+    )
     return _reply(outcome)
 
 
-@router.post("/api/v1/grants", status_code=201, response_model=OperationResponse,
-             summary="Grant free coins from the district's issuance account to a special elder of the district")
-async def grant(body: SpecialElderTransferRequest, officer: Officer, session: DbSession, request: Request,
-                idempotency_key: IdempotencyKey) -> Response:
+@router.post(
+    "/api/v1/grants",
+    status_code=201,
+    response_model=OperationResponse,
+    summary="Grant free coins from the district's issuance account to a special elder of the district",
+)
+async def grant(
+    body: SpecialElderTransferRequest,
+    officer: Officer,
+    session: DbSession,
+    request: Request,
+    idempotency_key: IdempotencyKey,
+) -> Response:
     return await _to_special_elder(transfers.grant, body, officer, session, request, idempotency_key)
 
 
-@router.post("/api/v1/welfare-allocations", status_code=201, response_model=OperationResponse,
-             summary="Allocate coins from the public-welfare account to a special elder of the district")
-async def allocate(body: SpecialElderTransferRequest, officer: Officer, session: DbSession, request: Request,
-                   idempotency_key: IdempotencyKey) -> Response:
+@router.post(
+    "/api/v1/welfare-allocations",
+    status_code=201,
+    response_model=OperationResponse,
+    summary="Allocate coins from the public-welfare account to a special elder of the district",
+)
+async def allocate(
+    body: SpecialElderTransferRequest,
+    officer: Officer,
+    session: DbSession,
+    request: Request,
+    idempotency_key: IdempotencyKey,
+) -> Response:
     return await _to_special_elder(transfers.allocate_welfare, body, officer, session, request, idempotency_key)
 
 
-async def _to_special_elder(use_case, body: SpecialElderTransferRequest, officer: Principal, session, request: Request,
-                            idempotency_key: str | None) -> Response:
+async def _to_special_elder(
+    use_case,
+    body: SpecialElderTransferRequest,
+    officer: Principal,
+    session,
+    request: Request,
+    idempotency_key: str | None,
+) -> Response:
     outcome = await use_case(
-        session, transfers.Caller(actor=officer.id, district=officer.district), key=_key(idempotency_key),
-        person_id=body.person_id, amount=body.amount, reason=body.reason,
-        limit=_settings(request).grant_limit_minutes, now=clock.now())
+        session,
+        transfers.Caller(actor=officer.id, district=officer.district),
+        key=_key(idempotency_key),
+        person_id=body.person_id,
+        amount=body.amount,
+        reason=body.reason,
+        limit=_settings(request).grant_limit_minutes,
+        now=clock.now(),
+    )
     return _reply(outcome)

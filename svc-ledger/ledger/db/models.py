@@ -5,12 +5,13 @@ pending transfer (hold) raises the debit account's `held`, and is resolved exact
 post / void / expire transfer that names it in `pending_id`. Balances move only with entries, which keep
 the balance after them.
 """
+
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, Uuid, func)
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 

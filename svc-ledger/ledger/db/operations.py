@@ -1,4 +1,5 @@
 """Queries on the operations table (idempotency keys and their first results)."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.ids import new_id
 
 # Statements on every command's path are built once (text() parses its SQL on construction).
-_INSERT = text("INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint, result)"
-               " VALUES (:id, :actor, :key, :kind, :fp, CAST(:result AS jsonb))"
-               " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING id")
+_INSERT = text(
+    "INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint, result)"
+    " VALUES (:id, :actor, :key, :kind, :fp, CAST(:result AS jsonb))"
+    " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING id"
+)
 _FIRST = text("SELECT fingerprint, result FROM operations WHERE actor = :actor AND idempotency_key = :key")
 
 
@@ -21,11 +24,23 @@ def _json(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value, default=str, ensure_ascii=False)
 
 
-async def insert(session: AsyncSession, *, operation_id: uuid.UUID, actor: str, key: str, kind: str,
-                 fingerprint: str, result: dict[str, Any] | None) -> bool:
+async def insert(
+    session: AsyncSession,
+    *,
+    operation_id: uuid.UUID,
+    actor: str,
+    key: str,
+    kind: str,
+    fingerprint: str,
+    result: dict[str, Any] | None,
+) -> bool:
     """True when this call inserted the row; False when (actor, key) existed (after waiting for it)."""
-    row = (await session.execute(_INSERT, {"id": operation_id, "actor": actor, "key": key, "kind": kind,
-                                           "fp": fingerprint, "result": _json(result)})).first()
+    row = (
+        await session.execute(
+            _INSERT,
+            {"id": operation_id, "actor": actor, "key": key, "kind": kind, "fp": fingerprint, "result": _json(result)},
+        )
+    ).first()
     return row is not None
 
 
@@ -35,34 +50,52 @@ async def first(session: AsyncSession, *, actor: str, key: str):
 
 async def insert_many(session: AsyncSession, *, actor: str, kind: str, keys: list[str]) -> dict[str, uuid.UUID]:
     """Insert rows for the keys not seen before; key -> operation id for those."""
-    rows = (await session.execute(text(
-        "INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint)"
-        " SELECT id, :actor, key, :kind, :kind FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS text[])) AS o(id, key)"
-        " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING idempotency_key, id"),
-        {"actor": actor, "kind": kind, "ids": [new_id() for _ in keys], "keys": keys})).all()
+    rows = (
+        await session.execute(
+            text(
+                "INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint)"
+                " SELECT id, :actor, key, :kind, :kind FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS text[])) AS o(id, key)"
+                " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING idempotency_key, id"
+            ),
+            {"actor": actor, "kind": kind, "ids": [new_id() for _ in keys], "keys": keys},
+        )
+    ).all()
     return {row.idempotency_key: row.id for row in rows}
 
 
 async def store_results(session: AsyncSession, results: dict[uuid.UUID, dict[str, Any]]) -> None:
     if results:
-        await session.execute(text(
-            "UPDATE operations SET result = CAST(v.result AS jsonb)"
-            " FROM unnest(CAST(:ids AS uuid[]), CAST(:results AS text[])) AS v(id, result) WHERE operations.id = v.id"),
-            {"ids": list(results), "results": [_json(r) for r in results.values()]})
+        await session.execute(
+            text(
+                "UPDATE operations SET result = CAST(v.result AS jsonb)"
+                " FROM unnest(CAST(:ids AS uuid[]), CAST(:results AS text[])) AS v(id, result) WHERE operations.id = v.id"
+            ),
+            {"ids": list(results), "results": [_json(r) for r in results.values()]},
+        )
 
 
 async def insert_commands(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
     """Many commands' rows (id, actor, key, kind, fingerprint, result) in one statement; the ids inserted
     (a row whose (actor, key) exists is not, after waiting for a concurrent one to commit or roll back)."""
-    inserted = (await session.execute(text(
-        "INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint, result)"
-        " SELECT id, actor, key, kind, fp, CAST(result AS jsonb) FROM unnest(CAST(:ids AS uuid[]), CAST(:actors AS text[]),"
-        " CAST(:keys AS text[]), CAST(:kinds AS text[]), CAST(:fps AS text[]), CAST(:results AS text[]))"
-        " WITH ORDINALITY AS o(id, actor, key, kind, fp, result, n) ORDER BY n"
-        " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING id"),
-        {"ids": [r["id"] for r in rows], "actors": [r["actor"] for r in rows], "keys": [r["key"] for r in rows],
-         "kinds": [r["kind"] for r in rows], "fps": [r["fingerprint"] for r in rows],
-         "results": [_json(r["result"]) for r in rows]})).scalars()
+    inserted = (
+        await session.execute(
+            text(
+                "INSERT INTO operations (id, actor, idempotency_key, kind, fingerprint, result)"
+                " SELECT id, actor, key, kind, fp, CAST(result AS jsonb) FROM unnest(CAST(:ids AS uuid[]), CAST(:actors AS text[]),"
+                " CAST(:keys AS text[]), CAST(:kinds AS text[]), CAST(:fps AS text[]), CAST(:results AS text[]))"
+                " WITH ORDINALITY AS o(id, actor, key, kind, fp, result, n) ORDER BY n"
+                " ON CONFLICT (actor, idempotency_key) DO NOTHING RETURNING id"
+            ),
+            {
+                "ids": [r["id"] for r in rows],
+                "actors": [r["actor"] for r in rows],
+                "keys": [r["key"] for r in rows],
+                "kinds": [r["kind"] for r in rows],
+                "fps": [r["fingerprint"] for r in rows],
+                "results": [_json(r["result"]) for r in rows],
+            },
+        )
+    ).scalars()
     return set(inserted)
 
 
@@ -70,11 +103,16 @@ async def firsts(session: AsyncSession, pairs: list[tuple[str, str]]) -> dict[tu
     """(actor, key) -> the stored row (fingerprint, result) for each pair that has one."""
     if not pairs:
         return {}
-    rows = (await session.execute(text(
-        "SELECT o.actor, o.idempotency_key, o.fingerprint, o.result FROM operations o"
-        " JOIN unnest(CAST(:actors AS text[]), CAST(:keys AS text[])) AS p(actor, key)"
-        " ON o.actor = p.actor AND o.idempotency_key = p.key"),
-        {"actors": [a for a, _ in pairs], "keys": [k for _, k in pairs]})).all()
+    rows = (
+        await session.execute(
+            text(
+                "SELECT o.actor, o.idempotency_key, o.fingerprint, o.result FROM operations o"
+                " JOIN unnest(CAST(:actors AS text[]), CAST(:keys AS text[])) AS p(actor, key)"
+                " ON o.actor = p.actor AND o.idempotency_key = p.key"
+            ),
+            {"actors": [a for a, _ in pairs], "keys": [k for _, k in pairs]},
+        )
+    ).all()
     return {(row.actor, row.idempotency_key): row for row in rows}
 
 

@@ -1,4 +1,5 @@
 """Opening and reading accounts."""
+
 from __future__ import annotations
 
 import uuid
@@ -7,17 +8,17 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.ledger import AccountOpened
 from contracts.districts import DISTRICTS
-from servicekit.auth import Principal
-from servicekit.errors import Forbidden, NotFound, UnprocessableInput
-from servicekit.pagination import PageRequest, all_pages, page_of
+from contracts.ledger import AccountOpened
 from ledger.db import holders, repository
 from ledger.domain.book import OWN_SERVICE_ORDER, TRANSFERABLE_ORDER
 from ledger.domain.clock import now as clock_now
 from ledger.domain.holds import spendable_origins
 from ledger.domain.publish import publish
 from ledger.domain.settlement import MILESTONE_MINUTES
+from servicekit.auth import Principal
+from servicekit.errors import Forbidden, NotFound, UnprocessableInput
+from servicekit.pagination import PageRequest, all_pages, page_of
 
 MINUTES_PER_COIN = 60
 
@@ -28,8 +29,11 @@ async def open_person_account(session: AsyncSession, person_id: uuid.UUID) -> bo
     await holders.ensure_holder(session, person_id)
     if earned_id is None:
         return False
-    await publish(session, AccountOpened(account_id=earned_id, owner_person_id=person_id, kind="person",
-                                         opened_at=clock_now()), subject=person_id)
+    await publish(
+        session,
+        AccountOpened(account_id=earned_id, owner_person_id=person_id, kind="person", opened_at=clock_now()),
+        subject=person_id,
+    )
     return True
 
 
@@ -66,15 +70,29 @@ async def view_person_account(session: AsyncSession, person_id: uuid.UUID, *, to
     available = {o: row.balance - row.held for o, row in pockets.items()}
     spendable = spendable_origins(holder.redemption_age)
     earned = pockets["earned"].balance
-    milestones = [{"milestone": "nursing_home_eligibility", "goal": MILESTONE_MINUTES, "progress": min(earned, MILESTONE_MINUTES),
-                   "reached_at": holder.milestone_reached_at}]
+    milestones = [
+        {
+            "milestone": "nursing_home_eligibility",
+            "goal": MILESTONE_MINUTES,
+            "progress": min(earned, MILESTONE_MINUTES),
+            "reached_at": holder.milestone_reached_at,
+        }
+    ]
     return AccountView(
-        person_id=person_id, balance=sum(r.balance for r in rows), held=sum(r.held for r in rows),
-        available=sum(available.values()), transferable=sum(available[o] for o in TRANSFERABLE_ORDER),
+        person_id=person_id,
+        balance=sum(r.balance for r in rows),
+        held=sum(r.held for r in rows),
+        available=sum(available.values()),
+        transferable=sum(available[o] for o in TRANSFERABLE_ORDER),
         redeemable_for_own_services=sum(available[o] for o in OWN_SERVICE_ORDER if o in spendable),
-        lifetime_earned=holder.lifetime_earned, stored_earned=earned, clawback_due=holder.clawback_due,
-        district=holder.district, by_origin=[Pocket(o, r.balance, r.held) for o, r in sorted(pockets.items())],
-        opened_at=min(r.opened_at for r in rows), milestones=milestones)
+        lifetime_earned=holder.lifetime_earned,
+        stored_earned=earned,
+        clawback_due=holder.clawback_due,
+        district=holder.district,
+        by_origin=[Pocket(o, r.balance, r.held) for o, r in sorted(pockets.items())],
+        opened_at=min(r.opened_at for r in rows),
+        milestones=milestones,
+    )
 
 
 def _sees_every_district(reader: Principal) -> bool:

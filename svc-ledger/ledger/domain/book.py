@@ -5,6 +5,7 @@ wait on each other in opposite orders: no deadlocks), stages its transfers in me
 account's floor, and writes transfers, entries and balances in three bulk statements. Database checks
 (balance ≥ held, a pending transfer resolves once) stand behind the Python checks.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -15,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.ids import new_id
 from ledger.domain.errors import InsufficientCoins
+from servicekit.ids import new_id
 
 ORIGINS = ("earned", "gifted", "granted", "allocated")
 # Spending orders (README): restricted coins first for one's own services, so the coins that can also be
@@ -60,11 +61,13 @@ class Pending:
     kind: str
 
 
-_LOCK = text("SELECT id, kind, owner_person_id, origin, district, shard, balance, held FROM accounts"
-             " WHERE owner_person_id = ANY(:persons) OR (kind = 'welfare' AND :welfare)"
-             " OR (kind = 'district_issuance' AND district = ANY(:districts))"
-             " OR (kind = 'escrow' AND shard = ANY(:shards))"
-             " ORDER BY id FOR NO KEY UPDATE")
+_LOCK = text(
+    "SELECT id, kind, owner_person_id, origin, district, shard, balance, held FROM accounts"
+    " WHERE owner_person_id = ANY(:persons) OR (kind = 'welfare' AND :welfare)"
+    " OR (kind = 'district_issuance' AND district = ANY(:districts))"
+    " OR (kind = 'escrow' AND shard = ANY(:shards))"
+    " ORDER BY id FOR NO KEY UPDATE"
+)
 
 
 @dataclass
@@ -79,9 +82,20 @@ class Book:
     _pockets: dict[uuid.UUID, dict[str, LockedAccount]] = field(default_factory=dict)
     _system: list[LockedAccount] = field(default_factory=list)
 
-    async def lock(self, *, persons: Iterable[uuid.UUID] = (), welfare: bool = False,
-                   districts: Iterable[str] = (), shards: Iterable[int] = ()) -> None:
-        rows = (await self.session.execute(_LOCK, {"persons": list(persons), "welfare": welfare, "districts": list(districts), "shards": list(shards)})).all()
+    async def lock(
+        self,
+        *,
+        persons: Iterable[uuid.UUID] = (),
+        welfare: bool = False,
+        districts: Iterable[str] = (),
+        shards: Iterable[int] = (),
+    ) -> None:
+        rows = (
+            await self.session.execute(
+                _LOCK,
+                {"persons": list(persons), "welfare": welfare, "districts": list(districts), "shards": list(shards)},
+            )
+        ).all()
         for row in rows:
             if row.id in self.accounts:  # locked before: the object in hand may carry staged changes
                 continue
@@ -99,25 +113,52 @@ class Book:
         return dict(self._pockets.get(person_id, {}))
 
     def system(self, kind: str, *, district: str | None = None, shard: int | None = None) -> LockedAccount:
-        return next(a for a in self._system
-                    if a.kind == kind and (district is None or a.district == district) and (shard is None or a.shard == shard))
+        return next(
+            a
+            for a in self._system
+            if a.kind == kind and (district is None or a.district == district) and (shard is None or a.shard == shard)
+        )
 
     # --- staging transfers -----------------------------------------------------------------------------
-    def transfer(self, debit: LockedAccount, credit: LockedAccount, amount: int, *, kind: str,
-                 reference: uuid.UUID | None = None, code: str = "transfer",
-                 pending_id: uuid.UUID | None = None) -> uuid.UUID:
+    def transfer(
+        self,
+        debit: LockedAccount,
+        credit: LockedAccount,
+        amount: int,
+        *,
+        kind: str,
+        reference: uuid.UUID | None = None,
+        code: str = "transfer",
+        pending_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
         """A posted transfer: coins move now."""
-        transfer_id = self._stage(debit, credit, amount, kind=kind, reference=reference, code=code, pending_id=pending_id)
+        transfer_id = self._stage(
+            debit, credit, amount, kind=kind, reference=reference, code=code, pending_id=pending_id
+        )
         for account, signed in ((debit, -amount), (credit, amount)):
             account.balance += signed
             account.changed = True
             self._check_floor(account)
-            self._entries.append({"transfer_id": transfer_id, "account_id": account.id, "amount": signed,
-                                  "balance_after": account.balance})
+            self._entries.append(
+                {
+                    "transfer_id": transfer_id,
+                    "account_id": account.id,
+                    "amount": signed,
+                    "balance_after": account.balance,
+                }
+            )
         return transfer_id
 
-    def pend(self, debit: LockedAccount, credit: LockedAccount, amount: int, *, kind: str,
-             reference: uuid.UUID, expires_at: datetime) -> uuid.UUID:
+    def pend(
+        self,
+        debit: LockedAccount,
+        credit: LockedAccount,
+        amount: int,
+        *,
+        kind: str,
+        reference: uuid.UUID,
+        expires_at: datetime,
+    ) -> uuid.UUID:
         """A pending transfer: the coins stay in the debit account but are held for it."""
         debit.held += amount
         debit.changed = True
@@ -136,17 +177,39 @@ class Book:
         debit, credit = self.accounts[pending.debit_account_id], self.accounts[pending.credit_account_id]
         debit.held -= pending.amount
         debit.changed = True
-        self._stage(debit, credit, pending.amount, kind=pending.kind, reference=reference, code=code, pending_id=pending.id)
+        self._stage(
+            debit, credit, pending.amount, kind=pending.kind, reference=reference, code=code, pending_id=pending.id
+        )
 
-    def _stage(self, debit: LockedAccount, credit: LockedAccount, amount: int, *, kind: str,
-               reference: uuid.UUID | None, code: str, pending_id: uuid.UUID | None = None,
-               expires_at: datetime | None = None) -> uuid.UUID:
+    def _stage(
+        self,
+        debit: LockedAccount,
+        credit: LockedAccount,
+        amount: int,
+        *,
+        kind: str,
+        reference: uuid.UUID | None,
+        code: str,
+        pending_id: uuid.UUID | None = None,
+        expires_at: datetime | None = None,
+    ) -> uuid.UUID:
         if amount <= 0 and code not in ("void", "expire"):
             raise ValueError("transfers move a positive amount")
         transfer_id = new_id()
-        self._transfers.append({"id": transfer_id, "operation_id": self.operation_id, "code": code, "kind": kind,
-                                "debit_account_id": debit.id, "credit_account_id": credit.id, "amount": amount,
-                                "pending_id": pending_id, "expires_at": expires_at, "reference": reference})
+        self._transfers.append(
+            {
+                "id": transfer_id,
+                "operation_id": self.operation_id,
+                "code": code,
+                "kind": kind,
+                "debit_account_id": debit.id,
+                "credit_account_id": credit.id,
+                "amount": amount,
+                "pending_id": pending_id,
+                "expires_at": expires_at,
+                "reference": reference,
+            }
+        )
         return transfer_id
 
     @staticmethod
@@ -162,8 +225,11 @@ class Book:
         if not (self._transfers or changed):
             return
         params = _columns(self._transfers, _TRANSFER_COLUMNS) | _columns(self._entries, _ENTRY_COLUMNS, prefix="e_")
-        params |= {"a_id": [a.id for a in changed], "a_balance": [a.balance for a in changed],
-                   "a_held": [a.held for a in changed]}
+        params |= {
+            "a_id": [a.id for a in changed],
+            "a_balance": [a.balance for a in changed],
+            "a_held": [a.held for a in changed],
+        }
         await self.session.execute(_WRITE, params)
         self._transfers.clear()
         self._entries.clear()
@@ -171,9 +237,18 @@ class Book:
             account.changed = False
 
 
-_TRANSFER_COLUMNS = {"id": "uuid", "operation_id": "uuid", "code": "text", "kind": "text", "debit_account_id": "uuid",
-                     "credit_account_id": "uuid", "amount": "bigint", "pending_id": "uuid",
-                     "expires_at": "timestamptz", "reference": "uuid"}
+_TRANSFER_COLUMNS = {
+    "id": "uuid",
+    "operation_id": "uuid",
+    "code": "text",
+    "kind": "text",
+    "debit_account_id": "uuid",
+    "credit_account_id": "uuid",
+    "amount": "bigint",
+    "pending_id": "uuid",
+    "expires_at": "timestamptz",
+    "reference": "uuid",
+}
 _ENTRY_COLUMNS = {"transfer_id": "uuid", "account_id": "uuid", "amount": "bigint", "balance_after": "bigint"}
 
 
@@ -189,7 +264,8 @@ _WRITE = text(
     f" e AS (INSERT INTO entries ({_ENTRY_NAMES}) SELECT {_ENTRY_NAMES} FROM {_unnest(_ENTRY_COLUMNS, 'e_')} ORDER BY n)"
     " UPDATE accounts SET balance = a.balance, held = a.held"
     " FROM unnest(CAST(:a_id AS uuid[]), CAST(:a_balance AS bigint[]), CAST(:a_held AS bigint[])) AS a(id, balance, held)"
-    " WHERE accounts.id = a.id")
+    " WHERE accounts.id = a.id"
+)
 
 
 def _columns(rows: list[dict], columns: dict[str, str], prefix: str = "") -> dict[str, list]:

@@ -1,4 +1,5 @@
 """The ledger's time is the service clock (servicekit.clock: moved by tests, the system clock in production)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

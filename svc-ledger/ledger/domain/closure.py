@@ -4,6 +4,7 @@ the closure was asked: the link itself is revoked by the erasure), granted coins
 issued them, welfare-allocated coins back to the welfare account (both pay only for their holder's own
 services). Coins still held (a service not yet settled) stay held; if they are released later, the sweep moves
 them by the same rule. The account stays, empty, with every entry (kept under the person id alone)."""
+
 from __future__ import annotations
 
 import uuid
@@ -13,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.identity import PersonErased
 from contracts.ledger import AccountClosed
-from servicekit.db import Database
-from servicekit.ids import new_id
 from ledger.db import holders, repository
 from ledger.domain.book import Book
 from ledger.domain.publish import publish
+from servicekit.db import Database
+from servicekit.ids import new_id
 
 
 async def close(session: AsyncSession, erased: PersonErased, *, now: datetime) -> None:
@@ -34,8 +35,9 @@ async def move_coins(session: AsyncSession, person_id: uuid.UUID, *, now: dateti
     if relative is not None:
         await repository.insert_accounts_of(session, [relative])  # a relative's account may not be open yet
     book = Book(session, new_id())
-    await book.lock(persons=[person_id, *([relative] if relative else [])], welfare=True,
-                    districts=[district] if district else [])
+    await book.lock(
+        persons=[person_id, *([relative] if relative else [])], welfare=True, districts=[district] if district else []
+    )
     welfare = book.system("welfare")
     issuing = book.system("district_issuance", district=district) if district else welfare
     heir = book.pocket(relative, "gifted") if relative else welfare
@@ -46,14 +48,25 @@ async def move_coins(session: AsyncSession, person_id: uuid.UUID, *, now: dateti
             continue
         target = {"earned": heir, "gifted": heir, "granted": issuing}.get(origin, welfare)
         book.transfer(pocket, target, free, kind="closure", reference=person_id)
-        moved["relative" if target is heir and relative else "district" if target is issuing and district
-              else "welfare"] += free
+        moved[
+            "relative" if target is heir and relative else "district" if target is issuing and district else "welfare"
+        ] += free
     if not any(moved.values()):
         return False
     await book.write()
-    await publish(session, AccountClosed(person_id=person_id, to_welfare=moved["welfare"], to_relative=moved["relative"],
-                                         relative_id=relative, to_district=moved["district"], district=district,
-                                         closed_at=now), subject=person_id)
+    await publish(
+        session,
+        AccountClosed(
+            person_id=person_id,
+            to_welfare=moved["welfare"],
+            to_relative=moved["relative"],
+            relative_id=relative,
+            to_district=moved["district"],
+            district=district,
+            closed_at=now,
+        ),
+        subject=person_id,
+    )
     return True
 
 

@@ -1,4 +1,5 @@
 """The ledger's refusals, each a problem type with a reason an elder can read."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,5 +33,8 @@ class OutsideDistrict(Forbidden):
 
 
 def restricted_detail(**extra: Any) -> dict[str, str]:
-    return {"detail_zh": "政府赠予和公益分配的时间币只能用于本人服务，不能转赠或捐出",
-            "detail_en": "Granted and welfare-allocated coins pay only for the holder's own services", **extra}
+    return {
+        "detail_zh": "政府赠予和公益分配的时间币只能用于本人服务，不能转赠或捐出",
+        "detail_en": "Granted and welfare-allocated coins pay only for the holder's own services",
+        **extra,
+    }

@@ -4,6 +4,7 @@ A hold is one pending transfer per origin drawn, from the elder's accounts to an
 resolved exactly once: posted at settlement (partially, the rest released), voided on cancellation, or
 expired after the booked window plus a grace period.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -13,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.ledger import HoldPlaced, HoldRejected, HoldReleased
 from contracts.matching import RequestSubmitted
-from servicekit.db import Database
-from servicekit.ids import new_id
 from ledger.db import holders, repository
 from ledger.domain import operations
-from ledger.domain.book import (OWN_SERVICE_ORDER, OWN_SERVICE_UNDER_60, Book, available_in, draw, escrow_shard)
+from ledger.domain.book import OWN_SERVICE_ORDER, OWN_SERVICE_UNDER_60, Book, available_in, draw, escrow_shard
 from ledger.domain.errors import InsufficientCoins
 from ledger.domain.publish import publish, publish_many
+from servicekit.db import Database
+from servicekit.ids import new_id
 
 UNDER_60_REASON = "未满60周岁，本人服务所得和受赠的时间币暂不能兑换服务；政府赠予和公益分配的时间币可以使用"
 INSUFFICIENT_REASON = "时间币可用余额不足，无法发布该需求"
@@ -37,8 +38,9 @@ async def place_hold(session: AsyncSession, request: RequestSubmitted, *, now: d
     return await place_holds(session, [request], now=now, grace=grace) == 1
 
 
-async def place_holds(session: AsyncSession, requests: list[RequestSubmitted], *, now: datetime,
-                      grace: timedelta) -> int:
+async def place_holds(
+    session: AsyncSession, requests: list[RequestSubmitted], *, now: datetime, grace: timedelta
+) -> int:
     """Many requests' holds in one transaction with a fixed number of statements (the consumer hands over a
     whole poll): every account involved locked in one statement, in id order, so two consumers never
     deadlock over them. In arrival order, an elder's later request sees what the earlier ones held. At
@@ -62,22 +64,50 @@ async def place_holds(session: AsyncSession, requests: list[RequestSubmitted], *
         try:
             parts = draw(pockets, order, request.estimated_minutes)
         except InsufficientCoins:
-            under_60 = order == OWN_SERVICE_UNDER_60 and available_in(pockets, OWN_SERVICE_ORDER) >= request.estimated_minutes
-            events.append((HoldRejected(
-                request_id=request.request_id, elder_id=request.elder_id, amount=request.estimated_minutes,
-                reason_code="under_60" if under_60 else "insufficient_coins",
-                reason=UNDER_60_REASON if under_60 else INSUFFICIENT_REASON, rejected_at=now), request.request_id))
+            under_60 = (
+                order == OWN_SERVICE_UNDER_60 and available_in(pockets, OWN_SERVICE_ORDER) >= request.estimated_minutes
+            )
+            events.append(
+                (
+                    HoldRejected(
+                        request_id=request.request_id,
+                        elder_id=request.elder_id,
+                        amount=request.estimated_minutes,
+                        reason_code="under_60" if under_60 else "insufficient_coins",
+                        reason=UNDER_60_REASON if under_60 else INSUFFICIENT_REASON,
+                        rejected_at=now,
+                    ),
+                    request.request_id,
+                )
+            )
             results[operation_id] = {"placed": False}
             continue
         hold_id, expires_at = new_id(), request.ends_at + grace
         escrow = book.system("escrow", shard=escrow_shard(request.request_id))
         for pocket, amount in parts:
             book.pend(pocket, escrow, amount, kind="settlement", reference=request.request_id, expires_at=expires_at)
-        new_holds.append({"id": hold_id, "request_id": request.request_id, "elder_id": request.elder_id,
-                          "amount": request.estimated_minutes, "expires_at": expires_at})
-        events.append((HoldPlaced(hold_id=hold_id, request_id=request.request_id, elder_id=request.elder_id,
-                                  amount=request.estimated_minutes, expires_at=expires_at, placed_at=now),
-                       request.request_id))
+        new_holds.append(
+            {
+                "id": hold_id,
+                "request_id": request.request_id,
+                "elder_id": request.elder_id,
+                "amount": request.estimated_minutes,
+                "expires_at": expires_at,
+            }
+        )
+        events.append(
+            (
+                HoldPlaced(
+                    hold_id=hold_id,
+                    request_id=request.request_id,
+                    elder_id=request.elder_id,
+                    amount=request.estimated_minutes,
+                    expires_at=expires_at,
+                    placed_at=now,
+                ),
+                request.request_id,
+            )
+        )
         results[operation_id] = {"placed": True, "hold_id": str(hold_id)}
     await repository.insert_holds(session, new_holds)
     await book.write()
@@ -99,8 +129,13 @@ async def release_hold(session: AsyncSession, request_id: uuid.UUID, *, now: dat
         released += leg.amount
     await book.write()
     await repository.resolve_hold(session, hold.id, why)
-    await publish(session, HoldReleased(hold_id=hold.id, request_id=request_id, elder_id=hold.elder_id,
-                                        released=released, why=why, released_at=now), subject=request_id)
+    await publish(
+        session,
+        HoldReleased(
+            hold_id=hold.id, request_id=request_id, elder_id=hold.elder_id, released=released, why=why, released_at=now
+        ),
+        subject=request_id,
+    )
     return True
 
 

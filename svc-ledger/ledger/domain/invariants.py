@@ -2,6 +2,7 @@
 
 Each check is one query returning the offending rows (empty when the invariant holds).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import text

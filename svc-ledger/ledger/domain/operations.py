@@ -4,6 +4,7 @@ The operation row is inserted first, so a concurrent duplicate waits on the uniq
 commits and then reads its result; if the first is refused (rolled back) the duplicate runs afresh, and a
 refused command leaves nothing behind.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,9 +15,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.ids import new_id
 from ledger.db import operations as stored
 from servicekit.idempotency import IdempotencyKeyReused
+from servicekit.ids import new_id
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,23 @@ def fingerprint(kind: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def begin(session: AsyncSession, *, actor: str, key: str, kind: str, body: dict[str, Any],
-                result: dict[str, Any] | None = None, operation_id: uuid.UUID | None = None) -> Started | Replayed:
+async def begin(
+    session: AsyncSession,
+    *,
+    actor: str,
+    key: str,
+    kind: str,
+    body: dict[str, Any],
+    result: dict[str, Any] | None = None,
+    operation_id: uuid.UUID | None = None,
+) -> Started | Replayed:
     """Start the operation, or return the first result of an earlier one with this key. A result known
     before the work is done (it is refused or it happens as asked) is stored now: one statement fewer."""
     digest = fingerprint(kind, body)
     operation_id = operation_id or new_id()
-    if await stored.insert(session, operation_id=operation_id, actor=actor, key=key, kind=kind, fingerprint=digest,
-                           result=result):
+    if await stored.insert(
+        session, operation_id=operation_id, actor=actor, key=key, kind=kind, fingerprint=digest, result=result
+    ):
         return Started(operation_id)
     earlier = await stored.first(session, actor=actor, key=key)
     if earlier.fingerprint != digest:
@@ -59,8 +69,9 @@ async def begin_many(session: AsyncSession, *, actor: str, kind: str, keys: list
     return await stored.insert_many(session, actor=actor, kind=kind, keys=keys)
 
 
-async def begin_once_per_request(session: AsyncSession, items: list, *, kind: str, prefix: str
-                                 ) -> tuple[list, dict[uuid.UUID, uuid.UUID]]:
+async def begin_once_per_request(
+    session: AsyncSession, items: list, *, kind: str, prefix: str
+) -> tuple[list, dict[uuid.UUID, uuid.UUID]]:
     """For events about requests (`item.request_id`): the first item of each request not handled before, in
     order, and request id -> its operation id (key `<prefix>:<request id>`, actor `matching`)."""
     unique = list({i.request_id: i for i in reversed(items)}.values())[::-1]

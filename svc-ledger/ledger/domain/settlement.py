@@ -5,6 +5,7 @@ booked window: an over-run beyond it is not paid in coins and is reported as `un
 is released. Each volunteer's share goes from escrow to their earned account. If the hold had already
 expired or been voided, the minutes are drawn directly from what the elder has available, again capped.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -15,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.audit import SanctionApplied
 from contracts.ledger import NursingHomeMilestoneReached, Payment, ServiceSettled, SettlementReversed
 from contracts.matching import ServiceCompleted
-from servicekit.ids import new_id
 from ledger.db import holders, repository
 from ledger.domain import operations
 from ledger.domain.book import OWN_SERVICE_ORDER, Book, available_in, draw, escrow_shard
 from ledger.domain.holds import spendable_origins
 from ledger.domain.publish import publish, publish_many
+from servicekit.ids import new_id
 
 MILESTONE_MINUTES = 10_000 * 60  # 10,000 stored earned coins: nursing-home eligibility
 
@@ -59,14 +60,24 @@ async def settle_services(session: AsyncSession, services: list[ServiceCompleted
     without_hold = [s.elder_id for s in services if getattr(holds.get(s.request_id), "status", None) != "pending"]
     facts = await holders.facts_of(session, without_hold) if without_hold else {}
     book = Book(session, new_id())
-    await book.lock(persons=[*{s.elder_id for s in services}, *volunteers],
-                    shards=sorted({escrow_shard(r) for r in request_ids}))
+    await book.lock(
+        persons=[*{s.elder_id for s in services}, *volunteers], shards=sorted({escrow_shard(r) for r in request_ids})
+    )
 
     settled: list[ServiceSettled] = []
     for service in services:
         book.operation_id = started[service.request_id]
-        settled.append(_settle_one(book, service, participants[service.request_id], holds.get(service.request_id),
-                                   legs.get(service.request_id, []), facts.get(service.elder_id), now))
+        settled.append(
+            _settle_one(
+                book,
+                service,
+                participants[service.request_id],
+                holds.get(service.request_id),
+                legs.get(service.request_id, []),
+                facts.get(service.elder_id),
+                now,
+            )
+        )
     await book.write()
     await repository.resolve_holds(session, [h.id for h in holds.values() if h.status == "pending"], "settled")
     earnings: dict[uuid.UUID, int] = {}
@@ -76,19 +87,22 @@ async def settle_services(session: AsyncSession, services: list[ServiceCompleted
     if earnings:
         await holders.credit_earnings(session, earnings)
         rich = [p for p in earnings if book.pocket(p, "earned").balance >= MILESTONE_MINUTES]
-        milestones = [NursingHomeMilestoneReached(person_id=p, earned_balance=book.pocket(p, "earned").balance,
-                                                  reached_at=now)
-                      for p in (await holders.mark_milestone(session, rich, now) if rich else [])]
+        milestones = [
+            NursingHomeMilestoneReached(person_id=p, earned_balance=book.pocket(p, "earned").balance, reached_at=now)
+            for p in (await holders.mark_milestone(session, rich, now) if rich else [])
+        ]
     else:
         milestones = []
     await publish_many(session, [(e, e.request_id) for e in settled] + [(m, m.person_id) for m in milestones])
-    await operations.finish_many(session, {started[e.request_id]: {"paid": sum(p.amount for p in e.payments)}
-                                           for e in settled})
+    await operations.finish_many(
+        session, {started[e.request_id]: {"paid": sum(p.amount for p in e.payments)} for e in settled}
+    )
     return len(settled)
 
 
-def _settle_one(book: Book, service: ServiceCompleted, participants: list, hold, legs: list, facts, now: datetime
-                ) -> ServiceSettled:
+def _settle_one(
+    book: Book, service: ServiceCompleted, participants: list, hold, legs: list, facts, now: datetime
+) -> ServiceSettled:
     """Stage one settlement in the book: post the hold (or draw directly), pay each participant."""
     shard = escrow_shard(service.request_id)
     escrow = book.system("escrow", shard=shard)
@@ -107,18 +121,29 @@ def _settle_one(book: Book, service: ServiceCompleted, participants: list, hold,
         order = spendable_origins(facts.redemption_age if facts else False)
         pockets = book.pockets(service.elder_id)
         collected = min(owed, available_in(pockets, order))
-        for pocket, part in (draw(pockets, order, collected) if collected else []):
+        for pocket, part in draw(pockets, order, collected) if collected else []:
             book.transfer(pocket, escrow, part, kind="settlement", reference=service.request_id)
         released = 0
     payments = []
-    for participant, amount in zip(participants, split(collected, [p.minutes for p in participants])):
+    for participant, amount in zip(participants, split(collected, [p.minutes for p in participants]), strict=True):
         if amount:
-            book.transfer(escrow, book.pocket(participant.volunteer_id, "earned"), amount, kind="payment",
-                          reference=service.request_id)
+            book.transfer(
+                escrow,
+                book.pocket(participant.volunteer_id, "earned"),
+                amount,
+                kind="payment",
+                reference=service.request_id,
+            )
             payments.append(Payment(volunteer_id=participant.volunteer_id, amount=amount))
-    return ServiceSettled(request_id=service.request_id, hold_id=hold.id if hold else uuid.UUID(int=0),
-                          elder_id=service.elder_id, payments=payments, unpaid_overrun=owed - collected,
-                          released=released, settled_at=now)
+    return ServiceSettled(
+        request_id=service.request_id,
+        hold_id=hold.id if hold else uuid.UUID(int=0),
+        elder_id=service.elder_id,
+        payments=payments,
+        unpaid_overrun=owed - collected,
+        released=released,
+        settled_at=now,
+    )
 
 
 async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied, *, now: datetime) -> int:
@@ -127,18 +152,35 @@ async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied
     reversed at most once, whichever sanction names it first."""
     reversed_count = 0
     for request_id in sanction.false_request_ids:
-        applied = await operations.begin(session, actor="audit", key=f"sanction:{sanction.sanction_id}:{request_id}",
-                                         kind="sanction", body={"request_id": request_id})
+        applied = await operations.begin(
+            session,
+            actor="audit",
+            key=f"sanction:{sanction.sanction_id}:{request_id}",
+            kind="sanction",
+            body={"request_id": request_id},
+        )
         if isinstance(applied, operations.Replayed):
             continue  # this sanction was applied to this record already (whatever it found then)
         elder_id = await repository.payer_of(session, request_id)
-        named = [p for p in await repository.payments_for(session, request_id)
-                 if p.outstanding > 0 and (sanction.kind != "volunteer_recording_revoked" or sanction.person_id is None
-                                           or p.volunteer_id == sanction.person_id)]
+        named = [
+            p
+            for p in await repository.payments_for(session, request_id)
+            if p.outstanding > 0
+            and (
+                sanction.kind != "volunteer_recording_revoked"
+                or sanction.person_id is None
+                or p.volunteer_id == sanction.person_id
+            )
+        ]
         payments = []
         for payment in named:
-            started = await operations.begin(session, actor="audit", key=f"reverse:{request_id}:{payment.volunteer_id}",
-                                             kind="reversal", body={"request_id": request_id})
+            started = await operations.begin(
+                session,
+                actor="audit",
+                key=f"reverse:{request_id}:{payment.volunteer_id}",
+                kind="reversal",
+                body={"request_id": request_id},
+            )
             if isinstance(started, operations.Started):
                 payments.append((payment, started.operation_id))
         if elder_id is None or not payments:
@@ -157,21 +199,33 @@ async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied
                 _refund(book, escrow, elder_id, taken, contributions, request_id)
             outcomes.append((payment, taken))
         await book.write()
-        for (payment, taken), (_, operation_id) in zip(outcomes, payments):
+        for (payment, taken), (_, operation_id) in zip(outcomes, payments, strict=True):
             shortfall = payment.outstanding - taken
-            await holders.record_reversal(session, payment.volunteer_id, false_amount=payment.outstanding,
-                                          shortfall=shortfall)
-            await publish(session, SettlementReversed(
-                request_id=request_id, sanction_id=sanction.sanction_id, volunteer_id=payment.volunteer_id,
-                elder_id=elder_id, reversed=taken, shortfall=shortfall, reversed_at=now),
-                subject=request_id, actor=sanction.decided_by)
+            await holders.record_reversal(
+                session, payment.volunteer_id, false_amount=payment.outstanding, shortfall=shortfall
+            )
+            await publish(
+                session,
+                SettlementReversed(
+                    request_id=request_id,
+                    sanction_id=sanction.sanction_id,
+                    volunteer_id=payment.volunteer_id,
+                    elder_id=elder_id,
+                    reversed=taken,
+                    shortfall=shortfall,
+                    reversed_at=now,
+                ),
+                subject=request_id,
+                actor=sanction.decided_by,
+            )
             await operations.finish(session, operation_id, {"reversed": taken, "shortfall": shortfall})
         reversed_count += 1
     return reversed_count
 
 
-def _refund(book: Book, escrow, elder_id: uuid.UUID, amount: int, contributions: dict[str, int],
-            request_id: uuid.UUID) -> None:
+def _refund(
+    book: Book, escrow, elder_id: uuid.UUID, amount: int, contributions: dict[str, int], request_id: uuid.UUID
+) -> None:
     """Back into the origins the elder paid from, restricted ones first (as they were spent)."""
     for origin in OWN_SERVICE_ORDER:
         part = min(amount, contributions.get(origin, 0))

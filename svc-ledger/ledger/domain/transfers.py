@@ -3,6 +3,7 @@
 Every one is an idempotent operation (operations.begin/finish): the caller's key, a replay returning
 the first result, the same key with another body refused.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -14,18 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.ledger import CoinsDonated, CoinsGifted, CoinsGranted, WelfareAllocated
 from contracts.topics import Topic
-from servicekit.ids import new_id
 from ledger.db import holders, repository
 from ledger.db import operations as stored_operations
 from ledger.domain import operations
 from ledger.domain.book import ORIGINS, TRANSFERABLE_ORDER, Book, LockedAccount, available_in, draw
-from ledger.domain.errors import (InsufficientCoins, NotADirectRelative, NotASpecialElder,
-                                  OutsideDistrict)
+from ledger.domain.errors import InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict
 from ledger.domain.publish import publish
 from servicekit import kinship
 from servicekit.errors import Problem, UnprocessableInput
 from servicekit.events import build_event, record_events
 from servicekit.idempotency import IdempotencyKeyReused
+from servicekit.ids import new_id
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,12 @@ def _transferable(pockets: dict[str, LockedAccount], amount: int) -> list[tuple[
             raise InsufficientCoins(
                 f"可转出的时间币只有{movable}分钟：政府赠予和公益分配的时间币只能用于本人服务，不能转赠或捐出",
                 f"Only {movable} minutes can move: granted and welfare-allocated coins pay only for the holder's"
-                " own services", transferable=movable) from None
-        raise InsufficientCoins(f"可用余额只有{movable}分钟", f"Only {movable} minutes are available",
-                                transferable=movable) from None
+                " own services",
+                transferable=movable,
+            ) from None
+        raise InsufficientCoins(
+            f"可用余额只有{movable}分钟", f"Only {movable} minutes are available", transferable=movable
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,9 @@ class GiftCommand:
     amount: int
 
 
-async def gift(session: AsyncSession, caller: Caller, *, key: str, to_person_id: uuid.UUID, amount: int,
-               now: datetime) -> Outcome:
+async def gift(
+    session: AsyncSession, caller: Caller, *, key: str, to_person_id: uuid.UUID, amount: int, now: datetime
+) -> Outcome:
     [outcome] = await gift_many(session, [GiftCommand(caller, key, to_person_id, amount)], now=now)
     if isinstance(outcome, Problem):
         raise outcome
@@ -83,28 +87,52 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
     for c in commands:
         operation_id = new_id()
         body = {"from": c.caller.person_id, "to": c.to_person_id, "amount": c.amount}
-        rows.append({"id": operation_id, "actor": c.caller.actor, "key": c.key, "kind": "gift",
-                     "fingerprint": operations.fingerprint("gift", body),
-                     "result": _result(operation_id=operation_id, kind="gift", from_person_id=c.caller.person_id,
-                                       to_person_id=c.to_person_id, amount=c.amount)})
+        rows.append(
+            {
+                "id": operation_id,
+                "actor": c.caller.actor,
+                "key": c.key,
+                "kind": "gift",
+                "fingerprint": operations.fingerprint("gift", body),
+                "result": _result(
+                    operation_id=operation_id,
+                    kind="gift",
+                    from_person_id=c.caller.person_id,
+                    to_person_id=c.to_person_id,
+                    amount=c.amount,
+                ),
+            }
+        )
     started = await stored_operations.insert_commands(session, rows)
     outcomes: list[Outcome | Problem | None] = [None] * len(commands)
-    earlier = await stored_operations.firsts(session, [(c.caller.actor, c.key) for c, r in zip(commands, rows)
-                                                       if r["id"] not in started])
-    for i, (c, row) in enumerate(zip(commands, rows)):
+    earlier = await stored_operations.firsts(
+        session, [(c.caller.actor, c.key) for c, r in zip(commands, rows, strict=True) if r["id"] not in started]
+    )
+    for i, (c, row) in enumerate(zip(commands, rows, strict=True)):
         if row["id"] not in started:
             first = earlier[(c.caller.actor, c.key)]
-            outcomes[i] = (Outcome(first.result, replayed=True) if first.fingerprint == row["fingerprint"]
-                           else IdempotencyKeyReused())
+            outcomes[i] = (
+                Outcome(first.result, replayed=True)
+                if first.fingerprint == row["fingerprint"]
+                else IdempotencyKeyReused()
+            )
     fresh = [i for i, outcome in enumerate(outcomes) if outcome is None]
     if not fresh:
         return outcomes  # type: ignore[return-value]
-    related = await kinship.related_pairs(session, [(commands[i].caller.person_id, commands[i].to_person_id)
-                                                    for i in fresh if commands[i].caller.person_id != commands[i].to_person_id])
+    related = await kinship.related_pairs(
+        session,
+        [
+            (commands[i].caller.person_id, commands[i].to_person_id)
+            for i in fresh
+            if commands[i].caller.person_id != commands[i].to_person_id
+        ],
+    )
     book = Book(session, new_id())
     people = sorted({p for i in fresh for p in (commands[i].caller.person_id, commands[i].to_person_id)})
     await book.lock(persons=people)
-    unopened = sorted({commands[i].to_person_id for i in fresh if book.pocket(commands[i].to_person_id, "gifted") is None})
+    unopened = sorted(
+        {commands[i].to_person_id for i in fresh if book.pocket(commands[i].to_person_id, "gifted") is None}
+    )
     if unopened:  # a recipient's account opens from an event that may not have arrived yet
         await repository.insert_accounts_of(session, unopened)
         await book.lock(persons=unopened)
@@ -123,9 +151,21 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
         book.operation_id = rows[i]["id"]
         for pocket, part in parts:
             book.transfer(pocket, book.pocket(c.to_person_id, "gifted"), part, kind="gift", reference=c.to_person_id)
-        events.append(build_event(source="ledger", data=CoinsGifted(
-            operation_id=rows[i]["id"], from_person_id=sender, to_person_id=c.to_person_id, amount=c.amount,
-            gifted_at=now), subject=str(sender), actor=c.caller.actor, acting_for=c.caller.acting_for))
+        events.append(
+            build_event(
+                source="ledger",
+                data=CoinsGifted(
+                    operation_id=rows[i]["id"],
+                    from_person_id=sender,
+                    to_person_id=c.to_person_id,
+                    amount=c.amount,
+                    gifted_at=now,
+                ),
+                subject=str(sender),
+                actor=c.caller.actor,
+                acting_for=c.caller.acting_for,
+            )
+        )
         outcomes[i] = Outcome(rows[i]["result"], replayed=False)
     await stored_operations.delete(session, [rows[i]["id"] for i in fresh if isinstance(outcomes[i], Problem)])
     await book.write()
@@ -136,8 +176,15 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
 async def donate(session: AsyncSession, caller: Caller, *, key: str, amount: int, now: datetime) -> Outcome:
     donor, operation_id = caller.person_id, new_id()
     result = _result(operation_id=operation_id, kind="donation", person_id=donor, amount=amount)
-    started = await operations.begin(session, actor=caller.actor, key=key, kind="donation", result=result,
-                                     operation_id=operation_id, body={"from": donor, "amount": amount})
+    started = await operations.begin(
+        session,
+        actor=caller.actor,
+        key=key,
+        kind="donation",
+        result=result,
+        operation_id=operation_id,
+        body={"from": donor, "amount": amount},
+    )
     if isinstance(started, operations.Replayed):
         return Outcome(started.result, replayed=True)
     book = Book(session, operation_id)
@@ -146,33 +193,88 @@ async def donate(session: AsyncSession, caller: Caller, *, key: str, amount: int
     for pocket, part in _transferable(book.pockets(donor), amount):
         book.transfer(pocket, welfare, part, kind="donation", reference=donor)
     await book.write()
-    await publish(session, CoinsDonated(operation_id=operation_id, person_id=donor, amount=amount,
-                                        donated_at=now), subject=donor, actor=caller.actor, acting_for=caller.acting_for)
+    await publish(
+        session,
+        CoinsDonated(operation_id=operation_id, person_id=donor, amount=amount, donated_at=now),
+        subject=donor,
+        actor=caller.actor,
+        acting_for=caller.acting_for,
+    )
     return Outcome(result, replayed=False)
 
 
-async def grant(session: AsyncSession, caller: Caller, *, key: str, person_id: uuid.UUID, amount: int, reason: str,
-                limit: int, now: datetime) -> Outcome:
+async def grant(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    key: str,
+    person_id: uuid.UUID,
+    amount: int,
+    reason: str,
+    limit: int,
+    now: datetime,
+) -> Outcome:
     """Free coins (免费赠予) from the officer's district issuance account to a special elder of it."""
-    return await _to_special_elder(session, caller, key=key, person_id=person_id, amount=amount, reason=reason,
-                                   limit=limit, now=now, kind="grant")
+    return await _to_special_elder(
+        session, caller, key=key, person_id=person_id, amount=amount, reason=reason, limit=limit, now=now, kind="grant"
+    )
 
 
-async def allocate_welfare(session: AsyncSession, caller: Caller, *, key: str, person_id: uuid.UUID, amount: int,
-                           reason: str, limit: int, now: datetime) -> Outcome:
+async def allocate_welfare(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    key: str,
+    person_id: uuid.UUID,
+    amount: int,
+    reason: str,
+    limit: int,
+    now: datetime,
+) -> Outcome:
     """Coins from the public-welfare account (二次公益) to a special elder of the officer's district."""
-    return await _to_special_elder(session, caller, key=key, person_id=person_id, amount=amount, reason=reason,
-                                   limit=limit, now=now, kind="welfare_allocation")
+    return await _to_special_elder(
+        session,
+        caller,
+        key=key,
+        person_id=person_id,
+        amount=amount,
+        reason=reason,
+        limit=limit,
+        now=now,
+        kind="welfare_allocation",
+    )
 
 
-async def _to_special_elder(session: AsyncSession, caller: Caller, *, key: str, person_id: uuid.UUID, amount: int,
-                            reason: str, limit: int, now: datetime, kind: str) -> Outcome:
+async def _to_special_elder(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    key: str,
+    person_id: uuid.UUID,
+    amount: int,
+    reason: str,
+    limit: int,
+    now: datetime,
+    kind: str,
+) -> Outcome:
     operation_id = new_id()
-    result = _result(operation_id=operation_id, kind=kind, district=caller.district, person_id=person_id,
-                     amount=amount, reason=reason)
-    started = await operations.begin(session, actor=caller.actor, key=key, kind=kind, result=result,
-                                     operation_id=operation_id, body={"person": person_id, "amount": amount,
-                                                                      "reason": reason})
+    result = _result(
+        operation_id=operation_id,
+        kind=kind,
+        district=caller.district,
+        person_id=person_id,
+        amount=amount,
+        reason=reason,
+    )
+    started = await operations.begin(
+        session,
+        actor=caller.actor,
+        key=key,
+        kind=kind,
+        result=result,
+        operation_id=operation_id,
+        body={"person": person_id, "amount": amount, "reason": reason},
+    )
     if isinstance(started, operations.Replayed):
         return Outcome(started.result, replayed=True)
     if amount > limit:
@@ -194,12 +296,18 @@ async def _to_special_elder(session: AsyncSession, caller: Caller, *, key: str, 
         source, pocket, event = book.system("welfare"), "allocated", WelfareAllocated
         at = {"allocated_by": caller.actor, "allocated_at": now}
         if source.available < amount:
-            raise InsufficientCoins(f"公益账户可用余额只有{source.available}分钟",
-                                    f"The welfare account holds only {source.available} minutes")
+            raise InsufficientCoins(
+                f"公益账户可用余额只有{source.available}分钟",
+                f"The welfare account holds only {source.available} minutes",
+            )
     book.transfer(source, book.pocket(person_id, pocket), amount, kind=kind, reference=person_id)
     await book.write()
-    await publish(session, event(operation_id=operation_id, district=district, person_id=person_id,
-                                 amount=amount, reason=reason, **at), subject=person_id, actor=caller.actor)
+    await publish(
+        session,
+        event(operation_id=operation_id, district=district, person_id=person_id, amount=amount, reason=reason, **at),
+        subject=person_id,
+        actor=caller.actor,
+    )
     return Outcome(result, replayed=False)
 
 

@@ -4,6 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-30
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -13,8 +14,24 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-DISTRICTS = ["110101", "110102", "110105", "110106", "110107", "110108", "110109", "110111", "110112", "110113",
-             "110114", "110115", "110116", "110117", "110118", "110119"]
+DISTRICTS = [
+    "110101",
+    "110102",
+    "110105",
+    "110106",
+    "110107",
+    "110108",
+    "110109",
+    "110111",
+    "110112",
+    "110113",
+    "110114",
+    "110115",
+    "110116",
+    "110117",
+    "110118",
+    "110119",
+]
 ESCROW_SHARDS = 8
 ORIGINS = ("earned", "gifted", "granted", "allocated")
 
@@ -28,31 +45,45 @@ def upgrade() -> None:
     op.drop_constraint("accounts_owner_person_id_key", "accounts", type_="unique")
     op.drop_constraint("person_not_below_holds", "accounts", type_="check")
     op.create_unique_constraint("one_account_per_origin", "accounts", ["owner_person_id", "origin"])
-    op.create_index("one_issuance_account_per_district", "accounts", ["district"], unique=True,
-                    postgresql_where=sa.text("kind = 'district_issuance'"))
-    op.create_index("one_escrow_per_shard", "accounts", ["shard"], unique=True,
-                    postgresql_where=sa.text("kind = 'escrow'"))
-    op.create_index("one_welfare_account", "accounts", ["kind"], unique=True,
-                    postgresql_where=sa.text("kind = 'welfare'"))
+    op.create_index(
+        "one_issuance_account_per_district",
+        "accounts",
+        ["district"],
+        unique=True,
+        postgresql_where=sa.text("kind = 'district_issuance'"),
+    )
+    op.create_index(
+        "one_escrow_per_shard", "accounts", ["shard"], unique=True, postgresql_where=sa.text("kind = 'escrow'")
+    )
+    op.create_index(
+        "one_welfare_account", "accounts", ["kind"], unique=True, postgresql_where=sa.text("kind = 'welfare'")
+    )
     op.create_check_constraint(
-        "account_shape", "accounts",
+        "account_shape",
+        "accounts",
         "(kind = 'person' AND owner_person_id IS NOT NULL AND origin IN ('earned', 'gifted', 'granted', 'allocated'))"
         " OR (kind = 'district_issuance' AND district IS NOT NULL AND owner_person_id IS NULL)"
         " OR (kind = 'escrow' AND shard IS NOT NULL AND owner_person_id IS NULL)"
-        " OR (kind = 'welfare' AND owner_person_id IS NULL)")
+        " OR (kind = 'welfare' AND owner_person_id IS NULL)",
+    )
     # Only issuance accounts go negative: they are where granted coins come from.
     op.create_check_constraint("not_below_holds", "accounts", "kind = 'district_issuance' OR balance >= held")
     for origin in ORIGINS[1:]:
-        op.execute(f"INSERT INTO accounts (id, kind, owner_person_id, origin, balance, held) "
-                   f"SELECT gen_random_uuid(), 'person', owner_person_id, '{origin}', 0, 0 FROM accounts "
-                   f"WHERE kind = 'person' AND origin = 'earned'")
+        op.execute(
+            f"INSERT INTO accounts (id, kind, owner_person_id, origin, balance, held) "
+            f"SELECT gen_random_uuid(), 'person', owner_person_id, '{origin}', 0, 0 FROM accounts "
+            f"WHERE kind = 'person' AND origin = 'earned'"
+        )
     for district in DISTRICTS:
-        op.execute(f"INSERT INTO accounts (id, kind, district, balance, held) "
-                   f"VALUES (gen_random_uuid(), 'district_issuance', '{district}', 0, 0)")
+        op.execute(
+            f"INSERT INTO accounts (id, kind, district, balance, held) "
+            f"VALUES (gen_random_uuid(), 'district_issuance', '{district}', 0, 0)"
+        )
     op.execute("INSERT INTO accounts (id, kind, balance, held) VALUES (gen_random_uuid(), 'welfare', 0, 0)")
     for shard in range(ESCROW_SHARDS):
-        op.execute(f"INSERT INTO accounts (id, kind, shard, balance, held) "
-                   f"VALUES (gen_random_uuid(), 'escrow', {shard}, 0, 0)")
+        op.execute(
+            f"INSERT INTO accounts (id, kind, shard, balance, held) VALUES (gen_random_uuid(), 'escrow', {shard}, 0, 0)"
+        )
 
     op.create_table(
         "holders",
@@ -65,8 +96,10 @@ def upgrade() -> None:
         sa.Column("clawback_due", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("milestone_reached_at", sa.DateTime(timezone=True)),
     )
-    op.execute("INSERT INTO holders (person_id, lifetime_earned) "
-               "SELECT owner_person_id, lifetime_earned FROM accounts WHERE kind = 'person' AND origin = 'earned'")
+    op.execute(
+        "INSERT INTO holders (person_id, lifetime_earned) "
+        "SELECT owner_person_id, lifetime_earned FROM accounts WHERE kind = 'person' AND origin = 'earned'"
+    )
     op.drop_column("accounts", "lifetime_earned")
 
     op.create_table(
@@ -107,7 +140,9 @@ def upgrade() -> None:
         sa.CheckConstraint("code IN ('transfer', 'pending', 'post', 'void', 'expire')", name="known_code"),
         sa.CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
         sa.CheckConstraint("amount > 0 OR code IN ('void', 'expire')", name="positive_amount"),
-        sa.CheckConstraint("(pending_id IS NOT NULL) = (code IN ('post', 'void', 'expire'))", name="resolution_names_pending"),
+        sa.CheckConstraint(
+            "(pending_id IS NOT NULL) = (code IN ('post', 'void', 'expire'))", name="resolution_names_pending"
+        ),
         # A pending transfer resolves at most once (post, void or expire).
         sa.UniqueConstraint("pending_id", name="resolves_once"),
     )
@@ -142,11 +177,15 @@ def upgrade() -> None:
     )
     op.create_index("holds_pending_by_expiry", "holds", ["expires_at"], postgresql_where=sa.text("status = 'pending'"))
     # Append-only: corrections are reversing transfers, never edits or deletes.
-    op.execute("CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$"
-               " BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$")
+    op.execute(
+        "CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$"
+    )
     for table in ("transfers", "entries"):
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
-                   " FOR EACH ROW EXECUTE FUNCTION refuse_change()")
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_change()"
+        )
 
 
 def downgrade() -> None:

@@ -4,6 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-06
 """
+
 from alembic import op
 
 revision = "0004"
@@ -15,8 +16,9 @@ depends_on = None
 def upgrade() -> None:
     op.execute("ALTER TABLE holders ADD COLUMN redemption_age boolean NOT NULL DEFAULT false")
     # Those already 60 keep redeeming; identity announces the others on the day (person.reached-redemption-age).
-    op.execute("UPDATE holders SET redemption_age = true "
-               "WHERE turns_60_on <= (now() AT TIME ZONE 'Asia/Shanghai')::date")
+    op.execute(
+        "UPDATE holders SET redemption_age = true WHERE turns_60_on <= (now() AT TIME ZONE 'Asia/Shanghai')::date"
+    )
     op.execute("ALTER TABLE holders DROP COLUMN turns_60_on")
 
 

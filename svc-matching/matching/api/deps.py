@@ -4,12 +4,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from servicekit.auth import CurrentPrincipal, Principal, require_roles
-from servicekit.errors import Forbidden
-
-from servicekit.pii import PersonalDataCipher
 from matching.domain.callers import CITY_WIDE_STAFF, DISTRICT_STAFF
 from matching.settings import MatchingSettings
+from servicekit.auth import CurrentPrincipal, Principal, require_roles
+from servicekit.errors import Forbidden
+from servicekit.pii import PersonalDataCipher
 
 
 def settings_of(request: Request) -> MatchingSettings:

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.districts import District
+from matching.api.deps import PeopleAndStaff, cipher_of
+from matching.domain import records
+from matching.domain.callers import person_of
 from servicekit import clock
 from servicekit.auth import Jwks, Principal, require_roles, require_scope
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden
 from servicekit.geo import PositionOut
-from matching.api.deps import PeopleAndStaff, cipher_of
-from matching.domain import records
-from matching.domain.callers import person_of
 
 router = APIRouter(tags=["records"])
 VolunteerBeijing = Annotated[Principal, Depends(require_scope("volunteer-beijing"))]
@@ -50,6 +50,7 @@ class RequestCount(BaseModel):
 
 class RequestStatistics(BaseModel):
     """For requests created in the period, in the district (null: every district, for city staff)."""
+
     model_config = ConfigDict(populate_by_name=True)
 
     district: str | None
@@ -156,18 +157,29 @@ class ClaimEvidence(BaseModel):
     signature: EvidenceSignature
 
 
-@router.get("/api/v1/requests/statistics", tags=["statistics"], response_model=RequestStatistics,
-            summary="Per district: requests by category and state, hours served, ratings, requests left unbooked")
-async def statistics(officer: Overseer, session: DbSession,
-                     district: Annotated[District | None, Query()] = None,
-                     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-                     to: Annotated[AwareDatetime | None, Query()] = None) -> RequestStatistics:
-    return RequestStatistics.model_validate(await records.district_statistics(
-        session, officer, district=district, since=from_, until=to, now=clock.now()))
+@router.get(
+    "/api/v1/requests/statistics",
+    tags=["statistics"],
+    response_model=RequestStatistics,
+    summary="Per district: requests by category and state, hours served, ratings, requests left unbooked",
+)
+async def statistics(
+    officer: Overseer,
+    session: DbSession,
+    district: Annotated[District | None, Query()] = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: Annotated[AwareDatetime | None, Query()] = None,
+) -> RequestStatistics:
+    return RequestStatistics.model_validate(
+        await records.district_statistics(session, officer, district=district, since=from_, until=to, now=clock.now())
+    )
 
 
-@router.get("/api/v1/volunteers/me/record", response_model=VolunteerRecord,
-            summary="Your hours served, services, average rating and star level (星级)")
+@router.get(
+    "/api/v1/volunteers/me/record",
+    response_model=VolunteerRecord,
+    summary="Your hours served, services, average rating and star level (星级)",
+)
 async def my_record(principal: PeopleAndStaff, session: DbSession) -> VolunteerRecord:
     me = person_of(principal)
     if me is None:
@@ -175,30 +187,54 @@ async def my_record(principal: PeopleAndStaff, session: DbSession) -> VolunteerR
     return VolunteerRecord(**await records.volunteer_record(session, me))
 
 
-@router.get("/api/v1/volunteers/{person_id}/record", response_model=VolunteerRecord,
-            summary="A volunteer's record (district officers, city admin, auditors)")
+@router.get(
+    "/api/v1/volunteers/{person_id}/record",
+    response_model=VolunteerRecord,
+    summary="A volunteer's record (district officers, city admin, auditors)",
+)
 async def volunteer_record(person_id: uuid.UUID, officer: Overseer, session: DbSession) -> VolunteerRecord:
     return VolunteerRecord(**await records.volunteer_record(session, person_id))
 
 
-@router.get("/partner/v1/service-records", response_model=ServiceRecordPage, summary="Completed services for 志愿北京's unified volunteer record, "
-            "oldest first; pass `next_cursor` back as `since` (or an ISO time to start from)")
-async def service_records(partner: VolunteerBeijing, session: DbSession,
-                          since: Annotated[str | None, Query(max_length=200)] = None,
-                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ServiceRecordPage:
+@router.get(
+    "/partner/v1/service-records",
+    response_model=ServiceRecordPage,
+    summary="Completed services for 志愿北京's unified volunteer record, "
+    "oldest first; pass `next_cursor` back as `since` (or an ISO time to start from)",
+)
+async def service_records(
+    partner: VolunteerBeijing,
+    session: DbSession,
+    since: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ServiceRecordPage:
     return ServiceRecordPage.model_validate(await records.service_records(session, since=since, limit=limit))
 
 
-@router.get("/partner/v1/service-records/signing-keys", response_model=Jwks,
-            summary="Public keys (JWKS) that verify claim evidence")
+@router.get(
+    "/partner/v1/service-records/signing-keys",
+    response_model=Jwks,
+    summary="Public keys (JWKS) that verify claim evidence",
+)
 async def signing_keys(partner: VolunteerBeijing, request: Request) -> Jwks:
     return Jwks.model_validate(request.app.state.evidence_signer.jwks())
 
 
-@router.get("/partner/v1/service-records/{request_id}", response_model=ClaimEvidence,
-            summary="Claim evidence for one service: item, place, period, parties, sign-in/out trail; Ed25519-signed")
-async def claim_evidence(request_id: uuid.UUID, partner: VolunteerBeijing, session: DbSession,
-                         request: Request) -> ClaimEvidence:
-    return ClaimEvidence.model_validate(await records.claim_evidence(
-        session, partner, request_id, cipher=cipher_of(request), signer=request.app.state.evidence_signer,
-        now=clock.now()))
+@router.get(
+    "/partner/v1/service-records/{request_id}",
+    response_model=ClaimEvidence,
+    summary="Claim evidence for one service: item, place, period, parties, sign-in/out trail; Ed25519-signed",
+)
+async def claim_evidence(
+    request_id: uuid.UUID, partner: VolunteerBeijing, session: DbSession, request: Request
+) -> ClaimEvidence:
+    return ClaimEvidence.model_validate(
+        await records.claim_evidence(
+            session,
+            partner,
+            request_id,
+            cipher=cipher_of(request),
+            signer=request.app.state.evidence_signer,
+            now=clock.now(),
+        )
+    )

@@ -7,12 +7,11 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 from contracts.districts import District
-from servicekit import geo
 from matching.db.requests import Booking, Request
 from matching.domain import catalogue
 from matching.domain.ratings import Rating
 from matching.domain.requests import RequestView
-
+from servicekit import geo
 
 Position, PositionOut = geo.Position, geo.PositionOut
 
@@ -27,12 +26,16 @@ class NewRequestBody(BaseModel):
     ends_at: AwareDatetime
     notes: str | None = Field(default=None, max_length=500)
     volunteers_needed: int = Field(default=1, ge=1, le=50)
-    for_elder: uuid.UUID | None = Field(default=None, description="a confirmed direct relative publishing for an "
-                                        "elder: the elder's person id (the elder's coins are held)")
+    for_elder: uuid.UUID | None = Field(
+        default=None,
+        description="a confirmed direct relative publishing for an "
+        "elder: the elder's person id (the elder's coins are held)",
+    )
 
 
 class RequestEditBody(BaseModel):
     """What may change before anyone booked: the start (the length stays), the place, the notes."""
+
     model_config = {"extra": "forbid"}
 
     starts_at: AwareDatetime | None = Field(default=None, description="the new start; the end moves with it")
@@ -51,7 +54,9 @@ class CancelBody(BaseModel):
 
 
 class AttendanceBody(BaseModel):
-    position: Position | None = Field(default=None, description="required in the app; optional when an institution signs")
+    position: Position | None = Field(
+        default=None, description="required in the app; optional when an institution signs"
+    )
     volunteer_id: uuid.UUID | None = Field(default=None, description="the volunteer an institution signs for")
 
 
@@ -77,7 +82,7 @@ class BookingOut(BaseModel):
     minutes: int | None = None
 
     @classmethod
-    def of(cls, b: Booking) -> "BookingOut":
+    def of(cls, b: Booking) -> BookingOut:
         return cls(**{k: getattr(b, k) for k in cls.model_fields})
 
 
@@ -89,7 +94,7 @@ class RatingOut(BaseModel):
     rated_at: datetime
 
     @classmethod
-    def of(cls, r: Rating) -> "RatingOut":
+    def of(cls, r: Rating) -> RatingOut:
         return cls(score=r.score, comment=r.comment, channel=r.channel, flagged=r.flagged, rated_at=r.rated_at)
 
 
@@ -118,19 +123,42 @@ class RequestOut(BaseModel):
     rating: RatingOut | None = None
 
     @classmethod
-    def of(cls, r: Request, *, bookings: list[Booking] = (), history: list[dict] = (), address: str | None = None,
-           rating: Rating | None = None) -> "RequestOut":
-        return cls(id=r.id, state=r.state, close_reason=r.close_reason, close_note=r.close_note, elder_id=r.elder_id,
-                   category=r.category, category_name=catalogue.CATEGORIES[r.category], item_id=r.item_id,
-                   district=r.district, starts_at=r.starts_at, ends_at=r.ends_at, volunteers_needed=r.volunteers_needed,
-                   estimated_minutes=r.estimated_minutes, priority=r.priority, notes=r.notes,
-                   position=PositionOut(lat=r.lat, lon=r.lon) if address is not None else None, address=address,
-                   created_at=r.created_at, completed_at=r.completed_at,
-                   bookings=[BookingOut.of(b) for b in bookings], history=list(history),
-                   rating=RatingOut.of(rating) if rating else None)
+    def of(
+        cls,
+        r: Request,
+        *,
+        bookings: list[Booking] = (),
+        history: list[dict] = (),
+        address: str | None = None,
+        rating: Rating | None = None,
+    ) -> RequestOut:
+        return cls(
+            id=r.id,
+            state=r.state,
+            close_reason=r.close_reason,
+            close_note=r.close_note,
+            elder_id=r.elder_id,
+            category=r.category,
+            category_name=catalogue.CATEGORIES[r.category],
+            item_id=r.item_id,
+            district=r.district,
+            starts_at=r.starts_at,
+            ends_at=r.ends_at,
+            volunteers_needed=r.volunteers_needed,
+            estimated_minutes=r.estimated_minutes,
+            priority=r.priority,
+            notes=r.notes,
+            position=PositionOut(lat=r.lat, lon=r.lon) if address is not None else None,
+            address=address,
+            created_at=r.created_at,
+            completed_at=r.completed_at,
+            bookings=[BookingOut.of(b) for b in bookings],
+            history=list(history),
+            rating=RatingOut.of(rating) if rating else None,
+        )
 
     @classmethod
-    def of_view(cls, v: RequestView, rating: Rating | None) -> "RequestOut":
+    def of_view(cls, v: RequestView, rating: Rating | None) -> RequestOut:
         return cls.of(v.request, bookings=v.bookings, history=v.history, address=v.address, rating=rating)
 
 
@@ -141,7 +169,9 @@ class NearbyRequest(BaseModel):
     item_id: uuid.UUID
     district: str
     distance_m: int
-    approximate_position: PositionOut = Field(description="rounded to about 100 m; the exact address comes with the booking")
+    approximate_position: PositionOut = Field(
+        description="rounded to about 100 m; the exact address comes with the booking"
+    )
     starts_at: datetime
     ends_at: datetime
     volunteers_needed: int

@@ -1,4 +1,5 @@
 """Queries on the service catalogue."""
+
 from __future__ import annotations
 
 import uuid
@@ -28,8 +29,10 @@ class Item:
         return self.retired_at is None and self.district in (None, district)
 
 
-_COLUMNS = ("id, category, district, name, description, max_minutes, group_activity, max_volunteers, night_service,"
-            " retired_at, qualification")
+_COLUMNS = (
+    "id, category, district, name, description, max_minutes, group_activity, max_volunteers, night_service,"
+    " retired_at, qualification"
+)
 EDITABLE = ("name", "description", "max_minutes", "group_activity", "max_volunteers", "night_service", "qualification")
 
 
@@ -40,22 +43,33 @@ async def get(session: AsyncSession, item_id: uuid.UUID) -> Item | None:
 
 async def live_items(session: AsyncSession, district: str | None) -> list[Item]:
     """Live items offered in `district` (city-wide ones and its own); every district's when None."""
-    rows = (await session.execute(text(
-        f"SELECT {_COLUMNS} FROM catalogue_items WHERE retired_at IS NULL"
-        " AND (CAST(:d AS text) IS NULL OR district IS NULL OR district = :d) ORDER BY category, district NULLS FIRST, name"),
-        {"d": district})).all()
+    rows = (
+        await session.execute(
+            text(
+                f"SELECT {_COLUMNS} FROM catalogue_items WHERE retired_at IS NULL"
+                " AND (CAST(:d AS text) IS NULL OR district IS NULL OR district = :d) ORDER BY category, district NULLS FIRST, name"
+            ),
+            {"d": district},
+        )
+    ).all()
     return [Item(*row) for row in rows]
 
 
-async def insert(session: AsyncSession, *, item_id: uuid.UUID, category: str, district: str, by: str,
-                 fields: dict) -> bool:
+async def insert(
+    session: AsyncSession, *, item_id: uuid.UUID, category: str, district: str, by: str, fields: dict
+) -> bool:
     """False when the district already offers a live item of that name under the category."""
-    inserted = (await session.execute(text(
-        "INSERT INTO catalogue_items (id, category, district, name, description, max_minutes, group_activity,"
-        " max_volunteers, night_service, qualification, created_by, updated_by) VALUES (:id, :c, :d, :name,"
-        " :description, :max_minutes, :group_activity, :max_volunteers, :night_service, :qualification, :by, :by)"
-        " ON CONFLICT DO NOTHING RETURNING id"),
-        {"id": item_id, "c": category, "d": district, "by": by, **fields})).first()
+    inserted = (
+        await session.execute(
+            text(
+                "INSERT INTO catalogue_items (id, category, district, name, description, max_minutes, group_activity,"
+                " max_volunteers, night_service, qualification, created_by, updated_by) VALUES (:id, :c, :d, :name,"
+                " :description, :max_minutes, :group_activity, :max_volunteers, :night_service, :qualification, :by, :by)"
+                " ON CONFLICT DO NOTHING RETURNING id"
+            ),
+            {"id": item_id, "c": category, "d": district, "by": by, **fields},
+        )
+    ).first()
     return inserted is not None
 
 
@@ -63,9 +77,13 @@ async def update(session: AsyncSession, item_id: uuid.UUID, fields: dict, *, by:
     """False when the new name is taken in the district."""
     try:
         async with session.begin_nested():
-            await session.execute(text(
-                f"UPDATE catalogue_items SET {', '.join(f'{k} = :{k}' for k in EDITABLE)}, updated_by = :by,"
-                " updated_at = now() WHERE id = :id"), {**{k: fields[k] for k in EDITABLE}, "by": by, "id": item_id})
+            await session.execute(
+                text(
+                    f"UPDATE catalogue_items SET {', '.join(f'{k} = :{k}' for k in EDITABLE)}, updated_by = :by,"
+                    " updated_at = now() WHERE id = :id"
+                ),
+                {**{k: fields[k] for k in EDITABLE}, "by": by, "id": item_id},
+            )
     except IntegrityError as exc:
         if "catalogue_item_name" in str(exc.orig):
             return False
@@ -74,6 +92,10 @@ async def update(session: AsyncSession, item_id: uuid.UUID, fields: dict, *, by:
 
 
 async def retire(session: AsyncSession, item_id: uuid.UUID, *, by: str) -> None:
-    await session.execute(text(
-        "UPDATE catalogue_items SET retired_at = coalesce(retired_at, now()), updated_by = :by, updated_at = now()"
-        " WHERE id = :id"), {"by": by, "id": item_id})
+    await session.execute(
+        text(
+            "UPDATE catalogue_items SET retired_at = coalesce(retired_at, now()), updated_by = :by, updated_at = now()"
+            " WHERE id = :id"
+        ),
+        {"by": by, "id": item_id},
+    )

@@ -1,4 +1,5 @@
 """Identity's facts matching decides with, kept from identity's and audit's events (never a call)."""
+
 from __future__ import annotations
 
 import uuid
@@ -33,18 +34,28 @@ class PersonFacts:
 
 
 async def facts(session: AsyncSession, person_id: uuid.UUID) -> PersonFacts | None:
-    row = (await session.execute(text(
-        "SELECT person_id, volunteer, elder, district, special_categories, recording_revoked, suspended, minor,"
-        " closing"
-        " FROM people"
-        " WHERE person_id = :p"), {"p": person_id})).first()
+    row = (
+        await session.execute(
+            text(
+                "SELECT person_id, volunteer, elder, district, special_categories, recording_revoked, suspended, minor,"
+                " closing"
+                " FROM people"
+                " WHERE person_id = :p"
+            ),
+            {"p": person_id},
+        )
+    ).first()
     return PersonFacts(*row) if row else None
 
 
 async def _set(session: AsyncSession, person_id: uuid.UUID, column: str, value: object) -> None:
-    await session.execute(text(
-        f"INSERT INTO people (person_id, {column}) VALUES (:p, :v)"
-        f" ON CONFLICT (person_id) DO UPDATE SET {column} = excluded.{column}"), {"p": person_id, "v": value})
+    await session.execute(
+        text(
+            f"INSERT INTO people (person_id, {column}) VALUES (:p, :v)"
+            f" ON CONFLICT (person_id) DO UPDATE SET {column} = excluded.{column}"
+        ),
+        {"p": person_id, "v": value},
+    )
 
 
 async def record_role(session: AsyncSession, person_id: uuid.UUID, role: str, held: bool) -> None:
@@ -76,38 +87,54 @@ async def record_minor(session: AsyncSession, person_id: uuid.UUID, minor: bool)
     await _set(session, person_id, "minor", minor)
 
 
-async def record_guardianship(session: AsyncSession, guardianship_id: uuid.UUID, *, minor_id: uuid.UUID,
-                              guardian_id: uuid.UUID, active: bool) -> None:
-    await session.execute(text(
-        "INSERT INTO guardians (guardianship_id, minor_id, guardian_id, active) VALUES (:g, :m, :p, :a)"
-        " ON CONFLICT (guardianship_id) DO UPDATE SET active = excluded.active"),
-        {"g": guardianship_id, "m": minor_id, "p": guardian_id, "a": active})
+async def record_guardianship(
+    session: AsyncSession, guardianship_id: uuid.UUID, *, minor_id: uuid.UUID, guardian_id: uuid.UUID, active: bool
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO guardians (guardianship_id, minor_id, guardian_id, active) VALUES (:g, :m, :p, :a)"
+            " ON CONFLICT (guardianship_id) DO UPDATE SET active = excluded.active"
+        ),
+        {"g": guardianship_id, "m": minor_id, "p": guardian_id, "a": active},
+    )
 
 
 async def guardians_of(session: AsyncSession, minor_id: uuid.UUID) -> set[uuid.UUID]:
-    rows = await session.execute(text("SELECT guardian_id FROM guardians WHERE minor_id = :m AND active"),
-                                 {"m": minor_id})
+    rows = await session.execute(
+        text("SELECT guardian_id FROM guardians WHERE minor_id = :m AND active"), {"m": minor_id}
+    )
     return set(rows.scalars().all())
 
 
-async def record_qualification(session: AsyncSession, person_id: uuid.UUID, kind: str, *,
-                               qualification_id: uuid.UUID, valid_until: date) -> None:
+async def record_qualification(
+    session: AsyncSession, person_id: uuid.UUID, kind: str, *, qualification_id: uuid.UUID, valid_until: date
+) -> None:
     """The person's live qualification of `kind` (a newer one replaces it)."""
-    await session.execute(text(
-        "INSERT INTO qualifications (person_id, kind, qualification_id, valid_until) VALUES (:p, :k, :q, :v)"
-        " ON CONFLICT (person_id, kind) DO UPDATE SET qualification_id = excluded.qualification_id,"
-        " valid_until = excluded.valid_until"), {"p": person_id, "k": kind, "q": qualification_id, "v": valid_until})
+    await session.execute(
+        text(
+            "INSERT INTO qualifications (person_id, kind, qualification_id, valid_until) VALUES (:p, :k, :q, :v)"
+            " ON CONFLICT (person_id, kind) DO UPDATE SET qualification_id = excluded.qualification_id,"
+            " valid_until = excluded.valid_until"
+        ),
+        {"p": person_id, "k": kind, "q": qualification_id, "v": valid_until},
+    )
 
 
 async def withdraw_qualification(session: AsyncSession, qualification_id: uuid.UUID) -> bool:
     """False when it no longer counted (replaced by a newer one, or withdrawn already)."""
-    gone = await session.execute(text("DELETE FROM qualifications WHERE qualification_id = :q RETURNING person_id"),
-                                 {"q": qualification_id})
+    gone = await session.execute(
+        text("DELETE FROM qualifications WHERE qualification_id = :q RETURNING person_id"), {"q": qualification_id}
+    )
     return gone.first() is not None
 
 
 async def qualified(session: AsyncSession, person_id: uuid.UUID, kind: str, *, through: date) -> bool:
     """Whether the person holds a qualification of `kind` valid through the day `through`."""
-    return bool(await session.scalar(text(
-        "SELECT EXISTS (SELECT 1 FROM qualifications WHERE person_id = :p AND kind = :k AND valid_until >= :d)"),
-        {"p": person_id, "k": kind, "d": through}))
+    return bool(
+        await session.scalar(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM qualifications WHERE person_id = :p AND kind = :k AND valid_until >= :d)"
+            ),
+            {"p": person_id, "k": kind, "d": through},
+        )
+    )

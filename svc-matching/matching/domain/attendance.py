@@ -8,6 +8,7 @@ Recorded minutes: from the later of sign-in and the booked start to the earlier 
 end, rounded down to the whole minute (the ledger's unit). Arriving early or staying late is not paid: the
 elder's coins were held for the booked window, and a longer service is a new request.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -17,9 +18,6 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.matching import Attendance, AttendanceRecorded, ServiceCompleted, ServiceParticipant
-from servicekit import geo
-from servicekit.auth import Principal
-from servicekit.errors import Forbidden, NotFound, UnprocessableInput
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
 from matching.domain import catalogue
@@ -28,6 +26,9 @@ from matching.domain.errors import OutsideDistrict, OutsideWindow, RequestNotFou
 from matching.domain.notify import notify
 from matching.domain.publish import publish
 from matching.settings import MatchingSettings
+from servicekit import geo
+from servicekit.auth import Principal
+from servicekit.errors import Forbidden, NotFound, UnprocessableInput
 
 Kind = Literal["check_in", "check_out"]
 
@@ -39,7 +40,7 @@ def recorded_minutes(checked_in_at: datetime, checked_out_at: datetime, starts_a
 
 def _who(principal: Principal, request: Request, volunteer_id: uuid.UUID | None) -> tuple[uuid.UUID, str]:
     """(volunteer, method): the volunteer in the app, or an institution of the district for them."""
-    institution_signing = (principal.kind == "staff" and principal.has_role("institution_operator"))
+    institution_signing = principal.kind == "staff" and principal.has_role("institution_operator")
     if institution_signing:
         if principal.district != request.district:
             raise OutsideDistrict("只能为本区的服务代签", "Institutions sign only for their district's services")
@@ -53,9 +54,17 @@ def _who(principal: Principal, request: Request, volunteer_id: uuid.UUID | None)
     return me, "app"
 
 
-async def sign(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, kind: Kind,
-               position: geo.Point | None, volunteer_id: uuid.UUID | None, settings: MatchingSettings,
-               now: datetime) -> tuple[Request, Booking]:
+async def sign(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: uuid.UUID,
+    *,
+    kind: Kind,
+    position: geo.Point | None,
+    volunteer_id: uuid.UUID | None,
+    settings: MatchingSettings,
+    now: datetime,
+) -> tuple[Request, Booking]:
     request = await repo.get(session, request_id, lock=True)
     if request is None:
         raise RequestNotFound()
@@ -68,30 +77,77 @@ async def sign(session: AsyncSession, principal: Principal, request_id: uuid.UUI
         raise NotFound("该志愿者没有预约此需求", "That volunteer has no booking for this request")
     expected = "booked" if kind == "check_in" else "checked_in"
     if booking.status != expected:
-        raise WrongState("已签到" if kind == "check_in" else "尚未签到或已签出",
-                         f"The booking is {booking.status}")
+        raise WrongState("已签到" if kind == "check_in" else "尚未签到或已签出", f"The booking is {booking.status}")
     _check_time(kind, request, settings, now)
     distance = _check_place(position, request, settings, required=(method == "app"))
     institution = institution_of(principal)
     coords = (position.lat, position.lon) if position else (None, None)
     if kind == "check_in":
-        await repo.record_check_in(session, booking, at=now, lat=coords[0], lon=coords[1], distance_m=distance,
-                                   by=principal.id, method=method, institution_id=institution)
+        await repo.record_check_in(
+            session,
+            booking,
+            at=now,
+            lat=coords[0],
+            lon=coords[1],
+            distance_m=distance,
+            by=principal.id,
+            method=method,
+            institution_id=institution,
+        )
         if request.state in ("open", "booked"):
             request.state = "in_progress"
             await repo.save_state(session, request, now)
-            await notify(session, person_id=request.elder_id, template="service_started", request=request,
-                         status="志愿者已签到，服务开始", cause=f"started:{request.id}", now=now)
+            await notify(
+                session,
+                person_id=request.elder_id,
+                template="service_started",
+                request=request,
+                status="志愿者已签到，服务开始",
+                cause=f"started:{request.id}",
+                now=now,
+            )
     else:
         minutes = recorded_minutes(booking.checked_in_at, now, request.starts_at, request.ends_at)  # type: ignore[arg-type]
-        await repo.record_check_out(session, booking, at=now, lat=coords[0], lon=coords[1], distance_m=distance,
-                                    by=principal.id, method=method, minutes=minutes, institution_id=institution)
-    await repo.add_history(session, request, at=now, action=kind, actor=principal.id, acting_for=principal.acting_for,
-                           note=f"{volunteer} ({method}{'' if distance is None else f', {distance} m'})")
-    await publish(session, AttendanceRecorded(
-        request_id=request.id, booking_id=booking.id, elder_id=request.elder_id, volunteer_id=volunteer,
-        district=request.district, kind=kind, at=now, distance_m=distance, method=method, recorded_by=principal.id,
-        institution_id=institution), subject=request.id, actor=principal.id, acting_for=principal.acting_for)
+        await repo.record_check_out(
+            session,
+            booking,
+            at=now,
+            lat=coords[0],
+            lon=coords[1],
+            distance_m=distance,
+            by=principal.id,
+            method=method,
+            minutes=minutes,
+            institution_id=institution,
+        )
+    await repo.add_history(
+        session,
+        request,
+        at=now,
+        action=kind,
+        actor=principal.id,
+        acting_for=principal.acting_for,
+        note=f"{volunteer} ({method}{'' if distance is None else f', {distance} m'})",
+    )
+    await publish(
+        session,
+        AttendanceRecorded(
+            request_id=request.id,
+            booking_id=booking.id,
+            elder_id=request.elder_id,
+            volunteer_id=volunteer,
+            district=request.district,
+            kind=kind,
+            at=now,
+            distance_m=distance,
+            method=method,
+            recorded_by=principal.id,
+            institution_id=institution,
+        ),
+        subject=request.id,
+        actor=principal.id,
+        acting_for=principal.acting_for,
+    )
     if kind == "check_out":
         await complete_if_done(session, request, now=now)
     refreshed = next(b for b in await repo.bookings(session, request.id) if b.id == booking.id)
@@ -104,21 +160,29 @@ def _check_time(kind: Kind, request: Request, settings: MatchingSettings, now: d
     else:
         opens, closes = request.starts_at, request.ends_at + timedelta(minutes=settings.check_out_late_minutes)
     if not opens <= now <= closes:
-        raise OutsideWindow(f"可在 {opens.isoformat()} 至 {closes.isoformat()} 之间{'签到' if kind == 'check_in' else '签出'}",
-                            f"Allowed between {opens.isoformat()} and {closes.isoformat()}",
-                            allowed_from=opens.isoformat(), allowed_until=closes.isoformat())
+        raise OutsideWindow(
+            f"可在 {opens.isoformat()} 至 {closes.isoformat()} 之间{'签到' if kind == 'check_in' else '签出'}",
+            f"Allowed between {opens.isoformat()} and {closes.isoformat()}",
+            allowed_from=opens.isoformat(),
+            allowed_until=closes.isoformat(),
+        )
 
 
-def _check_place(position: geo.Point | None, request: Request, settings: MatchingSettings, *, required: bool) -> int | None:
+def _check_place(
+    position: geo.Point | None, request: Request, settings: MatchingSettings, *, required: bool
+) -> int | None:
     if position is None:
         if required:
             raise UnprocessableInput("签到/签出须提供当前位置", "Your position is required")
         return None
     distance = round(geo.distance_m(position, geo.Point(request.lat, request.lon)))
     if distance > settings.attendance_radius_m:
-        raise TooFarFromPlace(f"您距服务地点约 {distance} 米，须在 {settings.attendance_radius_m} 米以内",
-                              f"You are {distance} m from the place; within {settings.attendance_radius_m} m is required",
-                              distance_m=distance, allowed_m=settings.attendance_radius_m)
+        raise TooFarFromPlace(
+            f"您距服务地点约 {distance} 米，须在 {settings.attendance_radius_m} 米以内",
+            f"You are {distance} m from the place; within {settings.attendance_radius_m} m is required",
+            distance_m=distance,
+            allowed_m=settings.attendance_radius_m,
+        )
     return distance
 
 
@@ -133,22 +197,54 @@ async def complete_if_done(session: AsyncSession, request: Request, *, now: date
     request.state, request.completed_at = "completed", now
     await repo.save_state(session, request, now)
     item = await catalogue.item(session, request.item_id)
-    await repo.add_history(session, request, at=now, action="completed", actor="system",
-                           note=", ".join(f"{b.volunteer_id}: {b.minutes} 分钟" for b in served))
-    await publish(session, ServiceCompleted(
-        request_id=request.id, elder_id=request.elder_id, district=request.district,
-        participants=[ServiceParticipant(volunteer_id=b.volunteer_id, minutes=b.minutes or 0) for b in served],
-        completed_at=now, category=request.category, item_id=request.item_id, starts_at=request.starts_at,
-        ends_at=request.ends_at, institution_id=request.institution_id or next(
-            (b.institution_id for b in served if b.institution_id), None),
-        night_service_item=bool(item and item.night_service),
-        attendance=[Attendance(
-            volunteer_id=b.volunteer_id, checked_in_at=b.checked_in_at, check_in_distance_m=b.check_in_distance_m,
-            check_in_by=b.check_in_by, check_in_method=b.check_in_method, checked_out_at=b.checked_out_at,
-            check_out_distance_m=b.check_out_distance_m, check_out_by=b.check_out_by,
-            check_out_method=b.check_out_method, minutes=b.minutes or 0) for b in served]),
-        subject=request.id)
-    await notify(session, person_id=request.elder_id, template="service_finished", request=request,
-                 status="服务已完成，请评价", note=f"共{sum(b.minutes or 0 for b in served)}分钟",
-                 cause=f"finished:{request.id}", now=now)
+    await repo.add_history(
+        session,
+        request,
+        at=now,
+        action="completed",
+        actor="system",
+        note=", ".join(f"{b.volunteer_id}: {b.minutes} 分钟" for b in served),
+    )
+    await publish(
+        session,
+        ServiceCompleted(
+            request_id=request.id,
+            elder_id=request.elder_id,
+            district=request.district,
+            participants=[ServiceParticipant(volunteer_id=b.volunteer_id, minutes=b.minutes or 0) for b in served],
+            completed_at=now,
+            category=request.category,
+            item_id=request.item_id,
+            starts_at=request.starts_at,
+            ends_at=request.ends_at,
+            institution_id=request.institution_id or next((b.institution_id for b in served if b.institution_id), None),
+            night_service_item=bool(item and item.night_service),
+            attendance=[
+                Attendance(
+                    volunteer_id=b.volunteer_id,
+                    checked_in_at=b.checked_in_at,
+                    check_in_distance_m=b.check_in_distance_m,
+                    check_in_by=b.check_in_by,
+                    check_in_method=b.check_in_method,
+                    checked_out_at=b.checked_out_at,
+                    check_out_distance_m=b.check_out_distance_m,
+                    check_out_by=b.check_out_by,
+                    check_out_method=b.check_out_method,
+                    minutes=b.minutes or 0,
+                )
+                for b in served
+            ],
+        ),
+        subject=request.id,
+    )
+    await notify(
+        session,
+        person_id=request.elder_id,
+        template="service_finished",
+        request=request,
+        status="服务已完成，请评价",
+        note=f"共{sum(b.minutes or 0 for b in served)}分钟",
+        cause=f"finished:{request.id}",
+        now=now,
+    )
     return True

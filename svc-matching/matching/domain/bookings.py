@@ -1,6 +1,7 @@
 """Booking (预约): atomic, never two overlapping bookings for one volunteer (the database's exclusion
 constraint decides races), never one's own or a direct relative's request, several volunteers for a group, a
 minor only alongside a confirmed guardian, an item that needs a qualification only by its holders."""
+
 from __future__ import annotations
 
 import uuid
@@ -11,20 +12,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.matching import RequestBooked
-from servicekit import kinship
-from servicekit.auth import Principal
-from servicekit.errors import Conflict, Forbidden
 from matching.db import catalogue as catalogue_repo
 from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
 from matching.domain.callers import person_of
 from matching.domain.catalogue import QUALIFICATIONS
-from matching.domain.errors import (AccountClosing, FullyBooked, GuardianMustAccompany, NotEligibleVolunteer, NotForMinors, OverlappingBooking,
-                                    OwnOrRelativesRequest, QualificationRequired, RequestNotFound,
-                                    WrongState)
+from matching.domain.errors import (
+    AccountClosing,
+    FullyBooked,
+    GuardianMustAccompany,
+    NotEligibleVolunteer,
+    NotForMinors,
+    OverlappingBooking,
+    OwnOrRelativesRequest,
+    QualificationRequired,
+    RequestNotFound,
+    WrongState,
+)
 from matching.domain.notify import notify
 from matching.domain.publish import publish
+from servicekit import kinship
+from servicekit.auth import Principal
+from servicekit.errors import Conflict, Forbidden
 
 
 async def eligible_volunteer(session: AsyncSession, principal: Principal) -> uuid.UUID:
@@ -37,9 +47,14 @@ async def eligible_volunteer(session: AsyncSession, principal: Principal) -> uui
     if facts is not None and facts.closing:
         raise AccountClosing()
     if facts is None or not facts.may_serve:
-        reason = ("您的志愿服务记录权限已被取消" if facts and facts.recording_revoked
-                  else "需完成实名认证、常住居民登记和志愿者培训")
-        raise NotEligibleVolunteer(reason, "Verification, residence and training are required, and no sanction standing")
+        reason = (
+            "您的志愿服务记录权限已被取消"
+            if facts and facts.recording_revoked
+            else "需完成实名认证、常住居民登记和志愿者培训"
+        )
+        raise NotEligibleVolunteer(
+            reason, "Verification, residence and training are required, and no sanction standing"
+        )
     return volunteer_id
 
 
@@ -76,11 +91,15 @@ async def _qualification_rule(session: AsyncSession, volunteer_id: uuid.UUID, re
     last_day = request.ends_at.astimezone(BEIJING).date()
     if not await people.qualified(session, volunteer_id, item.qualification, through=last_day):
         name = QUALIFICATIONS[item.qualification]
-        raise QualificationRequired(f"该服务须持有在服务当日有效的{name}",
-                                    f"The service needs a {item.qualification} qualification valid on the day")
+        raise QualificationRequired(
+            f"该服务须持有在服务当日有效的{name}",
+            f"The service needs a {item.qualification} qualification valid on the day",
+        )
 
 
-async def book(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, now: datetime) -> tuple[Request, Booking]:
+async def book(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, now: datetime
+) -> tuple[Request, Booking]:
     volunteer_id = await eligible_volunteer(session, principal)
     request = await repo.get(session, request_id, lock=True)  # serialises bookings of one request
     if request is None:
@@ -103,7 +122,9 @@ async def book(session: AsyncSession, principal: Principal, request_id: uuid.UUI
     booking_id = uuid.uuid4()
     try:
         async with session.begin_nested():
-            await repo.insert_booking(session, booking_id=booking_id, request=request, volunteer_id=volunteer_id, now=now)
+            await repo.insert_booking(
+                session, booking_id=booking_id, request=request, volunteer_id=volunteer_id, now=now
+            )
     except IntegrityError as exc:
         if "no_overlapping_bookings" in str(exc.orig):
             raise OverlappingBooking() from None
@@ -113,13 +134,39 @@ async def book(session: AsyncSession, principal: Principal, request_id: uuid.UUI
     if len(live) + 1 >= request.volunteers_needed:
         request.state = "booked"
     await repo.save_state(session, request, now)
-    await repo.add_history(session, request, at=now, action="booked", actor=principal.id,
-                           acting_for=principal.acting_for, note=str(volunteer_id))
-    await publish(session, RequestBooked(
-        request_id=request.id, booking_id=booking_id, elder_id=request.elder_id, volunteer_id=volunteer_id,
-        district=request.district, starts_at=request.starts_at, ends_at=request.ends_at, booked_at=now),
-        subject=request.id, actor=principal.id, acting_for=principal.acting_for)
-    await notify(session, person_id=request.elder_id, template="request_booked", request=request,
-                 status="志愿者已预约" if request.state == "booked" else "已有志愿者预约", cause=f"booked:{booking_id}", now=now)
+    await repo.add_history(
+        session,
+        request,
+        at=now,
+        action="booked",
+        actor=principal.id,
+        acting_for=principal.acting_for,
+        note=str(volunteer_id),
+    )
+    await publish(
+        session,
+        RequestBooked(
+            request_id=request.id,
+            booking_id=booking_id,
+            elder_id=request.elder_id,
+            volunteer_id=volunteer_id,
+            district=request.district,
+            starts_at=request.starts_at,
+            ends_at=request.ends_at,
+            booked_at=now,
+        ),
+        subject=request.id,
+        actor=principal.id,
+        acting_for=principal.acting_for,
+    )
+    await notify(
+        session,
+        person_id=request.elder_id,
+        template="request_booked",
+        request=request,
+        status="志愿者已预约" if request.state == "booked" else "已有志愿者预约",
+        cause=f"booked:{booking_id}",
+        now=now,
+    )
     booking = next(b for b in await repo.bookings(session, request.id) if b.id == booking_id)
     return request, booking

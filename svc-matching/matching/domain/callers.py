@@ -1,4 +1,5 @@
 """Who may do what to a request, from the caller's token."""
+
 from __future__ import annotations
 
 import uuid
@@ -29,8 +30,12 @@ def staff_in_scope(principal: Principal, district: str) -> bool:
 
 def may_review(principal: Principal, district: str) -> bool:
     """An institution of the district or the district office (经审核)."""
-    return (principal.kind == "staff" and not principal.acting_for and principal.district == district
-            and principal.has_role(*DISTRICT_STAFF))
+    return (
+        principal.kind == "staff"
+        and not principal.acting_for
+        and principal.district == district
+        and principal.has_role(*DISTRICT_STAFF)
+    )
 
 
 def institution_of(principal: Principal) -> uuid.UUID | None:

@@ -1,6 +1,7 @@
 """The service catalogue: the eight categories (八大类) fixed city-wide, and items under them. City-wide items
 come with the system; each district office adds, edits and retires its own local items (个性化服务项目).
 A retired item stays on record (old requests name it) but cannot be requested again."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,11 +9,11 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.districts import DISTRICTS
-from servicekit.auth import Principal
-from servicekit.errors import Conflict, NotFound, UnprocessableInput
 from matching.db import catalogue as repo
 from matching.db.catalogue import Item
 from matching.domain.errors import OutsideDistrict
+from servicekit.auth import Principal
+from servicekit.errors import Conflict, NotFound, UnprocessableInput
 
 CATEGORIES: dict[str, str] = {
     "emotional_comfort": "情感慰藉",
@@ -54,18 +55,36 @@ _NAME_TAKEN = ("本区该类别下已有同名服务项目", "The district alrea
 QUALIFICATIONS: dict[str, str] = {"legal": "法律职业资格", "medical": "医护执业资格"}
 
 
-async def add_item(session: AsyncSession, officer: Principal, *, category: str, name: str, description: str | None,
-                   max_minutes: int, group_activity: bool, max_volunteers: int, night_service: bool,
-                   qualification: str | None) -> Item:
+async def add_item(
+    session: AsyncSession,
+    officer: Principal,
+    *,
+    category: str,
+    name: str,
+    description: str | None,
+    max_minutes: int,
+    group_activity: bool,
+    max_volunteers: int,
+    night_service: bool,
+    qualification: str | None,
+) -> Item:
     district = _check_district(officer, None)
     if category not in CATEGORIES:
         raise UnprocessableInput("服务类别不存在", f"Unknown category {category}")
     _check_group(group_activity, max_volunteers)
     item_id = uuid.uuid4()
-    fields = {"name": name, "description": description, "max_minutes": max_minutes, "group_activity": group_activity,
-              "max_volunteers": max_volunteers, "night_service": night_service, "qualification": qualification}
-    if not await repo.insert(session, item_id=item_id, category=category, district=district, by=officer.id,
-                             fields=fields):
+    fields = {
+        "name": name,
+        "description": description,
+        "max_minutes": max_minutes,
+        "group_activity": group_activity,
+        "max_volunteers": max_volunteers,
+        "night_service": night_service,
+        "qualification": qualification,
+    }
+    if not await repo.insert(
+        session, item_id=item_id, category=category, district=district, by=officer.id, fields=fields
+    ):
         raise Conflict(*_NAME_TAKEN)
     return await repo.get(session, item_id)  # type: ignore[return-value]
 

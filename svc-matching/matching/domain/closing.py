@@ -3,6 +3,7 @@ request, no booking (409 `account-closing`) — and what has not started ends no
 (the requests reopen for others) and their requests as an elder (the ledger releases the holds). Services under
 way finish. Withdrawn, they may start things again (what was cancelled stays cancelled). Erased
 (`person.erased`), their notes, rating comments and the addresses of requests never served are blanked."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,8 +20,9 @@ CLOSING = "账户注销"
 
 async def asked(session: AsyncSession, event: AccountClosureRequested, *, now: datetime) -> None:
     await people.record_closing(session, event.person_id, True)
-    await sanctions.end_future_bookings(session, event.person_id, by="system", reason=CLOSING, why="volunteer_cancelled",
-                                        now=now)
+    await sanctions.end_future_bookings(
+        session, event.person_id, by="system", reason=CLOSING, why="volunteer_cancelled", now=now
+    )
     for request_id in await repo.unstarted_of_elder(session, event.person_id):
         request = await repo.get(session, request_id, lock=True)
         if request is not None and request.state in requests.CANCELLABLE:

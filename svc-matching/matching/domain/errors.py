@@ -1,4 +1,5 @@
 """Matching's refusals, each a problem type with a reason an elder or volunteer can read."""
+
 from __future__ import annotations
 
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
@@ -51,13 +52,18 @@ class AccountClosing(Conflict):
 
 class QualificationRequired(Forbidden):
     type = "qualification-required"
-    title_zh, title_en = "该服务须由持有相应专业资格的志愿者承接", "The service needs a volunteer with a professional qualification"
+    title_zh, title_en = (
+        "该服务须由持有相应专业资格的志愿者承接",
+        "The service needs a volunteer with a professional qualification",
+    )
 
 
 class GuardianMustAccompany(Conflict):
     type = "guardian-must-accompany"
-    title_zh, title_en = "未成年志愿者须由监护人陪同：请监护人先预约同一服务", \
-        "A minor volunteers accompanied by a guardian: the guardian books the same request first"
+    title_zh, title_en = (
+        "未成年志愿者须由监护人陪同：请监护人先预约同一服务",
+        "A minor volunteers accompanied by a guardian: the guardian books the same request first",
+    )
 
 
 class FullyBooked(Conflict):

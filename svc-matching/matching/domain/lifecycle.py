@@ -7,19 +7,20 @@
 - A request not served by the end of its window closes as expired and its hold is released.
 Each request is handled in its own transaction, rows locked with SKIP LOCKED so replicas share the work.
 """
+
 from __future__ import annotations
 
 import logging
 import uuid
 from datetime import datetime, timedelta
 
-
-from servicekit.db import Database
 from matching.db import requests as repo
 from matching.domain import attendance, requests
 from matching.settings import MatchingSettings
+from servicekit.db import Database
 
 log = logging.getLogger(__name__)
+
 
 async def run_once(db: Database, settings: MatchingSettings, *, now: datetime, limit: int = 200) -> int:
     no_show_before = now - timedelta(minutes=settings.no_show_after_minutes)
@@ -41,17 +42,48 @@ async def _advance(session, request_id: uuid.UUID, *, settings: MatchingSettings
     sign_out_closes = request.ends_at + timedelta(minutes=settings.check_out_late_minutes)
     for booking in await repo.bookings(session, request.id):
         if booking.status == "booked" and now >= no_show_at:
-            await requests.end_booking(session, request, booking, by="system", reason="未按时签到", why="no_show",
-                                       late=False, now=now, status="no_show")
-            await repo.add_history(session, request, at=now, action="no_show", actor="system", note=str(booking.volunteer_id))
+            await requests.end_booking(
+                session,
+                request,
+                booking,
+                by="system",
+                reason="未按时签到",
+                why="no_show",
+                late=False,
+                now=now,
+                status="no_show",
+            )
+            await repo.add_history(
+                session, request, at=now, action="no_show", actor="system", note=str(booking.volunteer_id)
+            )
             changed += 1
         elif booking.status == "checked_in" and now >= sign_out_closes:
-            minutes = attendance.recorded_minutes(booking.checked_in_at, request.ends_at, request.starts_at,  # type: ignore[arg-type]
-                                                  request.ends_at)
-            await repo.record_check_out(session, booking, at=request.ends_at, lat=None, lon=None, distance_m=None,
-                                        by="system", method="window_closed", minutes=minutes, institution_id=None)
-            await repo.add_history(session, request, at=now, action="check_out", actor="system",
-                                   note=f"{booking.volunteer_id} (window_closed)")
+            minutes = attendance.recorded_minutes(
+                booking.checked_in_at,
+                request.ends_at,
+                request.starts_at,  # type: ignore[arg-type]
+                request.ends_at,
+            )
+            await repo.record_check_out(
+                session,
+                booking,
+                at=request.ends_at,
+                lat=None,
+                lon=None,
+                distance_m=None,
+                by="system",
+                method="window_closed",
+                minutes=minutes,
+                institution_id=None,
+            )
+            await repo.add_history(
+                session,
+                request,
+                at=now,
+                action="check_out",
+                actor="system",
+                note=f"{booking.volunteer_id} (window_closed)",
+            )
             changed += 1
     if await attendance.complete_if_done(session, request, now=now):
         return changed + 1

@@ -1,5 +1,6 @@
 """满意度评价: once per completed service, by the elder in the app or by an institution of the district after
 a phone follow-up (回访). Scores at or below `low_rating_threshold` are flagged and open a follow-up."""
+
 from __future__ import annotations
 
 import uuid
@@ -9,13 +10,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.matching import ServiceRated
-from servicekit.errors import Conflict
-from servicekit.auth import Principal
 from matching.db import requests as repo
 from matching.domain import follow_ups
 from matching.domain.callers import person_of
 from matching.domain.errors import OutsideDistrict, RequestNotFound, WrongState
 from matching.domain.publish import publish
+from servicekit.auth import Principal
+from servicekit.errors import Conflict
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,16 @@ class Rating:
     rated_at: datetime
 
 
-async def rate(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, score: int, comment: str | None,
-               threshold: int, now: datetime) -> Rating:
+async def rate(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: uuid.UUID,
+    *,
+    score: int,
+    comment: str | None,
+    threshold: int,
+    now: datetime,
+) -> Rating:
     request = await repo.get(session, request_id, lock=True)
     if request is None:
         raise RequestNotFound()
@@ -51,12 +60,32 @@ async def rate(session: AsyncSession, principal: Principal, request_id: uuid.UUI
     if not await repo.insert_rating(session, **vars(rating)):
         raise Conflict("该服务已评价", "This service has already been rated")
     volunteers = [b.volunteer_id for b in await repo.bookings(session, request.id) if b.status == "checked_out"]
-    await repo.add_history(session, request, at=now, action="rated", actor=principal.id,
-                           acting_for=principal.acting_for, note=f"{score}/5{' (flagged)' if rating.flagged else ''}")
-    await publish(session, ServiceRated(
-        request_id=request.id, elder_id=request.elder_id, volunteer_ids=volunteers, district=request.district,
-        score=score, channel=channel, rated_by=principal.id, flagged=rating.flagged, rated_at=now),
-        subject=request.id, actor=principal.id, acting_for=principal.acting_for)
+    await repo.add_history(
+        session,
+        request,
+        at=now,
+        action="rated",
+        actor=principal.id,
+        acting_for=principal.acting_for,
+        note=f"{score}/5{' (flagged)' if rating.flagged else ''}",
+    )
+    await publish(
+        session,
+        ServiceRated(
+            request_id=request.id,
+            elder_id=request.elder_id,
+            volunteer_ids=volunteers,
+            district=request.district,
+            score=score,
+            channel=channel,
+            rated_by=principal.id,
+            flagged=rating.flagged,
+            rated_at=now,
+        ),
+        subject=request.id,
+        actor=principal.id,
+        acting_for=principal.acting_for,
+    )
     if rating.flagged:
         await follow_ups.after_low_rating(session, request, score=score, comment=comment, now=now)
     return rating

@@ -2,6 +2,7 @@
 booked → in_progress → completed, or closed at any step before completion with a reason the elder sees:
 hold_rejected, review_rejected, cancelled or expired. Every step is in the history and every step the
 ledger or the other parties care about is an event."""
+
 from __future__ import annotations
 
 import uuid
@@ -13,21 +14,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.districts import DISTRICTS
 from contracts.ledger import HoldPlaced, HoldRejected
 from contracts.matching import BookingCancelled, RequestCancelled, RequestEdited, RequestReviewed, RequestSubmitted
+from matching.db import people
+from matching.db import requests as repo
+from matching.db.requests import Booking, Request
+from matching.domain import access, catalogue, follow_ups, search
+from matching.domain.callers import institution_of, may_review, person_of, staff_in_scope
+from matching.domain.errors import (
+    AccountClosing,
+    BadWindow,
+    OutsideBeijing,
+    OutsideDistrict,
+    RequestNotFound,
+    UnknownItem,
+    WrongState,
+)
+from matching.domain.notify import notify
+from matching.domain.publish import publish
+from matching.settings import MatchingSettings
 from servicekit import geo, kinship
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.pagination import PageRequest, page_of
 from servicekit.pii import PersonalDataCipher, Sealed
-from matching.db import people
-from matching.db import requests as repo
-from matching.db.requests import Booking, Request
-from matching.domain import access, catalogue, follow_ups, search
-from matching.domain.notify import notify
-from matching.domain.callers import institution_of, may_review, person_of, staff_in_scope
-from matching.domain.errors import (AccountClosing, BadWindow, OutsideBeijing, OutsideDistrict, RequestNotFound,
-                                    UnknownItem, WrongState)
-from matching.domain.publish import publish
-from matching.settings import MatchingSettings
 
 CANCELLABLE = ("submitted", "awaiting_review", "open", "booked")
 
@@ -51,8 +59,12 @@ class NewRequest:
 async def relative_acting_for(session: AsyncSession, principal: Principal, elder_id: uuid.UUID) -> uuid.UUID:
     """The elder a person acts for as their confirmed direct relative (子女代办): anyone else is refused."""
     me = person_of(principal)
-    if principal.kind != "person" or principal.acting_for or me is None \
-            or not await kinship.are_direct_relatives(session, me, elder_id):
+    if (
+        principal.kind != "person"
+        or principal.acting_for
+        or me is None
+        or not await kinship.are_direct_relatives(session, me, elder_id)
+    ):
         raise Forbidden("只有已确认的直系亲属可以代为办理", "Only a confirmed direct relative may act for the elder")
     return elder_id
 
@@ -71,13 +83,22 @@ def open_address(cipher: PersonalDataCipher, request: Request) -> str:
     return cipher.open(Sealed(request.address_key, request.address_sealed), purpose="address", owner=str(request.id))
 
 
-async def publish_request(session: AsyncSession, principal: Principal, new: NewRequest, *, settings: MatchingSettings,
-                          cipher: PersonalDataCipher, now: datetime) -> Request:
+async def publish_request(
+    session: AsyncSession,
+    principal: Principal,
+    new: NewRequest,
+    *,
+    settings: MatchingSettings,
+    cipher: PersonalDataCipher,
+    now: datetime,
+) -> Request:
     """An elder, a confirmed direct relative for them, or an institution operator acting for one publishes a
     need (发布养老服务需求); a relative's and an operator's are recorded as acting for the elder."""
     elder_id, acting_for = person_of(principal), principal.acting_for
     if elder_id is None:
-        raise Forbidden("请由老人本人或代办机构发布需求", "Requests are published by the elder or an institution acting for them")
+        raise Forbidden(
+            "请由老人本人或代办机构发布需求", "Requests are published by the elder or an institution acting for them"
+        )
     if new.for_elder is not None and new.for_elder != elder_id:
         elder_id = await relative_acting_for(session, principal, new.for_elder)
         acting_for = str(elder_id)
@@ -95,28 +116,62 @@ async def publish_request(session: AsyncSession, principal: Principal, new: NewR
         raise UnprocessableInput("区代码不存在", f"Unknown district {new.district}")
     item = await catalogue.item(session, new.item_id)
     if item is None or not item.offered_in(new.district) or item.category != new.category:
-        raise UnknownItem("该区没有此服务项目，或项目与类别不符",
-                          "The district offers no such item under that category")
+        raise UnknownItem(
+            "该区没有此服务项目，或项目与类别不符", "The district offers no such item under that category"
+        )
     _check_window(new, settings=settings, now=now, max_minutes=item.max_minutes)
     if new.volunteers_needed > item.max_volunteers:
-        raise UnprocessableInput(f"该项目最多{item.max_volunteers}名志愿者",
-                                 f"This item takes at most {item.max_volunteers} volunteers")
+        raise UnprocessableInput(
+            f"该项目最多{item.max_volunteers}名志愿者", f"This item takes at most {item.max_volunteers} volunteers"
+        )
     window_minutes = int((new.ends_at - new.starts_at).total_seconds() // 60)
     request_id = uuid.uuid4()
     address_key, address_sealed = seal_address(cipher, request_id, new.address)
     request = Request(
-        id=request_id, elder_id=elder_id, district=new.district, category=new.category, item_id=new.item_id,
-        lat=place.lat, lon=place.lon, address_key=address_key, address_sealed=address_sealed, notes=new.notes,
-        starts_at=new.starts_at, ends_at=new.ends_at, volunteers_needed=new.volunteers_needed,
-        estimated_minutes=window_minutes * new.volunteers_needed, priority=bool(facts and facts.special),
-        state="submitted", close_reason=None, close_note=None, hold_id=None, submitted_by=principal.id,
-        institution_id=institution_of(principal), created_at=now, updated_at=now, completed_at=None)
+        id=request_id,
+        elder_id=elder_id,
+        district=new.district,
+        category=new.category,
+        item_id=new.item_id,
+        lat=place.lat,
+        lon=place.lon,
+        address_key=address_key,
+        address_sealed=address_sealed,
+        notes=new.notes,
+        starts_at=new.starts_at,
+        ends_at=new.ends_at,
+        volunteers_needed=new.volunteers_needed,
+        estimated_minutes=window_minutes * new.volunteers_needed,
+        priority=bool(facts and facts.special),
+        state="submitted",
+        close_reason=None,
+        close_note=None,
+        hold_id=None,
+        submitted_by=principal.id,
+        institution_id=institution_of(principal),
+        created_at=now,
+        updated_at=now,
+        completed_at=None,
+    )
     await repo.insert(session, request)
     await repo.add_history(session, request, at=now, action="submitted", actor=principal.id, acting_for=acting_for)
-    await publish(session, RequestSubmitted(
-        request_id=request.id, elder_id=elder_id, district=request.district, category=request.category,
-        estimated_minutes=request.estimated_minutes, starts_at=request.starts_at, ends_at=request.ends_at,
-        submitted_by=principal.id, submitted_at=now), subject=request.id, actor=principal.id, acting_for=acting_for)
+    await publish(
+        session,
+        RequestSubmitted(
+            request_id=request.id,
+            elder_id=elder_id,
+            district=request.district,
+            category=request.category,
+            estimated_minutes=request.estimated_minutes,
+            starts_at=request.starts_at,
+            ends_at=request.ends_at,
+            submitted_by=principal.id,
+            submitted_at=now,
+        ),
+        subject=request.id,
+        actor=principal.id,
+        acting_for=acting_for,
+    )
     return request
 
 
@@ -135,6 +190,7 @@ def _check_window(new: NewRequest, *, settings: MatchingSettings, now: datetime,
 
 
 # --- the saga with the ledger --------------------------------------------------------------------------
+
 
 async def holds_answered(session: AsyncSession, answers: list[HoldPlaced | HoldRejected], *, now: datetime) -> None:
     """The ledger's answers to a poll's submitted requests, in order: a placed hold sends the request to
@@ -162,36 +218,75 @@ async def holds_answered(session: AsyncSession, answers: list[HoldPlaced | HoldR
 
 # --- review and cancellation ---------------------------------------------------------------------------
 
-async def review(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, approve: bool,
-                 note: str | None, now: datetime) -> Request:
+
+async def review(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: uuid.UUID,
+    *,
+    approve: bool,
+    note: str | None,
+    now: datetime,
+) -> Request:
     request = await _get_for_staff(session, principal, request_id, lock=True)
     if not may_review(principal, request.district):
-        raise OutsideDistrict("只能审核本区的需求", "Only an institution or the office of the request's district reviews it")
+        raise OutsideDistrict(
+            "只能审核本区的需求", "Only an institution or the office of the request's district reviews it"
+        )
     if request.state != "awaiting_review":
-        raise WrongState(f"需求当前状态为 {request.state}，不能审核", f"The request is {request.state}, not awaiting review")
+        raise WrongState(
+            f"需求当前状态为 {request.state}，不能审核", f"The request is {request.state}, not awaiting review"
+        )
     if not approve and not (note and note.strip()):
         raise UnprocessableInput("驳回须说明理由", "A rejection needs a note the elder can read")
     decision = "approve" if approve else "reject"
-    await publish(session, RequestReviewed(
-        request_id=request.id, elder_id=request.elder_id, district=request.district, decision=decision,
-        reviewed_by=principal.id, institution_id=institution_of(principal), reviewed_at=now),
-        subject=request.id, actor=principal.id)
-    await notify(session, person_id=request.elder_id, template="request_reviewed", request=request,
-                 status="审核通过，等待志愿者预约" if approve else "审核未通过", note=None if approve else note,
-                 cause=f"review:{request.id}", now=now)
+    await publish(
+        session,
+        RequestReviewed(
+            request_id=request.id,
+            elder_id=request.elder_id,
+            district=request.district,
+            decision=decision,
+            reviewed_by=principal.id,
+            institution_id=institution_of(principal),
+            reviewed_at=now,
+        ),
+        subject=request.id,
+        actor=principal.id,
+    )
+    await notify(
+        session,
+        person_id=request.elder_id,
+        template="request_reviewed",
+        request=request,
+        status="审核通过，等待志愿者预约" if approve else "审核未通过",
+        note=None if approve else note,
+        cause=f"review:{request.id}",
+        now=now,
+    )
     if approve:
         request.state = "open" if request.starts_at > now else request.state
         if request.state != "open":
-            return await _close(session, request, reason="expired", note="审核时服务时间已过", actor=principal.id, now=now)
+            return await _close(
+                session, request, reason="expired", note="审核时服务时间已过", actor=principal.id, now=now
+            )
         await repo.save_state(session, request, now)
         await repo.add_history(session, request, at=now, action="approved", actor=principal.id, note=note)
         return request
-    return await _close(session, request, reason="review_rejected", note=note, actor=principal.id, now=now,
-                        action="rejected")
+    return await _close(
+        session, request, reason="review_rejected", note=note, actor=principal.id, now=now, action="rejected"
+    )
 
 
-async def cancel(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, reason: str,
-                 settings: MatchingSettings, now: datetime) -> Request:
+async def cancel(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: uuid.UUID,
+    *,
+    reason: str,
+    settings: MatchingSettings,
+    now: datetime,
+) -> Request:
     """The elder (or their institution, or a confirmed direct relative for them) or staff in scope cancel the
     request: every booking ends and the hold is released. A volunteer cancels only their own booking and the request reopens for others."""
     request = await repo.get(session, request_id, lock=True)
@@ -203,8 +298,13 @@ async def cancel(session: AsyncSession, principal: Principal, request_id: uuid.U
     if me is not None and me != request.elder_id and mine is not None and not principal.acting_for:
         return await _volunteer_cancels(session, principal, request, mine, reason=reason, settings=settings, now=now)
     acting_for = principal.acting_for
-    if me is not None and me != request.elder_id and principal.kind == "person" and not principal.acting_for \
-            and await kinship.are_direct_relatives(session, me, request.elder_id):
+    if (
+        me is not None
+        and me != request.elder_id
+        and principal.kind == "person"
+        and not principal.acting_for
+        and await kinship.are_direct_relatives(session, me, request.elder_id)
+    ):
         acting_for = str(request.elder_id)  # a confirmed relative cancels for the elder
     elif me != request.elder_id and not staff_in_scope(principal, request.district):
         if me is not None and principal.kind == "person":
@@ -215,10 +315,12 @@ async def cancel(session: AsyncSession, principal: Principal, request_id: uuid.U
     late = _late(request, settings, now)
     for booking in bookings:
         if booking.live:
-            await end_booking(session, request, booking, by=principal.id, reason=reason, why="request_cancelled",
-                               late=late, now=now)
-    return await _close(session, request, reason="cancelled", note=reason, actor=principal.id, now=now,
-                        acting_for=acting_for, late=late)
+            await end_booking(
+                session, request, booking, by=principal.id, reason=reason, why="request_cancelled", late=late, now=now
+            )
+    return await _close(
+        session, request, reason="cancelled", note=reason, actor=principal.id, now=now, acting_for=acting_for, late=late
+    )
 
 
 EDITABLE = ("submitted", "awaiting_review", "open")
@@ -234,8 +336,16 @@ class RequestChanges:
     notes: str | None = None
 
 
-async def edit(session: AsyncSession, principal: Principal, request_id: uuid.UUID, changes: RequestChanges, *,
-               settings: MatchingSettings, cipher: PersonalDataCipher, now: datetime) -> Request:
+async def edit(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: uuid.UUID,
+    changes: RequestChanges,
+    *,
+    settings: MatchingSettings,
+    cipher: PersonalDataCipher,
+    now: datetime,
+) -> Request:
     """The elder (or a confirmed relative, or their institution, acting for them) changes a request before anyone
     booked it: a new start (the length, and so the hold, stays: a different length is a new request), a new
     place within the same district, or notes. An approved request whose time or place changed goes back to
@@ -245,8 +355,12 @@ async def edit(session: AsyncSession, principal: Principal, request_id: uuid.UUI
         raise RequestNotFound()
     me, acting_for = person_of(principal), principal.acting_for
     if me != request.elder_id:
-        if me is None or principal.kind != "person" or principal.acting_for \
-                or not await kinship.are_direct_relatives(session, me, request.elder_id):
+        if (
+            me is None
+            or principal.kind != "person"
+            or principal.acting_for
+            or not await kinship.are_direct_relatives(session, me, request.elder_id)
+        ):
             raise RequestNotFound()
         acting_for = str(request.elder_id)
     if request.state not in EDITABLE:
@@ -257,9 +371,17 @@ async def edit(session: AsyncSession, principal: Principal, request_id: uuid.UUI
     if changes.starts_at is not None and changes.starts_at != request.starts_at:
         length = request.ends_at - request.starts_at
         item = await catalogue.item(session, request.item_id)
-        window = NewRequest(category=request.category, item_id=request.item_id, lat=request.lat, lon=request.lon,
-                            coord_system="wgs84", address="", district=request.district, starts_at=changes.starts_at,
-                            ends_at=changes.starts_at + length)
+        window = NewRequest(
+            category=request.category,
+            item_id=request.item_id,
+            lat=request.lat,
+            lon=request.lon,
+            coord_system="wgs84",
+            address="",
+            district=request.district,
+            starts_at=changes.starts_at,
+            ends_at=changes.starts_at + length,
+        )
         _check_window(window, settings=settings, now=now, max_minutes=item.max_minutes if item else 0)
         request.starts_at, request.ends_at = window.starts_at, window.ends_at
         changed.append("time")
@@ -267,7 +389,9 @@ async def edit(session: AsyncSession, principal: Principal, request_id: uuid.UUI
         if changes.lat is not None and changes.lon is not None:
             place = geo.to_wgs84(changes.lat, changes.lon, changes.coord_system)
             if not geo.in_beijing(place):
-                raise OutsideBeijing("服务地点须在北京市范围内", f"({place.lat:.5f}, {place.lon:.5f}) is outside Beijing")
+                raise OutsideBeijing(
+                    "服务地点须在北京市范围内", f"({place.lat:.5f}, {place.lon:.5f}) is outside Beijing"
+                )
             request.lat, request.lon = place.lat, place.lon
         if changes.address is not None:
             request.address_key, request.address_sealed = seal_address(cipher, request.id, changes.address)
@@ -282,12 +406,31 @@ async def edit(session: AsyncSession, principal: Principal, request_id: uuid.UUI
         request.state = "awaiting_review"
     request.updated_at = now
     await repo.save_details(session, request)
-    await repo.add_history(session, request, at=now, action="edited", actor=principal.id, acting_for=acting_for,
-                           note=", ".join(changed) + ("; back to review" if back_to_review else ""))
-    await publish(session, RequestEdited(
-        request_id=request.id, elder_id=request.elder_id, changed=changed, starts_at=request.starts_at,
-        ends_at=request.ends_at, back_to_review=back_to_review, edited_by=principal.id, edited_at=now),
-        subject=request.id, actor=principal.id, acting_for=acting_for)
+    await repo.add_history(
+        session,
+        request,
+        at=now,
+        action="edited",
+        actor=principal.id,
+        acting_for=acting_for,
+        note=", ".join(changed) + ("; back to review" if back_to_review else ""),
+    )
+    await publish(
+        session,
+        RequestEdited(
+            request_id=request.id,
+            elder_id=request.elder_id,
+            changed=changed,
+            starts_at=request.starts_at,
+            ends_at=request.ends_at,
+            back_to_review=back_to_review,
+            edited_by=principal.id,
+            edited_at=now,
+        ),
+        subject=request.id,
+        actor=principal.id,
+        acting_for=acting_for,
+    )
     return request
 
 
@@ -295,16 +438,24 @@ def _late(request: Request, settings: MatchingSettings, now: datetime) -> bool:
     return request.starts_at - now < timedelta(hours=settings.late_cancellation_hours)
 
 
-async def _volunteer_cancels(session: AsyncSession, principal: Principal, request: Request, booking: Booking, *,
-                             reason: str, settings: MatchingSettings, now: datetime) -> Request:
+async def _volunteer_cancels(
+    session: AsyncSession,
+    principal: Principal,
+    request: Request,
+    booking: Booking,
+    *,
+    reason: str,
+    settings: MatchingSettings,
+    now: datetime,
+) -> Request:
     if booking.status != "booked":
         raise WrongState("已签到的服务不能取消预约，请签出", "Signed in: sign out instead of cancelling")
     late = _late(request, settings, now)
-    await end_booking(session, request, booking, by=principal.id, reason=reason, why="volunteer_cancelled",
-                       late=late, now=now)
+    await end_booking(
+        session, request, booking, by=principal.id, reason=reason, why="volunteer_cancelled", late=late, now=now
+    )
     await minors_left_alone(session, request, now=now)
-    await reopen_if_needed(session, request, now=now, actor=principal.id,
-                           note=("迟取消：" if late else "") + reason)
+    await reopen_if_needed(session, request, now=now, actor=principal.id, note=("迟取消：" if late else "") + reason)
     return request
 
 
@@ -315,24 +466,68 @@ async def minors_left_alone(session: AsyncSession, request: Request, *, now: dat
     booked = {b.volunteer_id for b in live}
     for other in live:
         facts = await people.facts(session, other.volunteer_id)
-        if facts is not None and facts.minor and other.status == "booked" \
-                and not await people.guardians_of(session, other.volunteer_id) & booked:
-            await end_booking(session, request, other, by="system", reason="监护人已取消预约，未成年志愿者不能单独服务",
-                              why="guardian_left", late=False, now=now)
+        if (
+            facts is not None
+            and facts.minor
+            and other.status == "booked"
+            and not await people.guardians_of(session, other.volunteer_id) & booked
+        ):
+            await end_booking(
+                session,
+                request,
+                other,
+                by="system",
+                reason="监护人已取消预约，未成年志愿者不能单独服务",
+                why="guardian_left",
+                late=False,
+                now=now,
+            )
 
 
-async def end_booking(session: AsyncSession, request: Request, booking: Booking, *, by: str, reason: str,
-                       why: str, late: bool, now: datetime, status: str = "cancelled") -> None:
+async def end_booking(
+    session: AsyncSession,
+    request: Request,
+    booking: Booking,
+    *,
+    by: str,
+    reason: str,
+    why: str,
+    late: bool,
+    now: datetime,
+    status: str = "cancelled",
+) -> None:
     await repo.cancel_booking(session, booking, status=status, at=now, by=by, reason=reason, late=late)
-    await publish(session, BookingCancelled(
-        request_id=request.id, booking_id=booking.id, elder_id=request.elder_id, volunteer_id=booking.volunteer_id,
-        district=request.district, cancelled_by=by, reason=reason, why=why, late=late, cancelled_at=now),
-        subject=request.id, actor=by)
+    await publish(
+        session,
+        BookingCancelled(
+            request_id=request.id,
+            booking_id=booking.id,
+            elder_id=request.elder_id,
+            volunteer_id=booking.volunteer_id,
+            district=request.district,
+            cancelled_by=by,
+            reason=reason,
+            why=why,
+            late=late,
+            cancelled_at=now,
+        ),
+        subject=request.id,
+        actor=by,
+    )
     if why != "volunteer_cancelled":  # the volunteer hears of a cancellation they did not make themself
-        await notify(session, person_id=booking.volunteer_id, template="booking_cancelled", request=request,
-                     status="预约已取消", note=reason, cause=f"booking-ended:{booking.id}", now=now)
-    await follow_ups.after_booking_ended(session, request, booking, why=why, reason=reason, late=late, status=status,
-                                         now=now)
+        await notify(
+            session,
+            person_id=booking.volunteer_id,
+            template="booking_cancelled",
+            request=request,
+            status="预约已取消",
+            note=reason,
+            cause=f"booking-ended:{booking.id}",
+            now=now,
+        )
+    await follow_ups.after_booking_ended(
+        session, request, booking, why=why, reason=reason, late=late, status=status, now=now
+    )
 
 
 async def cancel_unstarted(session: AsyncSession, request: Request, *, actor: str, reason: str, now: datetime) -> None:
@@ -340,8 +535,9 @@ async def cancel_unstarted(session: AsyncSession, request: Request, *, actor: st
     account): its bookings end, the ledger releases its hold."""
     for booking in await repo.bookings(session, request.id):
         if booking.live:
-            await end_booking(session, request, booking, by=actor, reason=reason, why="request_cancelled", late=False,
-                              now=now)
+            await end_booking(
+                session, request, booking, by=actor, reason=reason, why="request_cancelled", late=False, now=now
+            )
     await _close(session, request, reason="cancelled", note=reason, actor=actor, now=now)
 
 
@@ -354,15 +550,42 @@ async def reopen_if_needed(session: AsyncSession, request: Request, *, now: date
     await repo.add_history(session, request, at=now, action="booking_cancelled", actor=actor, note=note)
 
 
-async def _close(session: AsyncSession, request: Request, *, reason: str, note: str | None, actor: str,
-                 now: datetime, action: str | None = None, acting_for: str | None = None, late: bool = False) -> Request:
+async def _close(
+    session: AsyncSession,
+    request: Request,
+    *,
+    reason: str,
+    note: str | None,
+    actor: str,
+    now: datetime,
+    action: str | None = None,
+    acting_for: str | None = None,
+    late: bool = False,
+) -> Request:
     request.state, request.close_reason, request.close_note = "closed", reason, note
     await repo.save_state(session, request, now)
-    await repo.add_history(session, request, at=now, action=action or reason, actor=actor, acting_for=acting_for,
-                           note=f"迟取消：{note or ''}" if late else note)
-    await publish(session, RequestCancelled(
-        request_id=request.id, elder_id=request.elder_id, cancelled_by=actor, reason=note or reason,
-        cancelled_at=now), subject=request.id, actor=actor, acting_for=acting_for)
+    await repo.add_history(
+        session,
+        request,
+        at=now,
+        action=action or reason,
+        actor=actor,
+        acting_for=acting_for,
+        note=f"迟取消：{note or ''}" if late else note,
+    )
+    await publish(
+        session,
+        RequestCancelled(
+            request_id=request.id,
+            elder_id=request.elder_id,
+            cancelled_by=actor,
+            reason=note or reason,
+            cancelled_at=now,
+        ),
+        subject=request.id,
+        actor=actor,
+        acting_for=acting_for,
+    )
     return request
 
 
@@ -373,8 +596,10 @@ async def expire(session: AsyncSession, request: Request, *, now: datetime) -> N
 
 # --- reading -------------------------------------------------------------------------------------------
 
-async def _get_for_staff(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *,
-                         lock: bool = False) -> Request:
+
+async def _get_for_staff(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, lock: bool = False
+) -> Request:
     request = await repo.get(session, request_id, lock=lock)
     if request is None:
         raise RequestNotFound()
@@ -392,8 +617,9 @@ class RequestView:
     viewer_is: str  # elder | relative | volunteer | staff
 
 
-async def view(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *,
-               cipher: PersonalDataCipher, now: datetime) -> RequestView:
+async def view(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, cipher: PersonalDataCipher, now: datetime
+) -> RequestView:
     """Parties, the elder's confirmed direct relatives and staff in scope see the request; the exact address only
     the elder, their relatives, booked volunteers and staff in scope (each reveal to someone other than the
     elder is an audited access to personal data)."""
@@ -408,8 +634,12 @@ async def view(session: AsyncSession, principal: Principal, request_id: uuid.UUI
         viewer = "volunteer"
     elif staff_in_scope(principal, request.district):
         viewer = "staff"
-    elif me is not None and principal.kind == "person" and not principal.acting_for \
-            and await kinship.are_direct_relatives(session, me, request.elder_id):
+    elif (
+        me is not None
+        and principal.kind == "person"
+        and not principal.acting_for
+        and await kinship.are_direct_relatives(session, me, request.elder_id)
+    ):
         viewer = "relative"  # follows and acts for the elder
     elif principal.kind == "staff" and not principal.acting_for:
         raise OutsideDistrict("只能查看本区的需求", "Only your own district's requests")
@@ -427,23 +657,26 @@ async def view(session: AsyncSession, principal: Principal, request_id: uuid.UUI
 MINE = {"elder": "requests-as-elder", "relative": "requests-as-relative", "volunteer": "requests-as-volunteer"}
 
 
-async def mine(session: AsyncSession, person_id: uuid.UUID, *, role: str, state: str | None,
-               page: PageRequest) -> tuple[list[Request], str | None]:
+async def mine(
+    session: AsyncSession, person_id: uuid.UUID, *, role: str, state: str | None, page: PageRequest
+) -> tuple[list[Request], str | None]:
     """A person's own lists: their requests as an elder, those of the elders they are a confirmed direct relative
     of (who follow and act for them), or the requests they booked as a volunteer — newest first."""
     if role == "volunteer":
         rows = await repo.booked_page(session, person_id, state=state, page=page)
         return page_of(MINE[role], rows, page, at="starts_at")
-    rows = await repo.of_elders(session, "self" if role == "elder" else "relatives", person_id=person_id, state=state,
-                                page=page)
+    rows = await repo.of_elders(
+        session, "self" if role == "elder" else "relatives", person_id=person_id, state=state, page=page
+    )
     return page_of(MINE[role], rows, page, at="created_at")
 
 
 QUEUE = "request-queue"  # the list's name in its cursors
 
 
-async def queue(session: AsyncSession, principal: Principal, page: PageRequest, *, district: str | None,
-                state: str) -> tuple[list[Request], str | None]:
+async def queue(
+    session: AsyncSession, principal: Principal, page: PageRequest, *, district: str | None, state: str
+) -> tuple[list[Request], str | None]:
     """Staff's list of requests in a state within their district (city-wide staff: any, or all), in the review
     queue's order: special elders first, then the oldest."""
     if principal.kind != "staff":

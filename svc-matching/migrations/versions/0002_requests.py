@@ -4,6 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-30
 """
+
 from alembic import op
 
 revision = "0002"
@@ -11,8 +12,16 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-CATEGORIES = ("emotional_comfort", "assistance", "travel_companionship", "culture_sports", "health_education",
-              "legal_aid", "training_lectures", "fraud_prevention")
+CATEGORIES = (
+    "emotional_comfort",
+    "assistance",
+    "travel_companionship",
+    "culture_sports",
+    "health_education",
+    "legal_aid",
+    "training_lectures",
+    "fraud_prevention",
+)
 
 # City-wide items every district starts with (districts add their own local items).
 CITY_ITEMS = [
@@ -48,12 +57,16 @@ def upgrade() -> None:
         updated_at timestamptz NOT NULL DEFAULT now(),
         CHECK (group_activity OR max_volunteers = 1)
     )""")
-    op.execute("CREATE UNIQUE INDEX catalogue_item_name ON catalogue_items (coalesce(district, ''), category, name)"
-               " WHERE retired_at IS NULL")
+    op.execute(
+        "CREATE UNIQUE INDEX catalogue_item_name ON catalogue_items (coalesce(district, ''), category, name)"
+        " WHERE retired_at IS NULL"
+    )
     for item_id, category, name, minutes, group, most in CITY_ITEMS:
-        op.execute(f"INSERT INTO catalogue_items (id, category, name, max_minutes, group_activity, max_volunteers,"
-                   f" created_by, updated_by) VALUES ('{item_id}', '{category}', '{name}', {minutes}, {group},"
-                   f" {most}, 'migration', 'migration')")
+        op.execute(
+            f"INSERT INTO catalogue_items (id, category, name, max_minutes, group_activity, max_volunteers,"
+            f" created_by, updated_by) VALUES ('{item_id}', '{category}', '{name}', {minutes}, {group},"
+            f" {most}, 'migration', 'migration')"
+        )
 
     # Identity's facts matching decides with (DESIGN.md §1: a local copy kept from events, never a call).
     op.execute("""
@@ -109,15 +122,23 @@ def upgrade() -> None:
     # Nearby search: GiST indexes on the earth position of open requests (earthdistance over cube), with the
     # category and start as further columns (btree_gist) so the search's filters are index conditions and
     # a KNN walk fetches only matching rows; special elders' requests have their own, as they rank first.
-    op.execute("CREATE INDEX requests_open_nearby ON requests USING gist (ll_to_earth(lat, lon), category, starts_at)"
-               " WHERE state = 'open' AND NOT priority")
-    op.execute("CREATE INDEX requests_open_nearby_priority ON requests USING gist (ll_to_earth(lat, lon), category,"
-               " starts_at) WHERE state = 'open' AND priority")
-    op.execute("CREATE INDEX requests_review_queue ON requests (district, priority DESC, created_at)"
-               " WHERE state = 'awaiting_review'")
+    op.execute(
+        "CREATE INDEX requests_open_nearby ON requests USING gist (ll_to_earth(lat, lon), category, starts_at)"
+        " WHERE state = 'open' AND NOT priority"
+    )
+    op.execute(
+        "CREATE INDEX requests_open_nearby_priority ON requests USING gist (ll_to_earth(lat, lon), category,"
+        " starts_at) WHERE state = 'open' AND priority"
+    )
+    op.execute(
+        "CREATE INDEX requests_review_queue ON requests (district, priority DESC, created_at)"
+        " WHERE state = 'awaiting_review'"
+    )
     op.execute("CREATE INDEX requests_elder ON requests (elder_id, created_at DESC)")
-    op.execute("CREATE INDEX requests_ending ON requests (ends_at) WHERE state IN ('submitted', 'awaiting_review',"
-               " 'open', 'booked', 'in_progress')")
+    op.execute(
+        "CREATE INDEX requests_ending ON requests (ends_at) WHERE state IN ('submitted', 'awaiting_review',"
+        " 'open', 'booked', 'in_progress')"
+    )
     op.execute("CREATE INDEX requests_completed ON requests (completed_at, id) WHERE state = 'completed'")
 
     op.execute("""
@@ -163,8 +184,10 @@ def upgrade() -> None:
         CONSTRAINT no_overlapping_bookings EXCLUDE USING gist (volunteer_id WITH =, during WITH &&)
             WHERE (status IN ('booked', 'checked_in', 'checked_out'))
     )""")
-    op.execute("CREATE UNIQUE INDEX one_live_booking_per_volunteer ON bookings (request_id, volunteer_id)"
-               " WHERE status NOT IN ('cancelled', 'no_show')")
+    op.execute(
+        "CREATE UNIQUE INDEX one_live_booking_per_volunteer ON bookings (request_id, volunteer_id)"
+        " WHERE status NOT IN ('cancelled', 'no_show')"
+    )
     op.execute("CREATE INDEX bookings_request ON bookings (request_id)")
     op.execute("CREATE INDEX bookings_volunteer ON bookings (volunteer_id, booked_at DESC)")
 

@@ -4,6 +4,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-06
 """
+
 from alembic import op
 
 revision = "0006"
@@ -15,7 +16,9 @@ LEGAL_ADVICE = "00000000-0000-4000-8000-0000000c0601"  # the city-wide 法律咨
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE catalogue_items ADD COLUMN qualification text CHECK (qualification IN ('legal', 'medical'))")
+    op.execute(
+        "ALTER TABLE catalogue_items ADD COLUMN qualification text CHECK (qualification IN ('legal', 'medical'))"
+    )
     op.execute(f"UPDATE catalogue_items SET qualification = 'legal' WHERE id = '{LEGAL_ADVICE}'")
     # The live qualification of each kind a person holds (identity keeps one per kind; a newer one replaces it).
     op.execute("""

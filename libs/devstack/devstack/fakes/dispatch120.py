@@ -1,7 +1,7 @@
 """A fake 120 dispatch system over HTTP: receives svc-aed's incident updates (`{"incident_id", "updates": [...]}`). `POST /_fake/down {"down": true}`
 makes it answer 503 (an outage) until set back; `GET /_fake/updates?incident_id=` lists what arrived."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from fastapi import Body, FastAPI
 from fastapi.responses import JSONResponse

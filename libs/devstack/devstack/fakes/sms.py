@@ -1,5 +1,6 @@
 """A fake SMS provider over HTTP (the shape of common Chinese SMS APIs: sign, template code, parameters).
 `GET /_fake/sms?phone=` lists what was sent."""
+
 from __future__ import annotations
 
 import itertools

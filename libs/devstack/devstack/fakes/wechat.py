@@ -6,6 +6,7 @@ The appid and secret must match what identity was configured with. Sent messages
 listed by `GET /_fake/subscribe-messages?touser=`; `POST /_fake/outage {"failures": n}` makes the next n
 sends answer "system busy" (errcode -1), and openids listed in `POST /_fake/unsubscribed` get 43101.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,12 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
     app = FastAPI(title="fake WeChat")
 
     @app.get("/sns/jscode2session")
-    async def code2session(appid_: str = Query(alias="appid"), secret_: str = Query(alias="secret"),
-                           js_code: str = Query(), grant_type: str = Query()) -> dict:
+    async def code2session(
+        appid_: str = Query(alias="appid"),
+        secret_: str = Query(alias="secret"),
+        js_code: str = Query(),
+        grant_type: str = Query(),
+    ) -> dict:
         if appid_ != appid or secret_ != secret:
             return {"errcode": 40013, "errmsg": "invalid appid"}
         if grant_type != "authorization_code" or not js_code.startswith("dev-") or len(js_code) <= 4:
@@ -36,8 +41,9 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
     state = {"failures": 0, "unsubscribed": set()}
 
     @app.get("/cgi-bin/token")
-    async def access_token(grant_type: str = Query(), appid_: str = Query(alias="appid"),
-                           secret_: str = Query(alias="secret")) -> dict:
+    async def access_token(
+        grant_type: str = Query(), appid_: str = Query(alias="appid"), secret_: str = Query(alias="secret")
+    ) -> dict:
         if grant_type != "client_credential" or appid_ != appid or secret_ != secret:
             return {"errcode": 40013, "errmsg": "invalid appid"}
         token = f"fake-access-token-{next(counter)}"
