@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test bench env clean
+.PHONY: run test lint bench env clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -24,10 +24,19 @@ run: env  ## start PostgreSQL, Tansu, the five services and the gateway; Ctrl-C 
 test: env  ## every test, on an embedded PostgreSQL and broker started by the harness
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# Test folders each have a conftest.py, which one mypy run would take for one module: checked one by one.
+TYPED_TESTS := tests bench libs/servicekit/tests contracts/tests gateway/tests $(wildcard svc-*/tests)
+
+lint: env  ## ruff (lint and formatting) and mypy over the whole tree; CI runs it before the tests
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python -m mypy
+	@for folder in $(TYPED_TESTS); do echo "mypy $$folder"; $(VENV)/bin/python -m mypy $$folder || exit 1; done
+
 bench: env  ## every benchmark (not tests), then one table of each figure against its floor; BENCH_ARGS=--quick
 	@command -v wrk >/dev/null || { echo "installing wrk (the HTTP load generator of three benchmarks)"; \
 		apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

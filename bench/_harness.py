@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import time
 
@@ -11,6 +12,14 @@ from devstack.pytest_plugin import embedded_infra as _embedded_infra
 
 def embedded_infra():
     return _embedded_infra("timebank-bench-", keep=bool(os.environ.get("BENCH_KEEP")))
+
+
+def figure_in(pattern: str, output: str, flags: int = 0) -> str:
+    """The first group of `pattern` in a load tool's output (wrk, pgbench); its whole output when it is not there."""
+    found = re.search(pattern, output, flags)
+    if found is None:
+        raise SystemExit(f"no {pattern!r} in the output — the benchmark is invalid:\n{output}")
+    return found.group(1)
 
 
 def median(values: list[float]) -> float:

@@ -102,17 +102,17 @@ async def seed(db: Database, count: int) -> None:
                 },
             )
         for chunk in range(0, len(hours), 50_000):
-            part = hours[chunk : chunk + 50_000]
+            week = hours[chunk : chunk + 50_000]
             await session.execute(
                 text(
                     "INSERT INTO aed_hours SELECT * FROM unnest(CAST(:a AS uuid[]), CAST(:w AS smallint[]),"
                     " CAST(:o AS time[]), CAST(:c AS time[]))"
                 ),
                 {
-                    "a": [h[0] for h in part],
-                    "w": [h[1] for h in part],
-                    "o": [datetime.strptime(h[2], "%H:%M").time() for h in part],
-                    "c": [datetime.strptime(h[3], "%H:%M").time() for h in part],
+                    "a": [h[0] for h in week],
+                    "w": [h[1] for h in week],
+                    "o": [datetime.strptime(h[2], "%H:%M").time() for h in week],
+                    "c": [datetime.strptime(h[3], "%H:%M").time() for h in week],
                 },
             )
     async with db.engine.connect() as conn:

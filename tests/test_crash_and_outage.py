@@ -19,6 +19,7 @@ from servicekit.migrations import upgrade_to_head
 
 async def _caught_up(consumer: EventConsumer) -> bool:
     kafka = consumer.consumer
+    assert kafka is not None  # connected
     assignment = kafka.assignment()
     if not assignment:
         return False

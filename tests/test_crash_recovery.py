@@ -20,13 +20,13 @@ import random
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contracts.topics import TOPICS
@@ -61,6 +61,7 @@ def crash_stack(crash_infra: Infra) -> Iterator[Stack]:
 
 def _crash(victim: str, infra: Infra, stack: Stack) -> None:
     """Kill -9 and start again, as a supervisor would; returns when the process serves again."""
+    assert infra.broker is not None and infra.postgres is not None  # embedded_infra starts both
     if victim in ("broker", "broker-store"):
         (infra.broker.child if victim == "broker" else infra.broker.store).kill()
         infra.broker.start()
@@ -69,6 +70,13 @@ def _crash(victim: str, infra: Infra, stack: Stack) -> None:
         infra.postgres.start()
     else:
         stack.restart(victim, crash=True, timeout=90)
+
+
+async def _until_answered(act: Callable[[], Awaitable[httpx.Response]], *, what: str) -> httpx.Response:
+    """`_until_done` with no other way to tell the step took: it returns only with a successful answer."""
+    response = await _until_done(act, what=what)
+    assert response is not None
+    return response
 
 
 async def _until_done(
@@ -99,7 +107,7 @@ async def _until_done(
 
 async def _register(client: httpx.AsyncClient, openid: str) -> str:
     """Log in (which registers on first login), as a retrying client would."""
-    response = await _until_done(
+    response = await _until_answered(
         lambda: client.post("/api/v1/auth/wechat-login", json={"code": f"dev-{openid}"}), what="registration"
     )
     return response.json()["person_id"]
@@ -160,7 +168,7 @@ async def _deliver_a_service(client: httpx.AsyncClient, cast: Cast, clock: TestC
         "starts_at": start.isoformat(),
         "ends_at": (start + timedelta(minutes=SERVICE_MINUTES)).isoformat(),
     }
-    published = await _until_done(
+    published = await _until_answered(
         lambda: client.post("/api/v1/requests", headers=elder.headers | key, json=body), what="publishing"
     )
     request_id = published.json()["id"]
@@ -208,7 +216,7 @@ async def _deliver_a_service(client: httpx.AsyncClient, cast: Cast, clock: TestC
         lambda: is_("completed"),
         what="signing out",
     )
-    final = await _until_done(
+    final = await _until_answered(
         lambda: client.get(f"/api/v1/requests/{request_id}", headers=elder.headers), what="reading the request"
     )
     (booking,) = final.json()["bookings"]
@@ -239,7 +247,7 @@ async def _raise_an_sos(client: httpx.AsyncClient, cast: Cast) -> tuple[str, set
 
     await scenario.until(on_duty, timeout=PATIENCE_S, what="responders reporting their positions")
     key = {"Idempotency-Key": uuid.uuid4().hex}
-    opened = await _until_done(
+    opened = await _until_answered(
         lambda: client.post(
             "/api/v1/incidents",
             headers=cast.caller.headers | key,
@@ -305,7 +313,7 @@ async def test_kill_9_of_any_process_during_a_burst_loses_nothing_and_doubles_no
 
         paid = sum(effects.served.values())
 
-        async def settled() -> dict | None:
+        async def settled() -> tuple[dict, dict] | None:
             volunteer, elder = [
                 (await client.get("/api/v1/accounts/me", headers=who.headers)).json()
                 for who in (cast.volunteer, cast.elder)
@@ -346,7 +354,7 @@ def _warnings(log_dir, service: str, last: int = 25) -> str:
 
 
 async def _each_effect_once(db: dict[str, AsyncEngine], effects: Effects, log_dir) -> None:
-    async def rows(service: str, sql: str, **params) -> list:
+    async def rows(service: str, sql: str, **params) -> Sequence[Row]:
         async with db[service].connect() as conn:
             return (await conn.execute(text(sql), params)).all()
 
@@ -415,7 +423,7 @@ async def _each_effect_once(db: dict[str, AsyncEngine], effects: Effects, log_di
         "AND reference::text = ANY(:ids) GROUP BY 1",
         ids=requests,
     )
-    assert dict(payments) == {r: 1 for r in requests}, "one payment per service"
+    assert {reference: count for reference, count in payments} == {r: 1 for r in requests}, "one payment per service"
 
     incidents = sorted(effects.alerted)
     expected = {(i, r) for i, who in effects.alerted.items() for r in who}
@@ -460,7 +468,7 @@ async def _each_effect_once(db: dict[str, AsyncEngine], effects: Effects, log_di
     except AssertionError:
         # Say which events the trail lacks and where each stopped: its topic and partition key, when it was
         # committed and published, how often the relay sent it.
-        missing = sorted(committed - trail)
+        absent = sorted(committed - trail)
         where = []
         for service in SERVICES:
             where += [
@@ -469,10 +477,10 @@ async def _each_effect_once(db: dict[str, AsyncEngine], effects: Effects, log_di
                     service,
                     "SELECT topic, event_type, key, created_at, published_at, attempts FROM outbox"
                     " WHERE event_id::text = ANY(:ids) ORDER BY created_at",
-                    ids=missing,
+                    ids=absent,
                 )
             ]
         raise AssertionError(
-            f"{len(missing)} of {len(committed)} committed events not in the trail after "
+            f"{len(absent)} of {len(committed)} committed events not in the trail after "
             f"{PATIENCE_S} s, e.g. {where[:15]}; audit's warnings and errors:\n" + _warnings(log_dir, "audit")
         ) from None

@@ -26,11 +26,11 @@ async def _served(gateway, helpers, clock, *, by_institution: bool = False):
     request_id = await scenario.approved_request(gateway, elder, hours_ahead=2, reviewer="institution")
     institution = await scenario.staff(gateway, "institution")
     assert (await gateway.post(f"/api/v1/requests/{request_id}/booking", headers=volunteer.headers)).status_code == 201
-    signer, body = (
-        (institution, {"volunteer_id": volunteer.person_id})
-        if by_institution
-        else (volunteer.headers, {"position": PLACE})
-    )
+    body: dict[str, object]
+    if by_institution:
+        signer, body = institution, {"volunteer_id": volunteer.person_id}
+    else:
+        signer, body = volunteer.headers, {"position": PLACE}
     clock.advance(hours=1, minutes=55)  # early sign-in: the minutes count from the booked start
     signed_in = await gateway.post(f"/api/v1/requests/{request_id}/check-in", headers=signer, json=body)
     assert signed_in.status_code == 200, signed_in.text

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Literal
 
 from contracts.base import EventData
-from contracts.matching import NotificationRequested
+from contracts.notifications import Notification
 
 _T = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -203,7 +203,7 @@ class IncidentStep(EventData):
         )
 
 
-class IncidentAlertRequested(NotificationRequested):
+class IncidentAlertRequested(Notification):
     """Tell an alerted responder (a WeChat subscription message, delivered by identity like every
     notification): someone nearby needs help. One per responder per incident (`notification_id`)."""
 

@@ -1,6 +1,6 @@
 """Beijing's 16 districts by administrative code."""
 
-from typing import Literal
+from typing import Literal, get_args
 
 DISTRICTS: dict[str, str] = {
     "110101": "东城",
@@ -22,4 +22,9 @@ DISTRICTS: dict[str, str] = {
 }
 
 # A district code as an input field or query parameter: one of the sixteen, listed in the OpenAPI as an enum.
-District = Literal[tuple(DISTRICTS)]  # type: ignore[valid-type]
+# Spelled out so a type checker knows them too; the assertion keeps it and the table above the same.
+District = Literal[
+    "110101", "110102", "110105", "110106", "110107", "110108", "110109", "110111",
+    "110112", "110113", "110114", "110115", "110116", "110117", "110118", "110119",
+]  # fmt: skip
+assert set(get_args(District)) == set(DISTRICTS), "District and DISTRICTS list the same codes"

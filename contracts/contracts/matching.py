@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import EventData
+from contracts.notifications import Notification
 
 
 class RequestSubmitted(EventData):
@@ -458,22 +459,13 @@ NotificationTemplate = Literal[
 ]
 
 
-class NotificationRequested(EventData):
-    """Tell a person something (a WeChat subscription message). Identity delivers it: it holds the WeChat
-    identities and the app's one access token. `data` holds the template's short fields (item, time, status,
-    note) — never an address or a name. `notification_id` is derived from the cause, so a redelivered cause
-    never makes a second message."""
+class NotificationRequested(Notification):
+    """Tell a person something about their requests and bookings (see contracts.notifications)."""
 
     TYPE = "timebank.matching.notification.requested"
     VERSION = 1
 
-    notification_id: uuid.UUID
-    person_id: uuid.UUID
     template: NotificationTemplate
-    data: dict[str, str]
-    page: str | None = None
-    fallback: Literal["sms"] | None = None  # urgent: by SMS when WeChat cannot deliver
-    requested_at: datetime
 
     @classmethod
     def example(cls) -> NotificationRequested:

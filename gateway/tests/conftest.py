@@ -15,7 +15,7 @@ class RawUpstream:
     mode: str = "echo"
     location: str = ""  # mode "redirect": where the upstream sends the client
     seen: list[dict] = field(default_factory=list)
-    server: asyncio.AbstractServer | None = None
+    server: asyncio.Server | None = None
 
     @property
     def url(self) -> str:
@@ -28,7 +28,7 @@ class RawUpstream:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
                 method, target, _ = lines[0].split(" ", 2)
-                headers = {}
+                headers: dict[str, str] = {}
                 for line in lines[1:]:
                     if ":" in line:
                         name, value = line.split(":", 1)

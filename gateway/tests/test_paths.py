@@ -7,6 +7,7 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -86,7 +87,8 @@ async def serving(settings: GatewaySettings) -> AsyncIterator[int]:
 
 
 def settings_for(url: str, **overrides) -> GatewaySettings:
-    return GatewaySettings(**{f"{n}_url": url for n in ("identity", "ledger", "matching", "aed", "audit")}, **overrides)
+    values: dict[str, Any] = {f"{n}_url": url for n in ("identity", "ledger", "matching", "aed", "audit")}
+    return GatewaySettings(**values, **overrides)
 
 
 def get(path: str) -> bytes:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -13,8 +14,8 @@ from gateway.settings import GatewaySettings
 
 
 def settings_for(url: str, **overrides) -> GatewaySettings:
-    urls = {f"{name}_url": url for name in ("identity", "ledger", "matching", "aed", "audit")}
-    return GatewaySettings(**urls, **overrides)
+    values: dict[str, Any] = {f"{name}_url": url for name in ("identity", "ledger", "matching", "aed", "audit")}
+    return GatewaySettings(**values, **overrides)
 
 
 @asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -21,7 +22,7 @@ from servicekit.app import Runtime, create_service_app, periodically
 
 async def upkeep(runtime: Runtime) -> int:
     """Consumables expiring soon are announced, expired ones too (the lookup already leaves them out)."""
-    settings: AedSettings = runtime.settings  # type: ignore[assignment]
+    settings = cast(AedSettings, runtime.settings)
     now = clock.now()
     async with runtime.db.transaction() as session:
         return await upkeep_job.run(
@@ -34,7 +35,7 @@ async def upkeep(runtime: Runtime) -> int:
 
 async def waves(runtime: Runtime) -> int:
     """Incidents whose wave is up get the next one; positions not refreshed in time are dropped."""
-    settings: AedSettings = runtime.settings  # type: ignore[assignment]
+    settings = cast(AedSettings, runtime.settings)
     now = clock.now()
     async with runtime.db.transaction() as session:
         await incident_repo.drop_stale_positions(session, now - timedelta(seconds=settings.duty_ttl_s))
@@ -48,8 +49,9 @@ async def waves(runtime: Runtime) -> int:
 
 async def dispatch_loop(runtime: Runtime) -> None:
     """Push incident updates to 120 in order, until acknowledged (when a 120 link is configured)."""
-    settings: AedSettings = runtime.settings  # type: ignore[assignment]
-    if not settings.dispatch_webhook_url:
+    settings = cast(AedSettings, runtime.settings)
+    url = settings.dispatch_webhook_url
+    if not url:
         return
     async with httpx.AsyncClient(timeout=settings.dispatch_timeout_s) as client:
 
@@ -57,7 +59,7 @@ async def dispatch_loop(runtime: Runtime) -> None:
             return await dispatch.deliver_due(
                 runtime.db,
                 client,
-                settings.dispatch_webhook_url,
+                url,
                 now=clock.now(),
                 max_backoff_s=settings.dispatch_max_backoff_s,
             )

@@ -4,6 +4,8 @@ follow the trail (judging.py)."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.db.trail import DuplicateEvents
@@ -60,7 +62,7 @@ class AuditPipeline:
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
-    return [audit_consumer(runtime.db, runtime.settings)]  # type: ignore[arg-type]
+    return [audit_consumer(runtime.db, cast(AuditSettings, runtime.settings))]
 
 
 def audit_consumer(
@@ -72,13 +74,12 @@ def audit_consumer(
     pipeline: AuditPipeline | None = None,
 ) -> EventConsumer:
     pipeline = pipeline or AuditPipeline(db, settings)
-    return EventConsumer(
-        name=name,
-        topics=topics or list(TOPICS),
-        db=db,
-        settings=settings,
-        every_event=pipeline.everything,
-        unseen=pipeline.unseen,
-        prepare=pipeline.prepare,
-        parse=read_envelope,
-    )  # type: ignore[arg-type]  # the trail keeps the data as text
+    # The trail reads events as Envelopes (the data kept as text): the same attributes as the CloudEvents the
+    # consumer's hooks are typed for, so they are handed over untyped.
+    envelope_hooks: dict[str, Any] = {
+        "every_event": pipeline.everything,
+        "unseen": pipeline.unseen,
+        "prepare": pipeline.prepare,
+        "parse": read_envelope,
+    }
+    return EventConsumer(name=name, topics=topics or list(TOPICS), db=db, settings=settings, **envelope_hooks)

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import orjson
 from asyncpg.pgproto import pgproto
@@ -243,6 +244,6 @@ class Judge:
 
 async def judging(runtime: Runtime) -> None:
     """The service's background job: a judge woken by every commit of the service's own transactions."""
-    judge_ = Judge(runtime.db, runtime.settings)  # type: ignore[arg-type]
+    judge_ = Judge(runtime.db, cast(AuditSettings, runtime.settings))
     runtime.db.on_commit(judge_.wake)
     await judge_.run()

@@ -139,18 +139,18 @@ def _service(
     elder: uuid.UUID | None = None,
 ):
     """A one-volunteer completed service (volunteer n and an elder of its own unless named; request n)."""
-    volunteer, request = uuid.UUID(int=1000 + (n if volunteer is None else volunteer)), uuid.UUID(int=2000 + n)
+    volunteer_id, request = uuid.UUID(int=1000 + (n if volunteer is None else volunteer)), uuid.UUID(int=2000 + n)
     done = ServiceCompleted.example()
     attended = done.attendance[0].model_copy(
         update=dict(
-            volunteer_id=volunteer,
+            volunteer_id=volunteer_id,
             checked_in_at=start,
             checked_out_at=start + timedelta(minutes=minutes),
             check_in_distance_m=distance_m,
             check_out_distance_m=distance_m,
             minutes=minutes,
-            check_in_by=str(volunteer),
-            check_out_by=str(volunteer),
+            check_in_by=str(volunteer_id),
+            check_out_by=str(volunteer_id),
         )
     )
     data = done.model_copy(
@@ -158,7 +158,7 @@ def _service(
             request_id=request,
             elder_id=elder or uuid.UUID(int=3000 + n),
             district=district,
-            participants=[ServiceParticipant(volunteer_id=volunteer, minutes=minutes)],
+            participants=[ServiceParticipant(volunteer_id=volunteer_id, minutes=minutes)],
             attendance=[attended],
         )
     )

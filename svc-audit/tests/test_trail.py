@@ -126,7 +126,7 @@ async def test_a_consistently_rewritten_chain_is_caught_by_the_signed_checkpoint
         await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
     result = await audit.verify()
     assert not result.ok and result.first_altered_seq == 20 and "checkpoint" in result.problem
-    assert records >= 20 and hashlib.sha256  # (the rewrite touched records 12..end)
+    assert records >= 20  # (the rewrite touched records 12..end)
 
 
 async def test_the_log_refuses_updates_and_deletes(audit):

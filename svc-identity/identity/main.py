@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from fastapi import FastAPI
 
 from identity.api import (
@@ -38,7 +40,7 @@ async def lapse_roles(runtime: Runtime) -> int:
 def deliver_notifications(channels: notifications.Channels):
     async def deliver(runtime: Runtime) -> int:
         """WeChat subscription messages (SMS for urgent ones) other services asked for."""
-        settings: IdentitySettings = runtime.settings  # type: ignore[assignment]
+        settings = cast(IdentitySettings, runtime.settings)
         return await notifications.deliver_due(
             runtime.db, channels, max_attempts=settings.notification_max_attempts, now=clock.now()
         )

@@ -38,7 +38,7 @@ async def _person(
     return person
 
 
-async def _role_events(sql, person_id: str) -> list[tuple[str, str, str]]:
+async def _role_events(sql, person_id: str) -> list[tuple[str, str, str | None]]:
     rows = await sql["identity"].rows(
         "SELECT event_type, payload FROM outbox WHERE key = :k AND event_type LIKE"
         " 'timebank.identity.role.%' ORDER BY id",

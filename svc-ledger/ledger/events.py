@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
-from contracts.base import EventData
 from contracts.identity import (
     KinshipConfirmed,
     KinshipRevoked,
@@ -29,21 +29,15 @@ from ledger.domain import accounts, clock, closure, holds, settlement
 from ledger.settings import LedgerSettings
 from servicekit import kinship
 from servicekit.app import Runtime
-from servicekit.consumer import EventConsumer
+from servicekit.consumer import EventConsumer, Reader, reading
 from servicekit.events import CloudEvent
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 
-def handlers(settings: LedgerSettings) -> dict[str, tuple[type[EventData], Handler]]:
+def handlers(settings: LedgerSettings) -> dict[str, tuple[Reader, Handler]]:
     """Event type -> (the payload class the handler reads, the handler)."""
     grace = timedelta(hours=settings.hold_grace_hours)
-
-    def reading(reader: type[EventData], apply: Callable[[AsyncSession, EventData], Awaitable[object]]):
-        async def handle(session: AsyncSession, event: CloudEvent) -> None:
-            await apply(session, reader.read(event.data))
-
-        return reader, handle
 
     return {
         PersonRegistered.TYPE: reading(PersonRegistered, lambda s, d: accounts.open_person_account(s, d.person_id)),
@@ -95,7 +89,8 @@ async def settle_completed_services(session: AsyncSession, events: list[CloudEve
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
-    table = handlers(runtime.settings)  # type: ignore[arg-type]
+    settings = cast(LedgerSettings, runtime.settings)  # the runtime holds the service's own settings
+    table = handlers(settings)
     return [
         EventConsumer(
             name="ledger",
@@ -105,9 +100,7 @@ def consumers(runtime: Runtime) -> list[EventConsumer]:
             handlers={t: handler for t, (_, handler) in table.items()},
             batch_handlers={
                 ServiceCompleted.TYPE: settle_completed_services,
-                RequestSubmitted.TYPE: partial(
-                    place_submitted_holds, grace=timedelta(hours=runtime.settings.hold_grace_hours)
-                ),
+                RequestSubmitted.TYPE: partial(place_submitted_holds, grace=timedelta(hours=settings.hold_grace_hours)),
             },
         )
-    ]  # type: ignore[attr-defined]
+    ]

@@ -51,6 +51,7 @@ def ledger(ledger_db):
             if district:
                 await holders.record_residence(session, person_id, district)
             if special:
+                assert district, "a special elder's groups are set by their district"
                 await holders.record_special_groups(session, person_id, district, special)
         return person_id
 

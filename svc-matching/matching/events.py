@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
-from contracts.base import EventData
 from contracts.identity import (
     AccountClosureRequested,
     AccountClosureWithdrawn,
@@ -39,22 +38,15 @@ from matching.domain import closing, requests, sanctions
 from matching.domain.notify import BEIJING
 from servicekit import clock, kinship
 from servicekit.app import Runtime
-from servicekit.consumer import BatchHandler, EventConsumer
+from servicekit.consumer import BatchHandler, EventConsumer, Reader, reading
 from servicekit.events import CloudEvent
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 
-def _reading(reader: type[EventData], apply: Callable[[AsyncSession, EventData], Awaitable[object]]):
-    async def handle(session: AsyncSession, event: CloudEvent) -> None:
-        await apply(session, reader.read(event.data))
-
-    return reader, handle
-
-
 async def _holds_answered(session: AsyncSession, events: list[CloudEvent]) -> None:
     answers = [(HoldPlaced if e.type == HoldPlaced.TYPE else HoldRejected).read(e.data) for e in events]
-    await requests.holds_answered(session, answers, now=clock.now())  # type: ignore[arg-type]
+    await requests.holds_answered(session, answers, now=clock.now())
 
 
 def _minor(verified: PersonVerified | PersonVerifiedV1) -> bool:
@@ -67,53 +59,51 @@ def _minor(verified: PersonVerified | PersonVerifiedV1) -> bool:
 BATCH_HANDLERS: dict[str, BatchHandler] = {HoldPlaced.TYPE: _holds_answered, HoldRejected.TYPE: _holds_answered}
 
 # Event type -> (the payload class the handler reads, the handler).
-HANDLERS: dict[str, tuple[type[EventData], Handler]] = {
-    RoleGranted.TYPE: _reading(RoleGranted, lambda s, d: people.record_role(s, d.person_id, d.role, True)),
-    RoleRevoked.TYPE: _reading(RoleRevoked, lambda s, d: people.record_role(s, d.person_id, d.role, False)),
-    ResidenceDeclared.TYPE: _reading(
+HANDLERS: dict[str, tuple[Reader, Handler]] = {
+    RoleGranted.TYPE: reading(RoleGranted, lambda s, d: people.record_role(s, d.person_id, d.role, True)),
+    RoleRevoked.TYPE: reading(RoleRevoked, lambda s, d: people.record_role(s, d.person_id, d.role, False)),
+    ResidenceDeclared.TYPE: reading(
         ResidenceDeclared, lambda s, d: people.record_residence(s, d.person_id, d.district)
     ),
-    SpecialGroupsSet.TYPE: _reading(
+    SpecialGroupsSet.TYPE: reading(
         SpecialGroupsSet, lambda s, d: people.record_special_groups(s, d.person_id, list(d.categories))
     ),
-    KinshipConfirmed.TYPE: _reading(
+    KinshipConfirmed.TYPE: reading(
         KinshipConfirmed, lambda s, d: kinship.record_kinship(s, d.link_id, d.person_id, d.relative_id)
     ),
-    KinshipRevoked.TYPE: _reading(
+    KinshipRevoked.TYPE: reading(
         KinshipRevoked, lambda s, d: kinship.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)
     ),
-    PersonVerified.TYPE: _reading(
-        PersonVerifiedAnyVersion, lambda s, d: people.record_minor(s, d.person_id, _minor(d))
-    ),
-    PersonCameOfAge.TYPE: _reading(PersonCameOfAge, lambda s, d: people.record_minor(s, d.person_id, False)),
-    GuardianshipConfirmed.TYPE: _reading(
+    PersonVerified.TYPE: reading(PersonVerifiedAnyVersion, lambda s, d: people.record_minor(s, d.person_id, _minor(d))),
+    PersonCameOfAge.TYPE: reading(PersonCameOfAge, lambda s, d: people.record_minor(s, d.person_id, False)),
+    GuardianshipConfirmed.TYPE: reading(
         GuardianshipConfirmed,
         lambda s, d: people.record_guardianship(
             s, d.guardianship_id, minor_id=d.minor_id, guardian_id=d.guardian_id, active=True
         ),
     ),
-    GuardianshipRevoked.TYPE: _reading(
+    GuardianshipRevoked.TYPE: reading(
         GuardianshipRevoked,
         lambda s, d: people.record_guardianship(
             s, d.guardianship_id, minor_id=d.minor_id, guardian_id=d.guardian_id, active=False
         ),
     ),
-    QualificationRecorded.TYPE: _reading(
+    QualificationRecorded.TYPE: reading(
         QualificationRecorded,
         lambda s, d: people.record_qualification(
             s, d.person_id, d.kind, qualification_id=d.qualification_id, valid_until=d.valid_until
         ),
     ),
-    QualificationRevoked.TYPE: _reading(
+    QualificationRevoked.TYPE: reading(
         QualificationRevoked, lambda s, d: sanctions.qualification_withdrawn(s, d, now=clock.now())
     ),
-    AccountClosureRequested.TYPE: _reading(AccountClosureRequested, lambda s, d: closing.asked(s, d, now=clock.now())),
-    AccountClosureWithdrawn.TYPE: _reading(AccountClosureWithdrawn, closing.withdrawn),
-    PersonErased.TYPE: _reading(PersonErased, closing.erased),
-    AccountSuspended.TYPE: _reading(AccountSuspended, lambda s, d: sanctions.suspended(s, d, now=clock.now())),
-    AccountReinstated.TYPE: _reading(AccountReinstated, lambda s, d: sanctions.reinstated(s, d)),
-    SanctionApplied.TYPE: _reading(SanctionApplied, lambda s, d: sanctions.applied(s, d, now=clock.now())),
-    SanctionLifted.TYPE: _reading(SanctionLifted, lambda s, d: sanctions.lifted(s, d)),
+    AccountClosureRequested.TYPE: reading(AccountClosureRequested, lambda s, d: closing.asked(s, d, now=clock.now())),
+    AccountClosureWithdrawn.TYPE: reading(AccountClosureWithdrawn, closing.withdrawn),
+    PersonErased.TYPE: reading(PersonErased, closing.erased),
+    AccountSuspended.TYPE: reading(AccountSuspended, lambda s, d: sanctions.suspended(s, d, now=clock.now())),
+    AccountReinstated.TYPE: reading(AccountReinstated, lambda s, d: sanctions.reinstated(s, d)),
+    SanctionApplied.TYPE: reading(SanctionApplied, lambda s, d: sanctions.applied(s, d, now=clock.now())),
+    SanctionLifted.TYPE: reading(SanctionLifted, lambda s, d: sanctions.lifted(s, d)),
 }
 
 

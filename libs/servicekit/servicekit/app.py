@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
@@ -52,10 +53,10 @@ class Runtime:
 
 
 def periodically(
-    job: Callable[[Runtime], Awaitable[object]], *, every: Callable[[ServiceSettings], float], what: str
-) -> Callable[[Runtime], Awaitable[None]]:
+    job: Callable[[Runtime], Awaitable[object]], *, every: Callable[[Any], float], what: str
+) -> Callable[[Runtime], Coroutine[Any, Any, None]]:
     """A background job (for `create_service_app(background=...)`) that runs `job` every `every(settings)`
-    seconds for the life of the service. A failed round (the database briefly away) is logged and retried
+    seconds (`every` is given the service's own settings) for the life of the service. A failed round (the database briefly away) is logged and retried
     next round, never the end of the job; a round returning a count logs it."""
 
     async def loop(runtime: Runtime) -> None:
@@ -97,7 +98,7 @@ def create_service_app(
     consumers: ConsumerFactory | None = None,
     key_loader: Callable[[Runtime], KeyLoader] | None = None,
     on_startup: Callable[[Runtime], object] | None = None,
-    background: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
+    background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
     """`background`: long-running jobs (e.g. expiring holds) started with the service and cancelled
     before it stops."""
@@ -124,7 +125,7 @@ def create_service_app(
         await runtime.relay.start()
         for consumer in runtime.consumers:
             await consumer.start()
-        jobs = [asyncio.create_task(job(runtime)) for job in background]
+        jobs: list[asyncio.Task[None]] = [asyncio.create_task(job(runtime)) for job in background]
         jobs.append(asyncio.create_task(_warm(runtime)))
         heap.settle(settings)
         log.info("service started", extra={"port": settings.port})

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import uvicorn
 
@@ -22,7 +23,7 @@ from servicekit.settings import ServiceSettings
 @dataclass
 class Command:
     help: str
-    run: Callable[[argparse.Namespace, ServiceSettings], int | None]
+    run: Callable[[argparse.Namespace, Any], int | None]  # given the service's own settings
     arguments: Callable[[argparse.ArgumentParser], None] = field(default=lambda parser: None)
 
 

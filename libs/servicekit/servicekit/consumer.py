@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from prometheus_client import Counter
@@ -43,13 +43,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.context import traceparent_var
 from servicekit.db import TRANSIENT_RETRIES, Database, conflict_backoff, is_transient, is_unavailable
-from servicekit.events import CONTENT_TYPE_HEADER, TYPE_HEADER, CloudEvent
+from servicekit.events import CONTENT_TYPE_HEADER, TYPE_HEADER, CloudEvent, Envelope
 from servicekit.kafka import new_consumer, new_producer
 from servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+P = TypeVar("P", covariant=True)
+
+
+class Reader(Protocol[P]):
+    """What reads an event's data into its payload: a contracts.base.EventData class (its `read`), or a reader
+    of several versions of one event."""
+
+    def read(self, data: dict[str, Any]) -> P: ...
+
+
+def reading(payload: Reader[P], apply: Callable[[AsyncSession, P], Awaitable[object]]) -> tuple[Reader[P], Handler]:
+    """(the payload's reader, a handler that reads it and applies it): one entry of a service's handler table."""
+
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        await apply(session, payload.read(event.data))
+
+    return payload, handle
+
+
 BatchHandler = Callable[[AsyncSession, list[CloudEvent]], Awaitable[None]]
 Unseen = Callable[[AsyncSession, list[CloudEvent]], Awaitable[list[CloudEvent]]]
 Prepare = Callable[[list[CloudEvent]], Awaitable[None]]
@@ -84,12 +105,12 @@ class PreparedPolls(Generic[V]):
         self._kept = kept
         self._by_first: dict[uuid.UUID, tuple[list[uuid.UUID], V]] = {}
 
-    def put(self, events: list[CloudEvent], value: V) -> None:
+    def put(self, events: Sequence[CloudEvent | Envelope], value: V) -> None:
         self._by_first[events[0].id] = ([e.id for e in events], value)
         while len(self._by_first) > self._kept:
             del self._by_first[next(iter(self._by_first))]
 
-    def take(self, events: list[CloudEvent]) -> V | None:
+    def take(self, events: Sequence[CloudEvent | Envelope]) -> V | None:
         kept = self._by_first.pop(events[0].id, None) if events else None
         return kept[1] if kept is not None and kept[0] == [e.id for e in events] else None
 
@@ -569,14 +590,13 @@ class EventConsumer:
     async def _apply_one(self, session: AsyncSession, event: CloudEvent) -> bool:
         """Apply one event's effects in `session`; False when it was already processed."""
         if self.unseen is not None:
-            first = (await self.unseen(session, [event])) or None
+            first_time = bool(await self.unseen(session, [event]))
         else:
-            first = (
-                await session.execute(
-                    _MARK_PROCESSED, {"consumer": self.name, "event_id": event.id, "event_type": event.type}
-                )
-            ).first()
-        if first is None:
+            marked = await session.execute(
+                _MARK_PROCESSED, {"consumer": self.name, "event_id": event.id, "event_type": event.type}
+            )
+            first_time = marked.first() is not None
+        if not first_time:
             DUPLICATES.labels(self.name).inc()
             return False
         if self.every_event is not None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event, text
+from sqlalchemy import CursorResult, Result, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -22,6 +22,13 @@ from servicekit.errors import Conflict, Problem, ServiceUnavailable, Unprocessab
 # deadlock_detected, serialization_failure, lock_not_available: retrying the transaction is the remedy.
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 TRANSIENT_RETRIES = 10
+
+
+def rowcount(result: Result) -> int:
+    """Rows an INSERT, UPDATE or DELETE touched: `execute` is typed as returning any Result, and a DML
+    statement's is a CursorResult."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def sqlstate_of(exc: BaseException) -> str | None:
@@ -146,9 +153,10 @@ async def copy_rows(session: AsyncSession, table: str, columns: list[str], rows:
         return
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
-    if not driver.is_in_transaction():  # type: ignore[union-attr]
+    assert driver is not None  # asyncpg's connection, the one driver the services use
+    if not driver.is_in_transaction():
         await session.execute(text("SELECT 1"))  # the driver adapter begins lazily, at the first statement
-    await driver.copy_records_to_table(table, columns=columns, records=rows)  # type: ignore[union-attr]
+    await driver.copy_records_to_table(table, columns=columns, records=rows)
 
 
 class Database:

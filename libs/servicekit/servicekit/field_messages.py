@@ -5,6 +5,7 @@ registered with `custom_message`. English (`Accept-Language: en`) keeps pydantic
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 _ZH: dict[str, str] = {
@@ -79,7 +80,7 @@ def custom_message(code: str, zh: str) -> None:
     _ZH[code] = zh
 
 
-def field_message(error: dict[str, Any], *, english: bool) -> str:
+def field_message(error: Mapping[str, Any], *, english: bool) -> str:
     if english:
         return str(error.get("msg", ""))
     template = _ZH.get(str(error.get("type", "")), _FALLBACK_ZH)

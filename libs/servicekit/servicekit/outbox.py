@@ -30,7 +30,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 
-from servicekit.db import Database
+from servicekit.db import Database, rowcount
 from servicekit.events import record_headers
 from servicekit.kafka import ensure_topics, new_producer
 from servicekit.settings import ServiceSettings
@@ -86,7 +86,7 @@ async def republish_since(db: Database, since: datetime) -> int:
     id order, so each key's order holds; consumers de-duplicate. For after a broker lost acknowledged events."""
     async with db.transaction() as session:  # the commit wakes a relay of this process, if one runs
         result = await session.execute(_REPUBLISH, {"since": since})
-    return result.rowcount
+    return rowcount(result)
 
 
 @dataclass
@@ -289,7 +289,7 @@ class OutboxRelay:
         if lost:
             async with self.db.transaction() as session:  # the commit wakes this relay to publish them
                 for topic in lost:
-                    count = (await session.execute(_REPUBLISH_TOPIC, {"topic": topic})).rowcount
+                    count = rowcount(await session.execute(_REPUBLISH_TOPIC, {"topic": topic}))
                     await session.execute(_FORGET_MARKS, {"topic": topic})
                     LOSSES.labels(topic).inc()
                     log.error(
@@ -340,7 +340,7 @@ class OutboxRelay:
         sent: list[tuple[list[_Row], asyncio.Future]] = []
         places: list[tuple[str, int]] = []
         for (topic, partition), group in groups.items():
-            batch, members = self.producer.create_batch(), []
+            batch, members = self.producer.create_batch(), list[_Row]()
             for row in group:
                 record = {
                     "key": row.key.encode(),

@@ -12,14 +12,14 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import tuple_
+from sqlalchemy import literal, tuple_
 
 from servicekit.errors import Problem
 
@@ -105,7 +105,7 @@ class Page(BaseModel, Generic[T]):
 
 
 def page_of(
-    list_name: str, rows: list, request: PageRequest, *, at: str, id: str = "id", rank: str | None = None
+    list_name: str, rows: Sequence, request: PageRequest, *, at: str, id: str = "id", rank: str | None = None
 ) -> tuple[list, str | None]:
     """The rows of this page and the cursor of the next, from `request.fetch` rows in list order; `at`, `id` and
     `rank` name the attributes (or keys) holding each row's sort key, id and rank."""
@@ -113,7 +113,7 @@ def page_of(
     def value(row, name: str):
         return row[name] if isinstance(row, dict) else getattr(row, name)
 
-    shown = rows[: request.limit]
+    shown = list(rows[: request.limit])
     if len(rows) <= request.limit or not shown:
         return shown, None
     last = shown[-1]
@@ -124,7 +124,8 @@ def keyset(query, at_column, id_column, page: PageRequest):
     """A SQLAlchemy select as one page of a newest-first list: ordered by (at, id) descending, from just after
     the page's cursor, one row more than the page (see `page_of`)."""
     if page.after is not None:
-        query = query.where(tuple_(at_column, id_column) < tuple_(page.after.at, uuid.UUID(page.after.id)))
+        after = tuple_(literal(page.after.at), literal(uuid.UUID(page.after.id)))
+        query = query.where(tuple_(at_column, id_column) < after)
     return query.order_by(at_column.desc(), id_column.desc()).limit(page.fetch)
 
 

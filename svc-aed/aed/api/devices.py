@@ -15,6 +15,7 @@ from servicekit import clock, geo
 from servicekit.auth import Principal, require_roles
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, NotFound, UnprocessableInput
+from servicekit.geo import PositionOut
 
 router = APIRouter(tags=["aeds"])
 Keeper = Annotated[Principal, Depends(require_roles("city_admin", "district_officer", "aed_owner"))]
@@ -24,9 +25,6 @@ CityAdmin = Annotated[Principal, Depends(require_roles("city_admin"))]
 
 def _settings(request: Request) -> AedSettings:
     return request.app.state.runtime.settings
-
-
-PositionOut = geo.PositionOut
 
 
 class NearbyAed(BaseModel):
@@ -181,15 +179,16 @@ async def nearest(
 async def get_coverage(
     staff: Overseer, session: DbSession, request: Request, district: Annotated[District | None, Query()] = None
 ) -> CoverageOut:
+    shown: str | None = district
     if not staff.has_role("city_admin"):
         if district is not None and district != staff.district:
             raise Forbidden("只能查看本区", "Only your own district")
-        district = staff.district
+        shown = staff.district
     settings = _settings(request)
     return CoverageOut.model_validate(
         await coverage.coverage(
             session,
-            district=district,
+            district=shown,
             population=settings.district_population,
             standard=settings.coverage_standard_per_1000,
         )

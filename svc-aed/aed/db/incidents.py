@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.db import rowcount
 from servicekit.pagination import PageRequest, keyset_text
 
 
@@ -52,7 +53,7 @@ async def go_off_duty(session: AsyncSession, person_id: uuid.UUID) -> None:
 
 
 async def drop_stale_positions(session: AsyncSession, older_than: datetime) -> int:
-    return (await session.execute(text("DELETE FROM duty WHERE updated_at < :t"), {"t": older_than})).rowcount
+    return rowcount(await session.execute(text("DELETE FROM duty WHERE updated_at < :t"), {"t": older_than}))
 
 
 _NEAREST_RESPONDERS = text("""

@@ -38,13 +38,10 @@ async def get(session: AsyncSession, organisation_id: uuid.UUID) -> dict | None:
 async def districts_of(session: AsyncSession, organisation_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not organisation_ids:
         return {}
-    return dict(
-        (
-            await session.execute(
-                text("SELECT id, district FROM organisations WHERE id = ANY(:o)"), {"o": organisation_ids}
-            )
-        ).all()
+    rows = await session.execute(
+        text("SELECT id, district FROM organisations WHERE id = ANY(:o)"), {"o": organisation_ids}
     )
+    return {row.id: row.district for row in rows}
 
 
 async def add_staff(session: AsyncSession, organisation_id: uuid.UUID, staff_id: str, *, added_by: str) -> None:
@@ -67,17 +64,14 @@ async def is_staff(session: AsyncSession, staff_id: str, organisation_id: uuid.U
 
 async def devices_by_district(session: AsyncSession, district: str | None) -> dict[str, int]:
     """Registered devices not removed (one out of service still needs replacing, not a new one)."""
-    return dict(
-        (
-            await session.execute(
-                text(
-                    "SELECT district, count(*) FROM aeds WHERE status <> 'removed' AND (CAST(:d AS text) IS NULL OR district = :d)"
-                    " GROUP BY district"
-                ),
-                {"d": district},
-            )
-        ).all()
+    rows = await session.execute(
+        text(
+            "SELECT district, count(*) AS devices FROM aeds"
+            " WHERE status <> 'removed' AND (CAST(:d AS text) IS NULL OR district = :d) GROUP BY district"
+        ),
+        {"d": district},
     )
+    return {row.district: row.devices for row in rows}
 
 
 async def with_device_counts(session: AsyncSession, district: str | None) -> list[dict]:

@@ -18,20 +18,17 @@ from aed.domain import hours as opening
 from contracts.aed import AedChanged, AedInspected, AedRegistered
 from contracts.districts import District
 from contracts.topics import Topic
-from servicekit import geo
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound
 from servicekit.events import build_event, record_events
 from servicekit.field_messages import custom_message
+from servicekit.geo import Position
 
 custom_message("opening_hours_syntax", "开放时间格式不正确（OpenStreetMap 写法，如 Mo-Fr 07:30-18:00）：{reason}")
 custom_message("season_order", "季节结束日期早于开始日期")
 
 Status = Literal["working", "out_of_service", "temporarily_absent", "removed", "unknown"]
 Access = Literal["public", "customers", "staff"]
-
-
-Position = geo.Position
 
 
 class DeviceFields(BaseModel):

@@ -60,7 +60,7 @@ def parse(text: str) -> OpeningHours:
         raise OpeningHoursError("empty opening hours")
     if spec == "24/7":
         return OpeningHours(True, False, ())
-    closed_on_holidays, intervals = False, {}
+    closed_on_holidays, intervals = False, dict[tuple[int, time], Interval]()
     for rule in (r.strip() for r in spec.split(";") if r.strip()):
         if rule == "PH off":
             closed_on_holidays = True

@@ -137,11 +137,11 @@ async def import_devices(
         seen.setdefault(device.serial, row)
         parsed.append((row, device))
     organisations = {d.organisation_id for _, d in parsed if d.organisation_id}
-    known = await organisation_repo.districts_of(session, list(organisations))
+    districts_of = await organisation_repo.districts_of(session, list(organisations))
     for row, d in parsed:
-        if d.organisation_id and d.organisation_id not in known:
+        if d.organisation_id and d.organisation_id not in districts_of:
             errors.append({"row": row, "field": "organisation_id", "message": "所属单位不存在"})
-        elif d.organisation_id and known[d.organisation_id] != d.district:
+        elif d.organisation_id and districts_of[d.organisation_id] != d.district:
             errors.append({"row": row, "field": "district", "message": "与所属单位不在同一区"})
     if errors:
         raise ImportRejected(

@@ -10,7 +10,9 @@ pushed to 120's system (aed.domain.dispatch)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,7 +74,7 @@ async def _record_steps(
     *,
     actor: str,
     now: datetime,
-    also: list[CloudEvent] = (),
+    also: Sequence[CloudEvent] = (),
 ) -> None:
     """Steps as events (with `also`, in one statement) and, when 120 is linked, as updates queued for it."""
     events = [build_event(source="aed", data=data, subject=str(incident_id), actor=actor) for data in steps]
@@ -98,7 +100,7 @@ async def open_incident(
     """Stores the incident and alerts the first wave in the caller's transaction (one commit: an SOS is
     never stored without its alerts); returns the incident's id."""
     source = "120" if who.kind == "partner" else "app"
-    incident = {
+    incident: dict[str, Any] = {
         "id": uuid.uuid4(),
         "lat": point.lat,
         "lon": point.lon,
@@ -422,7 +424,7 @@ async def withdraw(
         if incident
         else None
     )
-    if mine is None or mine["status"] != "accepted":
+    if incident is None or mine is None or mine["status"] != "accepted":
         raise NotFound("您未接受该事件", "You have not accepted this incident")
     if incident["state"] != "open" or mine["arrived_at"] is not None:
         raise Conflict("事件已结束或您已到达现场", "The incident is closed or you have arrived")
@@ -470,8 +472,9 @@ async def _pass_aed(
 
 async def view_for_responder(session: AsyncSession, incident_id: uuid.UUID, responder: uuid.UUID) -> dict:
     incident = await repo.incident(session, incident_id)
+    assert incident is not None  # its callers found it first
     mine = next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == responder), None)
-    return responder_view(incident, mine)  # type: ignore[arg-type]
+    return responder_view(incident, mine)
 
 
 MY_ALERTS, MY_INCIDENTS = "responder-alerts", "reported-incidents"  # the lists' names in their cursors

@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aed.db import devices as repo
 from contracts.aed import AedConsumablesExpiring
 from contracts.topics import Topic
-from servicekit.events import build_event, record_events
+from servicekit.events import CloudEvent, build_event, record_events
 
 ITEMS = ("battery", "adult_pads", "child_pads")
 
 
 async def run(session: AsyncSession, *, today: date, warning_days: int, now: datetime) -> int:
     """Announce what expires by today + warning_days (once per date; again once it has expired)."""
-    events = []
+    events: list[tuple[CloudEvent, str | None]] = []
     announced = []
     for row in await repo.expiring(session, horizon=today + timedelta(days=warning_days), today=today):
         for item in ITEMS:

@@ -10,7 +10,7 @@ the watchlist with the reason. An auditor confirms or dismisses, with a note; a 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,9 +109,10 @@ class AlertView:
 
 
 def _view(row, decision: dict | None = None) -> AlertView:
-    values = list(row)
+    values = list(row)  # every field but the decision, in order
     values[2] = SEVERITY[values[2]]
-    return AlertView(*values, decision=decision)
+    view = AlertView(*values)
+    return replace(view, decision=decision) if decision is not None else view
 
 
 def reader_district(reader: Principal, district: str | None) -> str | None:

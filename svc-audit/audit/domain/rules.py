@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -67,6 +68,11 @@ def _finding(
         last_at=max(times),
         summary=summary,
     )
+
+
+def _two_volunteers_at_least(minimum: int, window: list[Service]) -> bool:
+    """A window of two-way service: at least `minimum` services, between exactly two volunteers."""
+    return len(window) >= minimum and len({s.volunteer_id for s in window}) == 2
 
 
 def qualifying_windows(
@@ -133,7 +139,7 @@ async def on_services(
             between,
             at=lambda s: s.checked_in_at,
             span=timedelta(days=limits.two_way_window_days),
-            qualifies=lambda w, n=limits.two_way_min_services: len(w) >= n and len({s.volunteer_id for s in w}) == 2,
+            qualifies=partial(_two_volunteers_at_least, limits.two_way_min_services),
         )
         if windows:
             # High when one window holds twice the minimum: a window's size is a fact of the set of services

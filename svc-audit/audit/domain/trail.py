@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -185,7 +185,7 @@ def _record(seq: int, prev: bytes, event: Envelope) -> dict:
     }
 
 
-def _records(events: list[Envelope], seq: int, prev: bytes) -> list[dict]:
+def _records(events: Sequence[Envelope], seq: int, prev: bytes) -> list[dict]:
     records = []
     for event in events:
         seq += 1

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.db import rowcount
 from servicekit.pagination import PageRequest, keyset_text
 
 _CLAIM = text("""
@@ -213,7 +214,7 @@ async def mark_all_read(session: AsyncSession, person_id: uuid.UUID, now: dateti
         text("UPDATE notifications SET read_at = :now WHERE person_id = :p AND read_at IS NULL"),
         {"now": now, "p": person_id},
     )
-    return result.rowcount
+    return rowcount(result)
 
 
 async def follow_up_taken(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from contracts.base import EventData
 from contracts.identity import PersonCameOfAge, PersonReachedRedemptionAge
 from identity.domain import roles
 from identity.domain.publish import publish
@@ -17,7 +16,7 @@ from servicekit.db import Database
 
 _BATCH = 500
 # flag -> (the day it becomes true, the event announcing it, why roles are looked at again on the day)
-_DUE: dict[str, tuple[str, type[EventData] | None, str | None]] = {
+_DUE: dict[str, tuple[str, type[PersonCameOfAge] | type[PersonReachedRedemptionAge] | None, str | None]] = {
     "volunteer_age_reached": (
         f"(turns_18_on - interval '{18 - roles.VOLUNTEER_MINIMUM_AGE} years')::date",
         None,

@@ -114,7 +114,7 @@ async def _erase(session: AsyncSession, closure: AccountClosure, *, now: datetim
             QualificationRevoked(
                 qualification_id=qualification.id,
                 person_id=person_id,
-                kind=qualification.kind,  # type: ignore[arg-type]
+                kind=qualification.kind,
                 revoked_by="system",
                 reason=ERASED,
                 revoked_at=now,
@@ -131,7 +131,7 @@ async def _erase(session: AsyncSession, closure: AccountClosure, *, now: datetim
         session,
         PersonErased(
             person_id=person_id,
-            coins_to=closure.coins_to,  # type: ignore[arg-type]
+            coins_to=closure.coins_to,
             relative_id=closure.relative_id,
             erased_at=now,
         ),

@@ -178,7 +178,7 @@ async def read_for_follow_up(
                 person_id=person_id,
                 accessed_by=reader.id,
                 accessor_roles=sorted(reader.roles),
-                fields=read,  # type: ignore[arg-type]
+                fields=read,
                 purpose=f"回访 follow-up {follow_up_id}",
                 accessed_at=clock.now(),
             ),

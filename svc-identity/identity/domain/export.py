@@ -57,7 +57,7 @@ async def data_of(session: AsyncSession, cipher: PersonalDataCipher, person_id: 
                 person_id=person_id,
                 accessed_by=owner,
                 accessor_roles=["person"],
-                fields=read,  # type: ignore[arg-type]
+                fields=read,
                 purpose="本人导出个人信息 (own copy)",
                 accessed_at=clock.now(),
             ),

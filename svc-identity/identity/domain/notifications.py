@@ -18,10 +18,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.matching import NotificationRequested
+from contracts.notifications import Notification
 from identity.db import messages as repo
 from identity.domain import contact
 from identity.pii import PersonalDataCipher
@@ -32,7 +33,7 @@ from servicekit.db import Database
 log = logging.getLogger(__name__)
 
 
-async def accept(session: AsyncSession, note: NotificationRequested, *, source_event: uuid.UUID) -> None:
+async def accept(session: AsyncSession, note: Notification, *, source_event: uuid.UUID) -> None:
     await repo.accept(
         session,
         notification_id=note.notification_id,
@@ -70,8 +71,8 @@ async def deliver_due(db: Database, channels: Channels, *, max_attempts: int, no
         for row in rows:
             by_person.setdefault(row["person_id"], []).append(row)
 
-        async def in_order(queue: list) -> list[tuple[object, object]]:
-            done = []
+        async def in_order(queue: list) -> list[tuple[Any, object]]:
+            done: list[tuple[Any, object]] = []
             for row in queue:
                 done.append((row, await _send(channels, row, phones.get(row["person_id"]))))
                 if done[-1][1] not in (None, "no_channel"):

@@ -64,7 +64,7 @@ async def record(
             qualification_id=qualification.id,
             person_id=person_id,
             kind=kind,
-            valid_until=valid_until,  # type: ignore[arg-type]
+            valid_until=valid_until,
             recorded_by=operator.id,
             recorded_at=now,
         ),
@@ -93,7 +93,7 @@ async def revoke(
         QualificationRevoked(
             qualification_id=qualification.id,
             person_id=person_id,
-            kind=qualification.kind,  # type: ignore[arg-type]
+            kind=qualification.kind,
             revoked_by=by.id,
             reason=reason,
             revoked_at=now,

@@ -88,7 +88,7 @@ DEMO_PARTNER_SECRET = "demo-partner-secret-2026"
 
 def demo_staff() -> list[dict]:
     """The dev stack's documented demo accounts (README: "Demo accounts"). Never seed these in production."""
-    people = [
+    people: list[dict] = [
         {"username": "admin", "display_name": "市民政局管理员", "roles": ["city_admin"], "district": None},
         {"username": "auditor", "display_name": "审计员", "roles": ["auditor"], "district": None},
         {

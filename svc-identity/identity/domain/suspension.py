@@ -23,7 +23,7 @@ async def suspend(session: AsyncSession, *, kind: str, subject_id: uuid.UUID, by
     if kind == "staff" and str(subject_id) == by.id:
         raise Forbidden("不能停用自己的账户", "Staff cannot suspend themselves")
     now = clock.now()
-    if kind == "person":
+    if isinstance(account, Person):
         if account.suspended_at is not None:
             return 0
         account.suspended_at, account.suspended_by, account.suspension_reason = now, by.id, reason
@@ -50,7 +50,7 @@ async def suspend(session: AsyncSession, *, kind: str, subject_id: uuid.UUID, by
 
 async def reinstate(session: AsyncSession, *, kind: str, subject_id: uuid.UUID, by: Principal, reason: str) -> None:
     account = await _locked(session, kind, subject_id)
-    if kind == "person":
+    if isinstance(account, Person):
         if account.suspended_at is None:
             return
         account.suspended_at = account.suspended_by = account.suspension_reason = None
@@ -69,7 +69,11 @@ async def reinstate(session: AsyncSession, *, kind: str, subject_id: uuid.UUID, 
 
 
 async def _locked(session: AsyncSession, kind: str, subject_id: uuid.UUID) -> Person | StaffUser:
-    account = await session.get(Person if kind == "person" else StaffUser, subject_id, with_for_update=True)
+    account: Person | StaffUser | None
+    if kind == "person":
+        account = await session.get(Person, subject_id, with_for_update=True)
+    else:
+        account = await session.get(StaffUser, subject_id, with_for_update=True)
     if account is None:
         raise NotFound("账户不存在", "No such account")
     return account

@@ -54,8 +54,8 @@ class OperationResponse(BaseModel):
     reason: str | None = None
 
 
-def _key(key: str) -> str:
-    if not key.strip():
+def _key(key: str | None) -> str:
+    if key is None or not key.strip():
         raise UnprocessableInput(
             "请提供 Idempotency-Key 请求头，以便安全重试",
             "An Idempotency-Key header is required so the request can be retried safely",

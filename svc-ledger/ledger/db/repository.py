@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.domain.book import ORIGINS, OWN_SERVICE_ORDER, Pending
@@ -36,7 +37,7 @@ async def insert_accounts_of(session: AsyncSession, people: list[uuid.UUID]) -> 
     return {row.owner_person_id: row.id for row in rows if row.origin == "earned"}
 
 
-async def person_pockets(session: AsyncSession, person_id: uuid.UUID) -> list:
+async def person_pockets(session: AsyncSession, person_id: uuid.UUID) -> Sequence[Row]:
     return (
         await session.execute(
             text(
@@ -58,7 +59,7 @@ async def holder_row(session: AsyncSession, person_id: uuid.UUID):
     ).first()
 
 
-async def statement(session: AsyncSession, person_id: uuid.UUID, page: PageRequest) -> list:
+async def statement(session: AsyncSession, person_id: uuid.UUID, page: PageRequest) -> Sequence[Row]:
     """One page of a person's entries across their origin accounts, newest first (entry ids grow with time)."""
     return (
         await session.execute(
@@ -74,7 +75,7 @@ async def statement(session: AsyncSession, person_id: uuid.UUID, page: PageReque
     ).all()
 
 
-async def liability(session: AsyncSession, district: str | None) -> list:
+async def liability(session: AsyncSession, district: str | None) -> Sequence[Row]:
     """Outstanding person-held coins by holder district and origin (the redemption liability)."""
     return (
         await session.execute(
@@ -173,7 +174,7 @@ async def expired_hold_requests(session: AsyncSession, now: datetime, limit: int
 
 
 # --- settlements ---------------------------------------------------------------------------------------
-async def payments_for(session: AsyncSession, request_id: uuid.UUID) -> list:
+async def payments_for(session: AsyncSession, request_id: uuid.UUID) -> Sequence[Row]:
     """Coins paid to volunteers for a request, less what was already reversed, per volunteer."""
     return (
         await session.execute(

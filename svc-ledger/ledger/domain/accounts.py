@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.districts import DISTRICTS
@@ -107,7 +109,7 @@ async def view_for_staff(session: AsyncSession, person_id: uuid.UUID, reader: Pr
     return view
 
 
-async def liability(session: AsyncSession, reader: Principal, district: str | None) -> list:
+async def liability(session: AsyncSession, reader: Principal, district: str | None) -> Sequence[Row]:
     """Outstanding coins by holder district and origin; officers see their own district only."""
     if district is not None and district not in DISTRICTS:
         raise UnprocessableInput("未知的区代码", "Unknown district code")

@@ -109,6 +109,10 @@ class Book:
     def pocket(self, person_id: uuid.UUID, origin: str) -> LockedAccount | None:
         return self._pockets.get(person_id, {}).get(origin)
 
+    def account(self, person_id: uuid.UUID, origin: str) -> LockedAccount:
+        """A pocket that must be there: every holder has all of them once opened, and this book locked them."""
+        return self._pockets[person_id][origin]
+
     def pockets(self, person_id: uuid.UUID) -> dict[str, LockedAccount]:
         return dict(self._pockets.get(person_id, {}))
 

@@ -40,7 +40,7 @@ async def move_coins(session: AsyncSession, person_id: uuid.UUID, *, now: dateti
     )
     welfare = book.system("welfare")
     issuing = book.system("district_issuance", district=district) if district else welfare
-    heir = book.pocket(relative, "gifted") if relative else welfare
+    heir = book.account(relative, "gifted") if relative else welfare
     moved = {"welfare": 0, "relative": 0, "district": 0}
     for origin, pocket in sorted(book.pockets(person_id).items()):
         free = pocket.balance - pocket.held

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventData
@@ -18,7 +20,7 @@ async def publish(
     )
 
 
-async def publish_many(session: AsyncSession, items: list[tuple[EventData, object]]) -> None:
+async def publish_many(session: AsyncSession, items: Sequence[tuple[EventData, object]]) -> None:
     """Many events, each with its subject, in one statement."""
     await record_events(
         session,

@@ -86,9 +86,9 @@ async def settle_services(session: AsyncSession, services: list[ServiceCompleted
             earnings[payment.volunteer_id] = earnings.get(payment.volunteer_id, 0) + payment.amount
     if earnings:
         await holders.credit_earnings(session, earnings)
-        rich = [p for p in earnings if book.pocket(p, "earned").balance >= MILESTONE_MINUTES]
+        rich = [p for p in earnings if book.account(p, "earned").balance >= MILESTONE_MINUTES]
         milestones = [
-            NursingHomeMilestoneReached(person_id=p, earned_balance=book.pocket(p, "earned").balance, reached_at=now)
+            NursingHomeMilestoneReached(person_id=p, earned_balance=book.account(p, "earned").balance, reached_at=now)
             for p in (await holders.mark_milestone(session, rich, now) if rich else [])
         ]
     else:
@@ -129,7 +129,7 @@ def _settle_one(
         if amount:
             book.transfer(
                 escrow,
-                book.pocket(participant.volunteer_id, "earned"),
+                book.account(participant.volunteer_id, "earned"),
                 amount,
                 kind="payment",
                 reference=service.request_id,
@@ -192,7 +192,7 @@ async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied
         escrow = book.system("escrow", shard=shard)
         outcomes = []
         for payment, _ in payments:
-            earned = book.pocket(payment.volunteer_id, "earned")
+            earned = book.account(payment.volunteer_id, "earned")
             taken = min(payment.outstanding, max(earned.available, 0))
             if taken:
                 book.transfer(earned, escrow, taken, kind="reversal", reference=request_id)
@@ -230,8 +230,8 @@ def _refund(
     for origin in OWN_SERVICE_ORDER:
         part = min(amount, contributions.get(origin, 0))
         if part > 0:
-            book.transfer(escrow, book.pocket(elder_id, origin), part, kind="refund", reference=request_id)
+            book.transfer(escrow, book.account(elder_id, origin), part, kind="refund", reference=request_id)
             contributions[origin] -= part
             amount -= part
     if amount:  # cannot happen while payments come out of the elder's contributions; never lose a coin
-        book.transfer(escrow, book.pocket(elder_id, "earned"), amount, kind="refund", reference=request_id)
+        book.transfer(escrow, book.account(elder_id, "earned"), amount, kind="refund", reference=request_id)

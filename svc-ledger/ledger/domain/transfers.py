@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,12 @@ class Caller:
     person_id: uuid.UUID | None = None  # the person whose coins move (gifts, donations)
     district: str | None = None  # a district officer's district
     acting_for: str | None = None
+
+    @property
+    def payer(self) -> uuid.UUID:
+        """The person whose coins move: gifts and donations are only ever asked for by (or for) a person."""
+        assert self.person_id is not None, "a gift or donation needs the person whose coins move"
+        return self.person_id
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,10 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
     of the first result of its key, or refused (and then it leaves nothing behind). In the order given, so a
     sender's later gift sees what the earlier ones took. Keys (per caller) must be distinct within the call."""
     assert len({(c.caller.actor, c.key) for c in commands}) == len(commands), "one command per key per call"
-    rows = []
+    rows: list[dict[str, Any]] = []
     for c in commands:
         operation_id = new_id()
-        body = {"from": c.caller.person_id, "to": c.to_person_id, "amount": c.amount}
+        body = {"from": c.caller.payer, "to": c.to_person_id, "amount": c.amount}
         rows.append(
             {
                 "id": operation_id,
@@ -97,7 +103,7 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
                 "result": _result(
                     operation_id=operation_id,
                     kind="gift",
-                    from_person_id=c.caller.person_id,
+                    from_person_id=c.caller.payer,
                     to_person_id=c.to_person_id,
                     amount=c.amount,
                 ),
@@ -118,17 +124,17 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
             )
     fresh = [i for i, outcome in enumerate(outcomes) if outcome is None]
     if not fresh:
-        return outcomes  # type: ignore[return-value]
+        return _filled(outcomes)
     related = await kinship.related_pairs(
         session,
         [
-            (commands[i].caller.person_id, commands[i].to_person_id)
+            (commands[i].caller.payer, commands[i].to_person_id)
             for i in fresh
-            if commands[i].caller.person_id != commands[i].to_person_id
+            if commands[i].caller.payer != commands[i].to_person_id
         ],
     )
     book = Book(session, new_id())
-    people = sorted({p for i in fresh for p in (commands[i].caller.person_id, commands[i].to_person_id)})
+    people = sorted({p for i in fresh for p in (commands[i].caller.payer, commands[i].to_person_id)})
     await book.lock(persons=people)
     unopened = sorted(
         {commands[i].to_person_id for i in fresh if book.pocket(commands[i].to_person_id, "gifted") is None}
@@ -139,7 +145,7 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
     events = []
     for i in fresh:
         c = commands[i]
-        sender = c.caller.person_id
+        sender = c.caller.payer
         if (sender, c.to_person_id) not in related:
             outcomes[i] = NotADirectRelative()
             continue
@@ -150,7 +156,7 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
             continue
         book.operation_id = rows[i]["id"]
         for pocket, part in parts:
-            book.transfer(pocket, book.pocket(c.to_person_id, "gifted"), part, kind="gift", reference=c.to_person_id)
+            book.transfer(pocket, book.account(c.to_person_id, "gifted"), part, kind="gift", reference=c.to_person_id)
         events.append(
             build_event(
                 source="ledger",
@@ -170,11 +176,17 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
     await stored_operations.delete(session, [rows[i]["id"] for i in fresh if isinstance(outcomes[i], Problem)])
     await book.write()
     await record_events(session, topic=Topic.LEDGER, events=[(e, None) for e in events])
-    return outcomes  # type: ignore[return-value]
+    return _filled(outcomes)
+
+
+def _filled(outcomes: list[Outcome | Problem | None]) -> list[Outcome | Problem]:
+    """Every command's slot holds its outcome by the time the batch answers."""
+    assert all(outcome is not None for outcome in outcomes)
+    return cast(list[Outcome | Problem], outcomes)
 
 
 async def donate(session: AsyncSession, caller: Caller, *, key: str, amount: int, now: datetime) -> Outcome:
-    donor, operation_id = caller.person_id, new_id()
+    donor, operation_id = caller.payer, new_id()
     result = _result(operation_id=operation_id, kind="donation", person_id=donor, amount=amount)
     started = await operations.begin(
         session,
@@ -289,6 +301,7 @@ async def _to_special_elder(
     district = caller.district
     if kind == "grant":
         await book.lock(persons=[person_id], districts=[district])
+        event: type[CoinsGranted | WelfareAllocated]
         source, pocket, event = book.system("district_issuance", district=district), "granted", CoinsGranted
         at = {"granted_by": caller.actor, "granted_at": now}
     else:
@@ -300,7 +313,7 @@ async def _to_special_elder(
                 f"公益账户可用余额只有{source.available}分钟",
                 f"The welfare account holds only {source.available} minutes",
             )
-    book.transfer(source, book.pocket(person_id, pocket), amount, kind=kind, reference=person_id)
+    book.transfer(source, book.account(person_id, pocket), amount, kind=kind, reference=person_id)
     await book.write()
     await publish(
         session,

@@ -49,11 +49,11 @@ class FollowUpOut(BaseModel):
             request_id=f.request_id,
             elder_id=f.elder_id,
             district=f.district,
-            cause=f.cause,  # type: ignore[arg-type]
+            cause=f.cause,
             detail=f.detail,
             state=f.state,
             opened_at=f.opened_at,
-            assigned_to=f.assigned_to,  # type: ignore[arg-type]
+            assigned_to=f.assigned_to,
             assigned_at=f.assigned_at,
             closed_by=f.closed_by,
             closed_at=f.closed_at,

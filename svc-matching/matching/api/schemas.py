@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -11,9 +12,7 @@ from matching.db.requests import Booking, Request
 from matching.domain import catalogue
 from matching.domain.ratings import Rating
 from matching.domain.requests import RequestView
-from servicekit import geo
-
-Position, PositionOut = geo.Position, geo.PositionOut
+from servicekit.geo import Position, PositionOut
 
 
 class NewRequestBody(BaseModel):
@@ -127,8 +126,8 @@ class RequestOut(BaseModel):
         cls,
         r: Request,
         *,
-        bookings: list[Booking] = (),
-        history: list[dict] = (),
+        bookings: Sequence[Booking] = (),
+        history: Sequence[dict] = (),
         address: str | None = None,
         rating: Rating | None = None,
     ) -> RequestOut:

@@ -107,7 +107,8 @@ async def sign(
                 now=now,
             )
     else:
-        minutes = recorded_minutes(booking.checked_in_at, now, request.starts_at, request.ends_at)  # type: ignore[arg-type]
+        assert booking.checked_in_at is not None  # checking out follows checking in
+        minutes = recorded_minutes(booking.checked_in_at, now, request.starts_at, request.ends_at)
         await repo.record_check_out(
             session,
             booking,

@@ -86,7 +86,7 @@ async def add_item(
         session, item_id=item_id, category=category, district=district, by=officer.id, fields=fields
     ):
         raise Conflict(*_NAME_TAKEN)
-    return await repo.get(session, item_id)  # type: ignore[return-value]
+    return await _stored(session, item_id)
 
 
 async def _local_item(session: AsyncSession, officer: Principal, item_id: uuid.UUID) -> Item:
@@ -108,10 +108,17 @@ async def edit_item(session: AsyncSession, officer: Principal, item_id: uuid.UUI
     _check_group(merged["group_activity"], merged["max_volunteers"])
     if not await repo.update(session, item_id, merged, by=officer.id):
         raise Conflict(*_NAME_TAKEN)
-    return await repo.get(session, item_id)  # type: ignore[return-value]
+    return await _stored(session, item_id)
 
 
 async def retire_item(session: AsyncSession, officer: Principal, item_id: uuid.UUID) -> Item:
     await _local_item(session, officer, item_id)
     await repo.retire(session, item_id, by=officer.id)
-    return await repo.get(session, item_id)  # type: ignore[return-value]
+    return await _stored(session, item_id)
+
+
+async def _stored(session: AsyncSession, item_id: uuid.UUID) -> Item:
+    """The item just written in this transaction."""
+    item = await repo.get(session, item_id)
+    assert item is not None
+    return item

@@ -93,7 +93,7 @@ async def _open(
                 opened_at=now,
             ),
             subject=request.id,
-        )  # type: ignore[arg-type]
+        )
 
 
 async def listed(

@@ -58,10 +58,11 @@ async def _advance(session, request_id: uuid.UUID, *, settings: MatchingSettings
             )
             changed += 1
         elif booking.status == "checked_in" and now >= sign_out_closes:
+            assert booking.checked_in_at is not None  # a checked-in booking has its time
             minutes = attendance.recorded_minutes(
                 booking.checked_in_at,
                 request.ends_at,
-                request.starts_at,  # type: ignore[arg-type]
+                request.starts_at,
                 request.ends_at,
             )
             await repo.record_check_out(

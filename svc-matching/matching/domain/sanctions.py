@@ -77,6 +77,7 @@ async def end_future_bookings(
 ) -> None:
     for request_id in await repo.booked_by_volunteer(session, volunteer_id, needing=needing):
         request = await repo.get(session, request_id, lock=True)
+        assert request is not None  # booked_by_volunteer found it
         booking = next(
             b
             for b in await repo.bookings(session, request_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
+from typing import Any
 
 from fastapi import Body, FastAPI, Query
 
@@ -38,7 +39,7 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
     tokens: dict[str, float] = {}
     counter = itertools.count(1)
     sent: list[dict] = []
-    state = {"failures": 0, "unsubscribed": set()}
+    state: dict[str, Any] = {"failures": 0, "unsubscribed": set()}
 
     @app.get("/cgi-bin/token")
     async def access_token(
