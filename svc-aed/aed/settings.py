@@ -31,6 +31,8 @@ DISTRICT_POPULATION = {
 class AedSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AED_", extra="ignore")
 
+    PROVIDER_URLS = ("dispatch_webhook_url",)
+
     service_name: str = "aed"
     port: int = 8004
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/aed"

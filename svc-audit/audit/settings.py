@@ -38,6 +38,8 @@ class RuleThresholds(BaseModel):
 class AuditSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AUDIT_", extra="ignore")
 
+    DEV_DEFAULTS = ("checkpoint_keys",)
+
     service_name: str = "audit"
     port: int = 8005
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/audit"

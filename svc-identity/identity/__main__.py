@@ -8,6 +8,9 @@ import getpass
 import sys
 import uuid
 
+from sqlalchemy.exc import DBAPIError
+
+from identity.db import repository
 from identity.domain import staff
 from identity.events import consumers
 from identity.settings import IdentitySettings
@@ -60,9 +63,24 @@ def _create_partner(args: argparse.Namespace, settings: IdentitySettings) -> int
 
 
 def _seed_demo(args: argparse.Namespace, settings: IdentitySettings) -> int:
+    if settings.environment != "dev":
+        print(
+            f"seed-demo creates accounts whose passwords are published: refused with TIMEBANK_ENV={settings.environment}"
+        )
+        return 1
     created = asyncio.run(_in_transaction(settings, staff.seed_demo))
     print(f"demo accounts created: {', '.join(created) if created else 'none (already present)'}")
     return 0
+
+
+async def _no_demo_accounts(settings: IdentitySettings) -> list[str]:
+    try:
+        demo = await _in_transaction(settings, repository.demo_accounts)
+    except (OSError, DBAPIError) as exc:
+        return [f"the database could not be asked for demo accounts ({type(exc).__name__}: {exc})"]
+    if not demo:
+        return []
+    return [f"the demo accounts ({', '.join(demo)}) can sign in with their published passwords: disable them"]
 
 
 def _rotate_key(args: argparse.Namespace, settings: IdentitySettings) -> int:
@@ -102,6 +120,7 @@ def main() -> int:
             "seed-demo": Command("create the documented demo staff and partner clients (dev only)", _seed_demo),
             "rotate-signing-key": Command("retire the active token signing key and start a new one", _rotate_key),
         },
+        production_checks=_no_demo_accounts,
     )
 
 

@@ -10,6 +10,16 @@ _MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 class IdentitySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
 
+    DEV_DEFAULTS = (
+        "wechat_appid",
+        "wechat_secret",
+        "sms_access_key",
+        "pii_keys",
+        "pii_lookup_key",
+        "key_encryption_key",
+    )
+    PROVIDER_URLS = ("wechat_base_url", "sms_base_url")
+
     service_name: str = "identity"
     port: int = 8001
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/identity"

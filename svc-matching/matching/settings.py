@@ -10,6 +10,8 @@ _MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 class MatchingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MATCHING_", extra="ignore")
 
+    DEV_DEFAULTS = ("pii_keys", "evidence_signing_seed")
+
     service_name: str = "matching"
     port: int = 8003
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/matching"

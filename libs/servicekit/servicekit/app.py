@@ -101,7 +101,10 @@ def create_service_app(
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
     """`background`: long-running jobs (e.g. expiring holds) started with the service and cancelled
-    before it stops."""
+    before it stops. Settings unfit for their environment (`production_problems`) refuse to make an app,
+    whichever way the process was started."""
+    if problems := settings.production_problems():
+        raise RuntimeError(f"{settings.service_name}: refusing TIMEBANK_ENV={settings.environment}: {problems}")
     configure_logging(settings.service_name, settings.log_level)
     clock.configure(settings.clock_file)
     runtime = build_runtime(settings, key_loader=key_loader)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,11 +33,14 @@ def run_cli(
     app_factory: str,
     consumers: ConsumerFactory | None,
     commands: dict[str, Command] | None = None,
+    production_checks: Callable[[Any], Coroutine[Any, Any, list[str]]] | None = None,
     argv: list[str] | None = None,
 ) -> int:
     """`app_factory` is an import string ("ledger.main:create_app"); `consumers` is the factory the app runs its
     consumers with (the CLI replays their dead letters), or None for a service that consumes nothing — a
-    required argument, so no consuming service can leave its dead letters without a replay."""
+    required argument, so no consuming service can leave its dead letters without a replay.
+    `production_checks` finds what else makes the service unfit to serve outside development (e.g. the demo
+    seed in its database); with the settings' own `production_problems`, any finding refuses every command."""
     parser = argparse.ArgumentParser(prog=f"python -m {settings.service_name}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations up to head")
@@ -55,6 +58,15 @@ def run_cli(
     for name, cmd in (commands or {}).items():
         cmd.arguments(sub.add_parser(name, help=cmd.help))
     args = parser.parse_args(argv)
+    problems = settings.production_problems()
+    if not problems and args.command == "serve" and production_checks is not None and settings.environment != "dev":
+        problems += asyncio.run(production_checks(settings))
+    if problems:
+        print(f"{settings.service_name}: refusing to run with TIMEBANK_ENV={settings.environment}:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print("  (deploy/.env.example says how to make each setting)", file=sys.stderr)
+        return 1
 
     if args.command == "migrate":
         upgrade_to_head(settings.migrations_path, settings.database_url)

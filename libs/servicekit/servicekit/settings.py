@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+from typing import ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +23,16 @@ class TokenVerificationSettings(BaseSettings):
 
 
 class ServiceSettings(TokenVerificationSettings):
+    # `TIMEBANK_ENV`, one name for every service: outside "dev" a service refuses to run on anything the
+    # repository ships for development (`production_problems`).
+    environment: Literal["dev", "production"] = Field(
+        default="dev", validation_alias=AliasChoices("TIMEBANK_ENV", "environment")
+    )
+    # Settings whose defaults are development values published with the code (secrets, which are then no
+    # secret, and placeholders) that production must replace; and the settings naming an outside provider.
+    DEV_DEFAULTS: ClassVar[tuple[str, ...]] = ()
+    PROVIDER_URLS: ClassVar[tuple[str, ...]] = ()
+
     service_name: str = "service"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -73,3 +87,45 @@ class ServiceSettings(TokenVerificationSettings):
     @property
     def own_topic(self) -> str:
         return f"{self.service_name}.events"
+
+    def env_name(self, field: str) -> str:
+        prefix = self.model_config.get("env_prefix", "")
+        return f"{prefix}{field}".upper()
+
+    def production_problems(self) -> list[str]:
+        """What makes these settings unfit outside development: a development secret (any of its values among
+        the defaults the repository ships), a provider address that is a placeholder or this machine, a test
+        clock. Empty in "dev"."""
+        if self.environment == "dev":
+            return []
+        problems = []
+        for name in self.DEV_DEFAULTS:
+            shipped = _values(type(self).model_fields[name].default)
+            if shipped & _values(getattr(self, name)):
+                problems.append(f"{self.env_name(name)} holds the development value published with the code")
+        for name in self.PROVIDER_URLS:
+            url = getattr(self, name)
+            if url is not None and _placeholder_or_local(url):
+                problems.append(f"{self.env_name(name)} ({url}) is a placeholder or this machine, not the provider")
+        if self.clock_file is not None:
+            problems.append(f"{self.env_name('clock_file')} moves the clock: for tests only")
+        return problems
+
+
+def _values(setting: object) -> set[str]:
+    """The secret material in a setting: a string, or the values of a {key id: key} map."""
+    if isinstance(setting, dict):
+        return {str(v) for v in setting.values()}
+    return {str(setting)} if setting else set()
+
+
+def _placeholder_or_local(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host in ("", "localhost") or host.endswith((".invalid", ".example", ".test", ".localhost")):
+        return True
+    if host == "example.com" or host.endswith(".example.com"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -59,6 +59,21 @@ async def staff(session: AsyncSession, staff_id) -> StaffUser | None:
     return await session.get(StaffUser, staff_id)
 
 
+async def demo_accounts(session: AsyncSession) -> list[str]:
+    """Staff and partner clients `seed-demo` created that can still sign in (none in a database not yet
+    migrated)."""
+    if (await session.execute(text("SELECT to_regclass('staff_users') IS NULL"))).scalar_one():
+        return []
+    rows = await session.execute(
+        text(
+            "SELECT username FROM staff_users WHERE created_by = 'seed-demo' AND NOT disabled"
+            " UNION ALL SELECT client_id FROM partner_clients WHERE created_by = 'seed-demo' AND NOT disabled"
+            " ORDER BY 1"
+        )
+    )
+    return list(rows.scalars())
+
+
 async def partner_client(session: AsyncSession, client_id: str) -> PartnerClient | None:
     return await session.get(PartnerClient, client_id)
 
