@@ -6,10 +6,11 @@ patient, pending alerts are cancelled once enough accepted, the exact address is
 import json
 import random
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
+from aed.domain.dispatch import signed_headers
 from devstack import scenario
 
 FAR_FUTURE = (date.today() + timedelta(days=700)).isoformat()
@@ -144,6 +145,8 @@ async def test_waves_fetcher_and_direct_responders_and_120_follows_every_step(st
 
     updates = await helpers.eventually(everything_arrived, timeout=30)
     assert updates[0]["kind"] == "opened" and updates[0]["address"] == "某小区3号楼2单元门口"
+    ids = [u["update_id"] for u in updates]
+    assert ids == sorted(set(ids)), "each update once, in the order sent"
     steps = [u["step"] for u in updates[1:]]
     assert steps == ["alerted"] * 3 + ["declined"] + ["alerted"] * 2 + [
         "accepted",
@@ -327,3 +330,25 @@ async def test_a_responder_withdraws_and_the_aed_passes_on_then_the_caller_calls
 
     steps = await helpers.eventually(told_120, timeout=30)
     assert steps and "withdrew" in steps
+
+
+async def test_120_takes_only_requests_signed_with_the_shared_secret_and_recent(stack):
+    """The fake 120 checks signatures as svc-aed's README tells 120 to (its own code, not svc-aed's); every
+    update svc-aed sent in the other tests arrived through it. A request signed too long ago, with another
+    secret, over another body or not at all is refused."""
+    body = json.dumps({"incident_id": str(uuid.uuid4()), "updates": []}).encode()
+    now = datetime.now(UTC)
+    async with httpx.AsyncClient(base_url=stack.url("dispatch120")) as client:
+        refused_before = len((await client.get("/_fake/refused")).json())
+        good = signed_headers(stack.dispatch_secret, body, at=now)
+        assert (await client.post("/incident-updates", content=body, headers=good)).status_code == 200
+        for headers, content in [
+            (signed_headers(stack.dispatch_secret, body, at=now - timedelta(minutes=6)), body),  # a replay
+            (signed_headers("not the shared secret", body, at=now), body),
+            (good, body.replace(b'"updates": []', b'"updates": [{}]')),
+            ({"Content-Type": "application/json"}, body),
+        ]:
+            answer = await client.post("/incident-updates", content=content, headers=headers)
+            assert answer.status_code == 401, answer.text
+        refused = (await client.get("/_fake/refused")).json()[refused_before:]
+    assert refused == ["timestamp outside the window", "bad signature", "bad signature", "unsigned"]

@@ -304,3 +304,49 @@ async def test_expiring_consumables_are_announced_once(stack, gateway, sql, help
     assert inspected.status_code == 201 and inspected.json()["adult_pads_expires_on"] == FAR_FUTURE
     assert inspected.json()["last_inspected_on"] == date.today().isoformat()
     assert await sql["aed"].scalar(count, k=aed) == 1  # announced once, and no more once replaced
+
+
+async def test_120_reads_every_registered_device_around_a_point_with_why_it_is_not_usable(stack, gateway):
+    """The public lookup leaves unusable devices out; 120 sees them too, flagged, to send a bystander to the
+    nearest one that works, or tell them why the nearest one would not. Removed devices are gone for both."""
+    admin = await scenario.staff(gateway, "admin")
+    spot = _spot()
+    today = datetime.now(BEIJING).date()  # the services' clock is the real one outside `clock` tests
+    yesterday = (today - timedelta(days=1)).isoformat()
+
+    def metres_north(metres: int) -> dict:
+        return {"lat": round(spot["lat"] + metres / 111_000, 6), "lon": spot["lon"]}
+
+    kinds = {
+        "usable": {},
+        "out_of_service": {"status": "out_of_service"},
+        "battery_expired": {"battery_expires_on": yesterday},
+        "closed_today": {"closures": [today.isoformat()]},
+        "removed": {},
+    }
+    ids = {}
+    for n, (kind, fields) in enumerate(kinds.items()):
+        made = await gateway.post("/api/v1/aeds", headers=admin, json=_device(metres_north(60 * n), **fields))
+        assert made.status_code == 201, (kind, made.text)
+        ids[kind] = made.json()["id"]
+    removed = await gateway.patch(f"/api/v1/aeds/{ids['removed']}", headers=admin, json={"status": "removed"})
+    assert removed.status_code == 200, removed.text
+
+    partner = await scenario.partner(gateway, "emergency-120")
+    query = {"near": f"{spot['lat']},{spot['lon']}", "radius_m": 500}
+    around = await gateway.get("/api/v1/aeds/around", headers=partner, params=query)
+    assert around.status_code == 200, around.text
+    seen = {d["id"]: d for d in around.json()}
+    assert [d["id"] for d in around.json() if d["id"] in ids.values()] == [
+        ids[k] for k in ("usable", "out_of_service", "battery_expired", "closed_today")
+    ], "nearest first, the removed one left out"
+    assert seen[ids["usable"]]["usable_now"] and seen[ids["usable"]]["not_usable_because"] == []
+    assert seen[ids["out_of_service"]]["not_usable_because"] == ["not_working"]
+    assert seen[ids["battery_expired"]]["not_usable_because"] == ["battery_expired"]
+    assert seen[ids["closed_today"]]["not_usable_because"] == ["closed_now"]
+    assert not any(seen[ids[k]]["usable_now"] for k in ("out_of_service", "battery_expired", "closed_today"))
+
+    public = set(await _nearby(gateway, spot))
+    assert ids["usable"] in public and not public & {ids[k] for k in kinds if k != "usable"}
+    person = await scenario.resident(gateway, born=1980)
+    assert (await gateway.get("/api/v1/aeds/around", headers=person.headers, params=query)).status_code == 403

@@ -157,6 +157,11 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("GET", "/api/v1/audit-log/verification"): (frozenset({"auditor"}), None, {}),
     ("GET", "/api/v1/aeds"): (EVERYONE, None, {"near": "39.9,116.4"}),
     ("GET", "/api/v1/aeds/coverage"): (frozenset({"city_admin", "district_officer"}), None, {}),
+    ("GET", "/api/v1/aeds/around"): (
+        frozenset({"partner_120", "city_admin", "district_officer"}),
+        None,
+        {"near": "39.9,116.4"},
+    ),
     ("POST", "/api/v1/aeds/organisations"): (frozenset({"city_admin", "district_officer"}), {}, {}),
     ("POST", "/api/v1/aeds/organisations/{organisation_id}/staff"): (
         frozenset({"city_admin", "district_officer"}),

@@ -60,6 +60,7 @@ async def dispatch_loop(runtime: Runtime) -> None:
                 runtime.db,
                 client,
                 url,
+                secret=settings.dispatch_webhook_secret,
                 now=clock.now(),
                 max_backoff_s=settings.dispatch_max_backoff_s,
             )

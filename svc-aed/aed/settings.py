@@ -31,6 +31,7 @@ DISTRICT_POPULATION = {
 class AedSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AED_", extra="ignore")
 
+    DEV_DEFAULTS = ("dispatch_webhook_secret",)
     PROVIDER_URLS = ("dispatch_webhook_url",)
 
     service_name: str = "aed"
@@ -61,6 +62,8 @@ class AedSettings(ServiceSettings):
     fetch_max_path_m: int = 1500
     # 120's system: every incident and step is POSTed here, in order, retried until acknowledged (2xx).
     dispatch_webhook_url: str | None = None
+    # Signs every request to 120 (HMAC-SHA256; aed.domain.dispatch): shared with 120, one per partner link.
+    dispatch_webhook_secret: str = "dev-only-120-webhook-secret"
     dispatch_timeout_s: float = 3.0
     dispatch_interval_s: float = 0.2
     dispatch_max_backoff_s: float = 30.0
@@ -85,3 +88,9 @@ class AedSettings(ServiceSettings):
         *[date(2026, 10, d) for d in range(1, 8)],
         date(2027, 1, 1),
     ]
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if not self.dispatch_webhook_url:  # the link to 120 is off: nothing is signed with the secret
+            problems = [p for p in problems if not p.startswith(self.env_name("dispatch_webhook_secret"))]
+        return problems

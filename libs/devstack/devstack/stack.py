@@ -7,6 +7,7 @@ Used by `python -m devstack up` (fixed ports, data kept under .data/) and by the
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ class Stack:
     # Tests only: a file of seconds every service adds to the real time (servicekit.clock).
     clock_file: Path | None = None
     children: dict[str, Child] = field(default_factory=dict)
+    # What svc-aed signs its requests to 120 with, and the fake 120 checks: not the default, so a service that
+    # ignored its setting would be refused.
+    dispatch_secret: str = field(default_factory=lambda: f"stack-120-{secrets.token_hex(8)}")
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports.of(name)}"
@@ -67,6 +71,7 @@ class Stack:
             env[prefix + "SMS_BASE_URL"] = self.url("sms")
         if name == "aed":
             env[prefix + "DISPATCH_WEBHOOK_URL"] = self.url("dispatch120") + "/incident-updates"
+            env[prefix + "DISPATCH_WEBHOOK_SECRET"] = self.dispatch_secret
         if self.clock_file is not None:
             env[prefix + "CLOCK_FILE"] = str(self.clock_file)
         env.update({k: v for k, v in self.extra_env.items() if k.startswith(prefix)})
@@ -91,7 +96,17 @@ class Stack:
         python = sys.executable
         self._child("wechat", [python, "-m", "devstack.fakes.wechat", "--port", str(self.ports.wechat)], {}).start()
         self._child(
-            "dispatch120", [python, "-m", "devstack.fakes.dispatch120", "--port", str(self.ports.dispatch120)], {}
+            "dispatch120",
+            [
+                python,
+                "-m",
+                "devstack.fakes.dispatch120",
+                "--port",
+                str(self.ports.dispatch120),
+                "--secret",
+                self.dispatch_secret,
+            ],
+            {},
         ).start()
         self._child("sms", [python, "-m", "devstack.fakes.sms", "--port", str(self.ports.sms)], {}).start()
         for name in SERVICES:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from aed.api.incidents import Dispatcher
 from aed.db import devices as repo
 from aed.domain import coverage, devices, imports, lookup, organisations
 from aed.settings import AedSettings
@@ -42,6 +43,20 @@ class NearbyAed(BaseModel):
     child_pads_ok: bool
     consumables_unverified: bool
     contact_phone: str | None
+
+
+class RegisteredAed(NearbyAed):
+    """A device as 120 sees it around a point: usable now or not, and why not."""
+
+    status: str
+    access: str
+    usable_now: bool
+    not_usable_because: list[
+        Literal["not_working", "not_public", "restock_required", "battery_expired", "adult_pads_expired", "closed_now"]
+    ]
+    battery_expires_on: date | None
+    adult_pads_expires_on: date | None
+    last_inspected_on: date | None
 
 
 class AedOut(BaseModel):
@@ -163,6 +178,40 @@ async def nearest(
     return [
         NearbyAed(
             **{k: v for k, v in d.items() if k in NearbyAed.model_fields and k != "distance_m"},
+            distance_m=round(d["distance_m"]),
+            position=PositionOut(lat=d["lat"], lon=d["lon"]),
+            position_gcj02=PositionOut(**d["gcj02"]),
+        )
+        for d in found
+    ]
+
+
+@router.get(
+    "/api/v1/aeds/around",
+    response_model=list[RegisteredAed],
+    summary="For 120 (and staff): every registered device around a point, usable now or not, and why not",
+)
+async def around(
+    caller: Dispatcher,
+    session: DbSession,
+    request: Request,
+    near: geo.NearQuery,
+    coord_system: Annotated[geo.CoordSystem, Query()] = "wgs84",
+    radius_m: Annotated[int | None, Query(ge=1, description="at most AED_LOOKUP_MAX_RADIUS_M")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[RegisteredAed]:
+    settings = _settings(request)
+    found = await lookup.around(
+        session,
+        geo.near_point(near, coord_system),
+        limit=limit,
+        radius_m=min(radius_m or settings.lookup_max_radius_m, settings.lookup_max_radius_m),
+        holidays=set(settings.public_holidays),
+        now=clock.now(),
+    )
+    return [
+        RegisteredAed(
+            **{k: v for k, v in d.items() if k in RegisteredAed.model_fields and k != "distance_m"},
             distance_m=round(d["distance_m"]),
             position=PositionOut(lat=d["lat"], lon=d["lon"]),
             position_gcj02=PositionOut(**d["gcj02"]),

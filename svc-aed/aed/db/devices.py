@@ -164,19 +164,33 @@ async def history(session: AsyncSession, aed_id: uuid.UUID) -> list[dict]:
 # (unknown dates are not expired: the record says so), and open at this moment in Beijing time — 24/7, or
 # inside one of today's intervals, or still inside yesterday's interval that runs past midnight — and not on
 # a closure day, a public holiday it closes on, or out of its season.
-USABLE_NOW = """
+# Open at this moment in Beijing time (:today, :dow, :yesterday, :t, :holiday): 24/7, inside today's hours or
+# yesterday's that run past midnight, not a closure day, a holiday it closes on, or out of season.
+OPEN_NOW = """
+    (a.always_open OR EXISTS (SELECT 1 FROM aed_hours h WHERE h.aed_id = a.id AND (
+        (h.weekday = :dow AND h.opens <= :t AND (h.closes > :t OR h.closes <= h.opens))
+        OR (h.weekday = :yesterday AND h.closes <= h.opens AND h.closes > :t))))
+    AND NOT (:today = ANY(a.closures))
+    AND NOT (a.closed_on_holidays AND :holiday)
+    AND (a.season_from IS NULL OR :today >= a.season_from)
+    AND (a.season_until IS NULL OR :today <= a.season_until)
+"""
+USABLE_NOW = f"""
     a.status = 'working' AND a.access = 'public' AND NOT a.restock_required
     AND (a.battery_expires_on IS NULL OR a.battery_expires_on >= :today)
     AND (a.adult_pads_expires_on IS NULL OR a.adult_pads_expires_on >= :today)
-    AND (NOT :open_now OR (
-        (a.always_open OR EXISTS (SELECT 1 FROM aed_hours h WHERE h.aed_id = a.id AND (
-            (h.weekday = :dow AND h.opens <= :t AND (h.closes > :t OR h.closes <= h.opens))
-            OR (h.weekday = :yesterday AND h.closes <= h.opens AND h.closes > :t))))
-        AND NOT (:today = ANY(a.closures))
-        AND NOT (a.closed_on_holidays AND :holiday)
-        AND (a.season_from IS NULL OR :today >= a.season_from)
-        AND (a.season_until IS NULL OR :today <= a.season_until)))
+    AND (NOT :open_now OR ({OPEN_NOW}))
 """
+# Why a registered device is not usable now: each reason and when it holds (together, the negation of USABLE_NOW
+# with :open_now).
+NOT_USABLE_BECAUSE = {
+    "not_working": "a.status <> 'working'",
+    "not_public": "a.access <> 'public'",
+    "restock_required": "a.restock_required",
+    "battery_expired": "a.battery_expires_on < :today",
+    "adult_pads_expired": "a.adult_pads_expires_on < :today",
+    "closed_now": f"NOT ({OPEN_NOW})",
+}
 _NEAREST = text(f"""
 SELECT {_SELECT}, earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(a.lat, a.lon)) AS distance_m
 FROM aeds a
@@ -187,6 +201,17 @@ ORDER BY ll_to_earth(a.lat, a.lon) <-> ll_to_earth(:lat, :lon)
 LIMIT :limit
 """)
 _NO_BITMAP = text("SET LOCAL enable_bitmapscan = off")
+_REASONS = ", ".join(f"CASE WHEN {when} THEN '{why}' END" for why, when in NOT_USABLE_BECAUSE.items())
+_AROUND = text(f"""
+SELECT {_SELECT}, earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(a.lat, a.lon)) AS distance_m,
+       array_remove(ARRAY[{_REASONS}], NULL) AS not_usable_because
+FROM aeds a
+WHERE a.status <> 'removed'
+  AND earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(a.lat, a.lon)
+  AND earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(a.lat, a.lon)) <= :radius
+ORDER BY ll_to_earth(a.lat, a.lon) <-> ll_to_earth(:lat, :lon)
+LIMIT :limit
+""")
 
 
 async def nearest_usable(
@@ -227,6 +252,38 @@ async def nearest_usable(
         .all()
     )
     return [dict(r) for r in rows]
+
+
+async def registered_around(
+    session: AsyncSession,
+    *,
+    lat: float,
+    lon: float,
+    radius_m: int,
+    limit: int,
+    today: date,
+    weekday: int,
+    now: time,
+    holiday: bool,
+) -> list[dict]:
+    """Every device not removed within `radius_m`, nearest first, each with why it is not usable now (empty:
+    usable). A KNN walk of the registered-devices index."""
+    await session.execute(_NO_BITMAP)
+    rows = await session.execute(
+        _AROUND,
+        {
+            "lat": lat,
+            "lon": lon,
+            "radius": radius_m,
+            "limit": limit,
+            "today": today,
+            "dow": weekday,
+            "yesterday": 7 if weekday == 1 else weekday - 1,
+            "t": now,
+            "holiday": holiday,
+        },
+    )
+    return [dict(r) for r in rows.mappings()]
 
 
 async def add_inspection(
