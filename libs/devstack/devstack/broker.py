@@ -7,6 +7,7 @@ survive a restart of either process. Both are children of the runner; the store 
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import sys
@@ -49,6 +50,8 @@ class TansuBroker:
             "AWS_SECRET_ACCESS_KEY": "devstack",
             "AWS_DEFAULT_REGION": "us-east-1",
         }
+        # DEVSTACK_BROKER_STORAGE=memory: Tansu's own memory storage, to measure what keeping the log costs.
+        storage = "memory://tansu/" if os.environ.get("DEVSTACK_BROKER_STORAGE") == "memory" else f"s3://{BUCKET}/"
         self.child = Child(
             "tansu",
             [
@@ -59,7 +62,7 @@ class TansuBroker:
                 "--advertised-listener-url",
                 address,
                 "--storage-engine",
-                f"s3://{BUCKET}/",
+                storage,
             ],
             log_dir / "tansu.log",
             env={"RUST_LOG": "warn", **s3},

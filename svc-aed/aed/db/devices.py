@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
@@ -214,75 +215,48 @@ LIMIT :limit
 """)
 
 
+@dataclass(frozen=True)
+class Moment:
+    """A moment in Beijing time, as the opening-hours test (OPEN_NOW) reads it."""
+
+    today: date
+    weekday: int  # ISO: Monday 1
+    time: time
+    holiday: bool
+
+    def params(self) -> dict:
+        yesterday = 7 if self.weekday == 1 else self.weekday - 1
+        return {
+            "today": self.today,
+            "dow": self.weekday,
+            "yesterday": yesterday,
+            "t": self.time,
+            "holiday": self.holiday,
+        }
+
+
 async def nearest_usable(
-    session: AsyncSession,
-    *,
-    lat: float,
-    lon: float,
-    radius_m: int,
-    limit: int,
-    today: date,
-    weekday: int,
-    now: time,
-    holiday: bool,
-    open_now: bool,
+    session: AsyncSession, *, lat: float, lon: float, radius_m: int, limit: int, at: Moment, open_now: bool
 ) -> list[dict]:
     """KNN walk of the lookup index (devices that could be usable); the rest of the test as its filter.
     Bitmap scans are ruled out: the planner cannot size a cube box and would fetch and sort all of it."""
-    await session.execute(_NO_BITMAP)
-    rows = (
-        (
-            await session.execute(
-                _NEAREST,
-                {
-                    "lat": lat,
-                    "lon": lon,
-                    "radius": radius_m,
-                    "limit": limit,
-                    "today": today,
-                    "dow": weekday,
-                    "yesterday": 7 if weekday == 1 else weekday - 1,
-                    "t": now,
-                    "holiday": holiday,
-                    "open_now": open_now,
-                },
-            )
-        )
-        .mappings()
-        .all()
-    )
-    return [dict(r) for r in rows]
+    return await _walk(session, _NEAREST, lat=lat, lon=lon, radius_m=radius_m, limit=limit, at=at, open_now=open_now)
 
 
 async def registered_around(
-    session: AsyncSession,
-    *,
-    lat: float,
-    lon: float,
-    radius_m: int,
-    limit: int,
-    today: date,
-    weekday: int,
-    now: time,
-    holiday: bool,
+    session: AsyncSession, *, lat: float, lon: float, radius_m: int, limit: int, at: Moment
 ) -> list[dict]:
     """Every device not removed within `radius_m`, nearest first, each with why it is not usable now (empty:
     usable). A KNN walk of the registered-devices index."""
+    return await _walk(session, _AROUND, lat=lat, lon=lon, radius_m=radius_m, limit=limit, at=at)
+
+
+async def _walk(
+    session: AsyncSession, query, *, lat: float, lon: float, radius_m: int, limit: int, at: Moment, **more
+) -> list[dict]:
     await session.execute(_NO_BITMAP)
-    rows = await session.execute(
-        _AROUND,
-        {
-            "lat": lat,
-            "lon": lon,
-            "radius": radius_m,
-            "limit": limit,
-            "today": today,
-            "dow": weekday,
-            "yesterday": 7 if weekday == 1 else weekday - 1,
-            "t": now,
-            "holiday": holiday,
-        },
-    )
+    place = {"lat": lat, "lon": lon, "radius": radius_m, "limit": limit}
+    rows = await session.execute(query, {**place, **at.params(), **more})
     return [dict(r) for r in rows.mappings()]
 
 

@@ -18,39 +18,25 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 async def nearest(
     session: AsyncSession, point: geo.Point, *, limit: int, radius_m: int, open_now: bool, holidays: set, now: datetime
 ) -> list[dict]:
-    local = now.astimezone(BEIJING)
+    at = _in_beijing(now, holidays)
     found = await repo.nearest_usable(
-        session,
-        lat=point.lat,
-        lon=point.lon,
-        radius_m=radius_m,
-        limit=limit,
-        today=local.date(),
-        weekday=local.isoweekday(),
-        now=local.time().replace(tzinfo=None),
-        holiday=local.date() in holidays,
-        open_now=open_now,
+        session, lat=point.lat, lon=point.lon, radius_m=radius_m, limit=limit, at=at, open_now=open_now
     )
-    return [_described(device, local.date()) for device in found]
+    return [_described(device, at.today) for device in found]
 
 
 async def around(
     session: AsyncSession, point: geo.Point, *, limit: int, radius_m: int, holidays: set, now: datetime
 ) -> list[dict]:
     """Every registered device within `radius_m`, nearest first, usable or not (`not_usable_because`)."""
+    at = _in_beijing(now, holidays)
+    found = await repo.registered_around(session, lat=point.lat, lon=point.lon, radius_m=radius_m, limit=limit, at=at)
+    return [{**_described(device, at.today), "usable_now": not device["not_usable_because"]} for device in found]
+
+
+def _in_beijing(now: datetime, holidays: set) -> repo.Moment:
     local = now.astimezone(BEIJING)
-    found = await repo.registered_around(
-        session,
-        lat=point.lat,
-        lon=point.lon,
-        radius_m=radius_m,
-        limit=limit,
-        today=local.date(),
-        weekday=local.isoweekday(),
-        now=local.time().replace(tzinfo=None),
-        holiday=local.date() in holidays,
-    )
-    return [{**_described(device, local.date()), "usable_now": not device["not_usable_because"]} for device in found]
+    return repo.Moment(local.date(), local.isoweekday(), local.time().replace(tzinfo=None), local.date() in holidays)
 
 
 def _described(device: dict, today: date) -> dict:
