@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from aed.domain.hours import OpeningHours
 
 COLUMNS = [
     "id",
@@ -107,7 +106,23 @@ def _by_columns(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[s
     return groups
 
 
-async def set_hours_many(session: AsyncSession, hours: dict[uuid.UUID, OpeningHours]) -> None:
+class _Interval(Protocol):
+    @property
+    def weekday(self) -> int: ...
+    @property
+    def opens(self) -> time: ...
+    @property
+    def closes(self) -> time: ...
+
+
+class WeeklyHours(Protocol):
+    """What is stored of a device's opening hours (aed.domain.hours.OpeningHours): its weekly intervals."""
+
+    @property
+    def intervals(self) -> Sequence[_Interval]: ...
+
+
+async def set_hours_many(session: AsyncSession, hours: Mapping[uuid.UUID, WeeklyHours]) -> None:
     """Replace the weekly intervals of each device given."""
     if not hours:
         return

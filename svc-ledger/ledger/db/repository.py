@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.domain.book import ORIGINS, OWN_SERVICE_ORDER, Pending
 from servicekit.pagination import PageRequest
+
+# Every holder has one account per origin of coins (migration 0001's check), opened together.
+ORIGINS = ("earned", "gifted", "granted", "allocated")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A pending transfer still unresolved (read from the database)."""
+
+    id: uuid.UUID
+    debit_account_id: uuid.UUID
+    credit_account_id: uuid.UUID
+    amount: int
+    kind: str
 
 
 async def insert_person_accounts(session: AsyncSession, person_id: uuid.UUID) -> uuid.UUID | None:
@@ -140,8 +154,11 @@ async def resolve_holds(session: AsyncSession, hold_ids: list[uuid.UUID], status
         )
 
 
-async def unresolved_legs(session: AsyncSession, request_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Pending]]:
-    """Per request, its hold's pending transfers not yet posted, voided or expired, in spending order."""
+async def unresolved_legs(
+    session: AsyncSession, request_ids: list[uuid.UUID], *, order: Sequence[str]
+) -> dict[uuid.UUID, list[Pending]]:
+    """Per request, its hold's pending transfers not yet posted, voided or expired, by their origin in `order`
+    (the spending order)."""
     rows = (
         await session.execute(
             text(
@@ -151,7 +168,7 @@ async def unresolved_legs(session: AsyncSession, request_ids: list[uuid.UUID]) -
                 " AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id)"
                 " ORDER BY p.reference, array_position(CAST(:order AS text[]), CAST(a.origin AS text))"
             ),
-            {"r": request_ids, "order": list(OWN_SERVICE_ORDER)},
+            {"r": request_ids, "order": list(order)},
         )
     ).all()
     legs: dict[uuid.UUID, list[Pending]] = {}

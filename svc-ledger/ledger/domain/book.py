@@ -16,10 +16,10 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledger.db.repository import Pending
 from ledger.domain.errors import InsufficientCoins
 from servicekit.ids import new_id
 
-ORIGINS = ("earned", "gifted", "granted", "allocated")
 # Spending orders (README): restricted coins first for one's own services, so the coins that can also be
 # gifted or donated last longest; gifted before earned elsewhere, so stored earned coins (which count
 # toward the 10,000-coin milestone) are kept.
@@ -48,17 +48,6 @@ class LockedAccount:
     @property
     def may_go_negative(self) -> bool:
         return self.kind == "district_issuance"
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A pending transfer still unresolved (read from the database)."""
-
-    id: uuid.UUID
-    debit_account_id: uuid.UUID
-    credit_account_id: uuid.UUID
-    amount: int
-    kind: str
 
 
 _LOCK = text(

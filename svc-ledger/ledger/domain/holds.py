@@ -124,7 +124,7 @@ async def release_hold(session: AsyncSession, request_id: uuid.UUID, *, now: dat
     book = Book(session, new_id())
     await book.lock(persons=[hold.elder_id], shards=[escrow_shard(request_id)])
     released = 0
-    for leg in (await repository.unresolved_legs(session, [request_id])).get(request_id, []):
+    for leg in (await repository.unresolved_legs(session, [request_id], order=OWN_SERVICE_ORDER)).get(request_id, []):
         book.release(leg, code="void" if why == "voided" else "expire", reference=request_id)
         released += leg.amount
     await book.write()

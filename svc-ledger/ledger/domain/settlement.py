@@ -56,7 +56,7 @@ async def settle_services(session: AsyncSession, services: list[ServiceCompleted
     await holders.ensure_holders(session, volunteers)
     request_ids = [s.request_id for s in services]
     holds = await repository.lock_holds(session, request_ids)
-    legs = await repository.unresolved_legs(session, request_ids)
+    legs = await repository.unresolved_legs(session, request_ids, order=OWN_SERVICE_ORDER)
     without_hold = [s.elder_id for s in services if getattr(holds.get(s.request_id), "status", None) != "pending"]
     facts = await holders.facts_of(session, without_hold) if without_hold else {}
     book = Book(session, new_id())

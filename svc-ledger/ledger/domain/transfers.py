@@ -17,8 +17,9 @@ from contracts.ledger import CoinsDonated, CoinsGifted, CoinsGranted, WelfareAll
 from contracts.topics import Topic
 from ledger.db import holders, repository
 from ledger.db import operations as stored_operations
+from ledger.db.repository import ORIGINS
 from ledger.domain import operations
-from ledger.domain.book import ORIGINS, TRANSFERABLE_ORDER, Book, LockedAccount, available_in, draw
+from ledger.domain.book import TRANSFERABLE_ORDER, Book, LockedAccount, available_in, draw
 from ledger.domain.errors import InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict
 from ledger.domain.publish import publish
 from servicekit import kinship
