@@ -2,15 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from aed.api.incidents import Dispatcher
+from aed.api.gates import Dispatcher, settings_of
 from aed.db import devices as repo
 from aed.domain import coverage, devices, imports, lookup, organisations
-from aed.settings import AedSettings
 from contracts.districts import District
 from servicekit import clock, geo
 from servicekit.auth import Principal, require_roles
@@ -22,10 +21,6 @@ router = APIRouter(tags=["aeds"])
 Keeper = Annotated[Principal, Depends(require_roles("city_admin", "district_officer", "aed_owner"))]
 Overseer = Annotated[Principal, Depends(require_roles("city_admin", "district_officer"))]
 CityAdmin = Annotated[Principal, Depends(require_roles("city_admin"))]
-
-
-def _settings(request: Request) -> AedSettings:
-    return request.app.state.runtime.settings
 
 
 class NearbyAed(BaseModel):
@@ -43,6 +38,16 @@ class NearbyAed(BaseModel):
     child_pads_ok: bool
     consumables_unverified: bool
     contact_phone: str | None
+
+    @classmethod
+    def of(cls, device: dict) -> Self:
+        """From a lookup's row (aed.domain.lookup): distances in whole metres, positions in both datums."""
+        return cls(
+            **{k: v for k, v in device.items() if k in cls.model_fields and k != "distance_m"},
+            distance_m=round(device["distance_m"]),
+            position=PositionOut(lat=device["lat"], lon=device["lon"]),
+            position_gcj02=PositionOut(**device["gcj02"]),
+        )
 
 
 class RegisteredAed(NearbyAed):
@@ -164,7 +169,7 @@ async def nearest(
     limit: Annotated[int | None, Query(ge=1, le=20)] = None,
     open_now: Annotated[bool, Query(description="false: also devices closed at this moment")] = True,
 ) -> list[NearbyAed]:
-    settings = _settings(request)
+    settings = settings_of(request)
     point = geo.near_point(near, coord_system)
     found = await lookup.nearest(
         session,
@@ -175,15 +180,7 @@ async def nearest(
         holidays=set(settings.public_holidays),
         now=clock.now(),
     )
-    return [
-        NearbyAed(
-            **{k: v for k, v in d.items() if k in NearbyAed.model_fields and k != "distance_m"},
-            distance_m=round(d["distance_m"]),
-            position=PositionOut(lat=d["lat"], lon=d["lon"]),
-            position_gcj02=PositionOut(**d["gcj02"]),
-        )
-        for d in found
-    ]
+    return [NearbyAed.of(d) for d in found]
 
 
 @router.get(
@@ -200,7 +197,7 @@ async def around(
     radius_m: Annotated[int | None, Query(ge=1, description="at most AED_LOOKUP_MAX_RADIUS_M")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[RegisteredAed]:
-    settings = _settings(request)
+    settings = settings_of(request)
     found = await lookup.around(
         session,
         geo.near_point(near, coord_system),
@@ -209,15 +206,7 @@ async def around(
         holidays=set(settings.public_holidays),
         now=clock.now(),
     )
-    return [
-        RegisteredAed(
-            **{k: v for k, v in d.items() if k in RegisteredAed.model_fields and k != "distance_m"},
-            distance_m=round(d["distance_m"]),
-            position=PositionOut(lat=d["lat"], lon=d["lon"]),
-            position_gcj02=PositionOut(**d["gcj02"]),
-        )
-        for d in found
-    ]
+    return [RegisteredAed.of(d) for d in found]
 
 
 @router.get(
@@ -233,7 +222,7 @@ async def get_coverage(
         if district is not None and district != staff.district:
             raise Forbidden("只能查看本区", "Only your own district")
         shown = staff.district
-    settings = _settings(request)
+    settings = settings_of(request)
     return CoverageOut.model_validate(
         await coverage.coverage(
             session,

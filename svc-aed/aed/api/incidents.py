@@ -4,17 +4,17 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from aed.api.gates import Dispatcher, Person, Reporter, settings_of
 from aed.db import incidents as repo
 from aed.domain import incidents
 from aed.domain.devices import Position
-from aed.settings import AedSettings
 from contracts.districts import District
 from servicekit import clock, idempotency
-from servicekit.auth import CurrentPrincipal, Principal
+from servicekit.auth import CurrentPrincipal
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.geo import PositionOut
@@ -22,36 +22,6 @@ from servicekit.idempotency import OptionalIdempotencyKey
 from servicekit.pagination import Page, PageParams
 
 router = APIRouter(tags=["responders and incidents"])
-
-
-def _settings(request: Request) -> AedSettings:
-    return request.app.state.runtime.settings
-
-
-async def _person(principal: CurrentPrincipal) -> Principal:
-    if principal.kind != "person" or principal.acting_for:
-        raise Forbidden("仅限急救志愿者本人", "Responders themselves only")
-    return principal
-
-
-async def _dispatcher(principal: CurrentPrincipal) -> Principal:
-    """120's system (partner scope `emergency-120`) or staff (city admins, district officers)."""
-    if principal.kind == "partner" and "emergency-120" in principal.scopes:
-        return principal
-    if principal.kind == "staff" and principal.has_role("city_admin", "district_officer"):
-        return principal
-    raise Forbidden("仅限120调度系统或工作人员", "120 dispatch or staff only")
-
-
-async def _reporter(principal: CurrentPrincipal) -> Principal:
-    if principal.kind == "person" or (principal.kind == "partner" and "emergency-120" in principal.scopes):
-        return principal
-    raise Forbidden("请由本人或120调度系统呼救", "A signed-in person or 120 dispatch")
-
-
-Person = Annotated[Principal, Depends(_person)]
-Dispatcher = Annotated[Principal, Depends(_dispatcher)]
-Reporter = Annotated[Principal, Depends(_reporter)]
 
 
 class DutyIn(BaseModel):
@@ -162,7 +132,7 @@ class MyAlert(MyIncident):
     summary="Go on or off duty with your position (kept only while on duty and fresh; never shown to anyone)",
 )
 async def duty(body: DutyIn, me: Person, session: DbSession, request: Request) -> DutyOut:
-    settings, now = _settings(request), clock.now()
+    settings, now = settings_of(request), clock.now()
     person = uuid.UUID(me.id)
     if not body.on_duty:
         await repo.go_off_duty(session, person)
@@ -233,7 +203,7 @@ async def sos(
         address=body.address,
         note=body.note,
         dispatch_ref=body.dispatch_ref,
-        settings=_settings(request),
+        settings=settings_of(request),
         now=clock.now(),
     )
     answer = IncidentOut.model_validate(await incidents.view(session, who, incident_id))
@@ -268,7 +238,7 @@ async def get_incident(
 )
 async def respond(incident_id: uuid.UUID, body: ResponseIn, me: Person, session: DbSession, request: Request) -> dict:
     return await incidents.respond(
-        session, me, incident_id, accept=body.accept, settings=_settings(request), now=clock.now()
+        session, me, incident_id, accept=body.accept, settings=settings_of(request), now=clock.now()
     )
 
 
@@ -285,7 +255,7 @@ class ReasonIn(BaseModel):
 )
 async def withdraw(incident_id: uuid.UUID, body: ReasonIn, me: Person, session: DbSession, request: Request) -> dict:
     return await incidents.withdraw(
-        session, me, incident_id, reason=body.reason, settings=_settings(request), now=clock.now()
+        session, me, incident_id, reason=body.reason, settings=settings_of(request), now=clock.now()
     )
 
 
@@ -297,7 +267,7 @@ async def withdraw(incident_id: uuid.UUID, body: ReasonIn, me: Person, session: 
 )
 async def cancel(incident_id: uuid.UUID, body: ReasonIn, me: Person, session: DbSession, request: Request) -> dict:
     return await incidents.cancel_by_caller(
-        session, me, incident_id, reason=body.reason, settings=_settings(request), now=clock.now()
+        session, me, incident_id, reason=body.reason, settings=settings_of(request), now=clock.now()
     )
 
 
@@ -309,7 +279,7 @@ async def cancel(incident_id: uuid.UUID, body: ReasonIn, me: Person, session: Db
 )
 async def arrival(incident_id: uuid.UUID, body: ArrivalIn, me: Person, session: DbSession, request: Request) -> dict:
     return await incidents.arrive(
-        session, me, incident_id, with_aed=body.with_aed, settings=_settings(request), now=clock.now()
+        session, me, incident_id, with_aed=body.with_aed, settings=settings_of(request), now=clock.now()
     )
 
 
@@ -329,7 +299,7 @@ async def dispatch_update(
         status=body.status,
         note=body.note,
         close=False,
-        settings=_settings(request),
+        settings=settings_of(request),
         now=clock.now(),
     )
 
@@ -350,7 +320,7 @@ async def close(
         status=body.status,
         note=body.note,
         close=True,
-        settings=_settings(request),
+        settings=settings_of(request),
         now=clock.now(),
     )
 
