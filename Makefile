@@ -27,8 +27,9 @@ test: env  ## every test, on an embedded PostgreSQL and broker started by the ha
 # Test folders each have a conftest.py, which one mypy run would take for one module: checked one by one.
 TYPED_TESTS := tests bench libs/servicekit/tests contracts/tests gateway/tests $(wildcard svc-*/tests)
 
-lint: env  ## ruff (lint and formatting) and mypy over the whole tree; CI runs it before the tests
+lint: env  ## ruff (lint and formatting), mypy and shellcheck over the whole tree; CI runs it before the tests
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/shellcheck $(shell find deploy -name '*.sh')
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m mypy
 	@for folder in $(TYPED_TESTS); do echo "mypy $$folder"; $(VENV)/bin/python -m mypy $$folder || exit 1; done

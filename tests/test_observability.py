@@ -8,6 +8,7 @@ import sys
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from servicekit.events import CloudEvent
 
@@ -43,7 +44,8 @@ async def test_logs_are_json_lines_carrying_the_request_id(stack, gateway):
     assert mine and mine[-1]["service"] == "gateway" and mine[-1]["status"] == 404
 
 
-async def test_every_process_serves_health_readiness_and_metrics(stack):
+async def test_every_process_serves_health_readiness_and_metrics(stack, gateway, helpers):
+    await helpers.login(gateway)  # a registration, so the ledger's consumer has applied something
     async with httpx.AsyncClient(timeout=10) as client:
         for name in ("gateway", "identity", "ledger", "matching", "aed", "audit"):
             base = stack.url(name)
@@ -54,11 +56,21 @@ async def test_every_process_serves_health_readiness_and_metrics(stack):
             assert "http_requests_total" in metrics
             if name != "gateway":
                 assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
-        ledger_metrics = (await client.get(stack.url("ledger") + "/metrics")).text
-        assert (
-            'consumer_events_applied_total{consumer="ledger",type="timebank.identity.person.registered"}'
-            in ledger_metrics
-        )
+        applied = 'consumer_events_applied_total{consumer="ledger",type="timebank.identity.person.registered"}'
+
+        async def ledger_applied() -> str | None:
+            text = (await client.get(stack.url("ledger") + "/metrics")).text
+            return text if applied in text else None
+
+        ledger_metrics = await helpers.eventually(ledger_applied)
+        assert ledger_metrics, applied
+        lags = [
+            sample
+            for family in text_string_to_metric_families(ledger_metrics)
+            if family.name == "consumer_lag_records"
+            for sample in family.samples
+        ]
+        assert lags and all(sample.value >= 0 and sample.labels["partition"].isdigit() for sample in lags), lags
 
 
 @pytest.mark.parametrize("service", ["identity", "ledger", "matching", "aed", "audit"])

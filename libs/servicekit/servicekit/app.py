@@ -22,7 +22,7 @@ from servicekit.errors import install_problem_handlers, render_problem
 from servicekit.guard import RequestGuard
 from servicekit.kafka import ensure_topics
 from servicekit.logs import configure_logging
-from servicekit.observability import RequestContextMiddleware, metrics_endpoint
+from servicekit.observability import RequestContextMiddleware, metrics_endpoint, worker_stopped
 from servicekit.openapi import document_problems
 from servicekit.outbox import OutboxRelay
 from servicekit.settings import ServiceSettings
@@ -141,6 +141,7 @@ def create_service_app(
         await runtime.relay.stop()
         await runtime.jwks.close()
         await runtime.db.dispose()
+        worker_stopped()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime

@@ -16,6 +16,7 @@ from servicekit.app import ConsumerFactory, build_runtime
 from servicekit.db import Database
 from servicekit.errors import Problem
 from servicekit.migrations import upgrade_to_head
+from servicekit.observability import serve_with_workers
 from servicekit.outbox import republish_since
 from servicekit.settings import ServiceSettings
 
@@ -55,6 +56,14 @@ def run_cli(
     republish.add_argument(
         "--since", type=_aware_time, required=True, help="ISO 8601 time with offset, e.g. 2026-12-05T10:00:00+08:00"
     )
+    rewind = sub.add_parser(
+        "consumers-rewind",
+        help="after restoring this service's database from a backup taken at a time: set its consumer groups "
+        "back to that time, so the events since are applied again (run with the service stopped)",
+    )
+    rewind.add_argument(
+        "--to", type=_aware_time, required=True, help="the backup's time, ISO 8601 with offset, e.g. 20261205T023000Z"
+    )
     for name, cmd in (commands or {}).items():
         cmd.arguments(sub.add_parser(name, help=cmd.help))
     args = parser.parse_args(argv)
@@ -74,6 +83,7 @@ def run_cli(
     if args.command == "serve":
         if settings.migrate_on_start:
             upgrade_to_head(settings.migrations_path, settings.database_url)
+        serve_with_workers(settings.service_name, settings.workers)
         uvicorn.run(
             app_factory,
             factory=True,
@@ -93,6 +103,8 @@ def run_cli(
         return asyncio.run(_replay(settings, consumers, args.idle_timeout_ms))
     if args.command == "outbox-republish":
         return asyncio.run(_republish(settings, args.since))
+    if args.command == "consumers-rewind":
+        return asyncio.run(_rewind(settings, consumers, args.to))
     try:
         return (commands or {})[args.command].run(args, settings) or 0
     except Problem as problem:
@@ -114,6 +126,20 @@ async def _republish(settings: ServiceSettings, since: datetime) -> int:
     finally:
         await db.dispose()
     print(f"{count} outbox rows published since {since.isoformat()} will be published again by the running relay")
+    return 0
+
+
+async def _rewind(settings: ServiceSettings, consumers: ConsumerFactory | None, to: datetime) -> int:
+    if consumers is None:
+        print("this service consumes no events")
+        return 0
+    for consumer in consumers(build_runtime(settings)):
+        try:
+            offsets = await consumer.rewind_group_to(to)
+        finally:
+            await consumer.db.dispose()
+        where = ", ".join(f"{tp.topic}[{tp.partition}]@{offset}" for tp, offset in sorted(offsets.items()))
+        print(f"{consumer.name}: set back to {to.isoformat()}: {where or 'no partitions yet'}")
     return 0
 
 

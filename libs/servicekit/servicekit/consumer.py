@@ -33,10 +33,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -120,6 +121,12 @@ DUPLICATES = Counter("consumer_events_duplicate_total", "Redelivered events skip
 DEAD_LETTERED = Counter("consumer_events_dead_lettered_total", "Events sent to a DLQ", ["consumer"])
 CONFLICTS = Counter(
     "consumer_transient_conflicts_total", "Batches retried after a deadlock or serialization error", ["consumer"]
+)
+LAG = Gauge(
+    "consumer_lag_records",
+    "Records in the partition after this group's committed offset, as of this process's last fetch",
+    ["consumer", "topic", "partition"],
+    multiprocess_mode="livemostrecent",  # with several workers, the one that holds the partition now
 )
 REWOUND = Counter(
     "consumer_log_rewinds_total",
@@ -232,6 +239,7 @@ class EventConsumer:
         self._rewind_checked_at = 0.0
         self._last_read: dict[TopicPartition, _Read] = {}  # per partition, the record this group read last
         self._noted: dict[TopicPartition, _Read] = {}  # per partition, the record to look up at the next check
+        self._committed: dict[TopicPartition, int] = {}  # per partition, the offset this process committed last
         self._probe: AIOKafkaConsumer | None = None
         self._assignments = _FirstAssignments()
 
@@ -318,6 +326,7 @@ class EventConsumer:
                     if applying is not None:  # nothing new: see the poll in flight through (and its errors)
                         applied += await applying
                         applying = None
+                    self._note_lag()
                     continue
                 polled += len(records)
                 parsed, unreadable = await self._parse(records)
@@ -438,6 +447,17 @@ class EventConsumer:
         assert self.consumer is not None
         async with asyncio.timeout(2 * self.settings.kafka_request_timeout_ms / 1000):
             await self.consumer.commit(offsets)
+        self._committed.update(offsets)
+        self._note_lag()
+
+    def _note_lag(self) -> None:
+        """Lag per assigned partition from the high watermark the last fetch reported: what an on-call engineer
+        watches to see a consumer falling behind or stuck (a partition revoked keeps its last figure)."""
+        assert self.consumer is not None
+        for tp in self.consumer.assignment():
+            end, done = self.consumer.highwater(tp), self._committed.get(tp)
+            if end is not None and done is not None:
+                LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, end - done))
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
         parsed, unreadable = await self._parse(records)
@@ -652,6 +672,40 @@ class EventConsumer:
             "event dead-lettered",
             extra={"consumer": self.name, "topic": record.topic, "offset": record.offset, "error": error},
         )
+
+    # -- after a restore (operator CLI) --------------------------------------------------------------
+    async def rewind_group_to(self, moment: datetime, *, timeout_s: float = 30) -> dict[TopicPartition, int]:
+        """Set this consumer's group back to the first record at or after `moment` in every partition of its
+        topics (a partition with nothing since: its end), and return the offsets committed.
+
+        For a database restored from a backup taken at `moment`: the events applied since are applied again,
+        and the idempotent consumer drops those the backup already holds. The group is joined as a member (some
+        brokers, Tansu among them, take commits only from members), so it must be the only one: with the
+        service still running, its partitions would be shared, and the rewind refuses."""
+        consumer = new_consumer(self.settings, *self.topics, group_id=self.name)
+        await consumer.start()
+        try:
+            await consumer.topics()  # loads the metadata that partitions_for_topic reads
+            partitions = {
+                TopicPartition(topic, partition)
+                for topic in self.topics
+                for partition in consumer.partitions_for_topic(topic) or ()
+            }
+            deadline = asyncio.get_running_loop().time() + timeout_s
+            while consumer.assignment() != partitions:  # records fetched meanwhile are not committed
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError(
+                        f"{self.name}: the group did not hand this command all of its partitions "
+                        f"({len(consumer.assignment())} of {len(partitions)}): stop the service first"
+                    )
+                await consumer.getmany(timeout_ms=200)
+            since = await consumer.offsets_for_times({tp: int(moment.timestamp() * 1000) for tp in partitions})
+            ends = await consumer.end_offsets(list(partitions))
+            offsets = {tp: found.offset if (found := since.get(tp)) is not None else ends[tp] for tp in partitions}
+            await consumer.commit(offsets)
+            return offsets
+        finally:
+            await consumer.stop()
 
     # -- DLQ replay (operator CLI) -----------------------------------------------------------------
     async def replay_dead_letters(self, *, idle_timeout_ms: int = 3000) -> tuple[int, int]:

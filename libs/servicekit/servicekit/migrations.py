@@ -10,6 +10,9 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# Any fixed number: each service has a database of its own, so one key serves them all.
+MIGRATION_LOCK = 0x74696D6562616E6B  # "timebank"
+
 
 def alembic_config(script_location: str, database_url: str) -> Config:
     config = Config()
@@ -34,6 +37,9 @@ def run_env(target_metadata: sa.MetaData | None, default_url: str) -> None:
     def migrate(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
         with context.begin_transaction():
+            # Replicas started together migrate one at a time: the others wait here, then read the version the
+            # first one committed and have nothing left to do. A transaction lock, so a killed migrator frees it.
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             context.run_migrations()
 
     async def online() -> None:

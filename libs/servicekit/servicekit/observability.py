@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +34,7 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 _QUIET = {"/healthz", "/readyz", "/metrics"}
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name for the shared folder
 
 
 class RequestContextMiddleware:
@@ -97,4 +108,26 @@ class RequestContextMiddleware:
 
 
 async def metrics_endpoint(_: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def _registry() -> CollectorRegistry:
+    """With several worker processes (`serve_with_workers`) each writes its figures to the shared folder and a
+    scrape, answered by any one of them, sums them all; with one, the process's own registry."""
+    if folder := os.environ.get(MULTIPROCESS_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=folder)
+        return registry
+    return REGISTRY
+
+
+def serve_with_workers(service_name: str, workers: int) -> None:
+    """Call before the worker processes start (they import prometheus_client with the folder set)."""
+    if workers > 1:
+        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix=f"{service_name}-metrics-")
+
+
+def worker_stopped() -> None:
+    """A stopped worker's live gauges leave the sums (its counters stay: they count what it did)."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        multiprocess.mark_process_dead(os.getpid())

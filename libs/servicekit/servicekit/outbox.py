@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 PUBLISHED = Counter("outbox_published_total", "Outbox events acknowledged by the broker", ["topic"])
 FAILED = Counter("outbox_publish_failures_total", "Outbox publish attempts that failed", ["topic"])
-PENDING = Gauge("outbox_pending", "Outbox rows not yet published")
+PENDING = Gauge("outbox_pending", "Outbox rows not yet published", multiprocess_mode="livemax")
 LOSSES = Counter(
     "outbox_broker_log_losses_total",
     "Times the broker's log was found to end below offsets it had "

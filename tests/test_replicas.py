@@ -1,0 +1,160 @@
+"""Several replicas of one service (`docker compose up --scale ledger=3`): they migrate one at a time, share the
+consumer group's partitions, and apply every event once between them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from devstack.postgres import free_port
+from devstack.processes import Child, wait_until
+from devstack.pytest_plugin import Infra, login
+from devstack.stack import Stack
+
+
+def test_replicas_started_together_migrate_one_at_a_time(infra: Infra):
+    database_url = infra.create_database("ledger_replicas")
+    env = {"LEDGER_DATABASE_URL": database_url, "LEDGER_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers}
+    migrators = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ledger", "migrate"],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [migrator.communicate(timeout=120)[0] for migrator in migrators]
+    assert [migrator.returncode for migrator in migrators] == [0] * 4, "\n---\n".join(outputs)
+
+    async def versions() -> list[str]:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                return list((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
+        finally:
+            await engine.dispose()
+
+    assert len(asyncio.run(versions())) == 1
+
+
+def _applied(metrics: str, consumer_prefix: str) -> float:
+    """Events this process's consumers of the service applied (consumer_events_applied_total)."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        if family.name == "consumer_events_applied"
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels["consumer"].startswith(consumer_prefix)
+    )
+
+
+async def test_two_replicas_of_the_ledger_share_its_events_and_apply_none_twice(stack: Stack, gateway, sql):
+    port = free_port()
+    replica = Child(
+        "ledger-replica",
+        [sys.executable, "-m", "ledger", "serve"],
+        stack.log_dir / "ledger-replica.log",
+        env={**stack.service_env("ledger"), "LEDGER_PORT": str(port)},
+    )
+    replica.start()
+    first, second = stack.url("ledger"), f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(
+            wait_until,
+            lambda: httpx.get(second + "/readyz", timeout=2).status_code == 200,
+            timeout=60,
+            interval=0.2,
+            what="the second ledger ready",
+        )
+        async with httpx.AsyncClient(timeout=10) as client:
+
+            async def applied() -> tuple[float, float]:
+                texts = [(await client.get(base + "/metrics")).text for base in (first, second)]
+                return _applied(texts[0], "ledger"), _applied(texts[1], "ledger")
+
+            before = await applied()
+            people: list[str] = []
+            # Each registration is an event keyed by the new person, so they spread over the topic's partitions;
+            # the group rebalances when the second replica joins, then both apply some.
+            for _ in range(300):
+                people.append((await login(gateway, f"replica-{uuid.uuid4().hex}"))["person_id"])
+                now = await applied()
+                if len(people) >= 12 and all(after > was for after, was in zip(now, before, strict=True)):
+                    break
+                await asyncio.sleep(0.1)
+            now = await applied()
+            assert all(after > was for after, was in zip(now, before, strict=True)), (before, now)
+
+        async def opened_once() -> bool:
+            counts = await sql["ledger"].rows(
+                "SELECT owner_person_id::text, count(*) FROM accounts "
+                "WHERE kind = 'person' AND owner_person_id::text = ANY(:people) GROUP BY 1",
+                people=people,
+            )
+            return len(counts) == len(people) and all(count == 4 for _, count in counts)
+
+        deadline = asyncio.get_running_loop().time() + 60
+        while not await opened_once():
+            assert asyncio.get_running_loop().time() < deadline, "every registration opened its four accounts once"
+            await asyncio.sleep(0.2)
+    finally:
+        await asyncio.to_thread(replica.stop)
+
+    verify = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "ledger", "verify"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **stack.service_env("ledger")},
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+async def test_a_service_with_two_workers_reports_the_metrics_of_both(stack: Stack):
+    """WORKERS=2: a scrape is answered by either worker and must count what both served (prometheus_client's
+    multiprocess mode); one worker's own registry would report about half."""
+    port = free_port()
+    replica = Child(
+        "ledger-workers",
+        [sys.executable, "-m", "ledger", "serve"],
+        stack.log_dir / "ledger-workers.log",
+        env={**stack.service_env("ledger"), "LEDGER_PORT": str(port), "LEDGER_WORKERS": "2"},
+    )
+    replica.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(
+            wait_until,
+            lambda: httpx.get(base + "/readyz", timeout=2).status_code == 200,
+            timeout=60,
+            interval=0.2,
+            what="the two-worker ledger ready",
+        )
+        served = 40
+        for _ in range(served):  # a connection each, so the kernel spreads them over both workers' accepts
+            async with httpx.AsyncClient(timeout=10) as client:
+                assert (await client.get(base + "/healthz")).status_code == 200
+        for _ in range(6):
+            async with httpx.AsyncClient(timeout=10) as client:
+                metrics = (await client.get(base + "/metrics")).text
+            counted = sum(
+                sample.value
+                for family in text_string_to_metric_families(metrics)
+                if family.name == "http_requests"
+                for sample in family.samples
+                if sample.name == "http_requests_total" and sample.labels["route"] == "/healthz"
+            )
+            assert counted == served, metrics
+    finally:
+        await asyncio.to_thread(replica.stop)
