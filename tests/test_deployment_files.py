@@ -1,5 +1,7 @@
 """No Docker engine runs here, so the compose file and Dockerfiles are checked by reading them."""
 
+import ipaddress
+import json
 import re
 from pathlib import Path
 
@@ -57,6 +59,7 @@ def test_dockerfile_copies_paths_that_exist_for_every_image_and_runs_its_service
             for source in sources.split():
                 assert (ROOT / source).exists(), f"{name}: the Dockerfile copies missing {source}"
         assert "HEALTHCHECK" in text and f"-m {name} serve" in text
+        assert "PATH=/opt/venv/bin:$PATH" in text  # `docker compose run <service> python -m <service> …` (README)
 
 
 def test_every_setting_in_compose_is_a_real_setting():
@@ -83,3 +86,44 @@ def test_every_setting_in_compose_is_a_real_setting():
                 assert "environment" in cls.model_fields, name
                 continue
             assert key.startswith(prefix) and key[len(prefix) :].lower() in cls.model_fields, f"{name}: {key}"
+
+
+def _mount(service: dict, target: str) -> str:
+    """The host side of the volume `service` mounts at `target`."""
+    for volume in service["volumes"]:
+        source, _, rest = volume.rpartition(":" + target)
+        if source and rest in ("", ":ro"):
+            return source
+    raise AssertionError(f"nothing is mounted at {target}")
+
+
+def test_only_the_proxy_publishes_ports_so_every_other_service_can_run_as_replicas():
+    spec = compose()
+    services = spec["services"]
+    assert [name for name, service in services.items() if "ports" in service] == ["proxy"]
+    assert not any("container_name" in service for service in services.values())
+    proxy = services["proxy"]
+    assert sorted(port.rpartition(":")[2] for port in proxy["ports"]) == ["443", "80"]
+    # The Caddyfile compose mounts is the one tests/test_tls_proxy.py runs in real Caddy.
+    assert (ROOT / _mount(proxy, "/etc/caddy/Caddyfile")).resolve() == ROOT / "deploy/proxy/Caddyfile"
+    assert _mount(proxy, "/certs").startswith("${TIMEBANK_TLS_DIR:?")
+    assert proxy["depends_on"]["gateway"]["condition"] == "service_healthy"
+    # The gateway believes the X-Forwarded-For of the proxy's fixed address only, inside the network's subnet.
+    address = proxy["networks"]["default"]["ipv4_address"]
+    subnet = spec["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    assert json.loads(services["gateway"]["environment"]["GATEWAY_TRUSTED_PROXIES"]) == [address]
+
+
+def test_backups_run_the_tested_script_with_the_servers_own_tools_for_every_database():
+    services = compose()["services"]
+    backup = services["backup"]
+    assert backup["image"] == services["postgres"]["image"]  # pg_dump of the server's major version
+    assert (ROOT / _mount(backup, "/backup")).resolve() == ROOT / "deploy/backup"
+    assert backup["entrypoint"] == ["sh", "/backup/backup.sh"]  # tests/test_backup_restore.py runs it
+    env = backup["environment"]
+    assert env["PGHOST"] == "postgres" and env["PGUSER"] == services["postgres"]["environment"]["POSTGRES_USER"]
+    init = (ROOT / "deploy/postgres-init.sql").read_text()
+    assert sorted(env["BACKUP_DATABASES"].split()) == sorted(re.findall(r"CREATE DATABASE (\w+);", init))
+    assert "/backups" in " ".join(backup["healthcheck"]["test"])
+    assert backup["depends_on"]["postgres"]["condition"] == "service_healthy"

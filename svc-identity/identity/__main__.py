@@ -1,4 +1,4 @@
-"""Operator CLI: `python -m identity serve|migrate|dlq-replay|create-staff|create-partner|seed-demo`."""
+"""Operator CLI: `python -m identity serve|migrate|dlq-replay|create-staff|create-partner|seed-demo|…`."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import uuid
 from sqlalchemy.exc import DBAPIError
 
 from identity.db import repository
+from identity.db.sealed import SEALED
 from identity.domain import staff
 from identity.events import consumers
+from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
-from servicekit.cli import Command, run_cli
+from servicekit.cli import Command, reseal_command, run_cli
 from servicekit.db import Database
 
 
@@ -119,6 +121,7 @@ def main() -> int:
             ),
             "seed-demo": Command("create the documented demo staff and partner clients (dev only)", _seed_demo),
             "rotate-signing-key": Command("retire the active token signing key and start a new one", _rotate_key),
+            "reseal-personal-data": reseal_command(PersonalDataCipher, SEALED),
         },
         production_checks=_no_demo_accounts,
     )

@@ -4,12 +4,14 @@ import argparse
 import asyncio
 import sys
 
+from matching.db.requests import SEALED
 from matching.domain import lifecycle
 from matching.events import consumers
 from matching.settings import MatchingSettings
 from servicekit import clock
-from servicekit.cli import Command, run_cli
+from servicekit.cli import Command, reseal_command, run_cli
 from servicekit.db import Database
+from servicekit.pii import PersonalDataCipher
 
 
 def advance(args: argparse.Namespace, settings: MatchingSettings) -> int:
@@ -30,7 +32,12 @@ def main() -> int:
         settings=settings,
         app_factory="matching.main:create_app",
         consumers=consumers,
-        commands={"lifecycle": Command("apply no-shows, closed windows and expiries now", advance)},
+        commands={
+            "lifecycle": Command("apply no-shows, closed windows and expiries now", advance),
+            "reseal-personal-data": reseal_command(
+                lambda settings: PersonalDataCipher(settings.pii_keys, settings.pii_active_key), SEALED
+            ),
+        },
     )
 
 

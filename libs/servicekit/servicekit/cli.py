@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from servicekit.errors import Problem
 from servicekit.migrations import upgrade_to_head
 from servicekit.observability import serve_with_workers
 from servicekit.outbox import republish_since
+from servicekit.pii import PersonalDataCipher, Resealed, SealedColumns, reseal
 from servicekit.settings import ServiceSettings
 
 
@@ -26,6 +27,36 @@ class Command:
     help: str
     run: Callable[[argparse.Namespace, Any], int | None]  # given the service's own settings
     arguments: Callable[[argparse.ArgumentParser], None] = field(default=lambda parser: None)
+
+
+def reseal_command(cipher_of: Callable[[Any], PersonalDataCipher], tables: Sequence[SealedColumns]) -> Command:
+    """`reseal-personal-data`: after the active personal-data key changed, seal every value under it (README
+    "Key rotation"); exit 1 while anything remains under another key, which must then stay configured."""
+
+    def run(args: argparse.Namespace, settings: Any) -> int:
+        cipher = cipher_of(settings)
+
+        async def each() -> list[Resealed]:
+            db = Database(settings.database_url, pool_size=1)
+            try:
+                return [await reseal(db, cipher, table) for table in tables]
+            finally:
+                await db.dispose()
+
+        try:
+            done = asyncio.run(each())
+        except KeyError as missing:
+            print(f"error: data is sealed under key {missing}, which is not configured: add it back", file=sys.stderr)
+            return 1
+        for table in done:
+            print(f"{table.table}: {table.rewritten} resealed under {cipher.active_key}, {table.remaining} remaining")
+        if any(table.remaining for table in done):
+            print("some rows were in use: run again before retiring a key", file=sys.stderr)
+            return 1
+        print(f"every value is sealed under {cipher.active_key}: the other keys may leave the configuration")
+        return 0
+
+    return Command("seal all personal data under the active key (after a key rotation)", run)
 
 
 def run_cli(

@@ -10,9 +10,12 @@ import base64
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import text
+
+from servicekit.db import Database
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,10 @@ class PersonalDataCipher:
         self._active = active_key
         self._lookup_key = base64.urlsafe_b64decode(lookup_key) if lookup_key else None
 
+    @property
+    def active_key(self) -> str:
+        return self._active
+
     def seal(self, plaintext: str, *, purpose: str, owner: str) -> Sealed:
         nonce = os.urandom(12)
         aad = f"{purpose}:{owner}".encode()
@@ -43,3 +50,72 @@ class PersonalDataCipher:
         if self._lookup_key is None:
             raise ValueError("no lookup key configured")
         return hmac.new(self._lookup_key, value.encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class SealedColumns:
+    """Where a table keeps personal data sealed (each service declares its own in its db/): the key id column,
+    each sealed column with its purpose, and the column whose text is bound in as the owner — also the row's key.
+    Rows whose key id is in `skip` hold nothing sealed (e.g. an address erased with its account)."""
+
+    table: str
+    key_column: str
+    owner_column: str
+    sealed: dict[str, str]  # column -> purpose
+    skip: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Resealed:
+    table: str
+    rewritten: int
+    remaining: int  # still under another key: rows in use during the pass; run again
+
+
+async def reseal(db: Database, cipher: PersonalDataCipher, where: SealedColumns, *, batch: int = 500) -> Resealed:
+    """Seal again under the active key every value of `where` sealed under another (key rotation: the retired
+    key may leave the configuration once nothing remains under it). Each batch commits on its own, so a long
+    run can be stopped and started again; a row locked by a request in flight is left for the next run."""
+    columns = ", ".join(where.sealed)
+    pick = text(
+        f"SELECT {where.owner_column}::text AS owner, {where.key_column} AS key_id, {columns} FROM {where.table}"
+        f" WHERE {where.key_column} <> :active AND NOT ({where.key_column} = ANY(:skip))"
+        f" ORDER BY {where.owner_column} LIMIT :batch FOR UPDATE SKIP LOCKED"
+    )
+    assignments = ", ".join(f"{column} = :{column}" for column in where.sealed)
+    rewrite = text(
+        f"UPDATE {where.table} SET {where.key_column} = :active, {assignments}"
+        f" WHERE {where.owner_column}::text = :owner AND {where.key_column} = :old"
+    )
+    rewritten = 0
+    while True:
+        async with db.transaction() as session:
+            rows = (
+                await session.execute(pick, {"active": cipher.active_key, "skip": list(where.skip), "batch": batch})
+            ).all()
+            for row in rows:
+                values = {
+                    column: cipher.seal(
+                        cipher.open(Sealed(row.key_id, bytes(getattr(row, column))), purpose=purpose, owner=row.owner),
+                        purpose=purpose,
+                        owner=row.owner,
+                    ).blob
+                    for column, purpose in where.sealed.items()
+                }
+                await session.execute(
+                    rewrite, {**values, "active": cipher.active_key, "owner": row.owner, "old": row.key_id}
+                )
+        rewritten += len(rows)
+        if len(rows) < batch:
+            break
+    async with db.transaction() as session:
+        remaining = (
+            await session.execute(
+                text(
+                    f"SELECT count(*) FROM {where.table}"
+                    f" WHERE {where.key_column} <> :active AND NOT ({where.key_column} = ANY(:skip))"
+                ),
+                {"active": cipher.active_key, "skip": list(where.skip)},
+            )
+        ).scalar_one()
+    return Resealed(where.table, rewritten, remaining)

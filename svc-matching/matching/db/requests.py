@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.pagination import PageRequest, keyset_text
+from servicekit.pii import SealedColumns
 
 LIVE_STATES = ("submitted", "awaiting_review", "open", "booked", "in_progress")
 LIVE_BOOKINGS = ("booked", "checked_in", "checked_out")
@@ -533,6 +534,8 @@ async def get_unless_locked(session: AsyncSession, request_id: uuid.UUID) -> Req
 
 
 ERASED = "erased"  # the address key of an address erased with its elder's account
+# Where matching keeps personal data sealed: what `reseal-personal-data` rewrites after a key rotation.
+SEALED = [SealedColumns("requests", "address_key", "id", {"address_sealed": "address"}, skip=(ERASED,))]
 
 
 async def unstarted_of_elder(session: AsyncSession, elder_id: uuid.UUID) -> list[uuid.UUID]:
