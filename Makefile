@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint bench env clean
+.PHONY: run test tools lint bench env clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -21,8 +21,14 @@ env: $(VENV)/.synced  ## create or update the pinned Python environment
 run: env  ## start PostgreSQL, Tansu, the five services and the gateway; Ctrl-C stops everything
 	$(VENV)/bin/python -m devstack up
 
-test: env  ## every test, on an embedded PostgreSQL and broker started by the harness
+test: env tools  ## every test, on an embedded PostgreSQL and broker started by the harness
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Prometheus and promtool from Debian's package: the monitoring tests run the deployment's rules in them.
+tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+		echo "installing Debian's prometheus package (promtool and the server, for tests/test_monitoring.py)"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 # Test folders each have a conftest.py, which one mypy run would take for one module: checked one by one.
 TYPED_TESTS := tests bench libs/servicekit/tests contracts/tests gateway/tests $(wildcard svc-*/tests)

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from aed.domain.dispatch import signed_headers
 from devstack import scenario
@@ -169,6 +170,17 @@ async def test_waves_fetcher_and_direct_responders_and_120_follows_every_step(st
 
     messages = await helpers.eventually(phones_rang, timeout=30)
     assert sorted(m["touser"] for m in messages) == sorted(p.openid for p in team)
+    # Identity measured how long each alert took from its request to WeChat accepting it (the SOS → alert figure).
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(stack.url("identity") + "/metrics")).text
+    delivered = [
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        if family.name == "notification_delivery_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_count") and sample.labels == {"template": "incident_alert", "channel": "wechat"}
+    ]
+    assert delivered and delivered[0] >= len(team), metrics
 
     stranger = await scenario.resident(gateway, born=1990)
     assert (await gateway.get(f"/api/v1/incidents/{incident}", headers=stranger.headers)).status_code == 404

@@ -85,3 +85,29 @@ def test_every_consuming_service_replays_its_dead_letters(stack, service):
     assert result.returncode == 0, result.stderr
     assert "consumes no events" not in result.stdout
     assert ": 0 applied, 0 still failing" in result.stdout, result.stdout
+
+
+def _requests_by_route(metrics: str) -> dict[tuple[str, str], float]:
+    return {
+        (sample.labels["route"], sample.labels["status"]): sample.value
+        for family in text_string_to_metric_families(metrics)
+        if family.name == "http_requests"
+        for sample in family.samples
+        if sample.name == "http_requests_total"
+    }
+
+
+async def test_the_gateway_labels_each_call_by_the_route_template_that_answered_it(stack, gateway, helpers):
+    person = await helpers.login(gateway)
+    headers = {"Authorization": f"Bearer {person['access_token']}"}
+    missing = "00000000-0000-4000-8000-00000000dead"
+    answered = await gateway.get(f"/api/v1/requests/{missing}", headers=headers)
+    assert answered.status_code == 404
+    assert "x-route-template" not in answered.headers  # for the gateway's metrics, not for clients
+    refused = await gateway.get(f"/api/v1/requests/{missing}")  # no token: the gateway answers itself
+    assert refused.status_code == 401
+    async with httpx.AsyncClient(timeout=10) as client:
+        counted = _requests_by_route((await client.get(stack.gateway_url + "/metrics")).text)
+    assert counted.get(("/api/v1/requests/{request_id}", "404"), 0) >= 1, counted
+    assert counted.get(("/api/v1/requests/…", "401"), 0) >= 1, counted
+    assert not any(route == "/{path:path}" for route, _ in counted), counted

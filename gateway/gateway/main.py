@@ -21,7 +21,7 @@ from gateway.settings import GatewaySettings
 from servicekit.auth import JwksCache, bearer_token
 from servicekit.errors import NotFound, Problem, install_problem_handlers
 from servicekit.logs import configure_logging
-from servicekit.observability import RequestContextMiddleware, metrics_endpoint
+from servicekit.observability import ROUTE_STATE, RequestContextMiddleware, metrics_endpoint
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -63,7 +63,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(title="gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(CheckedPathMiddleware)
-    app.add_middleware(RequestContextMiddleware)  # outermost: a refused path is logged with its request id
+    # Outermost: a refused path is logged with its request id. The gateway's clients are not told route templates.
+    app.add_middleware(RequestContextMiddleware, announce_route=False)
     install_problem_handlers(app)
     app.state.jwks = jwks
 
@@ -126,7 +127,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         path = checked.decoded
         target = table.resolve(path)
         if target is None:
+            setattr(request.state, ROUTE_STATE, "unmatched")
             raise NotFound("没有这个接口", "No such endpoint")
+        # Labels what the gateway itself refuses (401, 429, 413); the upstream's answer names its own template.
+        setattr(request.state, ROUTE_STATE, target.prefix.rstrip("/") + "/…")
         ip = client_ip(request, trusted)
         if (wait := await limits.check(limits.per_ip, "ip", ip)) is not None:
             raise RateLimited(wait)

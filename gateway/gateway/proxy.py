@@ -21,6 +21,7 @@ from gateway.routes import Route
 from gateway.settings import GatewaySettings
 from servicekit.context import request_id_var, traceparent_var
 from servicekit.errors import PayloadTooLarge, Problem
+from servicekit.observability import ROUTE_HEADER, ROUTE_STATE
 
 HOP_BY_HOP = frozenset(
     {
@@ -122,13 +123,17 @@ def forward_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
     return headers
 
 
+# The gateway's own ids are added by its middleware; the route template is for its metrics, not for clients.
+_OWN = ("x-request-id", "traceparent", ROUTE_HEADER.decode())
+
+
 def _response_headers(upstream: aiohttp.ClientResponse, route: Route) -> dict[str, str]:
     connection_tokens = {t.strip().lower() for t in upstream.headers.get("connection", "").split(",")}
     headers = {}
     for name, value in upstream.headers.items():
         name = name.lower()
-        if name not in HOP_BY_HOP and name not in connection_tokens and name not in ("x-request-id", "traceparent"):
-            headers[name] = value  # the gateway's own ids are added by its middleware
+        if name not in HOP_BY_HOP and name not in connection_tokens and name not in _OWN:
+            headers[name] = value
     if "location" in headers:
         headers["location"] = _public_location(headers["location"], route)
     return headers
@@ -212,6 +217,8 @@ async def forward(upstreams: Upstreams, route: Route, request: Request, client_i
             raise PayloadTooLarge(settings.max_body_bytes) from None
         raise transport_problem(exc) from None
     try:
+        if template := upstream.headers.get(ROUTE_HEADER.decode()):
+            setattr(request.state, ROUTE_STATE, template)  # the metrics label (servicekit.observability)
         headers = _response_headers(upstream, route)
         if upstream.content_length is not None and upstream.content_length <= BUFFERED_MAX_BYTES:
             content = await upstream.read()

@@ -34,12 +34,18 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 _QUIET = {"/healthz", "/readyz", "/metrics"}
+ROUTE_HEADER = b"x-route-template"
+ROUTE_STATE = "route_template"
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name for the shared folder
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """`announce_route`: a service tells the gateway the route template that answered (ROUTE_HEADER), so the
+    gateway's metrics are labelled by it instead of its one catch-all route; the gateway removes the header."""
+
+    def __init__(self, app: ASGIApp, *, announce_route: bool = True) -> None:
         self.app = app
+        self.announce_route = announce_route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,6 +79,8 @@ class RequestContextMiddleware:
                     (b"x-request-id", request_id.encode()),
                     (b"traceparent", traceparent.encode()),
                 ]
+                if self.announce_route and (template := _template(scope)) is not None:
+                    message["headers"].append((ROUTE_HEADER, template.encode()))
             await send(message)
 
         try:
@@ -90,7 +98,7 @@ class RequestContextMiddleware:
             await problem_response(request, 500, body)(scope, receive, send_with_ids)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = _template(scope) or "unmatched"
             REQUESTS.labels(scope["method"], route, str(status)).inc()
             LATENCY.labels(scope["method"], route).observe(elapsed)
             if scope["path"] not in _QUIET:
@@ -105,6 +113,12 @@ class RequestContextMiddleware:
                 )
             request_id_var.reset(rid_token)
             traceparent_var.reset(tp_token)
+
+
+def _template(scope: Scope) -> str | None:
+    """The route template that answered: one the app set in the request's state (the gateway: its upstream's),
+    else the matched route's own path."""
+    return scope.get("state", {}).get(ROUTE_STATE) or getattr(scope.get("route"), "path", None)
 
 
 async def metrics_endpoint(_: Request) -> Response:

@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 PUBLISHED = Counter("outbox_published_total", "Outbox events acknowledged by the broker", ["topic"])
 FAILED = Counter("outbox_publish_failures_total", "Outbox publish attempts that failed", ["topic"])
 PENDING = Gauge("outbox_pending", "Outbox rows not yet published", multiprocess_mode="livemax")
+OLDEST_PENDING = Gauge(
+    "outbox_oldest_pending_seconds",
+    "Age of the oldest outbox row not yet published (0: none)",
+    multiprocess_mode="livemax",
+)
 LOSSES = Counter(
     "outbox_broker_log_losses_total",
     "Times the broker's log was found to end below offsets it had "
@@ -62,7 +67,9 @@ _MARK_FAILED = text(
     "WHERE id = ANY(:ids)"
 )
 _PURGE = text("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => :hours)")
-_COUNT_PENDING = text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+_BACKLOG = text(
+    "SELECT count(*), extract(epoch FROM now() - min(created_at))::float FROM outbox WHERE published_at IS NULL"
+)
 _MARK_ACKED = text(
     "INSERT INTO outbox_marks (topic, partition, acked_offset) "
     "SELECT * FROM unnest(CAST(:topics AS text[]), CAST(:partitions AS int[]), CAST(:offsets AS bigint[])) "
@@ -388,10 +395,14 @@ class OutboxRelay:
         return _Sent(ok, failed, error, acked)
 
     async def _purge_old(self) -> None:
+        """Every minute: drop rows past the retention, and report the backlog (an on-call engineer's first look
+        when events seem late: a growing count or an old oldest row means the relay cannot publish)."""
         now = asyncio.get_running_loop().time()
         if now - self._last_purge < 60:
             return
         self._last_purge = now
         async with self.db.transaction(notify=False) as session:
             await session.execute(_PURGE, {"hours": self.settings.outbox_retention_hours})
-            PENDING.set((await session.execute(_COUNT_PENDING)).scalar_one())
+            pending, oldest = (await session.execute(_BACKLOG)).one()
+        PENDING.set(pending)
+        OLDEST_PENDING.set(oldest or 0)

@@ -13,7 +13,7 @@ from servicekit.db import rowcount
 from servicekit.pagination import PageRequest, keyset_text
 
 _CLAIM = text("""
-SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, n.fallback, w.openid
+SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, n.fallback, n.requested_at, w.openid
 FROM notifications n LEFT JOIN wechat_accounts w ON w.person_id = n.person_id
 WHERE n.status = 'pending' AND n.next_attempt_at <= :now
 ORDER BY n.requested_at, n.id LIMIT :limit FOR UPDATE OF n SKIP LOCKED
@@ -54,6 +54,15 @@ async def accept(
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[dict]:
     """Due notifications with the person's openid, oldest first, locked while they are sent."""
     return [dict(r) for r in (await session.execute(_CLAIM, {"now": now, "limit": limit})).mappings().all()]
+
+
+async def count_due(session: AsyncSession, now: datetime) -> int:
+    return (
+        await session.execute(
+            text("SELECT count(*) FROM notifications WHERE status = 'pending' AND next_attempt_at <= :now"),
+            {"now": now},
+        )
+    ).scalar_one()
 
 
 async def retry_later(session: AsyncSession, notification_id: uuid.UUID, error: str, next_attempt_at: datetime) -> None:

@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from prometheus_client import Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.notifications import Notification
@@ -28,9 +30,22 @@ from identity.domain import contact
 from identity.pii import PersonalDataCipher
 from identity.sms import SmsClient, SmsError
 from identity.wechat import WechatClient, WechatSendError
+from servicekit import clock
 from servicekit.db import Database
 
 log = logging.getLogger(__name__)
+
+# From the moment another service asked (for an SOS alert: when the incident was raised and its responders
+# chosen) to the moment WeChat or the SMS provider accepted the message: what a responder waits for.
+DELIVERY = Histogram(
+    "notification_delivery_seconds",
+    "From a notification's request to its acceptance by WeChat or the SMS provider",
+    ["template", "channel"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800),
+)
+BACKLOG = Gauge("notifications_due", "Notifications due and not yet sent", multiprocess_mode="livemax")
+BACKLOG_EVERY_S = 10
+_backlog_noted = [0.0]  # when BACKLOG was last counted (monotonic)
 
 
 async def accept(session: AsyncSession, note: Notification, *, source_event: uuid.UUID) -> None:
@@ -92,6 +107,15 @@ async def deliver_due(db: Database, channels: Channels, *, max_attempts: int, no
             else:
                 backoff = timedelta(seconds=min(300, 2 ** row["attempts"]))
                 await repo.retry_later(session, row["id"], str(error), now + backoff)
+        sent_at = clock.now()
+        for row, error in outcomes:
+            if error in (None, "sms"):
+                DELIVERY.labels(row["template"], "sms" if error else "wechat").observe(
+                    max(0.0, (sent_at - row["requested_at"]).total_seconds())
+                )
+        if len(rows) == limit or time.monotonic() - _backlog_noted[0] >= BACKLOG_EVERY_S:
+            _backlog_noted[0] = time.monotonic()
+            BACKLOG.set(await repo.count_due(session, now))
     return sum(1 for _, error in outcomes if error in (None, "sms"))
 
 
