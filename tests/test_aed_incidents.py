@@ -218,7 +218,7 @@ async def test_a_contact_phone_counts_only_once_proven_with_the_code_texted_to_i
     again = await gateway.put("/api/v1/me/phone", headers=person.headers, json={"phone": second})
     assert again.status_code == 429 and again.headers["retry-after"]
     [text] = await scenario.texts(stack, second)
-    code = text["template_param"]["code"]
+    code = text["template_params"][0]
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     tries = [
         await gateway.post("/api/v1/me/phone/verification", headers=person.headers, json={"code": wrong})
@@ -248,10 +248,11 @@ async def test_an_alert_goes_by_sms_when_wechat_cannot_deliver(stack, gateway, h
     incident = (await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot})).json()["id"]
 
     async def texted():
-        return [m for m in await scenario.texts(stack, phone) if m["template_code"] != "SMS_PHONE_CODE"]
+        return [m for m in await scenario.texts(stack, phone) if m["template_id"] == alert.id]
 
+    alert = scenario.sms_template("incident_alert")
     [message] = await helpers.eventually(texted, timeout=30)
-    assert message["template_code"] == "SMS_INCIDENT_ALERT" and "约60米" in message["template_param"]["status"]
+    assert "约60米" in message["template_params"][alert.params.index("status")]
     assert incident  # the SMS names no address: accepting in the app reveals it
 
 

@@ -53,6 +53,8 @@ def made_as_documented() -> dict[str, str]:
             )
         elif name == "IDENTITY_WECHAT_TEMPLATES":
             made[name] = json.dumps({"incident_alert": "Xk3-incident-alert"})
+        elif name == "IDENTITY_SMS_TEMPLATES":
+            made[name] = json.dumps({"incident_alert": {"id": "1937465", "params": ["time", "status"]}})
         else:
             made[name] = f"production-{name.lower()}"
     return made
@@ -69,10 +71,9 @@ def _run(service: str, command: str, env: dict[str, str]) -> subprocess.Complete
     )
 
 
-# What each service is started with besides the defaults, so that every kind of problem shows (the SMS
-# provider's default address is a placeholder too).
+# What each service is started with besides the defaults, so that every kind of problem shows.
 OFFENDING = {
-    "identity": {"IDENTITY_WECHAT_BASE_URL": "http://127.0.0.1:8090"},
+    "identity": {"IDENTITY_WECHAT_BASE_URL": "http://127.0.0.1:8090", "IDENTITY_SMS_BASE_URL": "http://localhost:8092"},
     "ledger": {"LEDGER_CLOCK_FILE": "/tmp/clock"},
     "matching": {},
     "aed": {"AED_DISPATCH_WEBHOOK_URL": "http://127.0.0.1:9/updates"},
@@ -86,7 +87,6 @@ def test_a_service_refuses_to_start_on_development_values(service):
     assert refused.returncode == 1, refused.stdout + refused.stderr
     settings = SETTINGS[service]
     named = [settings().env_name(n) for n in settings.DEV_DEFAULTS] + list(OFFENDING[service])
-    named += ["IDENTITY_SMS_BASE_URL"] if service == "identity" else []
     assert named, "every service has something to refuse here"
     for name in named:
         assert name in refused.stderr, (name, refused.stderr)

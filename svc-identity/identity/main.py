@@ -25,7 +25,7 @@ from identity.domain import closure as closures
 from identity.events import consumers
 from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
-from identity.sms import SmsClient
+from identity.tencentcloud import RealNameAuthority, SmsClient
 from identity.wechat import WechatClient
 from servicekit import clock
 from servicekit.app import Runtime, create_service_app, periodically
@@ -109,4 +109,5 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app.state.wechat = wechat
     app.state.pii = cipher
     app.state.sms = sms
+    app.state.real_name_authority = RealNameAuthority(settings)
     return app

@@ -1,10 +1,16 @@
 from pathlib import Path
 
+from pydantic import BaseModel
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
 
 _MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+class SmsTemplate(BaseModel):
+    id: str
+    params: list[str]
 
 
 class IdentitySettings(ServiceSettings):
@@ -13,12 +19,15 @@ class IdentitySettings(ServiceSettings):
     DEV_DEFAULTS = (
         "wechat_appid",
         "wechat_secret",
-        "sms_access_key",
+        "tencentcloud_secret_id",
+        "tencentcloud_secret_key",
+        "sms_app_id",
+        "sms_templates",
         "pii_keys",
         "pii_lookup_key",
         "key_encryption_key",
     )
-    PROVIDER_URLS = ("wechat_base_url", "sms_base_url")
+    PROVIDER_URLS = ("wechat_base_url", "sms_base_url", "real_name_authority_url")
 
     service_name: str = "identity"
     port: int = 8001
@@ -40,11 +49,23 @@ class IdentitySettings(ServiceSettings):
         "booking_cancelled": "tmpl-booking-cancelled",
         "incident_alert": "tmpl-incident-alert",
     }
-    # SMS provider for urgent notifications WeChat cannot deliver (the dev stack and tests use a fake).
-    sms_base_url: str = "https://sms.example.invalid"
-    sms_access_key: str = "sms-dev-key"
+    # Tencent Cloud API credentials (one CAM key for SMS and FaceID), used through Tencent's SDK (TC3 signing).
+    tencentcloud_secret_id: str = "AKIDdevtimebank"
+    tencentcloud_secret_key: str = "dev-tencentcloud-secret-key"
+    # SMS (Tencent Cloud SMS, SendSms) for urgent notifications WeChat cannot deliver and for phone codes.
+    sms_base_url: str = "https://sms.tencentcloudapi.com"
+    sms_region: str = "ap-beijing"
+    sms_app_id: str = "1400000000"  # SmsSdkAppId
     sms_sign_name: str = "北京时间银行"
-    sms_templates: dict[str, str] = {"incident_alert": "SMS_INCIDENT_ALERT", "phone_verification": "SMS_PHONE_CODE"}
+    # Our template name -> the template id Tencent approved and the data fields filling its {1}, {2}, … in order.
+    sms_templates: dict[str, SmsTemplate] = {
+        "incident_alert": SmsTemplate(id="2300001", params=["time", "status"]),
+        "phone_verification": SmsTemplate(id="2300002", params=["code", "minutes"]),
+    }
+    # Real-name verification of name and 居民身份证号 against the authority (Tencent Cloud FaceID
+    # IdCardVerification), after the number's own checksum.
+    real_name_authority_url: str = "https://faceid.tencentcloudapi.com"
+    real_name_authority_timeout_s: float = 5.0
     # Contact phones are proven with a code sent to them: how long it lasts, how many tries, how often resent.
     phone_code_ttl_s: int = 600
     phone_code_max_attempts: int = 5

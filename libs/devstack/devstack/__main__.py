@@ -31,12 +31,14 @@ def up(args: argparse.Namespace) -> int:
         audit=base + 5,
         wechat=base + 90,
         dispatch120=base + 91,
-        sms=base + 92,
+        tencentcloud=base + 92,
     )
     external_db = os.environ.get("DATABASE_URL")
     external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     busy = [
-        p for p in [ports.of(n) for n in ["gateway", *SERVICES, "wechat", "dispatch120", "sms"]] if not port_is_free(p)
+        p
+        for p in [ports.of(n) for n in ["gateway", *SERVICES, "wechat", "dispatch120", "tencentcloud"]]
+        if not port_is_free(p)
     ]
     if not external_db and not port_is_free(args.pg_port):
         busy.append(args.pg_port)

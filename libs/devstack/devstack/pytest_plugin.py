@@ -122,7 +122,7 @@ FAST_RECOVERY = {
 
 
 def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Stack:
-    ports = Ports(**{name: free_port() for name in ["gateway", *SERVICES, "wechat", "dispatch120", "sms"]})
+    ports = Ports(**{name: free_port() for name in ["gateway", *SERVICES, "wechat", "dispatch120", "tencentcloud"]})
     env = {f"{svc.upper()}_{key}": value for svc in SERVICES for key, value in FAST_RECOVERY.items()}
     env["GATEWAY_JWKS_MIN_REFRESH_INTERVAL_S"] = FAST_RECOVERY["JWKS_MIN_REFRESH_INTERVAL_S"]
     # The whole suite is one client address; the gateway's own tests check the limits with their own settings.

@@ -1,4 +1,4 @@
-"""The whole system as child processes: fake WeChat, SMS and 120, five services, the gateway.
+"""The whole system as child processes: fake WeChat, Tencent Cloud (SMS, real-name) and 120, five services, the gateway.
 
 Used by `python -m devstack up` (fixed ports, data kept under .data/) and by the test harness
 (free ports, throw-away data). PostgreSQL and the broker may be embedded or external.
@@ -30,7 +30,7 @@ class Ports:
     audit: int = 8005
     wechat: int = 8090
     dispatch120: int = 8091
-    sms: int = 8092
+    tencentcloud: int = 8092
 
     def of(self, name: str) -> int:
         return getattr(self, name)
@@ -49,6 +49,8 @@ class Stack:
     # What svc-aed signs its requests to 120 with, and the fake 120 checks: not the default, so a service that
     # ignored its setting would be refused.
     dispatch_secret: str = field(default_factory=lambda: f"stack-120-{secrets.token_hex(8)}")
+    # Likewise the Tencent Cloud secret key identity signs its SMS and real-name requests with.
+    tencentcloud_secret_key: str = field(default_factory=lambda: f"stack-tc-{secrets.token_hex(8)}")
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports.of(name)}"
@@ -68,7 +70,9 @@ class Stack:
         }
         if name == "identity":
             env[prefix + "WECHAT_BASE_URL"] = self.url("wechat")
-            env[prefix + "SMS_BASE_URL"] = self.url("sms")
+            env[prefix + "SMS_BASE_URL"] = self.url("tencentcloud")
+            env[prefix + "REAL_NAME_AUTHORITY_URL"] = self.url("tencentcloud")
+            env[prefix + "TENCENTCLOUD_SECRET_KEY"] = self.tencentcloud_secret_key
         if name == "aed":
             env[prefix + "DISPATCH_WEBHOOK_URL"] = self.url("dispatch120") + "/incident-updates"
             env[prefix + "DISPATCH_WEBHOOK_SECRET"] = self.dispatch_secret
@@ -108,11 +112,23 @@ class Stack:
             ],
             {},
         ).start()
-        self._child("sms", [python, "-m", "devstack.fakes.sms", "--port", str(self.ports.sms)], {}).start()
+        self._child(
+            "tencentcloud",
+            [
+                python,
+                "-m",
+                "devstack.fakes.tencentcloud",
+                "--port",
+                str(self.ports.tencentcloud),
+                "--secret-key",
+                self.tencentcloud_secret_key,
+            ],
+            {},
+        ).start()
         for name in SERVICES:
             self._child(name, [python, "-m", name, "serve"], self.service_env(name)).start()
         self._child("gateway", [python, "-m", "gateway", "serve"], self.gateway_env()).start()
-        for name in ["wechat", "dispatch120", "sms", *SERVICES, "gateway"]:
+        for name in ["wechat", "dispatch120", "tencentcloud", *SERVICES, "gateway"]:
             self.wait_ready(name, timeout=timeout)
 
     def seed_demo(self, *, quiet: bool = True) -> None:
@@ -131,7 +147,7 @@ class Stack:
         self.wait_ready(name, timeout=timeout)
 
     def wait_ready(self, name: str, *, timeout: float = 60) -> None:
-        path = "/healthz" if name in ("wechat", "dispatch120", "sms") else "/readyz"
+        path = "/healthz" if name in ("wechat", "dispatch120", "tencentcloud") else "/readyz"
 
         def ready() -> bool:
             child = self.children[name]

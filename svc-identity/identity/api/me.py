@@ -111,6 +111,7 @@ async def verify(
     result = await real_name.verify_real_name(
         session,
         request.app.state.pii,
+        request.app.state.real_name_authority,
         person_id=uuid.UUID(principal.subject),
         name=body.name,
         id_number=body.id_number,

@@ -27,7 +27,7 @@ from identity.db import repository
 from identity.domain.publish import publish
 from identity.pii import PersonalDataCipher, Sealed
 from identity.settings import IdentitySettings
-from identity.sms import SmsClient, SmsError
+from identity.tencentcloud import SmsClient, SmsError
 from servicekit import clock
 from servicekit.auth import Principal
 from servicekit.db import Database

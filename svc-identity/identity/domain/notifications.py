@@ -28,7 +28,7 @@ from contracts.notifications import Notification
 from identity.db import messages as repo
 from identity.domain import contact
 from identity.pii import PersonalDataCipher
-from identity.sms import SmsClient, SmsError
+from identity.tencentcloud import SmsClient, SmsError
 from identity.wechat import WechatClient, WechatSendError
 from servicekit import clock
 from servicekit.db import Database

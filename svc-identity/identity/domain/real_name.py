@@ -7,6 +7,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,8 +19,9 @@ from identity.domain import roles
 from identity.domain.publish import publish
 from identity.domain.resident_id import mask_name, parse_resident_id
 from identity.pii import PersonalDataCipher, Sealed
+from identity.tencentcloud import Verdict
 from servicekit import clock
-from servicekit.errors import Conflict, NotFound
+from servicekit.errors import Conflict, NotFound, ServiceUnavailable, UnprocessableInput
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 log = logging.getLogger(__name__)
@@ -30,6 +32,30 @@ class IdNumberTaken(Conflict):
         "id-number-taken",
         "该身份证号码已被其他账户认证",
         "This identity number is verified for another account",
+    )
+
+
+class NameDoesNotMatch(UnprocessableInput):
+    type, title_zh, title_en = (
+        "real-name-mismatch",
+        "姓名与身份证号码不一致",
+        "The name and the identity number do not belong together",
+    )
+
+
+class NoSuchResident(UnprocessableInput):
+    type, title_zh, title_en = (
+        "id-number-unknown",
+        "证件库中无此身份证号码",
+        "The authority has no record of this identity number",
+    )
+
+
+class AuthorityUnavailable(ServiceUnavailable):
+    type, title_zh, title_en = (
+        "real-name-authority-unavailable",
+        "实名核验服务暂时不可用，请稍后再试",
+        "The real-name authority cannot be reached; try again later",
     )
 
 
@@ -71,14 +97,36 @@ def _view(record: RealName, today: date) -> Verification:
     )
 
 
+class Authority(Protocol):
+    """Whoever vouches that a name and a 居民身份证号 belong together (identity.tencentcloud.RealNameAuthority)."""
+
+    async def check(self, *, name: str, id_number: str) -> Verdict: ...
+
+
 async def verify_real_name(
-    session: AsyncSession, cipher: PersonalDataCipher, *, person_id: uuid.UUID, name: str, id_number: str, actor: str
+    session: AsyncSession,
+    cipher: PersonalDataCipher,
+    authority: Authority,
+    *,
+    person_id: uuid.UUID,
+    name: str,
+    id_number: str,
+    actor: str,
 ) -> Verification:
     today = beijing_today()
-    # The region table lookup is CPU work of a few milliseconds: keep it off the event loop.
+    # The number's own checksum and region first (free, local); the region table lookup is CPU work of a few
+    # milliseconds: keep it off the event loop.
     resident = await asyncio.to_thread(parse_resident_id, id_number, today=today)
     if await repository.person(session, person_id) is None:
         raise NotFound("用户不存在", "No such person")
+    # Then the authority (a paid call, before any lock is taken): the name must be the number's.
+    verdict = await authority.check(name=name, id_number=resident.number)
+    if verdict is Verdict.MISMATCH:
+        raise NameDoesNotMatch()
+    if verdict is Verdict.NO_RECORD:
+        raise NoSuchResident()
+    if verdict is not Verdict.MATCH:
+        raise AuthorityUnavailable()
     lookup = cipher.lookup_hash(resident.number)
     await repository.lock_id_number(session, lookup)
     holder = await repository.real_name_by_lookup(session, lookup)
