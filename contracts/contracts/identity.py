@@ -555,3 +555,63 @@ class PersonErased(EventData):
             relative_id=uuid.UUID(int=2),
             erased_at=datetime(2026, 12, 13, tzinfo=UTC),
         )
+
+
+class RealNameClaimOpened(EventData):
+    """Someone proved to the authority that a 居民身份证号 verified for another account is theirs by name:
+    staff of their district decide (identity's real-name claims)."""
+
+    TYPE = "timebank.identity.real-name-claim.opened"
+    VERSION = 1
+
+    claim_id: uuid.UUID
+    claimant_id: uuid.UUID
+    holder_id: uuid.UUID
+    district: str | None
+
+    @classmethod
+    def example(cls) -> RealNameClaimOpened:
+        return cls(
+            claim_id=uuid.UUID(int=3), claimant_id=uuid.UUID(int=1), holder_id=uuid.UUID(int=2), district="110105"
+        )
+
+
+class RealNameClaimDecided(EventData):
+    """Staff decided a real-name claim on the evidence they saw (the original ID card at a service counter…):
+    `transferred` moves the number to the claimant, `rejected` leaves it where it was."""
+
+    TYPE = "timebank.identity.real-name-claim.decided"
+    VERSION = 1
+
+    claim_id: uuid.UUID
+    claimant_id: uuid.UUID
+    holder_id: uuid.UUID
+    decision: Literal["transferred", "rejected"]
+    decided_by: str
+    evidence: str
+
+    @classmethod
+    def example(cls) -> RealNameClaimDecided:
+        return cls(
+            claim_id=uuid.UUID(int=3),
+            claimant_id=uuid.UUID(int=1),
+            holder_id=uuid.UUID(int=2),
+            decision="transferred",
+            decided_by="staff:officer-110105",
+            evidence="查验居民身份证原件，持证人为申请人本人",
+        )
+
+
+class RealNameWithdrawn(EventData):
+    """A person's real-name verification was withdrawn (their number was found to be someone else's): they are
+    unverified again, and facts learned from their verification no longer hold."""
+
+    TYPE = "timebank.identity.real-name.withdrawn"
+    VERSION = 1
+
+    person_id: uuid.UUID
+    claim_id: uuid.UUID
+
+    @classmethod
+    def example(cls) -> RealNameWithdrawn:
+        return cls(person_id=uuid.UUID(int=2), claim_id=uuid.UUID(int=3))

@@ -17,6 +17,7 @@ DEFAULT_PREFIXES: dict[str, list[str]] = {
         "/api/v1/sanctions",
         "/api/v1/staff",
         "/api/v1/institutions",
+        "/api/v1/real-name-claims",
         "/partner/v1/volunteers",
     ],
     "ledger": [

@@ -17,6 +17,7 @@ from identity.api import (
     kinships,
     me,
     people,
+    real_name_claims,
     sanctions,
     suspension,
 )
@@ -85,6 +86,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             inbox.router,
             export.router,
             closure.router,
+            real_name_claims.router,
         ],
         consumers=consumers,
         key_loader=local_keys,

@@ -19,6 +19,7 @@ from contracts.identity import (
     PersonRegistered,
     PersonVerified,
     PersonVerifiedAnyVersion,
+    RealNameWithdrawn,
     ResidenceDeclared,
     SpecialGroupsSet,
 )
@@ -51,6 +52,10 @@ def handlers(settings: LedgerSettings) -> dict[str, tuple[Reader, Handler]]:
         ),
         PersonReachedRedemptionAge.TYPE: reading(
             PersonReachedRedemptionAge, lambda s, d: holders.record_redemption_age(s, d.person_id, True)
+        ),
+        # A verification withdrawn (the number was someone else's): its age facts no longer hold.
+        RealNameWithdrawn.TYPE: reading(
+            RealNameWithdrawn, lambda s, d: holders.record_redemption_age(s, d.person_id, False)
         ),
         ResidenceDeclared.TYPE: reading(
             ResidenceDeclared, lambda s, d: holders.record_residence(s, d.person_id, d.district)

@@ -325,6 +325,7 @@ async def due_closures(session: AsyncSession, now, limit: int) -> list[AccountCl
 # its numbers, special-elder categories without the officer's note, the offline consent reference).
 _ERASE = [
     "DELETE FROM real_names WHERE person_id = :p",  # frees the identity number for a new registration
+    "DELETE FROM real_name_claims WHERE claimant_id = :p",  # the claimant's sealed name and number
     "DELETE FROM wechat_accounts WHERE person_id = :p",
     "DELETE FROM contact_phones WHERE person_id = :p",
     "DELETE FROM phone_verifications WHERE person_id = :p",

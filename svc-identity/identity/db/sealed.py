@@ -7,4 +7,5 @@ SEALED = [
     SealedColumns("real_names", "key_id", "person_id", {"name_encrypted": "name", "id_number_encrypted": "id_number"}),
     SealedColumns("contact_phones", "key_id", "person_id", {"sealed": "phone"}),
     SealedColumns("phone_verifications", "key_id", "person_id", {"sealed": "phone"}),
+    SealedColumns("real_name_claims", "key_id", "id", {"name_encrypted": "name", "id_number_encrypted": "id_number"}),
 ]

@@ -17,7 +17,7 @@ from identity.db import repository
 from identity.db.models import RealName
 from identity.domain import roles
 from identity.domain.publish import publish
-from identity.domain.resident_id import mask_name, parse_resident_id
+from identity.domain.resident_id import ResidentId, mask_name, parse_resident_id
 from identity.pii import PersonalDataCipher, Sealed
 from identity.tencentcloud import Verdict
 from servicekit import clock
@@ -103,6 +103,25 @@ class Authority(Protocol):
     async def check(self, *, name: str, id_number: str) -> Verdict: ...
 
 
+async def checked_resident(
+    session: AsyncSession, authority: Authority, *, person_id: uuid.UUID, name: str, id_number: str
+) -> ResidentId:
+    """The number's own checksum and region first (free, local), then the authority (a paid call, made before
+    any lock is taken): the name must be the number's."""
+    # The region table lookup is CPU work of a few milliseconds: keep it off the event loop.
+    resident = await asyncio.to_thread(parse_resident_id, id_number, today=beijing_today())
+    if await repository.person(session, person_id) is None:
+        raise NotFound("用户不存在", "No such person")
+    verdict = await authority.check(name=name, id_number=resident.number)
+    if verdict is Verdict.MISMATCH:
+        raise NameDoesNotMatch()
+    if verdict is Verdict.NO_RECORD:
+        raise NoSuchResident()
+    if verdict is not Verdict.MATCH:
+        raise AuthorityUnavailable()
+    return resident
+
+
 async def verify_real_name(
     session: AsyncSession,
     cipher: PersonalDataCipher,
@@ -113,30 +132,38 @@ async def verify_real_name(
     id_number: str,
     actor: str,
 ) -> Verification:
+    resident = await checked_resident(session, authority, person_id=person_id, name=name, id_number=id_number)
     today = beijing_today()
-    # The number's own checksum and region first (free, local); the region table lookup is CPU work of a few
-    # milliseconds: keep it off the event loop.
-    resident = await asyncio.to_thread(parse_resident_id, id_number, today=today)
-    if await repository.person(session, person_id) is None:
-        raise NotFound("用户不存在", "No such person")
-    # Then the authority (a paid call, before any lock is taken): the name must be the number's.
-    verdict = await authority.check(name=name, id_number=resident.number)
-    if verdict is Verdict.MISMATCH:
-        raise NameDoesNotMatch()
-    if verdict is Verdict.NO_RECORD:
-        raise NoSuchResident()
-    if verdict is not Verdict.MATCH:
-        raise AuthorityUnavailable()
     lookup = cipher.lookup_hash(resident.number)
     await repository.lock_id_number(session, lookup)
     holder = await repository.real_name_by_lookup(session, lookup)
     if holder is not None and holder.person_id != person_id:
-        raise IdNumberTaken()
+        raise IdNumberTaken(
+            "该号码已被其他账户认证。如确为本人证件，请提交实名认证申诉（POST /api/v1/me/real-name/claims），"
+            "由所在区工作人员核实",
+            "Another account is verified with this number. If it is yours, file a claim "
+            "(POST /api/v1/me/real-name/claims) for staff of your district to check",
+        )
     existing = await repository.real_name(session, person_id)
     if existing is not None:
         if existing.id_number_lookup != lookup:
             raise AlreadyVerified()
         return _view(existing, today)  # the same submission again: nothing changes
+    record = await record_verified(session, cipher, person_id=person_id, name=name, resident=resident, actor=actor)
+    return _view(record, today)
+
+
+async def record_verified(
+    session: AsyncSession,
+    cipher: PersonalDataCipher,
+    *,
+    person_id: uuid.UUID,
+    name: str,
+    resident: ResidentId,
+    actor: str,
+) -> RealName:
+    """Keep the verified name and number (sealed) and tell the other services the facts they need."""
+    today = beijing_today()
     owner = str(person_id)
     sealed_number = cipher.seal(resident.number, purpose="id_number", owner=owner)
     sealed_name = cipher.seal(name, purpose="name", owner=owner)
@@ -145,7 +172,7 @@ async def verify_real_name(
         key_id=sealed_number.key_id,
         name_encrypted=sealed_name.blob,
         id_number_encrypted=sealed_number.blob,
-        id_number_lookup=lookup,
+        id_number_lookup=cipher.lookup_hash(resident.number),
         name_masked=mask_name(name),
         id_number_masked=resident.masked,
         turns_18_on=resident.turns(18),
@@ -166,7 +193,7 @@ async def verify_real_name(
     )
     await publish(session, data, subject=owner, actor=actor, acting_for=owner if actor != owner else None)
     await roles.refresh_roles(session, person_id, actor=actor)
-    return _view(record, today)
+    return record
 
 
 async def verification_of(session: AsyncSession, person_id: uuid.UUID) -> Verification | None:
