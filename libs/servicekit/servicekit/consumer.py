@@ -37,6 +37,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -127,6 +128,13 @@ LAG = Gauge(
     "Records in the partition after this group's committed offset, as of this process's last fetch",
     ["consumer", "topic", "partition"],
     multiprocess_mode="livemostrecent",  # with several workers, the one that holds the partition now
+)
+DLQ_WAITING = Gauge(
+    "consumer_dead_letters_waiting",
+    "Records in the consumer's dead-letter topics after its replay group's position: what `dlq-replay` would "
+    "look at (letters of other consumers of the same topic included)",
+    ["consumer", "topic"],
+    multiprocess_mode="livemax",
 )
 REWOUND = Counter(
     "consumer_log_rewinds_total",
@@ -240,21 +248,30 @@ class EventConsumer:
         self._last_read: dict[TopicPartition, _Read] = {}  # per partition, the record this group read last
         self._noted: dict[TopicPartition, _Read] = {}  # per partition, the record to look up at the next check
         self._committed: dict[TopicPartition, int] = {}  # per partition, the offset this process committed last
+        self._watch: asyncio.Task[None] | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._dlq_probe: AIOKafkaConsumer | None = None
         self._probe: AIOKafkaConsumer | None = None
         self._assignments = _FirstAssignments()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Run the poll loop in the background (joining the group first if not yet done)."""
+        """Run the poll loop in the background (joining the group first if not yet done), and the count of
+        dead letters waiting beside it."""
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
+        self._watch = asyncio.create_task(self._watch_dead_letters(), name=f"dlq-{self.name}")
 
     async def stop(self) -> None:
         self._stopping = True  # see OutboxRelay.stop: a cancel alone can be swallowed
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._watch):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._close()
+        if self._admin is not None:
+            await self._admin.close()
+            self._admin = None
 
     async def _open(self) -> None:
         self.consumer = new_consumer(self.settings, group_id=self.name)
@@ -285,6 +302,10 @@ class EventConsumer:
         if self._dlq_producer is not None:
             await self._dlq_producer.stop()
             self._dlq_producer = None
+        if self._dlq_probe is not None:
+            with contextlib.suppress(Exception):
+                await self._dlq_probe.stop()
+            self._dlq_probe = None
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -672,6 +693,48 @@ class EventConsumer:
             "event dead-lettered",
             extra={"consumer": self.name, "topic": record.topic, "offset": record.offset, "error": error},
         )
+
+    # -- dead letters waiting (a gauge for the on-call engineer) ---------------------------------------
+    async def _watch_dead_letters(self) -> None:
+        while not self._stopping:
+            try:
+                await self.dead_letters_waiting()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the broker away: the next look will tell
+                log.debug("dead-letter count failed", extra={"consumer": self.name}, exc_info=True)
+            await asyncio.sleep(self.settings.consumer_dlq_check_interval_s)
+
+    async def dead_letters_waiting(self) -> dict[str, int]:
+        """Per dead-letter topic of this consumer, the records after its replay group's committed position (all
+        of them while it never replayed), as the `consumer_dead_letters_waiting` gauge reports them."""
+        if self._dlq_probe is None:
+            self._dlq_probe = new_consumer(self.settings, group_id=None)
+            await self._dlq_probe.start()
+        if self._admin is None:
+            self._admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                request_timeout_ms=self.settings.kafka_request_timeout_ms,
+            )
+            await self._admin.start()
+        await self._dlq_probe.topics()  # loads the metadata that partitions_for_topic reads
+        partitions = [
+            TopicPartition(dlq_topic(topic), partition)
+            for topic in self.topics
+            for partition in sorted(self._dlq_probe.partitions_for_topic(dlq_topic(topic)) or ())
+        ]
+        if not partitions:
+            return {}
+        ends = await self._dlq_probe.end_offsets(partitions)
+        replayed = await self._admin.list_consumer_group_offsets(f"{self.name}.dlq-replay", partitions=partitions)
+        waiting: dict[str, int] = {}
+        for tp in partitions:
+            done = replayed.get(tp)
+            position = done.offset if done is not None and done.offset >= 0 else 0
+            waiting[tp.topic] = waiting.get(tp.topic, 0) + max(0, ends[tp] - position)
+        for topic, count in waiting.items():
+            DLQ_WAITING.labels(self.name, topic).set(count)
+        return waiting
 
     # -- after a restore (operator CLI) --------------------------------------------------------------
     async def rewind_group_to(self, moment: datetime, *, timeout_s: float = 30) -> dict[TopicPartition, int]:

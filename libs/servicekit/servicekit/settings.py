@@ -56,6 +56,8 @@ class ServiceSettings(TokenVerificationSettings):
     # How long a fetch may wait at the broker for data. Tansu holds a fetch for the whole wait even when data
     # arrives meanwhile, so aiokafka's default (500 ms) added up to half a second to every cross-service step.
     kafka_fetch_max_wait_ms: int = 50
+    # How often each consumer counts the dead letters waiting for a replay (the consumer_dead_letters_waiting gauge).
+    consumer_dlq_check_interval_s: float = 30.0
     topic_partitions: int = 3
     topic_replication_factor: int = 1
 

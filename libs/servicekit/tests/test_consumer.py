@@ -117,15 +117,18 @@ async def test_failing_event_goes_to_dlq_and_replays_once_fixed(kit):
     await consumer._close()
     # 1 and 3 applied, 2 failed after retries, the garbage went straight to the DLQ; nothing blocked.
     assert await kit.scalar("SELECT count(*) FROM effects") == 2
+    assert await consumer.dead_letters_waiting() == {dlq_topic(topic): 2}
 
     broken["on"] = False
     applied, failing = await consumer.replay_dead_letters(idle_timeout_ms=2000)
     # The unreadable letter (dead-lettered first) still fails but does not block 2, which now applies.
     assert (applied, failing) == (1, 1)
     assert await kit.scalar("SELECT count(*) FROM effects") == 3
+    assert await consumer.dead_letters_waiting() == {dlq_topic(topic): 1}  # the unreadable one, lettered again
     applied, failing = await consumer.replay_dead_letters(idle_timeout_ms=2000)
     assert (applied, failing) == (0, 1)  # progress was committed: 2 is not applied twice
     assert await kit.scalar("SELECT count(*) FROM effects") == 3
+    await consumer.stop()
 
 
 async def test_batch_handlers_get_consecutive_events_of_their_type_in_order(kit):
