@@ -365,3 +365,30 @@ async def test_120_takes_only_requests_signed_with_the_shared_secret_and_recent(
             assert answer.status_code == 401, answer.text
         refused = (await client.get("/_fake/refused")).json()[refused_before:]
     assert refused == ["timestamp outside the window", "bad signature", "bad signature", "unsigned"]
+
+
+async def test_an_alert_leaves_when_its_commit_wakes_the_delivery_not_at_a_poll(stack, gateway, helpers):
+    """With identity's delivery poll an hour apart, an SOS alert still reaches the responder's WeChat: the commit
+    that stores the alert wakes the delivery loop."""
+    stack.extra_env["IDENTITY_NOTIFICATION_INTERVAL_S"] = "3600"
+    stack.children["identity"].env = stack.service_env("identity")
+    stack.restart("identity")
+    try:
+        spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
+        responder = await scenario.responder(gateway)
+        await _on_duty(gateway, helpers, responder, _near(spot, 40))
+        caller = await scenario.resident(gateway, born=1975)
+        opened = await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot})
+        assert opened.status_code == 201, opened.text
+        incident = opened.json()["id"]
+
+        async def alerted():
+            async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
+                sent = (await wechat.get("/_fake/subscribe-messages", params={"touser": responder.openid})).json()
+            return [m for m in sent if m["page"].endswith(incident)]
+
+        assert await helpers.eventually(alerted, timeout=30), "the alert waited for a poll"
+    finally:
+        del stack.extra_env["IDENTITY_NOTIFICATION_INTERVAL_S"]
+        stack.children["identity"].env = stack.service_env("identity")
+        stack.restart("identity")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import cast
 
 from fastapi import FastAPI
@@ -32,6 +35,8 @@ from servicekit import clock
 from servicekit.app import Runtime, create_service_app, periodically
 from servicekit.auth import KeyLoader
 
+log = logging.getLogger(__name__)
+
 
 async def lapse_roles(runtime: Runtime) -> int:
     """Responder roles lapse by themselves when the first-aid certificate expires."""
@@ -39,12 +44,30 @@ async def lapse_roles(runtime: Runtime) -> int:
 
 
 def deliver_notifications(channels: notifications.Channels):
-    async def deliver(runtime: Runtime) -> int:
-        """WeChat subscription messages (SMS for urgent ones) other services asked for."""
+    """WeChat subscription messages (SMS for urgent ones) other services asked for, sent as soon as the commit
+    that stores them wakes this loop — an SOS alert waits for no poll — and at least every
+    NOTIFICATION_INTERVAL_S, for retries that come due."""
+
+    async def deliver(runtime: Runtime) -> None:
         settings = cast(IdentitySettings, runtime.settings)
-        return await notifications.deliver_due(
-            runtime.db, channels, max_attempts=settings.notification_max_attempts, now=clock.now()
-        )
+        woken = asyncio.Event()
+        runtime.db.on_commit(woken.set)
+        while True:
+            woken.clear()
+            sent = 0
+            try:
+                sent = await notifications.deliver_due(
+                    runtime.db, channels, max_attempts=settings.notification_max_attempts, now=clock.now()
+                )
+                if sent:
+                    log.info("notifications sent", extra={"count": sent})
+            except Exception:
+                log.exception("notifications: round failed")
+            if sent >= notifications.BATCH:
+                continue  # more may be due at once: a burst of alerts is sent batch after batch
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(settings.notification_interval_s):
+                    await woken.wait()
 
     return deliver
 
@@ -103,9 +126,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 every=lambda s: s.closure_interval_s,
                 what="closed accounts erased",
             ),
-            periodically(
-                deliver_notifications(channels), every=lambda s: s.notification_interval_s, what="notifications sent"
-            ),
+            deliver_notifications(channels),
         ],
     )
     app.state.wechat = wechat

@@ -16,7 +16,7 @@ _CLAIM = text("""
 SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, n.fallback, n.requested_at, w.openid
 FROM notifications n LEFT JOIN wechat_accounts w ON w.person_id = n.person_id
 WHERE n.status = 'pending' AND n.next_attempt_at <= :now
-ORDER BY n.requested_at, n.id LIMIT :limit FOR UPDATE OF n SKIP LOCKED
+ORDER BY (n.fallback IS NOT NULL) DESC, n.requested_at, n.id LIMIT :limit FOR UPDATE OF n SKIP LOCKED
 """)
 
 
@@ -52,7 +52,9 @@ async def accept(
 
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[dict]:
-    """Due notifications with the person's openid, oldest first, locked while they are sent."""
+    """Due notifications with the person's openid, urgent ones first (those that may fall back to SMS: a
+    responder's alert must not queue behind a day's booking confirmations), then oldest first; locked while
+    they are sent."""
     return [dict(r) for r in (await session.execute(_CLAIM, {"now": now, "limit": limit})).mappings().all()]
 
 

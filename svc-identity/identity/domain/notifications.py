@@ -3,7 +3,8 @@ messages. Identity delivers because it holds the people's WeChat identities (ope
 access token (a second holder would invalidate it).
 
 Accepted messages wait in `notifications` (one row per notification id, so a redelivered event never sends
-twice); a background loop sends due ones with retries and backoff. Outcomes: `sent`; `declined` (the person
+twice); a background loop, woken by the commit that stores them (identity.main), sends due ones — urgent ones
+first — with retries and backoff. Outcomes: `sent`; `declined` (the person
 has not subscribed — WeChat 43101 — so retrying is pointless); `no_channel` (registered offline, no WeChat:
 their institution tells them); `failed` after `notification_max_attempts`. Urgent notifications (a
 responder's alert: `fallback = sms`) go by SMS to the person's contact phone as soon as WeChat cannot
@@ -72,11 +73,14 @@ class Channels:
     cipher: PersonalDataCipher | None = None
 
 
-async def deliver_due(db: Database, channels: Channels, *, max_attempts: int, now: datetime, limit: int = 50) -> int:
+BATCH = 50  # notifications claimed per round
+
+
+async def deliver_due(db: Database, channels: Channels, *, max_attempts: int, now: datetime, limit: int = BATCH) -> int:
     """Send what is due; returns how many were sent. People are served concurrently, each person's messages
     one after another in the order they were asked for (booked before finished). Rows stay locked while
     their sends run, so replicas never send the same message."""
-    async with db.transaction() as session:
+    async with db.transaction(notify=False) as session:  # its own bookkeeping must not wake the loop again
         rows = await repo.claim_due(session, now, limit)
         phones = {}
         if channels.sms is not None and channels.cipher is not None:
