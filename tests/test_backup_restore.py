@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from devstack import scenario
 from devstack.postgres import bin_dir
-from devstack.pytest_plugin import embedded_infra, login, start_stack
+from devstack.pytest_plugin import isolated_stack, login
 from devstack.stack import SERVICES, Stack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,14 +36,8 @@ RESTORE = ROOT / "deploy/backup/restore.sh"
 
 @pytest.fixture(scope="module")
 def own_stack() -> Iterator[Stack]:
-    """A PostgreSQL and a broker of its own: its consumer groups must not share partitions with the session's."""
-    with embedded_infra("timebank-restore-", keep=bool(os.environ.get("KEEP_TEST_LOGS"))) as infra:
-        stack = start_stack(infra)
-        try:
-            stack.seed_demo()
-            yield stack
-        finally:
-            stack.stop()
+    with isolated_stack("timebank-restore-") as stack:
+        yield stack
 
 
 def _libpq_env(stack: Stack) -> dict[str, str]:

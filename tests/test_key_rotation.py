@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from devstack import scenario
 from devstack.people import resident_number
-from devstack.pytest_plugin import embedded_infra, start_stack
+from devstack.pytest_plugin import isolated_stack
 from devstack.stack import Stack
 from identity.settings import IdentitySettings
 from matching.settings import MatchingSettings
@@ -32,14 +32,8 @@ NEW = "2027-01"
 
 @pytest.fixture(scope="module")
 def own_stack() -> Iterator[Stack]:
-    """A PostgreSQL and a broker of its own: its consumer groups must not share partitions with the session's."""
-    with embedded_infra("timebank-rotation-", keep=bool(os.environ.get("KEEP_TEST_LOGS"))) as infra:
-        stack = start_stack(infra)
-        try:
-            stack.seed_demo()
-            yield stack
-        finally:
-            stack.stop()
+    with isolated_stack("timebank-rotation-") as stack:
+        yield stack
 
 
 def _keys(stack: Stack, keys: dict[str, dict[str, str]], active: str) -> None:

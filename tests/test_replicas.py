@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -47,6 +49,31 @@ def test_replicas_started_together_migrate_one_at_a_time(infra: Infra):
     assert len(asyncio.run(versions())) == 1
 
 
+@asynccontextmanager
+async def _another_ledger(stack: Stack, name: str, **env: str) -> AsyncIterator[str]:
+    """One more ledger process beside the stack's, on its database and consumer group; yields its URL."""
+    port = free_port()
+    replica = Child(
+        name,
+        [sys.executable, "-m", "ledger", "serve"],
+        stack.log_dir / f"{name}.log",
+        env={**stack.service_env("ledger"), "LEDGER_PORT": str(port), **env},
+    )
+    replica.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(
+            wait_until,
+            lambda: httpx.get(base + "/readyz", timeout=2).status_code == 200,
+            timeout=60,
+            interval=0.2,
+            what=f"{name} ready",
+        )
+        yield base
+    finally:
+        await asyncio.to_thread(replica.stop)
+
+
 def _applied(metrics: str, consumer_prefix: str) -> float:
     """Events this process's consumers of the service applied (consumer_events_applied_total)."""
     return sum(
@@ -59,41 +86,25 @@ def _applied(metrics: str, consumer_prefix: str) -> float:
 
 
 async def test_two_replicas_of_the_ledger_share_its_events_and_apply_none_twice(stack: Stack, gateway, sql):
-    port = free_port()
-    replica = Child(
-        "ledger-replica",
-        [sys.executable, "-m", "ledger", "serve"],
-        stack.log_dir / "ledger-replica.log",
-        env={**stack.service_env("ledger"), "LEDGER_PORT": str(port)},
-    )
-    replica.start()
-    first, second = stack.url("ledger"), f"http://127.0.0.1:{port}"
-    try:
-        await asyncio.to_thread(
-            wait_until,
-            lambda: httpx.get(second + "/readyz", timeout=2).status_code == 200,
-            timeout=60,
-            interval=0.2,
-            what="the second ledger ready",
-        )
-        async with httpx.AsyncClient(timeout=10) as client:
+    first = stack.url("ledger")
+    async with _another_ledger(stack, "ledger-replica") as second, httpx.AsyncClient(timeout=10) as client:
 
-            async def applied() -> tuple[float, float]:
-                texts = [(await client.get(base + "/metrics")).text for base in (first, second)]
-                return _applied(texts[0], "ledger"), _applied(texts[1], "ledger")
+        async def applied() -> tuple[float, float]:
+            texts = [(await client.get(base + "/metrics")).text for base in (first, second)]
+            return _applied(texts[0], "ledger"), _applied(texts[1], "ledger")
 
-            before = await applied()
-            people: list[str] = []
-            # Each registration is an event keyed by the new person, so they spread over the topic's partitions;
-            # the group rebalances when the second replica joins, then both apply some.
-            for _ in range(300):
-                people.append((await login(gateway, f"replica-{uuid.uuid4().hex}"))["person_id"])
-                now = await applied()
-                if len(people) >= 12 and all(after > was for after, was in zip(now, before, strict=True)):
-                    break
-                await asyncio.sleep(0.1)
+        before = await applied()
+        people: list[str] = []
+        # Each registration is an event keyed by the new person, so they spread over the topic's partitions;
+        # the group rebalances when the second replica joins, then both apply some.
+        for _ in range(300):
+            people.append((await login(gateway, f"replica-{uuid.uuid4().hex}"))["person_id"])
             now = await applied()
-            assert all(after > was for after, was in zip(now, before, strict=True)), (before, now)
+            if len(people) >= 12 and all(after > was for after, was in zip(now, before, strict=True)):
+                break
+            await asyncio.sleep(0.1)
+        now = await applied()
+        assert all(after > was for after, was in zip(now, before, strict=True)), (before, now)
 
         async def opened_once() -> bool:
             counts = await sql["ledger"].rows(
@@ -107,8 +118,6 @@ async def test_two_replicas_of_the_ledger_share_its_events_and_apply_none_twice(
         while not await opened_once():
             assert asyncio.get_running_loop().time() < deadline, "every registration opened its four accounts once"
             await asyncio.sleep(0.2)
-    finally:
-        await asyncio.to_thread(replica.stop)
 
     verify = await asyncio.to_thread(
         subprocess.run,
@@ -124,23 +133,7 @@ async def test_two_replicas_of_the_ledger_share_its_events_and_apply_none_twice(
 async def test_a_service_with_two_workers_reports_the_metrics_of_both(stack: Stack):
     """WORKERS=2: a scrape is answered by either worker and must count what both served (prometheus_client's
     multiprocess mode); one worker's own registry would report about half."""
-    port = free_port()
-    replica = Child(
-        "ledger-workers",
-        [sys.executable, "-m", "ledger", "serve"],
-        stack.log_dir / "ledger-workers.log",
-        env={**stack.service_env("ledger"), "LEDGER_PORT": str(port), "LEDGER_WORKERS": "2"},
-    )
-    replica.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await asyncio.to_thread(
-            wait_until,
-            lambda: httpx.get(base + "/readyz", timeout=2).status_code == 200,
-            timeout=60,
-            interval=0.2,
-            what="the two-worker ledger ready",
-        )
+    async with _another_ledger(stack, "ledger-workers", LEDGER_WORKERS="2") as base:
         served = 40
         for _ in range(served):  # a connection each, so the kernel spreads them over both workers' accepts
             async with httpx.AsyncClient(timeout=10) as client:
@@ -156,5 +149,3 @@ async def test_a_service_with_two_workers_reports_the_metrics_of_both(stack: Sta
                 if sample.name == "http_requests_total" and sample.labels["route"] == "/healthz"
             )
             assert counted == served, metrics
-    finally:
-        await asyncio.to_thread(replica.stop)

@@ -75,6 +75,20 @@ def embedded_infra(prefix: str, *, keep: bool = False) -> Iterator[Infra]:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+@contextmanager
+def isolated_stack(prefix: str) -> Iterator[Stack]:
+    """The whole system, seeded, on a PostgreSQL and a broker of its own: for tests that stop or damage parts of
+    it, and for any second stack — consumer group names are fixed, so one on the shared broker would take
+    partitions from the session stack's consumers."""
+    with embedded_infra(prefix, keep=bool(os.environ.get("KEEP_TEST_LOGS"))) as infra:
+        stack = start_stack(infra)
+        try:
+            stack.seed_demo()
+            yield stack
+        finally:
+            stack.stop()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "restarts_broker: stops and starts the shared broker (runs last)")
 
