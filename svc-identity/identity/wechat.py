@@ -67,17 +67,21 @@ class WechatClient:
         return WechatSession(openid=body["openid"], unionid=body.get("unionid"))
 
     async def _token(self, *, renew: bool = False) -> str:
-        """The app's access_token (`/cgi-bin/token`), kept until shortly before it expires."""
+        """The app's access_token from `/cgi-bin/stable_token`, kept until shortly before it expires. The stable
+        token is one for every caller, so identity's replicas share it; the older `/cgi-bin/token` made a new
+        one per call and each replica's renewal would invalidate the others'. `renew` (WeChat said the token
+        is invalid) asks again without forcing: another replica may have renewed it already."""
         async with self._token_lock:
             if self._access_token and not renew and self._access_token[1] > time.monotonic():
                 return self._access_token[0]
             try:
-                response = await self._http.get(
-                    "/cgi-bin/token",
-                    params={
+                response = await self._http.post(
+                    "/cgi-bin/stable_token",
+                    json={
                         "grant_type": "client_credential",
                         "appid": self.settings.wechat_appid,
                         "secret": self.settings.wechat_secret,
+                        "force_refresh": False,
                     },
                 )
                 body = response.json()
@@ -85,7 +89,8 @@ class WechatClient:
                 raise WechatSendError(f"access_token unavailable: {exc!r}") from None
             if not body.get("access_token"):
                 raise WechatSendError(f"access_token refused: {body}")
-            self._access_token = (body["access_token"], time.monotonic() + int(body.get("expires_in", 7200)) - 300)
+            lifetime = int(body.get("expires_in", 7200))
+            self._access_token = (body["access_token"], time.monotonic() + max(0, lifetime - 300))
             return body["access_token"]
 
     async def send_subscription_message(

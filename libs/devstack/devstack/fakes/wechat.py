@@ -2,7 +2,9 @@
 subscription messages (`subscribeMessage.send`).
 
 Any code `dev-<openid>` maps to that openid; anything else is rejected as WeChat does (errcode 40029).
-The appid and secret must match what identity was configured with. Sent messages are kept in memory and
+The appid and secret must match what identity was configured with. Access tokens come from `/cgi-bin/token`
+(each call invalidates the previous token within 5 minutes, as WeChat's does) or `/cgi-bin/stable_token`
+(one token shared by every caller until its last 5 minutes). Sent messages are kept in memory and
 listed by `GET /_fake/subscribe-messages?touser=`; `POST /_fake/outage {"failures": n}` makes the next n
 sends answer "system busy" (errcode -1), and openids listed in `POST /_fake/unsubscribed` get 43101.
 """
@@ -41,15 +43,38 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
     sent: list[dict] = []
     state: dict[str, Any] = {"failures": 0, "unsubscribed": set()}
 
+    def mint() -> str:
+        token = f"fake-access-token-{next(counter)}"
+        tokens[token] = time.time() + 7200
+        state["current"] = token
+        return token
+
     @app.get("/cgi-bin/token")
     async def access_token(
         grant_type: str = Query(), appid_: str = Query(alias="appid"), secret_: str = Query(alias="secret")
     ) -> dict:
+        """The old way: every call makes a new token and the previous one dies within 5 minutes — two holders
+        (two identity replicas) keep invalidating each other."""
         if grant_type != "client_credential" or appid_ != appid or secret_ != secret:
             return {"errcode": 40013, "errmsg": "invalid appid"}
-        token = f"fake-access-token-{next(counter)}"
-        tokens[token] = time.time() + 7200
-        return {"access_token": token, "expires_in": 7200}
+        previous = state.get("current")
+        if previous in tokens:
+            tokens[previous] = min(tokens[previous], time.time() + 300)
+        return {"access_token": mint(), "expires_in": 7200}
+
+    @app.post("/cgi-bin/stable_token")
+    async def stable_token(body: dict = Body()) -> dict:
+        """The same token for every caller while it has more than 5 minutes left; a new one only then (or on
+        force_refresh, the old one living on 30 seconds) — safe with several holders."""
+        if body.get("grant_type") != "client_credential" or body.get("appid") != appid or body.get("secret") != secret:
+            return {"errcode": 40013, "errmsg": "invalid appid"}
+        current = state.get("current")
+        left = tokens.get(current, 0) - time.time() if current else 0
+        if body.get("force_refresh") and current in tokens:
+            tokens[current] = min(tokens[current], time.time() + 30)
+        elif left > 300:
+            return {"access_token": current, "expires_in": int(left)}
+        return {"access_token": mint(), "expires_in": 7200}
 
     @app.post("/cgi-bin/message/subscribe/send")
     async def subscribe_send(access_token: str = Query(), body: dict = Body()) -> dict:
@@ -82,6 +107,7 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
     @app.post("/_fake/expire-tokens")
     async def expire_tokens() -> dict:
         tokens.clear()
+        state.pop("current", None)
         return {"expired": True}
 
     return app
