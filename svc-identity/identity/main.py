@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from typing import cast
 
 from fastapi import FastAPI
@@ -35,8 +32,6 @@ from servicekit import clock
 from servicekit.app import Runtime, create_service_app, periodically
 from servicekit.auth import KeyLoader
 
-log = logging.getLogger(__name__)
-
 
 async def lapse_roles(runtime: Runtime) -> int:
     """Responder roles lapse by themselves when the first-aid certificate expires."""
@@ -44,30 +39,18 @@ async def lapse_roles(runtime: Runtime) -> int:
 
 
 def deliver_notifications(channels: notifications.Channels):
-    """WeChat subscription messages (SMS for urgent ones) other services asked for, sent as soon as the commit
-    that stores them wakes this loop — an SOS alert waits for no poll — and at least every
-    NOTIFICATION_INTERVAL_S, for retries that come due."""
-
-    async def deliver(runtime: Runtime) -> None:
+    async def deliver(runtime: Runtime) -> int:
+        """WeChat subscription messages (SMS for urgent ones) other services asked for, batch after batch while
+        batches come full (a burst of SOS alerts)."""
         settings = cast(IdentitySettings, runtime.settings)
-        woken = asyncio.Event()
-        runtime.db.on_commit(woken.set)
+        total = 0
         while True:
-            woken.clear()
-            sent = 0
-            try:
-                sent = await notifications.deliver_due(
-                    runtime.db, channels, max_attempts=settings.notification_max_attempts, now=clock.now()
-                )
-                if sent:
-                    log.info("notifications sent", extra={"count": sent})
-            except Exception:
-                log.exception("notifications: round failed")
-            if sent >= notifications.BATCH:
-                continue  # more may be due at once: a burst of alerts is sent batch after batch
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(settings.notification_interval_s):
-                    await woken.wait()
+            sent = await notifications.deliver_due(
+                runtime.db, channels, max_attempts=settings.notification_max_attempts, now=clock.now()
+            )
+            total += sent
+            if sent < notifications.BATCH:
+                return total
 
     return deliver
 
@@ -126,7 +109,14 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 every=lambda s: s.closure_interval_s,
                 what="closed accounts erased",
             ),
-            deliver_notifications(channels),
+            # Woken by the commit that stores a notification (an SOS alert waits for no poll); the interval is
+            # for retries that come due.
+            periodically(
+                deliver_notifications(channels),
+                every=lambda s: s.notification_interval_s,
+                what="notifications sent",
+                on_commit=True,
+            ),
         ],
     )
     app.state.wechat = wechat

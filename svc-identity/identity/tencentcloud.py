@@ -37,7 +37,7 @@ def _credential(settings: IdentitySettings) -> Credential:
 
 
 class SmsError(Exception):
-    pass
+    """The SMS provider refused the text or could not be reached."""
 
 
 class SmsClient:

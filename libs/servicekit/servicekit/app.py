@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -53,21 +54,32 @@ class Runtime:
 
 
 def periodically(
-    job: Callable[[Runtime], Awaitable[object]], *, every: Callable[[Any], float], what: str
+    job: Callable[[Runtime], Awaitable[object]],
+    *,
+    every: Callable[[Any], float],
+    what: str,
+    on_commit: bool = False,
 ) -> Callable[[Runtime], Coroutine[Any, Any, None]]:
     """A background job (for `create_service_app(background=...)`) that runs `job` every `every(settings)`
     seconds (`every` is given the service's own settings) for the life of the service. A failed round (the database briefly away) is logged and retried
-    next round, never the end of the job; a round returning a count logs it."""
+    next round, never the end of the job; a round returning a count logs it. `on_commit`: also run as soon as
+    one of the service's transactions commits (work stored by a request or an event waits for no poll)."""
 
     async def loop(runtime: Runtime) -> None:
+        woken = asyncio.Event()
+        if on_commit:
+            runtime.db.on_commit(woken.set)
         while True:
+            woken.clear()
             try:
                 done = await job(runtime)
                 if done:
                     log.info(what, extra={"count": done})
             except Exception:
                 log.exception(f"{what}: round failed")
-            await asyncio.sleep(every(runtime.settings))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(every(runtime.settings)):
+                    await woken.wait()
 
     loop.__name__ = what.replace(" ", "_")
     return loop

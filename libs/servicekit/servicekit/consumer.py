@@ -717,12 +717,7 @@ class EventConsumer:
                 request_timeout_ms=self.settings.kafka_request_timeout_ms,
             )
             await self._admin.start()
-        await self._dlq_probe.topics()  # loads the metadata that partitions_for_topic reads
-        partitions = [
-            TopicPartition(dlq_topic(topic), partition)
-            for topic in self.topics
-            for partition in sorted(self._dlq_probe.partitions_for_topic(dlq_topic(topic)) or ())
-        ]
+        partitions = await _partitions(self._dlq_probe, [dlq_topic(topic) for topic in self.topics])
         if not partitions:
             return {}
         ends = await self._dlq_probe.end_offsets(partitions)
@@ -748,12 +743,7 @@ class EventConsumer:
         consumer = new_consumer(self.settings, *self.topics, group_id=self.name)
         await consumer.start()
         try:
-            await consumer.topics()  # loads the metadata that partitions_for_topic reads
-            partitions = {
-                TopicPartition(topic, partition)
-                for topic in self.topics
-                for partition in consumer.partitions_for_topic(topic) or ()
-            }
+            partitions = set(await _partitions(consumer, self.topics))
             deadline = asyncio.get_running_loop().time() + timeout_s
             while consumer.assignment() != partitions:  # records fetched meanwhile are not committed
                 if asyncio.get_running_loop().time() > deadline:
@@ -823,6 +813,12 @@ class EventConsumer:
         except Exception as exc:
             log.warning("dead letter still fails", extra={"consumer": self.name, "offset": record.offset})
             return False, f"{type(exc).__name__}: {exc}"
+
+
+async def _partitions(client: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of `topics` the broker knows, whether or not `client` is assigned them."""
+    await client.topics()  # loads the metadata that partitions_for_topic reads
+    return [TopicPartition(topic, p) for topic in topics for p in sorted(client.partitions_for_topic(topic) or ())]
 
 
 def _declared_type(record: ConsumerRecord) -> str | None:

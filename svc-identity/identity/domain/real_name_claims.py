@@ -11,8 +11,6 @@ what on which evidence. The claim keeps the submitted name and number sealed und
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,27 +47,6 @@ class HeldElsewhere(Conflict):
     )
 
 
-@dataclass(frozen=True)
-class ClaimView:
-    id: uuid.UUID
-    claimant_id: uuid.UUID
-    holder_id: uuid.UUID
-    name_masked: str
-    id_number_masked: str
-    district: str | None
-    state: str
-    opened_at: datetime
-    decided_at: datetime | None
-    decided_by: str | None
-    evidence: str | None
-
-
-def _view(claim: repo.Claim) -> ClaimView:
-    return ClaimView(
-        **{field: getattr(claim, field) for field in ClaimView.__dataclass_fields__},
-    )
-
-
 async def file_claim(
     session: AsyncSession,
     cipher: PersonalDataCipher,
@@ -79,7 +56,7 @@ async def file_claim(
     name: str,
     id_number: str,
     actor: str,
-) -> ClaimView:
+) -> repo.Claim:
     """Open a claim (or answer the one already open for this number): only for a name the authority matched to
     a number another account holds."""
     resident = await checked_resident(session, authority, person_id=claimant_id, name=name, id_number=id_number)
@@ -89,7 +66,7 @@ async def file_claim(
     if holder is None or holder.person_id == claimant_id:
         raise NotTaken()
     if (existing := await repo.open_claim_of(session, claimant_id, lookup)) is not None:
-        return _view(existing)
+        return existing
     claim_id = uuid.uuid4()
     owner = str(claim_id)
     sealed_number = cipher.seal(resident.number, purpose="id_number", owner=owner)
@@ -116,11 +93,11 @@ async def file_claim(
         claim_id=claim_id, claimant_id=claimant_id, holder_id=holder.person_id, district=claim.district
     )
     await publish(session, opened, subject=claimant_id, actor=actor)
-    return _view(claim)
+    return claim
 
 
-async def claims_of(session: AsyncSession, claimant_id: uuid.UUID) -> list[ClaimView]:
-    return [_view(claim) for claim in await repo.claims_of(session, claimant_id)]
+async def claims_of(session: AsyncSession, claimant_id: uuid.UUID) -> list[repo.Claim]:
+    return await repo.claims_of(session, claimant_id)
 
 
 def _in_scope(staff: Principal, claim: repo.Claim) -> bool:
@@ -128,10 +105,9 @@ def _in_scope(staff: Principal, claim: repo.Claim) -> bool:
     return "city_admin" in staff.roles or ("district_officer" in staff.roles and claim.district == staff.district)
 
 
-async def open_claims(session: AsyncSession, staff: Principal, *, limit: int) -> list[ClaimView]:
+async def open_claims(session: AsyncSession, staff: Principal, *, limit: int) -> list[repo.Claim]:
     everywhere = "city_admin" in staff.roles
-    found = await repo.open_claims(session, district=staff.district, everywhere=everywhere, limit=limit)
-    return [_view(claim) for claim in found]
+    return await repo.open_claims(session, district=staff.district, everywhere=everywhere, limit=limit)
 
 
 async def decide(
@@ -142,7 +118,7 @@ async def decide(
     staff: Principal,
     transfer: bool,
     evidence: str,
-) -> ClaimView:
+) -> repo.Claim:
     claim = await repo.claim(session, claim_id, for_update=True)
     if claim is None or not _in_scope(staff, claim):
         raise NotFound("没有这个申诉", "No such claim")
@@ -164,7 +140,7 @@ async def decide(
     await publish(session, decided, subject=claim.claimant_id, actor=staff.id)
     found = await repo.claim(session, claim.id)
     assert found is not None
-    return _view(found)
+    return found
 
 
 async def _transfer(session: AsyncSession, cipher: PersonalDataCipher, claim: repo.Claim, *, actor: str) -> None:
