@@ -38,6 +38,8 @@ OPERATOR = frozenset({"institution_operator"})
 PEOPLE_AND_STAFF = frozenset({"person", "city_admin", "auditor", "district_officer", "institution_operator"})
 PARTNERS = frozenset({"partner_volunteer_beijing", "partner_120"})
 ID = str(uuid.UUID(int=12345))
+# Endpoints whose credential is the staff console's refresh cookie (none of these callers holds one).
+COOKIE_GATED = {("POST", "/api/v1/auth/console/refresh")}
 
 
 def _resident_number() -> str:
@@ -52,6 +54,11 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/auth/token"): (EVERYONE, None, {}),
     ("POST", "/api/v1/auth/refresh"): (EVERYONE, {}, {}),
     ("GET", "/.well-known/jwks.json"): (EVERYONE, None, {}),
+    ("POST", "/api/v1/auth/console/sign-in"): (EVERYONE, {}, {}),
+    ("POST", "/api/v1/auth/console/refresh"): (frozenset(), None, {}),  # its gate is the refresh cookie
+    ("POST", "/api/v1/auth/console/sign-out"): (EVERYONE, None, {}),  # ends the cookie's sign-in, if any
+    ("GET", "/api/v1/people"): (OVERSEERS, None, {}),
+    ("GET", "/api/v1/people/{person_id}"): (OVERSEERS, None, {}),
     ("POST", "/api/v1/auth/act-for"): (OPERATOR, {}, {}),
     ("POST", "/api/v1/auth/sign-out"): (SIGNED_IN - PARTNERS, {"everywhere": True}, {}),
     ("GET", "/api/v1/me"): (SIGNED_IN, None, {}),
@@ -261,6 +268,8 @@ async def test_each_caller_passes_exactly_the_gates_the_matrix_allows(stack, gat
                 method, url, headers=headers, params=query, json=json_body if method in ("POST", "PUT") else None
             )
             expected = "allowed" if caller in allowed else ("401" if caller == "anonymous" else "403")
+            if (method, path) in COOKIE_GATED:
+                expected = "401"  # a bearer token is not the console's refresh cookie
             got = "allowed" if response.status_code not in (401, 403) else str(response.status_code)
             if got != expected:
                 wrong.append(f"{method} {path}: expected {expected}, got {response.status_code} {response.text[:120]}")

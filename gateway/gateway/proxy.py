@@ -53,6 +53,11 @@ IDENTITY_PREFIXES = (
     "x-client-id",
     "x-district",
 )
+# The one cookie that crosses the gateway: the staff console's refresh token, to and from its own paths only
+# (identity's api/console_session.py). Every other cookie stays out of the upstreams and out of the answers.
+CONSOLE_SESSION_PATH = "/api/v1/auth/console/"
+CONSOLE_COOKIE = "tb_console_refresh"
+
 # An answer up to this size is read whole and sent in one piece; a larger or unsized one streams. Most answers are
 # a few KiB of JSON, and a stream costs a task group and a message per chunk.
 BUFFERED_MAX_BYTES = 256 * 1024
@@ -103,6 +108,12 @@ class Upstreams:
             self._session = None
 
 
+def _console_cookie(request: Request) -> list[tuple[str, str]]:
+    if not request.url.path.startswith(CONSOLE_SESSION_PATH) or CONSOLE_COOKIE not in request.cookies:
+        return []
+    return [("cookie", f"{CONSOLE_COOKIE}={request.cookies[CONSOLE_COOKIE]}")]
+
+
 def forward_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
     connection_tokens = {t.strip().lower() for t in request.headers.get("connection", "").split(",")}
     headers = [
@@ -120,14 +131,14 @@ def forward_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
         ("x-request-id", request_id_var.get() or ""),
         ("traceparent", traceparent_var.get() or ""),
     ]
-    return headers
+    return headers + _console_cookie(request)
 
 
 # The gateway's own ids are added by its middleware; the route template is for its metrics, not for clients.
 _OWN = ("x-request-id", "traceparent", ROUTE_HEADER.decode())
 
 
-def _response_headers(upstream: aiohttp.ClientResponse, route: Route) -> dict[str, str]:
+def _response_headers(upstream: aiohttp.ClientResponse, route: Route, path: str) -> dict[str, str]:
     connection_tokens = {t.strip().lower() for t in upstream.headers.get("connection", "").split(",")}
     headers = {}
     for name, value in upstream.headers.items():
@@ -136,6 +147,10 @@ def _response_headers(upstream: aiohttp.ClientResponse, route: Route) -> dict[st
             headers[name] = value
     if "location" in headers:
         headers["location"] = _public_location(headers["location"], route)
+    if path.startswith(CONSOLE_SESSION_PATH):
+        kept = [c for c in upstream.headers.getall("set-cookie", []) if c.startswith(CONSOLE_COOKIE + "=")]
+        if kept:
+            headers["set-cookie"] = kept[0]
     return headers
 
 
@@ -219,7 +234,7 @@ async def forward(upstreams: Upstreams, route: Route, request: Request, client_i
     try:
         if template := upstream.headers.get(ROUTE_HEADER.decode()):
             setattr(request.state, ROUTE_STATE, template)  # the metrics label (servicekit.observability)
-        headers = _response_headers(upstream, route)
+        headers = _response_headers(upstream, route, request.url.path)
         if upstream.content_length is not None and upstream.content_length <= BUFFERED_MAX_BYTES:
             content = await upstream.read()
             upstream.release()

@@ -46,6 +46,9 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/api/v1/auth/wechat-login"),
         ("POST", "/api/v1/auth/token"),
         ("POST", "/api/v1/auth/refresh"),
+        ("POST", "/api/v1/auth/console/sign-in"),
+        ("POST", "/api/v1/auth/console/refresh"),
+        ("POST", "/api/v1/auth/console/sign-out"),
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/api/v1/aeds"),
     }

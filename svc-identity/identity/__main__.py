@@ -93,6 +93,16 @@ def _rotate_key(args: argparse.Namespace, settings: IdentitySettings) -> int:
     return 0
 
 
+def _index_names(args: argparse.Namespace, settings: IdentitySettings) -> int:
+    from identity.domain import people_directory
+
+    cipher, total = PersonalDataCipher(settings), 0
+    while indexed := asyncio.run(_in_transaction(settings, lambda s: people_directory.index_names(s, cipher))):
+        total += indexed
+    print(f"{total} verified names indexed for the people directory; every name can now be found")
+    return 0
+
+
 def _staff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--username", required=True)
     p.add_argument("--name")
@@ -122,6 +132,7 @@ def main() -> int:
             "seed-demo": Command("create the documented demo staff and partner clients (dev only)", _seed_demo),
             "rotate-signing-key": Command("retire the active token signing key and start a new one", _rotate_key),
             "reseal-personal-data": reseal_command(PersonalDataCipher, SEALED),
+            "index-names": Command("let staff find people verified before the directory existed by name", _index_names),
         },
         production_checks=_no_demo_accounts,
     )

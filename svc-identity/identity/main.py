@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from identity.api import (
     auth,
     closure,
+    console_session,
+    directory,
     export,
     guardianships,
     inbox,
@@ -81,8 +83,10 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         description="People, real-name verification, roles, kinship, partners, tokens.",
         routers=[
             auth.router,
+            console_session.router,
             me.router,
             people.router,
+            directory.router,
             kinships.router,
             guardianships.router,
             insurance.router,

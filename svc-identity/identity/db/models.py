@@ -116,6 +116,7 @@ class RealName(Base):
     name_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     id_number_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     id_number_lookup: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    name_lookup: Mapped[bytes | None] = mapped_column(LargeBinary)  # keyed hash of the normalised full name
     name_masked: Mapped[str] = mapped_column(String(64))
     id_number_masked: Mapped[str] = mapped_column(String(18))
     turns_18_on: Mapped[date] = mapped_column(Date)
@@ -142,6 +143,18 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ContactPhone(Base):
+    """A person's proven contact phone, sealed (written by the phone verification in db/messages.py)."""
+
+    __tablename__ = "contact_phones"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(Text)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    masked: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class KinshipLink(Base):

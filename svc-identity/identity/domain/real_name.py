@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -76,15 +77,24 @@ class Verification:
     verified_at: datetime
 
 
+def name_lookup(cipher: PersonalDataCipher, name: str) -> bytes:
+    """The keyed hash staff find a person by: the full name as written on the card, width and spaces ignored.
+    The prefix keeps it apart from the identity number's hash under the same key."""
+    return cipher.lookup_hash("name:" + "".join(unicodedata.normalize("NFKC", name).split()))
+
+
 def beijing_today() -> date:
     return clock.now().astimezone(BEIJING).date()
 
 
 def age_on(record: RealName, day: date) -> int:
+    return age_from(record.turns_18_on, day)
+
+
+def age_from(turns_18_on: date, day: date) -> int:
     """Whole years, from the stored 18th birthday (the birth date itself is not kept in the clear)."""
-    eighteenth = record.turns_18_on
-    years = day.year - eighteenth.year + 18
-    return years - 1 if (day.month, day.day) < (eighteenth.month, eighteenth.day) else years
+    years = day.year - turns_18_on.year + 18
+    return years - 1 if (day.month, day.day) < (turns_18_on.month, turns_18_on.day) else years
 
 
 def _view(record: RealName, today: date) -> Verification:
@@ -173,6 +183,7 @@ async def record_verified(
         name_encrypted=sealed_name.blob,
         id_number_encrypted=sealed_number.blob,
         id_number_lookup=cipher.lookup_hash(resident.number),
+        name_lookup=name_lookup(cipher, name),
         name_masked=mask_name(name),
         id_number_masked=resident.masked,
         turns_18_on=resident.turns(18),

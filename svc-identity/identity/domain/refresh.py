@@ -139,8 +139,14 @@ async def sign_out(session: AsyncSession, *, subject: str, refresh_token: str | 
         return await repository.revoke_sessions_of(session, subject)
     if refresh_token is None:
         return 0
+    return await end_sign_in(session, refresh_token=refresh_token, subject=subject)
+
+
+async def end_sign_in(session: AsyncSession, *, refresh_token: str, subject: str | None = None) -> int:
+    """End the sign-in the token belongs to (if it is `subject`'s, when given): the console signs out with its
+    refresh cookie alone, as holding the token is what the sign-in is."""
     record = await repository.refresh_token(session, _hash(refresh_token))
-    if record is None or record.subject != subject or record.revoked_at is not None:
+    if record is None or record.revoked_at is not None or (subject is not None and record.subject != subject):
         return 0
     await repository.revoke_refresh_family(session, record.family_id)
     return 1
