@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test tools lint bench env clean
+.PHONY: run test tools lint bench env console clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -18,17 +18,34 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml libs/*/pyproject.
 
 env: $(VENV)/.synced  ## create or update the pinned Python environment
 
-run: env  ## start PostgreSQL, Tansu, the five services and the gateway; Ctrl-C stops everything
+# The staff console (console/): Vue 3 + Element Plus, built by Vite with the machine's Node.js and npm into
+# console/dist, which the gateway serves under /console/. Rebuilt only when its sources change.
+CONSOLE_SOURCES := $(shell find console/src -type f) console/index.html console/vite.config.ts console/tsconfig.json
+
+console/node_modules/.installed: console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
+	cd console && npm run --silent build
+
+console: console/dist/index.html  ## build the staff console
+
+run: env console  ## start PostgreSQL, Tansu, the five services and the gateway; Ctrl-C stops everything
 	$(VENV)/bin/python -m devstack up
 
-test: env tools  ## every test, on an embedded PostgreSQL and broker started by the harness
+test: env tools console  ## every test, on an embedded PostgreSQL and broker started by the harness
+	cd console && npx vitest run --silent
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-# Prometheus and promtool from Debian's package: the monitoring tests run the deployment's rules in them.
+# From Debian's packages: Prometheus and promtool (the monitoring tests run the deployment's rules in them),
+# Chromium and a Chinese font (the console's browser tests drive it with Playwright and keep screenshots).
+TOOL_PACKAGES := prometheus chromium fonts-wqy-microhei
 tools:
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
-		echo "installing Debian's prometheus package (promtool and the server, for tests/test_monitoring.py)"; \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v chromium >/dev/null \
+		&& [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || { \
+		echo "installing Debian's $(TOOL_PACKAGES) (for the monitoring and browser tests)"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(TOOL_PACKAGES) >/dev/null; }
 
 # Test folders each have a conftest.py, which one mypy run would take for one module: checked one by one.
 TYPED_TESTS := tests bench libs/servicekit/tests contracts/tests gateway/tests $(wildcard svc-*/tests)
@@ -46,4 +63,4 @@ bench: env  ## every benchmark (not tests), then one table of each figure agains
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache console/node_modules console/dist

@@ -198,8 +198,23 @@ async def test_import_is_all_or_nothing_with_row_numbers_and_re_import_changes_n
         content=json.dumps({"devices": as_json}).encode(),
     )
     assert changed.status_code == 200 and changed.json()["updated"] == 1, changed.text
-    school = await scenario.staff(gateway, "school")
-    assert (await gateway.post("/api/v1/aeds/import", headers=school | csv, content=header.encode())).status_code == 403
+    # Owner staff import their organisation's devices only, and cannot take over a registered one by its serial.
+    organisation, school, _ = await _school(gateway)
+    theirs = f"K-{uuid.uuid4().hex[:8]}"
+    own = f"{theirs},校园急救一体机,{spot['lat']},{spot['lon']},海淀区某校,110108,是,public,24/7,{FAR_FUTURE},{FAR_FUTURE}"
+    with_owner = header + ",organisation_id"
+    refused = await gateway.post(
+        "/api/v1/aeds/import",
+        headers=school | csv,
+        content="\n".join([with_owner, own + f",{organisation}", good[1] + f",{organisation}", own + ","]).encode(),
+    )
+    assert refused.status_code == 422, refused.text
+    problems = {(e["row"], e["field"]) for e in refused.json()["errors"]}
+    assert {(3, "serial"), (4, "organisation_id")} <= problems and 2 not in {row for row, _ in problems}, problems
+    accepted = await gateway.post(
+        "/api/v1/aeds/import", headers=school | csv, content="\n".join([with_owner, own + f",{organisation}"]).encode()
+    )
+    assert accepted.status_code == 200 and accepted.json()["created"] == 1, accepted.text
 
 
 async def test_an_import_of_the_documented_maximum_answers_and_a_larger_one_is_refused(stack, gateway, sql):

@@ -111,5 +111,5 @@ async def test_confirmed_fraud_reverses_the_coins_and_stops_the_bookings(stack, 
     types = [r["type"].rsplit(".", 2)[-2] + "." + r["type"].rsplit(".", 1)[-1] for r in log]
     assert {"request.submitted", "request.booked", "attendance.recorded", "service.completed"} <= set(types)
     verification = (await gateway.get("/api/v1/audit-log/verification", headers=auditor)).json()
-    assert verification["ok"] is True and verification["records"] > len(log)
+    assert verification["ok"] is True and verification["records"] > len(log), verification
     assert verification["unjudged"] == [] and 0 < verification["judged_seq"] <= verification["records"]

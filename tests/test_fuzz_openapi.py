@@ -72,8 +72,15 @@ def api(stack):
     return schema
 
 
+def _streams(operation) -> bool:
+    """An endless text/event-stream (the incidents board) answers nothing a fuzzer could wait for: its gate and
+    its bad input are tested in tests/test_incident_board.py instead."""
+    ok = operation.definition.raw.get("responses", {}).get("200", {})
+    return "text/event-stream" in ok.get("content", {})
+
+
 def _operations(api) -> list:
-    return [result.ok() for result in api.get_all_operations()]
+    return [op for op in (result.ok() for result in api.get_all_operations()) if not _streams(op)]
 
 
 @pytest.mark.parametrize("mode", ["positive", "negative"])

@@ -175,3 +175,18 @@ async def test_a_suspended_officer_s_console_session_ends_at_its_next_refresh(ga
             f"/api/v1/staff/{staff_id}/suspension/lift", headers=admin, json={"reason": "交接完成，恢复账号"}
         )
         assert lifted.status_code == 200, lifted.text
+
+
+async def test_an_institution_finds_a_resident_only_by_a_full_number(gateway):
+    number = resident_number(1947, region="110105")
+    elder = await _verified(gateway, "郑桂芳", number, "110105")
+    institution = await scenario.staff(gateway, "institution")
+    found = await gateway.get("/api/v1/people", params={"q": number}, headers=institution)
+    assert found.status_code == 200 and [p["person_id"] for p in found.json()["items"]] == [elder.person_id]
+    assert (await gateway.get(f"/api/v1/people/{elder.person_id}", headers=institution)).status_code == 200
+    for browsing in ({"q": "郑桂芳"}, {}, {"q": "139****5678"}):
+        refused = await gateway.get("/api/v1/people", params=browsing, headers=institution)
+        assert refused.status_code == 422 and refused.json()["type"].endswith("/identifier-required"), browsing
+    assert (await gateway.get("/api/v1/people/export", headers=institution)).status_code == 403
+    elsewhere = await _verified(gateway, "郑桂芳", resident_number(1947, region="110108"), "110108")
+    assert (await gateway.get(f"/api/v1/people/{elsewhere.person_id}", headers=institution)).status_code == 403

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Literal
 
 from contracts.base import EventData
+from contracts.exports import ListExport
 from contracts.notifications import Notification
 
 _T = datetime(2026, 11, 30, tzinfo=UTC)
@@ -222,4 +223,22 @@ class IncidentAlertRequested(Notification):
             data={"item": "急救呼叫", "time": "2026-12-01 09:00", "status": "距您约300米，请尽快响应"},
             page="pages/incidents/alert?id=00000000-0000-0000-0000-00000000001e",
             requested_at=_T,
+        )
+
+
+class ListExported(ListExport):
+    """A staff member exported a list of svc-aed's (the AED registry) as a file."""
+
+    TYPE = "timebank.aed.list.exported"
+
+    @classmethod
+    def example(cls) -> ListExported:
+        return cls(
+            list_name="aed-registry",
+            format="xlsx",
+            filters={"district": "110105"},
+            rows=120,
+            exported_by="staff-1",
+            exporter_roles=["district_officer"],
+            exported_at=datetime(2026, 12, 6, tzinfo=UTC),
         )

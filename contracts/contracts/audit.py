@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from contracts.base import EventData
+from contracts.exports import ListExport
 
 
 class SanctionApplied(EventData):
@@ -37,4 +38,22 @@ class SanctionApplied(EventData):
             decided_by="auditor",
             note="回访确认服务未发生",
             decided_at=datetime(2026, 12, 2, tzinfo=UTC),
+        )
+
+
+class ListExported(ListExport):
+    """A staff member exported a list of audit's (fraud alerts) as a file."""
+
+    TYPE = "timebank.audit.list.exported"
+
+    @classmethod
+    def example(cls) -> ListExported:
+        return cls(
+            list_name="alerts",
+            format="xlsx",
+            filters={"district": "110105"},
+            rows=120,
+            exported_by="staff-1",
+            exporter_roles=["district_officer"],
+            exported_at=datetime(2026, 12, 6, tzinfo=UTC),
         )

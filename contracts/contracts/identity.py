@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Literal
 
 from contracts.base import EventData
+from contracts.exports import ListExport
 
 
 class PersonRegistered(EventData):
@@ -615,3 +616,21 @@ class RealNameWithdrawn(EventData):
     @classmethod
     def example(cls) -> RealNameWithdrawn:
         return cls(person_id=uuid.UUID(int=2), claim_id=uuid.UUID(int=3))
+
+
+class ListExported(ListExport):
+    """A staff member exported a list of identity's (the people directory) as a file."""
+
+    TYPE = "timebank.identity.list.exported"
+
+    @classmethod
+    def example(cls) -> ListExported:
+        return cls(
+            list_name="people",
+            format="xlsx",
+            filters={"district": "110105"},
+            rows=120,
+            exported_by="staff-1",
+            exporter_roles=["district_officer"],
+            exported_at=datetime(2026, 12, 6, tzinfo=UTC),
+        )

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from contracts.base import EventData
+from contracts.exports import ListExport
 
 
 class AccountOpened(EventData):
@@ -306,3 +307,21 @@ class NursingHomeMilestoneReached(EventData):
     @classmethod
     def example(cls) -> NursingHomeMilestoneReached:
         return cls(person_id=uuid.UUID(int=3), earned_balance=600_000, reached_at=_T0)
+
+
+class ListExported(ListExport):
+    """A staff member exported a list of the ledger's (the milestone list) as a file."""
+
+    TYPE = "timebank.ledger.list.exported"
+
+    @classmethod
+    def example(cls) -> ListExported:
+        return cls(
+            list_name="milestones",
+            format="xlsx",
+            filters={"district": "110105"},
+            rows=120,
+            exported_by="staff-1",
+            exporter_roles=["district_officer"],
+            exported_at=datetime(2026, 12, 6, tzinfo=UTC),
+        )

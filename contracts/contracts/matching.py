@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import EventData
+from contracts.exports import ListExport
 from contracts.notifications import Notification
 
 
@@ -476,4 +477,22 @@ class NotificationRequested(Notification):
             data={"item": "陪伴聊天", "time": "2026-12-01 09:00", "status": "已有志愿者预约"},
             page="pages/requests/detail?id=00000000-0000-0000-0000-000000000005",
             requested_at=_T,
+        )
+
+
+class ListExported(ListExport):
+    """A staff member exported a list of matching's (request statistics) as a file."""
+
+    TYPE = "timebank.matching.list.exported"
+
+    @classmethod
+    def example(cls) -> ListExported:
+        return cls(
+            list_name="request-statistics",
+            format="xlsx",
+            filters={"district": "110105"},
+            rows=24,
+            exported_by="staff-1",
+            exporter_roles=["district_officer"],
+            exported_at=datetime(2026, 12, 6, tzinfo=UTC),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import aiohttp
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from gateway import my_data, proxy
+from gateway.console import serve_console
 from gateway.openapi import OpenApiAggregator
 from gateway.paths import CheckedPathMiddleware, RequestPath
 from gateway.ratelimit import RateLimits
@@ -110,6 +112,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/docs/assets/favicon-32x32.png",
         )
+
+    if settings.console_dir:
+        serve_console(app, Path(settings.console_dir))
 
     @app.get(my_data.PATH, include_in_schema=False)
     async def my_copy(request: Request) -> Response:

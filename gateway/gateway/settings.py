@@ -33,3 +33,5 @@ class GatewaySettings(TokenVerificationSettings):
     # Addresses of reverse proxies in front of us whose X-Forwarded-For we believe.
     trusted_proxies: list[str] = Field(default_factory=list)
     openapi_cache_s: float = 30.0
+    # The staff console's built files (console/dist), served under /console/; unset serves none.
+    console_dir: str | None = None

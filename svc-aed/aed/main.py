@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from fastapi import FastAPI
 
-from aed.api import devices
+from aed.api import board, devices, registry
 from aed.api import incidents as incident_api
 from aed.db import incidents as incident_repo
 from aed.domain import dispatch, incidents
@@ -74,7 +74,8 @@ def create_app(settings: AedSettings | None = None) -> FastAPI:
         title="svc-aed",
         description="AED registry and 急救宝 emergency responder dispatch. Positions WGS-84 (GCJ-02 accepted and "
         "returned for Chinese maps).",
-        routers=[devices.router, incident_api.router],
+        # Fixed paths before the ones they would match as an id (/aeds/registry, /incidents/board).
+        routers=[registry.router, devices.router, board.router, incident_api.router],
         consumers=consumers,
         background=[
             periodically(upkeep, every=lambda s: s.upkeep_interval_s, what="consumables announced"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from audit.api import alerts, log
+from audit.api import alerts, exports, log
 from audit.domain.trail import CheckpointSigner
 from audit.events import consumers
 from audit.judging import judging
@@ -18,7 +18,7 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
         settings,
         title="svc-audit",
         description="Fraud supervision, sanctions and a tamper-evident audit trail.",
-        routers=[alerts.router, log.router],
+        routers=[exports.router, alerts.router, log.router],  # /alerts/export before /alerts/{alert_id}
         consumers=consumers,
         background=[judging],
     )

@@ -213,3 +213,20 @@ async def test_a_poll_repeating_events_of_the_trail_appends_only_the_new_ones(au
     assert result.ok and result.records == 40
     async with audit.db.transaction() as session:
         assert (await session.execute(text("SELECT count(DISTINCT event_id) FROM audit_log"))).scalar() == 40
+
+
+async def test_verification_while_records_are_appended_never_reports_tampering(audit):
+    """The check reads the head, the checkpoints and the records as one snapshot: a record appended between
+    those reads is not a rewritten log (the console's and the CLI's verification run while the trail grows)."""
+    import asyncio
+
+    scenario = fraud.generate(weeks=1, honest_volunteers=4, elders=10)
+    appending = asyncio.create_task(audit.feed(scenario.events, poll=10, judge_each=False))
+    results = []
+    while not appending.done():
+        async with audit.db.transaction() as session:
+            results.append(await trail.verify(session, audit.signer, chunk=7))
+        await asyncio.sleep(0)
+    await appending
+    assert len(results) > 3
+    assert all(r.ok for r in results), [r for r in results if not r.ok][:1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ledger.api import accounts, transfers
+from ledger.api import accounts, overview, transfers
 from ledger.desk import GiftDesk
 from ledger.domain import clock, closure, holds
 from ledger.events import consumers
@@ -29,7 +29,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         settings,
         title="svc-ledger",
         description="Time-coin accounts and transfers. Amounts are integer minutes (60 = 1 coin).",
-        routers=[accounts.router, transfers.router],
+        routers=[overview.router, accounts.router, transfers.router],  # /accounts/issuance before /accounts/{id}
         consumers=consumers,
         background=[
             periodically(expire_holds, every=lambda s: s.hold_expiry_interval_s, what="holds expired"),

@@ -379,3 +379,27 @@ async def test_a_gift_batch_that_meets_a_deadlock_is_retried_whole(ledger, monke
     assert conflicts["left"] == 0 and all(not o.replayed for o in outcomes)
     assert (await ledger.view(relative)).balance == 30 and (await ledger.view(giver)).balance == 70
     assert await ledger.scalar("SELECT count(*) FROM operations WHERE kind = 'gift'") == 3
+
+
+async def test_the_offices_see_the_milestone_list_and_what_their_district_granted(ledger):
+    from ledger.domain import overview
+    from servicekit.auth import Principal
+    from servicekit.pagination import PageRequest
+
+    volunteer = await ledger.person(district="110106")
+    await ledger.earn(volunteer, 600_000)
+    elder = await ledger.person(district="110106", special=["advanced_age"])
+    await ledger.grant(elder, 300, district="110106")
+    admin = Principal(id="admin", kind="staff", roles=frozenset({"city_admin"}))
+    fengtai = Principal(id="officer", kind="staff", roles=frozenset({"district_officer"}), district="110106")
+    chaoyang = Principal(id="officer-2", kind="staff", roles=frozenset({"district_officer"}), district="110105")
+    async with ledger.db.transaction() as session:
+        everyone, _ = await overview.milestones(session, admin, None, PageRequest(None, 100))
+        theirs, _ = await overview.milestones(session, fengtai, None, PageRequest(None, 100))
+        others, _ = await overview.milestones(session, chaoyang, None, PageRequest(None, 100))
+        issued = await overview.issuance(session, fengtai, None)
+        city = await overview.issuance(session, admin, None)
+    assert volunteer in [r["person_id"] for r in everyone] and volunteer in [r["person_id"] for r in theirs]
+    assert volunteer not in [r["person_id"] for r in others]
+    assert list(issued.by_district) == ["110106"] and issued.by_district["110106"] >= 300
+    assert issued.welfare_balance is None and city.welfare_balance is not None

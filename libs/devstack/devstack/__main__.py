@@ -83,6 +83,7 @@ def up(args: argparse.Namespace) -> int:
         stack.seed_demo(quiet=False)
         print("\nThe time bank is up:")
         print(f"  gateway      {stack.gateway_url}      (API docs: {stack.gateway_url}/docs)")
+        print(f"  console      {stack.gateway_url}/console/   (staff; demo accounts in the README)")
         for name in SERVICES:
             print(f"  {name:<12} {stack.url(name)}")
         print(f"  fake WeChat  {stack.url('wechat')}      (login code dev-<openid>)")

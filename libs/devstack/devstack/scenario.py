@@ -161,6 +161,47 @@ async def known_volunteer(client: httpx.AsyncClient, volunteer: Person) -> None:
     await until(searching, what="matching learning the volunteer role")
 
 
+async def request_awaiting_review(
+    client: httpx.AsyncClient,
+    elder: Person,
+    *,
+    hours_ahead: float,
+    minutes: int = 60,
+    item: str = CHAT_ITEM,
+    category: str = "emotional_comfort",
+    position: dict | None = None,
+    volunteers: int = 1,
+    address: str = "朝阳区幸福里8号",
+    notes: str | None = None,
+) -> str:
+    """An elder's request in 朝阳, held by the ledger and waiting in the district's review queue."""
+    start = (datetime.now(UTC) + timedelta(hours=hours_ahead)).replace(microsecond=0)
+    published = await client.post(
+        "/api/v1/requests",
+        headers=elder.headers,
+        json={
+            "category": category,
+            "item_id": item,
+            "position": position or PLACE,
+            "address": address,
+            "district": "110105",
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(minutes=minutes)).isoformat(),
+            "volunteers_needed": volunteers,
+            "notes": notes,
+        },
+    )
+    assert published.status_code == 201, published.text
+    request_id = published.json()["id"]
+
+    async def awaiting_review():
+        state = (await client.get(f"/api/v1/requests/{request_id}", headers=elder.headers)).json()["state"]
+        return state == "awaiting_review"
+
+    await until(awaiting_review, what="the ledger's hold")
+    return request_id
+
+
 async def approved_request(
     client: httpx.AsyncClient,
     elder: Person,
@@ -175,29 +216,17 @@ async def approved_request(
     reviewer: str = "officer-110105",
 ) -> str:
     """An elder's request, held by the ledger and approved by a reviewer of the district: open for booking."""
-    start = (datetime.now(UTC) + timedelta(hours=hours_ahead)).replace(microsecond=0)
-    published = await client.post(
-        "/api/v1/requests",
-        headers=elder.headers,
-        json={
-            "category": category,
-            "item_id": item,
-            "position": position or PLACE,
-            "address": address,
-            "district": "110105",
-            "starts_at": start.isoformat(),
-            "ends_at": (start + timedelta(minutes=minutes)).isoformat(),
-            "volunteers_needed": volunteers,
-        },
+    request_id = await request_awaiting_review(
+        client,
+        elder,
+        hours_ahead=hours_ahead,
+        minutes=minutes,
+        item=item,
+        category=category,
+        position=position,
+        volunteers=volunteers,
+        address=address,
     )
-    assert published.status_code == 201, published.text
-    request_id = published.json()["id"]
-
-    async def awaiting_review():
-        state = (await client.get(f"/api/v1/requests/{request_id}", headers=elder.headers)).json()["state"]
-        return state == "awaiting_review"
-
-    await until(awaiting_review, what="the ledger's hold")
     reviewed = await client.post(
         f"/api/v1/requests/{request_id}/review",
         headers=await staff(client, reviewer),

@@ -18,6 +18,8 @@ import httpx
 from devstack.processes import Child, ChildDied, stop_all, wait_until
 
 SERVICES = ["identity", "ledger", "matching", "aed", "audit"]
+# The staff console as `make console` builds it; the gateway serves it under /console/ (ADR 17).
+CONSOLE_DIST = Path(__file__).resolve().parents[3] / "console" / "dist"
 
 
 @dataclass
@@ -85,6 +87,7 @@ class Stack:
         env = {
             "GATEWAY_PORT": str(self.ports.gateway),
             "GATEWAY_JWKS_URL": self.url("identity") + "/.well-known/jwks.json",
+            "GATEWAY_CONSOLE_DIR": str(CONSOLE_DIST),
         }
         for name in SERVICES:
             env[f"GATEWAY_{name.upper()}_URL"] = self.url(name)

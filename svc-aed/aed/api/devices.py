@@ -283,10 +283,11 @@ class ImportOut(BaseModel):
     "/api/v1/aeds/import",
     openapi_extra=_IMPORT_BODY,
     response_model=ImportOut,
-    summary="Bulk import, CSV (text/csv) or JSON: all or nothing, problems by row; "
-    "matched by serial, so the same file again changes nothing",
+    summary="Bulk import, CSV (text/csv) or JSON, of devices the caller keeps (the city admin any, an officer their "
+    "district's, owner staff their organisation's): all or nothing, problems by row; matched by serial, so the same "
+    "file again changes nothing",
 )
-async def import_devices(admin: CityAdmin, session: DbSession, request: Request) -> ImportOut:
+async def import_devices(keeper: Keeper, session: DbSession, request: Request) -> ImportOut:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
     if len(body) > 10_000_000:
@@ -301,7 +302,7 @@ async def import_devices(admin: CityAdmin, session: DbSession, request: Request)
         rows = imports.rows_from_json(content)
     else:
         raise UnprocessableInput("请以 text/csv 或 application/json 上传", "Send text/csv or application/json")
-    return ImportOut.model_validate(await imports.import_devices(session, admin, rows, now=clock.now()))
+    return ImportOut.model_validate(await imports.import_devices(session, keeper, rows, now=clock.now()))
 
 
 @router.post("/api/v1/aeds", status_code=201, response_model=AedOut, summary="Register a device")

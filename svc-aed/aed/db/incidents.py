@@ -162,6 +162,29 @@ async def incident(session: AsyncSession, incident_id: uuid.UUID, *, lock: bool 
     return dict(row) if row else None
 
 
+async def open_incidents(session: AsyncSession, *, district: str | None) -> list[dict]:
+    """Open incidents, newest first; in one district, or (None) everywhere."""
+    rows = await session.execute(
+        text(
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE state = 'open'"
+            " AND (CAST(:d AS text) IS NULL OR district = :d) ORDER BY opened_at DESC"
+        ),
+        {"d": district},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def undelivered_dispatch_updates(session: AsyncSession, incident_id: uuid.UUID) -> int:
+    query = "SELECT count(*) FROM dispatch_updates WHERE incident_id = :i AND delivered_at IS NULL"
+    return (await session.execute(text(query), {"i": incident_id})).scalar_one()
+
+
+async def announce_change(session: AsyncSession, incident_id: uuid.UUID) -> None:
+    """Tell every open incidents board (domain/board.py) that the incident changed; PostgreSQL delivers the
+    notification when, and only if, the transaction commits."""
+    await session.execute(text("SELECT pg_notify('incident_board', :i)"), {"i": str(incident_id)})
+
+
 async def update_incident(session: AsyncSession, incident_id: uuid.UUID, **changes) -> None:
     await session.execute(
         text(f"UPDATE incidents SET {', '.join(f'{k} = :{k}' for k in changes)} WHERE id = :id"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -109,6 +110,29 @@ def rows_from_json(content: str) -> list[tuple[int, dict[str, Any]]]:
     return [(n, item if isinstance(item, dict) else {"_": item}) for n, item in enumerate(items, start=1)]
 
 
+async def _outside_scope(
+    session: AsyncSession, who: Principal, parsed: list[tuple[int, devices.NewDevice]], existing: dict[str, dict]
+) -> list[dict]:
+    """Rows the importer may not keep, by row: a device of another organisation or district, as the file places
+    it or, for a serial already registered, as the registry holds it (an import cannot take a device over)."""
+    allowed: dict[tuple[str, uuid.UUID | None], bool] = {}
+
+    async def may(district: str, organisation_id: uuid.UUID | None) -> bool:
+        if (district, organisation_id) not in allowed:
+            allowed[(district, organisation_id)] = await devices.may_manage(
+                session, who, district=district, organisation_id=organisation_id
+            )
+        return allowed[(district, organisation_id)]
+
+    errors = []
+    for row, device in parsed:
+        if not await may(device.district, device.organisation_id):
+            errors.append({"row": row, "field": "organisation_id", "message": "只能导入本单位或本区的设备"})
+        elif (held := existing.get(device.serial)) and not await may(held["district"], held["organisation_id"]):
+            errors.append({"row": row, "field": "serial", "message": "该序列号的设备属于其他单位或其他区"})
+    return errors
+
+
 async def import_devices(
     session: AsyncSession, admin: Principal, rows: list[tuple[int, dict[str, Any]]], *, now: datetime
 ) -> dict:
@@ -143,13 +167,14 @@ async def import_devices(
             errors.append({"row": row, "field": "organisation_id", "message": "所属单位不存在"})
         elif d.organisation_id and districts_of[d.organisation_id] != d.district:
             errors.append({"row": row, "field": "district", "message": "与所属单位不在同一区"})
+    existing = await repo.by_serials(session, [d.serial for _, d in parsed])
+    errors += await _outside_scope(session, admin, parsed, existing)
     if errors:
         raise ImportRejected(
             f"共 {len(errors)} 处错误，未导入任何设备",
             f"{len(errors)} problems; nothing was imported",
             errors=sorted(errors, key=lambda e: (e["row"] or 0, e["field"] or "")),
         )
-    existing = await repo.by_serials(session, [d.serial for _, d in parsed])
     new = [(row, d) for row, d in parsed if d.serial not in existing]
     known = [(row, d) for row, d in parsed if d.serial in existing]
     created = (

@@ -76,9 +76,11 @@ async def _record_steps(
     now: datetime,
     also: Sequence[CloudEvent] = (),
 ) -> None:
-    """Steps as events (with `also`, in one statement) and, when 120 is linked, as updates queued for it."""
+    """Steps as events (with `also`, in one statement), on the staff's live board, and, when 120 is linked, as
+    updates queued for it. Every change to an incident is a step, so this is where the board hears of them."""
     events = [build_event(source="aed", data=data, subject=str(incident_id), actor=actor) for data in steps]
     await record_events(session, topic=Topic.AED, events=[(e, None) for e in [*events, *also]])
+    await repo.announce_change(session, incident_id)
     if settings.dispatch_webhook_url:
         await dispatch_repo.queue(
             session, incident_id, [{"kind": "step", **data.model_dump(mode="json")} for data in steps], now
@@ -117,6 +119,7 @@ async def open_incident(
         "opened_at": now,
     }
     await repo.insert_incident(session, incident)
+    await repo.announce_change(session, incident["id"])  # on the board even if no one is near enough to alert
     aeds = await _usable_aeds(session, incident, settings, now)
     responders = await repo.count_responders_nearby(
         session,

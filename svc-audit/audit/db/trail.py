@@ -38,6 +38,12 @@ async def lock_head(session: AsyncSession) -> tuple[int, bytes]:
     return head.seq, bytes(head.hash)
 
 
+async def read_one_snapshot(session: AsyncSession) -> None:
+    """Make the transaction's reads one snapshot (its first statement): checkpoints, head and records as they stood
+    together, whatever is appended meanwhile."""
+    await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+
+
 async def head(session: AsyncSession) -> tuple[int, bytes]:
     row = (await session.execute(text("SELECT seq, hash FROM chain_head WHERE id = 1"))).one()
     return row.seq, bytes(row.hash)

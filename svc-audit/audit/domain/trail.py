@@ -206,7 +206,10 @@ class Verification:
 
 
 async def verify(session: AsyncSession, signer: CheckpointSigner, *, chunk: int = 5000) -> Verification:
-    """Recompute the chain from the start; name the first record that does not match."""
+    """Recompute the chain from the start; name the first record that does not match. The transaction must not
+    have read anything yet: the whole check reads one snapshot, else a record appended between reading the head
+    and reading the records would look like a rewritten log."""
+    await repo.read_one_snapshot(session)
     checkpoints = await repo.checkpoints(session)
     head_seq, head_hash = await repo.head(session)
     expected_seq, prev, checked, after = 1, GENESIS, 0, 0

@@ -4,21 +4,36 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from contracts.districts import District
+from contracts.districts import DISTRICTS, District
 from identity.api.deps import Session
 from identity.db.people import Listed
 from identity.domain import people_directory, special_groups
 from identity.domain.real_name import age_from, beijing_today
+from servicekit import exports
 from servicekit.auth import Principal, require_roles
 from servicekit.openapi import problem_responses
 from servicekit.pagination import Page, PageParams, page_of
 
 router = APIRouter(tags=["people"])
 Reader = Annotated[Principal, Depends(require_roles("district_officer", "city_admin", "auditor"))]
-LIST = "people"
+Finder = Annotated[
+    Principal, Depends(require_roles("district_officer", "city_admin", "auditor", "institution_operator"))
+]
+LIST = people_directory.LIST
+EXPORTED = [
+    exports.Column("name_masked", "姓名"),
+    exports.Column("id_number_masked", "身份证号"),
+    exports.Column("phone_masked", "手机号"),
+    exports.Column("age", "年龄"),
+    exports.Column("district_name", "所在区"),
+    exports.Column("permanent_resident", "本市常住居民"),
+    exports.Column("registered_via", "注册方式"),
+    exports.Column("registered_at", "注册时间"),
+    exports.Column("suspended", "已暂停"),
+]
 
 
 class PersonListed(BaseModel):
@@ -53,11 +68,12 @@ def _listed(person: Listed) -> PersonListed:
     "/api/v1/people",
     response_model=Page[PersonListed],
     responses=problem_responses(403, 422),
-    summary="Find people by full name, phone (full or 138****1234) or full 居民身份证号; each look-up is audited",
+    summary="Find people by full name, phone (full or 138****1234) or full 居民身份证号 (institutions: a full number or "
+    "phone only); each look-up is audited",
 )
 async def find_people(
     request: Request,
-    reader: Reader,
+    reader: Finder,
     session: Session,
     page: PageParams,
     q: Annotated[str | None, Query(max_length=40, description="a full name, phone or identity number")] = None,
@@ -69,6 +85,27 @@ async def find_people(
     )
     shown, cursor = page_of(LIST, found, wanted, at="created_at", id="person_id")
     return Page[PersonListed](items=[_listed(p) for p in shown], next_cursor=cursor)
+
+
+@router.get(
+    "/api/v1/people/export",
+    response_class=Response,
+    responses={**exports.RESPONSES, **problem_responses(403, 422)},
+    summary="The same search as a CSV or XLSX file (masked data only); the export is on the audit trail",
+)
+async def export_people(
+    request: Request,
+    reader: Reader,
+    session: Session,
+    format: exports.Format = "xlsx",
+    q: Annotated[str | None, Query(max_length=40, description="a full name, phone or identity number")] = None,
+    district: Annotated[District | None, Query(description="city admin and auditors: one district")] = None,
+) -> Response:
+    found = await people_directory.export(
+        session, request.app.state.pii, reader=reader, q=q, district=district, fmt=format
+    )
+    rows = [_listed(p).model_dump() | {"district_name": DISTRICTS.get(p.district or "", "")} for p in found]
+    return exports.attachment(exports.render(EXPORTED, rows, format), format, "人员名单")
 
 
 class Label(BaseModel):
@@ -131,7 +168,7 @@ class PersonProfile(PersonListed):
     summary="A person's page for staff: masked personal data, roles, residence, special-elder categories, "
     "training, kinships, guardianships and sanctions in force",
 )
-async def person_page(person_id: uuid.UUID, reader: Reader, session: Session) -> PersonProfile:
+async def person_page(person_id: uuid.UUID, reader: Finder, session: Session) -> PersonProfile:
     found = await people_directory.profile(session, reader=reader, person_id=person_id)
     person = found.person
     representation = found.represented_by

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from identity.api.deps import Session
 from identity.api.schemas import MeResponse, RealNameRequest, RealNameResponse
-from identity.domain import contact, real_name, residence, roles
+from identity.domain import contact, real_name, residence, roles, staff
 from servicekit import clock
 from servicekit.auth import CurrentPrincipal, Principal, require_roles
 from servicekit.errors import Forbidden
@@ -31,12 +31,14 @@ async def me(principal: CurrentPrincipal, session: Session) -> MeResponse:
             held_roles = list(await roles.live_roles(session, uuid.UUID(principal.subject)))
             district = await residence.district_of(session, uuid.UUID(principal.subject))
     phone = await contact.masked_phone(session, uuid.UUID(principal.subject)) if principal.kind == "person" else None
+    name = await staff.display_name(session, principal.id) if principal.kind == "staff" else None
     return MeResponse(
         id=principal.id,
         kind=principal.kind,
         roles=held_roles,
         district=district,
         acting_for=principal.acting_for,
+        display_name=name,
         phone_masked=phone,
         real_name=RealNameResponse.model_validate(verification, from_attributes=True) if verification else None,
     )

@@ -51,5 +51,6 @@ class MeResponse(BaseModel):
     roles: list[str]
     district: str | None = Field(description="a person's declared district of residence; a staff member's district")
     acting_for: str | None
+    display_name: str | None = Field(None, description="a staff member's name, as the console shows it")
     phone_masked: str | None = None
     real_name: RealNameResponse | None = Field(None, description="Absent until real-name verification")

@@ -1,6 +1,7 @@
 """The people directory (人员查询): staff find a person by full name, phone (full or masked as 138****1234) or full
 居民身份证号, and open the person's page. District officers see the residents of their own district; the city
-admin and auditors see everyone.
+admin and auditors see everyone; an institution's operators find a resident of their district only by a full
+identity number or phone (the person in front of them: to record training, to register them offline).
 
 Names and numbers are sealed at rest, so a name or an identity number is found by its keyed hash, never by
 reading every row; a phone by its masked form, then (for a full number) by opening the few that share it. A
@@ -16,7 +17,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.identity import PersonalDataAccessed
+from contracts.identity import ListExported, PersonalDataAccessed
 from identity.db import people as repo
 from identity.db import repository
 from identity.db.models import Guardianship, KinshipLink, OfflineRepresentation, Person, Sanction, Training
@@ -25,15 +26,16 @@ from identity.domain.publish import publish
 from identity.domain.real_name import age_from, beijing_today, name_lookup
 from identity.domain.resident_id import parse_resident_id
 from identity.pii import PersonalDataCipher, Sealed
-from servicekit import clock
+from servicekit import clock, exports
 from servicekit.auth import Principal
 from servicekit.errors import NotFound, UnprocessableInput
-from servicekit.pagination import PageRequest
+from servicekit.pagination import PageRequest, page_of
 
 By = Literal["id_number", "phone", "name"]
 _ID_SHAPE = re.compile(r"^\d{17}[\dXx]$")
 _MASKED_PHONE = re.compile(r"^1[3-9]\d\*{4}\d{4}$")
 _DIGITS = re.compile(r"^[\d*\s-]+$")
+LIST = "people"  # the list's name in its cursors
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,15 @@ def understand(q: str | None, cipher: PersonalDataCipher) -> Query:
     return Query("name", lookup=name_lookup(cipher, text))
 
 
+class IdentifierRequired(UnprocessableInput):
+    type = "identifier-required"
+    title_zh, title_en = "请按完整身份证号或手机号查找", "Find by a full identity number or phone number"
+
+
+def _operator_only(reader: Principal) -> bool:
+    return not reader.has_role("district_officer", "city_admin", "auditor")
+
+
 def _scope(reader: Principal, district: str | None) -> str | None:
     """The district a reader's search is confined to: an officer's own, whatever they asked for."""
     if reader.has_role("city_admin", "auditor"):
@@ -86,6 +97,12 @@ async def search(
     page: PageRequest,
 ) -> list[repo.Listed]:
     query = understand(q, cipher)
+    if _operator_only(reader) and not (query.by == "id_number" or query.phone is not None):
+        # An institution finds the person in front of it (their card, their phone), never browses the district.
+        raise IdentifierRequired(
+            "机构工作人员只能按完整身份证号或手机号查找",
+            "Institutions find a person by a full identity number or phone",
+        )
     found = await repo.search(
         session,
         page,
@@ -157,6 +174,33 @@ async def profile(session: AsyncSession, *, reader: Principal, person_id: uuid.U
         sanctions=await repo.sanctions_in_force(session, person_id),
         represented_by=await repo.representation(session, person_id),
     )
+
+
+async def export(
+    session: AsyncSession,
+    cipher: PersonalDataCipher,
+    *,
+    reader: Principal,
+    q: str | None,
+    district: str | None,
+    fmt: exports.Format,
+) -> list[repo.Listed]:
+    """Everyone the same search finds, for a file; the export itself is published (`list.exported`) with the
+    search's own access records."""
+
+    async def page(wanted: PageRequest) -> tuple[list, str | None]:
+        found = await search(session, cipher, reader=reader, q=q, district=district, page=wanted)
+        return page_of(LIST, found, wanted, at="created_at", id="person_id")
+
+    rows = await exports.every_row(LIST, page)
+    filters = {"q_kind": understand(q, cipher).by, "district": district}
+    await publish(
+        session,
+        ListExported(**exports.facts(reader, LIST, fmt, filters, len(rows))),
+        subject=reader.id,
+        actor=reader.id,
+    )
+    return rows
 
 
 async def index_names(session: AsyncSession, cipher: PersonalDataCipher, *, batch: int = 500) -> int:

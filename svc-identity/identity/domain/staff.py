@@ -152,3 +152,11 @@ async def seed_demo(session: AsyncSession) -> list[str]:
             )
             created.append(client_id)
     return created
+
+
+async def display_name(session: AsyncSession, staff_id: str) -> str | None:
+    try:
+        found = await repository.staff(session, uuid.UUID(staff_id))
+    except ValueError:
+        return None
+    return found.display_name if found else None

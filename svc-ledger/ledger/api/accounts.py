@@ -94,21 +94,19 @@ async def my_account(principal: CurrentPrincipal, session: DbSession) -> Account
 )
 async def my_entries(principal: CurrentPrincipal, session: DbSession, page: PageParams) -> Page[EntryResponse]:
     rows, cursor = await accounts.statement(session, own_person_id(principal), page.for_list(accounts.STATEMENT))
-    return Page[EntryResponse](
-        items=[
-            EntryResponse(
-                entry_id=r.id,
-                at=r.created_at,
-                amount=r.amount,
-                origin=r.origin,
-                balance_after=r.balance_after,
-                kind=r.kind,
-                reference=r.reference,
-                operation_id=r.operation_id,
-            )
-            for r in rows
-        ],
-        next_cursor=cursor,
+    return Page[EntryResponse](items=[_entry(r) for r in rows], next_cursor=cursor)
+
+
+def _entry(r) -> EntryResponse:
+    return EntryResponse(
+        entry_id=r.id,
+        at=r.created_at,
+        amount=r.amount,
+        origin=r.origin,
+        balance_after=r.balance_after,
+        kind=r.kind,
+        reference=r.reference,
+        operation_id=r.operation_id,
     )
 
 
@@ -129,6 +127,18 @@ async def liability(principal: StaffReader, session: DbSession, district: str | 
 )
 async def someones_account(person_id: uuid.UUID, principal: StaffReader, session: DbSession) -> AccountResponse:
     return _response(await accounts.view_for_staff(session, person_id, principal))
+
+
+@router.get(
+    "/api/v1/accounts/{person_id}/entries",
+    response_model=Page[EntryResponse],
+    summary="Someone's statement, newest first (staff in scope; cursor pages)",
+)
+async def someones_entries(
+    person_id: uuid.UUID, principal: StaffReader, session: DbSession, page: PageParams
+) -> Page[EntryResponse]:
+    rows, cursor = await accounts.statement_for_staff(session, person_id, principal, page.for_list(accounts.STATEMENT))
+    return Page[EntryResponse](items=[_entry(r) for r in rows], next_cursor=cursor)
 
 
 class LedgerExport(BaseModel):

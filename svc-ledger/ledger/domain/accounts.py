@@ -113,11 +113,16 @@ async def liability(session: AsyncSession, reader: Principal, district: str | No
     """Outstanding coins by holder district and origin; officers see their own district only."""
     if district is not None and district not in DISTRICTS:
         raise UnprocessableInput("未知的区代码", "Unknown district code")
-    if not _sees_every_district(reader):
-        if district not in (None, reader.district):
-            raise Forbidden("只能查看本区数据", "Officers see their own district only")
-        district = reader.district
-    return await repository.liability(session, district)
+    return await repository.liability(session, scope_district(reader, district))
+
+
+def scope_district(reader: Principal, district: str | None) -> str | None:
+    """The district a staff reader's totals cover: an officer's own whatever they asked; None means every one."""
+    if _sees_every_district(reader):
+        return district
+    if district not in (None, reader.district):
+        raise Forbidden("只能查看本区数据", "Officers see their own district only")
+    return reader.district
 
 
 STATEMENT = "statement"  # the list's name in its cursors
@@ -126,6 +131,14 @@ STATEMENT = "statement"  # the list's name in its cursors
 async def statement(session: AsyncSession, person_id: uuid.UUID, page: PageRequest) -> tuple[list, str | None]:
     """A person's entries across their origin accounts, newest first."""
     return page_of(STATEMENT, await repository.statement(session, person_id, page), page, at="created_at")
+
+
+async def statement_for_staff(
+    session: AsyncSession, person_id: uuid.UUID, reader: Principal, page: PageRequest
+) -> tuple[list, str | None]:
+    """Someone's statement, for the staff who may see their account (`view_for_staff`)."""
+    await view_for_staff(session, person_id, reader)
+    return await statement(session, person_id, page)
 
 
 async def data_of(session: AsyncSession, person_id: uuid.UUID) -> tuple[AccountView | None, list]:

@@ -4,18 +4,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.districts import District
+from contracts.districts import DISTRICTS, District
 from matching.api.deps import PeopleAndStaff, cipher_of
-from matching.domain import records
+from matching.domain import catalogue, records
 from matching.domain.callers import person_of
-from servicekit import clock
+from servicekit import clock, exports
 from servicekit.auth import Jwks, Principal, require_roles, require_scope
 from servicekit.deps import DbSession
 from servicekit.errors import Forbidden
 from servicekit.geo import PositionOut
+from servicekit.openapi import problem_responses
 
 router = APIRouter(tags=["records"])
 VolunteerBeijing = Annotated[Principal, Depends(require_scope("volunteer-beijing"))]
@@ -173,6 +174,53 @@ async def statistics(
     return RequestStatistics.model_validate(
         await records.district_statistics(session, officer, district=district, since=from_, until=to, now=clock.now())
     )
+
+
+STATES = {
+    "submitted": "已提交",
+    "awaiting_review": "待审核",
+    "open": "待预约",
+    "booked": "已预约",
+    "in_progress": "服务中",
+    "completed": "已完成",
+    "closed": "已关闭",
+}
+STATISTICS_COLUMNS = [
+    exports.Column("district_name", "所在区"),
+    exports.Column("category_name", "服务类别"),
+    exports.Column("state_name", "状态"),
+    exports.Column("requests", "需求数"),
+]
+
+
+@router.get(
+    "/api/v1/requests/statistics/export",
+    tags=["statistics"],
+    response_class=Response,
+    responses={**exports.RESPONSES, **problem_responses(403, 422)},
+    summary="The same statistics (requests by district, category and state) as a CSV or XLSX file; audited",
+)
+async def export_statistics(
+    officer: Overseer,
+    session: DbSession,
+    format: exports.Format = "xlsx",
+    district: Annotated[District | None, Query()] = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: Annotated[AwareDatetime | None, Query()] = None,
+) -> Response:
+    stats = await records.statistics_for_export(
+        session, officer, district=district, since=from_, until=to, now=clock.now(), fmt=format
+    )
+    rows = [
+        row
+        | {
+            "district_name": DISTRICTS.get(row["district"], row["district"]),
+            "category_name": catalogue.CATEGORIES.get(row["category"], row["category"]),
+            "state_name": STATES.get(row["state"], row["state"]),
+        }
+        for row in stats["by_category_and_state"]
+    ]
+    return exports.attachment(exports.render(STATISTICS_COLUMNS, rows, format), format, "服务需求统计")
 
 
 @router.get(

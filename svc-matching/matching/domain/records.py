@@ -16,11 +16,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.matching import ListExported
 from matching.db import records as repo
 from matching.db import requests as requests_repo
 from matching.domain import access, catalogue
 from matching.domain.errors import OutsideDistrict, RequestNotFound
+from matching.domain.publish import publish
 from matching.domain.requests import open_address
+from servicekit import exports
 from servicekit.auth import Principal
 from servicekit.errors import UnprocessableInput
 from servicekit.pii import PersonalDataCipher
@@ -221,6 +224,29 @@ def district_scope(principal: Principal, district: str | None) -> str | None:
     if district is not None and district != principal.district:
         raise OutsideDistrict()
     return principal.district
+
+
+async def statistics_for_export(
+    session: AsyncSession,
+    reader: Principal,
+    *,
+    district: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+    fmt: exports.Format,
+) -> dict:
+    """The same statistics, for a file: the export is recorded (`list.exported`) in this transaction."""
+    stats = await district_statistics(session, reader, district=district, since=since, until=until, now=now)
+    filters = {"district": stats["district"], "from": stats["from"].isoformat(), "to": stats["to"].isoformat()}
+    rows = len(stats["by_category_and_state"])
+    await publish(
+        session,
+        ListExported(**exports.facts(reader, "request-statistics", fmt, filters, rows)),
+        subject=reader.id,
+        actor=reader.id,
+    )
+    return stats
 
 
 async def district_statistics(

@@ -1,0 +1,20 @@
+"""What every export of a staff list records (导出留痕): who exported which list, with which filters, in which
+format and how many rows. Each service names its own event (`contracts.identity.ListExported`, …) on this shape,
+published in the transaction that read the rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from contracts.base import EventData
+
+
+class ListExport(EventData):
+    list_name: str
+    format: Literal["csv", "xlsx"]
+    filters: dict[str, str]
+    rows: int
+    exported_by: str
+    exporter_roles: list[str]
+    exported_at: datetime

@@ -1,0 +1,50 @@
+"""The coins as the offices oversee them: issuance by district, the welfare account, the milestone list. Officers
+see their own district; the city admin and auditors every district."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.ledger import ListExported
+from contracts.topics import Topic
+from ledger.db import overview as repo
+from ledger.domain.accounts import scope_district
+from servicekit import exports
+from servicekit.auth import Principal
+from servicekit.events import build_event, record_event
+from servicekit.pagination import PageRequest, page_of
+
+MILESTONES = "milestones"  # the list's name in its cursors
+
+
+@dataclass(frozen=True)
+class Issuance:
+    by_district: dict[str, int]
+    welfare_balance: int | None  # the city's account: not an officer's to see
+
+
+async def issuance(session: AsyncSession, reader: Principal, district: str | None) -> Issuance:
+    district = scope_district(reader, district)
+    issued = {row.district: int(row.issued) for row in await repo.issued(session, district)}
+    city = reader.has_role("city_admin", "auditor")
+    return Issuance(issued, await repo.welfare_balance(session) if city else None)
+
+
+async def milestones(
+    session: AsyncSession, reader: Principal, district: str | None, page: PageRequest
+) -> tuple[list[dict], str | None]:
+    rows = await repo.milestones(session, scope_district(reader, district), page)
+    return page_of(MILESTONES, rows, page, at="milestone_reached_at", id="person_id")
+
+
+async def milestones_for_export(
+    session: AsyncSession, reader: Principal, district: str | None, fmt: exports.Format
+) -> list[dict]:
+    rows = await exports.every_row(MILESTONES, lambda page: milestones(session, reader, district, page))
+    data = ListExported(**exports.facts(reader, MILESTONES, fmt, {"district": district}, len(rows)))
+    await record_event(
+        session, topic=Topic.LEDGER, event=build_event(source="ledger", data=data, subject=reader.id, actor=reader.id)
+    )
+    return rows
