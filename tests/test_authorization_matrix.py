@@ -62,6 +62,12 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("GET", "/api/v1/accounts/milestones/export"): (OVERSEERS, None, {"format": "csv"}),
     ("GET", "/api/v1/aeds/registry/export"): (frozenset({"city_admin", "district_officer", "aed_owner"}), None, {}),
     ("GET", "/api/v1/alerts/export"): (OVERSEERS, None, {}),
+    ("GET", "/api/v1/sanctions/export"): (
+        frozenset({"auditor", "city_admin", "district_officer", "institution_operator"}),
+        None,
+        {},
+    ),
+    ("GET", "/api/v1/requests/queue/export"): (frozenset({"district_officer", "institution_operator"}), None, {}),
     ("GET", "/api/v1/requests/statistics/export"): (OVERSEERS, None, {"format": "csv"}),
     ("GET", "/api/v1/incidents/open"): (frozenset({"city_admin", "district_officer"}), None, {}),
     ("GET", "/api/v1/incidents/board"): (frozenset({"city_admin", "district_officer"}), None, {"max_s": 5}),

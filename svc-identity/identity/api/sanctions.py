@@ -4,12 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from identity.api.deps import Session
 from identity.domain import sanctions
+from servicekit import exports
 from servicekit.auth import Principal, require_roles
+from servicekit.openapi import problem_responses
 from servicekit.pagination import Page, PageParams
 
 router = APIRouter(tags=["sanctions"])
@@ -56,6 +58,36 @@ async def list_sanctions(
     return Page[SanctionResponse](
         items=[SanctionResponse.model_validate(r, from_attributes=True) for r in shown], next_cursor=cursor
     )
+
+
+KINDS = {"volunteer_recording_revoked": "取消服务记录资格", "institution_listed": "列入失信名单"}
+EXPORTED = [
+    exports.Column("kind_name", "处罚"),
+    exports.Column("person_id", "人员编号"),
+    exports.Column("institution_id", "机构编号"),
+    exports.Column("note", "说明"),
+    exports.Column("decided_by", "决定人"),
+    exports.Column("applied_at", "生效时间"),
+    exports.Column("lifted_at", "撤销时间"),
+    exports.Column("lift_reason", "撤销理由"),
+]
+
+
+@router.get(
+    "/api/v1/sanctions/export",
+    response_class=Response,
+    responses={**exports.RESPONSES, **problem_responses(403, 422)},
+    summary="Sanctions (in force, or all) as a CSV or XLSX file; the export is on the audit trail",
+)
+async def export_sanctions(
+    staff: Staff, session: Session, format: exports.Format = "xlsx", live: bool = False
+) -> Response:
+    found = await sanctions.export(session, staff, live_only=live, fmt=format)
+    rows = [
+        SanctionResponse.model_validate(r, from_attributes=True).model_dump() | {"kind_name": KINDS.get(r.kind, r.kind)}
+        for r in found
+    ]
+    return exports.attachment(exports.render(EXPORTED, rows, format), format, "处罚清单")
 
 
 @router.post(

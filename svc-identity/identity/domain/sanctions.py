@@ -9,12 +9,12 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.audit import SanctionApplied
-from contracts.identity import SanctionLifted
+from contracts.identity import ListExported, SanctionLifted
 from identity.db import repository
 from identity.db.models import Sanction
 from identity.domain import institutions, roles
 from identity.domain.publish import publish
-from servicekit import clock
+from servicekit import clock, exports
 from servicekit.auth import Principal
 from servicekit.errors import NotFound
 from servicekit.pagination import PageRequest, page_of
@@ -91,3 +91,20 @@ async def listed(
         session, page, person_id=person_id, institution_id=institution_id, live_only=live_only
     )
     return page_of(SANCTIONS, rows, page, at="applied_at")
+
+
+async def export(session: AsyncSession, reader: Principal, *, live_only: bool, fmt: exports.Format) -> list[Sanction]:
+    """Every sanction the list shows, for a file; the export is published (`list.exported`)."""
+
+    async def page(wanted: PageRequest) -> tuple[list, str | None]:
+        return await listed(session, wanted, person_id=None, institution_id=None, live_only=live_only)
+
+    rows = await exports.every_row(SANCTIONS, page)
+    filters = {"live": "true" if live_only else None}
+    await publish(
+        session,
+        ListExported(**exports.facts(reader, SANCTIONS, fmt, filters, len(rows))),
+        subject=reader.id,
+        actor=reader.id,
+    )
+    return rows

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -8,8 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.districts import DISTRICTS, District
-from matching.api.deps import PeopleAndStaff, cipher_of
-from matching.domain import catalogue, records
+from matching.api.deps import PeopleAndStaff, Reviewer, cipher_of
+from matching.api.requests import RequestState
+from matching.domain import catalogue, records, requests
 from matching.domain.callers import person_of
 from servicekit import clock, exports
 from servicekit.auth import Jwks, Principal, require_roles, require_scope
@@ -221,6 +223,46 @@ async def export_statistics(
         for row in stats["by_category_and_state"]
     ]
     return exports.attachment(exports.render(STATISTICS_COLUMNS, rows, format), format, "服务需求统计")
+
+
+QUEUE_COLUMNS = [
+    exports.Column("category_name", "服务类别"),
+    exports.Column("district_name", "所在区"),
+    exports.Column("state_name", "状态"),
+    exports.Column("priority", "特殊老人优先"),
+    exports.Column("starts_at", "开始时间"),
+    exports.Column("ends_at", "结束时间"),
+    exports.Column("estimated_minutes", "预计分钟"),
+    exports.Column("volunteers_needed", "所需志愿者"),
+    exports.Column("notes", "备注"),
+    exports.Column("created_at", "提交时间"),
+]
+
+
+@router.get(
+    "/api/v1/requests/queue/export",
+    response_class=Response,
+    responses={**exports.RESPONSES, **problem_responses(403, 422)},
+    summary="The staff queue (the same state and district) as a CSV or XLSX file; the export is on the audit trail",
+)
+async def export_queue(
+    officer: Reviewer,
+    session: DbSession,
+    format: exports.Format = "xlsx",
+    state: Annotated[RequestState, Query()] = "awaiting_review",
+    district: Annotated[District | None, Query()] = None,
+) -> Response:
+    found = await requests.queue_for_export(session, officer, district=district, state=state, fmt=format)
+    rows = [
+        dataclasses.asdict(r)
+        | {
+            "category_name": catalogue.CATEGORIES.get(r.category, r.category),
+            "district_name": DISTRICTS.get(r.district, r.district),
+            "state_name": STATES.get(r.state, r.state),
+        }
+        for r in found
+    ]
+    return exports.attachment(exports.render(QUEUE_COLUMNS, rows, format), format, "服务需求队列")
 
 
 @router.get(

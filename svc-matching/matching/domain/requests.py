@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.districts import DISTRICTS
 from contracts.ledger import HoldPlaced, HoldRejected
-from contracts.matching import BookingCancelled, RequestCancelled, RequestEdited, RequestReviewed, RequestSubmitted
+from contracts.matching import (
+    BookingCancelled,
+    ListExported,
+    RequestCancelled,
+    RequestEdited,
+    RequestReviewed,
+    RequestSubmitted,
+)
 from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
@@ -31,7 +38,7 @@ from matching.domain.errors import (
 from matching.domain.notify import notify
 from matching.domain.publish import publish
 from matching.settings import MatchingSettings
-from servicekit import geo, kinship
+from servicekit import exports, geo, kinship
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.pagination import PageRequest, page_of
@@ -684,3 +691,17 @@ async def queue(
     scope = search.staff_district(principal, district)
     rows = await repo.queue(session, page, district=scope, state=state)
     return page_of(QUEUE, rows, page, at="created_at", rank="priority")
+
+
+async def queue_for_export(
+    session: AsyncSession, principal: Principal, *, district: str | None, state: str, fmt: exports.Format
+) -> list[Request]:
+    """Every request of the staff queue, for a file; the export is published (`list.exported`)."""
+
+    async def page(wanted: PageRequest) -> tuple[list, str | None]:
+        return await queue(session, principal, wanted, district=district, state=state)
+
+    rows = await exports.every_row(QUEUE, page)
+    facts = exports.facts(principal, QUEUE, fmt, {"district": district, "state": state}, len(rows))
+    await publish(session, ListExported(**facts), subject=principal.id, actor=principal.id)
+    return rows
