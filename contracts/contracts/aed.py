@@ -233,12 +233,4 @@ class ListExported(ListExport):
 
     @classmethod
     def example(cls) -> ListExported:
-        return cls(
-            list_name="aed-registry",
-            format="xlsx",
-            filters={"district": "110105"},
-            rows=120,
-            exported_by="staff-1",
-            exporter_roles=["district_officer"],
-            exported_at=datetime(2026, 12, 6, tzinfo=UTC),
-        )
+        return cls.sample("aed-registry")

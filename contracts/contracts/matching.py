@@ -487,12 +487,4 @@ class ListExported(ListExport):
 
     @classmethod
     def example(cls) -> ListExported:
-        return cls(
-            list_name="request-statistics",
-            format="xlsx",
-            filters={"district": "110105"},
-            rows=24,
-            exported_by="staff-1",
-            exporter_roles=["district_officer"],
-            exported_at=datetime(2026, 12, 6, tzinfo=UTC),
-        )
+        return cls.sample("request-statistics")
