@@ -61,7 +61,8 @@ export function useChart(element: Ref<HTMLElement | null>, option: Ref<echarts.E
       return
     }
     chart ??= echarts.init(element.value)
-    chart.setOption(option.value, { notMerge: true })
+    // No animation: a figure staff read should be the figure at once (and a screenshot shows the bars).
+    chart.setOption({ animation: false, ...option.value }, { notMerge: true })
     drawn = true
     element.value.setAttribute('data-drawn', 'true') // for the browser tests: what is on screen is this option
   }
