@@ -62,6 +62,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("GET", "/api/v1/accounts/milestones/export"): (OVERSEERS, None, {"format": "csv"}),
     ("GET", "/api/v1/aeds/registry/export"): (frozenset({"city_admin", "district_officer", "aed_owner"}), None, {}),
     ("GET", "/api/v1/alerts/export"): (OVERSEERS, None, {}),
+    ("GET", "/api/v1/watchlist/export"): (frozenset({"auditor"}), None, {}),
     ("GET", "/api/v1/sanctions/export"): (
         frozenset({"auditor", "city_admin", "district_officer", "institution_operator"}),
         None,

@@ -73,6 +73,7 @@ async def test_the_registry_alerts_milestones_and_statistics_leave_as_files_too(
         ("/api/v1/accounts/milestones/export", admin, "人员编号"),
         ("/api/v1/requests/statistics/export", auditor, "所在区"),
         ("/api/v1/sanctions/export", auditor, "处罚"),
+        ("/api/v1/watchlist/export", auditor, "对象类型"),
         ("/api/v1/requests/queue/export", await scenario.staff(gateway, "institution"), "服务类别"),
     ):
         answer = await gateway.get(path, headers=headers, params={"format": "csv"})

@@ -64,3 +64,33 @@ async def export_alerts(
         for a in found
     ]
     return exports.attachment(exports.render(COLUMNS, rows, format), format, "预警清单")
+
+
+Auditor = Annotated[Principal, Depends(require_roles("auditor"))]
+WATCHED = [
+    exports.Column("subject_kind", "对象类型"),
+    exports.Column("subject_id", "对象编号"),
+    exports.Column("district", "所在区"),
+    exports.Column("since", "跟踪开始"),
+    exports.Column("reasons", "原因"),
+]
+
+
+@router.get(
+    "/api/v1/watchlist/export",
+    response_class=Response,
+    responses={**exports.RESPONSES, **problem_responses(403, 422)},
+    summary="The watchlist (跟踪名单) as a CSV or XLSX file; the export is on the audit trail",
+)
+async def export_watchlist(auditor: Auditor, session: DbSession, format: exports.Format = "xlsx") -> Response:
+    found = await exported.watchlist_for_export(session, auditor, fmt=format)
+    rows = [
+        w
+        | {
+            "subject_kind": "人员" if w["subject_kind"] == "person" else "机构",
+            "district": DISTRICTS.get(w["district"] or "", w["district"]),
+            "reasons": [f"{RULE_NAMES.get(a['rule'], a['rule'])}：{a['reason']}" for a in w["alerts"]],
+        }
+        for w in found
+    ]
+    return exports.attachment(exports.render(WATCHED, rows, format), format, "跟踪名单")

@@ -32,3 +32,12 @@ async def alerts_for_export(
         session, topic=Topic.AUDIT, event=build_event(source="audit", data=data, subject=reader.id, actor=reader.id)
     )
     return rows
+
+
+async def watchlist_for_export(session: AsyncSession, auditor: Principal, *, fmt: exports.Format) -> list[dict]:
+    rows = await exports.every_row(alerts.WATCHLIST, lambda page: alerts.watchlist(session, page))
+    data = ListExported(**exports.facts(auditor, alerts.WATCHLIST, fmt, {}, len(rows)))
+    await record_event(
+        session, topic=Topic.AUDIT, event=build_event(source="audit", data=data, subject=auditor.id, actor=auditor.id)
+    )
+    return rows
