@@ -117,9 +117,14 @@ def render(columns: Sequence[Column], rows: Sequence[dict[str, Any]], fmt: Forma
     return buffer.getvalue()
 
 
+def file(columns: Sequence[Column], rows: Sequence[dict[str, Any]], fmt: Format, title: str) -> Response:
+    """The rows as a downloadable file: what every export endpoint answers."""
+    return attachment(render(columns, rows, fmt), fmt, title)
+
+
 def attachment(content: bytes, fmt: Format, title: str) -> Response:
     """The file as a download named `title` and today's date (RFC 6266: an ASCII fallback, the UTF-8 name)."""
-    stamp = datetime.now(BEIJING).strftime("%Y%m%d")
+    stamp = clock.now().astimezone(BEIJING).strftime("%Y%m%d")
     name = f"{title}-{stamp}.{fmt}"
     disposition = f"attachment; filename=\"export-{stamp}.{fmt}\"; filename*=UTF-8''{quote(name)}"
     return Response(

@@ -117,4 +117,4 @@ async def export_registry(
         fmt=format,
     )
     shown = [row | {"district_name": DISTRICTS.get(row["district"], row["district"])} for row in rows]
-    return exports.attachment(exports.render(EXPORTED, shown, format), format, "AED设备登记")
+    return exports.file(EXPORTED, shown, format, "AED设备登记")

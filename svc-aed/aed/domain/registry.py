@@ -29,14 +29,12 @@ async def browse(
     expiring_within_days: int | None,
     today: date,
 ) -> tuple[list[dict], str | None]:
-    organisations = None
-    if who.has_role("city_admin"):
-        pass
-    elif who.has_role("district_officer"):
+    organisations = None  # the city admin: any owner, any district (or the one asked for)
+    if not who.has_role("city_admin") and who.has_role("district_officer"):
         if district is not None and district != who.district:
             raise Forbidden("只能查看本区的设备", "Officers see their own district's devices")
         district = who.district
-    else:  # owner staff: their organisations' devices, wherever they are
+    elif not who.has_role("city_admin"):  # owner staff: their organisations' devices, wherever they are
         organisations = await repo.organisations_of(session, who.id)
     expiring_by = today + timedelta(days=expiring_within_days) if expiring_within_days is not None else None
     rows = await repo.devices(

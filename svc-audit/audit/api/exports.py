@@ -63,7 +63,7 @@ async def export_alerts(
         }
         for a in found
     ]
-    return exports.attachment(exports.render(COLUMNS, rows, format), format, "预警清单")
+    return exports.file(COLUMNS, rows, format, "预警清单")
 
 
 Auditor = Annotated[Principal, Depends(require_roles("auditor"))]
@@ -93,4 +93,4 @@ async def export_watchlist(auditor: Auditor, session: DbSession, format: exports
         }
         for w in found
     ]
-    return exports.attachment(exports.render(WATCHED, rows, format), format, "跟踪名单")
+    return exports.file(WATCHED, rows, format, "跟踪名单")

@@ -105,7 +105,7 @@ async def export_people(
         session, request.app.state.pii, reader=reader, q=q, district=district, fmt=format
     )
     rows = [_listed(p).model_dump() | {"district_name": DISTRICTS.get(p.district or "", "")} for p in found]
-    return exports.attachment(exports.render(EXPORTED, rows, format), format, "人员名单")
+    return exports.file(EXPORTED, rows, format, "人员名单")
 
 
 class Label(BaseModel):

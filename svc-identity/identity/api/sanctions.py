@@ -87,7 +87,7 @@ async def export_sanctions(
         SanctionResponse.model_validate(r, from_attributes=True).model_dump() | {"kind_name": KINDS.get(r.kind, r.kind)}
         for r in found
     ]
-    return exports.attachment(exports.render(EXPORTED, rows, format), format, "处罚清单")
+    return exports.file(EXPORTED, rows, format, "处罚清单")
 
 
 @router.post(

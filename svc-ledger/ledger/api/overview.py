@@ -96,4 +96,4 @@ async def export_milestones(
         r | {"district_name": DISTRICTS.get(r["district"] or "", ""), "coins_earned": r["lifetime_earned"] / 60}
         for r in rows
     ]
-    return exports.attachment(exports.render(MILESTONE_COLUMNS, shown, format), format, "万币里程碑名单")
+    return exports.file(MILESTONE_COLUMNS, shown, format, "万币里程碑名单")

@@ -222,7 +222,7 @@ async def export_statistics(
         }
         for row in stats["by_category_and_state"]
     ]
-    return exports.attachment(exports.render(STATISTICS_COLUMNS, rows, format), format, "服务需求统计")
+    return exports.file(STATISTICS_COLUMNS, rows, format, "服务需求统计")
 
 
 QUEUE_COLUMNS = [
@@ -262,7 +262,7 @@ async def export_queue(
         }
         for r in found
     ]
-    return exports.attachment(exports.render(QUEUE_COLUMNS, rows, format), format, "服务需求队列")
+    return exports.file(QUEUE_COLUMNS, rows, format, "服务需求队列")
 
 
 @router.get(
