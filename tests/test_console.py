@@ -9,7 +9,9 @@ import re
 import secrets
 import shutil
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -42,6 +44,7 @@ FLAGS = [
 ]
 LAPTOP = ViewportSize(width=1366, height=768)
 TABLET = ViewportSize(width=1024, height=768)
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +183,12 @@ async def test_an_officer_finds_an_elder_by_id_number_marks_them_and_grants_coin
     await expect(page.locator("[data-test=liability]")).to_contain_text("朝阳区")
     await expect(page.locator("[data-test=liability]")).not_to_contain_text("海淀区")
     await console.shot("coins")
+    await page.locator("[data-test=export-liability]").click()
+    async with page.expect_download() as downloading:
+        await page.get_by_role("menuitem", name="导出 CSV").click()
+    summary = await downloading.value
+    assert summary.suggested_filename.startswith("时间币发放与负债-") and summary.suggested_filename.endswith(".csv")
+    assert "朝阳" in Path(await summary.path()).read_text(encoding="utf-8-sig")
 
 
 async def test_an_institution_approves_a_request_from_its_queue(console: Console, gateway):
@@ -235,6 +244,72 @@ async def test_an_institution_registers_an_elder_offline_acts_for_them_and_recor
     await query.fill(number)
     await query.press("Enter")
     await expect(page.locator("[data-test=people-results] .el-table__row")).to_have_count(1)
+
+
+async def _represented_elder(gateway: httpx.AsyncClient, minutes: int) -> str:
+    """An elder the institution registered offline and verified for (代办), granted `minutes` by the office."""
+    institution = await scenario.staff(gateway, "institution")
+    consent = {"consent_ref": f"朝外-授权-{secrets.token_hex(3)}", "permanent_resident": True}
+    made = await gateway.post("/api/v1/people", headers=institution, json=consent)
+    assert made.status_code == 201, made.text
+    person_id = made.json()["person_id"]
+    acting = await gateway.post("/api/v1/auth/act-for", headers=institution, json={"person_id": person_id})
+    assert acting.status_code == 200, acting.text
+    as_elder = {"Authorization": f"Bearer {acting.json()['access_token']}"}
+    real_name = {"name": "赵桂芝", "id_number": resident_number(1937, region="110105")}
+    assert (await gateway.post("/api/v1/me/real-name", headers=as_elder, json=real_name)).status_code == 200
+    await scenario.special_grant(gateway, person_id, minutes)
+    return person_id
+
+
+async def test_an_institution_publishes_a_need_for_an_elder_it_represents(console: Console, gateway):
+    elder_id = await _represented_elder(gateway, 240)
+    page = console.page
+    await console.sign_in("institution")
+    await page.goto(console.base + f"/console/people/{elder_id}")
+    await expect(page.locator("[data-test=elder-requests]")).to_contain_text("暂无服务需求")
+    await page.get_by_role("button", name="代发布需求").click()
+    await expect(page.locator("[data-test=publish-title]")).to_contain_text("赵**")
+
+    for field, choice in (("服务类别", "情感慰藉"), ("服务项目", "陪伴聊天")):
+        await page.locator(".el-form-item", has_text=field).locator(".el-select__wrapper").click()
+        await page.get_by_role("option", name=choice).click()
+    await page.locator("input[name=address]").fill("朝阳区幸福里12号楼3单元")
+    point = page.locator("input[name=point]")
+    await point.fill("31.23, 121.47")  # 上海: not a place in Beijing
+    await expect(page.get_by_text("坐标无法识别或不在北京市范围内")).to_be_visible()
+    await point.fill("116.4497,39.9233")  # as 高德 copies it: lon,lat in GCJ-02
+    await expect(page.get_by_text("坐标无法识别或不在北京市范围内")).to_be_hidden()
+    start = (datetime.now(BEIJING) + timedelta(days=2)).replace(hour=10, minute=0)
+    await page.locator("input[name=start]").fill(start.strftime("%Y-%m-%d %H:%M"))
+    await page.locator("input[name=start]").press("Enter")
+    minutes = page.locator(".el-form-item", has_text="时长（分钟）").locator("input")
+    await minutes.fill("90")
+    await minutes.press("Tab")
+    await page.locator("textarea[name=notes]").fill("老人独居，希望有人陪伴聊天")
+    await expect(page.locator("[data-test=publish-hold]")).to_contain_text("将冻结 1.50 时间币")
+    await expect(page.locator("[data-test=publish-hold]")).to_contain_text("老人可用 4 时间币")
+    await console.shot("publish-for")
+    await page.get_by_role("button", name="提交需求").click()
+    outcome = page.locator("[data-test=publish-outcome]")
+    await expect(outcome).to_contain_text("需求已提交")
+    await expect(outcome).to_contain_text("待审核")
+
+    await outcome.get_by_role("button", name="返回人员页面").click()
+    listed = page.locator("[data-test=elder-requests]")
+    await expect(listed).to_contain_text("待审核")
+    await expect(listed).to_contain_text("老人独居")
+
+    # The request is the elder's, with the elder's coins held, and its history names who acted for whom.
+    institution = await scenario.staff(gateway, "institution")
+    found = (await gateway.get(f"/api/v1/requests/elders/{elder_id}", headers=institution)).json()["items"]
+    assert len(found) == 1 and found[0]["elder_id"] == elder_id and found[0]["estimated_minutes"] == 90
+    officer = await scenario.staff(gateway, "officer-110105")
+    detail = (await gateway.get(f"/api/v1/requests/{found[0]['id']}", headers=officer)).json()
+    assert detail["history"][0]["acting_for"] == elder_id
+    assert detail["history"][0]["actor"] == (await gateway.get("/api/v1/me", headers=institution)).json()["id"]
+    assert abs(detail["position"]["lat"] - 39.9233) > 0.0005, "the 高德 point was taken as GCJ-02 and stored as WGS-84"
+    assert (await gateway.get(f"/api/v1/accounts/{elder_id}", headers=officer)).json()["held"] == 90
 
 
 async def test_an_auditor_confirms_an_alert_and_sees_the_sanction(console: Console, gateway, helpers, clock):

@@ -94,3 +94,54 @@ async def test_the_registry_alerts_milestones_and_statistics_leave_as_files_too(
         }
 
     assert await helpers.eventually(audited, timeout=30)
+
+
+async def test_the_two_summaries_coins_by_district_and_aed_coverage_leave_as_files_in_scope(gateway, helpers, sql):
+    """The coins each district granted and its residents still hold (by origin), and AED coverage by district
+    and by school: an officer's file holds their district alone, and each export is on the audit trail."""
+    elder = await scenario.elder_with_coins(gateway, 90)  # 朝阳: 1.5 coins granted
+    officer = await scenario.staff(gateway, "officer-110105")
+    coins = await gateway.get("/api/v1/accounts/liability/export", headers=officer, params={"format": "csv"})
+    assert coins.status_code == 200, coins.text
+    table = list(csv.reader(io.StringIO(coins.content.decode("utf-8-sig"))))
+    assert table[0][:2] == ["区", "政府累计赠予（时间币）"] and table[0][-1] == "未兑换合计"
+    assert [row[0] for row in table[1:]] == ["朝阳"]
+    issued, granted_outstanding = float(table[1][1]), float(table[1][4])
+    assert issued >= 1.5 and granted_outstanding >= 1.5
+    assert float(table[1][-1]) == sum(float(v) for v in table[1][2:6])
+    account = (await gateway.get(f"/api/v1/accounts/{elder.person_id}", headers=officer)).json()
+    assert account["balance"] == 90
+    other = await gateway.get("/api/v1/accounts/liability/export", headers=officer, params={"district": "110108"})
+    assert other.status_code == 403
+    admin = await scenario.staff(gateway, "admin")
+    city = await gateway.get("/api/v1/accounts/liability/export", headers=admin)
+    assert city.status_code == 200 and city.headers["content-type"] == XLSX
+
+    by_district = await gateway.get("/api/v1/aeds/coverage/export", headers=officer, params={"format": "csv"})
+    assert by_district.status_code == 200, by_district.text
+    rows = list(csv.reader(io.StringIO(by_district.content.decode("utf-8-sig"))))
+    assert rows[0] == ["区", "常住人口", "AED台数", "每千人台数", "达标尚需台数", "低于标准"]
+    assert [r[0] for r in rows[1:]] == ["朝阳"] and int(rows[1][1]) > 0
+    shown = (await gateway.get("/api/v1/aeds/coverage", headers=officer)).json()["districts"][0]
+    assert int(rows[1][2]) == shown["devices"] and int(rows[1][4]) == shown["needed_for_standard"]
+    schools = await gateway.get(
+        "/api/v1/aeds/coverage/export", headers=admin, params={"format": "csv", "table": "organisations"}
+    )
+    assert schools.status_code == 200
+    assert schools.content.decode("utf-8-sig").startswith("单位,类型,所在区,人数")
+    assert (
+        await gateway.get("/api/v1/aeds/coverage/export", headers=officer, params={"district": "110108"})
+    ).status_code == 403
+    school = await scenario.staff(gateway, "school")
+    assert (await gateway.get("/api/v1/aeds/coverage/export", headers=school)).status_code == 403
+    assert (await gateway.get("/api/v1/accounts/liability/export", headers=school)).status_code == 403
+
+    officer_id = (await gateway.get("/api/v1/me", headers=officer)).json()["id"]
+
+    async def audited():
+        rows = await sql["audit"].rows(
+            "SELECT payload FROM audit_log WHERE type LIKE 'timebank.%%.list.exported' AND actor = :a", a=officer_id
+        )
+        return {json.loads(r.payload)["list_name"] for r in rows} >= {"coin-summary", "aed-coverage"}
+
+    assert await helpers.eventually(audited, timeout=30)

@@ -190,3 +190,27 @@ async def test_an_institution_finds_a_resident_only_by_a_full_number(gateway):
     assert (await gateway.get("/api/v1/people/export", headers=institution)).status_code == 403
     elsewhere = await _verified(gateway, "郑桂芳", resident_number(1947, region="110108"), "110108")
     assert (await gateway.get(f"/api/v1/people/{elsewhere.person_id}", headers=institution)).status_code == 403
+
+
+async def test_a_person_s_page_lists_the_elder_s_requests_to_staff_of_their_district(gateway):
+    """The services on an elder's page: their requests, newest first, to the district's staff and city-wide
+    staff; another district's officer sees none of them, and a person is refused."""
+    elder = await scenario.elder_with_coins(gateway, 240)
+    first = await scenario.request_awaiting_review(gateway, elder, hours_ahead=30, notes="陪同就医")
+    second = await scenario.request_awaiting_review(gateway, elder, hours_ahead=50, notes="读报聊天")
+    path = f"/api/v1/requests/elders/{elder.person_id}"
+    for caller in ("officer-110105", "institution", "auditor"):
+        listed = await gateway.get(path, headers=await scenario.staff(gateway, caller))
+        assert listed.status_code == 200, (caller, listed.text)
+        assert [r["id"] for r in listed.json()["items"]] == [second, first], caller
+        assert all(r["address"] is None and r["position"] is None for r in listed.json()["items"])
+    officer = await scenario.staff(gateway, "officer-110105")
+    paged = await gateway.get(path, headers=officer, params={"limit": 1})
+    assert [r["id"] for r in paged.json()["items"]] == [second]
+    rest = await gateway.get(path, headers=officer, params={"limit": 1, "cursor": paged.json()["next_cursor"]})
+    assert [r["id"] for r in rest.json()["items"]] == [first]
+    waiting = await gateway.get(path, headers=officer, params={"state": "open"})
+    assert waiting.json()["items"] == []
+    haidian = await gateway.get(path, headers=await scenario.staff(gateway, "officer-110108"))
+    assert haidian.status_code == 200 and haidian.json()["items"] == []
+    assert (await gateway.get(path, headers=elder.headers)).status_code == 403

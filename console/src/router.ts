@@ -32,6 +32,12 @@ export const router = createRouter({
           meta: { roles: ['district_officer', 'city_admin', 'auditor', 'institution_operator'] },
         },
         {
+          path: 'people/:id/publish',
+          name: 'publish-for',
+          component: () => import('./pages/PublishFor.vue'),
+          meta: { roles: ['institution_operator'] },
+        },
+        {
           path: 'offline',
           name: 'offline',
           component: () => import('./pages/Offline.vue'),

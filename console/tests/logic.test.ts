@@ -5,6 +5,7 @@ import { checkCharacter, classify } from '../src/lib/search'
 import { fileName } from '../src/api'
 import { beijingToday, earliestExpiry, urgency } from '../src/lib/expiry'
 import { EventStreamParser } from '../src/lib/sse'
+import { holdMinutes, parsePoint, toApiPosition } from '../src/lib/place'
 import { claimsOf, renewalDelayMs } from '../src/lib/token'
 
 // A valid number built the way the services' test helper builds them: region, birth date, order, check character.
@@ -117,5 +118,32 @@ suite('downloads', () => {
     expect(fileName(`attachment; filename="export-20261206.xlsx"; filename*=UTF-8''${encodeURIComponent('人员名单-20261206.xlsx')}`)).toBe('人员名单-20261206.xlsx')
     expect(fileName('attachment; filename="export-20261206.csv"')).toBe('export-20261206.csv')
     expect(fileName(null)).toBeNull()
+  })
+})
+
+suite('the place of a need', () => {
+  it('reads a pasted point in either order, and nothing that is not around Beijing', () => {
+    expect(parsePoint('116.4635,39.9215')).toEqual({ lat: 39.9215, lon: 116.4635 })
+    expect(parsePoint('39.9215, 116.4635')).toEqual({ lat: 39.9215, lon: 116.4635 })
+    expect(parsePoint('北纬 39.9215 东经 116.4635')).toEqual({ lat: 39.9215, lon: 116.4635 })
+    expect(parsePoint('31.23, 121.47')).toBeNull() // Shanghai
+    expect(parsePoint('39.9')).toBeNull()
+    expect(parsePoint('1, 2, 3')).toBeNull()
+  })
+
+  it('sends WGS-84 and GCJ-02 as they are and turns a 百度 point into GCJ-02', () => {
+    const point = { lat: 39.9215, lon: 116.4635 }
+    expect(toApiPosition(point, 'wgs84')).toEqual({ ...point, coord_system: 'wgs84' })
+    expect(toApiPosition(point, 'gcj02')).toEqual({ ...point, coord_system: 'gcj02' })
+    const converted = toApiPosition(point, 'bd09')
+    expect(converted.coord_system).toBe('gcj02')
+    // BD-09 sits about 0.006° north-east of GCJ-02 in Beijing.
+    expect(point.lat - converted.lat).toBeGreaterThan(0.004)
+    expect(point.lon - converted.lon).toBeGreaterThan(0.004)
+    expect(point.lat - converted.lat).toBeLessThan(0.009)
+  })
+
+  it('holds the window for every volunteer asked for', () => {
+    expect(holdMinutes(90, 2)).toBe(180)
   })
 })

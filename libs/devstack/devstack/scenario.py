@@ -74,23 +74,30 @@ async def elder_with_coins(
     """A special elder of the district granted `minutes` by its office (0: no coins at all)."""
     person = await resident(client, born=born, district=district, name="王秀英")
     if minutes:
-        officer = await staff(client, f"officer-{district}")
-        marked = await client.post(
-            f"/api/v1/people/{person.person_id}/special-groups",
-            headers=officer,
-            json={"categories": ["advanced_age"], "reason": "年满80周岁"},
-        )
-        assert marked.status_code == 200, marked.text
-        key = {"Idempotency-Key": uuid.uuid4().hex}
-        body = {"person_id": person.person_id, "amount": minutes, "reason": "高龄老人补贴"}
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:  # the ledger learns the categories from identity's events
-            granted = await client.post("/api/v1/grants", headers=officer | key, json=body)
-            if granted.status_code in (200, 201):
-                break
-            assert asyncio.get_running_loop().time() < deadline, granted.text
-            await asyncio.sleep(0.2)
+        await special_grant(client, person.person_id, minutes, district=district, timeout=timeout)
     return person
+
+
+async def special_grant(
+    client: httpx.AsyncClient, person_id: str, minutes: int, *, district: str = "110105", timeout: float = 30
+) -> None:
+    """The district office marks the person 高龄 and grants them `minutes` (once the ledger has heard of it)."""
+    officer = await staff(client, f"officer-{district}")
+    marked = await client.post(
+        f"/api/v1/people/{person_id}/special-groups",
+        headers=officer,
+        json={"categories": ["advanced_age"], "reason": "年满80周岁"},
+    )
+    assert marked.status_code == 200, marked.text
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    body = {"person_id": person_id, "amount": minutes, "reason": "高龄老人补贴"}
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:  # the ledger learns the categories from identity's events
+        granted = await client.post("/api/v1/grants", headers=officer | key, json=body)
+        if granted.status_code in (200, 201):
+            return
+        assert asyncio.get_running_loop().time() < deadline, granted.text
+        await asyncio.sleep(0.2)
 
 
 async def partner(

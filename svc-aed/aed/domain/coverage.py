@@ -9,10 +9,30 @@ import math
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aed.db import organisations as repo
+from contracts.aed import ListExported
 from contracts.districts import DISTRICTS
+from contracts.topics import Topic
+from servicekit import exports
+from servicekit.auth import Principal
+from servicekit.errors import Forbidden
+from servicekit.events import build_event, record_event
+
+LIST = "aed-coverage"  # the summary's name on the audit trail
 
 
-async def coverage(session: AsyncSession, *, district: str | None, population: dict[str, int], standard: float) -> dict:
+def scope(staff: Principal, district: str | None) -> str | None:
+    """The district a coverage view covers: the city admin chooses (or sees all), an officer their own only."""
+    if staff.has_role("city_admin"):
+        return district
+    if district is not None and district != staff.district:
+        raise Forbidden("只能查看本区", "Only your own district")
+    return staff.district
+
+
+async def coverage(
+    session: AsyncSession, staff: Principal, *, district: str | None, population: dict[str, int], standard: float
+) -> dict:
+    district = scope(staff, district)
     by_district = await repo.devices_by_district(session, district)
     districts = []
     for code in [district] if district else list(DISTRICTS):
@@ -48,3 +68,24 @@ async def coverage(session: AsyncSession, *, district: str | None, population: d
         "districts_below": [d["district"] for d in districts if d["below_standard"]],
         "organisations_below": [o["id"] for o in organisations if o["below_standard"]],
     }
+
+
+async def coverage_for_export(
+    session: AsyncSession,
+    staff: Principal,
+    *,
+    district: str | None,
+    population: dict[str, int],
+    standard: float,
+    table: str,
+    fmt: exports.Format,
+) -> list[dict]:
+    """One table of the coverage summary (`districts` or `organisations`) for a file; the export is recorded on
+    the audit trail like every list's."""
+    rows = (await coverage(session, staff, district=district, population=population, standard=standard))[table]
+    filters = {"district": district, "table": table}
+    data = ListExported(**exports.facts(staff, LIST, fmt, filters, len(rows)))
+    await record_event(
+        session, topic=Topic.AED, event=build_event(source="aed", data=data, subject=staff.id, actor=staff.id)
+    )
+    return rows

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from contracts.districts import DISTRICTS, District
 from ledger.api.accounts import UNIT
+from ledger.db.repository import ORIGINS
 from ledger.domain import overview
 from servicekit import exports
 from servicekit.auth import Principal, require_roles
@@ -97,3 +98,40 @@ async def export_milestones(
         for r in rows
     ]
     return exports.file(MILESTONE_COLUMNS, shown, format, "万币里程碑名单")
+
+
+SUMMARY_COLUMNS = [
+    exports.Column("district_name", "区"),
+    exports.Column("issued", "政府累计赠予（时间币）"),
+    exports.Column("earned", "未兑换：服务所得"),
+    exports.Column("gifted", "未兑换：亲属赠予"),
+    exports.Column("granted", "未兑换：政府赠予"),
+    exports.Column("allocated", "未兑换：公益分配"),
+    exports.Column("outstanding", "未兑换合计"),
+]
+
+
+@router.get(
+    "/api/v1/accounts/liability/export",
+    response_class=Response,
+    responses={**exports.RESPONSES, **problem_responses(403, 422)},
+    summary="Per district: coins granted by its office and coins its residents still hold by origin (the redemption "
+    "liability), in coins, as a CSV or XLSX file; the export is on the audit trail",
+)
+async def export_summary(
+    reader: StaffReader,
+    session: DbSession,
+    format: exports.Format = "xlsx",
+    district: Annotated[District | None, Query()] = None,
+) -> Response:
+    rows = await overview.summary_for_export(session, reader, district, format)
+    shown = [
+        {
+            "district_name": DISTRICTS.get(r.district, "未登记"),
+            "issued": r.issued / 60,
+            **{origin: r.outstanding.get(origin, 0) / 60 for origin in ORIGINS},
+            "outstanding": sum(r.outstanding.values()) / 60,
+        }
+        for r in rows
+    ]
+    return exports.file(SUMMARY_COLUMNS, shown, format, "时间币发放与负债")

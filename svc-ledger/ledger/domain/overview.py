@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.ledger import ListExported
 from contracts.topics import Topic
 from ledger.db import overview as repo
+from ledger.db import repository
 from ledger.domain.accounts import scope_district
 from servicekit import exports
 from servicekit.auth import Principal
@@ -17,6 +18,7 @@ from servicekit.events import build_event, record_event
 from servicekit.pagination import PageRequest, page_of
 
 MILESTONES = "milestones"  # the list's name in its cursors
+COIN_SUMMARY = "coin-summary"  # issuance and liability by district, on the audit trail
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,31 @@ async def milestones_for_export(
 ) -> list[dict]:
     rows = await exports.every_row(MILESTONES, lambda page: milestones(session, reader, district, page))
     data = ListExported(**exports.facts(reader, MILESTONES, fmt, {"district": district}, len(rows)))
+    await record_event(
+        session, topic=Topic.LEDGER, event=build_event(source="ledger", data=data, subject=reader.id, actor=reader.id)
+    )
+    return rows
+
+
+@dataclass(frozen=True)
+class DistrictCoins:
+    district: str
+    issued: int  # minutes its office granted, in all
+    outstanding: dict[str, int]  # minutes its residents hold, by origin
+
+
+async def summary_for_export(
+    session: AsyncSession, reader: Principal, district: str | None, fmt: exports.Format
+) -> list[DistrictCoins]:
+    """Per district, what its office granted and what its residents still hold by origin (the redemption
+    liability), for a file; the export is recorded on the audit trail like every list's."""
+    scope = scope_district(reader, district)
+    issued = {row.district: int(row.issued) for row in await repo.issued(session, scope)}
+    held: dict[str, dict[str, int]] = {}
+    for row in await repository.liability(session, scope):
+        held.setdefault(row.district, {})[row.origin] = int(row.outstanding)
+    rows = [DistrictCoins(d, issued.get(d, 0), held.get(d, {})) for d in sorted(issued.keys() | held.keys())]
+    data = ListExported(**exports.facts(reader, COIN_SUMMARY, fmt, {"district": district}, len(rows)))
     await record_event(
         session, topic=Topic.LEDGER, event=build_event(source="ledger", data=data, subject=reader.id, actor=reader.id)
     )

@@ -164,6 +164,24 @@ async def my_requests(
 
 
 @router.get(
+    "/api/v1/requests/elders/{elder_id}",
+    response_model=Page[RequestOut],
+    summary="Staff: one elder's requests (district staff: those in their district), newest first, cursor pages",
+)
+async def elder_requests(
+    elder_id: uuid.UUID,
+    principal: PeopleAndStaff,
+    session: DbSession,
+    page: PageParams,
+    state: Annotated[RequestState | None, Query()] = None,
+) -> Page[RequestOut]:
+    rows, next_cursor = await requests.of_elder(
+        session, principal, elder_id, state=state, page=page.for_list(requests.ELDER)
+    )
+    return Page[RequestOut](items=[RequestOut.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
     "/api/v1/requests/queue",
     response_model=Page[RequestOut],
     summary="Staff: requests in a state (default awaiting_review) in their district, special elders first, "

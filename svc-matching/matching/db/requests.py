@@ -316,10 +316,16 @@ async def record_check_out(
 
 
 async def of_elders(
-    session: AsyncSession, elders: str, *, person_id: uuid.UUID, state: str | None, page: PageRequest
+    session: AsyncSession,
+    elders: str,
+    *,
+    person_id: uuid.UUID,
+    state: str | None,
+    page: PageRequest,
+    district: str | None = None,
 ) -> list[Request]:
     """One page of the requests of the person as an elder (`elders="self"`) or of the elders they are a
-    confirmed direct relative of (`"relatives"`), newest first (created_at, id)."""
+    confirmed direct relative of (`"relatives"`), newest first (created_at, id); within `district` if given."""
     whose = (
         "r.elder_id = :me"
         if elders == "self"
@@ -332,9 +338,10 @@ async def of_elders(
             text(
                 f"SELECT {', '.join('r.' + c for c in Request.__dataclass_fields__)} FROM requests r WHERE {whose}"
                 f" AND (CAST(:state AS text) IS NULL OR r.state = :state) AND {after}"
+                " AND (CAST(:district AS text) IS NULL OR r.district = :district)"
                 " ORDER BY r.created_at DESC, r.id DESC LIMIT :fetch"
             ),
-            {"me": person_id, "state": state} | params,
+            {"me": person_id, "state": state, "district": district} | params,
         )
     ).all()
     return [Request(*row) for row in rows]

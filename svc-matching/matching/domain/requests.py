@@ -678,6 +678,21 @@ async def mine(
     return page_of(MINE[role], rows, page, at="created_at")
 
 
+ELDER = "requests-of-elder"  # the list's name in its cursors
+
+
+async def of_elder(
+    session: AsyncSession, principal: Principal, elder_id: uuid.UUID, *, state: str | None, page: PageRequest
+) -> tuple[list[Request], str | None]:
+    """Staff's view of one elder's requests (the services on a person's page), newest first: district staff see
+    those in their district, city-wide staff every one."""
+    if principal.kind != "staff":
+        raise Forbidden("仅限工作人员", "Staff only")
+    scope = search.staff_district(principal, None)
+    rows = await repo.of_elders(session, "self", person_id=elder_id, state=state, page=page, district=scope)
+    return page_of(ELDER, rows, page, at="created_at")
+
+
 QUEUE = "request-queue"  # the list's name in its cursors
 
 
