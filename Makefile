@@ -62,5 +62,9 @@ bench: env  ## every benchmark (not tests), then one table of each figure agains
 		apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
+sim: env  ## the rescue simulation: dispatch policies compared (table; PNGs in .data/artefacts/sim), then where the next AEDs and responders help most
+	$(VENV)/bin/python -m sim compare $(SIM_ARGS)
+	$(VENV)/bin/python -m sim plan --top 3
+
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache console/node_modules console/dist

@@ -51,15 +51,17 @@ class AedSettings(ServiceSettings):
     # Incidents (网约式急救): how far to look for responders and devices (published systems use 0.5-1.8 km),
     # how many responders an incident needs, how many are alerted at once, and how long a wave waits.
     incident_radius_m: int = 1000
-    responders_needed: int = 3
+    responders_needed: int = 4
     wave_size: int = 3
     wave_interval_s: float = 30.0
     waves_check_interval_s: float = 1.0
     # Responders on duty: a position not refreshed for this long is dropped.
     duty_ttl_s: int = 600
-    # Accepting responders sent for an AED first, at most this many, when responder → AED → patient is short.
-    max_fetchers: int = 1
+    # Accepting responders sent for an AED first, at most this many, when responder → AED → patient is short and
+    # adds little to their way. Chosen with the needed count by the rescue simulation (`make sim`, ADR 19).
+    max_fetchers: int = 2
     fetch_max_path_m: int = 1500
+    fetch_max_detour_m: int = 600
     # 120's system: every incident and step is POSTed here, in order, retried until acknowledged (2xx).
     dispatch_webhook_url: str | None = None
     # Signs every request to 120 (HMAC-SHA256; aed.domain.dispatch): shared with 120, one per partner link.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 
 DAYS = ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"]
 _TIME = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
@@ -91,3 +91,21 @@ def parse(text: str) -> OpeningHours:
     return OpeningHours(
         False, closed_on_holidays, tuple(sorted(intervals.values(), key=lambda i: (i.weekday, i.opens)))
     )
+
+
+def open_at(hours: OpeningHours, at: datetime, *, holiday: bool = False) -> bool:
+    """Whether the hours are open at a Beijing-time moment: the same rule the lookup's SQL applies (an interval
+    whose close is not after its opening runs past midnight into the next day)."""
+    if hours.always_open:
+        return True
+    if holiday and hours.closed_on_holidays:
+        return False
+    now, today = at.time().replace(tzinfo=None), at.isoweekday()
+    yesterday = 7 if today == 1 else today - 1
+    for i in hours.intervals:
+        overnight = i.closes <= i.opens
+        if i.weekday == today and i.opens <= now and (i.closes > now or overnight):
+            return True
+        if i.weekday == yesterday and overnight and i.closes > now:
+            return True
+    return False

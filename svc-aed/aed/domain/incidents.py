@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aed.db import devices as device_repo
 from aed.db import dispatch as dispatch_repo
 from aed.db import incidents as repo
-from aed.domain import lookup
+from aed.domain import lookup, policy
 from aed.domain.devices import apply_changes
 from aed.settings import AedSettings
 from contracts.aed import IncidentAddressAccessed, IncidentAlertRequested, IncidentOpened, IncidentStep
@@ -200,14 +200,13 @@ async def next_wave(
         current = await repo.alerts(session, incident_id)
     else:
         current = []
-    engaged = sum(1 for a in current if a["status"] in ("sent", "accepted"))
-    accepted = sum(1 for a in current if a["status"] == "accepted")
-    if accepted >= incident["needed"]:
+    counts = policy.AlertCounts.of(a["status"] for a in current)
+    if counts.accepted >= incident["needed"]:
         await repo.update_incident(session, incident_id, next_wave_at=None)
         return 0
-    if not force and engaged >= incident["needed"]:
+    wanted = policy.responders_to_alert(policy.DispatchPolicy.of(settings), incident["needed"], counts, wave_due=force)
+    if wanted == 0:
         return 0
-    wanted = max(settings.wave_size, incident["needed"] - engaged)
     found = await repo.nearest_responders(
         session,
         incident=incident,
@@ -295,19 +294,20 @@ async def _assign(
 ) -> None:
     """Fetch an AED first (the device minimising responder → AED → patient, locked to this responder) while
     fewer than `max_fetchers` are fetching and such a path is short enough; otherwise go to the patient."""
-    alerts = await repo.alerts(session, incident["id"])
-    fetching = [a for a in alerts if a["role"] == "fetch_aed"]
+    rules = policy.DispatchPolicy.of(settings)
+    fetching = [str(a["aed_id"]) for a in await repo.alerts(session, incident["id"]) if a["role"] == "fetch_aed"]
     position = await repo.position_of(session, responder)
-    if len(fetching) < settings.max_fetchers and position is not None:
-        taken = {a["aed_id"] for a in fetching}
-        me = geo.Point(position["lat"], position["lon"])
-        options = sorted(
-            (geo.distance_m(me, geo.Point(a["lat"], a["lon"])) + a["distance_m"], str(a["id"]), a["id"])
-            for a in await _usable_aeds(session, incident, settings, now)
-            if a["id"] not in taken
+    if len(fetching) < rules.max_fetchers and position is not None:
+        usable = {str(a["id"]): a for a in await _usable_aeds(session, incident, settings, now)}
+        job = policy.assign(
+            rules,
+            geo.Point(position["lat"], position["lon"]),
+            geo.Point(incident["lat"], incident["lon"]),
+            fetching=fetching,
+            aeds=[policy.AedOption(k, geo.Point(a["lat"], a["lon"]), a["distance_m"]) for k, a in usable.items()],
         )
-        if options and options[0][0] <= settings.fetch_max_path_m:
-            path, _, aed_id = options[0]
+        if job.role == "fetch_aed" and job.aed is not None:
+            aed_id = usable[job.aed]["id"]
             await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id)
             await _step(
                 session,
@@ -318,7 +318,7 @@ async def _assign(
                 actor="system",
                 responder_id=responder,
                 aed_id=aed_id,
-                detail=f"path {round(path)} m",
+                detail=f"path {round(job.path_m or 0)} m",
             )
             return
     await repo.answer(session, incident["id"], responder, role="direct")
@@ -449,16 +449,19 @@ async def _pass_aed(
     device = next((a for a in await _usable_aeds(session, incident, settings, now) if a["id"] == aed_id), None)
     if device is None:
         return
-    options = []
+    going_direct: dict[str, geo.Point] = {}
     for alert in await repo.alerts(session, incident["id"]):
         if alert["status"] != "accepted" or alert["role"] != "direct" or alert["arrived_at"] is not None:
             continue
         position = await repo.position_of(session, alert["responder_id"])
         if position is not None:
-            path = geo.distance_m(geo.Point(position["lat"], position["lon"]), geo.Point(device["lat"], device["lon"]))
-            options.append((path + device["distance_m"], str(alert["responder_id"]), alert["responder_id"]))
-    if options and min(options)[0] <= settings.fetch_max_path_m:
-        path, _, responder = min(options)
+            going_direct[str(alert["responder_id"])] = geo.Point(position["lat"], position["lon"])
+    aed = policy.AedOption(str(aed_id), geo.Point(device["lat"], device["lon"]), device["distance_m"])
+    taker = policy.hand_over(
+        policy.DispatchPolicy.of(settings), aed, geo.Point(incident["lat"], incident["lon"]), going_direct
+    )
+    if taker is not None:
+        responder, path = uuid.UUID(taker.responder), taker.path_m
         await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id)
         await _step(
             session,
