@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aed.settings import AedSettings
+
+_SERVICE = AedSettings()
+
 
 @dataclass(frozen=True)
 class Assumptions:
@@ -24,14 +28,14 @@ class Assumptions:
     seen_sigma: float = 0.8
     answer_median_s: float = 10.0
 
-    # Walking speed of adults 1.2-1.4 m/s; a responder hurrying on foot mixes walking and running: mean 2.0 m/s,
-    # sd 0.4 (ASSUMPTION within the published walking 1.4 and running 3+ m/s). Streets are longer than a straight
-    # line by a detour factor of 1.4 (urban road networks measure 1.2-1.4, Boscoe et al., Prof. Geogr. 2012).
-    speed_mean_m_s: float = 2.0
+    # The service's walking model (the arrival it estimates; aed.settings): a responder hurrying on foot mixes
+    # walking (1.2-1.4 m/s) and running: mean 2.0 m/s, here with sd 0.4 (ASSUMPTION); streets are longer than a
+    # straight line by a detour factor of 1.4 (urban road networks measure 1.2-1.4); taking the AED out of its
+    # cabinet and leaving with it: 45 s (ASSUMPTION).
+    speed_mean_m_s: float = _SERVICE.responder_speed_m_s
     speed_sd_m_s: float = 0.4
-    detour: float = 1.4
-    # ASSUMPTION: taking the AED out of its cabinet and leaving with it: 45 s.
-    retrieve_s: float = 45.0
+    detour: float = _SERVICE.street_detour
+    retrieve_s: float = _SERVICE.retrieve_s
 
     # 120's ambulance arrives about 12 minutes after the call on average (Beijing Daily, 2023, via
     # visitbeijing.com.cn: "平均约12分钟"). The spread is an ASSUMPTION: lognormal with σ 0.45 and a median of

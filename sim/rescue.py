@@ -177,14 +177,13 @@ def simulate(arrest: Arrest, policy: rules.DispatchPolicy, assumptions: Assumpti
                     incident.status[key] = "cancelled"
         if not responder.arrives:
             return
-        walk = assumptions.detour / responder.speed_m_s
+        # The service's own estimate of arrival, at this responder's pace.
+        walking = rules.Walking(responder.speed_m_s, assumptions.detour, assumptions.retrieve_s)
         if job.role == "fetch_aed":
-            aed = next(o for o in options if o.key == job.aed)
-            there = env.now + walk * (geo.distance_m(responder.point, aed.point) + aed.to_patient_m)
-            there += assumptions.retrieve_s
+            there = env.now + walking.seconds(job.path_m or 0.0, via_aed=True)
             incident.aed_at = min(incident.aed_at, there)
         else:
-            there = env.now + walk * responder.distance_m
+            there = env.now + walking.seconds(responder.distance_m)
         incident.cpr_at = min(incident.cpr_at, there)
 
     env.process(waves())

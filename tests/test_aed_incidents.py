@@ -3,6 +3,7 @@ to the next wave, the first to accept fetches the AED (locked to them) and the o
 patient, pending alerts are cancelled once enough accepted, the exact address is for those who accepted,
 120 receives every step in order — also after being down for a while — and closes the incident."""
 
+import asyncio
 import json
 import random
 import uuid
@@ -397,3 +398,54 @@ async def test_an_alert_leaves_when_its_commit_wakes_the_delivery_not_at_a_poll(
         del stack.extra_env["IDENTITY_NOTIFICATION_INTERVAL_S"]
         stack.children["identity"].env = stack.service_env("identity")
         stack.restart("identity")
+
+
+async def test_each_alert_shows_how_far_it_got_and_an_unseen_one_rings_again_by_sms(stack, gateway, helpers):
+    """Per responder: alerted → delivered (WeChat accepted it) → seen (opened in the app) → accepted; an alert
+    WeChat delivered that nobody opens goes again by SMS, once; an accepted one carries an estimated arrival."""
+    spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
+    aed_id = await _device_near(gateway, spot)  # 150 m north
+    reader, sleeper, walker = team = [await scenario.responder(gateway) for _ in range(3)]
+    phones = {p.person_id: await scenario.proven_phone(stack, gateway, p) for p in (reader, sleeper)}
+    for n, person in enumerate(team):  # 100, 200 and 300 m north of the patient
+        await _on_duty(gateway, helpers, person, _near(spot, 100 * (n + 1)))
+    caller = await scenario.resident(gateway, born=1970)
+    incident = (await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot})).json()["id"]
+    path = f"/api/v1/incidents/{incident}"
+
+    opened = await gateway.post(path + "/seen", headers=reader.headers)
+    assert opened.status_code == 200 and opened.json()["my_status"] == "sent"
+    accepted = await gateway.post(path + "/responses", headers=walker.headers, json={"accept": True})
+    assert (accepted.json()["my_role"], accepted.json()["aed_id"]) == ("fetch_aed", aed_id)  # the AED is on the way
+    stranger = await scenario.responder(gateway)
+    assert (await gateway.post(path + "/seen", headers=stranger.headers)).status_code == 404
+
+    async def sleeper_texted():
+        return [m for m in await scenario.texts(stack, phones[sleeper.person_id]) if m["template_id"] == alert.id]
+
+    alert = scenario.sms_template("incident_alert")
+    [text] = await helpers.eventually(sleeper_texted, timeout=30)
+    metres = int(text["template_params"][alert.params.index("status")].split("约")[1].split("米")[0])
+    assert 195 <= metres <= 205  # the sleeper stands 200 m away
+
+    async def reported():
+        got = (await gateway.get(path, headers=caller.headers)).json()
+        mine = {a["responder_id"]: a for a in got["alerts"]}
+        return (got, mine) if mine[sleeper.person_id]["delivered_by"] == ["wechat", "sms"] else None
+
+    whole, alerts = await helpers.eventually(reported, timeout=30)
+    assert [alerts[p.person_id]["progress"] for p in team] == ["seen", "delivered", "accepted"]
+    assert alerts[sleeper.person_id]["resent_at"] and alerts[sleeper.person_id]["seen_at"] is None
+    assert alerts[reader.person_id]["delivered_by"] == ["wechat"] and alerts[reader.person_id]["seen_at"]
+    assert [m for m in await scenario.texts(stack, phones[reader.person_id]) if m["template_id"] == alert.id] == []
+
+    # 300 m straight through the AED: 300 × 1.4 street detour / 2.0 m/s + 45 s at the cabinet.
+    fetching = alerts[walker.person_id]
+    eta = datetime.fromisoformat(fetching["eta_at"]) - datetime.fromisoformat(fetching["answered_at"])
+    assert 250 <= eta.total_seconds() <= 260, eta
+    assert whole["aed_eta_at"] == fetching["eta_at"] == whole["first_responder_eta_at"]
+    staff_view = (await gateway.get(path, headers=await scenario.staff(gateway, "admin"))).json()
+    assert staff_view["aed_eta_at"] == fetching["eta_at"]
+
+    await asyncio.sleep(3)  # the sweep runs every second: the sleeper is texted once, not every sweep
+    assert len(await sleeper_texted()) == 1

@@ -214,6 +214,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], object, dict]] = {
     ("POST", "/api/v1/incidents"): (frozenset({"person", "partner_120"}), {}, {}),
     ("GET", "/api/v1/incidents/{incident_id}"): (SIGNED_IN, None, {}),  # who may: checked on the incident (404 here)
     ("POST", "/api/v1/incidents/{incident_id}/responses"): (PERSON, {"accept": True}, {}),
+    ("POST", "/api/v1/incidents/{incident_id}/seen"): (PERSON, None, {}),
     ("POST", "/api/v1/incidents/{incident_id}/arrival"): (PERSON, {}, {}),
     ("POST", "/api/v1/incidents/{incident_id}/withdrawal"): (PERSON, {"reason": "临时有事"}, {}),
     ("POST", "/api/v1/incidents/{incident_id}/cancel"): (PERSON, {"reason": "误报"}, {}),

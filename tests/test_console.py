@@ -5,6 +5,7 @@ session keeps its refresh token where no script can read it. A screenshot of eac
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import shutil
@@ -438,7 +439,13 @@ async def test_an_sos_appears_on_the_board_as_it_is_raised(console: Console, gat
     await expect(page.locator("[data-test=board-status]")).to_have_text("实时连接中")
 
     caller = await scenario.resident(gateway, born=1972)
-    spot = {"lat": 39.93, "lon": 116.47}
+    spot = {"lat": 39.93 + secrets.randbelow(1000) / 1e6, "lon": 116.47}
+    responder = await scenario.responder(gateway)
+    nearby = {"on_duty": True, "position": {"lat": spot["lat"] + 0.001, "lon": spot["lon"]}}  # ~110 m north
+    for _ in range(150):  # svc-aed learns the responder role from identity's events
+        if (await gateway.put("/api/v1/responders/me/duty", headers=responder.headers, json=nearby)).status_code == 200:
+            break
+        await asyncio.sleep(0.2)
     opened = await gateway.post(
         "/api/v1/incidents",
         headers=caller.headers,
@@ -448,6 +455,14 @@ async def test_an_sos_appears_on_the_board_as_it_is_raised(console: Console, gat
     card = page.locator(f".incident-{opened.json()['id']}")
     await expect(card).to_contain_text("商场一层有人倒地")
     await expect(card).to_contain_text("进行中")
+    # The responder's alert, as far as it got: delivered to their phone, then accepted with an arrival estimate.
+    await expect(card.locator(".el-table")).to_contain_text("已送达")
+    accepted = await gateway.post(
+        f"/api/v1/incidents/{opened.json()['id']}/responses", headers=responder.headers, json={"accept": True}
+    )
+    assert accepted.status_code == 200, accepted.text
+    await expect(card.locator(".el-table")).to_contain_text("已接受")
+    await expect(card.locator("[data-test=responder-eta]")).to_contain_text("秒后")
     await console.shot("incidents")
 
     officer = await scenario.staff(gateway, "officer-110105")

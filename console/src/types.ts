@@ -130,14 +130,19 @@ export interface BoardIncident {
   outcome: string | null
   accepted: number
   arrived: number
+  first_responder_eta_at: string | null
+  aed_eta_at: string | null
   alerts: {
     responder_id: string
     wave: number
     distance_m: number
     status: string
+    progress: string
+    delivered_by: string[]
     role: string | null
     aed_id: string | null
     arrived_at: string | null
+    eta_at: string | null
   }[]
 }
 

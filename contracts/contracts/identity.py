@@ -626,3 +626,29 @@ class ListExported(ListExport):
     @classmethod
     def example(cls) -> ListExported:
         return cls.sample("people")
+
+
+class NotificationDelivered(EventData):
+    """An urgent notification (one that may fall back to SMS: a responder's alert) was accepted by WeChat or the
+    SMS provider: its sender learns that it reached the person's phone, and by which channel."""
+
+    TYPE = "timebank.identity.notification.delivered"
+    VERSION = 1
+
+    notification_id: uuid.UUID
+    person_id: uuid.UUID
+    template: str
+    channel: Literal["wechat", "sms"]
+    requested_at: datetime
+    delivered_at: datetime
+
+    @classmethod
+    def example(cls) -> NotificationDelivered:
+        return cls(
+            notification_id=uuid.UUID(int=31),
+            person_id=uuid.UUID(int=3),
+            template="incident_alert",
+            channel="wechat",
+            requested_at=datetime(2026, 11, 30, tzinfo=UTC),
+            delivered_at=datetime(2026, 11, 30, 0, 0, 1, tzinfo=UTC),
+        )

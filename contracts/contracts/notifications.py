@@ -22,4 +22,5 @@ class Notification(EventData):
     data: dict[str, str]
     page: str | None = None
     fallback: Literal["sms"] | None = None  # urgent: by SMS when WeChat cannot deliver
+    channel: Literal["sms"] | None = None  # sms: by SMS only (an urgent message whose WeChat copy went unseen)
     requested_at: datetime

@@ -1,12 +1,13 @@
-"""What svc-aed consumes: identity's responder role (a valid first-aid certificate), kept as a projection.
-It publishes on `aed.events` (see contracts.aed)."""
+"""What svc-aed consumes: identity's responder role (a valid first-aid certificate), kept as a projection, and
+identity's reports that an alert reached a responder's phone. It publishes on `aed.events` (see contracts.aed)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aed.db import incidents
-from contracts.identity import RoleGranted, RoleRevoked
+from aed.domain import incidents as incident_rules
+from contracts.identity import NotificationDelivered, RoleGranted, RoleRevoked
 from contracts.topics import Topic
 from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer
@@ -25,8 +26,24 @@ async def on_role_revoked(session: AsyncSession, event: CloudEvent) -> None:
         await incidents.record_role(session, revoked.person_id, active=False, valid_until=None)
 
 
+async def on_notification_delivered(session: AsyncSession, event: CloudEvent) -> None:
+    delivered = NotificationDelivered.read(event.data)
+    if delivered.template == "incident_alert":
+        await incident_rules.alert_delivered(
+            session,
+            responder_id=delivered.person_id,
+            notification_id=delivered.notification_id,
+            channel=delivered.channel,
+            at=delivered.delivered_at,
+        )
+
+
 # Event type -> (the payload class the handler reads, the handler).
-HANDLERS = {RoleGranted.TYPE: (RoleGranted, on_role_granted), RoleRevoked.TYPE: (RoleRevoked, on_role_revoked)}
+HANDLERS = {
+    RoleGranted.TYPE: (RoleGranted, on_role_granted),
+    RoleRevoked.TYPE: (RoleRevoked, on_role_revoked),
+    NotificationDelivered.TYPE: (NotificationDelivered, on_notification_delivered),
+}
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:

@@ -34,11 +34,13 @@ async def upkeep(runtime: Runtime) -> int:
 
 
 async def waves(runtime: Runtime) -> int:
-    """Incidents whose wave is up get the next one; positions not refreshed in time are dropped."""
+    """Incidents whose wave is up get the next one; alerts delivered but unseen go again by SMS; positions not
+    refreshed in time are dropped."""
     settings = cast(AedSettings, runtime.settings)
     now = clock.now()
     async with runtime.db.transaction() as session:
         await incident_repo.drop_stale_positions(session, now - timedelta(seconds=settings.duty_ttl_s))
+        await incidents.resend_unseen(session, settings, now)
         due = await incident_repo.due_waves(session, now)
     alerted = 0
     for incident_id in due:

@@ -62,6 +62,13 @@ class AedSettings(ServiceSettings):
     max_fetchers: int = 2
     fetch_max_path_m: int = 1500
     fetch_max_detour_m: int = 600
+    # Estimated arrival: a responder hurrying on foot, streets longer than a straight line, and the time to take
+    # an AED from its cabinet (the rescue simulation walks at the same pace; ADR 19).
+    responder_speed_m_s: float = 2.0
+    street_detour: float = 1.4
+    retrieve_s: float = 45.0
+    # An alert WeChat delivered but the responder has not opened this long after goes again by SMS.
+    alert_unseen_sms_s: float = 30.0
     # 120's system: every incident and step is POSTed here, in order, retried until acknowledged (2xx).
     dispatch_webhook_url: str | None = None
     # Signs every request to 120 (HMAC-SHA256; aed.domain.dispatch): shared with 120, one per partner link.

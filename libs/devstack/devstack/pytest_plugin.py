@@ -145,6 +145,7 @@ def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Sta
     env["GATEWAY_RATE_LIMIT_PER_PRINCIPAL"] = "100000/minute"
     env["MATCHING_LIFECYCLE_INTERVAL_S"] = "0.5"  # no-shows and expiries show up within a test's patience
     env["AED_UPKEEP_INTERVAL_S"] = "0.5"
+    env["AED_ALERT_UNSEEN_SMS_S"] = "2"  # an unseen alert's text message within a test's patience
     env["IDENTITY_AGE_FACTS_INTERVAL_S"] = "0.5"  # a birthday reached by a moved clock is told at once
     env["IDENTITY_CLOSURE_INTERVAL_S"] = "0.5"  # a closure due by a moved clock is carried out at once
     env.update(extra_env or {})

@@ -34,6 +34,9 @@ class BoardAlert(BaseModel):
     answered_at: datetime | None
     arrived_at: datetime | None
     arrived_with_aed: bool | None
+    progress: str = Field(description="alerted, delivered, seen, accepted, declined, arrived, cancelled, withdrawn")
+    delivered_by: list[str]
+    eta_at: datetime | None
 
 
 class BoardIncident(BaseModel):
@@ -53,6 +56,8 @@ class BoardIncident(BaseModel):
     outcome: str | None
     accepted: int
     arrived: int
+    first_responder_eta_at: datetime | None
+    aed_eta_at: datetime | None
     alerts: list[BoardAlert]
 
 

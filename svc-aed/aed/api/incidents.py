@@ -56,6 +56,7 @@ class DispatchIn(BaseModel):
 
 AlertStatus = Literal["sent", "accepted", "declined", "cancelled", "withdrawn"]
 Role = Literal["fetch_aed", "direct"]
+Progress = Literal["alerted", "delivered", "seen", "accepted", "declined", "arrived", "cancelled", "withdrawn"]
 
 
 class DutyOut(BaseModel):
@@ -78,6 +79,17 @@ class AlertOut(BaseModel):
     answered_at: datetime | None
     arrived_at: datetime | None
     arrived_with_aed: bool | None
+    progress: Progress = Field(
+        description="alerted → delivered (WeChat or SMS accepted it) → seen (opened in the app) → accepted or "
+        "declined; then arrived, or how it ended (cancelled, withdrawn)"
+    )
+    delivered_at: datetime | None = Field(description="when the alert first reached the responder's phone")
+    delivered_by: list[Literal["wechat", "sms"]] = Field(description="the channels that delivered it")
+    seen_at: datetime | None
+    resent_at: datetime | None = Field(description="sent again by SMS: delivered by WeChat, unseen in time")
+    eta_at: datetime | None = Field(
+        description="estimated arrival at the patient (via the AED when fetching), on foot, from where they accepted"
+    )
 
 
 class IncidentOut(BaseModel):
@@ -104,6 +116,10 @@ class IncidentOut(BaseModel):
     closed_at: datetime | None
     alerts: list[AlertOut]
     accepted: int
+    first_responder_eta_at: datetime | None = Field(
+        default=None, description="the earliest estimated arrival of a responder on their way"
+    )
+    aed_eta_at: datetime | None = Field(default=None, description="the earliest estimated arrival of an AED")
 
 
 class MyIncident(BaseModel):
@@ -244,6 +260,16 @@ async def respond(incident_id: uuid.UUID, body: ResponseIn, me: Person, session:
 
 class ReasonIn(BaseModel):
     reason: str = Field(min_length=2, max_length=200)
+
+
+@router.post(
+    "/api/v1/incidents/{incident_id}/seen",
+    response_model=MyIncident,
+    response_model_exclude_unset=True,
+    summary="The alert was opened in the app (a read receipt): no SMS follows it",
+)
+async def seen(incident_id: uuid.UUID, me: Person, session: DbSession) -> dict:
+    return await incidents.alert_seen(session, me, incident_id, now=clock.now())
 
 
 @router.post(

@@ -197,7 +197,8 @@ async def alerts(session: AsyncSession, incident_id: uuid.UUID) -> list[dict]:
         (
             await session.execute(
                 text(
-                    "SELECT responder_id, wave, distance_m, status, role, aed_id, sent_at, answered_at, arrived_at, arrived_with_aed"
+                    "SELECT responder_id, wave, distance_m, status, role, aed_id, sent_at, answered_at, arrived_at,"
+                    " arrived_with_aed, delivered_at, delivered_by, seen_at, resent_at, eta_at"
                     " FROM incident_alerts WHERE incident_id = :i ORDER BY wave, distance_m"
                 ),
                 {"i": incident_id},
@@ -312,3 +313,56 @@ async def duty_of(session: AsyncSession, person_id: uuid.UUID) -> dict | None:
         .first()
     )
     return dict(row) if row else None
+
+
+async def alerted_recently(session: AsyncSession, responder_id: uuid.UUID, since: datetime) -> list[uuid.UUID]:
+    """The incidents the responder was alerted for since `since` (a delivery report names the person, not the
+    incident)."""
+    return list(
+        (
+            await session.execute(
+                text("SELECT incident_id FROM incident_alerts WHERE responder_id = :r AND sent_at >= :since"),
+                {"r": responder_id, "since": since},
+            )
+        ).scalars()
+    )
+
+
+async def record_delivery(
+    session: AsyncSession, incident_id: uuid.UUID, responder_id: uuid.UUID, channel: str, at: datetime
+) -> None:
+    await session.execute(
+        text(
+            "UPDATE incident_alerts SET delivered_at = coalesce(delivered_at, :at),"
+            " delivered_by = CASE WHEN :c = ANY(delivered_by) THEN delivered_by ELSE array_append(delivered_by, :c) END"
+            " WHERE incident_id = :i AND responder_id = :r"
+        ),
+        {"i": incident_id, "r": responder_id, "c": channel, "at": at},
+    )
+
+
+async def mark_seen(session: AsyncSession, incident_id: uuid.UUID, responder_id: uuid.UUID, at: datetime) -> bool:
+    """The responder opened the alert; False when they were not alerted for the incident."""
+    found = await session.execute(
+        text(
+            "UPDATE incident_alerts SET seen_at = coalesce(seen_at, :at) WHERE incident_id = :i AND responder_id = :r"
+            " RETURNING seen_at"
+        ),
+        {"i": incident_id, "r": responder_id, "at": at},
+    )
+    return found.first() is not None
+
+
+async def claim_unseen(session: AsyncSession, delivered_before: datetime, now: datetime) -> list[dict]:
+    """Alerts of open incidents that WeChat delivered before `delivered_before`, still unanswered and unseen and
+    not re-sent: marked re-sent now (locked, so two replicas never text the same responder twice)."""
+    rows = await session.execute(
+        text(
+            "UPDATE incident_alerts a SET resent_at = :now FROM incidents i"
+            " WHERE i.id = a.incident_id AND i.state = 'open' AND a.status = 'sent' AND a.seen_at IS NULL"
+            " AND a.resent_at IS NULL AND a.delivered_at <= :before AND a.delivered_by = ARRAY['wechat']"
+            " RETURNING a.incident_id, a.responder_id, a.distance_m"
+        ),
+        {"now": now, "before": delivered_before},
+    )
+    return [dict(r) for r in rows.mappings().all()]

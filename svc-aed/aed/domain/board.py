@@ -20,7 +20,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from aed.db import incidents as repo
-from aed.domain.incidents import staff_in_scope
+from aed.domain.incidents import following, staff_in_scope
 from servicekit.auth import Principal
 from servicekit.db import Database
 
@@ -117,11 +117,8 @@ def _district_of(viewer: Principal) -> str | None:
 async def board_view(session, incident: dict) -> dict:
     """What the board shows: everything staff may see without giving a reason (no exact address), each responder's
     part, and whether 120 has taken every update."""
-    alerts = await repo.alerts(session, incident["id"])
     return {
         **{k: v for k, v in incident.items() if k != "address"},
-        "alerts": alerts,
-        "accepted": sum(1 for a in alerts if a["status"] == "accepted"),
-        "arrived": sum(1 for a in alerts if a["arrived_at"] is not None),
+        **following(await repo.alerts(session, incident["id"])),
         "dispatch_pending": await repo.undelivered_dispatch_updates(session, incident["id"]),
     }

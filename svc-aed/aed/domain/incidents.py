@@ -236,10 +236,21 @@ async def next_wave(
     return len(found)
 
 
-def _alert_message(incident_id: uuid.UUID, responder: dict, now: datetime) -> CloudEvent:
-    """The alert reaches the responder's phone (identity delivers it); the app also polls for it."""
+def _clock_time(at: datetime) -> str:
+    return at.astimezone(lookup.BEIJING).strftime("%H:%M:%S")
+
+
+def alert_notification_id(incident_id: uuid.UUID, responder_id: uuid.UUID, *, by_sms: bool = False) -> uuid.UUID:
+    """Derived from the incident and the responder: a redelivered cause never sends a second message."""
+    return uuid.uuid5(_ALERTS, f"{incident_id}:{responder_id}" + (":sms" if by_sms else ""))
+
+
+def _alert_message(incident_id: uuid.UUID, responder: dict, now: datetime, *, by_sms: bool = False) -> CloudEvent:
+    """The alert reaches the responder's phone (identity delivers it); the app also polls for it. `by_sms`: the
+    WeChat message went unseen, so the same alert goes again as a text message."""
     data = IncidentAlertRequested(
-        notification_id=uuid.uuid5(_ALERTS, f"{incident_id}:{responder['person_id']}"),
+        notification_id=alert_notification_id(incident_id, responder["person_id"], by_sms=by_sms),
+        channel="sms" if by_sms else None,
         person_id=responder["person_id"],
         template="incident_alert",
         requested_at=now,
@@ -265,6 +276,7 @@ async def respond(
         raise NotFound("您未收到该事件的呼救", "You were not alerted for this incident")
     if mine["status"] != "sent" or incident["state"] != "open":
         raise Conflict("该呼救已结束或已应答", "This alert is no longer open", status=mine["status"])
+    await repo.mark_seen(session, incident_id, me, now)  # an answer means the alert was read
     if not accept:
         await repo.answer(session, incident_id, me, status="declined", answered_at=now)
         await _step(session, settings, incident_id, "declined", now, actor=who.id, responder_id=me, wave=mine["wave"])
@@ -308,7 +320,8 @@ async def _assign(
         )
         if job.role == "fetch_aed" and job.aed is not None:
             aed_id = usable[job.aed]["id"]
-            await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id)
+            eta = now + timedelta(seconds=policy.Walking.of(settings).seconds(job.path_m or 0, via_aed=True))
+            await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id, eta_at=eta)
             await _step(
                 session,
                 settings,
@@ -318,10 +331,16 @@ async def _assign(
                 actor="system",
                 responder_id=responder,
                 aed_id=aed_id,
-                detail=f"path {round(job.path_m or 0)} m",
+                detail=f"path {round(job.path_m or 0)} m, expected at {_clock_time(eta)}",
             )
             return
-    await repo.answer(session, incident["id"], responder, role="direct")
+    arrival: datetime | None = None
+    if position is not None:
+        straight = geo.distance_m(
+            geo.Point(position["lat"], position["lon"]), geo.Point(incident["lat"], incident["lon"])
+        )
+        arrival = now + timedelta(seconds=policy.Walking.of(settings).seconds(straight))
+    await repo.answer(session, incident["id"], responder, role="direct", eta_at=arrival)
     await _step(session, settings, incident["id"], "sent_to_patient", now, actor="system", responder_id=responder)
 
 
@@ -462,7 +481,8 @@ async def _pass_aed(
     )
     if taker is not None:
         responder, path = uuid.UUID(taker.responder), taker.path_m
-        await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id)
+        eta = now + timedelta(seconds=policy.Walking.of(settings).seconds(path, via_aed=True))
+        await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id, eta_at=eta)
         await _step(
             session,
             settings,
@@ -472,7 +492,7 @@ async def _pass_aed(
             actor="system",
             responder_id=responder,
             aed_id=aed_id,
-            detail=f"path {round(path)} m; taken over from a responder who withdrew",
+            detail=f"path {round(path)} m, expected at {_clock_time(eta)}; taken over from a responder who withdrew",
         )
 
 
@@ -511,6 +531,72 @@ async def my_alerts(session: AsyncSession, responder: uuid.UUID, page: PageReque
 async def reported_by(session: AsyncSession, who: Principal, page: PageRequest) -> tuple[list[dict], str | None]:
     """The incidents the caller raised, newest first: theirs to follow (and the address is their own)."""
     return page_of(MY_INCIDENTS, await repo.reported_by(session, who.id, page), page, at="opened_at")
+
+
+async def alert_delivered(
+    session: AsyncSession, *, responder_id: uuid.UUID, notification_id: uuid.UUID, channel: str, at: datetime
+) -> None:
+    """Identity reports that an alert reached the responder's phone (WeChat or SMS): on the incident, and on the
+    board. A report for some other notification of the person changes nothing."""
+    for incident_id in await repo.alerted_recently(session, responder_id, at - timedelta(days=1)):
+        if notification_id in (
+            alert_notification_id(incident_id, responder_id),
+            alert_notification_id(incident_id, responder_id, by_sms=True),
+        ):
+            await repo.record_delivery(session, incident_id, responder_id, channel, at)
+            await repo.announce_change(session, incident_id)
+            return
+
+
+async def alert_seen(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, now: datetime) -> dict:
+    """The responder opened the alert in the app (a read receipt): no text message follows it."""
+    me = uuid.UUID(who.id)
+    if not await repo.mark_seen(session, incident_id, me, now):
+        raise NotFound("您未收到该事件的呼救", "You were not alerted for this incident")
+    await repo.announce_change(session, incident_id)
+    return await view_for_responder(session, incident_id, me)
+
+
+async def resend_unseen(session: AsyncSession, settings: AedSettings, now: datetime) -> int:
+    """Alerts WeChat delivered that nobody opened within `alert_unseen_sms_s` go again by SMS, once: a phone
+    in a pocket rings for a text message when a WeChat notice stays silent."""
+    unseen = await repo.claim_unseen(session, now - timedelta(seconds=settings.alert_unseen_sms_s), now)
+    texts = [
+        _alert_message(
+            a["incident_id"], {"person_id": a["responder_id"], "distance_m": a["distance_m"]}, now, by_sms=True
+        )
+        for a in unseen
+    ]
+    await record_events(session, topic=Topic.AED, events=[(text, None) for text in texts])
+    for incident_id in {a["incident_id"] for a in unseen}:
+        await repo.announce_change(session, incident_id)
+    return len(unseen)
+
+
+def alert_progress(alert: dict) -> str:
+    """Where an alert stands for the people following the incident: alerted → delivered → seen → accepted (or
+    declined), and how it ended."""
+    if alert["status"] == "accepted":
+        return "arrived" if alert["arrived_at"] is not None else "accepted"
+    if alert["status"] != "sent":
+        return alert["status"]
+    if alert["seen_at"] is not None:
+        return "seen"
+    return "delivered" if alert["delivered_at"] is not None else "alerted"
+
+
+def following(alerts: list[dict]) -> dict:
+    """What the people following an incident (the caller, 120, staff, the live board) read off its alerts: each
+    one's progress, how many accepted and arrived, and the earliest estimated arrivals of a responder and of
+    an AED among those on their way."""
+    coming = [a for a in alerts if a["status"] == "accepted" and a["arrived_at"] is None and a["eta_at"]]
+    return {
+        "alerts": [a | {"progress": alert_progress(a)} for a in alerts],
+        "accepted": sum(1 for a in alerts if a["status"] == "accepted"),
+        "arrived": sum(1 for a in alerts if a["arrived_at"] is not None),
+        "first_responder_eta_at": min((a["eta_at"] for a in coming), default=None),
+        "aed_eta_at": min((a["eta_at"] for a in coming if a["role"] == "fetch_aed"), default=None),
+    }
 
 
 def responder_view(incident: dict, mine: dict | None) -> dict:
@@ -557,7 +643,7 @@ async def view(
     if incident is None:
         raise NotFound("事件不存在", "No such incident")
     alerts = await repo.alerts(session, incident_id)
-    whole = {**incident, "alerts": alerts, "accepted": sum(1 for a in alerts if a["status"] == "accepted")}
+    whole = {**incident, **following(alerts)}
     if who.id == incident["reported_by"] or (who.kind == "partner" and "emergency-120" in who.scopes):
         return whole
     if staff_in_scope(who, incident):

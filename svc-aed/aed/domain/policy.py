@@ -136,3 +136,28 @@ def hand_over(
     return next(
         (HandOver(key, path) for path, key, point in options if _fetch_allowed(policy, path, point, patient)), None
     )
+
+
+@dataclass(frozen=True)
+class Walking:
+    """How fast a responder gets there on foot: their pace, streets longer than a straight line, and the time to
+    take an AED from its cabinet. The estimated arrival shown to the caller, 120 and staff; the rescue
+    simulation draws each responder's pace around the same mean."""
+
+    speed_m_s: float
+    detour: float
+    retrieve_s: float
+
+    @classmethod
+    def of(cls, settings: _WalkingSettings) -> Walking:
+        return cls(settings.responder_speed_m_s, settings.street_detour, settings.retrieve_s)
+
+    def seconds(self, straight_m: float, *, via_aed: bool = False) -> float:
+        """On foot over `straight_m` of straight lines (responder → patient, or responder → AED → patient)."""
+        return straight_m * self.detour / self.speed_m_s + (self.retrieve_s if via_aed else 0.0)
+
+
+class _WalkingSettings(Protocol):
+    responder_speed_m_s: float
+    street_detour: float
+    retrieve_s: float

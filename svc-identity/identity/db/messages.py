@@ -13,10 +13,12 @@ from servicekit.db import rowcount
 from servicekit.pagination import PageRequest, keyset_text
 
 _CLAIM = text("""
-SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, n.fallback, n.requested_at, w.openid
+SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, n.fallback, n.only_channel, n.requested_at,
+       w.openid
 FROM notifications n LEFT JOIN wechat_accounts w ON w.person_id = n.person_id
 WHERE n.status = 'pending' AND n.next_attempt_at <= :now
-ORDER BY (n.fallback IS NOT NULL) DESC, n.requested_at, n.id LIMIT :limit FOR UPDATE OF n SKIP LOCKED
+ORDER BY (n.fallback IS NOT NULL OR n.only_channel IS NOT NULL) DESC, n.requested_at, n.id LIMIT :limit
+FOR UPDATE OF n SKIP LOCKED
 """)
 
 
@@ -31,12 +33,14 @@ async def accept(
     source_event: uuid.UUID,
     requested_at: datetime,
     fallback: str | None,
+    only_channel: str | None = None,
 ) -> None:
     """Once per notification id: a redelivered request is ignored."""
     await session.execute(
         text(
-            "INSERT INTO notifications (id, person_id, template, data, page, source_event, requested_at, fallback)"
-            " VALUES (:id, :p, :t, CAST(:d AS jsonb), :page, :e, :at, :f) ON CONFLICT (id) DO NOTHING"
+            "INSERT INTO notifications (id, person_id, template, data, page, source_event, requested_at, fallback,"
+            " only_channel) VALUES (:id, :p, :t, CAST(:d AS jsonb), :page, :e, :at, :f, :only)"
+            " ON CONFLICT (id) DO NOTHING"
         ),
         {
             "id": notification_id,
@@ -47,6 +51,7 @@ async def accept(
             "e": source_event,
             "at": requested_at,
             "f": fallback,
+            "only": only_channel,
         },
     )
 

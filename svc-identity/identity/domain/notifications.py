@@ -8,7 +8,9 @@ first — with retries and backoff. Outcomes: `sent`; `declined` (the person
 has not subscribed — WeChat 43101 — so retrying is pointless); `no_channel` (registered offline, no WeChat:
 their institution tells them); `failed` after `notification_max_attempts`. Urgent notifications (a
 responder's alert: `fallback = sms`) go by SMS to the person's contact phone as soon as WeChat cannot
-deliver them.
+deliver them, or by SMS only when the sender asks (`channel = sms`: an alert WeChat delivered but nobody saw).
+An urgent notification that reached a phone is reported back (`identity.notification.delivered`), so its sender
+can show it and act when it goes unseen; the report leaves with the relay's next poll (it is not urgent itself).
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from typing import Any
 from prometheus_client import Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.identity import NotificationDelivered
 from contracts.notifications import Notification
 from identity.db import messages as repo
 from identity.domain import contact
+from identity.domain.publish import publish
 from identity.pii import PersonalDataCipher
 from identity.tencentcloud import SmsClient, SmsError
 from identity.wechat import WechatClient, WechatSendError
@@ -60,6 +64,7 @@ async def accept(session: AsyncSession, note: Notification, *, source_event: uui
         source_event=source_event,
         requested_at=note.requested_at,
         fallback=note.fallback,
+        only_channel=note.channel,
     )
 
 
@@ -84,7 +89,7 @@ async def deliver_due(db: Database, channels: Channels, *, max_attempts: int, no
         rows = await repo.claim_due(session, now, limit)
         phones = {}
         if channels.sms is not None and channels.cipher is not None:
-            for person in {r["person_id"] for r in rows if r["fallback"] == "sms"}:
+            for person in {r["person_id"] for r in rows if _urgent(r)}:
                 phones[person] = await contact.phone_for_sending(session, channels.cipher, person)
         by_person: dict[uuid.UUID, list] = {}
         for row in rows:
@@ -114,21 +119,37 @@ async def deliver_due(db: Database, channels: Channels, *, max_attempts: int, no
         sent_at = clock.now()
         for row, error in outcomes:
             if error in (None, "sms"):
-                DELIVERY.labels(row["template"], "sms" if error else "wechat").observe(
+                channel = "sms" if error else "wechat"
+                DELIVERY.labels(row["template"], channel).observe(
                     max(0.0, (sent_at - row["requested_at"]).total_seconds())
                 )
+                if _urgent(row):
+                    delivered = NotificationDelivered(
+                        notification_id=row["id"],
+                        person_id=row["person_id"],
+                        template=row["template"],
+                        channel=channel,
+                        requested_at=row["requested_at"],
+                        delivered_at=sent_at,
+                    )
+                    await publish(session, delivered, subject=row["person_id"])
         if len(rows) == limit or time.monotonic() - _backlog_noted[0] >= BACKLOG_EVERY_S:
             _backlog_noted[0] = time.monotonic()
             BACKLOG.set(await repo.count_due(session, now))
     return sum(1 for _, error in outcomes if error in (None, "sms"))
 
 
+def _urgent(row) -> bool:
+    return row["fallback"] == "sms" or row["only_channel"] == "sms"
+
+
 async def _send(channels: Channels, row, phone: str | None) -> object:
     """None when sent by WeChat, "sms" when sent by SMS instead; otherwise why not. An urgent message goes
-    by SMS as soon as WeChat cannot take it (no WeChat, not subscribed, or WeChat failing): no backoff."""
+    by SMS as soon as WeChat cannot take it (no WeChat, not subscribed, or WeChat failing): no backoff; one
+    asked for by SMS only skips WeChat."""
     data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
     outcome: object = "no_channel"
-    if row["openid"] is not None:
+    if row["openid"] is not None and row["only_channel"] is None:
         try:
             await channels.wechat.send_subscription_message(
                 openid=row["openid"], template_id=channels.templates[row["template"]], data=data, page=row["page"]
@@ -136,7 +157,7 @@ async def _send(channels: Channels, row, phone: str | None) -> object:
             return None
         except WechatSendError as exc:
             outcome = exc
-    if row["fallback"] == "sms" and phone and channels.sms is not None:
+    if _urgent(row) and phone and channels.sms is not None:
         try:
             await channels.sms.send(phone=phone, template=row["template"], params=data)
             return "sms"
