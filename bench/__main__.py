@@ -60,6 +60,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "aed_import": ([], ["--rounds", "1"]),
+    "sos": ([], ["--rounds", "1", "--incidents", "30", "--responders", "1000"]),
 }
 
 

@@ -225,6 +225,15 @@ async def lookup_bench(infra, args) -> None:
         await slow.dispose()
 
 
+async def put_on_duty(session, person: uuid.UUID, position: tuple[float, float]) -> None:
+    """A certified responder on duty at `position`, straight into svc-aed's projection (no identity behind)."""
+    await session.execute(text("INSERT INTO responders VALUES (:p, true, now() + interval '1 year')"), {"p": person})
+    await session.execute(
+        text("INSERT INTO duty VALUES (:p, :la, :lo, now() + interval '1 day')"),
+        {"p": person, "la": position[0], "lo": position[1]},
+    )
+
+
 async def sos_bench(infra, args) -> None:
     quiet = {f"{s}_LOG_LEVEL": "WARNING" for s in ("GATEWAY", "IDENTITY", "LEDGER", "MATCHING", "AED", "AUDIT")}
     stack = start_stack(
@@ -249,14 +258,7 @@ async def sos_bench(infra, args) -> None:
         rng = random.Random(4)
         async with aed_db.transaction() as session:  # responders on duty (the projection, seeded directly)
             for _ in range(args.responders):
-                person, (lat, lon) = uuid.uuid4(), _point(rng)
-                await session.execute(
-                    text("INSERT INTO responders VALUES (:p, true, now() + interval '1 year')"), {"p": person}
-                )
-                await session.execute(
-                    text("INSERT INTO duty VALUES (:p, :la, :lo, now() + interval '1 day')"),
-                    {"p": person, "la": lat, "lo": lon},
-                )
+                await put_on_duty(session, uuid.uuid4(), _point(rng))
         await aed_db.dispose()
         consumer = AIOKafkaConsumer(
             "aed.events",
