@@ -9,14 +9,15 @@ simulated arrests it could serve, each weighted by the arrests a year it stands 
   gain by fetching it instead — the service's own rule (`assign`) takes it when its path responder → AED →
   patient is shorter than the one they had and within `fetch_max_path_m`;
 - a new on-duty responder there saves, with the chance that an alerted responder arrives (27.1 %), what they would
-  gain as the first fetcher if they accepted before anyone else, alerted with the wave their distance puts them
-  in (an expectation, not a re-simulation: stated in ADR 19).
+  gain as the first fetcher if they accepted before anyone else, alerted with the wave their rank among those on
+  duty puts them in (an expectation, not a re-simulation: stated in ADR 19).
 
 Places are chosen greedily city-wide (lazily re-scored: a place's gain only shrinks as others are chosen); the
 report prints, per district, how many it gets and its best places."""
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
@@ -47,6 +48,7 @@ class _Case:
     slots: list = field(default_factory=list)
     first_accept_s: float = math.inf
     aed_points: list = field(default_factory=list)  # AEDs usable at the time, with new ones added
+    responder_distances: list[float] = field(default_factory=list)  # those on duty around it, nearest first
 
 
 def _cases(district: District, assumptions: Assumptions, rng: random.Random, count: int, policy: DispatchPolicy):
@@ -64,6 +66,7 @@ def _cases(district: District, assumptions: Assumptions, rng: random.Random, cou
                 list(outcome.slots),
                 outcome.first_accept_s,
                 [a.point for a in arrest.aeds],
+                [r.distance_m for r in arrest.responders],
             )
         )
     return cases
@@ -92,8 +95,11 @@ def _responder_gain(case: _Case, place: geo.Point, policy: DispatchPolicy, assum
     distance = geo.distance_m(place, case.point)
     if distance > policy.radius_m:
         return 0.0
-    # Alerted with the wave its distance would put it in, if nobody had accepted by then.
-    wave = int(distance // max(1.0, policy.radius_m / 3))
+    # Alerted with the wave its rank among those on duty around the patient puts it in (the first wave takes as
+    # many as an incident needs), if nobody had accepted by then.
+    rank = bisect.bisect(case.responder_distances, distance)
+    first = max(policy.wave_size, policy.needed)
+    wave = 0 if rank < first else 1 + (rank - first) // policy.wave_size
     accepted_at = wave * policy.wave_interval_s + assumptions.seen_median_s + assumptions.answer_median_s
     if accepted_at >= case.first_accept_s:
         return 0.0  # someone else took the fetch
