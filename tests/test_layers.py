@@ -40,3 +40,19 @@ def test_queries_do_not_reach_up_into_rules_or_routes():
     for package, folder in SERVICES.items():
         db = (ROOT / folder / package / "db").rglob("*.py")
         assert _offending(db, (f"{package}.domain", f"{package}.api")) == [], package
+
+
+def test_rules_hold_no_sql():
+    """A service's `domain/` states rules and calls its `db/` for data: no SQL text, no statement built or executed
+    there (ORM objects read and changed through the session stay: the unit of work is the rule's transaction)."""
+    statements = {"text", "select", "insert", "update", "delete"}
+    found = []
+    for package, folder in SERVICES.items():
+        for path in (ROOT / folder / package / "domain").rglob("*.py"):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                    found += [f"{path.relative_to(ROOT)} imports {a.name}" for a in node.names if a.name in statements]
+                elif isinstance(node, ast.Attribute) and node.attr == "execute":
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} executes a statement")
+    assert found == []

@@ -4,7 +4,8 @@ import argparse
 import asyncio
 import sys
 
-from ledger.domain import clock, holds, invariants
+from ledger.db import invariants
+from ledger.domain import clock, holds
 from ledger.events import consumers
 from ledger.settings import LedgerSettings
 from servicekit.cli import Command, run_cli

@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from contracts.audit import SanctionApplied
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
-from ledger.db import holders
-from ledger.domain import accounts, holds, invariants, settlement, transfers
+from ledger.db import holders, invariants
+from ledger.domain import accounts, holds, settlement, transfers
 from ledger.settings import LedgerSettings
 from servicekit import kinship
 from servicekit.db import Database

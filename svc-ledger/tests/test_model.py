@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from contracts.audit import SanctionApplied
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
-from ledger.db import holders
-from ledger.domain import accounts, holds, invariants, settlement, transfers
+from ledger.db import holders, invariants
+from ledger.domain import accounts, holds, settlement, transfers
 from ledger.domain.book import OWN_SERVICE_ORDER, OWN_SERVICE_UNDER_60, TRANSFERABLE_ORDER
 from ledger.settings import LedgerSettings
 from servicekit import kinship

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.db import rowcount
 from servicekit.pagination import PageRequest, keyset_text
+
+log = logging.getLogger(__name__)
 
 
 async def record_role(
@@ -179,10 +185,37 @@ async def undelivered_dispatch_updates(session: AsyncSession, incident_id: uuid.
     return (await session.execute(text(query), {"i": incident_id})).scalar_one()
 
 
+BOARD_CHANNEL = "incident_board"
+
+
 async def announce_change(session: AsyncSession, incident_id: uuid.UUID) -> None:
     """Tell every open incidents board (domain/board.py) that the incident changed; PostgreSQL delivers the
     notification when, and only if, the transaction commits."""
-    await session.execute(text("SELECT pg_notify('incident_board', :i)"), {"i": str(incident_id)})
+    await session.execute(text("SELECT pg_notify(:channel, :i)"), {"channel": BOARD_CHANNEL, "i": str(incident_id)})
+
+
+async def listen_for_changes(
+    dsn: str, heard: Callable[[str], None], *, connected: Callable[[], None], check_every_s: float = 15
+) -> None:
+    """Hear every announced change (`heard` gets the incident id) on one LISTEN connection of its own, until
+    cancelled; `connected` runs each time listening (re)starts, since changes made meanwhile went unheard. A
+    dead connection shows itself on the next statement and is reopened."""
+    while True:
+        try:
+            connection = await asyncpg.connect(dsn)
+            try:
+                await connection.add_listener(BOARD_CHANNEL, lambda _c, _pid, _channel, payload: heard(payload))
+                connected()
+                while True:
+                    await asyncio.sleep(check_every_s)
+                    await connection.execute("SELECT 1")
+            finally:
+                await connection.close(timeout=2)
+        except asyncio.CancelledError:
+            raise
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("incident board lost its LISTEN connection", extra={"error": repr(exc)})
+            await asyncio.sleep(1)
 
 
 async def update_incident(session: AsyncSession, incident_id: uuid.UUID, **changes) -> None:

@@ -11,12 +11,10 @@ picture again rather than trusting what it has."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-import asyncpg
 from sqlalchemy.engine import make_url
 
 from aed.db import incidents as repo
@@ -24,8 +22,6 @@ from aed.domain.incidents import following, staff_in_scope
 from servicekit.auth import Principal
 from servicekit.db import Database
 
-log = logging.getLogger(__name__)
-CHANNEL = "incident_board"
 RESYNC = None  # what a board's queue holds when it must be sent everything again
 QUEUE_LIMIT = 1000
 
@@ -60,7 +56,7 @@ class Board:
             with suppress(asyncio.CancelledError):
                 await self._listening
 
-    def _heard(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+    def _heard(self, payload: str) -> None:
         try:
             changed: uuid.UUID | None = uuid.UUID(payload)
         except ValueError:
@@ -73,24 +69,12 @@ class Board:
                     changes.get_nowait()
                 changes.put_nowait(RESYNC)
 
+    def _connected(self) -> None:
+        for changes in self._boards:  # whatever changed while no one listened
+            changes.put_nowait(RESYNC)
+
     async def _listen(self) -> None:
-        while True:
-            try:
-                connection = await asyncpg.connect(self._dsn)
-                try:
-                    await connection.add_listener(CHANNEL, self._heard)
-                    for changes in self._boards:  # whatever changed while no one listened
-                        changes.put_nowait(RESYNC)
-                    while True:  # a dead connection shows itself on the next statement
-                        await asyncio.sleep(15)
-                        await connection.execute("SELECT 1")
-                finally:
-                    await connection.close(timeout=2)
-            except asyncio.CancelledError:
-                raise
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                log.warning("incident board lost its LISTEN connection", extra={"error": repr(exc)})
-                await asyncio.sleep(1)
+        await repo.listen_for_changes(self._dsn, self._heard, connected=self._connected)
 
     async def picture(self, viewer: Principal) -> list[dict]:
         """Every open incident the viewer may see, newest first."""

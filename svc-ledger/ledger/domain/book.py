@@ -2,8 +2,8 @@
 
 An operation locks every account it touches in one statement, ordered by id (so two operations never
 wait on each other in opposite orders: no deadlocks), stages its transfers in memory while checking each
-account's floor, and writes transfers, entries and balances in three bulk statements. Database checks
-(balance ≥ held, a pending transfer resolves once) stand behind the Python checks.
+account's floor, and writes transfers, entries and balances in one statement (both in ledger.db.book).
+Database checks (balance ≥ held, a pending transfer resolves once) stand behind the Python checks.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledger.db import book as repo
 from ledger.db.repository import Pending
 from ledger.domain.errors import InsufficientCoins
 from servicekit.ids import new_id
@@ -50,15 +50,6 @@ class LockedAccount:
         return self.kind == "district_issuance"
 
 
-_LOCK = text(
-    "SELECT id, kind, owner_person_id, origin, district, shard, balance, held FROM accounts"
-    " WHERE owner_person_id = ANY(:persons) OR (kind = 'welfare' AND :welfare)"
-    " OR (kind = 'district_issuance' AND district = ANY(:districts))"
-    " OR (kind = 'escrow' AND shard = ANY(:shards))"
-    " ORDER BY id FOR NO KEY UPDATE"
-)
-
-
 @dataclass
 class Book:
     session: AsyncSession
@@ -79,12 +70,9 @@ class Book:
         districts: Iterable[str] = (),
         shards: Iterable[int] = (),
     ) -> None:
-        rows = (
-            await self.session.execute(
-                _LOCK,
-                {"persons": list(persons), "welfare": welfare, "districts": list(districts), "shards": list(shards)},
-            )
-        ).all()
+        rows = await repo.lock_accounts(
+            self.session, persons=list(persons), welfare=welfare, districts=list(districts), shards=list(shards)
+        )
         for row in rows:
             if row.id in self.accounts:  # locked before: the object in hand may carry staged changes
                 continue
@@ -217,52 +205,16 @@ class Book:
         changed = [a for a in self.accounts.values() if a.changed]
         if not (self._transfers or changed):
             return
-        params = _columns(self._transfers, _TRANSFER_COLUMNS) | _columns(self._entries, _ENTRY_COLUMNS, prefix="e_")
-        params |= {
-            "a_id": [a.id for a in changed],
-            "a_balance": [a.balance for a in changed],
-            "a_held": [a.held for a in changed],
-        }
-        await self.session.execute(_WRITE, params)
+        await repo.write(
+            self.session,
+            transfers=self._transfers,
+            entries=self._entries,
+            balances=[(a.id, a.balance, a.held) for a in changed],
+        )
         self._transfers.clear()
         self._entries.clear()
         for account in changed:
             account.changed = False
-
-
-_TRANSFER_COLUMNS = {
-    "id": "uuid",
-    "operation_id": "uuid",
-    "code": "text",
-    "kind": "text",
-    "debit_account_id": "uuid",
-    "credit_account_id": "uuid",
-    "amount": "bigint",
-    "pending_id": "uuid",
-    "expires_at": "timestamptz",
-    "reference": "uuid",
-}
-_ENTRY_COLUMNS = {"transfer_id": "uuid", "account_id": "uuid", "amount": "bigint", "balance_after": "bigint"}
-
-
-def _unnest(columns: dict[str, str], prefix: str = "") -> str:
-    arrays = ", ".join(f"CAST(:{prefix}{name} AS {kind}[])" for name, kind in columns.items())
-    return f"unnest({arrays}) WITH ORDINALITY AS v({', '.join(columns)}, n)"
-
-
-_TRANSFER_NAMES, _ENTRY_NAMES = ", ".join(_TRANSFER_COLUMNS), ", ".join(_ENTRY_COLUMNS)
-_WRITE = text(
-    f"WITH t AS (INSERT INTO transfers ({_TRANSFER_NAMES}) SELECT {_TRANSFER_NAMES} FROM {_unnest(_TRANSFER_COLUMNS)}"
-    f"           ORDER BY n),"
-    f" e AS (INSERT INTO entries ({_ENTRY_NAMES}) SELECT {_ENTRY_NAMES} FROM {_unnest(_ENTRY_COLUMNS, 'e_')} ORDER BY n)"
-    " UPDATE accounts SET balance = a.balance, held = a.held"
-    " FROM unnest(CAST(:a_id AS uuid[]), CAST(:a_balance AS bigint[]), CAST(:a_held AS bigint[])) AS a(id, balance, held)"
-    " WHERE accounts.id = a.id"
-)
-
-
-def _columns(rows: list[dict], columns: dict[str, str], prefix: str = "") -> dict[str, list]:
-    return {prefix + name: [row[name] for row in rows] for name in columns}
 
 
 def draw(pockets: dict[str, LockedAccount], order: Iterable[str], amount: int) -> list[tuple[LockedAccount, int]]:
