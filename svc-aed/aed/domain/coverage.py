@@ -9,13 +9,11 @@ import math
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aed.db import organisations as repo
-from contracts.aed import ListExported
+from aed.domain import registry
 from contracts.districts import DISTRICTS
-from contracts.topics import Topic
 from servicekit import exports
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden
-from servicekit.events import build_event, record_event
 
 LIST = "aed-coverage"  # the summary's name on the audit trail
 
@@ -83,9 +81,5 @@ async def coverage_for_export(
     """One table of the coverage summary (`districts` or `organisations`) for a file; the export is recorded on
     the audit trail like every list's."""
     rows = (await coverage(session, staff, district=district, population=population, standard=standard))[table]
-    filters = {"district": district, "table": table}
-    data = ListExported(**exports.facts(staff, LIST, fmt, filters, len(rows)))
-    await record_event(
-        session, topic=Topic.AED, event=build_event(source="aed", data=data, subject=staff.id, actor=staff.id)
-    )
+    await registry.record_export(session, staff, LIST, fmt, {"district": district, "table": table}, len(rows))
     return rows

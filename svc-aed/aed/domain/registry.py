@@ -68,8 +68,15 @@ async def export(
 
     rows = await exports.every_row(LIST, page)
     filters = {"district": district, "status": status, "expiring_within_days": expiring_within_days}
-    data = ListExported(**exports.facts(who, LIST, fmt, filters, len(rows)))
+    await record_export(session, who, LIST, fmt, filters, len(rows))
+    return rows
+
+
+async def record_export(
+    session: AsyncSession, who: Principal, list_name: str, fmt: exports.Format, filters: dict, rows: int
+) -> None:
+    """Who exported which of svc-aed's lists, with which filters and how many rows: on the audit trail."""
+    data = ListExported(**exports.facts(who, list_name, fmt, filters, rows))
     await record_event(
         session, topic=Topic.AED, event=build_event(source="aed", data=data, subject=who.id, actor=who.id)
     )
-    return rows

@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 
 from contracts.districts import DISTRICTS, District
 from ledger.api.accounts import UNIT
-from ledger.db.repository import ORIGINS
 from ledger.domain import overview
 from servicekit import exports
 from servicekit.auth import Principal, require_roles
@@ -129,7 +128,7 @@ async def export_summary(
         {
             "district_name": DISTRICTS.get(r.district, "未登记"),
             "issued": r.issued / 60,
-            **{origin: r.outstanding.get(origin, 0) / 60 for origin in ORIGINS},
+            **{origin: minutes / 60 for origin, minutes in r.by_origin().items()},
             "outstanding": sum(r.outstanding.values()) / 60,
         }
         for r in rows

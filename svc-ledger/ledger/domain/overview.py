@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.ledger import ListExported
-from contracts.topics import Topic
 from ledger.db import overview as repo
 from ledger.db import repository
+from ledger.db.repository import ORIGINS
 from ledger.domain.accounts import scope_district
+from ledger.domain.publish import publish
 from servicekit import exports
 from servicekit.auth import Principal
-from servicekit.events import build_event, record_event
 from servicekit.pagination import PageRequest, page_of
 
 MILESTONES = "milestones"  # the list's name in its cursors
@@ -46,9 +46,7 @@ async def milestones_for_export(
 ) -> list[dict]:
     rows = await exports.every_row(MILESTONES, lambda page: milestones(session, reader, district, page))
     data = ListExported(**exports.facts(reader, MILESTONES, fmt, {"district": district}, len(rows)))
-    await record_event(
-        session, topic=Topic.LEDGER, event=build_event(source="ledger", data=data, subject=reader.id, actor=reader.id)
-    )
+    await publish(session, data, subject=reader.id, actor=reader.id)
     return rows
 
 
@@ -57,6 +55,10 @@ class DistrictCoins:
     district: str
     issued: int  # minutes its office granted, in all
     outstanding: dict[str, int]  # minutes its residents hold, by origin
+
+    def by_origin(self) -> dict[str, int]:
+        """Minutes outstanding for every origin, none left out."""
+        return {origin: self.outstanding.get(origin, 0) for origin in ORIGINS}
 
 
 async def summary_for_export(
@@ -71,7 +73,5 @@ async def summary_for_export(
         held.setdefault(row.district, {})[row.origin] = int(row.outstanding)
     rows = [DistrictCoins(d, issued.get(d, 0), held.get(d, {})) for d in sorted(issued.keys() | held.keys())]
     data = ListExported(**exports.facts(reader, COIN_SUMMARY, fmt, {"district": district}, len(rows)))
-    await record_event(
-        session, topic=Topic.LEDGER, event=build_event(source="ledger", data=data, subject=reader.id, actor=reader.id)
-    )
+    await publish(session, data, subject=reader.id, actor=reader.id)
     return rows
