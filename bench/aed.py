@@ -28,10 +28,9 @@ from sqlalchemy import text
 from aed.db import devices as repo
 from aed.domain import lookup
 from aed.settings import AedSettings
-from bench._harness import embedded_infra, median
+from bench._harness import bench_stack, embedded_infra, median
 from bench._results import Figure, report
 from bench.matching import pct, unindexed_database
-from devstack.pytest_plugin import start_stack
 from servicekit import geo
 from servicekit.db import Database
 from servicekit.events import CloudEvent
@@ -235,16 +234,11 @@ async def put_on_duty(session, person: uuid.UUID, position: tuple[float, float])
 
 
 async def sos_bench(infra, args) -> None:
-    quiet = {f"{s}_LOG_LEVEL": "WARNING" for s in ("GATEWAY", "IDENTITY", "LEDGER", "MATCHING", "AED", "AUDIT")}
-    stack = start_stack(
+    stack = bench_stack(
         infra,
-        extra_env=quiet
-        | {
+        {
             "IDENTITY_ACCESS_TOKEN_TTL_S": "7200",
             "AED_WAVE_INTERVAL_S": "3600",
-            # the jobs at their production pace, not the tests' 0.5 s
-            "AED_UPKEEP_INTERVAL_S": "3600",
-            "MATCHING_LIFECYCLE_INTERVAL_S": "60",
             **dict(e.split("=", 1) for e in args.env),
         },
     )

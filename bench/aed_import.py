@@ -13,10 +13,9 @@ import uuid
 
 import httpx
 
-from bench._harness import embedded_infra, median
+from bench._harness import bench_stack, embedded_infra, median
 from bench._results import Figure, report
 from devstack import scenario
-from devstack.pytest_plugin import start_stack
 from gateway.settings import GatewaySettings
 
 ROWS = 5000
@@ -61,7 +60,7 @@ def main() -> None:
     timeout = GatewaySettings().default_timeout_s
     with embedded_infra() as infra:
         # The stack's gateway waits as long as it takes, so a slow import is measured rather than cut off.
-        stack = start_stack(infra, extra_env={"GATEWAY_DEFAULT_TIMEOUT_S": "600"})
+        stack = bench_stack(infra, {"GATEWAY_DEFAULT_TIMEOUT_S": "600"})
         stack.seed_demo()
         try:
             seconds = asyncio.run(_measure(stack.gateway_url, args.rounds))

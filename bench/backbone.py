@@ -36,6 +36,8 @@ from servicekit.outbox import OutboxRelay
 from servicekit.settings import ServiceSettings
 
 TYPE = "timebank.bench.thing.happened"
+# Both consumers fetch with the same wait: the one a consumer on the life-critical path uses (identity's).
+FETCH_WAIT_MS = 50
 
 
 def _event(n: int) -> CloudEvent:
@@ -70,6 +72,7 @@ async def _consume_raw(bootstrap: str, topic: str, count: int, joined, finished)
         session_timeout_ms=2000,
         heartbeat_interval_ms=300,
         max_poll_records=ServiceSettings().consumer_batch_size,
+        fetch_max_wait_ms=FETCH_WAIT_MS,
     )
     await consumer.start()
     await _wait_joined(consumer)
@@ -116,7 +119,9 @@ async def raw_round(bootstrap: str, events: list[CloudEvent]) -> float:
 
 async def _consume_effects(url: str, bootstrap: str, topic: str, group: str, batch: bool, joined) -> None:
     """The consuming service: its own process, as in the real system (identity's relay -> ledger's consumer)."""
-    settings = ServiceSettings(service_name=group, database_url=url, kafka_bootstrap_servers=bootstrap)
+    settings = ServiceSettings(
+        service_name=group, database_url=url, kafka_bootstrap_servers=bootstrap, kafka_fetch_max_wait_ms=FETCH_WAIT_MS
+    )
     db = Database(url, pool_size=2)
 
     async def effect(session, event: CloudEvent) -> None:

@@ -17,9 +17,8 @@ import time
 
 import httpx
 
-from bench._harness import embedded_infra, figure_in, median
+from bench._harness import bench_stack, embedded_infra, figure_in, median
 from bench._results import Figure, report
-from devstack.pytest_plugin import start_stack
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -58,14 +57,8 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 1
-    limits = {
-        "GATEWAY_RATE_LIMIT_PER_IP": "100000000/minute",
-        "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000000/minute",
-        "GATEWAY_LOG_LEVEL": "WARNING",
-        "LEDGER_LOG_LEVEL": "WARNING",
-    }
     with embedded_infra() as infra:
-        stack = start_stack(infra, extra_env=limits)
+        stack = bench_stack(infra)
         try:
             login = httpx.post(stack.gateway_url + "/api/v1/auth/wechat-login", json={"code": "dev-bench"}).json()
             token = login["access_token"]

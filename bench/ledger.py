@@ -33,13 +33,12 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench._harness import embedded_infra, figure_in, median
+from bench._harness import bench_stack, embedded_infra, figure_in, median
 from bench._results import Figure, report
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
 from contracts.topics import Topic
 from devstack.people import resident_number
 from devstack.postgres import bin_dir
-from devstack.pytest_plugin import start_stack
 from servicekit.events import build_event, record_headers
 
 PGBENCH = bin_dir() / "pgbench"
@@ -260,10 +259,7 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 1
-    quiet = {f"{s}_LOG_LEVEL": "WARNING" for s in ("GATEWAY", "IDENTITY", "LEDGER", "MATCHING", "AED", "AUDIT")}
-    env = quiet | {
-        "GATEWAY_RATE_LIMIT_PER_IP": "100000000/minute",
-        "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000000/minute",
+    env = {
         "IDENTITY_ACCESS_TOKEN_TTL_S": "7200",
         "LEDGER_GRANT_LIMIT_MINUTES": "1000000000",
         # One worker (the default): on two cores a second only added contention (measured: gifts
@@ -272,7 +268,7 @@ def main() -> int:
         **dict(e.split("=", 1) for e in args.env),
     }
     with embedded_infra() as infra:
-        stack = start_stack(infra, extra_env=env)
+        stack = bench_stack(infra, env)
         try:
             stack.seed_demo()
             pgbench_url = infra.create_database("pgbench")

@@ -27,11 +27,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 
-from bench._harness import embedded_infra, median
+from bench._harness import bench_stack, embedded_infra, median
 from bench._results import Figure, report
 from bench.aed import CENTRE, _point, put_on_duty
 from bench.matching import pct
-from devstack.pytest_plugin import start_stack
 from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
 from servicekit.db import Database
@@ -93,17 +92,13 @@ async def provider_received(stack, since: float) -> tuple[dict[tuple[str, str], 
 
 
 async def run(args: argparse.Namespace) -> None:
-    quiet = {f"{s}_LOG_LEVEL": "WARNING" for s in ("GATEWAY", "IDENTITY", "LEDGER", "MATCHING", "AED", "AUDIT")}
     with embedded_infra() as infra:
-        stack = start_stack(
+        stack = bench_stack(
             infra,
-            extra_env=quiet
-            | {
+            {
                 "IDENTITY_ACCESS_TOKEN_TTL_S": "7200",
                 "AED_WAVE_INTERVAL_S": "3600",  # one wave per SOS: the first
                 "AED_ALERT_UNSEEN_SMS_S": "3600",
-                "AED_UPKEEP_INTERVAL_S": "3600",
-                "MATCHING_LIFECYCLE_INTERVAL_S": "60",
             },
         )
         try:

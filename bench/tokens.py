@@ -22,9 +22,8 @@ import time
 
 import httpx
 
-from bench._harness import embedded_infra, figure_in, median
+from bench._harness import bench_stack, embedded_infra, figure_in, median
 from bench._results import Figure, report
-from devstack.pytest_plugin import start_stack
 from servicekit.auth import JwksCache
 from servicekit.settings import TokenVerificationSettings
 
@@ -80,10 +79,8 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 1
-    env = {f"{s}_LOG_LEVEL": "WARNING" for s in ("GATEWAY", "IDENTITY", "LEDGER", "MATCHING", "AED", "AUDIT")}
-    env |= {"GATEWAY_RATE_LIMIT_PER_IP": "100000000/minute", "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000000/minute"}
     with embedded_infra() as infra:
-        stack = start_stack(infra, extra_env=env)
+        stack = bench_stack(infra)
         try:
             with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
                 tokens = [

@@ -16,6 +16,9 @@ class SmsTemplate(BaseModel):
 class IdentitySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
 
+    # Its consumer turns an SOS into responders' alerts: every millisecond is on the life-critical path (ADR 20).
+    kafka_fetch_max_wait_ms: int = 50
+
     DEV_DEFAULTS = (
         "wechat_appid",
         "wechat_secret",

@@ -10,6 +10,9 @@ _MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 class LedgerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
 
+    # A person publishing a need waits for its hold (matching → ledger → matching; ADR 20).
+    kafka_fetch_max_wait_ms: int = 200
+
     service_name: str = "ledger"
     port: int = 8002
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/ledger"

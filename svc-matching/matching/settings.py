@@ -10,6 +10,9 @@ _MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 class MatchingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MATCHING_", extra="ignore")
 
+    # A person publishing a need waits for the ledger's answer to its hold (ADR 20).
+    kafka_fetch_max_wait_ms: int = 200
+
     DEV_DEFAULTS = ("pii_keys", "evidence_signing_seed")
 
     service_name: str = "matching"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Literal
 
 import httpx
 import pytest
@@ -132,22 +133,30 @@ FAST_RECOVERY = {
     "CONSUMER_RETRY_BACKOFF_S": "0.05",
     "KAFKA_REQUEST_TIMEOUT_MS": "3000",
     "JWKS_MIN_REFRESH_INTERVAL_S": "0.5",
+    "KAFKA_FETCH_MAX_WAIT_MS": "50",  # each cross-service step of a test at once, not after a deployed wait
 }
 
 
-def start_stack(infra: Infra, *, extra_env: dict[str, str] | None = None) -> Stack:
+def start_stack(
+    infra: Infra, *, extra_env: dict[str, str] | None = None, pace: Literal["tests", "deployed"] = "tests"
+) -> Stack:
+    """The whole system on `infra`. At the tests' pace, retries, polls and time-driven jobs come round within a
+    test's patience and the rate limits admit the suite as one busy client; at the deployed pace (benchmarks)
+    every setting keeps its production default, so what is measured is what runs."""
     ports = Ports(**{name: free_port() for name in ["gateway", *SERVICES, "wechat", "dispatch120", "tencentcloud"]})
-    env = {f"{svc.upper()}_{key}": value for svc in SERVICES for key, value in FAST_RECOVERY.items()}
-    env["GATEWAY_JWKS_MIN_REFRESH_INTERVAL_S"] = FAST_RECOVERY["JWKS_MIN_REFRESH_INTERVAL_S"]
-    # The whole suite is one client address; the gateway's own tests check the limits with their own settings.
-    # So are the seeded staff tokens, which the fuzz suite drives hard.
-    env["GATEWAY_RATE_LIMIT_PER_IP"] = env["GATEWAY_RATE_LIMIT_PUBLIC_LOOKUP"] = "100000/minute"
-    env["GATEWAY_RATE_LIMIT_PER_PRINCIPAL"] = "100000/minute"
-    env["MATCHING_LIFECYCLE_INTERVAL_S"] = "0.5"  # no-shows and expiries show up within a test's patience
-    env["AED_UPKEEP_INTERVAL_S"] = "0.5"
-    env["AED_ALERT_UNSEEN_SMS_S"] = "2"  # an unseen alert's text message within a test's patience
-    env["IDENTITY_AGE_FACTS_INTERVAL_S"] = "0.5"  # a birthday reached by a moved clock is told at once
-    env["IDENTITY_CLOSURE_INTERVAL_S"] = "0.5"  # a closure due by a moved clock is carried out at once
+    env: dict[str, str] = {}
+    if pace == "tests":
+        env |= {f"{svc.upper()}_{key}": value for svc in SERVICES for key, value in FAST_RECOVERY.items()}
+        env["GATEWAY_JWKS_MIN_REFRESH_INTERVAL_S"] = FAST_RECOVERY["JWKS_MIN_REFRESH_INTERVAL_S"]
+        # The whole suite is one client address; the gateway's own tests check the limits with their own settings.
+        # So are the seeded staff tokens, which the fuzz suite drives hard.
+        env["GATEWAY_RATE_LIMIT_PER_IP"] = env["GATEWAY_RATE_LIMIT_PUBLIC_LOOKUP"] = "100000/minute"
+        env["GATEWAY_RATE_LIMIT_PER_PRINCIPAL"] = "100000/minute"
+        env["MATCHING_LIFECYCLE_INTERVAL_S"] = "0.5"  # no-shows and expiries show up within a test's patience
+        env["AED_UPKEEP_INTERVAL_S"] = "0.5"
+        env["AED_ALERT_UNSEEN_SMS_S"] = "2"  # an unseen alert's text message within a test's patience
+        env["IDENTITY_AGE_FACTS_INTERVAL_S"] = "0.5"  # a birthday reached by a moved clock is told at once
+        env["IDENTITY_CLOSURE_INTERVAL_S"] = "0.5"  # a closure due by a moved clock is carried out at once
     env.update(extra_env or {})
     stack = Stack(
         ports=ports,

@@ -54,8 +54,9 @@ class ServiceSettings(TokenVerificationSettings):
     kafka_session_timeout_ms: int = 2000
     kafka_heartbeat_interval_ms: int = 300
     # How long a fetch may wait at the broker for data. Tansu holds a fetch for the whole wait even when data
-    # arrives meanwhile, so aiokafka's default (500 ms) added up to half a second to every cross-service step.
-    kafka_fetch_max_wait_ms: int = 50
+    # arrives meanwhile, so the wait is also the longest delay before a consumer sees a new event, and an idle
+    # consumer asks 1000/wait times a second. Services a person waits on choose less (ADR 20).
+    kafka_fetch_max_wait_ms: int = 500
     # How often each consumer counts the dead letters waiting for a replay (the consumer_dead_letters_waiting gauge).
     consumer_dlq_check_interval_s: float = 30.0
     topic_partitions: int = 3

@@ -47,6 +47,7 @@ async def kit(infra) -> AsyncIterator[Kit]:
         outbox_max_backoff_s=0.5,
         consumer_retry_backoff_s=0.01,
         kafka_request_timeout_ms=2000,
+        kafka_fetch_max_wait_ms=50,
     )
     db = Database(url, pool_size=5)
     async with db.engine.begin() as conn:
