@@ -1,4 +1,4 @@
-"""The rules follow the trail (ADR 10, session 6). The consumer only appends events to the hash chain; a
+"""The rules follow the trail (ADR 10). The consumer only appends events to the hash chain; a
 judge reads the records appended since it last judged — completed services, gifts, residences — records
 their facts and judges every new one against everything known, in a transaction of its own that moves the
 `judged` cursor with them. So the trail is never held back by the rules, the judge works on one poll while
@@ -6,8 +6,8 @@ the consumer appends the next, and a crash anywhere resumes from the cursor: not
 skipped. The rules depend only on the set of facts (rules.py), so judging one poll or several at once gives
 the same alerts.
 
-Service reports, most of the judge's database work, are recorded first by RECORDERS transactions at once
-(session 7), each with a cursor of its own (`recorded`): on every commit, ahead of the judge, and by the
+Service reports, most of the judge's database work, are recorded first by RECORDERS transactions at once,
+each with a cursor of its own (`recorded`): on every commit, ahead of the judge, and by the
 judge itself (under its lock) when they have not got that far. A judge that stops after they commit finds
 them recorded and goes on from there.
 

@@ -25,10 +25,9 @@ from contracts.identity import (
 )
 from contracts.matching import RequestCancelled, RequestSubmitted, ServiceCompleted
 from contracts.topics import Topic
-from ledger.db import holders
+from ledger.db import holders, kin_links
 from ledger.domain import accounts, clock, closure, holds, settlement
 from ledger.settings import LedgerSettings
-from servicekit import kinship
 from servicekit.app import Runtime
 from servicekit.consumer import EventConsumer, Reader, reading
 from servicekit.events import CloudEvent
@@ -64,10 +63,10 @@ def handlers(settings: LedgerSettings) -> dict[str, tuple[Reader, Handler]]:
             SpecialGroupsSet, lambda s, d: holders.record_special_groups(s, d.person_id, d.district, list(d.categories))
         ),
         KinshipConfirmed.TYPE: reading(
-            KinshipConfirmed, lambda s, d: kinship.record_kinship(s, d.link_id, d.person_id, d.relative_id)
+            KinshipConfirmed, lambda s, d: kin_links.record(s, d.link_id, d.person_id, d.relative_id)
         ),
         KinshipRevoked.TYPE: reading(
-            KinshipRevoked, lambda s, d: kinship.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)
+            KinshipRevoked, lambda s, d: kin_links.revoke(s, d.link_id, d.person_id, d.relative_id)
         ),
         PersonErased.TYPE: reading(PersonErased, lambda s, d: closure.close(s, d, now=clock.now())),
         RequestSubmitted.TYPE: reading(

@@ -23,17 +23,17 @@ class LedgerSettings(ServiceSettings):
     # How often coins that reached closed accounts after their closure are moved by their rule.
     closure_sweep_interval_s: float = 60.0
     # Settlement applies a whole poll in one transaction with a fixed number of statements: bigger polls
-    # spread each commit over more services (bench.ledger: 2,000 read 1.08 × pgbench, 1,000 1.02, 500 0.92).
+    # spread each commit over more services (bench.ledger: 2,000 settle 1.08 × pgbench's rate, 500 0.92).
     consumer_batch_size: int = 2000
     # Under steady load the relay waits this long after a partial round, so one produce request carries many
-    # commits' events (bench.ledger gifts: 0.18-0.20 x pgbench at 0, 0.23 at 20 ms, 0.24 at 50 and 100 ms;
-    # the broker's and the relay's per-request work was the difference). The ledger's events feed
-    # projections and notifications, which can take 50 ms more; svc-aed's relay (SOS alerts) does not linger.
+    # commits' events (bench.ledger: gifts 0.24 × pgbench's rate with 50 ms, 0.19 without). The ledger's
+    # events feed projections and notifications, which can take 50 ms more; svc-aed's relay (SOS alerts) does
+    # not linger.
     outbox_linger_s: float = 0.05
     # The gift desk (ledger.desk): gifts per shared transaction at most, and transactions committing at once.
     gift_desk_max_batch: int = 64
-    # bench.ledger gifts (8 connections) with the 50 ms linger, medians of runs: 2 -> 0.23 of pgbench,
-    # 4 -> 0.27 (runs 0.24-0.27), 6 -> 0.25 (runs 0.23-0.31), 8 -> 0.23 (every gift alone in its transaction).
+    # Four at once: one batch forms while others wait on the log flush (bench.ledger: gifts 0.27 × pgbench's
+    # rate, 0.23 with 2 or 8).
     gift_desk_in_flight: int = 4
     # The most one grant or welfare allocation may move (minutes; 12,000 = 200 coins).
     grant_limit_minutes: int = 12_000

@@ -14,10 +14,9 @@ from sqlalchemy import text
 
 from contracts.audit import SanctionApplied
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
-from ledger.db import holders, invariants
+from ledger.db import holders, invariants, kin_links
 from ledger.domain import accounts, holds, settlement, transfers
 from ledger.settings import LedgerSettings
-from servicekit import kinship
 from servicekit.db import Database
 from servicekit.migrations import upgrade_to_head
 
@@ -58,7 +57,7 @@ def ledger(ledger_db):
     async def relate(a: uuid.UUID, b: uuid.UUID) -> uuid.UUID:
         link = uuid.uuid4()
         async with db.transaction() as session:
-            await kinship.record_kinship(session, link, a, b)
+            await kin_links.record(session, link, a, b)
         return link
 
     async def grant(person_id: uuid.UUID, amount: int, *, district: str = "110105", key: str | None = None):

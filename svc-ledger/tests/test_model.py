@@ -16,11 +16,10 @@ from sqlalchemy import text
 
 from contracts.audit import SanctionApplied
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
-from ledger.db import holders, invariants
+from ledger.db import holders, invariants, kin_links
 from ledger.domain import accounts, holds, settlement, transfers
 from ledger.domain.book import OWN_SERVICE_ORDER, OWN_SERVICE_UNDER_60, TRANSFERABLE_ORDER
 from ledger.settings import LedgerSettings
-from servicekit import kinship
 from servicekit.db import Database
 from servicekit.errors import Problem
 from servicekit.migrations import upgrade_to_head
@@ -117,7 +116,7 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
                     await holders.record_redemption_age(session, person, self.model.old[index])
                     if self.model.special[index]:
                         await holders.record_special_groups(session, person, DISTRICT, ["economic_hardship"])
-                await kinship.record_kinship(session, uuid.uuid4(), self.ids[0], self.ids[2])
+                await kin_links.record(session, uuid.uuid4(), self.ids[0], self.ids[2])
                 return (
                     await session.execute(
                         text(

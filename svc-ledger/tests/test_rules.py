@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from ledger.db import kin_links
 from ledger.domain import holds, transfers
 from ledger.domain.errors import InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict
-from servicekit import kinship
 from servicekit.errors import UnprocessableInput
 from servicekit.idempotency import IdempotencyKeyReused
 
@@ -92,7 +92,7 @@ async def test_gifts_go_only_to_confirmed_direct_relatives(ledger):
     assert await ledger.pockets(stranger) == {"allocated": 0, "earned": 0, "gifted": 60, "granted": 0}
     await ledger.gift(stranger, giver, 30)  # the link works both ways
     async with ledger.db.transaction() as session:
-        await kinship.revoke_kinship(session, link, giver, stranger)
+        await kin_links.revoke(session, link, giver, stranger)
     with pytest.raises(NotADirectRelative):
         await ledger.gift(giver, stranger, 10)
     with pytest.raises(NotADirectRelative):

@@ -33,10 +33,10 @@ from contracts.identity import (
 )
 from contracts.ledger import HoldPlaced, HoldRejected
 from contracts.topics import Topic
-from matching.db import people
+from matching.db import kin_links, people
 from matching.domain import closing, requests, sanctions
 from matching.domain.notify import BEIJING
-from servicekit import clock, kinship
+from servicekit import clock
 from servicekit.app import Runtime
 from servicekit.consumer import BatchHandler, EventConsumer, Reader, reading
 from servicekit.events import CloudEvent
@@ -69,10 +69,10 @@ HANDLERS: dict[str, tuple[Reader, Handler]] = {
         SpecialGroupsSet, lambda s, d: people.record_special_groups(s, d.person_id, list(d.categories))
     ),
     KinshipConfirmed.TYPE: reading(
-        KinshipConfirmed, lambda s, d: kinship.record_kinship(s, d.link_id, d.person_id, d.relative_id)
+        KinshipConfirmed, lambda s, d: kin_links.record(s, d.link_id, d.person_id, d.relative_id)
     ),
     KinshipRevoked.TYPE: reading(
-        KinshipRevoked, lambda s, d: kinship.revoke_kinship(s, d.link_id, d.person_id, d.relative_id)
+        KinshipRevoked, lambda s, d: kin_links.revoke(s, d.link_id, d.person_id, d.relative_id)
     ),
     PersonVerified.TYPE: reading(PersonVerifiedAnyVersion, lambda s, d: people.record_minor(s, d.person_id, _minor(d))),
     PersonCameOfAge.TYPE: reading(PersonCameOfAge, lambda s, d: people.record_minor(s, d.person_id, False)),

@@ -70,7 +70,7 @@ class Envelope:
     trail): the same attributes as `CloudEvent`, the payload kept as JSON text (`data_json`) instead of parsed
     into objects: its bytes as they came when it is the envelope's last member, as relays write it, else
     rendered without whitespace. `read_envelope` builds one in a third of the time
-    `CloudEvent.from_bytes` takes (bench/README.md, sessions 7 and 8)."""
+    `CloudEvent.from_bytes` takes (bench/README.md)."""
 
     id: uuid.UUID
     source: str

@@ -3,8 +3,8 @@
 Record n carries hash(n) = SHA-256(hash(n-1) || canonical(header n) || 0x1E || data n), hash(0) = 32 zero
 bytes, where the header is the record's fields (sequence number, event id, topic, type, subject, actor,
 acting for, event time in UTC, ISO 8601) as JSON with sorted keys and no whitespace, and the data is the
-event's payload as the JSON text it came in (`Envelope.data_json`), stored as such (records appended before
-session 8 hold it with sorted keys; verification hashes whatever text is stored, so both verify). Changing,
+event's payload as the JSON text it came in (`Envelope.data_json`), stored as such (records appended by earlier
+versions hold it with sorted keys; verification hashes whatever text is stored, so both verify). Changing,
 removing or reordering any record changes every hash after it. Every `checkpoint_every` records the head (seq, hash)
 is signed with an HMAC key kept outside the database, so even a consistent rewrite of the whole chain by
 someone with database access fails verification against the checkpoints.

@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # The trail's records up to `seq` have been judged (ADR 10, session 6). Everything appended so far was
+    # The trail's records up to `seq` have been judged (ADR 10). Everything appended so far was
     # judged in the transaction that appended it.
     op.execute("CREATE TABLE judged (id smallint PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL)")
     op.execute("INSERT INTO judged SELECT 1, seq FROM chain_head")

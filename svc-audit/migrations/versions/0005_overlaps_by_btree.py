@@ -17,7 +17,7 @@ def upgrade() -> None:
     # A service overlaps another of its volunteer when the other ends after it starts and starts before it
     # ends. Scanning the volunteer's services that end after a start touches only the services around it
     # when services arrive roughly in time order, and a B-tree costs a third of the GiST's probe and a half
-    # of its insert (bench/README.md, session 7).
+    # of its insert (bench/README.md).
     op.execute("CREATE INDEX services_volunteer_until ON services (volunteer_id, checked_out_at, checked_in_at)")
     op.execute("DROP INDEX services_volunteer_span")
 

@@ -15,14 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.ledger import CoinsDonated, CoinsGifted, CoinsGranted, WelfareAllocated
 from contracts.topics import Topic
-from ledger.db import holders, repository
+from ledger.db import holders, kin_links, repository
 from ledger.db import operations as stored_operations
 from ledger.db.repository import ORIGINS
 from ledger.domain import operations
 from ledger.domain.book import TRANSFERABLE_ORDER, Book, LockedAccount, available_in, draw
 from ledger.domain.errors import InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict
 from ledger.domain.publish import publish
-from servicekit import kinship
 from servicekit.errors import Problem, UnprocessableInput
 from servicekit.events import build_event, record_events
 from servicekit.idempotency import IdempotencyKeyReused
@@ -126,7 +125,7 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
     fresh = [i for i, outcome in enumerate(outcomes) if outcome is None]
     if not fresh:
         return _filled(outcomes)
-    related = await kinship.related_pairs(
+    related = await kin_links.related_pairs(
         session,
         [
             (commands[i].caller.payer, commands[i].to_person_id)

@@ -21,7 +21,7 @@ from contracts.matching import (
     RequestReviewed,
     RequestSubmitted,
 )
-from matching.db import people
+from matching.db import kin_links, people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
 from matching.domain import access, catalogue, follow_ups, search
@@ -38,7 +38,7 @@ from matching.domain.errors import (
 from matching.domain.notify import notify
 from matching.domain.publish import publish
 from matching.settings import MatchingSettings
-from servicekit import exports, geo, kinship
+from servicekit import exports, geo
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.pagination import PageRequest, page_of
@@ -70,7 +70,7 @@ async def relative_acting_for(session: AsyncSession, principal: Principal, elder
         principal.kind != "person"
         or principal.acting_for
         or me is None
-        or not await kinship.are_direct_relatives(session, me, elder_id)
+        or not await kin_links.are_direct_relatives(session, me, elder_id)
     ):
         raise Forbidden("只有已确认的直系亲属可以代为办理", "Only a confirmed direct relative may act for the elder")
     return elder_id
@@ -310,7 +310,7 @@ async def cancel(
         and me != request.elder_id
         and principal.kind == "person"
         and not principal.acting_for
-        and await kinship.are_direct_relatives(session, me, request.elder_id)
+        and await kin_links.are_direct_relatives(session, me, request.elder_id)
     ):
         acting_for = str(request.elder_id)  # a confirmed relative cancels for the elder
     elif me != request.elder_id and not staff_in_scope(principal, request.district):
@@ -366,7 +366,7 @@ async def edit(
             me is None
             or principal.kind != "person"
             or principal.acting_for
-            or not await kinship.are_direct_relatives(session, me, request.elder_id)
+            or not await kin_links.are_direct_relatives(session, me, request.elder_id)
         ):
             raise RequestNotFound()
         acting_for = str(request.elder_id)
@@ -645,7 +645,7 @@ async def view(
         me is not None
         and principal.kind == "person"
         and not principal.acting_for
-        and await kinship.are_direct_relatives(session, me, request.elder_id)
+        and await kin_links.are_direct_relatives(session, me, request.elder_id)
     ):
         viewer = "relative"  # follows and acts for the elder
     elif principal.kind == "staff" and not principal.acting_for:
