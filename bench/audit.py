@@ -67,6 +67,7 @@ async def raw_round(
         session_timeout_ms=2000,
         heartbeat_interval_ms=300,
         max_poll_records=settings.consumer_batch_size,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,  # as the audit consumer's: neither side waits more
     )
     await consumer.start()
     while not consumer.assignment():

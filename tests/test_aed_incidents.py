@@ -200,6 +200,8 @@ async def test_a_responder_with_an_expired_certificate_is_never_alerted(stack, g
     assert refused.status_code == 403
     valid = await scenario.responder(gateway)
     await _on_duty(gateway, helpers, valid, _near(spot, 80))
+    nowhere = await gateway.put("/api/v1/responders/me/duty", headers=valid.headers, json={"on_duty": True})
+    assert nowhere.status_code == 422 and "位置" in nowhere.json()["detail"], nowhere.text
     caller = await scenario.resident(gateway, born=1970)
     opened = (await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot})).json()
     alerted = [a["responder_id"] for a in opened["alerts"]]

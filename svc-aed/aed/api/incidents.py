@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -9,14 +9,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from aed.api.gates import Dispatcher, Person, Reporter, settings_of
-from aed.db import incidents as repo
-from aed.domain import incidents
+from aed.domain import incidents, responders
 from aed.domain.devices import Position
 from contracts.districts import District
 from servicekit import clock, idempotency
 from servicekit.auth import CurrentPrincipal
 from servicekit.deps import DbSession
-from servicekit.errors import Forbidden, UnprocessableInput
 from servicekit.geo import PositionOut
 from servicekit.idempotency import OptionalIdempotencyKey
 from servicekit.pagination import Page, PageParams
@@ -148,18 +146,14 @@ class MyAlert(MyIncident):
     summary="Go on or off duty with your position (kept only while on duty and fresh; never shown to anyone)",
 )
 async def duty(body: DutyIn, me: Person, session: DbSession, request: Request) -> DutyOut:
-    settings, now = settings_of(request), clock.now()
     person = uuid.UUID(me.id)
     if not body.on_duty:
-        await repo.go_off_duty(session, person)
+        await responders.go_off_duty(session, person)
         return DutyOut(on_duty=False)
-    if not await repo.certified(session, person, now):
-        raise Forbidden("需持有有效的急救证书", "A valid first-aid certificate is required")
-    if body.position is None:
-        raise UnprocessableInput("上岗须提供当前位置", "Your position is required to be on duty")
-    point = body.position.wgs84()
-    await repo.go_on_duty(session, person, point.lat, point.lon, now)
-    return DutyOut(on_duty=True, refresh_before=now + timedelta(seconds=settings.duty_ttl_s))
+    refresh_before = await responders.go_on_duty(
+        session, person, body.position, settings=settings_of(request), now=clock.now()
+    )
+    return DutyOut(on_duty=True, refresh_before=refresh_before)
 
 
 @router.get(
