@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, Field
 
@@ -71,14 +70,11 @@ def _settings(request: Request) -> LedgerSettings:
     return request.app.state.runtime.settings
 
 
-_FIELDS = tuple(OperationResponse.model_fields)
-
-
 def _reply(outcome: transfers.Outcome) -> Response:
-    """201 with the operation, or 200 and `Idempotent-Replayed` for a replay. Rendered here (the same document as
-    OperationResponse's): FastAPI's validate-then-serialise of the response model was ~8 % of a gift's handling."""
+    """201 with the operation, or 200 and `Idempotent-Replayed` for a replay. The body is OperationResponse's own
+    rendering, answered as it is: FastAPI validating it once more before serialising was ~8 % of a gift's handling."""
     return Response(
-        orjson.dumps({f: outcome.result.get(f) for f in _FIELDS}, default=str),
+        OperationResponse.model_validate(outcome.result).model_dump_json(),
         status_code=200 if outcome.replayed else 201,
         media_type="application/json",
         headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
