@@ -6,8 +6,10 @@ import json
 import uuid
 from datetime import UTC, timedelta, timezone
 
+import pytest
 from sqlalchemy import text
 
+from audit.db import trail as trail_repo
 from audit.domain import trail
 from audit.events import AuditPipeline, audit_consumer
 from devstack import fraud
@@ -230,3 +232,18 @@ async def test_verification_while_records_are_appended_never_reports_tampering(a
     await appending
     assert len(results) > 3
     assert all(r.ok for r in results), [r for r in results if not r.ok][:1]
+
+
+async def test_copied_rows_belong_to_the_transaction_even_as_its_first_statement(audit):
+    async with audit.db.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE copied (event_id uuid PRIMARY KEY, subject text)"))
+    rows = [(uuid.uuid4(), f"s{n}") for n in range(3)]
+    with pytest.raises(RuntimeError):
+        async with audit.db.transaction() as session:
+            await trail_repo.copy_rows(session, "copied", ["event_id", "subject"], rows)
+            raise RuntimeError("roll back")
+    async with audit.db.transaction() as session:
+        assert (await session.execute(text("SELECT count(*) FROM copied"))).scalar_one() == 0
+        await trail_repo.copy_rows(session, "copied", ["event_id", "subject"], rows)
+    async with audit.db.transaction() as session:
+        assert (await session.execute(text("SELECT count(*) FROM copied"))).scalar_one() == 3

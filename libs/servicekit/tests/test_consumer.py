@@ -2,13 +2,12 @@ import asyncio
 import itertools
 import uuid
 
-import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
 from servicekit.consumer import EventConsumer, dlq_topic
-from servicekit.db import TRANSIENT_RETRIES, Database, copy_rows
+from servicekit.db import TRANSIENT_RETRIES, Database
 from servicekit.events import CloudEvent, record_headers
 from servicekit.kafka import ensure_topics
 
@@ -240,19 +239,6 @@ async def test_pump_prepares_the_next_poll_while_the_previous_one_commits_and_ke
     await again._open()
     assert await again.poll_once(timeout_ms=1500) == 0
     await again._close()
-
-
-async def test_copied_rows_belong_to_the_transaction_even_as_its_first_statement(kit):
-    _, db = kit
-    rows = [(uuid.uuid4(), f"s{n}") for n in range(3)]
-    with pytest.raises(RuntimeError):
-        async with db.transaction() as session:
-            await copy_rows(session, "effects", ["event_id", "subject"], rows)
-            raise RuntimeError("roll back")
-    assert await kit.scalar("SELECT count(*) FROM effects") == 0
-    async with db.transaction() as session:
-        await copy_rows(session, "effects", ["event_id", "subject"], rows)
-    assert await kit.scalar("SELECT count(*) FROM effects") == 3
 
 
 async def test_events_no_handler_wants_are_passed_over_unparsed_and_unrecorded(kit):
