@@ -9,9 +9,7 @@ import time
 
 from devstack.pytest_plugin import embedded_infra as _embedded_infra
 from devstack.pytest_plugin import start_stack
-from devstack.stack import Stack
-
-SERVICES = ("GATEWAY", "IDENTITY", "LEDGER", "MATCHING", "AED", "AUDIT")
+from devstack.stack import SERVICES, Stack
 
 
 def embedded_infra():
@@ -21,7 +19,7 @@ def embedded_infra():
 def bench_stack(infra, extra_env: dict[str, str] | None = None) -> Stack:
     """The system as deployed (every poll, retry and job at its production pace, not the tests'), with warnings-only
     logs and the gateway's rate limits lifted: a load generator is one client sending what thousands would."""
-    env = {f"{service}_LOG_LEVEL": "WARNING" for service in SERVICES}
+    env = {f"{service.upper()}_LOG_LEVEL": "WARNING" for service in ["gateway", *SERVICES]}
     env |= {"GATEWAY_RATE_LIMIT_PER_IP": "100000000/minute", "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000000/minute"}
     return start_stack(infra, extra_env=env | (extra_env or {}), pace="deployed")
 
