@@ -20,7 +20,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
-from audit.events import audit_consumer
+from audit.events import audit_consumer, collect_less_often
 from audit.judging import Judge
 from audit.settings import AuditSettings
 from bench._harness import CpuMeter, embedded_infra, median
@@ -159,7 +159,9 @@ async def main(args: argparse.Namespace) -> None:
     warm_up = [] if args.cold else fraud.generate(seed=7, weeks=1, honest_volunteers=60, elders=40).events
     with embedded_infra() as infra:
         settings = AuditSettings(kafka_bootstrap_servers=infra.kafka_bootstrap_servers)
-        heap.settle(settings)  # as the service does once started (both sides of the ratio run in this process)
+        # As the service does once started: both sides of the ratio run in this one process.
+        collect_less_often(settings)
+        heap.settle()
         raw, piped = [], []
         for round_ in range(args.rounds):
             rate, (raw_cpu, raw_broker) = await raw_round(infra.kafka_bootstrap_servers, events, settings, warm_up)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from audit.api import alerts, exports, log
 from audit.domain.trail import CheckpointSigner
-from audit.events import consumers
+from audit.events import collect_less_often, consumers
 from audit.judging import judging
 from audit.settings import AuditSettings
 from servicekit.app import create_service_app
@@ -21,6 +21,7 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
         routers=[exports.router, alerts.router, log.router],  # /alerts/export before /alerts/{alert_id}
         consumers=consumers,
         background=[judging],
+        on_startup=lambda runtime: collect_less_often(settings),
     )
     app.state.checkpoint_signer = CheckpointSigner(settings.checkpoint_keys, settings.checkpoint_active_key)
     return app

@@ -48,6 +48,9 @@ class AuditSettings(ServiceSettings):
     # Every event of the system passes through audit: bigger polls amortise each transaction's commit (WAL
     # flush) and the chain lock over more events.
     consumer_batch_size: int = 5000
+    # New container objects between collections of the youngest generation (CPython's default: 700); see
+    # audit.events.collect_less_often.
+    gc_young_threshold: int = 50_000
 
     # The rules follow the trail (judging.py): at most this many trail records judged per transaction.
     judge_max_records: int = 20_000

@@ -11,9 +11,9 @@ from sqlalchemy import text
 
 from audit.db import trail as trail_repo
 from audit.domain import trail
+from audit.envelope import read_envelope
 from audit.events import AuditPipeline, audit_consumer
 from devstack import fraud
-from servicekit.events import read_envelope
 
 
 async def _filled(audit) -> int:

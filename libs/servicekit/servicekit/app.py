@@ -142,7 +142,7 @@ def create_service_app(
             await consumer.start()
         jobs: list[asyncio.Task[None]] = [asyncio.create_task(job(runtime)) for job in background]
         jobs.append(asyncio.create_task(_warm(runtime)))
-        heap.settle(settings)
+        heap.settle()
         log.info("service started", extra={"port": settings.port})
         yield
         for task in jobs:

@@ -12,13 +12,12 @@ counts toward dead-lettering. Nor is a database that is down or restarting: the 
 uncommitted, until the database is back (crash tests: tests/test_crash_recovery.py).
 
 Handlers take one event; a projection that can write many effects at once may register a batch handler,
-which gets consecutive events of its type together. A consumer that records everything (the audit trail)
-registers `every_event`: it gets all new events of the poll, in order, before the typed handlers run. A
-consumer whose own records already say which events it has seen (the audit trail keeps every event id) may
-pass `unseen` to pick the new events itself instead of writing `processed_events`.
+which gets consecutive events of its type together. A consumer that records every event rather than acting on
+some types (the audit trail) brings a `Recorder` instead of handlers: the kit's one extension point, through
+which it reads records its own way, picks the new events from its own records, and works ahead.
 
 The running loop is a two-stage pipeline (`pump`): while one poll's transaction runs, the next poll is
-fetched, parsed and handed to the optional `prepare` hook (work that needs no database, done outside any
+fetched and parsed (and, for a recorder, prepared: work that needs no database, done outside any
 transaction) — so the service's Python work overlaps PostgreSQL's instead of waiting for it. At most one
 poll is ahead; a poll's transaction starts, and its offsets are committed, only after the one before it has
 committed, so the order of effects and of offsets is that of the serial loop (`poll_once`).
@@ -30,11 +29,10 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -45,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.context import traceparent_var
 from servicekit.db import TRANSIENT_RETRIES, Database, conflict_backoff, is_transient, is_unavailable
-from servicekit.events import CONTENT_TYPE_HEADER, TYPE_HEADER, CloudEvent, Envelope
+from servicekit.events import CONTENT_TYPE_HEADER, TYPE_HEADER, CloudEvent
 from servicekit.kafka import new_consumer, new_producer
 from servicekit.settings import ServiceSettings
 
@@ -74,47 +72,33 @@ def reading(payload: Reader[P], apply: Callable[[AsyncSession, P], Awaitable[obj
 
 
 BatchHandler = Callable[[AsyncSession, list[CloudEvent]], Awaitable[None]]
-Unseen = Callable[[AsyncSession, list[CloudEvent]], Awaitable[list[CloudEvent]]]
-Prepare = Callable[[list[CloudEvent]], Awaitable[None]]
-# How a record's value becomes an event; a consumer that only records events may read them as
-# `servicekit.events.Envelope`s (`read_envelope`: the same attributes, accepted alike, read faster).
-Parse = Callable[[bytes], CloudEvent]
 
-# Parsing and preparing yield to the event loop after this many events, so the transaction in flight gets
-# its replies from PostgreSQL read (and its next statement sent) without waiting for the whole poll. Each of
-# its statements may wait up to a slice (~1 ms at 50 audit events; 250 cost bench.audit a tenth).
+
+class Recorder(Protocol):
+    """A consumer that records every event it receives (the audit trail) instead of acting on some types. Its
+    events are whatever `read` makes of a record (the trail keeps the payload as text), as long as they have
+    the envelope's `id` and `type`; its own records say which events it holds, so no `processed_events`."""
+
+    def read(self, raw: bytes) -> Any:
+        """The event in a record's value; ValueError when it is not one (the record is dead-lettered)."""
+        ...
+
+    async def prepare(self, events: list[Any]) -> None:
+        """Work for a poll that needs no database, done while the previous poll's transaction runs."""
+        ...
+
+    async def unseen(self, session: AsyncSession, events: list[Any]) -> list[Any]:
+        """The events not recorded yet, in the poll's transaction."""
+        ...
+
+    async def record(self, session: AsyncSession, events: list[Any]) -> None:
+        """Record the new events, in order, in the poll's transaction."""
+        ...
+
+
+# Parsing yields to the event loop after this many records, so the transaction in flight gets its replies
+# from PostgreSQL read (and its next statement sent) without waiting for the whole next poll to be parsed.
 _YIELD_EVERY = 50
-
-T = TypeVar("T")
-V = TypeVar("V")
-
-
-async def in_slices(items: Sequence[T], *, every: int = _YIELD_EVERY) -> AsyncIterator[Sequence[T]]:
-    """`items` a slice at a time, letting the event loop run between slices: for CPU work done while a poll's
-    transaction is in flight (parsing, `prepare` hooks)."""
-    for start in range(0, len(items), every):
-        if start:
-            await asyncio.sleep(0)
-        yield items[start : start + every]
-
-
-class PreparedPolls(Generic[V]):
-    """What a `prepare` hook computed for a poll, kept for that poll's transaction. `take` gives it back only
-    for exactly the events it was computed from: a poll with a redelivered event left out, or an event
-    re-applied alone, gets nothing and computes its own. Keeps a few (the consumer is one poll ahead)."""
-
-    def __init__(self, *, kept: int = 4) -> None:
-        self._kept = kept
-        self._by_first: dict[uuid.UUID, tuple[list[uuid.UUID], V]] = {}
-
-    def put(self, events: Sequence[CloudEvent | Envelope], value: V) -> None:
-        self._by_first[events[0].id] = ([e.id for e in events], value)
-        while len(self._by_first) > self._kept:
-            del self._by_first[next(iter(self._by_first))]
-
-    def take(self, events: Sequence[CloudEvent | Envelope]) -> V | None:
-        kept = self._by_first.pop(events[0].id, None) if events else None
-        return kept[1] if kept is not None and kept[0] == [e.id for e in events] else None
 
 
 APPLIED = Counter("consumer_events_applied_total", "Events whose effects were committed", ["consumer", "type"])
@@ -225,16 +209,13 @@ class EventConsumer:
         settings: ServiceSettings,
         handlers: dict[str, Handler] | None = None,
         batch_handlers: dict[str, BatchHandler] | None = None,
-        every_event: BatchHandler | None = None,
-        unseen: Unseen | None = None,
-        prepare: Prepare | None = None,
-        parse: Parse = CloudEvent.from_bytes,
+        recorder: Recorder | None = None,
     ) -> None:
+        if recorder is not None and (handlers or batch_handlers):
+            raise ValueError("a recorder takes every event: it has no typed handlers beside it")
         self.name = name
-        self.parse = parse
-        self.every_event = every_event
-        self.unseen = unseen
-        self.prepare = prepare
+        self.recorder = recorder
+        self.parse: Callable[[bytes], Any] = recorder.read if recorder is not None else CloudEvent.from_bytes
         self.topics = topics
         self.handlers = handlers or {}
         self.batch_handlers = batch_handlers or {}
@@ -351,8 +332,8 @@ class EventConsumer:
                     continue
                 polled += len(records)
                 parsed, unreadable = await self._parse(records)
-                if self.prepare is not None and parsed:
-                    await self.prepare([event for _, event in parsed])
+                if self.recorder is not None and parsed:
+                    await self.recorder.prepare([event for _, event in parsed])
                 if applying is not None:
                     applied += await applying
                 applying = asyncio.create_task(self._apply_and_commit(parsed, unreadable, offsets))
@@ -490,7 +471,7 @@ class EventConsumer:
             await self._retry_or_dead_letter(failure)
 
     def wants(self, event_type: str) -> bool:
-        return self.every_event is not None or event_type in self.handlers or event_type in self.batch_handlers
+        return self.recorder is not None or event_type in self.handlers or event_type in self.batch_handlers
 
     async def _parse(
         self, records: list[ConsumerRecord]
@@ -501,18 +482,19 @@ class EventConsumer:
         `processed_events`: applying nothing twice is harmless."""
         parsed: list[tuple[ConsumerRecord, CloudEvent]] = []
         unreadable: list[_Failure] = []
-        everything = self.every_event is not None  # wants every type: no header to look at
-        async for part in in_slices(records):
-            for record in part:
-                if not everything and (declared := _declared_type(record)) is not None and not self.wants(declared):
-                    continue
-                try:
-                    event = self.parse(record.value)
-                except (ValidationError, ValueError) as exc:
-                    unreadable.append(_Failure(record, f"unreadable event: {exc}"))
-                    continue
-                if everything or self.wants(event.type):
-                    parsed.append((record, event))
+        everything = self.recorder is not None  # wants every type: no header to look at
+        for n, record in enumerate(records):
+            if n and n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            if not everything and (declared := _declared_type(record)) is not None and not self.wants(declared):
+                continue
+            try:
+                event = self.parse(record.value)
+            except (ValidationError, ValueError) as exc:
+                unreadable.append(_Failure(record, f"unreadable event: {exc}"))
+                continue
+            if everything or self.wants(event.type):
+                parsed.append((record, event))
         return parsed, unreadable
 
     async def _apply_parsed(
@@ -557,9 +539,9 @@ class EventConsumer:
         fresh = await self._fresh(session, events)
         if len(fresh) < len(events):
             DUPLICATES.labels(self.name).inc(len(events) - len(fresh))
-        if self.every_event is not None and fresh:
-            await self.every_event(session, fresh)
-        if not self.handlers and not self.batch_handlers:
+        if self.recorder is not None:
+            if fresh:
+                await self.recorder.record(session, fresh)
             return
         run: list[CloudEvent] = []
         for event in fresh:
@@ -572,8 +554,8 @@ class EventConsumer:
 
     async def _fresh(self, session: AsyncSession, events: list[CloudEvent]) -> list[CloudEvent]:
         """The events not applied before, each once (a duplicate inside the batch too)."""
-        if self.unseen is not None:
-            candidates = await self.unseen(session, events)
+        if self.recorder is not None:
+            candidates = await self.recorder.unseen(session, events)
             new_ids = {e.id for e in candidates}
         else:
             result = await session.execute(
@@ -630,8 +612,8 @@ class EventConsumer:
 
     async def _apply_one(self, session: AsyncSession, event: CloudEvent) -> bool:
         """Apply one event's effects in `session`; False when it was already processed."""
-        if self.unseen is not None:
-            first_time = bool(await self.unseen(session, [event]))
+        if self.recorder is not None:
+            first_time = bool(await self.recorder.unseen(session, [event]))
         else:
             marked = await session.execute(
                 _MARK_PROCESSED, {"consumer": self.name, "event_id": event.id, "event_type": event.type}
@@ -640,9 +622,10 @@ class EventConsumer:
         if not first_time:
             DUPLICATES.labels(self.name).inc()
             return False
-        if self.every_event is not None:
-            await self.every_event(session, [event])
-        await self._dispatch(session, [event])
+        if self.recorder is not None:
+            await self.recorder.record(session, [event])
+        else:
+            await self._dispatch(session, [event])
         return True
 
     async def _retry_or_dead_letter(self, failure: _Failure) -> None:

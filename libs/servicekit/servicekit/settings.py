@@ -76,10 +76,6 @@ class ServiceSettings(TokenVerificationSettings):
     consumer_max_retries: int = 3
     consumer_retry_backoff_s: float = 0.2
 
-    # New container objects between collections of the youngest generation (CPython's default: 700); see
-    # servicekit.heap.
-    gc_young_threshold: int = 50_000
-
     # Development and tests only: a file holding seconds to add to the real time (servicekit.clock). Unset in
     # production, where the clock is the system's.
     clock_file: str | None = None

@@ -2,6 +2,7 @@ import asyncio
 import itertools
 import uuid
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
@@ -193,31 +194,46 @@ async def test_a_deadlock_retries_the_batch_and_never_dead_letters(kit):
     assert not await _dead_letters(settings, topic)
 
 
+class _SlowRecorder:
+    """A `Recorder` whose own records (the effects table) say which events it holds; each recording holds its
+    transaction open long enough for the next poll to be fetched and prepared meanwhile."""
+
+    read = staticmethod(CloudEvent.from_bytes)
+
+    def __init__(self, timeline: list[tuple[str, list[int]]]) -> None:
+        self.timeline = timeline
+
+    async def prepare(self, events):
+        self.timeline.append(("prepare", [e.data["n"] for e in events]))
+
+    async def unseen(self, session, events):
+        held = await session.execute(
+            text("SELECT event_id FROM effects WHERE event_id = ANY(:ids)"), {"ids": [e.id for e in events]}
+        )
+        known = {row[0] for row in held}
+        return [e for e in events if e.id not in known]
+
+    async def record(self, session, events):
+        self.timeline.append(("begin", [e.data["n"] for e in events]))
+        for event in events:
+            await _record_effect(session, event)
+        await asyncio.sleep(0.3)
+        self.timeline.append(("end", [e.data["n"] for e in events]))
+
+
 async def test_pump_prepares_the_next_poll_while_the_previous_one_commits_and_keeps_order(kit):
-    """The pipelined loop: poll n+1 is parsed and prepared while poll n's transaction is still open, yet
-    transactions run one after another in poll order and every poll's offsets are committed."""
+    """The pipelined loop, with a recorder: poll n+1 is parsed and prepared while poll n's transaction is still
+    open, yet transactions run one after another in poll order and every poll's offsets are committed. The
+    recorder's own records, not `processed_events`, say what it holds."""
     settings, db = kit
     topic = f"in-{uuid.uuid4().hex[:6]}"
     await ensure_topics(settings, [topic])
     small = settings.model_copy(update={"consumer_batch_size": 3})
     timeline: list[tuple[str, list[int]]] = []
-    in_transaction = asyncio.Event()
 
-    async def prepare(events):
-        timeline.append(("prepare", [e.data["n"] for e in events]))
-
-    async def slow_batch(session, events):
-        timeline.append(("begin", [e.data["n"] for e in events]))
-        for event in events:
-            await _record_effect(session, event)
-        in_transaction.set()
-        await asyncio.sleep(0.3)  # long enough for the next poll to be fetched and prepared meanwhile
-        timeline.append(("end", [e.data["n"] for e in events]))
-
-    await _produce(settings, topic, [_event(n).to_bytes() for n in range(1, 10)])  # one key: one partition
-    consumer = EventConsumer(
-        name="c5", topics=[topic], db=db, settings=small, batch_handlers={TYPE: slow_batch}, prepare=prepare
-    )
+    events = [_event(n) for n in range(1, 10)]
+    await _produce(settings, topic, [e.to_bytes() for e in events])  # one key: one partition
+    consumer = EventConsumer(name="c5", topics=[topic], db=db, settings=small, recorder=_SlowRecorder(timeline))
     await consumer._open()
     async with asyncio.timeout(30):
         assert await consumer.pump(until=9) == 9
@@ -233,12 +249,34 @@ async def test_pump_prepares_the_next_poll_while_the_previous_one_commits_and_ke
         position[("prepare", later)] < position[("end", earlier)] for earlier, later in itertools.pairwise(polls)
     )
     assert await kit.scalar("SELECT count(*) FROM effects") == 9
+    assert await kit.scalar("SELECT count(*) FROM processed_events WHERE consumer = 'c5'") == 0
 
     # Every poll's offsets were committed: the group has nothing left to give.
-    again = EventConsumer(name="c5", topics=[topic], db=db, settings=small, batch_handlers={TYPE: slow_batch})
+    again = EventConsumer(name="c5", topics=[topic], db=db, settings=small, recorder=_SlowRecorder([]))
     await again._open()
     assert await again.poll_once(timeout_ms=1500) == 0
+    # A redelivery (the relay sending again) is told apart by the recorder's own records: nothing twice.
+    await _produce(settings, topic, [events[0].to_bytes(), _event(10).to_bytes()])
+
+    async def all_ten() -> bool:
+        return await kit.scalar("SELECT count(*) FROM effects") >= 10
+
+    await _drain(again, until=all_ten)
     await again._close()
+    assert await kit.scalar("SELECT count(*) FROM effects") == 10
+
+
+async def test_a_recorder_takes_every_event_and_no_typed_handler_beside_it(kit):
+    settings, db = kit
+    with pytest.raises(ValueError, match="recorder"):
+        EventConsumer(
+            name="c6",
+            topics=["t"],
+            db=db,
+            settings=settings,
+            recorder=_SlowRecorder([]),
+            handlers={TYPE: _record_effect},
+        )
 
 
 async def test_events_no_handler_wants_are_passed_over_unparsed_and_unrecorded(kit):
