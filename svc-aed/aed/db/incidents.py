@@ -6,6 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 import asyncpg
@@ -16,6 +17,90 @@ from servicekit.db import rowcount
 from servicekit.pagination import PageRequest, keyset_text
 
 log = logging.getLogger(__name__)
+
+
+# The records of the SOS path, as the queries below read them.
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: uuid.UUID
+    lat: float
+    lon: float
+    district: str | None
+    address: str | None
+    note: str | None
+    source: str  # app or 120
+    reported_by: str
+    dispatch_ref: str | None
+    state: str  # open or closed
+    outcome: str | None
+    needed: int  # responders it needs
+    wave: int  # alert waves sent so far
+    next_wave_at: datetime | None
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One responder's part in an incident."""
+
+    responder_id: uuid.UUID
+    wave: int
+    distance_m: int
+    status: str  # sent, accepted, declined, cancelled, withdrawn
+    role: str | None  # fetch_aed or direct, once accepted
+    aed_id: uuid.UUID | None
+    sent_at: datetime
+    answered_at: datetime | None
+    arrived_at: datetime | None
+    arrived_with_aed: bool | None
+    delivered_at: datetime | None
+    delivered_by: list[str]
+    seen_at: datetime | None
+    resent_at: datetime | None
+    eta_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyResponder:
+    person_id: uuid.UUID
+    distance_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class DutyPosition:
+    """Where an on-duty responder last said they were."""
+
+    lat: float
+    lon: float
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertOfMine:
+    """An alert with its incident, as a responder's list holds it."""
+
+    incident: Incident
+    alert: Alert
+
+    @property
+    def sent_at(self) -> datetime:
+        return self.alert.sent_at
+
+    @property
+    def incident_id(self) -> uuid.UUID:
+        return self.incident.id
+
+
+@dataclass(frozen=True, slots=True)
+class UnseenAlert:
+    incident_id: uuid.UUID
+    responder_id: uuid.UUID
+    distance_m: int
+
+
+def _columns(record: type, prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{f.name}" for f in fields(record))
 
 
 async def record_role(
@@ -63,7 +148,7 @@ async def drop_stale_positions(session: AsyncSession, older_than: datetime) -> i
 
 
 _NEAREST_RESPONDERS = text("""
-SELECT d.person_id, earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(d.lat, d.lon)) AS distance_m, d.lat, d.lon
+SELECT d.person_id, earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(d.lat, d.lon)) AS distance_m
 FROM duty d JOIN responders r ON r.person_id = d.person_id
 WHERE earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(d.lat, d.lon)
   AND earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(d.lat, d.lon)) <= :radius
@@ -88,96 +173,80 @@ WHERE earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(d.lat, d.lon)
 
 
 async def count_responders_nearby(
-    session: AsyncSession, *, incident: dict, radius_m: int, fresh_since: datetime, now: datetime
+    session: AsyncSession, *, incident: Incident, radius_m: int, fresh_since: datetime, now: datetime
 ) -> int:
     """On-duty responders with a valid certificate and a fresh position within the radius (the reporter aside)."""
     return (
         await session.execute(
             _RESPONDERS_NEARBY,
             {
-                "lat": incident["lat"],
-                "lon": incident["lon"],
+                "lat": incident.lat,
+                "lon": incident.lon,
                 "radius": radius_m,
                 "fresh_since": fresh_since,
                 "now": now,
-                "reporter": incident["reported_by"],
+                "reporter": incident.reported_by,
             },
         )
     ).scalar_one()
 
 
 async def nearest_responders(
-    session: AsyncSession, *, incident: dict, radius_m: int, fresh_since: datetime, now: datetime, limit: int
-) -> list[dict]:
+    session: AsyncSession, *, incident: Incident, radius_m: int, fresh_since: datetime, now: datetime, limit: int
+) -> list[NearbyResponder]:
     """On-duty responders with a valid certificate and a fresh position, nearest first, not alerted yet."""
-    rows = (
-        (
-            await session.execute(
-                _NEAREST_RESPONDERS,
-                {
-                    "lat": incident["lat"],
-                    "lon": incident["lon"],
-                    "radius": radius_m,
-                    "fresh_since": fresh_since,
-                    "now": now,
-                    "reporter": incident["reported_by"],
-                    "incident": incident["id"],
-                    "limit": limit,
-                },
-            )
-        )
-        .mappings()
-        .all()
+    rows = await session.execute(
+        _NEAREST_RESPONDERS,
+        {
+            "lat": incident.lat,
+            "lon": incident.lon,
+            "radius": radius_m,
+            "fresh_since": fresh_since,
+            "now": now,
+            "reporter": incident.reported_by,
+            "incident": incident.id,
+            "limit": limit,
+        },
     )
-    return [dict(r) for r in rows]
+    return [NearbyResponder(*row) for row in rows]
 
 
-async def position_of(session: AsyncSession, person_id: uuid.UUID) -> dict | None:
+async def duty_of(session: AsyncSession, person_id: uuid.UUID) -> DutyPosition | None:
+    """The responder's last reported position while on duty, if on duty."""
     row = (
-        (await session.execute(text("SELECT lat, lon, updated_at FROM duty WHERE person_id = :p"), {"p": person_id}))
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
+        await session.execute(text("SELECT lat, lon, updated_at FROM duty WHERE person_id = :p"), {"p": person_id})
+    ).first()
+    return DutyPosition(*row) if row else None
 
 
-INCIDENT_COLUMNS = (
-    "id, lat, lon, district, address, note, source, reported_by, dispatch_ref, state, outcome, needed, wave,"
-    " next_wave_at, opened_at, closed_at"
-)
-
-
-async def insert_incident(session: AsyncSession, incident: dict) -> None:
-    fields = list(incident)
+async def insert_incident(session: AsyncSession, incident: Incident) -> None:
+    names = [f.name for f in fields(Incident)]
     await session.execute(
-        text(f"INSERT INTO incidents ({', '.join(fields)}) VALUES ({', '.join(':' + f for f in fields)})"), incident
+        text(f"INSERT INTO incidents ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"),
+        {n: getattr(incident, n) for n in names},
     )
 
 
-async def incident(session: AsyncSession, incident_id: uuid.UUID, *, lock: bool = False) -> dict | None:
+async def incident(session: AsyncSession, incident_id: uuid.UUID, *, lock: bool = False) -> Incident | None:
     row = (
-        (
-            await session.execute(
-                text(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = :i" + (" FOR UPDATE" if lock else "")),
-                {"i": incident_id},
-            )
+        await session.execute(
+            text(f"SELECT {_columns(Incident)} FROM incidents WHERE id = :i" + (" FOR UPDATE" if lock else "")),
+            {"i": incident_id},
         )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
+    ).first()
+    return Incident(*row) if row else None
 
 
-async def open_incidents(session: AsyncSession, *, district: str | None) -> list[dict]:
+async def open_incidents(session: AsyncSession, *, district: str | None) -> list[Incident]:
     """Open incidents, newest first; in one district, or (None) everywhere."""
     rows = await session.execute(
         text(
-            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE state = 'open'"
+            f"SELECT {_columns(Incident)} FROM incidents WHERE state = 'open'"
             " AND (CAST(:d AS text) IS NULL OR district = :d) ORDER BY opened_at DESC"
         ),
         {"d": district},
     )
-    return [dict(r) for r in rows.mappings()]
+    return [Incident(*row) for row in rows]
 
 
 async def undelivered_dispatch_updates(session: AsyncSession, incident_id: uuid.UUID) -> int:
@@ -225,26 +294,16 @@ async def update_incident(session: AsyncSession, incident_id: uuid.UUID, **chang
     )
 
 
-async def alerts(session: AsyncSession, incident_id: uuid.UUID) -> list[dict]:
-    rows = (
-        (
-            await session.execute(
-                text(
-                    "SELECT responder_id, wave, distance_m, status, role, aed_id, sent_at, answered_at, arrived_at,"
-                    " arrived_with_aed, delivered_at, delivered_by, seen_at, resent_at, eta_at"
-                    " FROM incident_alerts WHERE incident_id = :i ORDER BY wave, distance_m"
-                ),
-                {"i": incident_id},
-            )
-        )
-        .mappings()
-        .all()
+async def alerts(session: AsyncSession, incident_id: uuid.UUID) -> list[Alert]:
+    rows = await session.execute(
+        text(f"SELECT {_columns(Alert)} FROM incident_alerts WHERE incident_id = :i ORDER BY wave, distance_m"),
+        {"i": incident_id},
     )
-    return [dict(r) for r in rows]
+    return [Alert(*row) for row in rows]
 
 
 async def insert_alerts(
-    session: AsyncSession, incident_id: uuid.UUID, wave: int, found: list[dict], now: datetime
+    session: AsyncSession, incident_id: uuid.UUID, wave: int, found: list[NearbyResponder], now: datetime
 ) -> None:
     await session.execute(
         text(
@@ -256,8 +315,8 @@ async def insert_alerts(
             "i": incident_id,
             "w": wave,
             "now": now,
-            "r": [f["person_id"] for f in found],
-            "d": [round(f["distance_m"]) for f in found],
+            "r": [f.person_id for f in found],
+            "d": [round(f.distance_m) for f in found],
         },
     )
 
@@ -285,24 +344,19 @@ async def cancel_pending(session: AsyncSession, incident_id: uuid.UUID, now: dat
     )
 
 
-async def my_alerts(session: AsyncSession, responder_id: uuid.UUID, page: PageRequest) -> list[dict]:
+async def my_alerts(session: AsyncSession, responder_id: uuid.UUID, page: PageRequest) -> list[AlertOfMine]:
     """One page of a responder's alerts, newest first (sent_at, incident id)."""
     after, params = keyset_text(page, "a.sent_at", "a.incident_id")
-    rows = (
-        (
-            await session.execute(
-                text(
-                    "SELECT a.incident_id, a.wave, a.distance_m, a.status, a.role, a.aed_id, a.sent_at, a.answered_at,"
-                    " i.lat, i.lon, i.address, i.note, i.state FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id"
-                    f" WHERE a.responder_id = :r AND {after} ORDER BY a.sent_at DESC, a.incident_id DESC LIMIT :fetch"
-                ),
-                {"r": responder_id} | params,
-            )
-        )
-        .mappings()
-        .all()
+    rows = await session.execute(
+        text(
+            f"SELECT {_columns(Incident, 'i.')}, {_columns(Alert, 'a.')}"
+            " FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id"
+            f" WHERE a.responder_id = :r AND {after} ORDER BY a.sent_at DESC, a.incident_id DESC LIMIT :fetch"
+        ),
+        {"r": responder_id} | params,
     )
-    return [dict(r) for r in rows]
+    split = len(fields(Incident))
+    return [AlertOfMine(Incident(*row[:split]), Alert(*row[split:])) for row in rows]
 
 
 async def reported_by(session: AsyncSession, reporter: str, page: PageRequest) -> list[dict]:
@@ -336,16 +390,6 @@ async def due_waves(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
             )
         ).scalars()
     )
-
-
-async def duty_of(session: AsyncSession, person_id: uuid.UUID) -> dict | None:
-    """The responder's duty row (their last reported position while on duty), if on duty."""
-    row = (
-        (await session.execute(text("SELECT lat, lon, updated_at FROM duty WHERE person_id = :p"), {"p": person_id}))
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
 
 
 async def alerted_recently(session: AsyncSession, responder_id: uuid.UUID, since: datetime) -> list[uuid.UUID]:
@@ -386,7 +430,7 @@ async def mark_seen(session: AsyncSession, incident_id: uuid.UUID, responder_id:
     return found.first() is not None
 
 
-async def claim_unseen(session: AsyncSession, delivered_before: datetime, now: datetime) -> list[dict]:
+async def claim_unseen(session: AsyncSession, delivered_before: datetime, now: datetime) -> list[UnseenAlert]:
     """Alerts of open incidents that WeChat delivered before `delivered_before`, still unanswered and unseen and
     not re-sent: marked re-sent now (locked, so two replicas never text the same responder twice)."""
     rows = await session.execute(
@@ -398,4 +442,4 @@ async def claim_unseen(session: AsyncSession, delivered_before: datetime, now: d
         ),
         {"now": now, "before": delivered_before},
     )
-    return [dict(r) for r in rows.mappings().all()]
+    return [UnseenAlert(*row) for row in rows]

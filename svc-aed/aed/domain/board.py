@@ -14,10 +14,12 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import asdict
 
 from sqlalchemy.engine import make_url
 
 from aed.db import incidents as repo
+from aed.db.incidents import Incident
 from aed.domain.incidents import following, staff_in_scope
 from servicekit.auth import Principal
 from servicekit.db import Database
@@ -98,11 +100,11 @@ def _district_of(viewer: Principal) -> str | None:
     return None if viewer.has_role("city_admin") else viewer.district
 
 
-async def board_view(session, incident: dict) -> dict:
+async def board_view(session, incident: Incident) -> dict:
     """What the board shows: everything staff may see without giving a reason (no exact address), each responder's
     part, and whether 120 has taken every update."""
     return {
-        **{k: v for k, v in incident.items() if k != "address"},
-        **following(await repo.alerts(session, incident["id"])),
-        "dispatch_pending": await repo.undelivered_dispatch_updates(session, incident["id"]),
+        **{k: v for k, v in asdict(incident).items() if k != "address"},
+        **following(await repo.alerts(session, incident.id)),
+        "dispatch_pending": await repo.undelivered_dispatch_updates(session, incident.id),
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aed.db import devices as device_repo
 from aed.db import dispatch as dispatch_repo
 from aed.db import incidents as repo
+from aed.db.incidents import Alert, AlertOfMine, Incident
 from aed.domain import lookup, policy
 from aed.domain.devices import apply_changes
 from aed.settings import AedSettings
@@ -102,24 +104,26 @@ async def open_incident(
     """Stores the incident and alerts the first wave in the caller's transaction (one commit: an SOS is
     never stored without its alerts); returns the incident's id."""
     source = "120" if who.kind == "partner" else "app"
-    incident: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "lat": point.lat,
-        "lon": point.lon,
-        "district": district,
-        "address": address,
-        "note": note,
-        "source": source,
-        "reported_by": who.id,
-        "dispatch_ref": dispatch_ref,
-        "state": "open",
-        "needed": settings.responders_needed,
-        "wave": 0,
-        "next_wave_at": now,
-        "opened_at": now,
-    }
+    incident = Incident(
+        id=uuid.uuid4(),
+        lat=point.lat,
+        lon=point.lon,
+        district=district,
+        address=address,
+        note=note,
+        source=source,
+        reported_by=who.id,
+        dispatch_ref=dispatch_ref,
+        state="open",
+        outcome=None,
+        needed=settings.responders_needed,
+        wave=0,
+        next_wave_at=now,
+        opened_at=now,
+        closed_at=None,
+    )
     await repo.insert_incident(session, incident)
-    await repo.announce_change(session, incident["id"])  # on the board even if no one is near enough to alert
+    await repo.announce_change(session, incident.id)  # on the board even if no one is near enough to alert
     aeds = await _usable_aeds(session, incident, settings, now)
     responders = await repo.count_responders_nearby(
         session,
@@ -134,51 +138,55 @@ async def open_incident(
         event=build_event(
             source="aed",
             data=IncidentOpened(
-                incident_id=incident["id"],
+                incident_id=incident.id,
                 source=source,
                 reported_by=who.id,
                 aeds_nearby=len(aeds),
                 responders_nearby=responders,
                 opened_at=now,
             ),
-            subject=str(incident["id"]),
+            subject=str(incident.id),
             actor=who.id,
         ),
     )
     if settings.dispatch_webhook_url:
         await dispatch_repo.queue(
             session,
-            incident["id"],
+            incident.id,
             [
                 {
                     "kind": "opened",
-                    "incident_id": str(incident["id"]),
+                    "incident_id": str(incident.id),
                     "position": {"lat": point.lat, "lon": point.lon},
                     "district": district,
                     "address": address,
                     "note": note,
                     "source": source,
                     "dispatch_ref": dispatch_ref,
-                    "aeds_nearby": [{"aed_id": str(a["id"]), "distance_m": round(a["distance_m"])} for a in aeds],
+                    "aeds_nearby": [{"aed_id": a.key, "distance_m": round(a.to_patient_m)} for a in aeds],
                     "opened_at": now.isoformat(),
                 }
             ],
             now,
         )
-    await next_wave(session, incident["id"], settings=settings, now=now, force=True, incident=incident)
-    return incident["id"]
+    await next_wave(session, incident.id, settings=settings, now=now, force=True, incident=incident)
+    return incident.id
 
 
-async def _usable_aeds(session: AsyncSession, incident: dict, settings: AedSettings, now: datetime) -> list[dict]:
-    return await lookup.nearest(
+async def _usable_aeds(
+    session: AsyncSession, incident: Incident, settings: AedSettings, now: datetime
+) -> list[policy.AedOption]:
+    """The AEDs usable now near the patient, nearest first, keyed by their id."""
+    found = await lookup.nearest(
         session,
-        geo.Point(incident["lat"], incident["lon"]),
+        geo.Point(incident.lat, incident.lon),
         limit=20,
         radius_m=settings.incident_radius_m,
         open_now=True,
         holidays=set(settings.public_holidays),
         now=now,
     )
+    return [policy.AedOption(str(a["id"]), geo.Point(a["lat"], a["lon"]), a["distance_m"]) for a in found]
 
 
 async def next_wave(
@@ -188,23 +196,23 @@ async def next_wave(
     settings: AedSettings,
     now: datetime,
     force: bool = False,
-    incident: dict | None = None,
+    incident: Incident | None = None,
 ) -> int:
     """Alert the next nearest responders — at the start and when a wave's time is up (`force`), or when a
     decline leaves fewer pending or accepted than needed; returns how many were alerted. `incident`: one
     this transaction has just inserted (nobody else can see it, so no lock and no alerts yet)."""
     if incident is None:
         incident = await repo.incident(session, incident_id, lock=True)
-        if incident is None or incident["state"] != "open":
+        if incident is None or incident.state != "open":
             return 0
         current = await repo.alerts(session, incident_id)
     else:
         current = []
-    counts = policy.AlertCounts.of(a["status"] for a in current)
-    if counts.accepted >= incident["needed"]:
+    counts = policy.AlertCounts.of(a.status for a in current)
+    if counts.accepted >= incident.needed:
         await repo.update_incident(session, incident_id, next_wave_at=None)
         return 0
-    wanted = policy.responders_to_alert(policy.DispatchPolicy.of(settings), incident["needed"], counts, wave_due=force)
+    wanted = policy.responders_to_alert(policy.DispatchPolicy.of(settings), incident.needed, counts, wave_due=force)
     if wanted == 0:
         return 0
     found = await repo.nearest_responders(
@@ -215,7 +223,7 @@ async def next_wave(
         now=now,
         limit=wanted,
     )
-    wave = incident["wave"] + (1 if found else 0)
+    wave = incident.wave + (1 if found else 0)
     if found:
         await repo.insert_alerts(session, incident_id, wave, found, now)
         await _record_steps(
@@ -223,12 +231,12 @@ async def next_wave(
             settings,
             incident_id,
             [
-                IncidentStep(incident_id=incident_id, step="alerted", responder_id=r["person_id"], wave=wave, at=now)
+                IncidentStep(incident_id=incident_id, step="alerted", responder_id=r.person_id, wave=wave, at=now)
                 for r in found
             ],
             actor="system",
             now=now,
-            also=[_alert_message(incident_id, r, now) for r in found],
+            also=[_alert_message(incident_id, r.person_id, r.distance_m, now) for r in found],
         )
     await repo.update_incident(
         session, incident_id, wave=wave, next_wave_at=now + timedelta(seconds=settings.wave_interval_s)
@@ -245,20 +253,22 @@ def alert_notification_id(incident_id: uuid.UUID, responder_id: uuid.UUID, *, by
     return uuid.uuid5(_ALERTS, f"{incident_id}:{responder_id}" + (":sms" if by_sms else ""))
 
 
-def _alert_message(incident_id: uuid.UUID, responder: dict, now: datetime, *, by_sms: bool = False) -> CloudEvent:
+def _alert_message(
+    incident_id: uuid.UUID, responder: uuid.UUID, distance_m: float, now: datetime, *, by_sms: bool = False
+) -> CloudEvent:
     """The alert reaches the responder's phone (identity delivers it); the app also polls for it. `by_sms`: the
     WeChat message went unseen, so the same alert goes again as a text message."""
     data = IncidentAlertRequested(
-        notification_id=alert_notification_id(incident_id, responder["person_id"], by_sms=by_sms),
+        notification_id=alert_notification_id(incident_id, responder, by_sms=by_sms),
         channel="sms" if by_sms else None,
-        person_id=responder["person_id"],
+        person_id=responder,
         template="incident_alert",
         requested_at=now,
         page=f"pages/incidents/alert?id={incident_id}",
         data={
             "item": "急救呼叫",
             "time": now.astimezone(lookup.BEIJING).strftime("%Y-%m-%d %H:%M"),
-            "status": f"距您约{round(responder['distance_m'])}米，请尽快响应",
+            "status": f"距您约{round(distance_m)}米，请尽快响应",
         },
     )
     return build_event(source="aed", data=data, subject=str(incident_id))
@@ -271,21 +281,21 @@ async def respond(
     if incident is None:
         raise NotFound("事件不存在", "No such incident")
     me = uuid.UUID(who.id)
-    mine = next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == me), None)
+    mine = _alert_of(await repo.alerts(session, incident_id), me)
     if mine is None:
         raise NotFound("您未收到该事件的呼救", "You were not alerted for this incident")
-    if mine["status"] != "sent" or incident["state"] != "open":
-        raise Conflict("该呼救已结束或已应答", "This alert is no longer open", status=mine["status"])
+    if mine.status != "sent" or incident.state != "open":
+        raise Conflict("该呼救已结束或已应答", "This alert is no longer open", status=mine.status)
     await repo.mark_seen(session, incident_id, me, now)  # an answer means the alert was read
     if not accept:
         await repo.answer(session, incident_id, me, status="declined", answered_at=now)
-        await _step(session, settings, incident_id, "declined", now, actor=who.id, responder_id=me, wave=mine["wave"])
+        await _step(session, settings, incident_id, "declined", now, actor=who.id, responder_id=me, wave=mine.wave)
         await next_wave(session, incident_id, settings=settings, now=now)  # a decline moves on to the next wave
         return await view_for_responder(session, incident_id, me)
     await repo.answer(session, incident_id, me, status="accepted", answered_at=now)
-    await _step(session, settings, incident_id, "accepted", now, actor=who.id, responder_id=me, wave=mine["wave"])
+    await _step(session, settings, incident_id, "accepted", now, actor=who.id, responder_id=me, wave=mine.wave)
     await _assign(session, settings, incident, me, now)
-    if sum(1 for a in await repo.alerts(session, incident_id) if a["status"] == "accepted") >= incident["needed"]:
+    if sum(1 for a in await repo.alerts(session, incident_id) if a.status == "accepted") >= incident.needed:
         cancelled = await repo.cancel_pending(session, incident_id, now)
         await repo.update_incident(session, incident_id, next_wave_at=None)
         if cancelled:
@@ -302,30 +312,29 @@ async def respond(
 
 
 async def _assign(
-    session: AsyncSession, settings: AedSettings, incident: dict, responder: uuid.UUID, now: datetime
+    session: AsyncSession, settings: AedSettings, incident: Incident, responder: uuid.UUID, now: datetime
 ) -> None:
     """Fetch an AED first (the device minimising responder → AED → patient, locked to this responder) while
     fewer than `max_fetchers` are fetching and such a path is short enough; otherwise go to the patient."""
     rules = policy.DispatchPolicy.of(settings)
-    fetching = [str(a["aed_id"]) for a in await repo.alerts(session, incident["id"]) if a["role"] == "fetch_aed"]
-    position = await repo.position_of(session, responder)
+    fetching = [str(a.aed_id) for a in await repo.alerts(session, incident.id) if a.role == "fetch_aed"]
+    position = await repo.duty_of(session, responder)
     if len(fetching) < rules.max_fetchers and position is not None:
-        usable = {str(a["id"]): a for a in await _usable_aeds(session, incident, settings, now)}
         job = policy.assign(
             rules,
-            geo.Point(position["lat"], position["lon"]),
-            geo.Point(incident["lat"], incident["lon"]),
+            geo.Point(position.lat, position.lon),
+            geo.Point(incident.lat, incident.lon),
             fetching=fetching,
-            aeds=[policy.AedOption(k, geo.Point(a["lat"], a["lon"]), a["distance_m"]) for k, a in usable.items()],
+            aeds=await _usable_aeds(session, incident, settings, now),
         )
         if job.role == "fetch_aed" and job.aed is not None:
-            aed_id = usable[job.aed]["id"]
+            aed_id = uuid.UUID(job.aed)
             eta = now + timedelta(seconds=policy.Walking.of(settings).seconds(job.path_m or 0, via_aed=True))
-            await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id, eta_at=eta)
+            await repo.answer(session, incident.id, responder, role="fetch_aed", aed_id=aed_id, eta_at=eta)
             await _step(
                 session,
                 settings,
-                incident["id"],
+                incident.id,
                 "sent_for_aed",
                 now,
                 actor="system",
@@ -336,12 +345,10 @@ async def _assign(
             return
     arrival: datetime | None = None
     if position is not None:
-        straight = geo.distance_m(
-            geo.Point(position["lat"], position["lon"]), geo.Point(incident["lat"], incident["lon"])
-        )
+        straight = geo.distance_m(geo.Point(position.lat, position.lon), geo.Point(incident.lat, incident.lon))
         arrival = now + timedelta(seconds=policy.Walking.of(settings).seconds(straight))
-    await repo.answer(session, incident["id"], responder, role="direct", eta_at=arrival)
-    await _step(session, settings, incident["id"], "sent_to_patient", now, actor="system", responder_id=responder)
+    await repo.answer(session, incident.id, responder, role="direct", eta_at=arrival)
+    await _step(session, settings, incident.id, "sent_to_patient", now, actor="system", responder_id=responder)
 
 
 async def arrive(
@@ -355,16 +362,12 @@ async def arrive(
 ) -> dict:
     incident = await repo.incident(session, incident_id, lock=True)
     me = uuid.UUID(who.id)
-    mine = (
-        next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == me), None)
-        if incident
-        else None
-    )
-    if mine is None or mine["status"] != "accepted":
+    mine = _alert_of(await repo.alerts(session, incident_id), me) if incident else None
+    if mine is None or mine.status != "accepted":
         raise NotFound("您未接受该事件", "You have not accepted this incident")
     await repo.answer(session, incident_id, me, arrived_at=now, arrived_with_aed=with_aed)
-    if with_aed and mine["aed_id"]:  # a device used in an incident needs a restock until inspected
-        current = await device_repo.get(session, mine["aed_id"], lock=True)
+    if with_aed and mine.aed_id:  # a device used in an incident needs a restock until inspected
+        current = await device_repo.get(session, mine.aed_id, lock=True)
         if current is not None:
             await apply_changes(
                 session, who.id, current, {"restock_required": True}, now=now, action="used in incident"
@@ -377,7 +380,7 @@ async def arrive(
         now,
         actor=who.id,
         responder_id=me,
-        aed_id=mine["aed_id"],
+        aed_id=mine.aed_id,
         detail="with AED" if with_aed else "without AED",
     )
     return await view_for_responder(session, incident_id, me)
@@ -398,7 +401,7 @@ async def dispatch_update(
     incident = await repo.incident(session, incident_id, lock=True)
     if incident is None or (who.kind == "staff" and not staff_in_scope(who, incident)):
         raise NotFound("事件不存在", "No such incident")
-    if incident["state"] == "closed":
+    if incident.state == "closed":
         raise Conflict("事件已结束", "The incident is closed")
     if close:
         await repo.update_incident(
@@ -421,9 +424,9 @@ async def cancel_by_caller(
     """The caller calls it off (a false alarm, or the person came round): the incident closes, alerts not yet
     answered are cancelled, those on their way see it closed, and 120 is told (a queued step)."""
     incident = await repo.incident(session, incident_id, lock=True)
-    if incident is None or incident["reported_by"] != who.id:
+    if incident is None or incident.reported_by != who.id:
         raise NotFound("事件不存在", "No such incident")
-    if incident["state"] == "closed":
+    if incident.state == "closed":
         raise Conflict("事件已结束", "The incident is closed")
     await repo.update_incident(
         session, incident_id, state="closed", outcome="cancelled_by_caller", closed_at=now, next_wave_at=None
@@ -441,16 +444,12 @@ async def withdraw(
     than needed remain the next nearest are alerted."""
     incident = await repo.incident(session, incident_id, lock=True)
     me = uuid.UUID(who.id)
-    mine = (
-        next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == me), None)
-        if incident
-        else None
-    )
-    if incident is None or mine is None or mine["status"] != "accepted":
+    mine = _alert_of(await repo.alerts(session, incident_id), me) if incident else None
+    if incident is None or mine is None or mine.status != "accepted":
         raise NotFound("您未接受该事件", "You have not accepted this incident")
-    if incident["state"] != "open" or mine["arrived_at"] is not None:
+    if incident.state != "open" or mine.arrived_at is not None:
         raise Conflict("事件已结束或您已到达现场", "The incident is closed or you have arrived")
-    freed = mine["aed_id"] if mine["role"] == "fetch_aed" else None
+    freed = mine.aed_id if mine.role == "fetch_aed" else None
     await repo.answer(session, incident_id, me, status="withdrawn", role=None, aed_id=None, answered_at=now)
     await _step(
         session, settings, incident_id, "withdrew", now, actor=who.id, responder_id=me, aed_id=freed, detail=reason
@@ -462,31 +461,30 @@ async def withdraw(
 
 
 async def _pass_aed(
-    session: AsyncSession, settings: AedSettings, incident: dict, aed_id: uuid.UUID, now: datetime
+    session: AsyncSession, settings: AedSettings, incident: Incident, aed_id: uuid.UUID, now: datetime
 ) -> None:
     """Hand a freed AED to the responder going straight to the patient whose path through it is shortest."""
-    device = next((a for a in await _usable_aeds(session, incident, settings, now) if a["id"] == aed_id), None)
-    if device is None:
+    aed = next((a for a in await _usable_aeds(session, incident, settings, now) if a.key == str(aed_id)), None)
+    if aed is None:
         return
     going_direct: dict[str, geo.Point] = {}
-    for alert in await repo.alerts(session, incident["id"]):
-        if alert["status"] != "accepted" or alert["role"] != "direct" or alert["arrived_at"] is not None:
+    for alert in await repo.alerts(session, incident.id):
+        if alert.status != "accepted" or alert.role != "direct" or alert.arrived_at is not None:
             continue
-        position = await repo.position_of(session, alert["responder_id"])
+        position = await repo.duty_of(session, alert.responder_id)
         if position is not None:
-            going_direct[str(alert["responder_id"])] = geo.Point(position["lat"], position["lon"])
-    aed = policy.AedOption(str(aed_id), geo.Point(device["lat"], device["lon"]), device["distance_m"])
+            going_direct[str(alert.responder_id)] = geo.Point(position.lat, position.lon)
     taker = policy.hand_over(
-        policy.DispatchPolicy.of(settings), aed, geo.Point(incident["lat"], incident["lon"]), going_direct
+        policy.DispatchPolicy.of(settings), aed, geo.Point(incident.lat, incident.lon), going_direct
     )
     if taker is not None:
         responder, path = uuid.UUID(taker.responder), taker.path_m
         eta = now + timedelta(seconds=policy.Walking.of(settings).seconds(path, via_aed=True))
-        await repo.answer(session, incident["id"], responder, role="fetch_aed", aed_id=aed_id, eta_at=eta)
+        await repo.answer(session, incident.id, responder, role="fetch_aed", aed_id=aed_id, eta_at=eta)
         await _step(
             session,
             settings,
-            incident["id"],
+            incident.id,
             "sent_for_aed",
             now,
             actor="system",
@@ -499,8 +497,11 @@ async def _pass_aed(
 async def view_for_responder(session: AsyncSession, incident_id: uuid.UUID, responder: uuid.UUID) -> dict:
     incident = await repo.incident(session, incident_id)
     assert incident is not None  # its callers found it first
-    mine = next((a for a in await repo.alerts(session, incident_id) if a["responder_id"] == responder), None)
-    return responder_view(incident, mine)
+    return responder_view(incident, _alert_of(await repo.alerts(session, incident_id), responder))
+
+
+def _alert_of(alerts: list[Alert], responder: uuid.UUID) -> Alert | None:
+    return next((a for a in alerts if a.responder_id == responder), None)
 
 
 MY_ALERTS, MY_INCIDENTS = "responder-alerts", "reported-incidents"  # the lists' names in their cursors
@@ -508,24 +509,11 @@ MY_ALERTS, MY_INCIDENTS = "responder-alerts", "reported-incidents"  # the lists'
 
 async def my_alerts(session: AsyncSession, responder: uuid.UUID, page: PageRequest) -> tuple[list[dict], str | None]:
     """A responder's alerts, newest first, each as that responder may see it."""
+    rows: list[AlertOfMine]
     rows, cursor = page_of(
         MY_ALERTS, await repo.my_alerts(session, responder, page), page, at="sent_at", id="incident_id"
     )
-    return [
-        responder_view(
-            {
-                "id": r["incident_id"],
-                "state": r["state"],
-                "lat": r["lat"],
-                "lon": r["lon"],
-                "address": r["address"],
-                "note": r["note"],
-            },
-            r,
-        )
-        | {"sent_at": r["sent_at"]}
-        for r in rows
-    ], cursor
+    return [responder_view(r.incident, r.alert) | {"sent_at": r.sent_at} for r in rows], cursor
 
 
 async def reported_by(session: AsyncSession, who: Principal, page: PageRequest) -> tuple[list[dict], str | None]:
@@ -561,71 +549,65 @@ async def resend_unseen(session: AsyncSession, settings: AedSettings, now: datet
     """Alerts WeChat delivered that nobody opened within `alert_unseen_sms_s` go again by SMS, once: a phone
     in a pocket rings for a text message when a WeChat notice stays silent."""
     unseen = await repo.claim_unseen(session, now - timedelta(seconds=settings.alert_unseen_sms_s), now)
-    texts = [
-        _alert_message(
-            a["incident_id"], {"person_id": a["responder_id"], "distance_m": a["distance_m"]}, now, by_sms=True
-        )
-        for a in unseen
-    ]
+    texts = [_alert_message(a.incident_id, a.responder_id, a.distance_m, now, by_sms=True) for a in unseen]
     await record_events(session, topic=Topic.AED, events=[(text, None) for text in texts])
-    for incident_id in {a["incident_id"] for a in unseen}:
+    for incident_id in {a.incident_id for a in unseen}:
         await repo.announce_change(session, incident_id)
     return len(unseen)
 
 
-def alert_progress(alert: dict) -> str:
+def alert_progress(alert: Alert) -> str:
     """Where an alert stands for the people following the incident: alerted → delivered → seen → accepted (or
     declined), and how it ended."""
-    if alert["status"] == "accepted":
-        return "arrived" if alert["arrived_at"] is not None else "accepted"
-    if alert["status"] != "sent":
-        return alert["status"]
-    if alert["seen_at"] is not None:
+    if alert.status == "accepted":
+        return "arrived" if alert.arrived_at is not None else "accepted"
+    if alert.status != "sent":
+        return alert.status
+    if alert.seen_at is not None:
         return "seen"
-    return "delivered" if alert["delivered_at"] is not None else "alerted"
+    return "delivered" if alert.delivered_at is not None else "alerted"
 
 
-def following(alerts: list[dict]) -> dict:
+def following(alerts: list[Alert]) -> dict[str, Any]:
     """What the people following an incident (the caller, 120, staff, the live board) read off its alerts: each
     one's progress, how many accepted and arrived, and the earliest estimated arrivals of a responder and of
     an AED among those on their way."""
-    coming = [a for a in alerts if a["status"] == "accepted" and a["arrived_at"] is None and a["eta_at"]]
+    coming = [a for a in alerts if a.status == "accepted" and a.arrived_at is None and a.eta_at]
     return {
-        "alerts": [a | {"progress": alert_progress(a)} for a in alerts],
-        "accepted": sum(1 for a in alerts if a["status"] == "accepted"),
-        "arrived": sum(1 for a in alerts if a["arrived_at"] is not None),
-        "first_responder_eta_at": min((a["eta_at"] for a in coming), default=None),
-        "aed_eta_at": min((a["eta_at"] for a in coming if a["role"] == "fetch_aed"), default=None),
+        "alerts": [asdict(a) | {"progress": alert_progress(a)} for a in alerts],
+        "accepted": sum(1 for a in alerts if a.status == "accepted"),
+        "arrived": sum(1 for a in alerts if a.arrived_at is not None),
+        "first_responder_eta_at": min((a.eta_at for a in coming if a.eta_at), default=None),
+        "aed_eta_at": min((a.eta_at for a in coming if a.eta_at and a.role == "fetch_aed"), default=None),
     }
 
 
-def responder_view(incident: dict, mine: dict | None) -> dict:
-    accepted = mine is not None and mine["status"] == "accepted"
-    view = {
-        "incident_id": incident["id"],
-        "state": incident["state"],
-        "my_status": mine and mine["status"],
-        "my_role": mine and mine["role"],
-        "aed_id": mine and mine["aed_id"],
-        "distance_m": mine and mine["distance_m"],
-        "approximate_position": {"lat": round(incident["lat"], 3), "lon": round(incident["lon"], 3)},
+def responder_view(incident: Incident, mine: Alert | None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "incident_id": incident.id,
+        "state": incident.state,
+        "my_status": mine and mine.status,
+        "my_role": mine and mine.role,
+        "aed_id": mine and mine.aed_id,
+        "distance_m": mine and mine.distance_m,
+        "approximate_position": {"lat": round(incident.lat, 3), "lon": round(incident.lon, 3)},
     }
-    if accepted:  # the exact place only to those who accepted
+    if mine is not None and mine.status == "accepted":  # the exact place only to those who accepted
         view.update(
-            position={"lat": incident["lat"], "lon": incident["lon"]},
-            address=incident["address"],
-            note=incident["note"],
+            position={"lat": incident.lat, "lon": incident.lon},
+            address=incident.address,
+            note=incident.note,
         )
     return view
 
 
-def staff_in_scope(who: Principal, incident: dict) -> bool:
+def staff_in_scope(who: Principal, incident: Incident) -> bool:
     """City admins see every incident; a district officer those in their district (not those whose district
     nobody reported)."""
     if who.kind != "staff":
         return False
     return who.has_role("city_admin") or (
-        who.has_role("district_officer") and who.district is not None and who.district == incident["district"]
+        who.has_role("district_officer") and who.district is not None and who.district == incident.district
     )
 
 
@@ -643,8 +625,8 @@ async def view(
     if incident is None:
         raise NotFound("事件不存在", "No such incident")
     alerts = await repo.alerts(session, incident_id)
-    whole = {**incident, **following(alerts)}
-    if who.id == incident["reported_by"] or (who.kind == "partner" and "emergency-120" in who.scopes):
+    whole = asdict(incident) | following(alerts)
+    if who.id == incident.reported_by or (who.kind == "partner" and "emergency-120" in who.scopes):
         return whole
     if staff_in_scope(who, incident):
         if reason is None:
@@ -667,7 +649,7 @@ async def view(
         )
         return whole
     if who.kind == "person":
-        mine = next((a for a in alerts if str(a["responder_id"]) == who.id), None)
+        mine = next((a for a in alerts if str(a.responder_id) == who.id), None)
         if mine is not None:
             return responder_view(incident, mine)
     raise NotFound("事件不存在", "No such incident")
@@ -681,7 +663,5 @@ async def data_of(session: AsyncSession, person: Principal) -> dict:
     return {
         "incidents_raised": await all_pages(MY_INCIDENTS, lambda page: reported_by(session, person, page)),
         "alerts_received": await all_pages(MY_ALERTS, lambda page: my_alerts(session, person_id, page)),
-        "on_duty": {"position": {"lat": duty["lat"], "lon": duty["lon"]}, "reported_at": duty["updated_at"]}
-        if duty
-        else None,
+        "on_duty": {"position": {"lat": duty.lat, "lon": duty.lon}, "reported_at": duty.updated_at} if duty else None,
     }
