@@ -129,6 +129,13 @@ class PersonalDataAccessed(EventData):
 
 
 KinRelation = Literal["parent", "child", "grandparent", "grandchild"]
+# If B is A's parent, A is B's child: what a link says read from its other end.
+INVERSE_RELATION: dict[str, KinRelation] = {
+    "parent": "child",
+    "child": "parent",
+    "grandparent": "grandchild",
+    "grandchild": "grandparent",
+}
 
 
 class KinshipConfirmed(EventData):

@@ -63,7 +63,7 @@ def handlers(settings: LedgerSettings) -> dict[str, tuple[Reader, Handler]]:
             SpecialGroupsSet, lambda s, d: holders.record_special_groups(s, d.person_id, d.district, list(d.categories))
         ),
         KinshipConfirmed.TYPE: reading(
-            KinshipConfirmed, lambda s, d: kin_links.record(s, d.link_id, d.person_id, d.relative_id)
+            KinshipConfirmed, lambda s, d: kin_links.record(s, d.link_id, d.person_id, d.relative_id, d.relation)
         ),
         KinshipRevoked.TYPE: reading(
             KinshipRevoked, lambda s, d: kin_links.revoke(s, d.link_id, d.person_id, d.relative_id)

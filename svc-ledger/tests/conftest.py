@@ -54,10 +54,11 @@ def ledger(ledger_db):
                 await holders.record_special_groups(session, person_id, district, special)
         return person_id
 
-    async def relate(a: uuid.UUID, b: uuid.UUID) -> uuid.UUID:
+    async def relate(a: uuid.UUID, b: uuid.UUID, relation: str = "child") -> uuid.UUID:
+        """b is a's `relation`, as identity confirmed it."""
         link = uuid.uuid4()
         async with db.transaction() as session:
-            await kin_links.record(session, link, a, b)
+            await kin_links.record(session, link, a, b, relation)
         return link
 
     async def grant(person_id: uuid.UUID, amount: int, *, district: str = "110105", key: str | None = None):

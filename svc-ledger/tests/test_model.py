@@ -116,7 +116,7 @@ def test_ledger_agrees_with_its_model_under_random_operations(infra):
                     await holders.record_redemption_age(session, person, self.model.old[index])
                     if self.model.special[index]:
                         await holders.record_special_groups(session, person, DISTRICT, ["economic_hardship"])
-                await kin_links.record(session, uuid.uuid4(), self.ids[0], self.ids[2])
+                await kin_links.record(session, uuid.uuid4(), self.ids[0], self.ids[2], "child")
                 return (
                     await session.execute(
                         text(

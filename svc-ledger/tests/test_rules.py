@@ -5,10 +5,12 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from ledger.db import kin_links
-from ledger.domain import holds, transfers
-from ledger.domain.errors import InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict
+from ledger.domain import gift_recipients, holds, transfers
+from ledger.domain.errors import InsufficientCoins, NotASpecialElder, OutsideDistrict
+from ledger.domain.gift_recipients import NotADirectRelative
 from servicekit.errors import UnprocessableInput
 from servicekit.idempotency import IdempotencyKeyReused
 
@@ -80,6 +82,32 @@ async def test_an_elder_under_60_cannot_spend_own_earned_coins_on_their_own_requ
     )
     assert rejected == "under_60"
     assert (await ledger.view(young)).available == 120
+
+
+async def test_the_gift_rule_file_alone_decides_which_relations_may_receive(ledger, monkeypatch):
+    """The newcomer's test: narrowing `GIFT_RELATIONS` (gift_recipients.py) is the whole change. The recipient's
+    relation to the giver counts, whichever of the two the link was recorded from; a link recorded before the
+    ledger kept relations still counts."""
+    parent, child, grandchild, old_link = [await ledger.person() for _ in range(4)]
+    for giver in (parent, child, grandchild):
+        await ledger.earn(giver, 120)
+    await ledger.relate(parent, child, "child")  # recorded from the parent's end
+    await ledger.relate(grandchild, parent, "grandparent")  # recorded from the grandchild's end
+    async with ledger.db.transaction() as session:
+        await session.execute(
+            text("INSERT INTO kin_links (link_id, person_id, relative_id) VALUES (:l, :p, :r)"),
+            {"l": uuid.uuid4(), "p": parent, "r": old_link},
+        )
+    monkeypatch.setattr(gift_recipients, "GIFT_RELATIONS", frozenset({"parent", "grandparent"}))  # only upwards
+
+    await ledger.gift(child, parent, 10)  # to a parent
+    await ledger.gift(grandchild, parent, 10)  # to a grandparent, from the end that claimed the link
+    with pytest.raises(NotADirectRelative):
+        await ledger.gift(parent, child, 10)  # to a child
+    with pytest.raises(NotADirectRelative):
+        await ledger.gift(parent, grandchild, 10)  # to a grandchild, the link read from its other end
+    await ledger.gift(parent, old_link, 10)  # a link of no recorded relation counts as before
+    assert (await ledger.view(parent)).available == 120 + 20 - 10
 
 
 async def test_gifts_go_only_to_confirmed_direct_relatives(ledger):

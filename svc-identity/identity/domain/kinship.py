@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.identity import KinshipConfirmed, KinshipRevoked
+from contracts.identity import INVERSE_RELATION, KinshipConfirmed, KinshipRevoked
 from identity.db import repository
 from identity.db.models import KinshipLink
 from identity.domain.publish import publish
@@ -18,7 +18,6 @@ from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
 from servicekit.pagination import PageRequest, page_of
 
-INVERSE = {"parent": "child", "child": "parent", "grandparent": "grandchild", "grandchild": "grandparent"}
 # Staff who may confirm a link on documentary evidence (户口簿, 出生证明 …).
 CONFIRMING_STAFF = ("city_admin", "district_officer", "institution_operator")
 
@@ -47,7 +46,7 @@ def view_for(link: KinshipLink, viewer: uuid.UUID) -> KinshipView:
     return KinshipView(
         id=link.id,
         relative_id=link.relative_id if mine else link.claimant_id,
-        relation=link.relation if mine else INVERSE[link.relation],
+        relation=link.relation if mine else INVERSE_RELATION[link.relation],
         status=link.status,
         claimed_by_me=mine,
         awaiting_me=link.status == "pending" and not mine,

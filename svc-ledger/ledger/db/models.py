@@ -60,6 +60,7 @@ class KinLink(Base):
     link_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     person_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     relative_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    relation: Mapped[str | None] = mapped_column(Text)  # relative_id is person_id's relation
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

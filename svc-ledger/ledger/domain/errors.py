@@ -12,11 +12,6 @@ class InsufficientCoins(UnprocessableInput):
     title_zh, title_en = "可用时间币不足", "Not enough available time coins"
 
 
-class NotADirectRelative(UnprocessableInput):
-    type = "not-a-direct-relative"
-    title_zh, title_en = "只能赠送给已确认的直系亲属", "Coins may be gifted only to a confirmed direct relative"
-
-
 class Under60(UnprocessableInput):
     type = "under-60"
     title_zh, title_en = "未满60周岁，暂不能兑换本人的时间币", "Own coins are redeemable from age 60"

@@ -15,12 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.ledger import CoinsDonated, CoinsGifted, CoinsGranted, WelfareAllocated
 from contracts.topics import Topic
-from ledger.db import holders, kin_links, repository
-from ledger.db import operations as stored_operations
+from ledger.db import holders, repository
 from ledger.db.repository import ORIGINS
-from ledger.domain import operations
+from ledger.domain import gift_recipients, operations
 from ledger.domain.book import TRANSFERABLE_ORDER, Book, LockedAccount, available_in, draw
-from ledger.domain.errors import InsufficientCoins, NotADirectRelative, NotASpecialElder, OutsideDistrict
+from ledger.domain.errors import InsufficientCoins, NotASpecialElder, OutsideDistrict
 from ledger.domain.publish import publish
 from servicekit.errors import Problem, UnprocessableInput
 from servicekit.events import build_event, record_events
@@ -89,49 +88,28 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
     of the first result of its key, or refused (and then it leaves nothing behind). In the order given, so a
     sender's later gift sees what the earlier ones took. Keys (per caller) must be distinct within the call."""
     assert len({(c.caller.actor, c.key) for c in commands}) == len(commands), "one command per key per call"
-    rows: list[dict[str, Any]] = []
+    started: list[operations.NewOperation] = []
     for c in commands:
         operation_id = new_id()
         body = {"from": c.caller.payer, "to": c.to_person_id, "amount": c.amount}
-        rows.append(
-            {
-                "id": operation_id,
-                "actor": c.caller.actor,
-                "key": c.key,
-                "kind": "gift",
-                "fingerprint": operations.fingerprint("gift", body),
-                "result": _result(
-                    operation_id=operation_id,
-                    kind="gift",
-                    from_person_id=c.caller.payer,
-                    to_person_id=c.to_person_id,
-                    amount=c.amount,
-                ),
-            }
+        result = _result(
+            operation_id=operation_id,
+            kind="gift",
+            from_person_id=c.caller.payer,
+            to_person_id=c.to_person_id,
+            amount=c.amount,
         )
-    started = await stored_operations.insert_commands(session, rows)
-    outcomes: list[Outcome | Problem | None] = [None] * len(commands)
-    earlier = await stored_operations.firsts(
-        session, [(c.caller.actor, c.key) for c, r in zip(commands, rows, strict=True) if r["id"] not in started]
-    )
-    for i, (c, row) in enumerate(zip(commands, rows, strict=True)):
-        if row["id"] not in started:
-            first = earlier[(c.caller.actor, c.key)]
-            outcomes[i] = (
-                Outcome(first.result, replayed=True)
-                if first.fingerprint == row["fingerprint"]
-                else IdempotencyKeyReused()
+        started.append(
+            operations.command(
+                actor=c.caller.actor, key=c.key, kind="gift", body=body, result=result, operation_id=operation_id
             )
+        )
+    outcomes = [_answered_at_once(begun) for begun in await operations.begin_all(session, started)]
     fresh = [i for i, outcome in enumerate(outcomes) if outcome is None]
     if not fresh:
         return _filled(outcomes)
-    related = await kin_links.related_pairs(
-        session,
-        [
-            (commands[i].caller.payer, commands[i].to_person_id)
-            for i in fresh
-            if commands[i].caller.payer != commands[i].to_person_id
-        ],
+    allowed = await gift_recipients.allowed(
+        session, [(commands[i].caller.payer, commands[i].to_person_id) for i in fresh]
     )
     book = Book(session, new_id())
     people = sorted({p for i in fresh for p in (commands[i].caller.payer, commands[i].to_person_id)})
@@ -146,22 +124,22 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
     for i in fresh:
         c = commands[i]
         sender = c.caller.payer
-        if (sender, c.to_person_id) not in related:
-            outcomes[i] = NotADirectRelative()
+        if (sender, c.to_person_id) not in allowed:
+            outcomes[i] = gift_recipients.NotADirectRelative()
             continue
         try:
             parts = _transferable(book.pockets(sender), c.amount)
         except InsufficientCoins as refusal:
             outcomes[i] = refusal
             continue
-        book.operation_id = rows[i]["id"]
+        book.operation_id = started[i].id
         for pocket, part in parts:
             book.transfer(pocket, book.account(c.to_person_id, "gifted"), part, kind="gift", reference=c.to_person_id)
         events.append(
             build_event(
                 source="ledger",
                 data=CoinsGifted(
-                    operation_id=rows[i]["id"],
+                    operation_id=started[i].id,
                     from_person_id=sender,
                     to_person_id=c.to_person_id,
                     amount=c.amount,
@@ -172,11 +150,23 @@ async def gift_many(session: AsyncSession, commands: list[GiftCommand], *, now: 
                 acting_for=c.caller.acting_for,
             )
         )
-        outcomes[i] = Outcome(rows[i]["result"], replayed=False)
-    await stored_operations.delete(session, [rows[i]["id"] for i in fresh if isinstance(outcomes[i], Problem)])
+        outcomes[i] = Outcome(cast(dict[str, Any], started[i].result), replayed=False)
+    await operations.abandon(session, [started[i].id for i in fresh if isinstance(outcomes[i], Problem)])
     await book.write()
     await record_events(session, topic=Topic.LEDGER, events=[(e, None) for e in events])
     return _filled(outcomes)
+
+
+def _answered_at_once(
+    begun: operations.Started | operations.Replayed | IdempotencyKeyReused,
+) -> Outcome | Problem | None:
+    """A replay answers with its key's first result and a reused key is refused, before any coin is looked at;
+    a command that started is answered once its gift is decided (None until then)."""
+    if isinstance(begun, operations.Replayed):
+        return Outcome(begun.result, replayed=True)
+    if isinstance(begun, IdempotencyKeyReused):
+        return begun
+    return None
 
 
 def _filled(outcomes: list[Outcome | Problem | None]) -> list[Outcome | Problem]:

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.matching import RequestBooked
 from matching.db import catalogue as catalogue_repo
-from matching.db import kin_links, people
+from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
+from matching.domain import relatives
 from matching.domain.callers import person_of
 from matching.domain.catalogue import QUALIFICATIONS
 from matching.domain.errors import (
@@ -109,9 +110,7 @@ async def book(
         raise WrongState(f"需求当前状态为 {request.state}，不能预约", f"A {request.state} request cannot be booked")
     if request.starts_at <= now:
         raise WrongState("服务已开始，不能预约", "The window has started")
-    if volunteer_id == request.elder_id or await kin_links.are_direct_relatives(
-        session, volunteer_id, request.elder_id
-    ):
+    if await relatives.own_or_relatives(session, volunteer_id, request.elder_id):
         raise OwnOrRelativesRequest()
     live = [b for b in await repo.bookings(session, request.id) if b.live]
     if any(b.volunteer_id == volunteer_id for b in live):

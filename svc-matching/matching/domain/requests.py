@@ -21,10 +21,10 @@ from contracts.matching import (
     RequestReviewed,
     RequestSubmitted,
 )
-from matching.db import kin_links, people
+from matching.db import people
 from matching.db import requests as repo
 from matching.db.requests import Booking, Request
-from matching.domain import access, catalogue, follow_ups, search
+from matching.domain import access, catalogue, follow_ups, relatives, search
 from matching.domain.callers import institution_of, may_review, person_of, staff_in_scope
 from matching.domain.errors import (
     AccountClosing,
@@ -63,19 +63,6 @@ class NewRequest:
     for_elder: uuid.UUID | None = None  # a relative publishing for this elder
 
 
-async def relative_acting_for(session: AsyncSession, principal: Principal, elder_id: uuid.UUID) -> uuid.UUID:
-    """The elder a person acts for as their confirmed direct relative (子女代办): anyone else is refused."""
-    me = person_of(principal)
-    if (
-        principal.kind != "person"
-        or principal.acting_for
-        or me is None
-        or not await kin_links.are_direct_relatives(session, me, elder_id)
-    ):
-        raise Forbidden("只有已确认的直系亲属可以代为办理", "Only a confirmed direct relative may act for the elder")
-    return elder_id
-
-
 def seal_address(cipher: PersonalDataCipher, request_id: uuid.UUID, address: str) -> tuple[str, bytes]:
     sealed = cipher.seal(address, purpose="address", owner=str(request_id))
     return sealed.key_id, sealed.blob
@@ -107,7 +94,7 @@ async def publish_request(
             "请由老人本人或代办机构发布需求", "Requests are published by the elder or an institution acting for them"
         )
     if new.for_elder is not None and new.for_elder != elder_id:
-        elder_id = await relative_acting_for(session, principal, new.for_elder)
+        elder_id = await relatives.relative_acting_for(session, principal, new.for_elder)
         acting_for = str(elder_id)
     facts = await people.facts(session, elder_id)
     own = principal.kind == "person" and acting_for is None
@@ -305,13 +292,7 @@ async def cancel(
     if me is not None and me != request.elder_id and mine is not None and not principal.acting_for:
         return await _volunteer_cancels(session, principal, request, mine, reason=reason, settings=settings, now=now)
     acting_for = principal.acting_for
-    if (
-        me is not None
-        and me != request.elder_id
-        and principal.kind == "person"
-        and not principal.acting_for
-        and await kin_links.are_direct_relatives(session, me, request.elder_id)
-    ):
+    if await relatives.is_relative(session, principal, request.elder_id):
         acting_for = str(request.elder_id)  # a confirmed relative cancels for the elder
     elif me != request.elder_id and not staff_in_scope(principal, request.district):
         if me is not None and principal.kind == "person":
@@ -362,12 +343,7 @@ async def edit(
         raise RequestNotFound()
     me, acting_for = person_of(principal), principal.acting_for
     if me != request.elder_id:
-        if (
-            me is None
-            or principal.kind != "person"
-            or principal.acting_for
-            or not await kin_links.are_direct_relatives(session, me, request.elder_id)
-        ):
+        if not await relatives.is_relative(session, principal, request.elder_id):
             raise RequestNotFound()
         acting_for = str(request.elder_id)
     if request.state not in EDITABLE:
@@ -641,12 +617,7 @@ async def view(
         viewer = "volunteer"
     elif staff_in_scope(principal, request.district):
         viewer = "staff"
-    elif (
-        me is not None
-        and principal.kind == "person"
-        and not principal.acting_for
-        and await kin_links.are_direct_relatives(session, me, request.elder_id)
-    ):
+    elif await relatives.is_relative(session, principal, request.elder_id):
         viewer = "relative"  # follows and acts for the elder
     elif principal.kind == "staff" and not principal.acting_for:
         raise OutsideDistrict("只能查看本区的需求", "Only your own district's requests")
