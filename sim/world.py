@@ -46,10 +46,6 @@ class District:
     def area_km2(self) -> float:
         return sum(_ring_area_m2(r) for r in self.rings) / 1e6
 
-    @property
-    def density_per_km2(self) -> float:
-        return self.population / self.area_km2
-
     def contains(self, point: geo.Point) -> bool:
         return any(_inside(point.lon, point.lat, ring) for ring in self.rings)
 

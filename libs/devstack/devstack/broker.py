@@ -8,7 +8,6 @@ survive a restart of either process. Both are children of the runner; the store 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sys
 from pathlib import Path
@@ -92,12 +91,6 @@ class TansuBroker:
     def stop(self) -> None:
         self.child.stop()
         self.store.stop()
-
-    def forget(self) -> None:
-        """Stopped, its log is erased: the broker comes back empty, as after an unclean failover of Apache Kafka
-        or a lost disk — what the outbox's and the consumers' recovery (ADR 13) is for."""
-        assert not self.child.running and not self.store.running, "stop the broker before erasing its log"
-        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def _accepting(child: Child, port: int) -> bool:

@@ -123,11 +123,6 @@ async def confirm(
     return pending["masked"]
 
 
-async def pending_masked(session: AsyncSession, person_id: uuid.UUID) -> str | None:
-    pending = await repo.pending_phone(session, person_id)
-    return pending["masked"] if pending else None
-
-
 async def masked_phone(session: AsyncSession, person_id: uuid.UUID) -> str | None:
     return await repo.masked_phone(session, person_id)
 
