@@ -104,7 +104,8 @@ async def judge(
 
 # Service reports — most of the judge's work in PostgreSQL — are recorded by this many transactions at once,
 # each taking the reports whose subject (the request: matching keys its events by request) hashes to it, so
-# a judge behind uses more than one core of the database.
+# a judge behind uses more than one core of the database: with recording ahead on every commit, the tail
+# after the last append fell from 0.24 s to 0.14-0.18 s (bench.audit); three were slower, one no faster.
 RECORDERS = 2
 
 
