@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from devstack import rawhttp
+
 
 @dataclass
 class RawUpstream:
@@ -78,20 +80,7 @@ async def _raw_request(port: int, request: bytes) -> tuple[int, dict[str, str], 
     try:
         writer.write(request)
         await writer.drain()
-        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-        status = int(head[0].split(" ")[1])
-        headers = {}
-        for line in head[1:]:
-            if ":" in line:
-                name, value = line.split(":", 1)
-                headers[name.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding") == "chunked":
-            body = b""
-            while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
-                body += (await reader.readexactly(size + 2))[:-2]
-        else:
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-        return status, headers, body
+        return await rawhttp.read_response(reader)
     finally:
         writer.close()
 
