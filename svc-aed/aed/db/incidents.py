@@ -172,23 +172,23 @@ WHERE earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(d.lat, d.lon)
 """)
 
 
+def _around(incident: Incident, radius_m: int, fresh_since: datetime, now: datetime) -> dict:
+    """The parameters of both responder queries: who is on duty within the radius, the reporter aside."""
+    return {
+        "lat": incident.lat,
+        "lon": incident.lon,
+        "radius": radius_m,
+        "fresh_since": fresh_since,
+        "now": now,
+        "reporter": incident.reported_by,
+    }
+
+
 async def count_responders_nearby(
     session: AsyncSession, *, incident: Incident, radius_m: int, fresh_since: datetime, now: datetime
 ) -> int:
     """On-duty responders with a valid certificate and a fresh position within the radius (the reporter aside)."""
-    return (
-        await session.execute(
-            _RESPONDERS_NEARBY,
-            {
-                "lat": incident.lat,
-                "lon": incident.lon,
-                "radius": radius_m,
-                "fresh_since": fresh_since,
-                "now": now,
-                "reporter": incident.reported_by,
-            },
-        )
-    ).scalar_one()
+    return (await session.execute(_RESPONDERS_NEARBY, _around(incident, radius_m, fresh_since, now))).scalar_one()
 
 
 async def nearest_responders(
@@ -196,17 +196,7 @@ async def nearest_responders(
 ) -> list[NearbyResponder]:
     """On-duty responders with a valid certificate and a fresh position, nearest first, not alerted yet."""
     rows = await session.execute(
-        _NEAREST_RESPONDERS,
-        {
-            "lat": incident.lat,
-            "lon": incident.lon,
-            "radius": radius_m,
-            "fresh_since": fresh_since,
-            "now": now,
-            "reporter": incident.reported_by,
-            "incident": incident.id,
-            "limit": limit,
-        },
+        _NEAREST_RESPONDERS, _around(incident, radius_m, fresh_since, now) | {"incident": incident.id, "limit": limit}
     )
     return [NearbyResponder(*row) for row in rows]
 

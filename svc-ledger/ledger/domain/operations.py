@@ -68,21 +68,10 @@ async def begin_all(
     return outcomes
 
 
-async def begin(
-    session: AsyncSession,
-    *,
-    actor: str,
-    key: str,
-    kind: str,
-    body: dict[str, Any],
-    result: dict[str, Any] | None = None,
-    operation_id: uuid.UUID | None = None,
-) -> Started | Replayed:
-    """Start the operation, or return the first result of an earlier one with this key. A result known
-    before the work is done (it is refused or it happens as asked) is stored now: one statement fewer."""
-    [outcome] = await begin_all(
-        session, [command(actor=actor, key=key, kind=kind, body=body, result=result, operation_id=operation_id)]
-    )
+async def begin(session: AsyncSession, operation: NewOperation) -> Started | Replayed:
+    """Start the operation, or return the first result of an earlier one with its key. A result known before
+    the work is done (it is refused or it happens as asked) is stored now: one statement fewer."""
+    [outcome] = await begin_all(session, [operation])
     if isinstance(outcome, IdempotencyKeyReused):
         raise outcome
     return outcome

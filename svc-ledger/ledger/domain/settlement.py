@@ -154,10 +154,12 @@ async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied
     for request_id in sanction.false_request_ids:
         applied = await operations.begin(
             session,
-            actor="audit",
-            key=f"sanction:{sanction.sanction_id}:{request_id}",
-            kind="sanction",
-            body={"request_id": request_id},
+            operations.command(
+                actor="audit",
+                key=f"sanction:{sanction.sanction_id}:{request_id}",
+                kind="sanction",
+                body={"request_id": request_id},
+            ),
         )
         if isinstance(applied, operations.Replayed):
             continue  # this sanction was applied to this record already (whatever it found then)
@@ -176,10 +178,12 @@ async def reverse_false_records(session: AsyncSession, sanction: SanctionApplied
         for payment in named:
             started = await operations.begin(
                 session,
-                actor="audit",
-                key=f"reverse:{request_id}:{payment.volunteer_id}",
-                kind="reversal",
-                body={"request_id": request_id},
+                operations.command(
+                    actor="audit",
+                    key=f"reverse:{request_id}:{payment.volunteer_id}",
+                    kind="reversal",
+                    body={"request_id": request_id},
+                ),
             )
             if isinstance(started, operations.Started):
                 payments.append((payment, started.operation_id))

@@ -180,12 +180,14 @@ async def donate(session: AsyncSession, caller: Caller, *, key: str, amount: int
     result = _result(operation_id=operation_id, kind="donation", person_id=donor, amount=amount)
     started = await operations.begin(
         session,
-        actor=caller.actor,
-        key=key,
-        kind="donation",
-        result=result,
-        operation_id=operation_id,
-        body={"from": donor, "amount": amount},
+        operations.command(
+            actor=caller.actor,
+            key=key,
+            kind="donation",
+            result=result,
+            operation_id=operation_id,
+            body={"from": donor, "amount": amount},
+        ),
     )
     if isinstance(started, operations.Replayed):
         return Outcome(started.result, replayed=True)
@@ -270,12 +272,14 @@ async def _to_special_elder(
     )
     started = await operations.begin(
         session,
-        actor=caller.actor,
-        key=key,
-        kind=kind,
-        result=result,
-        operation_id=operation_id,
-        body={"person": person_id, "amount": amount, "reason": reason},
+        operations.command(
+            actor=caller.actor,
+            key=key,
+            kind=kind,
+            result=result,
+            operation_id=operation_id,
+            body={"person": person_id, "amount": amount, "reason": reason},
+        ),
     )
     if isinstance(started, operations.Replayed):
         return Outcome(started.result, replayed=True)
