@@ -160,16 +160,26 @@ def _serialised(events: list) -> list[tuple[bytes, bytes, str]]:
     ]
 
 
-async def _produce(bootstrap: str, records: list[tuple[bytes, bytes, str]]) -> None:
-    """As matching's outbox relay would: keyed by request, with the relay's headers."""
+async def _connected_producer(bootstrap: str) -> AIOKafkaProducer:
+    """As matching's outbox relay sends: connected to the broker before it has anything to send."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=512 * 1024, enable_idempotence=False, acks="all"
     )
     await producer.start()
+    return producer
+
+
+async def _send(producer: AIOKafkaProducer, records: list[tuple[bytes, bytes, str]]) -> None:
+    """Keyed by request, with the relay's headers."""
+    for value, key, event_type in records:
+        await producer.send(Topic.MATCHING.value, value, key=key, headers=record_headers(event_type))
+    await producer.flush()
+
+
+async def _produce(bootstrap: str, records: list[tuple[bytes, bytes, str]]) -> None:
+    producer = await _connected_producer(bootstrap)
     try:
-        for value, key, event_type in records:
-            await producer.send(Topic.MATCHING.value, value, key=key, headers=record_headers(event_type))
-        await producer.flush()
+        await _send(producer, records)
     finally:
         await producer.stop()
 
@@ -237,10 +247,14 @@ async def settlement_round(stack, elders: list[dict], volunteers: list[str], cou
             for i, r in enumerate(requests)
         ]
     )  # matching's work, done before the clock starts
-    began = time.monotonic()
-    await _produce(bootstrap, completions)
-    settled = "SELECT count(*) FROM holds WHERE request_id = ANY(:r) AND status = 'settled'"
-    finished = await _wait_count(url, settled, {"r": requests}, count, timeout=600)
+    producer = await _connected_producer(bootstrap)  # a relay's connection is made once, not per event
+    try:
+        began = time.monotonic()
+        await _send(producer, completions)
+        settled = "SELECT count(*) FROM holds WHERE request_id = ANY(:r) AND status = 'settled'"
+        finished = await _wait_count(url, settled, {"r": requests}, count, timeout=600)
+    finally:
+        await producer.stop()
     return count / (finished - began)
 
 
