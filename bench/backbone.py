@@ -117,7 +117,7 @@ async def raw_round(bootstrap: str, events: list[CloudEvent]) -> float:
     return len(events) / (finished.value - started)
 
 
-async def _consume_effects(url: str, bootstrap: str, topic: str, group: str, batch: bool, joined) -> None:
+async def _consume_effects(url: str, bootstrap: str, topic: str, group: str, batch: bool, joined, go) -> None:
     """The consuming service: its own process, as in the real system (identity's relay -> ledger's consumer)."""
     settings = ServiceSettings(
         service_name=group, database_url=url, kafka_bootstrap_servers=bootstrap, kafka_fetch_max_wait_ms=FETCH_WAIT_MS
@@ -129,9 +129,10 @@ async def _consume_effects(url: str, bootstrap: str, topic: str, group: str, bat
             text("INSERT INTO effects (event_id, n) VALUES (:id, :n)"), {"id": event.id, "n": event.data["n"]}
         )
 
-    async def effects(session, events: list[CloudEvent]) -> None:
+    async def effects(session, events: list[CloudEvent]) -> None:  # one statement, as the services' projections
         await session.execute(
-            text("INSERT INTO effects (event_id, n) VALUES (:id, :n)"), [{"id": e.id, "n": e.data["n"]} for e in events]
+            text("INSERT INTO effects SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:ns AS int[]))"),
+            {"ids": [e.id for e in events], "ns": [e.data["n"] for e in events]},
         )
 
     consumer = (
@@ -142,15 +143,25 @@ async def _consume_effects(url: str, bootstrap: str, topic: str, group: str, bat
     await consumer._open()
     await _wait_joined(consumer.consumer)
     joined.set()
+    await asyncio.to_thread(go.wait)
+    await consumer.pump()  # the loop a service's consumer runs (EventConsumer.start)
+
+
+def _consumer_process(url: str, bootstrap: str, topic: str, group: str, batch: bool, joined, go) -> None:
+    uvloop.run(_consume_effects(url, bootstrap, topic, group, batch, joined, go))
+
+
+async def _until(db: Database, done: str) -> None:
     while True:
-        await consumer.poll_once()
+        async with db.transaction() as session:
+            if (await session.execute(text(done))).scalar_one():
+                return
+        await asyncio.sleep(0.02)
 
 
-def _consumer_process(url: str, bootstrap: str, topic: str, group: str, batch: bool, joined) -> None:
-    uvloop.run(_consume_effects(url, bootstrap, topic, group, batch, joined))
-
-
-async def backbone_round(infra, events: list[CloudEvent], *, batch: bool) -> float:
+async def backbone_round(infra, events: list[CloudEvent], *, batch: bool, stage: str = "both") -> float:
+    """`stage`: "both", the figure; or one stage alone, to see which one bounds it: "relay" (no consumer; the
+    clock stops when every row is marked published) or "consumer" (the events on the topic before the clock)."""
     url = infra.create_database("bench")
     name = f"bench{uuid.uuid4().hex[:6]}"
     settings = ServiceSettings(
@@ -169,45 +180,59 @@ async def backbone_round(infra, events: list[CloudEvent], *, batch: bool) -> flo
             for event in events[i : i + 100]:
                 await record_event(session, topic=settings.own_topic, event=event)
     context = multiprocessing.get_context("spawn")
-    joined = context.Event()
+    joined, go = context.Event(), context.Event()
     consumer = context.Process(
         target=_consumer_process,
         daemon=True,
-        args=(url, infra.kafka_bootstrap_servers, settings.own_topic, f"{name}-consumer", batch, joined),
+        args=(url, infra.kafka_bootstrap_servers, settings.own_topic, f"{name}-consumer", batch, joined, go),
     )
-    consumer.start()
-    await asyncio.to_thread(joined.wait, 60)
+    if stage != "relay":
+        consumer.start()
+        await asyncio.to_thread(joined.wait, 60)
     relay = OutboxRelay(db, settings)
+    await relay.connect()  # as the raw producer is started before its clock
+    all_published = "SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"
+    if stage == "consumer":
+        await relay.start()
+        await _until(db, all_published)
     started = time.perf_counter()
-    await relay.start()
-    while True:
-        async with db.transaction() as session:
-            done = (await session.execute(text("SELECT count(*) FROM effects"))).scalar_one()
-        if done >= len(events):
-            break
-        await asyncio.sleep(0.02)
+    go.set()
+    if stage != "consumer":
+        await relay.start()
+    await _until(db, all_published if stage == "relay" else f"SELECT count(*) >= {len(events)} FROM effects")
     elapsed = time.perf_counter() - started
-    consumer.terminate()
-    consumer.join(10)
+    if stage != "relay":
+        consumer.terminate()
+        consumer.join(10)
     await relay.stop()
     await db.dispose()
     return len(events) / elapsed
 
 
-async def run(rounds: int, count: int) -> int:
+async def run(rounds: int, count: int, stages: bool) -> int:
     events = [_event(n) for n in range(count)]
     with embedded_infra() as infra:
-        raw, batched, single = [], [], []
+        raw, batched, single, relay, consumer = [], [], [], [], []
         for _ in range(rounds):
             raw.append(await raw_round(infra.kafka_bootstrap_servers, events))
             batched.append(await backbone_round(infra, events, batch=True))
             single.append(await backbone_round(infra, events, batch=False))
+            if stages:
+                relay.append(await backbone_round(infra, events, batch=True, stage="relay"))
+                consumer.append(await backbone_round(infra, events, batch=True, stage="consumer"))
     r, b, s = median(raw), median(batched), median(single)
     print(f"{count} events (~{len(events[0].to_bytes())} B), {rounds} rounds, medians")
     print(f"  raw aiokafka produce->consume                 : {r:8.0f} events/s  rounds {[round(x) for x in raw]}")
     print(f"  outbox -> effect, batch handler (projection)  : {b:8.0f} events/s  rounds {[round(x) for x in batched]}")
     print(f"  outbox -> effect, per-event handler           : {s:8.0f} events/s  rounds {[round(x) for x in single]}")
     print(f"  per-event handler / raw = {s / r:.2f} (no floor: fast handlers are batch handlers)")
+    for label, alone in (
+        ("the relay alone (outbox -> acked)", relay),
+        ("the consumer alone (batch handler)", consumer),
+    ):
+        if alone:
+            a = median(alone)
+            print(f"  {label:46s}: {a:8.0f} events/s  {a / r:.2f} x raw  rounds {[round(x) for x in alone]}")
     report(
         Figure(
             "backbone",
@@ -225,9 +250,10 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--stages", action="store_true", help="also time the relay alone and the consumer alone")
     args = parser.parse_args()
     # The services run on uvloop (uvicorn[standard]); so does the benchmark, both sides alike.
-    return uvloop.run(run(args.rounds, args.events))
+    return uvloop.run(run(args.rounds, args.events, args.stages))
 
 
 if __name__ == "__main__":

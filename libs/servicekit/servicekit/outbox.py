@@ -3,7 +3,7 @@
 Use cases write events into `outbox` in their own transaction (`events.record_event`). The relay claims
 pending rows with `FOR UPDATE SKIP LOCKED` so replicas share the work, publishes them, and marks them
 published only after the broker acknowledged. Per-key order holds across replicas: a relay publishes a
-row only if every earlier pending row of the same key is in its own claim (see `_ready_in_key_order`).
+row only if every earlier pending row of the same key is in its own claim (see `_FIRST_HELD`).
 A broker outage leaves rows pending with exponential backoff; nothing is dropped.
 
 A broker can also lose events it acknowledged (Tansu's memory storage on a restart; Apache Kafka after an
@@ -57,8 +57,11 @@ _CLAIM = text(
     "WHERE published_at IS NULL AND next_attempt_at <= now() "
     "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
 )
-_PENDING_OF_KEYS = text(
-    "SELECT key, id FROM outbox WHERE published_at IS NULL AND key = ANY(:keys) AND id <= :max_id ORDER BY key, id"
+# Per claimed key, the first earlier pending row not in this claim: another relay holds it, or it is backing off.
+# This relay may not publish past it. Normally no row comes back.
+_FIRST_HELD = text(
+    "SELECT key, min(id) FROM outbox WHERE published_at IS NULL AND key = ANY(:keys) AND id <= :max_id "
+    "AND id <> ALL(:mine) GROUP BY key"
 )
 _MARK_PUBLISHED = text("UPDATE outbox SET published_at = now(), last_error = NULL WHERE id = ANY(:ids)")
 _MARK_FAILED = text(
@@ -113,21 +116,10 @@ class _Row:
     event_type: str
 
 
-def _ready_in_key_order(claimed: list[_Row], pending: list[tuple[str, int]]) -> list[_Row]:
-    """Rows that may be published now: for each key, the claimed rows up to the first pending row of
-    that key that another relay holds (or that is backing off). Publishing past it would reorder the key."""
-    mine = {row.id: row for row in claimed}
-    ready: list[_Row] = []
-    by_key: dict[str, list[int]] = defaultdict(list)
-    for key, row_id in pending:
-        by_key[key].append(row_id)
-    for ids in by_key.values():
-        for row_id in ids:
-            if row_id not in mine:
-                break
-            ready.append(mine[row_id])
-    ready.sort(key=lambda r: r.id)
-    return ready
+def _ready_in_key_order(claimed: list[_Row], first_held: dict[str, int]) -> list[_Row]:
+    """Rows that may be published now: for each key, the claimed rows before the first row of that key this
+    relay may not publish past (`_FIRST_HELD`). Publishing past it would reorder the key."""
+    return [row for row in claimed if row.id < first_held.get(row.key, row.id + 1)]
 
 
 class OutboxRelay:
@@ -171,6 +163,12 @@ class OutboxRelay:
             await self._probe.stop()
         if self._admin is not None:
             await self._admin.close()
+
+    async def connect(self) -> None:
+        """Connect to the broker and check its log now rather than in the first round, as a relay that has been
+        running has by the time a use case commits (for benchmarks; `start` does this by itself)."""
+        await self._ensure_producer()
+        await self.check_broker_log()
 
     async def _ensure_producer(self) -> None:
         if not self._started:
@@ -228,11 +226,11 @@ class OutboxRelay:
             claimed = [_Row(*r) for r in result.all()]
             if not claimed:
                 return 0
-            keys = sorted({r.key for r in claimed})
-            pending = (
-                await session.execute(_PENDING_OF_KEYS, {"keys": keys, "max_id": max(r.id for r in claimed)})
-            ).all()
-            ready = _ready_in_key_order(claimed, [(k, i) for k, i in pending])
+            held = await session.execute(
+                _FIRST_HELD,
+                {"keys": sorted({r.key for r in claimed}), "max_id": claimed[-1].id, "mine": [r.id for r in claimed]},
+            )
+            ready = _ready_in_key_order(claimed, dict(held.tuples().all()))
             sent = await self._send(ready)
             if sent.ok:
                 await session.execute(_MARK_PUBLISHED, {"ids": sent.ok})

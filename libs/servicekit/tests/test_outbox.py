@@ -3,10 +3,11 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import text
 
 from servicekit.events import CloudEvent, record_event
 from servicekit.kafka import ensure_topics
-from servicekit.outbox import OutboxRelay, _ready_in_key_order, _Row
+from servicekit.outbox import OutboxRelay
 
 
 def _event(subject: str, n: int) -> CloudEvent:
@@ -19,16 +20,41 @@ def _event(subject: str, n: int) -> CloudEvent:
     )
 
 
-def _row(id_: int, key: str) -> _Row:
-    return _Row(id_, "t", key, "{}", "x")
+async def _published(kit) -> list[int]:
+    """The `n` of every event marked published, in id order."""
+    async with kit.db.transaction() as session:
+        payloads = (
+            await session.execute(text("SELECT payload FROM outbox WHERE published_at IS NOT NULL ORDER BY id"))
+        ).scalars()
+        return [CloudEvent.from_bytes(p.encode()).data["n"] for p in payloads]
 
 
-def test_a_key_is_published_only_up_to_a_row_another_relay_holds():
-    claimed = [_row(1, "a"), _row(3, "a"), _row(4, "b"), _row(6, "c")]
-    pending = [("a", 1), ("a", 2), ("a", 3), ("b", 4), ("c", 5), ("c", 6)]
-    ready = _ready_in_key_order(claimed, pending)
-    # a: 2 is held elsewhere, so 3 must wait; c: 5 is held elsewhere, so 6 must wait.
-    assert [r.id for r in ready] == [1, 4]
+async def test_a_key_is_published_only_up_to_a_row_another_relay_holds_or_one_backing_off(kit):
+    settings, db = kit
+    await ensure_topics(settings, [settings.own_topic])
+    async with db.transaction() as session:  # n: 0 a, 1 a, 2 b, 3 a, 4 c, 5 c, 6 b
+        for n, key in enumerate("aabaccb"):
+            await record_event(session, topic=settings.own_topic, event=_event(key, n))
+    n_is = "payload::jsonb #>> '{data,n}'"
+    await kit.scalar(f"UPDATE outbox SET next_attempt_at = now() + interval '1 hour' WHERE {n_is} = '2' RETURNING 1")
+    relay = OutboxRelay(db, settings)
+    await relay.connect()
+    try:
+        async with db.transaction() as other_relay:  # holds a's second row (n=1) and c's first (n=4)
+            await other_relay.execute(text(f"SELECT id FROM outbox WHERE {n_is} IN ('1', '4') FOR UPDATE"))
+            # a: n=3 waits behind the held n=1; c: n=5 behind the held n=4; b: n=6 behind n=2, backing off.
+            assert await relay.publish_pending() == 1
+            assert await _published(kit) == [0]
+        assert await relay.publish_pending() == 4  # released: a and c, in order
+        assert await _published(kit) == [0, 1, 3, 4, 5]
+        await kit.scalar(f"UPDATE outbox SET next_attempt_at = now() WHERE {n_is} = '2' RETURNING 1")
+        assert await relay.publish_pending() == 2
+        events = await _consume(settings, settings.own_topic, 7)
+    finally:
+        await relay.stop()
+    for key in "abc":
+        ns = [e.data["n"] for e in events if e.subject == key]
+        assert ns == sorted(ns)
 
 
 async def _consume(settings, topic: str, count: int, timeout: float = 20.0) -> list[CloudEvent]:
