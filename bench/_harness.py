@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import statistics
 import time
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from devstack.pytest_plugin import embedded_infra as _embedded_infra
 from devstack.pytest_plugin import start_stack
@@ -34,6 +38,26 @@ def figure_in(pattern: str, output: str, flags: int = 0) -> str:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+async def wait_count(
+    url: str, sql: str, target: int, *, params: dict | None = None, timeout: float = 600, interval: float = 0.05
+) -> float:
+    """Poll `sql` (a count) until it reaches `target`; returns `time.monotonic()` then. A stuck run ends the
+    benchmark instead of hanging it. `interval` bounds how late the clock stops."""
+    engine = create_async_engine(url, pool_size=1)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            async with engine.connect() as conn:
+                done = (await conn.execute(text(sql), params or {})).scalar_one()
+            if done >= target:
+                return time.monotonic()
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {done} of {target} done after {timeout}s")
+            await asyncio.sleep(interval)
+    finally:
+        await engine.dispose()
 
 
 def _cpu_of(command: str) -> dict[int, float]:

@@ -25,7 +25,7 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from bench._harness import embedded_infra, median
+from bench._harness import embedded_infra, median, wait_count
 from bench._results import Figure, report
 from servicekit.consumer import EventConsumer
 from servicekit.db import Database
@@ -151,14 +151,6 @@ def _consumer_process(url: str, bootstrap: str, topic: str, group: str, batch: b
     uvloop.run(_consume_effects(url, bootstrap, topic, group, batch, joined, go))
 
 
-async def _until(db: Database, done: str) -> None:
-    while True:
-        async with db.transaction() as session:
-            if (await session.execute(text(done))).scalar_one():
-                return
-        await asyncio.sleep(0.02)
-
-
 async def backbone_round(infra, events: list[CloudEvent], *, batch: bool, stage: str = "both") -> float:
     """`stage`: "both", the figure; or one stage alone, to see which one bounds it: "relay" (no consumer; the
     clock stops when every row is marked published) or "consumer" (the events on the topic before the clock)."""
@@ -191,16 +183,16 @@ async def backbone_round(infra, events: list[CloudEvent], *, batch: bool, stage:
         await asyncio.to_thread(joined.wait, 60)
     relay = OutboxRelay(db, settings)
     await relay.connect()  # as the raw producer is started before its clock
-    all_published = "SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"
+    published = "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
     if stage == "consumer":
         await relay.start()
-        await _until(db, all_published)
-    started = time.perf_counter()
+        await wait_count(url, published, len(events))
+    started = time.monotonic()
     go.set()
     if stage != "consumer":
         await relay.start()
-    await _until(db, all_published if stage == "relay" else f"SELECT count(*) >= {len(events)} FROM effects")
-    elapsed = time.perf_counter() - started
+    done = published if stage == "relay" else "SELECT count(*) FROM effects"
+    elapsed = await wait_count(url, done, len(events), interval=0.02) - started
     if stage != "relay":
         consumer.terminate()
         consumer.join(10)

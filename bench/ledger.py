@@ -30,10 +30,8 @@ from urllib.parse import urlsplit
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench._harness import bench_stack, embedded_infra, figure_in, median
+from bench._harness import bench_stack, embedded_infra, figure_in, median, wait_count
 from bench._results import Figure, report
 from contracts.matching import RequestSubmitted, ServiceCompleted, ServiceParticipant
 from contracts.topics import Topic
@@ -184,22 +182,6 @@ async def _produce(bootstrap: str, records: list[tuple[bytes, bytes, str]]) -> N
         await producer.stop()
 
 
-async def _wait_count(url: str, sql: str, params: dict, target: int, timeout: float) -> float:
-    engine = create_async_engine(url, pool_size=1)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            async with engine.connect() as conn:
-                done = (await conn.execute(text(sql), params)).scalar_one()
-            if done >= target:
-                return time.monotonic()
-            if time.monotonic() > deadline:
-                raise SystemExit(f"only {done} of {target} done after {timeout}s")
-            await asyncio.sleep(0.05)
-    finally:
-        await engine.dispose()
-
-
 async def settlement_round(stack, elders: list[dict], volunteers: list[str], count: int) -> float:
     """Holds first (not timed), then `count` completions: events/s until all are settled."""
     starts = datetime.now(UTC) + timedelta(days=1)
@@ -229,7 +211,7 @@ async def settlement_round(stack, elders: list[dict], volunteers: list[str], cou
         ),
     )
     holds = "SELECT count(*) FROM holds WHERE request_id = ANY(:r)"
-    await _wait_count(url, holds, {"r": requests}, count, timeout=600)
+    await wait_count(url, holds, count, params={"r": requests})
     completions = _serialised(
         [
             (
@@ -252,7 +234,7 @@ async def settlement_round(stack, elders: list[dict], volunteers: list[str], cou
         began = time.monotonic()
         await _send(producer, completions)
         settled = "SELECT count(*) FROM holds WHERE request_id = ANY(:r) AND status = 'settled'"
-        finished = await _wait_count(url, settled, {"r": requests}, count, timeout=600)
+        finished = await wait_count(url, settled, count, params={"r": requests})
     finally:
         await producer.stop()
     return count / (finished - began)
