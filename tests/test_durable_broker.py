@@ -7,6 +7,7 @@ engine relies on (conditional writes are its compare-and-swap; listing by prefix
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from devstack.broker import BUCKET, TansuBroker
+from devstack.objectstore import LOG_NAME, Store
 from devstack.postgres import free_port
 
 
@@ -115,3 +117,72 @@ def test_the_store_speaks_the_s3_semantics_tansu_relies_on(broker):
         for hostile in ("t/%2E%2E/%2E%2E/%2E%2E/etc/passwd", "t//x", "t/%2E/x"):  # escaped, so no client tidies them
             assert s3.put(f"{base}/{hostile}", content=b"x").status_code == 400, hostile
     assert not (broker.data_dir.parent / "etc").exists()
+
+
+def _put(store: Store, key: str, data: bytes) -> None:
+    store.put(BUCKET, key, data, if_match=None, if_none_match=None)
+
+
+def _contents(store: Store) -> dict[str, bytes]:
+    listed, _, _ = store.list(BUCKET, prefix="", after="", delimiter="", limit=1000)
+    return {key: store.read(BUCKET, key)[1] for key, _ in listed}
+
+
+def test_a_torn_last_record_is_cut_off_and_the_records_before_it_are_kept(tmp_path):
+    store = Store(tmp_path)
+    store.create_bucket(BUCKET)
+    _put(store, "t/0/1.batch", b"one")
+    _put(store, "t/0/watermark.json", b"w1")
+    _put(store, "t/0/watermark.json", b"w2")
+    store.close()
+    whole = (tmp_path / LOG_NAME).stat().st_size
+    with open(tmp_path / LOG_NAME, "ab") as log:  # a power cut in the middle of the next record
+        log.write(b"\x01\x02\x03 half a header")
+
+    again = Store(tmp_path)
+    assert _contents(again) == {"t/0/1.batch": b"one", "t/0/watermark.json": b"w2"}
+    assert (tmp_path / LOG_NAME).stat().st_size == whole, "the torn record is cut off"
+    _put(again, "t/0/2.batch", b"two")
+    again.close()
+    assert _contents(Store(tmp_path))["t/0/2.batch"] == b"two", "what follows the cut is read back"
+
+
+def test_the_log_is_compacted_to_its_live_objects_and_keeps_their_etags_and_times(tmp_path):
+    store = Store(tmp_path, compact_after=4096)
+    store.create_bucket(BUCKET)
+    for n in range(20):
+        _put(store, f"t/0/{n}.batch", bytes(100) + str(n).encode())
+    for n in range(0, 20, 2):
+        store.delete(BUCKET, f"t/0/{n}.batch")
+    for n in range(500):  # a watermark moved on every produce
+        _put(store, "t/0/watermark.json", f"offset {n}".encode())
+    before = {key: store.head(BUCKET, key) for key in _contents(store)}
+    assert (tmp_path / LOG_NAME).stat().st_size < 2 * 4096 + 2048, "compacted as the dead records grew"
+    store.close()
+
+    again = Store(tmp_path)
+    assert _contents(again) == {
+        **{f"t/0/{n}.batch": bytes(100) + str(n).encode() for n in range(1, 20, 2)},
+        "t/0/watermark.json": b"offset 499",
+    }
+    for key, found in before.items():
+        kept = again.head(BUCKET, key)
+        assert (kept.etag, kept.modified_ns) == (found.etag, found.modified_ns), key
+    _put(again, "t/0/next.batch", b"x")
+    assert again.head(BUCKET, "t/0/next.batch").modified_ns > max(f.modified_ns for f in before.values())
+
+
+def test_a_store_kept_as_one_file_per_object_is_taken_into_the_log(tmp_path):
+    old = tmp_path / BUCKET / "clusters" / "c" / "topics" / "t" / "partitions" / "0" / "records"
+    old.mkdir(parents=True)
+    (old / "0.batch").write_bytes(b"first")
+    (old / "5.batch").write_bytes(b"second")
+    os.utime(old / "0.batch", ns=(1_000_000_000, 1_000_000_000))
+    os.utime(old / "5.batch", ns=(2_000_000_000, 2_000_000_000))
+    (tmp_path / ".incoming").mkdir()
+
+    store = Store(tmp_path)
+    prefix = "clusters/c/topics/t/partitions/0/records/"
+    assert _contents(store) == {f"{prefix}0.batch": b"first", f"{prefix}5.batch": b"second"}
+    assert store.head(BUCKET, f"{prefix}5.batch").modified_ns == 2_000_000_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOG_NAME], "the old files are gone"

@@ -7,11 +7,16 @@ engine's watermarks and group state are compare-and-swap on these), ranged and c
 (one and bulk), copies and ListObjectsV2 — and nothing else: no signatures are checked (it listens on loopback
 only), no versions, no multipart uploads.
 
-An object is a file under `root/<bucket>/<key>`, written to a temporary file and renamed into place, so a
-reader or a crash sees the old object or the new one, never half of one. One event loop serves every request,
-and the precondition check and the rename happen with no await between them, so two writers racing on one
-key cannot both win. Files are not fsync'ed: a killed process loses nothing (the page cache outlives it);
-what a power cut loses the services' outboxes publish again (ADR 13).
+Every write is one record appended to one file, `root/objects.log` (an object's bucket, key, modification time,
+MD5 and bytes, under a CRC), and an index in memory says where each live object's bytes are. Creating a file
+costs 0.3–0.5 ms on the ext4 disks here and appending 2 µs, and Tansu writes an object for every produce,
+watermark move and offset commit (ADR 15's amendment has the figures). One event loop serves every request,
+and the precondition check and the append happen with no await between them, so two writers racing on one key
+cannot both win. A record is written by one `write`, so a killed process leaves whole records (the page cache
+outlives it); a torn last record (a power cut) fails its CRC and is cut off at the next start, and what it
+held the services' outboxes publish again (ADR 13). Nothing is fsync'ed. When the records no longer live
+outnumber the live ones (and pass `compact_after` bytes), the live ones are copied to a new file that replaces
+the log.
 
     python -m devstack.objectstore --root .data/broker --port 9093
 """
@@ -21,11 +26,14 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import logging
+import mmap
 import os
 import shutil
+import struct
 import sys
 import time
-import uuid
+import zlib
 from bisect import bisect_left, insort
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,8 +44,16 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+log = logging.getLogger(__name__)
+
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _MAX_KEYS = 1000
+LOG_NAME = "objects.log"
+
+# A record: CRC-32 of everything after it, then kind, bucket and key lengths, data length, modification time
+# (ns), the data's MD5; then bucket, key and data.
+_HEADER = struct.Struct("<IBHHIq16s")
+_PUT, _DELETE, _BUCKET = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,8 @@ class _Object:
     etag: str  # quoted, as S3 sends it
     size: int
     modified_ns: int
+    offset: int = 0  # where its bytes are in the log
+    record: int = 0  # the length of its record, header included
 
     @property
     def modified(self) -> datetime:
@@ -58,35 +76,128 @@ class _Refused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class Store:
-    """Buckets of objects on disk, with a sorted index of keys per bucket for listing by prefix."""
+def _record(kind: int, bucket: str, key: str, data: bytes, modified_ns: int, digest: bytes) -> bytes:
+    names = bucket.encode() + key.encode()
+    body = _HEADER.pack(0, kind, len(bucket.encode()), len(key.encode()), len(data), modified_ns, digest)[4:]
+    return struct.pack("<I", zlib.crc32(data, zlib.crc32(names, zlib.crc32(body)))) + body + names + data
 
-    def __init__(self, root: Path) -> None:
+
+class Store:
+    """Buckets of objects in one append-only log, with an index in memory: each object's place in the log, and a
+    sorted list of keys per bucket for listing by prefix."""
+
+    def __init__(self, root: Path, *, compact_after: int = 64 * 1024 * 1024) -> None:
         self.root = root
-        self._spare = root / ".incoming"
-        shutil.rmtree(self._spare, ignore_errors=True)  # half-written files of a killed run
-        self._spare.mkdir(parents=True, exist_ok=True)
+        self.path = root / LOG_NAME
+        self.compact_after = compact_after
         self._objects: dict[str, dict[str, _Object]] = {}
         self._keys: dict[str, list[str]] = {}
         self._last_modified_ns = 0
-        for bucket in sorted(p for p in root.iterdir() if p.is_dir() and p != self._spare):
-            self._load(bucket.name)
+        self._live = 0  # bytes of the log's records that hold live objects or buckets
+        (root / f"{LOG_NAME}.compacting").unlink(missing_ok=True)  # a compaction a kill cut short
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = self._load()
+        self._import_files()
 
-    def _load(self, bucket: str) -> None:
-        base = self.root / bucket
-        objects = self._objects[bucket] = {}
-        for path in base.rglob("*"):
-            if path.is_file():
-                data = path.read_bytes()
-                modified_ns = path.stat().st_mtime_ns
-                objects[path.relative_to(base).as_posix()] = _Object(_etag(data), len(data), modified_ns)
-                self._last_modified_ns = max(self._last_modified_ns, modified_ns)
-        self._keys[bucket] = sorted(objects)
+    def _load(self) -> int:
+        """Rebuild the index from the log; returns the length of its whole records (a torn tail is cut off)."""
+        size = os.fstat(self._fd).st_size
+        if not size:
+            return 0
+        with mmap.mmap(self._fd, size, access=mmap.ACCESS_READ) as view:
+            at = 0
+            while at + _HEADER.size <= size:
+                crc, kind, bucket_len, key_len, data_len, modified_ns, digest = _HEADER.unpack_from(view, at)
+                end = at + _HEADER.size + bucket_len + key_len + data_len
+                if end > size or zlib.crc32(view[at + 4 : end]) != crc:
+                    break
+                names = view[at + _HEADER.size : at + _HEADER.size + bucket_len + key_len]
+                bucket, key = names[:bucket_len].decode(), names[bucket_len:].decode()
+                self._apply(kind, bucket, key, _etag_of(digest), data_len, modified_ns, end - data_len, end - at)
+                at = end
+        if at < size:
+            log.warning("the broker store's log ends in a torn record: cut at byte %d of %d", at, size)
+            os.ftruncate(self._fd, at)
+        return at
+
+    def _apply(
+        self, kind: int, bucket: str, key: str, etag: str, size: int, modified_ns: int, offset: int, record: int
+    ) -> _Object | None:
+        """A record's effect on the index (at load, and after each append)."""
+        if kind == _BUCKET:
+            if bucket not in self._objects:
+                self._objects[bucket], self._keys[bucket] = {}, []
+                self._live += record
+            return None
+        objects = self._objects[bucket]
+        gone = objects.pop(key, None) if kind == _DELETE else objects.get(key)
+        if gone is not None:
+            self._live -= gone.record
+        elif kind == _PUT:
+            insort(self._keys[bucket], key)
+        if kind == _DELETE:
+            if gone is not None:
+                keys = self._keys[bucket]
+                del keys[bisect_left(keys, key)]
+            return None
+        stored = objects[key] = _Object(etag, size, modified_ns, offset, record)
+        self._live += record
+        self._last_modified_ns = max(self._last_modified_ns, modified_ns)
+        return stored
+
+    def _append(self, kind: int, bucket: str, key: str = "", data: bytes = b"", modified_ns: int = 0) -> _Object | None:
+        digest = hashlib.md5(data, usedforsecurity=False).digest() if kind == _PUT else bytes(16)
+        record = _record(kind, bucket, key, data, modified_ns, digest)
+        os.write(self._fd, record)  # O_APPEND: one write, so a kill leaves the record whole or not at all
+        offset, self._size = self._size, self._size + len(record)
+        stored = self._apply(
+            kind, bucket, key, _etag_of(digest), len(data), modified_ns, offset + len(record) - len(data), len(record)
+        )
+        if self._size - self._live > max(self.compact_after, self._live):
+            self._compact()
+        return stored
+
+    def _compact(self) -> None:
+        """Copy the live records to a new log that replaces this one (a kill meanwhile leaves the old one)."""
+        fresh = self.root / f"{LOG_NAME}.compacting"
+        fd = os.open(fresh, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        moved: dict[str, dict[str, _Object]] = {}
+        try:
+            at = 0
+            for bucket, objects in self._objects.items():
+                at += os.write(fd, _record(_BUCKET, bucket, "", b"", 0, bytes(16)))
+                moved[bucket] = {}
+                for key, found in objects.items():
+                    at += os.write(fd, os.pread(self._fd, found.record, found.offset + found.size - found.record))
+                    moved[bucket][key] = _Object(
+                        found.etag, found.size, found.modified_ns, at - found.size, found.record
+                    )
+            os.replace(fresh, self.path)
+        except BaseException:
+            os.close(fd)
+            fresh.unlink(missing_ok=True)
+            raise
+        os.close(self._fd)
+        self._fd, self._size, self._live, self._objects = fd, at, at, moved
+
+    def _import_files(self) -> None:
+        """A store kept by an earlier version holds one file per object (`root/<bucket>/<key>`): taken into the
+        log with their modification times, then removed."""
+        shutil.rmtree(self.root / ".incoming", ignore_errors=True)
+        for base in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            self.create_bucket(base.name)
+            files = sorted((p.stat().st_mtime_ns, p) for p in base.rglob("*") if p.is_file())
+            for modified_ns, path in files:
+                key = path.relative_to(base).as_posix()
+                self._append(_PUT, base.name, key, path.read_bytes(), modified_ns)
+            shutil.rmtree(base)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
     def create_bucket(self, bucket: str) -> None:
         if bucket not in self._objects:
-            (self.root / bucket).mkdir(exist_ok=True)
-            self._objects[bucket], self._keys[bucket] = {}, []
+            self._append(_BUCKET, bucket)
 
     def head(self, bucket: str, key: str) -> _Object:
         found = self._bucket(bucket).get(key)
@@ -96,37 +207,25 @@ class Store:
 
     def read(self, bucket: str, key: str) -> tuple[_Object, bytes]:
         found = self.head(bucket, key)
-        return found, self._path(bucket, key).read_bytes()
+        return found, os.pread(self._fd, found.size, found.offset)
 
     def put(self, bucket: str, key: str, data: bytes, *, if_match: str | None, if_none_match: str | None) -> _Object:
-        objects = self._bucket(bucket)
-        current = objects.get(key)
+        current = self._bucket(bucket).get(key)
         _check_preconditions(current, if_match=if_match, if_none_match=if_none_match)
-        path = self._path(bucket, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        incoming = self._spare / uuid.uuid4().hex
-        incoming.write_bytes(data)
-        modified_ns = self._next_modified_ns()
-        os.utime(incoming, ns=(modified_ns, modified_ns))
-        os.replace(incoming, path)
-        stored = objects[key] = _Object(_etag(data), len(data), modified_ns)
-        if current is None:
-            insort(self._keys[bucket], key)
+        stored = self._append(_PUT, bucket, key, data, self._next_modified_ns())
+        assert stored is not None
         return stored
 
     def _next_modified_ns(self) -> int:
-        """Modification times strictly increase, a microsecond apart at least, and are kept as the files' own:
-        Tansu takes the object modified last as a partition's newest batch, so two batches must never tie (the
-        file system's clock is coarser than a burst of writes)."""
+        """Modification times strictly increase, a microsecond apart at least, and are kept in the log: Tansu takes
+        the object modified last as a partition's newest batch, so two batches must never tie (the clock is
+        coarser than a burst of writes)."""
         self._last_modified_ns = max(time.time_ns(), self._last_modified_ns + 1000) // 1000 * 1000
         return self._last_modified_ns
 
     def delete(self, bucket: str, key: str) -> None:
-        objects = self._bucket(bucket)
-        if objects.pop(key, None) is not None:
-            keys = self._keys[bucket]
-            del keys[bisect_left(keys, key)]
-            self._path(bucket, key).unlink(missing_ok=True)
+        if key in self._bucket(bucket):
+            self._append(_DELETE, bucket, key)
 
     def list(
         self, bucket: str, *, prefix: str, after: str, delimiter: str, limit: int
@@ -164,9 +263,6 @@ class Store:
         except KeyError:
             raise _Refused(404, "NoSuchBucket", "The specified bucket does not exist.") from None
 
-    def _path(self, bucket: str, key: str) -> Path:
-        return self.root / bucket / key
-
 
 def _check_preconditions(current: _Object | None, *, if_match: str | None, if_none_match: str | None) -> None:
     if (
@@ -185,8 +281,8 @@ def _etags(header: str) -> set[str]:
     return {tag.strip() for tag in header.split(",")}
 
 
-def _etag(data: bytes) -> str:
-    return f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
+def _etag_of(digest: bytes) -> str:
+    return f'"{digest.hex()}"'
 
 
 def _valid_key(key: str) -> bool:
