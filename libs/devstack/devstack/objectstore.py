@@ -82,6 +82,13 @@ def _record(kind: int, bucket: str, key: str, data: bytes, modified_ns: int, dig
     return struct.pack("<I", zlib.crc32(data, zlib.crc32(names, zlib.crc32(body)))) + body + names + data
 
 
+def _write_whole(fd: int, data: bytes) -> int:
+    written = os.write(fd, data)
+    if written != len(data):
+        raise OSError(f"wrote {written} of {len(data)} bytes (is the disk full?)")
+    return written
+
+
 class Store:
     """Buckets of objects in one append-only log, with an index in memory: each object's place in the log, and a
     sorted list of keys per bucket for listing by prefix."""
@@ -148,7 +155,11 @@ class Store:
     def _append(self, kind: int, bucket: str, key: str = "", data: bytes = b"", modified_ns: int = 0) -> _Object | None:
         digest = hashlib.md5(data, usedforsecurity=False).digest() if kind == _PUT else bytes(16)
         record = _record(kind, bucket, key, data, modified_ns, digest)
-        os.write(self._fd, record)  # O_APPEND: one write, so a kill leaves the record whole or not at all
+        try:
+            _write_whole(self._fd, record)  # O_APPEND: one write, so a kill leaves the record whole or not at all
+        except OSError:
+            os.ftruncate(self._fd, self._size)  # a short write (a full disk) leaves no torn record behind
+            raise
         offset, self._size = self._size, self._size + len(record)
         stored = self._apply(
             kind, bucket, key, _etag_of(digest), len(data), modified_ns, offset + len(record) - len(data), len(record)
@@ -165,10 +176,10 @@ class Store:
         try:
             at = 0
             for bucket, objects in self._objects.items():
-                at += os.write(fd, _record(_BUCKET, bucket, "", b"", 0, bytes(16)))
+                at += _write_whole(fd, _record(_BUCKET, bucket, "", b"", 0, bytes(16)))
                 moved[bucket] = {}
                 for key, found in objects.items():
-                    at += os.write(fd, os.pread(self._fd, found.record, found.offset + found.size - found.record))
+                    at += _write_whole(fd, os.pread(self._fd, found.record, found.offset + found.size - found.record))
                     moved[bucket][key] = _Object(
                         found.etag, found.size, found.modified_ns, at - found.size, found.record
                     )
