@@ -4,6 +4,8 @@ in the audit trail — no service mixes in the wall clock. Tokens still live on 
 
 from datetime import UTC, datetime, timedelta
 
+from devstack.pytest_plugin import FAST_RECOVERY, plan_stack
+from devstack.stack import SERVICES
 from servicekit.events import CloudEvent
 
 AHEAD = timedelta(days=10)
@@ -37,3 +39,17 @@ async def test_a_moved_clock_moves_every_services_times(stack, gateway, helpers,
 
     me = await gateway.get("/api/v1/me", headers={"Authorization": f"Bearer {person['access_token']}"})
     assert me.status_code == 200  # the token, issued on the real clock, is still valid ten days "later"
+
+
+def test_only_the_tests_stack_has_a_clock_to_move_and_a_faster_pace(infra):
+    """Benchmarks run the stack at the deployed pace: what they measure must be what runs in production, which
+    refuses a clock file (and would read it on every `now()`) and keeps every setting's default."""
+    tests, deployed = plan_stack(infra, pace="tests"), plan_stack(infra, pace="deployed")
+    for name in SERVICES:
+        prefix = f"{name.upper()}_"
+        assert f"{prefix}CLOCK_FILE" in tests.service_env(name)
+        assert f"{prefix}CONSUMER_RETRY_BACKOFF_S" in tests.service_env(name)
+        leaked = {
+            key for key in deployed.service_env(name) if key.removeprefix(prefix) in {"CLOCK_FILE", *FAST_RECOVERY}
+        }
+        assert not leaked, f"{name} runs tests-only settings in a benchmark: {leaked}"

@@ -140,9 +140,24 @@ FAST_RECOVERY = {
 def start_stack(
     infra: Infra, *, extra_env: dict[str, str] | None = None, pace: Literal["tests", "deployed"] = "tests"
 ) -> Stack:
-    """The whole system on `infra`. At the tests' pace, retries, polls and time-driven jobs come round within a
-    test's patience and the rate limits admit the suite as one busy client; at the deployed pace (benchmarks)
-    every setting keeps its production default, so what is measured is what runs."""
+    """The whole system on `infra`, started (see `plan_stack`)."""
+    stack = plan_stack(infra, extra_env=extra_env, pace=pace)
+    try:
+        stack.start()
+    except Exception:
+        stack.stop()
+        raise
+    return stack
+
+
+def plan_stack(
+    infra: Infra, *, extra_env: dict[str, str] | None = None, pace: Literal["tests", "deployed"] = "tests"
+) -> Stack:
+    """The whole system on `infra`, not yet started. At the tests' pace, retries, polls and time-driven jobs come
+    round within a test's patience, the rate limits admit the suite as one busy client, and the services read the
+    clock file tests move; at the deployed pace (benchmarks) every setting keeps its production default and there
+    is no clock file (production refuses one, and reading it is on every `now()`), so what is measured is what
+    runs."""
     ports = Ports(**{name: free_port() for name in ["gateway", *SERVICES, "wechat", "dispatch120", "tencentcloud"]})
     env: dict[str, str] = {}
     if pace == "tests":
@@ -158,20 +173,14 @@ def start_stack(
         env["IDENTITY_AGE_FACTS_INTERVAL_S"] = "0.5"  # a birthday reached by a moved clock is told at once
         env["IDENTITY_CLOSURE_INTERVAL_S"] = "0.5"  # a closure due by a moved clock is carried out at once
     env.update(extra_env or {})
-    stack = Stack(
+    return Stack(
         ports=ports,
         database_url={name: infra.create_database(name) for name in SERVICES},
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         log_dir=infra.workdir / "logs" / f"stack-{uuid.uuid4().hex[:6]}",
         extra_env=env,
-        clock_file=infra.workdir / f"clock-{uuid.uuid4().hex[:6]}",
+        clock_file=infra.workdir / f"clock-{uuid.uuid4().hex[:6]}" if pace == "tests" else None,
     )
-    try:
-        stack.start()
-    except Exception:
-        stack.stop()
-        raise
-    return stack
 
 
 @pytest.fixture(scope="session")
