@@ -62,8 +62,8 @@ class _Object:
     etag: str  # quoted, as S3 sends it
     size: int
     modified_ns: int
-    offset: int = 0  # where its bytes are in the log
-    record: int = 0  # the length of its record, header included
+    offset: int  # where its bytes are in the log
+    record: int  # the length of its record, header included
 
     @property
     def modified(self) -> datetime:
@@ -82,8 +82,9 @@ class _Refused(Exception):
 
 
 def _record(kind: int, bucket: str, key: str, data: bytes, modified_ns: int, digest: bytes) -> bytes:
-    names = bucket.encode() + key.encode()
-    body = _HEADER.pack(0, kind, len(bucket.encode()), len(key.encode()), len(data), modified_ns, digest)[4:]
+    bucket_bytes, key_bytes = bucket.encode(), key.encode()
+    names = bucket_bytes + key_bytes
+    body = _HEADER.pack(0, kind, len(bucket_bytes), len(key_bytes), len(data), modified_ns, digest)[4:]
     return struct.pack("<I", zlib.crc32(data, zlib.crc32(names, zlib.crc32(body)))) + body + names + data
 
 
@@ -141,17 +142,18 @@ class Store:
                 self._objects[bucket], self._keys[bucket] = {}, []
                 self._live += record
             return None
-        objects = self._objects[bucket]
-        gone = objects.pop(key, None) if kind == _DELETE else objects.get(key)
-        if gone is not None:
-            self._live -= gone.record
-        elif kind == _PUT:
-            insort(self._keys[bucket], key)
+        objects, keys = self._objects[bucket], self._keys[bucket]
         if kind == _DELETE:
+            gone = objects.pop(key, None)
             if gone is not None:
-                keys = self._keys[bucket]
+                self._live -= gone.record
                 del keys[bisect_left(keys, key)]
             return None
+        replaced = objects.get(key)
+        if replaced is not None:
+            self._live -= replaced.record
+        else:
+            insort(keys, key)
         stored = objects[key] = _Object(etag, size, modified_ns, offset, record)
         self._live += record
         self._last_modified_ns = max(self._last_modified_ns, modified_ns)
