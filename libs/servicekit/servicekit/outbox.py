@@ -29,6 +29,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Gauge
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.db import Database, rowcount
 from servicekit.events import record_headers
@@ -52,6 +53,16 @@ LOSSES = Counter(
     ["topic"],
 )
 
+# Planner settings for a round's transaction (they end with it):
+# - no sort: the claim then reads pending rows in id order from `outbox_pending` and stops at its limit. Left to
+#   its estimates the planner may collect every pending row and sort them, payloads and all. It does so whenever
+#   the table's statistics predate a backlog (a fresh table, a broker outage), and each round then costs as much
+#   as the whole backlog (an external sort of 12 MB for a claim of 2,000 out of 20,000).
+# - a plan for each round's own values: the key-order query's arrays (the claim's keys and ids) are then hashed.
+#   A generic plan compares every row with every element: 6 ms instead of 1.4 for a claim of 2,000.
+_ROUND_PLANNING = text(
+    "SELECT set_config('enable_sort', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
 _CLAIM = text(
     "SELECT id, topic, key, payload, event_type FROM outbox "
     "WHERE published_at IS NULL AND next_attempt_at <= now() "
@@ -222,8 +233,7 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """One claim-publish-mark round; returns how many rows were published."""
         async with self.db.transaction(notify=False) as session:
-            result = await session.execute(_CLAIM, {"limit": self.settings.outbox_batch_size})
-            claimed = [_Row(*r) for r in result.all()]
+            claimed = await self._claim(session)
             if not claimed:
                 return 0
             held = await session.execute(
@@ -252,12 +262,18 @@ class OutboxRelay:
             self._log_checked_at = float("-inf")
         return len(sent.ok)
 
+    async def _claim(self, session: AsyncSession) -> list[_Row]:
+        """The next due rows in id order, locked; rows another relay holds are passed over."""
+        await session.execute(_ROUND_PLANNING)
+        result = await session.execute(_CLAIM, {"limit": self.settings.outbox_batch_size})
+        return [_Row(*r) for r in result.all()]
+
     async def _record_unreachable(self, exc: Exception) -> None:
         """The broker could not be reached before sending: the due rows count the attempt and back off, as after
         a failed send, so the outbox shows why they wait (the check runs first after any failure, so while the
         broker is away no send would ever be tried and record it)."""
         async with self.db.transaction(notify=False) as session:
-            due = (await session.execute(_CLAIM, {"limit": self.settings.outbox_batch_size})).all()
+            due = await self._claim(session)
             if due:
                 await session.execute(
                     _MARK_FAILED,
