@@ -58,10 +58,14 @@ LOSSES = Counter(
 #   its estimates the planner may collect every pending row and sort them, payloads and all. It does so whenever
 #   the table's statistics predate a backlog (a fresh table, a broker outage), and each round then costs as much
 #   as the whole backlog (an external sort of 12 MB for a claim of 2,000 out of 20,000).
+# - no bitmap scans: the partial indexes keep an entry for every row published since the last vacuum. A plain
+#   index scan marks those entries dead as it passes them, so the next round skips them; a bitmap scan visits
+#   them all again every round (the key-order query: 1.2 ms a round under the ledger's gifts, 0.25 ms without).
 # - a plan for each round's own values: the key-order query's arrays (the claim's keys and ids) are then hashed.
 #   A generic plan compares every row with every element: 6 ms instead of 1.4 for a claim of 2,000.
 _ROUND_PLANNING = text(
-    "SELECT set_config('enable_sort', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)"
+    "SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)"
 )
 _CLAIM = text(
     "SELECT id, topic, key, payload, event_type FROM outbox "
