@@ -77,22 +77,30 @@ async def reseal(db: Database, cipher: PersonalDataCipher, where: SealedColumns,
     key may leave the configuration once nothing remains under it). Each batch commits on its own, so a long
     run can be stopped and started again; a row locked by a request in flight is left for the next run."""
     columns = ", ".join(where.sealed)
-    pick = text(
-        f"SELECT {where.owner_column}::text AS owner, {where.key_column} AS key_id, {columns} FROM {where.table}"
-        f" WHERE {where.key_column} <> :active AND NOT ({where.key_column} = ANY(:skip))"
-        f" ORDER BY {where.owner_column} LIMIT :batch FOR UPDATE SKIP LOCKED"
+    # Each batch starts after the last one's last owner. Started from the first owner again, every batch would
+    # step over every row resealed before it: a pass over the table per batch.
+    pick = (
+        f"SELECT {where.owner_column} AS position, {where.owner_column}::text AS owner, {where.key_column} AS key_id,"
+        f" {columns} FROM {where.table} WHERE {where.key_column} <> :active AND NOT ({where.key_column} = ANY(:skip))"
+    )
+    first, after = (
+        text(f"{pick}{bound} ORDER BY {where.owner_column} LIMIT :batch FOR UPDATE SKIP LOCKED")
+        for bound in ("", f" AND {where.owner_column} > :after")
     )
     assignments = ", ".join(f"{column} = :{column}" for column in where.sealed)
+    # By the key column itself, which its index finds; compared as text, every row's update scanned the table.
     rewrite = text(
         f"UPDATE {where.table} SET {where.key_column} = :active, {assignments}"
-        f" WHERE {where.owner_column}::text = :owner AND {where.key_column} = :old"
+        f" WHERE {where.owner_column} = :position AND {where.key_column} = :old"
     )
-    rewritten = 0
+    rewritten, position = 0, None
     while True:
         async with db.transaction() as session:
-            rows = (
-                await session.execute(pick, {"active": cipher.active_key, "skip": list(where.skip), "batch": batch})
-            ).all()
+            params = {"active": cipher.active_key, "skip": list(where.skip), "batch": batch}
+            if position is None:
+                rows = (await session.execute(first, params)).all()
+            else:
+                rows = (await session.execute(after, params | {"after": position})).all()
             for row in rows:
                 values = {
                     column: cipher.seal(
@@ -103,11 +111,12 @@ async def reseal(db: Database, cipher: PersonalDataCipher, where: SealedColumns,
                     for column, purpose in where.sealed.items()
                 }
                 await session.execute(
-                    rewrite, {**values, "active": cipher.active_key, "owner": row.owner, "old": row.key_id}
+                    rewrite, {**values, "active": cipher.active_key, "position": row.position, "old": row.key_id}
                 )
         rewritten += len(rows)
         if len(rows) < batch:
             break
+        position = rows[-1].position
     async with db.transaction() as session:
         remaining = (
             await session.execute(
