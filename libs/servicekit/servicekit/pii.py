@@ -77,16 +77,15 @@ async def reseal(db: Database, cipher: PersonalDataCipher, where: SealedColumns,
     key may leave the configuration once nothing remains under it). Each batch commits on its own, so a long
     run can be stopped and started again; a row locked by a request in flight is left for the next run."""
     columns = ", ".join(where.sealed)
-    # Each batch starts after the last one's last owner. Started from the first owner again, every batch would
-    # step over every row resealed before it: a pass over the table per batch.
+    still_due = f"{where.key_column} <> :active AND NOT ({where.key_column} = ANY(:skip))"
     pick = (
         f"SELECT {where.owner_column} AS position, {where.owner_column}::text AS owner, {where.key_column} AS key_id,"
-        f" {columns} FROM {where.table} WHERE {where.key_column} <> :active AND NOT ({where.key_column} = ANY(:skip))"
+        f" {columns} FROM {where.table} WHERE {still_due}"
     )
-    first, after = (
-        text(f"{pick}{bound} ORDER BY {where.owner_column} LIMIT :batch FOR UPDATE SKIP LOCKED")
-        for bound in ("", f" AND {where.owner_column} > :after")
-    )
+    order = f" ORDER BY {where.owner_column} LIMIT :batch FOR UPDATE SKIP LOCKED"
+    # Each batch starts after the last one's last owner. Started from the first owner again, every batch would
+    # step over every row resealed before it: a pass over the table per batch.
+    first, after = text(pick + order), text(f"{pick} AND {where.owner_column} > :after{order}")
     assignments = ", ".join(f"{column} = :{column}" for column in where.sealed)
     # By the key column itself, which its index finds; compared as text, every row's update scanned the table.
     rewrite = text(
@@ -97,10 +96,8 @@ async def reseal(db: Database, cipher: PersonalDataCipher, where: SealedColumns,
     while True:
         async with db.transaction() as session:
             params = {"active": cipher.active_key, "skip": list(where.skip), "batch": batch}
-            if position is None:
-                rows = (await session.execute(first, params)).all()
-            else:
-                rows = (await session.execute(after, params | {"after": position})).all()
+            statement, params = (first, params) if position is None else (after, params | {"after": position})
+            rows = (await session.execute(statement, params)).all()
             for row in rows:
                 values = {
                     column: cipher.seal(
@@ -120,10 +117,7 @@ async def reseal(db: Database, cipher: PersonalDataCipher, where: SealedColumns,
     async with db.transaction() as session:
         remaining = (
             await session.execute(
-                text(
-                    f"SELECT count(*) FROM {where.table}"
-                    f" WHERE {where.key_column} <> :active AND NOT ({where.key_column} = ANY(:skip))"
-                ),
+                text(f"SELECT count(*) FROM {where.table} WHERE {still_due}"),
                 {"active": cipher.active_key, "skip": list(where.skip)},
             )
         ).scalar_one()
