@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import re
 
-from servicekit.ids import new_id
+from servicekit.ids import random_id
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 traceparent_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("traceparent", default=None)
@@ -14,7 +14,7 @@ _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
 def new_request_id() -> str:
-    return new_id().hex
+    return random_id().hex
 
 
 def valid_traceparent(value: str | None) -> str | None:
@@ -26,8 +26,8 @@ def valid_traceparent(value: str | None) -> str | None:
 def child_traceparent(parent: str | None) -> str:
     """Same trace, new span id; a fresh trace when there is no valid parent."""
     match = _TRACEPARENT.match(parent or "")
-    trace_id = match.group(1) if match else new_id().hex
-    return f"00-{trace_id}-{new_id().hex[:16]}-01"  # random bits from the shared buffer, not a syscall each
+    trace_id = match.group(1) if match else random_id().hex
+    return f"00-{trace_id}-{random_id().hex[:16]}-01"  # random bits from the shared buffer, not a syscall each
 
 
 def trace_id() -> str | None:

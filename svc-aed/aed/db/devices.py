@@ -12,6 +12,8 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.ids import new_id
+
 COLUMNS = [
     "id",
     "serial",
@@ -289,7 +291,7 @@ async def add_inspection(
         text(
             "INSERT INTO inspections (id, aed_id, inspected_on, result, notes, by, at) VALUES (:i, :a, :d, :r, :n, :by, :at)"
         ),
-        {"i": uuid.uuid4(), "a": aed_id, "d": inspected_on, "r": result, "n": notes, "by": by, "at": at},
+        {"i": new_id(), "a": aed_id, "d": inspected_on, "r": result, "n": notes, "by": by, "at": at},
     )
 
 

@@ -23,6 +23,7 @@ from servicekit.errors import Conflict, Forbidden, NotFound
 from servicekit.events import build_event, record_events
 from servicekit.field_messages import custom_message
 from servicekit.geo import Position
+from servicekit.ids import new_id
 
 custom_message("opening_hours_syntax", "开放时间格式不正确（OpenStreetMap 写法，如 Mo-Fr 07:30-18:00）：{reason}")
 custom_message("season_order", "季节结束日期早于开始日期")
@@ -154,7 +155,7 @@ async def register_many(
     if taken := await repo.by_serials(session, [n.serial for n in news]):
         raise Conflict("该序列号的设备已登记", "A device with that serial is registered already", serial=min(taken))
     columns = [columns_of(n) for n in news]
-    rows = [{**c, "id": uuid.uuid4(), "created_at": now, "updated_at": now, "updated_by": who.id} for c in columns]
+    rows = [{**c, "id": new_id(), "created_at": now, "updated_at": now, "updated_by": who.id} for c in columns]
     ids = [r["id"] for r in rows]
     await repo.insert_many(session, rows)
     await repo.set_hours_many(session, {r["id"]: opening.parse(r["opening_hours"]) for r in rows})

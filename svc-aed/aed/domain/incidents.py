@@ -30,6 +30,7 @@ from servicekit import clock, geo
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, NotFound
 from servicekit.events import CloudEvent, build_event, record_event, record_events
+from servicekit.ids import new_id
 from servicekit.pagination import PageRequest, all_pages, page_of
 
 _ALERTS = uuid.UUID("3c1b2a4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
@@ -105,7 +106,7 @@ async def open_incident(
     never stored without its alerts); returns the incident's id."""
     source = "120" if who.kind == "partner" else "app"
     incident = Incident(
-        id=uuid.uuid4(),
+        id=new_id(),
         lat=point.lat,
         lon=point.lon,
         district=district,

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.ids import new_id
 from servicekit.pagination import PageRequest, keyset_text
 
 _MERGED_EVIDENCE = "ARRAY(SELECT DISTINCT e FROM unnest(alerts.evidence || excluded.evidence) e ORDER BY e)"
@@ -155,7 +156,7 @@ async def record_decision(
             "INSERT INTO decisions (id, alert_id, decision, note, decided_by, decided_at, sanction_ids)"
             " VALUES (:id, :a, :d, :n, :by, :at, CAST(:s AS uuid[]))"
         ),
-        {"id": uuid.uuid4(), "a": alert_id, "d": decision, "n": note, "by": decided_by, "at": at, "s": sanction_ids},
+        {"id": new_id(), "a": alert_id, "d": decision, "n": note, "by": decided_by, "at": at, "s": sanction_ids},
     )
 
 

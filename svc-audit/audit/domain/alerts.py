@@ -22,6 +22,7 @@ from contracts.topics import Topic
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound, UnprocessableInput
 from servicekit.events import build_event, record_event
+from servicekit.ids import new_id
 from servicekit.pagination import PageRequest, page_of
 
 _NAMESPACE = uuid.UUID("a7d4f3c2-1b0e-4c9d-8e7f-6a5b4c3d2e1f")
@@ -197,7 +198,7 @@ async def _sanction(
     person_id: uuid.UUID | None = None,
     institution_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    sanction_id = uuid.uuid4()
+    sanction_id = new_id()
     data = SanctionApplied(
         sanction_id=sanction_id,
         alert_id=alert.id,

@@ -35,6 +35,7 @@ from matching.domain.notify import notify
 from matching.domain.publish import publish
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden
+from servicekit.ids import new_id
 
 
 async def eligible_volunteer(session: AsyncSession, principal: Principal) -> uuid.UUID:
@@ -119,7 +120,7 @@ async def book(
     await _qualification_rule(session, volunteer_id, request)
     if len(live) >= request.volunteers_needed:
         raise FullyBooked()
-    booking_id = uuid.uuid4()
+    booking_id = new_id()
     try:
         async with session.begin_nested():
             await repo.insert_booking(

@@ -19,6 +19,7 @@ from matching.domain.publish import publish
 from matching.domain.search import staff_district
 from servicekit.auth import Principal
 from servicekit.errors import Conflict, Forbidden, NotFound
+from servicekit.ids import new_id
 from servicekit.pagination import PageRequest, page_of
 
 FOLLOW_UPS = "follow-ups"  # the list's name in its cursors
@@ -70,7 +71,7 @@ async def after_booking_ended(
 async def _open(
     session: AsyncSession, request: Request, *, cause: str, source: str, detail: str, now: datetime
 ) -> None:
-    follow_up_id = uuid.uuid4()
+    follow_up_id = new_id()
     if await repo.open_once(
         session,
         follow_up_id=follow_up_id,

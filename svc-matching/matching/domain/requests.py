@@ -41,6 +41,7 @@ from matching.settings import MatchingSettings
 from servicekit import exports, geo
 from servicekit.auth import Principal
 from servicekit.errors import Forbidden, UnprocessableInput
+from servicekit.ids import new_id
 from servicekit.pagination import PageRequest, page_of
 from servicekit.pii import PersonalDataCipher, Sealed
 
@@ -119,7 +120,7 @@ async def publish_request(
             f"该项目最多{item.max_volunteers}名志愿者", f"This item takes at most {item.max_volunteers} volunteers"
         )
     window_minutes = int((new.ends_at - new.starts_at).total_seconds() // 60)
-    request_id = uuid.uuid4()
+    request_id = new_id()
     address_key, address_sealed = seal_address(cipher, request_id, new.address)
     request = Request(
         id=request_id,
