@@ -35,6 +35,16 @@ def test_every_service_builds_has_a_health_check_and_its_database_and_broker():
         assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
 
 
+def test_the_benchmarks_deployed_pace_runs_the_consumer_groups_as_compose_deploys_them():
+    """bench_stack's stack is "the system as deployed": its groups' heartbeat and session timeout are compose's."""
+    from devstack.pytest_plugin import DEPLOYED_GROUP_TIMING
+
+    spec = compose()["services"]
+    for name in SERVICES:
+        env = spec[name]["environment"]
+        assert {key: env[f"{name.upper()}_{key}"] for key in DEPLOYED_GROUP_TIMING} == DEPLOYED_GROUP_TIMING, name
+
+
 def test_infrastructure_is_postgres_18_and_kafka_in_kraft_mode_with_volumes():
     spec = compose()
     assert spec["services"]["postgres"]["image"].startswith("postgres:18")

@@ -43,7 +43,8 @@ async def test_a_moved_clock_moves_every_services_times(stack, gateway, helpers,
 
 def test_only_the_tests_stack_has_a_clock_to_move_and_a_faster_pace(infra):
     """Benchmarks run the stack at the deployed pace: what they measure must be what runs in production, which
-    refuses a clock file (and would read it on every `now()`) and keeps every setting's default."""
+    refuses a clock file (and would read it on every `now()`) and keeps every setting's default (the consumer
+    groups' timing is compose's: test_deployment_files)."""
     tests, deployed = plan_stack(infra, pace="tests"), plan_stack(infra, pace="deployed")
     for name in SERVICES:
         prefix = f"{name.upper()}_"

@@ -136,6 +136,11 @@ FAST_RECOVERY = {
     "KAFKA_FETCH_MAX_WAIT_MS": "50",  # each cross-service step of a test at once, not after a deployed wait
 }
 
+# The consumer groups' timing docker-compose.yml deploys with. The settings' own defaults are the dev stack's and
+# the tests' (quick rejoins after a restart, DESIGN.md); a heartbeat every 300 ms made the idle embedded broker
+# write each group's state three times a second.
+DEPLOYED_GROUP_TIMING = {"KAFKA_SESSION_TIMEOUT_MS": "10000", "KAFKA_HEARTBEAT_INTERVAL_MS": "3000"}
+
 
 def start_stack(
     infra: Infra, *, extra_env: dict[str, str] | None = None, pace: Literal["tests", "deployed"] = "tests"
@@ -155,9 +160,9 @@ def plan_stack(
 ) -> Stack:
     """The whole system on `infra`, not yet started. At the tests' pace, retries, polls and time-driven jobs come
     round within a test's patience, the rate limits admit the suite as one busy client, and the services read the
-    clock file tests move; at the deployed pace (benchmarks) every setting keeps its production default and there
-    is no clock file (production refuses one, and reading it is on every `now()`), so what is measured is what
-    runs."""
+    clock file tests move; at the deployed pace (benchmarks) every setting keeps its production default, the
+    consumer groups keep docker-compose.yml's timing, and there is no clock file (production refuses one, and
+    reading it is on every `now()`), so what is measured is what runs."""
     ports = Ports(**{name: free_port() for name in ["gateway", *SERVICES, "wechat", "dispatch120", "tencentcloud"]})
     env: dict[str, str] = {}
     if pace == "tests":
@@ -172,6 +177,8 @@ def plan_stack(
         env["AED_ALERT_UNSEEN_SMS_S"] = "2"  # an unseen alert's text message within a test's patience
         env["IDENTITY_AGE_FACTS_INTERVAL_S"] = "0.5"  # a birthday reached by a moved clock is told at once
         env["IDENTITY_CLOSURE_INTERVAL_S"] = "0.5"  # a closure due by a moved clock is carried out at once
+    else:
+        env |= {f"{svc.upper()}_{key}": value for svc in SERVICES for key, value in DEPLOYED_GROUP_TIMING.items()}
     env.update(extra_env or {})
     return Stack(
         ports=ports,
