@@ -6,9 +6,9 @@ events are committed to the outbox first (as use cases would, 100 per transactio
 process (the producing service) and the idempotent consumer in another (the consuming service), as in the
 real system; the clock starts when the relay starts and stops when the consuming process's commit of the
 last event's effect returns (the raw consumer likewise stops its own clock), and the effects are counted in
-the database after the clock. Two consumers are measured: a per-event handler (what the ledger's handlers are) and a batch
-handler (what projections such as the audit trail use). Raw: the clock starts at the first send and stops
-when the last event is consumed and its offset committed.
+the database after the clock. Two consumers are measured: a per-event handler (what the ledger's handlers
+are) and a batch handler (what projections such as the audit trail use). Raw: the clock starts at the first
+send and stops when the last event is consumed and its offset committed.
 """
 
 from __future__ import annotations
