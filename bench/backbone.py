@@ -223,16 +223,16 @@ async def backbone_round(infra, events: list[CloudEvent], *, batch: bool, stage:
     await relay.connect()  # as the raw producer is started before its clock
     # 1 once nothing is pending: one probe of the pending index, where counting the published rows read every
     # payload (6–7 ms at 20,000 rows, every 20 ms: a third of a core taken from the relay being timed).
-    published = "SELECT (NOT EXISTS (SELECT FROM outbox WHERE published_at IS NULL))::int"
+    all_published = "SELECT (NOT EXISTS (SELECT FROM outbox WHERE published_at IS NULL))::int"
     if stage == "consumer":
         await relay.start()
-        await wait_count(url, published, 1)
+        await wait_count(url, all_published, 1)
     started = time.monotonic()
     go.set()
     if stage != "consumer":
         await relay.start()
     if stage == "relay":
-        elapsed = await wait_count(url, published, 1, interval=0.02) - started
+        elapsed = await wait_count(url, all_published, 1, interval=0.02) - started
     else:
         elapsed = await _wait_finished(finished) - started
         consumer.terminate()
