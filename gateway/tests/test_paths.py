@@ -13,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
+from gateway.__main__ import serving_options
 from gateway.main import create_app
 from gateway.paths import BadPath, checked_path
 from gateway.settings import GatewaySettings
@@ -73,9 +74,8 @@ def _free_port() -> int:
 async def serving(settings: GatewaySettings) -> AsyncIterator[int]:
     """The gateway under a real uvicorn, so requests reach it as bytes off the wire."""
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
+    options = serving_options(settings) | {"host": "127.0.0.1", "port": port, "lifespan": "on"}
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
@@ -184,3 +184,19 @@ async def test_a_body_over_the_limit_is_413_whether_declared_or_streamed(upstrea
     _is_problem(*declared, 413)
     _is_problem(*chunked, 413)
     assert within[0] == 200 and json.loads(within[2])["body_length"] == 1000
+
+
+@pytest.mark.parametrize(("trusted", "believed"), [([], "127.0.0.1"), (["127.0.0.1"], "6.6.6.6")])
+async def test_x_forwarded_for_is_believed_from_trusted_proxies_only_when_served_as_deployed(
+    upstream, raw_request, trusted, believed
+):
+    """Over the wire, as `python -m gateway serve` runs it: the server in front of the app must not rewrite the
+    peer from the header before the gateway's own rule sees it."""
+    login = (
+        b"POST /api/v1/auth/wechat-login HTTP/1.1\r\nhost: gateway\r\nx-forwarded-for: 6.6.6.6\r\n"
+        b"connection: close\r\ncontent-length: 0\r\n\r\n"
+    )
+    async with serving(settings_for(upstream.url, trusted_proxies=trusted)) as port:
+        status, _, _ = await raw_request(port, login)
+    assert status == 200
+    assert upstream.seen[0]["headers"]["x-forwarded-for"] == believed

@@ -128,6 +128,10 @@ def run_cli(
             # Longer than the gateway's pool keeps idle connections, so the gateway never reuses
             # a connection the service is closing.
             timeout_keep_alive=75,
+            # The client's address is the gateway's to establish (its X-Forwarded-For). uvicorn would
+            # rewrite the peer from that header for connections from 127.0.0.1 only, so a service would see
+            # one thing on the embedded stack and another behind compose's network.
+            proxy_headers=False,
         )
         return 0
     if args.command == "dlq-replay":
