@@ -103,6 +103,10 @@ class EmbeddedPostgres:
             f"unix_socket_directories={self.data_dir}",
             "-c",
             "shared_buffers=256MB",
+            # Commit times are readable (`pg_xact_commit_timestamp`): `bench.ledger` stops its clock at the
+            # settling transaction's commit rather than at a poll that sees it.
+            "-c",
+            "track_commit_timestamp=on",
         ]
         if not self.durable:  # test runs: speed over crash safety
             settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
