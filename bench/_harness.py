@@ -60,6 +60,18 @@ async def wait_count(
         await engine.dispose()
 
 
+def _name_and_seconds(stat: str) -> tuple[str, float]:
+    """A process's name and CPU seconds (user + system) from its /proc/<pid>/stat line."""
+    name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` has used so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return _name_and_seconds(f.read())[1]
+
+
 def _cpu_of(command: str) -> dict[int, float]:
     """CPU seconds (user + system) of each running process whose name starts with `command` (the broker's
     binary carries its version), from /proc (Linux)."""
@@ -69,12 +81,11 @@ def _cpu_of(command: str) -> dict[int, float]:
             continue
         try:
             with open(f"/proc/{entry.name}/stat") as f:
-                stat = f.read()
+                name, used = _name_and_seconds(f.read())
         except OSError:
             continue
-        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
         if name.startswith(command):
-            seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            seconds[int(entry.name)] = used
     return seconds
 
 

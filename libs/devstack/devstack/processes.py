@@ -59,6 +59,12 @@ class Child:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError(f"{self.name} was never started")
+        return self.process.pid
+
     def stop(self, timeout: float = 10.0) -> None:
         stop_all([self], timeout=timeout)
 
