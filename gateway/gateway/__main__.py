@@ -7,23 +7,13 @@ from typing import Any
 import uvicorn
 
 from gateway.settings import GatewaySettings
+from servicekit.serving import UVICORN_OPTIONS
 
 
 def serving_options(settings: GatewaySettings) -> dict[str, Any]:
-    """How uvicorn serves the gateway, here and in the tests that reach it over the wire.
-
-    `proxy_headers` is off because who the client is, is the gateway's own rule (`main.client_ip`, believing only
-    `trusted_proxies`). uvicorn's would rewrite the peer from the X-Forwarded-For of any connection from
-    127.0.0.1, so a client on the gateway's host could pick the address its rate limit counts and the services
-    are told."""
-    return {
-        "host": settings.host,
-        "port": settings.port,
-        "log_config": None,
-        "access_log": False,
-        "proxy_headers": False,
-        "timeout_graceful_shutdown": 5,
-    }
+    """How uvicorn serves the gateway, here and in the tests that reach it over the wire: as every service is
+    (`servicekit.serving`), on the gateway's own address."""
+    return {"host": settings.host, "port": settings.port, **UVICORN_OPTIONS}
 
 
 def main() -> int:

@@ -74,7 +74,7 @@ def _free_port() -> int:
 async def serving(settings: GatewaySettings) -> AsyncIterator[int]:
     """The gateway under a real uvicorn, so requests reach it as bytes off the wire."""
     port = _free_port()
-    options = serving_options(settings) | {"host": "127.0.0.1", "port": port, "lifespan": "on"}
+    options = serving_options(settings) | {"port": port, "lifespan": "on"}
     server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
     task = asyncio.create_task(server.serve())
     while not server.started:

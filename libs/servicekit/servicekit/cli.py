@@ -19,6 +19,7 @@ from servicekit.migrations import upgrade_to_head
 from servicekit.observability import serve_with_workers
 from servicekit.outbox import republish_since
 from servicekit.pii import PersonalDataCipher, Resealed, SealedColumns, reseal
+from servicekit.serving import UVICORN_OPTIONS
 from servicekit.settings import ServiceSettings
 
 
@@ -120,18 +121,12 @@ def run_cli(
             factory=True,
             host=settings.host,
             port=settings.port,
-            log_config=None,
-            access_log=False,
             lifespan="on",
-            timeout_graceful_shutdown=5,
             workers=settings.workers,
             # Longer than the gateway's pool keeps idle connections, so the gateway never reuses
             # a connection the service is closing.
             timeout_keep_alive=75,
-            # The client's address is the gateway's to establish (its X-Forwarded-For). uvicorn would
-            # rewrite the peer from that header for connections from 127.0.0.1 only, so a service would see
-            # one thing on the embedded stack and another behind compose's network.
-            proxy_headers=False,
+            **UVICORN_OPTIONS,
         )
         return 0
     if args.command == "dlq-replay":
