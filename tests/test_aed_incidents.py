@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from aed.domain.dispatch import signed_headers
 from devstack import scenario
@@ -351,6 +353,72 @@ async def test_a_responder_withdraws_and_the_aed_passes_on_then_the_caller_calls
 
     steps = await helpers.eventually(told_120, timeout=30)
     assert steps and "withdrew" in steps
+
+
+async def test_a_change_to_an_alert_waits_for_its_incident_and_the_sms_round_waits_for_nothing(
+    stack, gateway, helpers, sql
+):
+    """The lock order that keeps a caller's cancel from deadlocking with a delivery report: while a transaction
+    holds an incident and one of its alerts, as a cancel or an answer does midway, the unseen-SMS round still
+    texts the alerts no one holds, and a delivery report for an alert waits at the incident, never holding an
+    alert the other needs. Once it is let go, both go through."""
+    spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
+    free, held = team = [await scenario.responder(gateway) for _ in range(2)]
+    phones = {p.person_id: await scenario.proven_phone(stack, gateway, p) for p in team}
+    for n, person in enumerate(team):
+        await _on_duty(gateway, helpers, person, _near(spot, 100 * (n + 1)))
+    caller = await scenario.resident(gateway, born=1970)
+    opened = await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot})
+    incident = opened.json()["id"]
+
+    async def delivered_by(person) -> list[str]:
+        return await sql["aed"].scalar(
+            "SELECT delivered_by FROM incident_alerts WHERE incident_id = :i AND responder_id = :r",
+            i=uuid.UUID(incident),
+            r=uuid.UUID(person.person_id),
+        )
+
+    async def both_on_wechat():
+        return [await delivered_by(p) for p in team] == [["wechat"], ["wechat"]]
+
+    assert await helpers.eventually(both_on_wechat, timeout=30)
+    template = scenario.sms_template("incident_alert").id
+
+    async def texted(person):
+        return [m for m in await scenario.texts(stack, phones[person.person_id]) if m["template_id"] == template]
+
+    engine = create_async_engine(stack.database_url["aed"], pool_size=1)
+    try:
+        async with engine.connect() as holder:
+            await holder.begin()
+            me = (await holder.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await holder.execute(text("SELECT 1 FROM incidents WHERE id = :i FOR UPDATE"), {"i": uuid.UUID(incident)})
+            await holder.execute(
+                text("UPDATE incident_alerts SET answered_at = NULL WHERE incident_id = :i AND responder_id = :r"),
+                {"i": uuid.UUID(incident), "r": uuid.UUID(held.person_id)},
+            )
+            assert await helpers.eventually(lambda: texted(free), timeout=30), "the SMS round waited for a held alert"
+
+            async def report_waits_at_the_incident():
+                return await sql["aed"].scalar(
+                    "SELECT count(*) FROM pg_stat_activity WHERE :me = ANY(pg_blocking_pids(pid))"
+                    " AND query LIKE '%FROM incidents WHERE id%FOR UPDATE%'",
+                    me=me,
+                )
+
+            assert await helpers.eventually(report_waits_at_the_incident, timeout=30), (
+                "the SMS delivery report did not wait for the incident"
+            )
+            assert await delivered_by(free) == ["wechat"], "the delivery report went past the held incident"
+            assert await texted(held) == []
+            await holder.rollback()
+    finally:
+        await engine.dispose()
+
+    async def let_go():
+        return await delivered_by(free) == ["wechat", "sms"] and await texted(held)
+
+    assert await helpers.eventually(let_go, timeout=30)
 
 
 async def test_120_takes_only_requests_signed_with_the_shared_secret_and_recent(stack):

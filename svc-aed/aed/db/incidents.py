@@ -1,4 +1,9 @@
-"""Queries on responders, duty positions, incidents and their alerts."""
+"""Queries on responders, duty positions, incidents and their alerts.
+
+Lock order: an incident's row (`incident(..., lock=True)`), then its alerts. Every change to an alert takes its
+incident first, so two writers of one incident (an answer, a cancel, a delivery report) queue at the incident
+instead of each holding one alert the other needs; the unseen-SMS round, which spans incidents, skips alerts in
+use rather than waiting for them."""
 
 from __future__ import annotations
 
@@ -422,12 +427,17 @@ async def mark_seen(session: AsyncSession, incident_id: uuid.UUID, responder_id:
 
 async def claim_unseen(session: AsyncSession, delivered_before: datetime, now: datetime) -> list[UnseenAlert]:
     """Alerts of open incidents that WeChat delivered before `delivered_before`, still unanswered and unseen and
-    not re-sent: marked re-sent now (locked, so two replicas never text the same responder twice)."""
+    not re-sent: marked re-sent now (locked, so two replicas never text the same responder twice). An alert some
+    other transaction holds is being answered or cancelled: it is skipped, not waited for, and the next round
+    looks again if it is still unseen."""
     rows = await session.execute(
         text(
-            "UPDATE incident_alerts a SET resent_at = :now FROM incidents i"
-            " WHERE i.id = a.incident_id AND i.state = 'open' AND a.status = 'sent' AND a.seen_at IS NULL"
-            " AND a.resent_at IS NULL AND a.delivered_at <= :before AND a.delivered_by = ARRAY['wechat']"
+            "WITH claimed AS (SELECT a.incident_id, a.responder_id FROM incident_alerts a"
+            " JOIN incidents i ON i.id = a.incident_id"
+            " WHERE i.state = 'open' AND a.status = 'sent' AND a.seen_at IS NULL AND a.resent_at IS NULL"
+            " AND a.delivered_at <= :before AND a.delivered_by = ARRAY['wechat'] FOR UPDATE OF a SKIP LOCKED)"
+            " UPDATE incident_alerts a SET resent_at = :now FROM claimed c"
+            " WHERE a.incident_id = c.incident_id AND a.responder_id = c.responder_id"
             " RETURNING a.incident_id, a.responder_id, a.distance_m"
         ),
         {"now": now, "before": delivered_before},

@@ -532,6 +532,7 @@ async def alert_delivered(
             alert_notification_id(incident_id, responder_id),
             alert_notification_id(incident_id, responder_id, by_sms=True),
         ):
+            await repo.incident(session, incident_id, lock=True)  # the lock order: the incident, then its alert
             await repo.record_delivery(session, incident_id, responder_id, channel, at)
             await repo.announce_change(session, incident_id)
             return
@@ -540,6 +541,7 @@ async def alert_delivered(
 async def alert_seen(session: AsyncSession, who: Principal, incident_id: uuid.UUID, *, now: datetime) -> dict:
     """The responder opened the alert in the app (a read receipt): no text message follows it."""
     me = uuid.UUID(who.id)
+    await repo.incident(session, incident_id, lock=True)  # the lock order: the incident, then its alert
     if not await repo.mark_seen(session, incident_id, me, now):
         raise NotFound("您未收到该事件的呼救", "You were not alerted for this incident")
     await repo.announce_change(session, incident_id)
