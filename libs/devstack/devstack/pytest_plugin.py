@@ -121,10 +121,25 @@ def infra() -> Iterator[Infra]:
             broker.stop()
         if postgres:
             postgres.stop()
+        deadlocks = deadlocks_broken(postgres.child.log_path) if postgres else []
         if os.environ.get("KEEP_TEST_LOGS"):
             print(f"test logs kept in {workdir / 'logs'}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    # A deadlock is a lock-order bug even when a retry hides it (a request that meets one gets a 503), and any
+    # test may be the one that happens to hit it: the whole run is judged.
+    assert not deadlocks, "PostgreSQL broke deadlocks during the run:\n" + "\n\n".join(deadlocks)
+
+
+def deadlocks_broken(postgres_log: Path) -> list[str]:
+    """PostgreSQL's account of each deadlock it broke: the two statements that waited for each other. (A test
+    that raises the deadlock's SQLSTATE itself, to exercise a retry, leaves no such account.)"""
+    lines = postgres_log.read_text(errors="replace").splitlines() if postgres_log.exists() else []
+    return [
+        "\n".join(lines[n : n + 4])
+        for n, line in enumerate(lines)
+        if "DETAIL:  Process" in line and "waits for" in line
+    ]
 
 
 FAST_RECOVERY = {
