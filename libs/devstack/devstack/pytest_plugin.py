@@ -80,7 +80,7 @@ def embedded_infra(prefix: str, *, keep: bool = False) -> Iterator[Infra]:
 def isolated_stack(prefix: str) -> Iterator[Stack]:
     """The whole system, seeded, on a PostgreSQL and a broker of its own: for tests that stop or damage parts of
     it, and for any second stack — consumer group names are fixed, so one on the shared broker would take
-    partitions from the session stack's consumers."""
+    partitions from the session stack's consumers. Judged for deadlocks as the shared PostgreSQL is."""
     with embedded_infra(prefix, keep=bool(os.environ.get("KEEP_TEST_LOGS"))) as infra:
         stack = start_stack(infra)
         try:
@@ -88,6 +88,9 @@ def isolated_stack(prefix: str) -> Iterator[Stack]:
             yield stack
         finally:
             stack.stop()
+        assert infra.postgres is not None  # embedded_infra starts one
+        deadlocks = deadlocks_broken(infra.postgres.child.log_path)
+        assert not deadlocks, "PostgreSQL broke deadlocks under the stack:\n" + "\n\n".join(deadlocks)
 
 
 def pytest_configure(config: pytest.Config) -> None:
