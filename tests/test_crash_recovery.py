@@ -45,7 +45,7 @@ SERVICE_MINUTES = 30
 
 @pytest.fixture(scope="module")
 def crash_infra() -> Iterator[Infra]:
-    with embedded_infra("timebank-crash-", keep=bool(os.environ.get("KEEP_TEST_LOGS"))) as infra:
+    with embedded_infra("timebank-crash-", keep=bool(os.environ.get("KEEP_TEST_LOGS")), judged=True) as infra:
         yield infra
 
 

@@ -58,10 +58,27 @@ class Infra:
         return f"{self.server_url}/{name}"
 
 
+# A deadlock is a lock-order bug even when a retry hides it (a request that meets one gets a 503), and any test
+# may be the one that happens to hit it: the whole run is judged.
+NO_DEADLOCKS = "PostgreSQL broke deadlocks (a lock-order bug; the statements that waited for each other):\n"
+
+
+def deadlocks_broken(postgres_log: Path) -> list[str]:
+    """PostgreSQL's account of each deadlock it broke: the two statements that waited for each other. (A test
+    that raises the deadlock's SQLSTATE itself, to exercise a retry, leaves no such account.)"""
+    lines = postgres_log.read_text(errors="replace").splitlines() if postgres_log.exists() else []
+    return [
+        "\n".join(lines[n : n + 4])
+        for n, line in enumerate(lines)
+        if "DETAIL:  Process" in line and "waits for" in line
+    ]
+
+
 @contextmanager
-def embedded_infra(prefix: str, *, keep: bool = False) -> Iterator[Infra]:
+def embedded_infra(prefix: str, *, keep: bool = False, judged: bool = False) -> Iterator[Infra]:
     """A durable PostgreSQL and a Tansu of their own, for benchmarks and for tests that kill them; the working
-    directory (up to ~0.5 GB of PostgreSQL data) is removed afterwards unless `keep`."""
+    directory (up to ~0.5 GB of PostgreSQL data) is removed afterwards unless `keep`. `judged` (tests): a
+    deadlock PostgreSQL broke meanwhile fails the caller, as on the shared PostgreSQL."""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     postgres = EmbeddedPostgres(workdir / "pg", free_port(), log_dir=workdir / "logs", durable=True)
     broker = TansuBroker(free_port(), data_dir=workdir / "broker", log_dir=workdir / "logs")
@@ -72,25 +89,24 @@ def embedded_infra(prefix: str, *, keep: bool = False) -> Iterator[Infra]:
     finally:
         broker.stop()
         postgres.stop()
+        deadlocks = deadlocks_broken(postgres.child.log_path) if judged else []
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
+    assert not deadlocks, NO_DEADLOCKS + "\n\n".join(deadlocks)
 
 
 @contextmanager
 def isolated_stack(prefix: str) -> Iterator[Stack]:
     """The whole system, seeded, on a PostgreSQL and a broker of its own: for tests that stop or damage parts of
     it, and for any second stack — consumer group names are fixed, so one on the shared broker would take
-    partitions from the session stack's consumers. Judged for deadlocks as the shared PostgreSQL is."""
-    with embedded_infra(prefix, keep=bool(os.environ.get("KEEP_TEST_LOGS"))) as infra:
+    partitions from the session stack's consumers."""
+    with embedded_infra(prefix, keep=bool(os.environ.get("KEEP_TEST_LOGS")), judged=True) as infra:
         stack = start_stack(infra)
         try:
             stack.seed_demo()
             yield stack
         finally:
             stack.stop()
-        assert infra.postgres is not None  # embedded_infra starts one
-        deadlocks = deadlocks_broken(infra.postgres.child.log_path)
-        assert not deadlocks, "PostgreSQL broke deadlocks under the stack:\n" + "\n\n".join(deadlocks)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -129,20 +145,7 @@ def infra() -> Iterator[Infra]:
             print(f"test logs kept in {workdir / 'logs'}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    # A deadlock is a lock-order bug even when a retry hides it (a request that meets one gets a 503), and any
-    # test may be the one that happens to hit it: the whole run is judged.
-    assert not deadlocks, "PostgreSQL broke deadlocks during the run:\n" + "\n\n".join(deadlocks)
-
-
-def deadlocks_broken(postgres_log: Path) -> list[str]:
-    """PostgreSQL's account of each deadlock it broke: the two statements that waited for each other. (A test
-    that raises the deadlock's SQLSTATE itself, to exercise a retry, leaves no such account.)"""
-    lines = postgres_log.read_text(errors="replace").splitlines() if postgres_log.exists() else []
-    return [
-        "\n".join(lines[n : n + 4])
-        for n, line in enumerate(lines)
-        if "DETAIL:  Process" in line and "waits for" in line
-    ]
+    assert not deadlocks, NO_DEADLOCKS + "\n\n".join(deadlocks)
 
 
 FAST_RECOVERY = {
