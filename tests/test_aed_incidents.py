@@ -421,6 +421,56 @@ async def test_a_change_to_an_alert_waits_for_its_incident_and_the_sms_round_wai
     assert await helpers.eventually(let_go, timeout=30)
 
 
+async def test_a_slow_120_call_holds_up_no_other_incident_and_nothing_overtakes_it(stack, gateway, helpers):
+    """120 takes seconds to answer one incident's call: another incident's updates reach 120 while that call is
+    still open, and the slow incident's later step waits for the call and arrives after it, each update once."""
+    token = f"slow-{uuid.uuid4().hex}"
+    # Slower than a round and than opening an incident; within svc-aed's timeout (3 s), so the call succeeds.
+    await _fake_120(stack, "/_fake/slow", method="POST", json={"containing": token, "seconds": 2.5, "requests": 1})
+    partner = await scenario.partner(gateway, "emergency-120")
+
+    def spot() -> dict:
+        return {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
+
+    async def opened(note: str) -> str:
+        caller = await scenario.resident(gateway, born=1966)
+        response = await gateway.post(
+            "/api/v1/incidents", headers=caller.headers, json={"position": spot(), "note": note}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    async def at_120(incident: str) -> list[dict]:
+        return await _fake_120(stack, "/_fake/updates", params={"incident_id": incident})
+
+    slow = await opened(token)
+
+    async def slow_call_open() -> bool:
+        return (await _fake_120(stack, "/_fake/slow"))["open"] == 1
+
+    assert await helpers.eventually(slow_call_open, timeout=30, interval=0.05)
+    # While the slow incident's opening is out with 120: 120's own update on it, and another incident.
+    update = await gateway.post(
+        f"/api/v1/incidents/{slow}/updates", headers=partner, json={"status": "ambulance_dispatched"}
+    )
+    assert update.status_code == 200, update.text
+    other = await opened("胸痛")
+
+    others = await helpers.eventually(lambda: at_120(other), timeout=30)
+    assert others and others[0]["kind"] == "opened"
+    assert others[0]["_slow_calls_open"] == 1, "the other incident waited for the slow incident's call"
+
+    async def all_of_slow():
+        got = await at_120(slow)
+        return got if any(u.get("step") == "dispatch_update" for u in got) else None
+
+    updates = await helpers.eventually(all_of_slow, timeout=30)
+    assert updates[0]["kind"] == "opened" and updates[0]["note"] == token
+    ids = [u["update_id"] for u in updates]
+    assert ids == sorted(set(ids)), "each update once, in the order queued"
+    assert updates[-1]["step"] == "dispatch_update" and updates[-1]["_slow_calls_open"] == 0
+
+
 async def test_120_takes_only_requests_signed_with_the_shared_secret_and_recent(stack):
     """The fake 120 checks signatures as svc-aed's README tells 120 to (its own code, not svc-aed's); every
     update svc-aed sent in the other tests arrived through it. A request signed too long ago, with another

@@ -56,18 +56,24 @@ async def dispatch_loop(runtime: Runtime) -> None:
     if not url:
         return
     async with httpx.AsyncClient(timeout=settings.dispatch_timeout_s) as client:
+        link = dispatch.DispatchLink(
+            runtime.db,
+            client,
+            url,
+            secret=settings.dispatch_webhook_secret,
+            timeout_s=settings.dispatch_timeout_s,
+            max_backoff_s=settings.dispatch_max_backoff_s,
+            in_flight=settings.dispatch_in_flight,
+            now=clock.now,
+        )
 
         async def deliver(runtime: Runtime) -> int:
-            return await dispatch.deliver_due(
-                runtime.db,
-                client,
-                url,
-                secret=settings.dispatch_webhook_secret,
-                now=clock.now(),
-                max_backoff_s=settings.dispatch_max_backoff_s,
-            )
+            return await link.round()
 
-        await periodically(deliver, every=lambda s: s.dispatch_interval_s, what="updates delivered to 120")(runtime)
+        try:
+            await periodically(deliver, every=lambda s: s.dispatch_interval_s, what="updates delivered to 120")(runtime)
+        finally:
+            await link.close()
 
 
 def create_app(settings: AedSettings | None = None) -> FastAPI:

@@ -1,6 +1,7 @@
 from datetime import date
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -76,6 +77,8 @@ class AedSettings(ServiceSettings):
     dispatch_timeout_s: float = 3.0
     dispatch_interval_s: float = 0.2
     dispatch_max_backoff_s: float = 30.0
+    # Incidents whose updates are out with 120 at once; each waits for its own answer, none for another's.
+    dispatch_in_flight: int = Field(default=8, ge=1)
 
     # Public holidays (法定节假日) in Beijing time, from the State Council's yearly notice: devices marked
     # "PH off" are closed on them. Keep the list current in production.

@@ -7,14 +7,25 @@ Each request is signed, as webhooks commonly are (Stripe's scheme): `X-Timebank-
 `X-Timebank-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` over the exact bytes sent, with the
 secret 120 and we share (`AED_DISPATCH_WEBHOOK_SECRET`). 120 recomputes it, compares in constant time and
 refuses a timestamp more than `SIGNATURE_TOLERANCE_S` from its clock, so a captured request cannot be replayed
-later; within the window an update's `update_id` (increasing per incident) makes a repeat harmless."""
+later; within the window an update's `update_id` (increasing per incident) makes a repeat harmless.
+
+Incidents do not wait on each other: each round takes the due incidents (a lease on their updates, in a short
+transaction), and each incident's call runs on its own, several at once, outside any transaction; the loop goes
+on to the next round meanwhile. One incident's call that hangs until its timeout therefore delays only that
+incident, and no database connection or row lock is held while 120 answers. While an incident's updates are
+leased, no round (of this replica or another) takes that incident, not even its newer updates, so they
+cannot overtake the call in flight. A replica that dies mid-call leaves a lease that runs out, and the
+updates go again (120 ignores an `update_id` it has)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
@@ -37,28 +48,80 @@ def signed_headers(secret: str, body: bytes, *, at: datetime) -> dict[str, str]:
     return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: f"v1={digest}", "Content-Type": "application/json"}
 
 
-async def deliver_due(
-    db: Database, client: httpx.AsyncClient, url: str, *, secret: str, now: datetime, max_backoff_s: float
-) -> int:
-    """One round: each due incident's pending updates in one signed request; returns how many updates were
-    acknowledged. Signed with the real time, not the service clock: it is 120's clock that judges it."""
-    delivered = 0
-    async with db.transaction() as session:
-        for incident_id, pending in (await repo.due(session, now)).items():
-            body = json.dumps(
-                {"incident_id": str(incident_id), "updates": [{"update_id": r["id"], **r["body"]} for r in pending]},
-                ensure_ascii=False,
-            ).encode()
-            try:
-                response = await client.post(url, content=body, headers=signed_headers(secret, body, at=real_now()))
-                ok, error = response.is_success, f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                ok, error = False, repr(exc)
-            ids = [r["id"] for r in pending]
-            if ok:
-                await repo.mark_delivered(session, ids, now)
-                delivered += len(ids)
-            else:
-                backoff = min(max_backoff_s, 0.5 * 2 ** pending[0]["attempts"])
-                await repo.mark_failed(session, ids, error, now + timedelta(seconds=backoff))
-    return delivered
+# A lease outlasts the whole call (bounded by the timeout below) and the marking after it.
+LEASE_MARGIN_S = 10.0
+
+
+class DispatchLink:
+    """Delivers the queued updates to 120: `round()` from the service's dispatch loop, `close()` at shutdown."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: httpx.AsyncClient,
+        url: str,
+        *,
+        secret: str,
+        timeout_s: float,
+        max_backoff_s: float,
+        in_flight: int,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._db, self._client, self._url, self._secret = db, client, url, secret
+        self._timeout_s, self._max_backoff_s, self._in_flight, self._now = timeout_s, max_backoff_s, in_flight, now
+        self._calls: set[asyncio.Task[None]] = set()
+        self._acknowledged = 0
+
+    async def round(self) -> int:
+        """Starts the calls of the incidents now due, as many as there is room for; returns how many updates
+        120 acknowledged since the last round."""
+        acknowledged, self._acknowledged = self._acknowledged, 0
+        room = self._in_flight - len(self._calls)
+        if room <= 0:
+            return acknowledged
+        # The lease is a real time, as the call's timeout is: a test moving the service clock must not make a
+        # call in flight look abandoned.
+        lease = real_now() + timedelta(seconds=self._timeout_s + LEASE_MARGIN_S)
+        async with self._db.transaction(notify=False) as session:
+            due = await repo.claim(session, self._now(), real_now=real_now(), until=lease, incidents=room)
+        for incident_id, pending in due.items():
+            call = asyncio.create_task(self._deliver(incident_id, pending, lease), name=f"120 {incident_id}")
+            self._calls.add(call)
+            call.add_done_callback(self._calls.discard)
+        return acknowledged
+
+    async def close(self) -> None:
+        """Calls cut short keep their leases, so their updates go again once the leases run out."""
+        for call in self._calls:
+            call.cancel()
+        await asyncio.gather(*self._calls, return_exceptions=True)
+
+    async def _deliver(self, incident_id: uuid.UUID, pending: list[dict], lease: datetime) -> None:
+        body = json.dumps(
+            {"incident_id": str(incident_id), "updates": [{"update_id": r["id"], **r["body"]} for r in pending]},
+            ensure_ascii=False,
+        ).encode()
+        try:
+            # Signed with the real time, not the service clock: it is 120's clock that judges it.
+            async with asyncio.timeout(self._timeout_s):
+                response = await self._client.post(
+                    self._url, content=body, headers=signed_headers(self._secret, body, at=real_now())
+                )
+            ok, error = response.is_success, f"HTTP {response.status_code}"
+        except (httpx.HTTPError, TimeoutError) as exc:
+            ok, error = False, repr(exc)
+        ids, now = [r["id"] for r in pending], self._now()
+        try:
+            async with self._db.transaction(notify=False) as session:
+                if ok:
+                    await repo.mark_delivered(session, ids, now, lease=lease)
+                else:
+                    backoff = min(self._max_backoff_s, 0.5 * 2 ** pending[0]["attempts"])
+                    await repo.mark_failed(session, ids, error, now + timedelta(seconds=backoff), lease=lease)
+        except Exception:  # the database briefly away: the lease runs out and the updates go again
+            log.exception("120: the outcome of a call could not be recorded", extra={"incident_id": str(incident_id)})
+            return
+        if ok:
+            self._acknowledged += len(ids)
+        else:
+            log.warning("120 did not acknowledge", extra={"incident_id": str(incident_id), "error": error})

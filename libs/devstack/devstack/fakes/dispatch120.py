@@ -2,11 +2,15 @@
 and checks each request's signature as 120 would — HMAC-SHA256 of "<timestamp>.<body>" with the shared secret,
 the timestamp within 5 minutes of its clock — written from svc-aed's README, not from its code. A request that
 fails is answered 401 and counted (`GET /_fake/refused`). `POST /_fake/down {"down": true}` makes it answer 503
-(an outage) until set back; `GET /_fake/updates?incident_id=` lists what arrived."""
+(an outage) until set back. `POST /_fake/slow {"containing": text, "seconds": s, "requests": n}` makes it answer
+the next n requests whose body contains `text` only after s seconds (a slow 120). `GET /_fake/updates?incident_id=`
+lists what arrived, each update with `_slow_calls_open`: how many slow calls were still unanswered when it was
+taken; `GET /_fake/slow` says how many are open now."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import hmac
 import json
@@ -38,6 +42,8 @@ def create_app(secret: str = DEV_SECRET) -> FastAPI:
     received: list[dict] = []
     refused: list[str] = []
     state = {"down": False}
+    slow: list[dict] = []  # {"containing": bytes, "seconds": float, "requests": int}
+    slow_calls_open = [0]
 
     @app.post("/incident-updates")
     async def incident_update(request: Request):
@@ -55,7 +61,18 @@ def create_app(secret: str = DEV_SECRET) -> FastAPI:
         if state["down"]:
             return JSONResponse({"error": "unavailable"}, status_code=503)
         update = json.loads(body)
-        received.extend({**u, "incident_id": update["incident_id"]} for u in update["updates"])
+        lag = next((s for s in slow if s["requests"] > 0 and s["containing"] in body), None)
+        if lag is not None:
+            lag["requests"] -= 1
+            slow_calls_open[0] += 1
+            try:
+                await asyncio.sleep(lag["seconds"])
+            finally:
+                slow_calls_open[0] -= 1
+        open_now = slow_calls_open[0]
+        received.extend(
+            {**u, "incident_id": update["incident_id"], "_slow_calls_open": open_now} for u in update["updates"]
+        )
         return {"ack": True, "received": len(update["updates"])}
 
     @app.get("/_fake/updates")
@@ -70,6 +87,16 @@ def create_app(secret: str = DEV_SECRET) -> FastAPI:
     async def down(body: dict = Body()) -> dict:
         state["down"] = bool(body.get("down"))
         return state
+
+    @app.post("/_fake/slow")
+    async def slow_down(body: dict = Body()) -> dict:
+        rule = {"containing": str(body["containing"]).encode(), "seconds": float(body["seconds"])}
+        slow.append({**rule, "requests": int(body.get("requests", 1))})
+        return {"rules": len(slow)}
+
+    @app.get("/_fake/slow")
+    async def slow_now() -> dict:
+        return {"open": slow_calls_open[0]}
 
     return app
 
