@@ -1,5 +1,6 @@
 """Several replicas of one service (`docker compose up --scale ledger=3`): they migrate one at a time, share the
-consumer group's partitions, and apply every event once between them."""
+consumer group's partitions, and apply every event once between them; two of svc-aed share the link to 120
+without sending an incident's updates twice or out of order."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from devstack import scenario
 from devstack.postgres import free_port
 from devstack.processes import Child, wait_until
 from devstack.pytest_plugin import Infra, login
@@ -50,14 +52,14 @@ def test_replicas_started_together_migrate_one_at_a_time(infra: Infra):
 
 
 @asynccontextmanager
-async def _another_ledger(stack: Stack, name: str, **env: str) -> AsyncIterator[str]:
-    """One more ledger process beside the stack's, on its database and consumer group; yields its URL."""
+async def _another(stack: Stack, service: str, name: str, **env: str) -> AsyncIterator[str]:
+    """One more process of `service` beside the stack's, on its database and consumer group; yields its URL."""
     port = free_port()
     replica = Child(
         name,
-        [sys.executable, "-m", "ledger", "serve"],
+        [sys.executable, "-m", service, "serve"],
         stack.log_dir / f"{name}.log",
-        env={**stack.service_env("ledger"), "LEDGER_PORT": str(port), **env},
+        env={**stack.service_env(service), f"{service.upper()}_PORT": str(port), **env},
     )
     replica.start()
     base = f"http://127.0.0.1:{port}"
@@ -87,7 +89,7 @@ def _applied(metrics: str, consumer_prefix: str) -> float:
 
 async def test_two_replicas_of_the_ledger_share_its_events_and_apply_none_twice(stack: Stack, gateway, sql):
     first = stack.url("ledger")
-    async with _another_ledger(stack, "ledger-replica") as second, httpx.AsyncClient(timeout=10) as client:
+    async with _another(stack, "ledger", "ledger-replica") as second, httpx.AsyncClient(timeout=10) as client:
 
         async def applied() -> tuple[float, float]:
             texts = [(await client.get(base + "/metrics")).text for base in (first, second)]
@@ -130,10 +132,46 @@ async def test_two_replicas_of_the_ledger_share_its_events_and_apply_none_twice(
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+async def test_two_replicas_of_aed_send_each_incidents_updates_to_120_once_and_in_order(stack: Stack, gateway):
+    """While one replica's call to 120 with an incident's opening is slow to be answered, the incident's newer
+    steps are queued; neither replica sends them before that call is answered, and none goes twice."""
+    token = f"replicas-{uuid.uuid4().hex}"
+    partner = await scenario.partner(gateway, "emergency-120")
+    async with _another(stack, "aed", "aed-replica"), httpx.AsyncClient(base_url=stack.url("dispatch120")) as fake:
+        await fake.post("/_fake/slow", json={"containing": token, "seconds": 2.5, "requests": 1})
+        caller = await scenario.resident(gateway, born=1962)
+        opened = await gateway.post(
+            "/api/v1/incidents", headers=caller.headers, json={"position": {"lat": 39.9, "lon": 116.4}, "note": token}
+        )
+        assert opened.status_code == 201, opened.text
+        incident = opened.json()["id"]
+        deadline = asyncio.get_running_loop().time() + 30
+        while (await fake.get("/_fake/slow")).json()["open"] != 1:
+            assert asyncio.get_running_loop().time() < deadline, "the opening reached 120"
+            await asyncio.sleep(0.05)
+        for status in ("ambulance_dispatched", "ambulance_on_scene_soon", "ambulance_arrived"):
+            # Both replicas poll every 0.2 s: each step gives both a chance to take it.
+            step = await gateway.post(f"/api/v1/incidents/{incident}/updates", headers=partner, json={"status": status})
+            assert step.status_code == 200, step.text
+            await asyncio.sleep(0.3)
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            updates = (await fake.get("/_fake/updates", params={"incident_id": incident})).json()
+            if sum(u.get("step") == "dispatch_update" for u in updates) >= 3:
+                break
+            assert asyncio.get_running_loop().time() < deadline, updates
+            await asyncio.sleep(0.2)
+    assert updates[0]["kind"] == "opened" and updates[0]["note"] == token
+    ids = [u["update_id"] for u in updates]
+    assert ids == sorted(set(ids)), "each update once, in the order queued"
+    assert all(u["_slow_calls_open"] == 0 for u in updates), "nothing went while the opening was out with 120"
+
+
 async def test_a_service_with_two_workers_reports_the_metrics_of_both(stack: Stack):
     """WORKERS=2: a scrape is answered by either worker and must count what both served (prometheus_client's
     multiprocess mode); one worker's own registry would report about half."""
-    async with _another_ledger(stack, "ledger-workers", LEDGER_WORKERS="2") as base:
+    async with _another(stack, "ledger", "ledger-workers", LEDGER_WORKERS="2") as base:
         served = 40
         for _ in range(served):  # a connection each, so the kernel spreads them over both workers' accepts
             async with httpx.AsyncClient(timeout=10) as client:
