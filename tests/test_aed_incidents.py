@@ -471,6 +471,41 @@ async def test_a_slow_120_call_holds_up_no_other_incident_and_nothing_overtakes_
     assert updates[-1]["step"] == "dispatch_update" and updates[-1]["_slow_calls_open"] == 0
 
 
+async def test_updates_out_with_120_when_aed_is_killed_go_again_once_its_lease_runs_out(stack, gateway, helpers):
+    """kill -9 of svc-aed while 120 is answering a call: the call's updates are leased to the dead process; once
+    the lease runs out the restarted service sends them again, with the steps queued since, in order. 120 may
+    have taken the first call too: it has each update's id to tell a repeat."""
+    token = f"killed-{uuid.uuid4().hex}"
+    await _fake_120(stack, "/_fake/slow", method="POST", json={"containing": token, "seconds": 2.5, "requests": 1})
+    caller = await scenario.resident(gateway, born=1961)
+    spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
+    opened = await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot, "note": token})
+    assert opened.status_code == 201, opened.text
+    incident = opened.json()["id"]
+
+    async def slow_call_open() -> bool:
+        return (await _fake_120(stack, "/_fake/slow"))["open"] == 1
+
+    assert await helpers.eventually(slow_call_open, timeout=30, interval=0.05)
+    await asyncio.to_thread(stack.restart, "aed", crash=True)
+    partner = await scenario.partner(gateway, "emergency-120")
+    step = await gateway.post(
+        f"/api/v1/incidents/{incident}/updates", headers=partner, json={"status": "ambulance_dispatched"}
+    )
+    assert step.status_code == 200, step.text
+
+    async def sent_again():
+        got = await _fake_120(stack, "/_fake/updates", params={"incident_id": incident})
+        return got if any(u.get("step") == "dispatch_update" for u in got) else None
+
+    updates = await helpers.eventually(sent_again, timeout=60)
+    openings = [i for i, u in enumerate(updates) if u["kind"] == "opened"]
+    assert len(openings) == 2 and updates[openings[0]] == updates[openings[1]], "the opening went again"
+    again = updates[openings[1] :]
+    ids = [u["update_id"] for u in again]
+    assert ids == sorted(set(ids)) and again[-1]["step"] == "dispatch_update", "in order, the new step last"
+
+
 async def test_120_takes_only_requests_signed_with_the_shared_secret_and_recent(stack):
     """The fake 120 checks signatures as svc-aed's README tells 120 to (its own code, not svc-aed's); every
     update svc-aed sent in the other tests arrived through it. A request signed too long ago, with another
