@@ -46,3 +46,38 @@ async def test_someone_who_has_not_subscribed_is_not_retried(stack, gateway, hel
         )
 
     assert await helpers.eventually(settled, timeout=30) == "declined"
+
+
+async def test_a_send_wechat_is_slow_to_answer_holds_up_no_one_else(stack, gateway, helpers):
+    """WeChat takes seconds to answer one person's message: a message asked for another person meanwhile goes
+    while that send is still open (an SOS alert must not queue behind it), and the slow one still goes once."""
+    slow, other = [await scenario.elder_with_coins(gateway, 300) for _ in range(2)]
+    requests = {p.person_id: await scenario.request_awaiting_review(gateway, p, hours_ahead=6) for p in (slow, other)}
+    reviewer = await scenario.staff(gateway, "officer-110105")
+
+    async def approve(person) -> None:
+        reviewed = await gateway.post(
+            f"/api/v1/requests/{requests[person.person_id]}/review",
+            headers=reviewer,
+            json={"decision": "approve", "note": "情况属实"},
+        )
+        assert reviewed.status_code == 200, reviewed.text
+
+    async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
+        # Within identity's WeChat timeout (3 s), so the slow send succeeds.
+        await wechat.post("/_fake/slow", json={"touser": slow.openid, "seconds": 2.5})
+        await approve(slow)
+
+        async def slow_send_open() -> bool:
+            return (await wechat.get("/_fake/slow")).json()["open"] == 1
+
+        assert await helpers.eventually(slow_send_open, timeout=30, interval=0.05)
+        await approve(other)
+
+        async def delivered(person):
+            sent = (await wechat.get("/_fake/subscribe-messages", params={"touser": person.openid})).json()
+            return [m for m in sent if m["page"].endswith(requests[person.person_id])]
+
+        others = await helpers.eventually(lambda: delivered(other), timeout=30)
+        assert others and others[0]["_slow_calls_open"] == 1, "the other person's message waited for the slow send"
+        assert len(await helpers.eventually(lambda: delivered(slow), timeout=30)) == 1

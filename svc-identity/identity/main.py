@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 from fastapi import FastAPI
 
@@ -30,7 +31,6 @@ from identity.pii import PersonalDataCipher
 from identity.settings import IdentitySettings
 from identity.tencentcloud import RealNameAuthority, SmsClient
 from identity.wechat import WechatClient
-from servicekit import clock
 from servicekit.app import Runtime, create_service_app, periodically
 from servicekit.auth import KeyLoader
 
@@ -40,21 +40,25 @@ async def lapse_roles(runtime: Runtime) -> int:
     return await roles.lapse_expired_roles(runtime.db)
 
 
-def deliver_notifications(channels: notifications.Channels):
-    async def deliver(runtime: Runtime) -> int:
-        """WeChat subscription messages (SMS for urgent ones) other services asked for, batch after batch while
-        batches come full (a burst of SOS alerts)."""
-        settings = cast(IdentitySettings, runtime.settings)
-        total = 0
-        while True:
-            sent = await notifications.deliver_due(
-                runtime.db, channels, max_attempts=settings.notification_max_attempts, now=clock.now()
-            )
-            total += sent
-            if sent < notifications.BATCH:
-                return total
+def deliver_notifications(channels: notifications.Channels) -> Callable[[Runtime], Coroutine[Any, Any, None]]:
+    """WeChat subscription messages (SMS for urgent ones) other services asked for. Woken by the commit that
+    stores a notification (an SOS alert waits for no poll); the interval is for retries that come due."""
 
-    return deliver
+    async def loop(runtime: Runtime) -> None:
+        settings = cast(IdentitySettings, runtime.settings)
+        deliveries = notifications.Deliveries(runtime.db, channels, max_attempts=settings.notification_max_attempts)
+
+        async def deliver(runtime: Runtime) -> int:
+            return await deliveries.round()
+
+        try:
+            await periodically(
+                deliver, every=lambda s: s.notification_interval_s, what="notifications sent", on_commit=True
+            )(runtime)
+        finally:
+            await deliveries.close()
+
+    return loop
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
@@ -113,14 +117,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 every=lambda s: s.closure_interval_s,
                 what="closed accounts erased",
             ),
-            # Woken by the commit that stores a notification (an SOS alert waits for no poll); the interval is
-            # for retries that come due.
-            periodically(
-                deliver_notifications(channels),
-                every=lambda s: s.notification_interval_s,
-                what="notifications sent",
-                on_commit=True,
-            ),
+            deliver_notifications(channels),
         ],
     )
     app.state.wechat = wechat

@@ -12,13 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.db import rowcount
 from servicekit.pagination import PageRequest, keyset_text
 
+# Due notifications, urgent ones first (those that may fall back to SMS: a responder's alert must not queue
+# behind a day's booking confirmations), then oldest first, leased until :until. A person whose earlier
+# messages are still out (leased) is passed over, so their messages go one after another in order.
 _CLAIM = text("""
-SELECT n.id, n.person_id, n.template, n.data, n.page, n.attempts, n.fallback, n.only_channel, n.requested_at,
-       w.openid
-FROM notifications n LEFT JOIN wechat_accounts w ON w.person_id = n.person_id
-WHERE n.status = 'pending' AND n.next_attempt_at <= :now
-ORDER BY (n.fallback IS NOT NULL OR n.only_channel IS NOT NULL) DESC, n.requested_at, n.id LIMIT :limit
-FOR UPDATE OF n SKIP LOCKED
+WITH claimed AS (
+    SELECT n.id FROM notifications n
+    WHERE n.status = 'pending' AND n.next_attempt_at <= :now
+      AND (n.leased_until IS NULL OR n.leased_until <= :real_now)
+      AND NOT EXISTS (SELECT 1 FROM notifications o WHERE o.person_id = n.person_id AND o.status = 'pending'
+                      AND o.leased_until > :real_now)
+    ORDER BY (n.fallback IS NOT NULL OR n.only_channel IS NOT NULL) DESC, n.requested_at, n.id LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE notifications n SET leased_until = :until FROM claimed WHERE n.id = claimed.id
+RETURNING n.id, n.person_id, n.template, n.data, n.page, n.attempts, n.fallback, n.only_channel, n.requested_at,
+          (SELECT w.openid FROM wechat_accounts w WHERE w.person_id = n.person_id) AS openid
 """)
 
 
@@ -56,11 +65,18 @@ async def accept(
     )
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[dict]:
-    """Due notifications with the person's openid, urgent ones first (those that may fall back to SMS: a
-    responder's alert must not queue behind a day's booking confirmations), then oldest first; locked while
-    they are sent."""
-    return [dict(r) for r in (await session.execute(_CLAIM, {"now": now, "limit": limit})).mappings().all()]
+def _urgent_first(row: dict) -> tuple:
+    return (row["fallback"] is None and row["only_channel"] is None, row["requested_at"], row["id"])
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, limit: int, *, real_now: datetime, until: datetime
+) -> list[dict]:
+    """Due notifications with the person's openid, in the order they are to go (see `_CLAIM`), leased until
+    `until` (a real time, as the sends' timeouts are); `now` (the service clock) decides what is due."""
+    params = {"now": now, "limit": limit, "real_now": real_now, "until": until}
+    rows = [dict(r) for r in (await session.execute(_CLAIM, params)).mappings().all()]
+    return sorted(rows, key=_urgent_first)
 
 
 async def count_due(session: AsyncSession, now: datetime) -> int:
@@ -72,13 +88,28 @@ async def count_due(session: AsyncSession, now: datetime) -> int:
     ).scalar_one()
 
 
-async def retry_later(session: AsyncSession, notification_id: uuid.UUID, error: str, next_attempt_at: datetime) -> None:
-    await session.execute(
+# Both record only what this delivery still holds: were its lease to have run out and another delivery taken
+# the message, that one's outcome stands. True when recorded.
+async def retry_later(
+    session: AsyncSession, notification_id: uuid.UUID, error: str, next_attempt_at: datetime, *, lease: datetime
+) -> bool:
+    result = await session.execute(
         text(
-            "UPDATE notifications SET attempts = attempts + 1, last_error = :e, next_attempt_at = :next WHERE id = :id"
+            "UPDATE notifications SET attempts = attempts + 1, last_error = :e, next_attempt_at = :next,"
+            " leased_until = NULL WHERE id = :id AND leased_until = :lease"
         ),
-        {"e": error[:500], "next": next_attempt_at, "id": notification_id},
+        {"e": error[:500], "next": next_attempt_at, "id": notification_id, "lease": lease},
     )
+    return rowcount(result) == 1
+
+
+async def release(session: AsyncSession, ids: list[uuid.UUID], *, lease: datetime) -> None:
+    """Leased messages that were not tried: due again as they were."""
+    if ids:
+        await session.execute(
+            text("UPDATE notifications SET leased_until = NULL WHERE id = ANY(:ids) AND leased_until = :lease"),
+            {"ids": ids, "lease": lease},
+        )
 
 
 async def finish(
@@ -89,14 +120,17 @@ async def finish(
     now: datetime,
     *,
     channel: str | None,
-) -> None:
-    await session.execute(
+    lease: datetime,
+) -> bool:
+    result = await session.execute(
         text(
             "UPDATE notifications SET status = :s, attempts = attempts + 1, last_error = :e, channel = :c,"
-            " sent_at = CASE WHEN :s = 'sent' THEN CAST(:now AS timestamptz) END WHERE id = :id"
+            " sent_at = CASE WHEN :s = 'sent' THEN CAST(:now AS timestamptz) END, leased_until = NULL"
+            " WHERE id = :id AND leased_until = :lease"
         ),
-        {"s": status, "e": error, "c": channel, "now": now, "id": notification_id},
+        {"s": status, "e": error, "c": channel, "now": now, "id": notification_id, "lease": lease},
     )
+    return rowcount(result) == 1
 
 
 async def save_phone(

@@ -16,13 +16,13 @@ can show it and act when it goes unseen; the report leaves with the relay's next
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from prometheus_client import Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,65 +78,148 @@ class Channels:
     cipher: PersonalDataCipher | None = None
 
 
-BATCH = 50  # notifications claimed per round
+BATCH = 50  # notifications claimed at once
+# Batches whose sends may be out at once: a call WeChat is slow to answer holds up its own batch, not the
+# messages asked for meanwhile (an SOS alert among them).
+BATCHES_OUT = 4
+# A lease outlasts a batch's sends, which are cut off after SEND_BUDGET_S (what is cut goes again), and the
+# recording of their outcomes after them.
+SEND_BUDGET_S = 12.0
+LEASE_S = SEND_BUDGET_S + 10.0
 
 
-async def deliver_due(db: Database, channels: Channels, *, max_attempts: int, now: datetime, limit: int = BATCH) -> int:
-    """Send what is due; returns how many were sent. People are served concurrently, each person's messages
-    one after another in the order they were asked for (booked before finished). Rows stay locked while
-    their sends run, so replicas never send the same message."""
-    async with db.transaction(notify=False) as session:  # its own bookkeeping must not wake the loop again
-        rows = await repo.claim_due(session, now, limit)
-        phones = {}
-        if channels.sms is not None and channels.cipher is not None:
-            for person in {r["person_id"] for r in rows if _urgent(r)}:
-                phones[person] = await contact.phone_for_sending(session, channels.cipher, person)
-        by_person: dict[uuid.UUID, list] = {}
-        for row in rows:
-            by_person.setdefault(row["person_id"], []).append(row)
+@dataclass(frozen=True)
+class _Batch:
+    rows: list[dict]
+    phones: dict[uuid.UUID, str | None]
+    lease: datetime
 
-        async def in_order(queue: list) -> list[tuple[Any, object]]:
-            done: list[tuple[Any, object]] = []
-            for row in queue:
-                done.append((row, await _send(channels, row, phones.get(row["person_id"]))))
-                if done[-1][1] not in (None, "no_channel"):
-                    break  # the rest wait for this one's retry, so the person reads them in order
-            return done
 
-        outcomes = [pair for done in await asyncio.gather(*(in_order(q) for q in by_person.values())) for pair in done]
+class Deliveries:
+    """Sends what is due: `round()` from identity's delivery loop, `close()` at shutdown.
+
+    Each round takes due notifications (a lease on them, in a short transaction) and sends them outside any
+    transaction, people concurrently, each person's messages one after another in the order they were asked
+    for (booked before finished); the outcomes are recorded in a second transaction. The loop does not wait
+    for the sends: up to `BATCHES_OUT` batches are out at once. A person whose messages are out is passed
+    over until they are answered (order), and no round of this replica or another sends a leased message.
+    An identity that dies mid-send leaves leases that run out, and those messages go again."""
+
+    def __init__(self, db: Database, channels: Channels, *, max_attempts: int) -> None:
+        self._db, self._channels, self._max_attempts = db, channels, max_attempts
+        self._out: set[asyncio.Task[None]] = set()
+        self._sent = 0
+
+    async def round(self) -> int:
+        """Starts sending what is due, batch after batch while batches come full (a burst of SOS alerts) and
+        there is room; returns how many messages went since the last round."""
+        sent, self._sent = self._sent, 0
+        while len(self._out) < BATCHES_OUT:
+            batch = await self._claim()
+            if batch.rows:
+                task = asyncio.create_task(self._deliver(batch), name="notifications")
+                self._out.add(task)
+                task.add_done_callback(self._out.discard)
+            if len(batch.rows) < BATCH:
+                break
+        return sent
+
+    async def close(self) -> None:
+        """Sends cut short keep their leases: those messages go again once the leases run out."""
+        for task in self._out:
+            task.cancel()
+        await asyncio.gather(*self._out, return_exceptions=True)
+
+    async def _claim(self) -> _Batch:
+        # Leases are real times, as the sends' timeouts are: a test moving the service clock must not make a
+        # send in flight look abandoned.
+        lease = clock.real_now() + timedelta(seconds=LEASE_S)
+        async with self._db.transaction(notify=False) as session:  # its own bookkeeping must not wake the loop
+            now = clock.now()
+            rows = await repo.claim_due(session, now, BATCH, real_now=clock.real_now(), until=lease)
+            phones: dict[uuid.UUID, str | None] = {}
+            if self._channels.sms is not None and self._channels.cipher is not None:
+                for person in {r["person_id"] for r in rows if _urgent(r)}:
+                    phones[person] = await contact.phone_for_sending(session, self._channels.cipher, person)
+            if len(rows) == BATCH or time.monotonic() - _backlog_noted[0] >= BACKLOG_EVERY_S:
+                _backlog_noted[0] = time.monotonic()
+                BACKLOG.set(await repo.count_due(session, now))
+        return _Batch(rows, phones, lease)
+
+    async def _deliver(self, batch: _Batch) -> None:
+        outcomes, untried = await _send_all(self._channels, batch)
+        try:
+            self._sent += await _record(self._db, outcomes, untried, lease=batch.lease, max_attempts=self._max_attempts)
+        except Exception:  # the database briefly away: the leases run out and the messages go again
+            log.exception("notifications: outcomes of sends could not be recorded")
+
+
+async def _send_all(channels: Channels, batch: _Batch) -> tuple[list[tuple[dict, object]], list[dict]]:
+    """Each row sent with its outcome (see `_send`; a send the budget cut off failed with a TimeoutError), and
+    the rows not tried: those behind a failure in their person's queue, and those the budget left waiting."""
+    queues: dict[uuid.UUID, list[dict]] = {}
+    for row in batch.rows:
+        queues.setdefault(row["person_id"], []).append(row)
+    outcomes: dict[uuid.UUID, list[tuple[dict, object]]] = {person: [] for person in queues}
+
+    async def in_order(person: uuid.UUID) -> None:
+        for row in queues[person]:
+            outcomes[person].append((row, await _send(channels, row, batch.phones.get(person))))
+            if outcomes[person][-1][1] not in (None, "no_channel"):
+                return  # the rest are left for a later round
+
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(SEND_BUDGET_S):
+            await asyncio.gather(*(in_order(person) for person in queues))
+    sent, untried = [], []
+    for person, queue in queues.items():
+        done = outcomes[person]
+        sent += done
+        rest = queue[len(done) :]
+        if rest and (not done or done[-1][1] in (None, "no_channel")):  # cut off while sending rest[0]
+            sent.append((rest[0], TimeoutError(f"not answered within {SEND_BUDGET_S:.0f} s")))
+            rest = rest[1:]
+        untried += rest
+    return sent, untried
+
+
+async def _record(
+    db: Database, outcomes: list[tuple[dict, object]], untried: list[dict], *, lease: datetime, max_attempts: int
+) -> int:
+    """The outcome of each send, in one transaction, and the untried rows released; returns how many went.
+    Urgent ones that reached a phone are reported back (`NotificationDelivered`)."""
+    now = clock.now()
+    sent = 0
+    async with db.transaction() as session:  # wakes the loop: these people's next messages may go now
         for row, error in outcomes:
+            channel = "sms" if error == "sms" else "wechat"
             if error is None or error == "sms":
-                await _finish(session, row["id"], "sent", None, now, channel="sms" if error else "wechat")
+                recorded = await repo.finish(session, row["id"], "sent", None, now, channel=channel, lease=lease)
             elif error == "no_channel":
-                await _finish(session, row["id"], "no_channel", None, now)
+                recorded = await repo.finish(session, row["id"], "no_channel", None, now, channel=None, lease=lease)
             elif isinstance(error, WechatSendError) and error.declined:
-                await _finish(session, row["id"], "declined", str(error), now)
+                recorded = await repo.finish(session, row["id"], "declined", str(error), now, channel=None, lease=lease)
             elif row["attempts"] + 1 >= max_attempts:
-                await _finish(session, row["id"], "failed", str(error), now)
+                recorded = await repo.finish(session, row["id"], "failed", str(error), now, channel=None, lease=lease)
             else:
                 backoff = timedelta(seconds=min(300, 2 ** row["attempts"]))
-                await repo.retry_later(session, row["id"], str(error), now + backoff)
-        sent_at = clock.now()
-        for row, error in outcomes:
-            if error in (None, "sms"):
-                channel = "sms" if error else "wechat"
-                DELIVERY.labels(row["template"], channel).observe(
-                    max(0.0, (sent_at - row["requested_at"]).total_seconds())
+                recorded = await repo.retry_later(session, row["id"], str(error), now + backoff, lease=lease)
+            if not recorded or error not in (None, "sms"):
+                continue
+            sent += 1
+            DELIVERY.labels(row["template"], channel).observe(max(0.0, (now - row["requested_at"]).total_seconds()))
+            if _urgent(row):
+                delivered = NotificationDelivered(
+                    notification_id=row["id"],
+                    person_id=row["person_id"],
+                    template=row["template"],
+                    channel=channel,
+                    requested_at=row["requested_at"],
+                    delivered_at=now,
                 )
-                if _urgent(row):
-                    delivered = NotificationDelivered(
-                        notification_id=row["id"],
-                        person_id=row["person_id"],
-                        template=row["template"],
-                        channel=channel,
-                        requested_at=row["requested_at"],
-                        delivered_at=sent_at,
-                    )
-                    await publish(session, delivered, subject=row["person_id"])
-        if len(rows) == limit or time.monotonic() - _backlog_noted[0] >= BACKLOG_EVERY_S:
-            _backlog_noted[0] = time.monotonic()
-            BACKLOG.set(await repo.count_due(session, now))
-    return sum(1 for _, error in outcomes if error in (None, "sms"))
+                await publish(session, delivered, subject=row["person_id"])
+        await repo.release(session, [row["id"] for row in untried], lease=lease)
+    return sent
 
 
 def _urgent(row) -> bool:
@@ -164,15 +247,3 @@ async def _send(channels: Channels, row, phone: str | None) -> object:
         except SmsError as exc:
             log.warning("SMS fallback failed", extra={"notification": str(row["id"]), "error": str(exc)})
     return outcome
-
-
-async def _finish(
-    session: AsyncSession,
-    notification_id: uuid.UUID,
-    status: str,
-    error: str | None,
-    now: datetime,
-    *,
-    channel: str | None = None,
-) -> None:
-    await repo.finish(session, notification_id, status, error, now, channel=channel)

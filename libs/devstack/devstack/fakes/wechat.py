@@ -7,10 +7,14 @@ The appid and secret must match what identity was configured with. Access tokens
 (one token shared by every caller until its last 5 minutes). Sent messages are kept in memory and
 listed by `GET /_fake/subscribe-messages?touser=`; `POST /_fake/outage {"failures": n}` makes the next n
 sends answer "system busy" (errcode -1), and openids listed in `POST /_fake/unsubscribed` get 43101.
+`POST /_fake/slow {"touser": openid, "seconds": s, "requests": n}` makes it answer the next n sends to that openid
+only after s seconds; each kept message says how many such slow sends were still unanswered when it was taken
+(`_slow_calls_open`), and `GET /_fake/slow` how many are open now.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import time
@@ -41,6 +45,8 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
     tokens: dict[str, float] = {}
     counter = itertools.count(1)
     sent: list[dict] = []
+    slow: list[dict] = []  # {"touser", "seconds", "requests"}
+    slow_calls_open = [0]
     state: dict[str, Any] = {"failures": 0, "unsubscribed": set()}
 
     def mint() -> str:
@@ -87,7 +93,15 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
             return {"errcode": 47003, "errmsg": "argument invalid"}
         if body["touser"] in state["unsubscribed"]:
             return {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
-        sent.append({**body, "received_at": time.time()})
+        lag = next((r for r in slow if r["requests"] > 0 and r["touser"] == body["touser"]), None)
+        if lag is not None:
+            lag["requests"] -= 1
+            slow_calls_open[0] += 1
+            try:
+                await asyncio.sleep(lag["seconds"])
+            finally:
+                slow_calls_open[0] -= 1
+        sent.append({**body, "received_at": time.time(), "_slow_calls_open": slow_calls_open[0]})
         return {"errcode": 0, "errmsg": "ok", "msgid": next(counter)}
 
     @app.get("/_fake/subscribe-messages")
@@ -98,6 +112,17 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
     async def outage(body: dict = Body()) -> dict:
         state["failures"] = int(body.get("failures", 0))
         return {"failures": state["failures"]}
+
+    @app.post("/_fake/slow")
+    async def slow_down(body: dict = Body()) -> dict:
+        slow.append(
+            {"touser": body["touser"], "seconds": float(body["seconds"]), "requests": int(body.get("requests", 1))}
+        )
+        return {"rules": len(slow)}
+
+    @app.get("/_fake/slow")
+    async def slow_now() -> dict:
+        return {"open": slow_calls_open[0]}
 
     @app.post("/_fake/unsubscribed")
     async def unsubscribed(body: dict = Body()) -> dict:
