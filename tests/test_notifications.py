@@ -2,6 +2,7 @@
 outage delays them without losing or doubling any, an expired access token is renewed, and someone who
 has not subscribed is not retried forever."""
 
+import asyncio
 import uuid
 
 import httpx
@@ -81,3 +82,43 @@ async def test_a_send_wechat_is_slow_to_answer_holds_up_no_one_else(stack, gatew
         others = await helpers.eventually(lambda: delivered(other), timeout=30)
         assert others and others[0]["_slow_calls_open"] == 1, "the other person's message waited for the slow send"
         assert len(await helpers.eventually(lambda: delivered(slow), timeout=30)) == 1
+
+
+async def test_a_message_out_with_wechat_when_identity_is_killed_goes_again_once_its_lease_runs_out(
+    stack, gateway, helpers, sql
+):
+    """kill -9 of identity while WeChat is answering a send: the message is leased to the dead process, and once
+    the lease runs out the restarted service sends it again. WeChat took the first send too, so the person gets it
+    twice: after a crash a message may repeat, never go missing."""
+    elder = await scenario.elder_with_coins(gateway, 300)
+    request_id = await scenario.request_awaiting_review(gateway, elder, hours_ahead=6)
+    async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
+        await wechat.post("/_fake/slow", json={"touser": elder.openid, "seconds": 2.5})
+        reviewed = await gateway.post(
+            f"/api/v1/requests/{request_id}/review",
+            headers=await scenario.staff(gateway, "officer-110105"),
+            json={"decision": "approve", "note": "情况属实"},
+        )
+        assert reviewed.status_code == 200, reviewed.text
+
+        async def slow_send_open() -> bool:
+            return (await wechat.get("/_fake/slow")).json()["open"] == 1
+
+        assert await helpers.eventually(slow_send_open, timeout=30, interval=0.05)
+        await asyncio.to_thread(stack.restart, "identity", crash=True)
+
+        async def sent_twice():
+            sent = (await wechat.get("/_fake/subscribe-messages", params={"touser": elder.openid})).json()
+            got = [m for m in sent if m["page"].endswith(request_id)]
+            return got if len(got) == 2 else None
+
+        copies = await helpers.eventually(sent_twice, timeout=60)
+        assert copies and copies[0]["data"] == copies[1]["data"]
+
+    async def recorded_sent() -> bool:
+        status = await sql["identity"].scalar(
+            "SELECT status FROM notifications WHERE person_id = :p", p=uuid.UUID(elder.person_id)
+        )
+        return status == "sent"
+
+    assert await helpers.eventually(recorded_sent, timeout=30)
