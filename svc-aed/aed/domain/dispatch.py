@@ -97,6 +97,25 @@ class DispatchLink:
         await asyncio.gather(*self._calls, return_exceptions=True)
 
     async def _deliver(self, incident_id: uuid.UUID, pending: list[dict], lease: datetime) -> None:
+        try:
+            ok, error = await self._call(incident_id, pending)
+            ids, now = [r["id"] for r in pending], self._now()
+            async with self._db.transaction(notify=False) as session:
+                if ok:
+                    await repo.mark_delivered(session, ids, now, lease=lease)
+                else:
+                    backoff = min(self._max_backoff_s, 0.5 * 2 ** pending[0]["attempts"])
+                    await repo.mark_failed(session, ids, error, now + timedelta(seconds=backoff), lease=lease)
+        except Exception:  # e.g. the database briefly away: the lease runs out and the updates go again
+            log.exception("120: a call's outcome was not recorded", extra={"incident_id": str(incident_id)})
+            return
+        if ok:
+            self._acknowledged += len(ids)
+        else:
+            log.warning("120 did not acknowledge", extra={"incident_id": str(incident_id), "error": error})
+
+    async def _call(self, incident_id: uuid.UUID, pending: list[dict]) -> tuple[bool, str]:
+        """Whether 120 acknowledged the updates, and if not, why."""
         body = json.dumps(
             {"incident_id": str(incident_id), "updates": [{"update_id": r["id"], **r["body"]} for r in pending]},
             ensure_ascii=False,
@@ -107,21 +126,6 @@ class DispatchLink:
                 response = await self._client.post(
                     self._url, content=body, headers=signed_headers(self._secret, body, at=real_now())
                 )
-            ok, error = response.is_success, f"HTTP {response.status_code}"
         except (httpx.HTTPError, TimeoutError) as exc:
-            ok, error = False, repr(exc)
-        ids, now = [r["id"] for r in pending], self._now()
-        try:
-            async with self._db.transaction(notify=False) as session:
-                if ok:
-                    await repo.mark_delivered(session, ids, now, lease=lease)
-                else:
-                    backoff = min(self._max_backoff_s, 0.5 * 2 ** pending[0]["attempts"])
-                    await repo.mark_failed(session, ids, error, now + timedelta(seconds=backoff), lease=lease)
-        except Exception:  # the database briefly away: the lease runs out and the updates go again
-            log.exception("120: the outcome of a call could not be recorded", extra={"incident_id": str(incident_id)})
-            return
-        if ok:
-            self._acknowledged += len(ids)
-        else:
-            log.warning("120 did not acknowledge", extra={"incident_id": str(incident_id), "error": error})
+            return False, repr(exc)
+        return response.is_success, f"HTTP {response.status_code}"

@@ -147,11 +147,11 @@ class Deliveries:
         return _Batch(rows, phones, lease)
 
     async def _deliver(self, batch: _Batch) -> None:
-        outcomes, untried = await _send_all(self._channels, batch)
         try:
+            outcomes, untried = await _send_all(self._channels, batch)
             self._sent += await _record(self._db, outcomes, untried, lease=batch.lease, max_attempts=self._max_attempts)
-        except Exception:  # the database briefly away: the leases run out and the messages go again
-            log.exception("notifications: outcomes of sends could not be recorded")
+        except Exception:  # e.g. the database briefly away: the leases run out and the messages go again
+            log.exception("notifications: a batch's sends or their outcomes were not recorded")
 
 
 async def _send_all(channels: Channels, batch: _Batch) -> tuple[list[tuple[dict, object]], list[dict]]:
