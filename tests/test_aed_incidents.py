@@ -506,6 +506,36 @@ async def test_updates_out_with_120_when_aed_is_killed_go_again_once_its_lease_r
     assert ids == sorted(set(ids)) and again[-1]["step"] == "dispatch_update", "in order, the new step last"
 
 
+async def test_a_restart_of_aed_lets_a_call_out_with_120_finish_and_sends_nothing_twice(stack, gateway, helpers, sql):
+    """A restart (SIGTERM: a deploy) while 120 is answering a call: the stopping service waits for the answer and
+    records it, so the update neither waits for its lease nor goes twice."""
+    token = f"restarted-{uuid.uuid4().hex}"
+    await _fake_120(stack, "/_fake/slow", method="POST", json={"containing": token, "seconds": 2.0, "requests": 1})
+    caller = await scenario.resident(gateway, born=1963)
+    spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
+    opened = await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot, "note": token})
+    assert opened.status_code == 201, opened.text
+    incident = opened.json()["id"]
+
+    async def slow_call_open() -> bool:
+        return (await _fake_120(stack, "/_fake/slow"))["open"] == 1
+
+    assert await helpers.eventually(slow_call_open, timeout=30, interval=0.05)
+    await asyncio.to_thread(stack.restart, "aed")
+
+    async def recorded() -> bool:
+        pending = await sql["aed"].scalar(
+            "SELECT count(*) FROM dispatch_updates WHERE incident_id = :i AND delivered_at IS NULL",
+            i=uuid.UUID(incident),
+        )
+        return pending == 0
+
+    assert await helpers.eventually(recorded, timeout=60)
+    updates = await _fake_120(stack, "/_fake/updates", params={"incident_id": incident})
+    ids = [u["update_id"] for u in updates]
+    assert updates[0]["kind"] == "opened" and ids == sorted(set(ids)), "each update once, in order"
+
+
 async def test_120_takes_only_requests_signed_with_the_shared_secret_and_recent(stack):
     """The fake 120 checks signatures as svc-aed's README tells 120 to (its own code, not svc-aed's); every
     update svc-aed sent in the other tests arrived through it. A request signed too long ago, with another

@@ -122,3 +122,36 @@ async def test_a_message_out_with_wechat_when_identity_is_killed_goes_again_once
         return status == "sent"
 
     assert await helpers.eventually(recorded_sent, timeout=30)
+
+
+async def test_a_restart_of_identity_lets_a_send_out_with_wechat_finish_and_sends_nothing_twice(
+    stack, gateway, helpers, sql
+):
+    """A restart (SIGTERM: a deploy) while WeChat is answering a send: the stopping service waits for the answer
+    and records it, so the message neither waits for its lease nor goes twice."""
+    elder = await scenario.elder_with_coins(gateway, 300)
+    request_id = await scenario.request_awaiting_review(gateway, elder, hours_ahead=6)
+    async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
+        await wechat.post("/_fake/slow", json={"touser": elder.openid, "seconds": 2.0})
+        reviewed = await gateway.post(
+            f"/api/v1/requests/{request_id}/review",
+            headers=await scenario.staff(gateway, "officer-110105"),
+            json={"decision": "approve", "note": "情况属实"},
+        )
+        assert reviewed.status_code == 200, reviewed.text
+
+        async def slow_send_open() -> bool:
+            return (await wechat.get("/_fake/slow")).json()["open"] == 1
+
+        assert await helpers.eventually(slow_send_open, timeout=30, interval=0.05)
+        await asyncio.to_thread(stack.restart, "identity")
+
+        async def recorded_sent() -> bool:
+            status = await sql["identity"].scalar(
+                "SELECT status FROM notifications WHERE person_id = :p", p=uuid.UUID(elder.person_id)
+            )
+            return status == "sent"
+
+        assert await helpers.eventually(recorded_sent, timeout=60)
+        sent = (await wechat.get("/_fake/subscribe-messages", params={"touser": elder.openid})).json()
+        assert len([m for m in sent if m["page"].endswith(request_id)]) == 1

@@ -50,6 +50,8 @@ def signed_headers(secret: str, body: bytes, *, at: datetime) -> dict[str, str]:
 
 # A lease outlasts the whole call (bounded by the timeout below) and the marking after it.
 LEASE_MARGIN_S = 10.0
+# At shutdown: long enough for a call within the default 3 s timeout, short of `docker stop`'s 10 s.
+CLOSE_GRACE_S = 4.0
 
 
 class DispatchLink:
@@ -90,11 +92,15 @@ class DispatchLink:
             call.add_done_callback(self._calls.discard)
         return acknowledged
 
-    async def close(self) -> None:
-        """Calls cut short keep their leases, so their updates go again once the leases run out."""
-        for call in self._calls:
+    async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
+        """Calls still out get `grace_s` to be answered and recorded, so a restart does not leave their updates
+        waiting for the lease; calls cut short keep their leases, and their updates go again when those run out."""
+        calls = list(self._calls)
+        if calls:
+            await asyncio.wait(calls, timeout=grace_s)
+        for call in calls:
             call.cancel()
-        await asyncio.gather(*self._calls, return_exceptions=True)
+        await asyncio.gather(*calls, return_exceptions=True)
 
     async def _deliver(self, incident_id: uuid.UUID, pending: list[dict], lease: datetime) -> None:
         try:

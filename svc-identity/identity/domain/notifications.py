@@ -86,6 +86,8 @@ BATCHES_OUT = 4
 # recording of their outcomes after them.
 SEND_BUDGET_S = 12.0
 LEASE_S = SEND_BUDGET_S + 10.0
+# At shutdown: long enough for a send within the default 3 s timeouts, short of `docker stop`'s 10 s.
+CLOSE_GRACE_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,15 @@ class Deliveries:
                 break
         return sent
 
-    async def close(self) -> None:
-        """Sends cut short keep their leases: those messages go again once the leases run out."""
-        for task in self._out:
-            task.cancel()
-        await asyncio.gather(*self._out, return_exceptions=True)
+    async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
+        """Sends still out get `grace_s` to be answered and recorded, so a restart does not leave their messages
+        waiting for the lease; sends cut short keep their leases, and go again when those run out."""
+        batches = list(self._out)
+        if batches:
+            await asyncio.wait(batches, timeout=grace_s)
+        for batch in batches:
+            batch.cancel()
+        await asyncio.gather(*batches, return_exceptions=True)
 
     async def _claim(self) -> _Batch:
         # Leases are real times, as the sends' timeouts are: a test moving the service clock must not make a

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -17,6 +20,31 @@ def with_health(app: FastAPI) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+@dataclass
+class SlowAnswers:
+    """A fake's `POST /_fake/slow` rules: the next `requests` calls a rule matches are answered only after
+    `seconds` (a slow partner). `open` is how many such calls are still unanswered, which a fake records beside
+    what it takes, so a test can tell what arrived while a slow call was open."""
+
+    rules: list[dict] = field(default_factory=list)  # {"matches": Callable[[Any], bool], "seconds", "requests"}
+    open: int = 0
+
+    def add(self, matches: Callable[[Any], bool], *, seconds: float, requests: int = 1) -> None:
+        self.rules.append({"matches": matches, "seconds": seconds, "requests": requests})
+
+    async def answer(self, call: Any) -> None:
+        """Waits as the first rule matching `call` says, if any still has requests to slow down."""
+        rule = next((r for r in self.rules if r["requests"] > 0 and r["matches"](call)), None)
+        if rule is None:
+            return
+        rule["requests"] -= 1
+        self.open += 1
+        try:
+            await asyncio.sleep(rule["seconds"])
+        finally:
+            self.open -= 1
 
 
 def serve(

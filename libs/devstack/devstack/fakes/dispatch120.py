@@ -10,7 +10,6 @@ taken; `GET /_fake/slow` says how many are open now."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import hmac
 import json
@@ -19,7 +18,7 @@ import time
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from devstack.fakes import serve
+from devstack.fakes import SlowAnswers, serve
 
 DEV_SECRET = "dev-only-120-webhook-secret"
 TOLERANCE_S = 300
@@ -42,8 +41,7 @@ def create_app(secret: str = DEV_SECRET) -> FastAPI:
     received: list[dict] = []
     refused: list[str] = []
     state = {"down": False}
-    slow: list[dict] = []  # {"containing": bytes, "seconds": float, "requests": int}
-    slow_calls_open = [0]
+    slow = SlowAnswers()
 
     @app.post("/incident-updates")
     async def incident_update(request: Request):
@@ -61,15 +59,8 @@ def create_app(secret: str = DEV_SECRET) -> FastAPI:
         if state["down"]:
             return JSONResponse({"error": "unavailable"}, status_code=503)
         update = json.loads(body)
-        lag = next((s for s in slow if s["requests"] > 0 and s["containing"] in body), None)
-        if lag is not None:
-            lag["requests"] -= 1
-            slow_calls_open[0] += 1
-            try:
-                await asyncio.sleep(lag["seconds"])
-            finally:
-                slow_calls_open[0] -= 1
-        open_now = slow_calls_open[0]
+        await slow.answer(body)
+        open_now = slow.open
         received.extend(
             {**u, "incident_id": update["incident_id"], "_slow_calls_open": open_now} for u in update["updates"]
         )
@@ -90,13 +81,13 @@ def create_app(secret: str = DEV_SECRET) -> FastAPI:
 
     @app.post("/_fake/slow")
     async def slow_down(body: dict = Body()) -> dict:
-        rule = {"containing": str(body["containing"]).encode(), "seconds": float(body["seconds"])}
-        slow.append({**rule, "requests": int(body.get("requests", 1))})
-        return {"rules": len(slow)}
+        text = str(body["containing"]).encode()
+        slow.add(lambda call: text in call, seconds=float(body["seconds"]), requests=int(body.get("requests", 1)))
+        return {"rules": len(slow.rules)}
 
     @app.get("/_fake/slow")
     async def slow_now() -> dict:
-        return {"open": slow_calls_open[0]}
+        return {"open": slow.open}
 
     return app
 

@@ -14,7 +14,6 @@ only after s seconds; each kept message says how many such slow sends were still
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import time
@@ -22,7 +21,7 @@ from typing import Any
 
 from fastapi import Body, FastAPI, Query
 
-from devstack.fakes import serve
+from devstack.fakes import SlowAnswers, serve
 
 
 def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> FastAPI:
@@ -45,8 +44,7 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
     tokens: dict[str, float] = {}
     counter = itertools.count(1)
     sent: list[dict] = []
-    slow: list[dict] = []  # {"touser", "seconds", "requests"}
-    slow_calls_open = [0]
+    slow = SlowAnswers()
     state: dict[str, Any] = {"failures": 0, "unsubscribed": set()}
 
     def mint() -> str:
@@ -93,15 +91,8 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
             return {"errcode": 47003, "errmsg": "argument invalid"}
         if body["touser"] in state["unsubscribed"]:
             return {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
-        lag = next((r for r in slow if r["requests"] > 0 and r["touser"] == body["touser"]), None)
-        if lag is not None:
-            lag["requests"] -= 1
-            slow_calls_open[0] += 1
-            try:
-                await asyncio.sleep(lag["seconds"])
-            finally:
-                slow_calls_open[0] -= 1
-        sent.append({**body, "received_at": time.time(), "_slow_calls_open": slow_calls_open[0]})
+        await slow.answer(body["touser"])
+        sent.append({**body, "received_at": time.time(), "_slow_calls_open": slow.open})
         return {"errcode": 0, "errmsg": "ok", "msgid": next(counter)}
 
     @app.get("/_fake/subscribe-messages")
@@ -115,14 +106,13 @@ def create_app(appid: str = "wx-dev-appid", secret: str = "wx-dev-secret") -> Fa
 
     @app.post("/_fake/slow")
     async def slow_down(body: dict = Body()) -> dict:
-        slow.append(
-            {"touser": body["touser"], "seconds": float(body["seconds"]), "requests": int(body.get("requests", 1))}
-        )
-        return {"rules": len(slow)}
+        touser = body["touser"]
+        slow.add(lambda call: call == touser, seconds=float(body["seconds"]), requests=int(body.get("requests", 1)))
+        return {"rules": len(slow.rules)}
 
     @app.get("/_fake/slow")
     async def slow_now() -> dict:
-        return {"open": slow_calls_open[0]}
+        return {"open": slow.open}
 
     @app.post("/_fake/unsubscribed")
     async def unsubscribed(body: dict = Body()) -> dict:
