@@ -471,22 +471,27 @@ async def test_a_slow_120_call_holds_up_no_other_incident_and_nothing_overtakes_
     assert updates[-1]["step"] == "dispatch_update" and updates[-1]["_slow_calls_open"] == 0
 
 
-async def test_updates_out_with_120_when_aed_is_killed_go_again_once_its_lease_runs_out(stack, gateway, helpers):
-    """kill -9 of svc-aed while 120 is answering a call: the call's updates are leased to the dead process; once
-    the lease runs out the restarted service sends them again, with the steps queued since, in order. 120 may
-    have taken the first call too: it has each update's id to tell a repeat."""
-    token = f"killed-{uuid.uuid4().hex}"
-    await _fake_120(stack, "/_fake/slow", method="POST", json={"containing": token, "seconds": 2.5, "requests": 1})
-    caller = await scenario.resident(gateway, born=1961)
+async def _incident_with_a_call_out(stack, gateway, helpers, token: str, *, seconds: float, born: int) -> str:
+    """An incident whose opening 120 takes `seconds` to answer; returns once that call is out with 120."""
+    await _fake_120(stack, "/_fake/slow", method="POST", json={"containing": token, "seconds": seconds, "requests": 1})
+    caller = await scenario.resident(gateway, born=born)
     spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
     opened = await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot, "note": token})
     assert opened.status_code == 201, opened.text
-    incident = opened.json()["id"]
 
     async def slow_call_open() -> bool:
         return (await _fake_120(stack, "/_fake/slow"))["open"] == 1
 
     assert await helpers.eventually(slow_call_open, timeout=30, interval=0.05)
+    return opened.json()["id"]
+
+
+async def test_updates_out_with_120_when_aed_is_killed_go_again_once_its_lease_runs_out(stack, gateway, helpers):
+    """kill -9 of svc-aed while 120 is answering a call: the call's updates are leased to the dead process; once
+    the lease runs out the restarted service sends them again, with the steps queued since, in order. 120 may
+    have taken the first call too: it has each update's id to tell a repeat."""
+    token = f"killed-{uuid.uuid4().hex}"
+    incident = await _incident_with_a_call_out(stack, gateway, helpers, token, seconds=2.5, born=1961)
     await asyncio.to_thread(stack.restart, "aed", crash=True)
     partner = await scenario.partner(gateway, "emergency-120")
     step = await gateway.post(
@@ -510,17 +515,7 @@ async def test_a_restart_of_aed_lets_a_call_out_with_120_finish_and_sends_nothin
     """A restart (SIGTERM: a deploy) while 120 is answering a call: the stopping service waits for the answer and
     records it, so the update neither waits for its lease nor goes twice."""
     token = f"restarted-{uuid.uuid4().hex}"
-    await _fake_120(stack, "/_fake/slow", method="POST", json={"containing": token, "seconds": 2.0, "requests": 1})
-    caller = await scenario.resident(gateway, born=1963)
-    spot = {"lat": round(random.uniform(39.80, 40.00), 5), "lon": round(random.uniform(116.25, 116.50), 5)}
-    opened = await gateway.post("/api/v1/incidents", headers=caller.headers, json={"position": spot, "note": token})
-    assert opened.status_code == 201, opened.text
-    incident = opened.json()["id"]
-
-    async def slow_call_open() -> bool:
-        return (await _fake_120(stack, "/_fake/slow"))["open"] == 1
-
-    assert await helpers.eventually(slow_call_open, timeout=30, interval=0.05)
+    incident = await _incident_with_a_call_out(stack, gateway, helpers, token, seconds=2.0, born=1963)
     await asyncio.to_thread(stack.restart, "aed")
 
     async def recorded() -> bool:

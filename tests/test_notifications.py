@@ -84,6 +84,25 @@ async def test_a_send_wechat_is_slow_to_answer_holds_up_no_one_else(stack, gatew
         assert len(await helpers.eventually(lambda: delivered(slow), timeout=30)) == 1
 
 
+async def _message_with_a_send_out(gateway, helpers, wechat, elder, *, seconds: float) -> str:
+    """An approved request whose message to the elder WeChat takes `seconds` to answer; returns the request's id
+    once that send is out."""
+    request_id = await scenario.request_awaiting_review(gateway, elder, hours_ahead=6)
+    await wechat.post("/_fake/slow", json={"touser": elder.openid, "seconds": seconds})
+    reviewed = await gateway.post(
+        f"/api/v1/requests/{request_id}/review",
+        headers=await scenario.staff(gateway, "officer-110105"),
+        json={"decision": "approve", "note": "情况属实"},
+    )
+    assert reviewed.status_code == 200, reviewed.text
+
+    async def slow_send_open() -> bool:
+        return (await wechat.get("/_fake/slow")).json()["open"] == 1
+
+    assert await helpers.eventually(slow_send_open, timeout=30, interval=0.05)
+    return request_id
+
+
 async def test_a_message_out_with_wechat_when_identity_is_killed_goes_again_once_its_lease_runs_out(
     stack, gateway, helpers, sql
 ):
@@ -91,20 +110,8 @@ async def test_a_message_out_with_wechat_when_identity_is_killed_goes_again_once
     the lease runs out the restarted service sends it again. WeChat took the first send too, so the person gets it
     twice: after a crash a message may repeat, never go missing."""
     elder = await scenario.elder_with_coins(gateway, 300)
-    request_id = await scenario.request_awaiting_review(gateway, elder, hours_ahead=6)
     async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
-        await wechat.post("/_fake/slow", json={"touser": elder.openid, "seconds": 2.5})
-        reviewed = await gateway.post(
-            f"/api/v1/requests/{request_id}/review",
-            headers=await scenario.staff(gateway, "officer-110105"),
-            json={"decision": "approve", "note": "情况属实"},
-        )
-        assert reviewed.status_code == 200, reviewed.text
-
-        async def slow_send_open() -> bool:
-            return (await wechat.get("/_fake/slow")).json()["open"] == 1
-
-        assert await helpers.eventually(slow_send_open, timeout=30, interval=0.05)
+        request_id = await _message_with_a_send_out(gateway, helpers, wechat, elder, seconds=2.5)
         await asyncio.to_thread(stack.restart, "identity", crash=True)
 
         async def sent_twice():
@@ -130,20 +137,8 @@ async def test_a_restart_of_identity_lets_a_send_out_with_wechat_finish_and_send
     """A restart (SIGTERM: a deploy) while WeChat is answering a send: the stopping service waits for the answer
     and records it, so the message neither waits for its lease nor goes twice."""
     elder = await scenario.elder_with_coins(gateway, 300)
-    request_id = await scenario.request_awaiting_review(gateway, elder, hours_ahead=6)
     async with httpx.AsyncClient(base_url=stack.url("wechat")) as wechat:
-        await wechat.post("/_fake/slow", json={"touser": elder.openid, "seconds": 2.0})
-        reviewed = await gateway.post(
-            f"/api/v1/requests/{request_id}/review",
-            headers=await scenario.staff(gateway, "officer-110105"),
-            json={"decision": "approve", "note": "情况属实"},
-        )
-        assert reviewed.status_code == 200, reviewed.text
-
-        async def slow_send_open() -> bool:
-            return (await wechat.get("/_fake/slow")).json()["open"] == 1
-
-        assert await helpers.eventually(slow_send_open, timeout=30, interval=0.05)
+        request_id = await _message_with_a_send_out(gateway, helpers, wechat, elder, seconds=2.0)
         await asyncio.to_thread(stack.restart, "identity")
 
         async def recorded_sent() -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +83,17 @@ def periodically(
 
     loop.__name__ = what.replace(" ", "_")
     return loop
+
+
+async def wind_down(tasks: Iterable[asyncio.Task[Any]], *, grace_s: float) -> None:
+    """At shutdown: tasks still running get `grace_s` to finish (a call out to be answered and recorded), then
+    are cancelled; returns when all have ended."""
+    running = list(tasks)  # a copy: done callbacks may remove them from the caller's set meanwhile
+    if running:
+        await asyncio.wait(running, timeout=grace_s)
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
 
 
 async def _warm(runtime: Runtime) -> None:

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from aed.db import dispatch as repo
+from servicekit.app import wind_down
 from servicekit.clock import real_now
 from servicekit.db import Database
 
@@ -95,12 +96,7 @@ class DispatchLink:
     async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
         """Calls still out get `grace_s` to be answered and recorded, so a restart does not leave their updates
         waiting for the lease; calls cut short keep their leases, and their updates go again when those run out."""
-        calls = list(self._calls)
-        if calls:
-            await asyncio.wait(calls, timeout=grace_s)
-        for call in calls:
-            call.cancel()
-        await asyncio.gather(*calls, return_exceptions=True)
+        await wind_down(self._calls, grace_s=grace_s)
 
     async def _deliver(self, incident_id: uuid.UUID, pending: list[dict], lease: datetime) -> None:
         try:

@@ -36,6 +36,7 @@ from identity.pii import PersonalDataCipher
 from identity.tencentcloud import SmsClient, SmsError
 from identity.wechat import WechatClient, WechatSendError
 from servicekit import clock
+from servicekit.app import wind_down
 from servicekit.db import Database
 
 log = logging.getLogger(__name__)
@@ -129,12 +130,7 @@ class Deliveries:
     async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
         """Sends still out get `grace_s` to be answered and recorded, so a restart does not leave their messages
         waiting for the lease; sends cut short keep their leases, and go again when those run out."""
-        batches = list(self._out)
-        if batches:
-            await asyncio.wait(batches, timeout=grace_s)
-        for batch in batches:
-            batch.cancel()
-        await asyncio.gather(*batches, return_exceptions=True)
+        await wind_down(self._out, grace_s=grace_s)
 
     async def _claim(self) -> _Batch:
         # Leases are real times, as the sends' timeouts are: a test moving the service clock must not make a
